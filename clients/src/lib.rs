@@ -1,0 +1,4 @@
+//! Clients for what Miroir talks to: the write log and Meilisearch nodes.
+
+pub mod log;
+pub mod node;

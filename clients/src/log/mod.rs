@@ -1,0 +1,1 @@
+//! The write log: one trait, three implementations.

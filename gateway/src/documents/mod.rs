@@ -1,0 +1,1 @@
+//! Document payload parsing, primary key inference, id validation.

@@ -1,0 +1,2 @@
+//! Test harness: brokers, Meilisearch nodes (real or stand-in) and Miroir processes on loopback.
+//! Never a dependency of product code.

@@ -1,0 +1,1 @@
+//! The data model every Miroir process shares. Pure: no I/O.
