@@ -1,0 +1,199 @@
+//! Where data lives: which shard a document belongs to and which nodes hold a shard.
+//!
+//! Both answers use rendezvous (highest-random-weight) hashing with
+//! `H(a, b) = XXH3-64(seed 0)(a ‖ 0xFF ‖ b ‖ 0xFF)`:
+//! * document → shard: the shard whose name scores highest with the document id. This is bit
+//!   for bit Meilisearch Enterprise's rule (it hashes the tuple `(shard, id)`, and Rust's
+//!   `Hash for str` writes the bytes then `0xFF`), so data can move between Miroir and an EE
+//!   cluster. A tie goes to the lexicographically greatest shard name, as EE's `max_by_key`
+//!   over name-sorted shards keeps the last maximum.
+//! * shard → nodes: inside each replica group, the `RF` nodes scoring highest with
+//!   `H(nodeId, shardName)`, ties to the greater node id.
+//!
+//! Document ids are hashed as Meilisearch sees them externally: the string itself, or the
+//! decimal rendering of an integer id.
+
+use crate::topology::{Node, ShardId, Topology};
+use std::collections::BTreeMap;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Separator Rust's `Hash for str` appends after a string; EE's hash depends on it.
+const SEPARATOR: u8 = 0xFF;
+
+/// `XXH3-64(seed 0)(a ‖ 0xFF ‖ b ‖ 0xFF)`.
+pub fn hrw_hash(a: &str, b: &str) -> u64 {
+    let mut buf = Vec::with_capacity(a.len() + b.len() + 2);
+    buf.extend_from_slice(a.as_bytes());
+    buf.push(SEPARATOR);
+    hash_suffixed(&mut buf, b)
+}
+
+/// Hashes `prefix ‖ b ‖ 0xFF` where `buf` already holds `prefix`, leaving `buf` as it found it
+/// so one buffer serves every candidate.
+fn hash_suffixed(buf: &mut Vec<u8>, b: &str) -> u64 {
+    let prefix_len = buf.len();
+    buf.extend_from_slice(b.as_bytes());
+    buf.push(SEPARATOR);
+    let hash = xxh3_64(buf);
+    buf.truncate(prefix_len);
+    hash
+}
+
+/// Index of the candidate that wins `key` under HRW (highest `H(candidate, key)`, ties to the
+/// greatest name). `None` when there are no candidates.
+pub fn hrw_winner<S: AsRef<str>>(candidates: &[S], key: &str) -> Option<usize> {
+    let mut buf = Vec::new();
+    best_scored(candidates.iter().enumerate().map(|(i, candidate)| {
+        let name = candidate.as_ref();
+        buf.clear();
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(SEPARATOR);
+        (hash_suffixed(&mut buf, key), name, i)
+    }))
+}
+
+/// The index carried by the best `(score, name, index)`: highest score, ties to the greatest name.
+fn best_scored<'a>(scored: impl Iterator<Item = (u64, &'a str, usize)>) -> Option<usize> {
+    scored.max_by(|(ha, na, _), (hb, nb, _)| ha.cmp(hb).then_with(|| na.cmp(nb))).map(|(_, _, i)| i)
+}
+
+/// Indexes carried by `(score, name, index)` triples, best first: highest score, ties to the
+/// greatest name.
+fn ranked_best_first(mut scored: Vec<(u64, &str, usize)>) -> Vec<usize> {
+    scored.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1)));
+    scored.into_iter().map(|(_, _, i)| i).collect()
+}
+
+/// The `rf` best nodes for `shard_name` among `node_ids`, best first: highest
+/// `H(nodeId, shardName)`, ties to the greater node id. Returns indexes into `node_ids`;
+/// all of them when `rf` exceeds their number.
+pub fn top_replicas<S: AsRef<str>>(node_ids: &[S], shard_name: &str, rf: usize) -> Vec<usize> {
+    let scored = node_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (hrw_hash(id.as_ref(), shard_name), id.as_ref(), i))
+        .collect();
+    let mut ranked = ranked_best_first(scored);
+    ranked.truncate(rf);
+    ranked
+}
+
+/// The placement of every shard of a topology, computed once.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    topology: Topology,
+    /// `shard-k`, indexed by `k`.
+    shard_names: Vec<String>,
+    /// `shard-k ‖ 0xFF`, the fixed prefix of every document hash for shard `k`.
+    shard_prefixes: Vec<Vec<u8>>,
+    /// Replica group names, sorted.
+    groups: Vec<String>,
+    /// `replicas[k][g]`: indexes into `topology.nodes` of shard `k`'s holders in group `g`, best first.
+    replicas: Vec<Vec<Vec<usize>>>,
+}
+
+impl Placement {
+    pub fn new(topology: Topology) -> Placement {
+        let shard_names: Vec<String> = topology.shards().map(ShardId::name).collect();
+        let shard_prefixes = shard_names
+            .iter()
+            .map(|name| {
+                let mut prefix = name.as_bytes().to_vec();
+                prefix.push(SEPARATOR);
+                prefix
+            })
+            .collect();
+        let groups: Vec<String> = topology.replica_groups().into_iter().map(str::to_owned).collect();
+        let members: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|g| (0..topology.nodes.len()).filter(|&i| topology.nodes[i].replica_group == *g).collect())
+            .collect();
+        let rf = topology.replication_factor as usize;
+        let replicas = shard_names
+            .iter()
+            .map(|shard_name| {
+                members
+                    .iter()
+                    .map(|member_idx| {
+                        let ids: Vec<&str> = member_idx.iter().map(|&i| topology.nodes[i].id.as_str()).collect();
+                        top_replicas(&ids, shard_name, rf).into_iter().map(|j| member_idx[j]).collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Placement { topology, shard_names, shard_prefixes, groups, replicas }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub fn shards(&self) -> impl Iterator<Item = ShardId> + Clone {
+        self.topology.shards()
+    }
+
+    /// Replica group names, sorted.
+    pub fn replica_groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The shard document `doc_id` belongs to.
+    pub fn shard_of(&self, doc_id: &str) -> ShardId {
+        let mut buf = Vec::with_capacity(16 + doc_id.len());
+        let best = best_scored(self.shard_prefixes.iter().enumerate().map(|(k, prefix)| {
+            buf.clear();
+            buf.extend_from_slice(prefix);
+            (hash_suffixed(&mut buf, doc_id), self.shard_names[k].as_str(), k)
+        }));
+        ShardId(best.expect("a topology has at least one shard") as u32)
+    }
+
+    /// Splits items by the shard of their document id, keeping their order within a shard.
+    pub fn partition_by_shard<T>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        doc_id: impl Fn(&T) -> &str,
+    ) -> BTreeMap<ShardId, Vec<T>> {
+        let mut by_shard: BTreeMap<ShardId, Vec<T>> = BTreeMap::new();
+        for item in items {
+            by_shard.entry(self.shard_of(doc_id(&item))).or_default().push(item);
+        }
+        by_shard
+    }
+
+    /// Groups document ids by shard (only shards that get at least one id appear).
+    pub fn group_by_shard<'a>(&self, doc_ids: impl IntoIterator<Item = &'a str>) -> BTreeMap<ShardId, Vec<&'a str>> {
+        self.partition_by_shard(doc_ids, |id| id)
+    }
+
+    /// Every node holding `shard`, group by group (groups sorted by name), best first in a group.
+    pub fn replicas(&self, shard: ShardId) -> Vec<&Node> {
+        self.replica_indexes(shard).flat_map(|g| g.iter()).map(|&i| &self.topology.nodes[i]).collect()
+    }
+
+    /// The nodes of `group` holding `shard`, best first; empty for an unknown group or shard.
+    pub fn replicas_in_group(&self, shard: ShardId, group: &str) -> Vec<&Node> {
+        let Some(g) = self.groups.iter().position(|name| name == group) else {
+            return Vec::new();
+        };
+        self.replica_indexes(shard)
+            .nth(g)
+            .map(|holders| holders.iter().map(|&i| &self.topology.nodes[i]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The shards `node_id` holds, ascending; empty for an unknown node.
+    pub fn shards_of_node(&self, node_id: &str) -> Vec<ShardId> {
+        let Some(n) = self.topology.nodes.iter().position(|node| node.id == node_id) else {
+            return Vec::new();
+        };
+        self.shards().filter(|&shard| self.replica_indexes(shard).any(|g| g.contains(&n))).collect()
+    }
+
+    fn replica_indexes(&self, shard: ShardId) -> impl Iterator<Item = &Vec<usize>> {
+        self.replicas.get(shard.0 as usize).into_iter().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests;
