@@ -381,6 +381,7 @@ impl std::fmt::Display for Code {
 
 /// The error object of every Meilisearch error response and of every failed task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireError")]
 pub struct ResponseError {
     pub message: String,
     pub code: String,
@@ -390,12 +391,25 @@ pub struct ResponseError {
     /// The HTTP status the response goes out with; not part of the body. An error object read
     /// back from JSON (for instance a node's task error) gets its status from its code when
     /// the code is known, else 500.
-    #[serde(skip, default = "default_http_status")]
+    #[serde(skip)]
     pub http_status: u16,
 }
 
-fn default_http_status() -> u16 {
-    500
+/// The error object as it is on the wire, before its HTTP status is derived from its code.
+#[derive(Deserialize)]
+struct WireError {
+    message: String,
+    code: String,
+    #[serde(rename = "type")]
+    error_type: String,
+    link: String,
+}
+
+impl From<WireError> for ResponseError {
+    fn from(wire: WireError) -> Self {
+        let http_status = Code::from_name(&wire.code).map_or(500, Code::http_status);
+        ResponseError { message: wire.message, code: wire.code, error_type: wire.error_type, link: wire.link, http_status }
+    }
 }
 
 impl ResponseError {
@@ -417,12 +431,6 @@ impl ResponseError {
     /// The typed code, when the `code` field is one Meilisearch defines.
     pub fn known_code(&self) -> Option<Code> {
         Code::from_name(&self.code)
-    }
-
-    /// Re-derives `http_status` from the code after deserializing (serde cannot see it).
-    pub fn with_status_from_code(mut self) -> Self {
-        self.http_status = self.known_code().map_or(500, Code::http_status);
-        self
     }
 
     /// Overrides the HTTP status, for the few places where Meilisearch answers with a status

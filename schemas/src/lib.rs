@@ -1,8 +1,14 @@
 //! The data model every Miroir process shares. Pure: no I/O.
 
+pub mod details;
+pub mod envelope;
 pub mod error;
+pub mod meta_log;
 pub mod placement;
+pub mod task_log;
 pub mod topology;
 
+#[cfg(test)]
+mod test_strategies;
 #[cfg(test)]
 mod test_support;

@@ -54,7 +54,10 @@ fn response_error_wire_shape() {
     let keys: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["message", "code", "type", "link"]);
     let back: ResponseError = serde_json::from_value(wire).unwrap();
-    assert_eq!(back.with_status_from_code(), err);
+    assert_eq!(back, err);
+    let unknown: ResponseError =
+        serde_json::from_value(json!({"message": "m", "code": "from_the_future", "type": "internal", "link": "l"})).unwrap();
+    assert_eq!(unknown.http_status, 500);
 }
 
 #[test]

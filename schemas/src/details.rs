@@ -1,0 +1,191 @@
+//! A task's `details`, typed per task kind, and their rendering as Meilisearch shows them.
+//!
+//! A count that is `None` is "not known yet": Meilisearch prints it as `null` while the task is
+//! enqueued or processing, and fills it in when the task finishes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One pair of an `indexSwap` task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexSwap {
+    pub indexes: [String; 2],
+    #[serde(default)]
+    pub rename: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum TaskDetails {
+    DocumentAdditionOrUpdate { received_documents: u64, indexed_documents: Option<u64> },
+    DocumentDeletion { provided_ids: u64, deleted_documents: Option<u64> },
+    DocumentDeletionByFilter { original_filter: String, deleted_documents: Option<u64> },
+    /// Clearing documents and deleting an index both report this shape.
+    ClearAll { deleted_documents: Option<u64> },
+    /// The settings as sent (already validated, secrets already hidden).
+    SettingsUpdate { settings: Map<String, Value> },
+    IndexInfo {
+        primary_key: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        old_index_uid: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_index_uid: Option<String>,
+    },
+    IndexSwap { swaps: Vec<IndexSwap> },
+    TaskCancelation { matched_tasks: u64, canceled_tasks: Option<u64>, original_filter: String },
+    TaskDeletion { matched_tasks: u64, deleted_tasks: Option<u64>, original_filter: String },
+}
+
+/// Per-replica counts an indexer reads from a finished node task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailCounts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indexed_documents: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_documents: Option<u64>,
+}
+
+/// Adds another shard's counts; a count known on either side stays known.
+impl std::ops::Add for DetailCounts {
+    type Output = DetailCounts;
+    fn add(self, other: DetailCounts) -> DetailCounts {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        DetailCounts {
+            indexed_documents: sum(self.indexed_documents, other.indexed_documents),
+            deleted_documents: sum(self.deleted_documents, other.deleted_documents),
+        }
+    }
+}
+
+impl TaskDetails {
+    /// The details of the finished task: counts that were unknown become what the nodes
+    /// reported (`counts`, already summed over shards), or 0 as Meilisearch reports for a
+    /// task that did nothing or failed.
+    pub fn finished(&self, counts: DetailCounts) -> TaskDetails {
+        let or_zero = |reported: Option<u64>| Some(reported.unwrap_or(0));
+        let mut done = self.clone();
+        match &mut done {
+            TaskDetails::DocumentAdditionOrUpdate { indexed_documents, .. } => {
+                *indexed_documents = or_zero(counts.indexed_documents)
+            }
+            TaskDetails::DocumentDeletion { deleted_documents, .. }
+            | TaskDetails::DocumentDeletionByFilter { deleted_documents, .. }
+            | TaskDetails::ClearAll { deleted_documents } => *deleted_documents = or_zero(counts.deleted_documents),
+            TaskDetails::TaskCancelation { canceled_tasks, .. } => *canceled_tasks = Some(canceled_tasks.unwrap_or(0)),
+            TaskDetails::TaskDeletion { deleted_tasks, .. } => *deleted_tasks = Some(deleted_tasks.unwrap_or(0)),
+            TaskDetails::SettingsUpdate { .. } | TaskDetails::IndexInfo { .. } | TaskDetails::IndexSwap { .. } => {}
+        }
+        done
+    }
+
+    /// The `details` object exactly as Meilisearch prints it (same keys, same order).
+    pub fn to_view(&self) -> Map<String, Value> {
+        let mut view = Map::new();
+        let mut put = |key: &str, value: Value| {
+            view.insert(key.to_owned(), value);
+        };
+        match self {
+            TaskDetails::DocumentAdditionOrUpdate { received_documents, indexed_documents } => {
+                put("receivedDocuments", (*received_documents).into());
+                put("indexedDocuments", (*indexed_documents).into());
+            }
+            TaskDetails::DocumentDeletion { provided_ids, deleted_documents } => {
+                put("providedIds", (*provided_ids).into());
+                put("deletedDocuments", (*deleted_documents).into());
+                put("originalFilter", Value::Null);
+            }
+            TaskDetails::DocumentDeletionByFilter { original_filter, deleted_documents } => {
+                put("providedIds", 0.into());
+                put("deletedDocuments", (*deleted_documents).into());
+                put("originalFilter", original_filter.clone().into());
+            }
+            TaskDetails::ClearAll { deleted_documents } => put("deletedDocuments", (*deleted_documents).into()),
+            TaskDetails::SettingsUpdate { settings } => {
+                for (key, value) in settings {
+                    put(key, value.clone());
+                }
+            }
+            TaskDetails::IndexInfo { primary_key, old_index_uid, new_index_uid } => {
+                put("primaryKey", primary_key.clone().into());
+                if let Some(old) = old_index_uid {
+                    put("oldIndexUid", old.clone().into());
+                }
+                if let Some(new) = new_index_uid {
+                    put("newIndexUid", new.clone().into());
+                }
+            }
+            TaskDetails::IndexSwap { swaps } => {
+                put("swaps", serde_json::to_value(swaps).expect("swaps serialize"));
+            }
+            TaskDetails::TaskCancelation { matched_tasks, canceled_tasks, original_filter } => {
+                put("matchedTasks", (*matched_tasks).into());
+                put("canceledTasks", (*canceled_tasks).into());
+                put("originalFilter", original_filter.clone().into());
+            }
+            TaskDetails::TaskDeletion { matched_tasks, deleted_tasks, original_filter } => {
+                put("matchedTasks", (*matched_tasks).into());
+                put("deletedTasks", (*deleted_tasks).into());
+                put("originalFilter", original_filter.clone().into());
+            }
+        }
+        view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn enqueued_and_finished_views_match_meilisearch() {
+        let added = TaskDetails::DocumentAdditionOrUpdate { received_documents: 150, indexed_documents: None };
+        assert_eq!(Value::Object(added.to_view()), json!({"receivedDocuments": 150, "indexedDocuments": null}));
+        let done = added.finished(DetailCounts { indexed_documents: Some(150), deleted_documents: None });
+        assert_eq!(Value::Object(done.to_view()), json!({"receivedDocuments": 150, "indexedDocuments": 150}));
+
+        let deleted = TaskDetails::DocumentDeletion { provided_ids: 1, deleted_documents: None }.finished(DetailCounts {
+            indexed_documents: None,
+            deleted_documents: Some(1),
+        });
+        let keys: Vec<String> = deleted.to_view().keys().cloned().collect();
+        assert_eq!(keys, ["providedIds", "deletedDocuments", "originalFilter"]);
+        assert_eq!(
+            Value::Object(deleted.to_view()),
+            json!({"providedIds": 1, "deletedDocuments": 1, "originalFilter": null})
+        );
+
+        let by_filter = TaskDetails::DocumentDeletionByFilter {
+            original_filter: "\"version = '1'\"".into(),
+            deleted_documents: None,
+        };
+        assert_eq!(
+            Value::Object(by_filter.finished(DetailCounts::default()).to_view()),
+            json!({"providedIds": 0, "deletedDocuments": 0, "originalFilter": "\"version = '1'\""})
+        );
+
+        let swap = TaskDetails::IndexSwap {
+            swaps: vec![IndexSwap { indexes: ["numeric".into(), "inferred".into()], rename: false }],
+        };
+        assert_eq!(
+            Value::Object(swap.to_view()),
+            json!({"swaps": [{"indexes": ["numeric", "inferred"], "rename": false}]})
+        );
+        let info = TaskDetails::IndexInfo { primary_key: None, old_index_uid: None, new_index_uid: None };
+        assert_eq!(Value::Object(info.to_view()), json!({"primaryKey": null}));
+    }
+
+    #[test]
+    fn counts_add_up_and_stay_unknown_only_when_unknown_everywhere() {
+        let a = DetailCounts { indexed_documents: Some(2), deleted_documents: None };
+        let b = DetailCounts { indexed_documents: Some(3), deleted_documents: None };
+        assert_eq!(a + b, DetailCounts { indexed_documents: Some(5), deleted_documents: None });
+        let c = DetailCounts { indexed_documents: None, deleted_documents: Some(1) };
+        assert_eq!(a + c, DetailCounts { indexed_documents: Some(2), deleted_documents: Some(1) });
+    }
+}
