@@ -93,7 +93,7 @@ impl OpEnvelope {
 }
 
 /// How documents of a batch combine with stored ones (Meilisearch `POST` vs `PUT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DocumentMethod {
     /// `POST /documents`: a document replaces the stored one.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// One of the cluster's `S` shards, `shard-0 … shard-{S-1}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ShardId(pub u32);
 
