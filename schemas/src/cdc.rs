@@ -4,7 +4,7 @@
 //! the data team can validate what they consume.
 
 use crate::details::IndexSwap;
-use crate::envelope::DocumentMethod;
+use crate::envelope::{DocumentMethod, Op};
 use crate::topology::ShardId;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,27 @@ pub enum CdcChange {
     IndexesSwapped { swaps: Vec<IndexSwap> },
 }
 
+impl CdcChange {
+    /// The change a consumer sees once an `ops` operation is applied. Kept as its own type,
+    /// not `Op` itself, because this one is a published contract with its own version.
+    pub fn from_op(op: &Op) -> CdcChange {
+        match op.clone() {
+            Op::Documents { method, primary_key, documents } => {
+                CdcChange::DocumentsUpserted { method, primary_key, documents }
+            }
+            Op::DeleteDocuments { ids } => CdcChange::DocumentsDeleted { ids },
+            Op::DeleteByFilter { filter } => CdcChange::DocumentsDeletedByFilter { filter },
+            Op::ClearDocuments => CdcChange::DocumentsCleared,
+            Op::UpdateSettings { settings } => CdcChange::SettingsChanged { settings, reset_all: false },
+            Op::ResetSettings => CdcChange::SettingsChanged { settings: Map::new(), reset_all: true },
+            Op::CreateIndex { primary_key } => CdcChange::IndexCreated { primary_key },
+            Op::UpdateIndex { primary_key, new_index_uid } => CdcChange::IndexUpdated { primary_key, new_index_uid },
+            Op::DeleteIndex => CdcChange::IndexDeleted,
+            Op::SwapIndexes { swaps } => CdcChange::IndexesSwapped { swaps },
+        }
+    }
+}
+
 /// The JSON Schema files this crate publishes, as `(file name, pretty JSON + newline)`.
 pub fn json_schema_files() -> Vec<(&'static str, String)> {
     let schema = schemars::schema_for!(CdcEvent);
@@ -121,6 +142,21 @@ mod tests {
             })
         );
         assert_eq!(serde_json::from_value::<CdcEvent>(wire).unwrap(), event);
+    }
+
+    #[test]
+    fn ops_map_to_changes_of_the_same_kind() {
+        let docs = vec![json!({"id": 1}).as_object().unwrap().clone()];
+        let op = Op::Documents { method: DocumentMethod::Update, primary_key: "id".into(), documents: docs.clone() };
+        assert_eq!(
+            CdcChange::from_op(&op),
+            CdcChange::DocumentsUpserted { method: DocumentMethod::Update, primary_key: "id".into(), documents: docs }
+        );
+        assert_eq!(
+            CdcChange::from_op(&Op::ResetSettings),
+            CdcChange::SettingsChanged { settings: Map::new(), reset_all: true }
+        );
+        assert_eq!(CdcChange::from_op(&Op::DeleteIndex), CdcChange::IndexDeleted);
     }
 
     #[test]
