@@ -7,6 +7,7 @@ pub mod error;
 pub mod meta_log;
 pub mod placement;
 pub mod task_log;
+pub mod tasks;
 pub mod topology;
 
 #[cfg(test)]
