@@ -131,6 +131,20 @@ pub fn task_view(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ma
     view
 }
 
+/// The `202 Accepted` body of a write: Meilisearch's summarized task view.
+pub fn summarized_task_view(task_uid: u64, record: &TaskRecord) -> Map<String, Value> {
+    let mut view = Map::new();
+    view.insert("taskUid".into(), task_uid.into());
+    view.insert("indexUid".into(), record.index_uid.clone().into());
+    view.insert("status".into(), TaskStatus::Enqueued.as_str().into());
+    view.insert("type".into(), serde_json::to_value(record.task_type).expect("task types serialize"));
+    view.insert("enqueuedAt".into(), rfc3339(record.enqueued_at).into());
+    if let Some(metadata) = &record.custom_metadata {
+        view.insert("customMetadata".into(), metadata.clone().into());
+    }
+    view
+}
+
 /// RFC 3339 as Meilisearch prints timestamps (nanoseconds, trailing zeros dropped).
 pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).expect("timestamps within years 0..=9999 format")

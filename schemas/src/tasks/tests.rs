@@ -204,3 +204,24 @@ fn finished_tasks_render_exactly_like_the_transcript() {
     }
     assert!(checked >= 20, "only {checked} finished tasks in the transcript");
 }
+
+/// Every `202` answer of the transcript is what `summarized_task_view` prints for its task.
+#[test]
+fn accepted_answers_render_exactly_like_the_transcript() {
+    let mut checked = 0;
+    for exchange in transcript().into_iter().filter(|e| e.status == 202) {
+        let expected = exchange.response.as_object().unwrap().clone();
+        let task_type: TaskType = serde_json::from_value(expected["type"].clone()).unwrap();
+        let mut record = TaskRecord::new(
+            task_type,
+            expected["indexUid"].as_str().map(str::to_owned),
+            None,
+            at(expected["enqueuedAt"].as_str().unwrap()),
+        );
+        record.custom_metadata = expected.get("customMetadata").and_then(Value::as_str).map(str::to_owned);
+        let got = summarized_task_view(expected["taskUid"].as_u64().unwrap(), &record);
+        assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap(), "{}", exchange.name);
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} accepted writes in the transcript");
+}
