@@ -4,6 +4,7 @@ pub mod cdc;
 pub mod details;
 pub mod envelope;
 pub mod error;
+pub mod filter;
 pub mod meta_log;
 pub mod placement;
 pub mod task_log;

@@ -1,0 +1,4 @@
+//! Tests of the filter module. `syntax` replays Meilisearch's own parse and error
+//! expectations (recorded in `../testdata`), the others are property tests.
+
+mod syntax;
