@@ -25,13 +25,14 @@ impl NodeClient {
         self.send_json(Request::new(Method::DELETE, index_path(index_uid))).await
     }
 
-    /// `POST /swap-indexes` with one entry per pair; `rename` renames instead of swapping.
-    pub async fn swap_indexes(&self, pairs: &[(String, String)], rename: bool) -> Result<TaskInfo, NodeError> {
-        let body: Vec<Value> = pairs
+    /// `POST /swap-indexes` with one entry per `(a, b, rename)`; `rename` renames `a` to `b`
+    /// instead of swapping.
+    pub async fn swap_indexes(&self, swaps: &[(String, String, bool)]) -> Result<TaskInfo, NodeError> {
+        let body: Vec<Value> = swaps
             .iter()
-            .map(|(a, b)| {
+            .map(|(a, b, rename)| {
                 let mut entry = json!({ "indexes": [a, b] });
-                if rename {
+                if *rename {
                     entry["rename"] = Value::Bool(true);
                 }
                 entry

@@ -1,0 +1,207 @@
+//! Applying one node index's operations to one replica: batches are enqueued back to back
+//! (pipelined) and waited for together, except after a request that merged several Miroir
+//! tasks: if it fails, its tasks are re-sent one at a time *before* anything later, so it is
+//! waited for before more is sent.
+
+use crate::batch::{plan_batches, BatchLimits};
+use crate::checkpoint::Marker;
+use crate::replica::ReplicaNode;
+use crate::request::{build_request, per_task_runs, spans_several_tasks, NodeRequest, PositionedOp};
+use miroir_clients::node::{NodeError, TaskStatus, TaskView};
+use miroir_schemas::details::DetailCounts;
+use miroir_schemas::error::ResponseError;
+use miroir_schemas::task_log::ReplicaStatus;
+use std::collections::VecDeque;
+use std::ops::Range;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// How one operation ended on one replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpOutcome {
+    pub status: ReplicaStatus,
+    pub error: Option<ResponseError>,
+    pub counts: DetailCounts,
+    pub started_at: OffsetDateTime,
+    pub finished_at: OffsetDateTime,
+}
+
+/// The replica stopped answering: every operation from `from_index` (into the ops slice) on has
+/// no known outcome and must be caught up later.
+#[derive(Debug)]
+pub struct Unavailable {
+    pub from_index: usize,
+    pub error: NodeError,
+}
+
+/// A request the node accepted (`Task`) or refused outright (`Refused`, nothing enqueued).
+enum Sent {
+    Task(u64),
+    Refused(ResponseError),
+}
+
+/// Applies `ops` (one node index, log order, already past the replica's checkpoint) to `node`.
+/// Returns one outcome per op, in order, or where it stopped.
+pub async fn apply_to_replica(
+    node: &dyn ReplicaNode,
+    node_index: &str,
+    ops: &[PositionedOp],
+    limits: BatchLimits,
+) -> (Vec<Option<OpOutcome>>, Option<Unavailable>) {
+    let mut outcomes: Vec<Option<OpOutcome>> = vec![None; ops.len()];
+    let mut queue: VecDeque<(Range<usize>, bool)> =
+        plan_batches(ops, limits).into_iter().map(|r| (r, true)).collect();
+    let mut in_flight: Vec<(Range<usize>, Sent)> = Vec::new();
+
+    while let Some((range, may_split)) = queue.pop_front() {
+        let batch = &ops[range.clone()];
+        let merged = spans_several_tasks(batch);
+        match send_batch(node, node_index, batch, merged).await {
+            Ok(sent) => in_flight.push((range.clone(), sent)),
+            Err(error) => {
+                let stopped = first_unknown(&outcomes, error);
+                return (outcomes, Some(stopped));
+            }
+        }
+        if merged && may_split {
+            if let Err(e) = settle(node, ops, &mut in_flight, &mut outcomes).await {
+                let stopped = first_unknown(&outcomes, e);
+                return (outcomes, Some(stopped));
+            }
+            if user_failure(outcomes[range.start].as_ref()) {
+                // The node changed nothing; re-send each task alone so one bad task does not fail
+                // the others, as Meilisearch's own batches do.
+                for run in per_task_runs(batch).into_iter().rev() {
+                    queue.push_front((range.start + run.start..range.start + run.end, false));
+                }
+                range.clone().for_each(|i| outcomes[i] = None);
+            }
+        }
+    }
+    let stopped = settle(node, ops, &mut in_flight, &mut outcomes).await.err().map(|e| first_unknown(&outcomes, e));
+    (outcomes, stopped)
+}
+
+/// Requests enqueued but not waited for have no known outcome either: the replica's checkpoint
+/// will tell later whether they were applied.
+fn first_unknown(outcomes: &[Option<OpOutcome>], error: NodeError) -> Unavailable {
+    let from_index = outcomes.iter().position(Option::is_none).unwrap_or(outcomes.len());
+    Unavailable { from_index, error }
+}
+
+fn user_failure(outcome: Option<&OpOutcome>) -> bool {
+    outcome.is_some_and(|o| o.status == ReplicaStatus::Failed && o.error.as_ref().is_some_and(|e| e.error_type == "invalid_request"))
+}
+
+async fn send_batch(node: &dyn ReplicaNode, node_index: &str, batch: &[PositionedOp], merged: bool) -> Result<Sent, NodeError> {
+    let first = &batch[0];
+    let last = &batch[batch.len() - 1];
+    let marker = Marker {
+        partition: first.partition,
+        last: last.position,
+        merged_from: merged.then_some(first.position),
+    }
+    .encode();
+    let request = build_request(batch);
+    let sent = match node.send(node_index, &request, request.carries_metadata().then_some(&marker)).await {
+        Ok(uid) => Sent::Task(uid),
+        Err(NodeError::Meilisearch { error, .. }) if error.error_type == "invalid_request" => Sent::Refused(error),
+        Err(e) => return Err(e),
+    };
+    if !request.carries_metadata() {
+        // Index, settings and swap routes take no customMetadata: record the checkpoint with an
+        // empty deletion right behind (the node runs its queue in order).
+        let empty = NodeRequest::DeleteIds(Vec::new());
+        for target in checkpoint_targets(first, node_index) {
+            node.send(&target, &empty, Some(&marker)).await?;
+        }
+    }
+    Ok(sent)
+}
+
+/// Where the checkpoint of a metadata-less request goes: the node index itself, or both sides
+/// of every swapped pair.
+fn checkpoint_targets(op: &PositionedOp, node_index: &str) -> Vec<String> {
+    let targets = op.node_indexes();
+    if targets.is_empty() {
+        vec![node_index.to_owned()]
+    } else {
+        targets
+    }
+}
+
+/// Waits for every in-flight request and records the outcomes of their operations.
+async fn settle(
+    node: &dyn ReplicaNode,
+    ops: &[PositionedOp],
+    in_flight: &mut Vec<(Range<usize>, Sent)>,
+    outcomes: &mut [Option<OpOutcome>],
+) -> Result<(), NodeError> {
+    for (range, sent) in in_flight.drain(..) {
+        let batch = &ops[range.clone()];
+        let per_op = match sent {
+            Sent::Task(uid) => outcomes_of_task(batch, &node.wait(uid).await?),
+            Sent::Refused(error) => {
+                let now = OffsetDateTime::now_utc();
+                batch.iter().map(|_| failed(error.clone(), now, now)).collect()
+            }
+        };
+        for (i, outcome) in range.zip(per_op) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    Ok(())
+}
+
+fn failed(error: ResponseError, started_at: OffsetDateTime, finished_at: OffsetDateTime) -> OpOutcome {
+    OpOutcome {
+        status: ReplicaStatus::Failed,
+        error: Some(error),
+        counts: DetailCounts::default(),
+        started_at,
+        finished_at,
+    }
+}
+
+fn parse_time(s: Option<&str>) -> OffsetDateTime {
+    s.and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok()).unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+/// Splits a finished node task's outcome over the operations it carried: document counts per
+/// operation (each operation's own document count), deletion counts to the batch's first
+/// operation (deletion batches never span tasks).
+pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcome> {
+    use miroir_schemas::envelope::Op;
+    let started_at = parse_time(task.started_at.as_deref());
+    let finished_at = parse_time(task.finished_at.as_deref());
+    if task.status != TaskStatus::Succeeded {
+        let error = task.error.clone().unwrap_or_else(|| {
+            ResponseError::new(miroir_schemas::error::Code::Internal, format!("node task {} was {}", task.uid, task.status.as_str()))
+        });
+        return batch.iter().map(|_| failed(error.clone(), started_at, finished_at)).collect();
+    }
+    let node_deleted = task
+        .details
+        .as_ref()
+        .and_then(|d| d.get("deletedDocuments"))
+        .and_then(serde_json::Value::as_u64);
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let counts = match &op.envelope.op {
+                Op::Documents { documents, .. } => {
+                    DetailCounts { indexed_documents: Some(documents.len() as u64), deleted_documents: None }
+                }
+                Op::DeleteDocuments { .. } | Op::DeleteByFilter { .. } | Op::ClearDocuments | Op::DeleteIndex => {
+                    DetailCounts {
+                        indexed_documents: None,
+                        deleted_documents: Some(if i == 0 { node_deleted.unwrap_or(0) } else { 0 }),
+                    }
+                }
+                _ => DetailCounts::default(),
+            };
+            OpOutcome { status: ReplicaStatus::Succeeded, error: None, counts, started_at, finished_at }
+        })
+        .collect()
+}

@@ -1,0 +1,115 @@
+//! What the indexer needs from one Meilisearch node, behind a small trait so the apply logic
+//! can be tested against an in-memory node.
+
+use crate::checkpoint::{evidence, Evidence};
+use crate::request::NodeRequest;
+use async_trait::async_trait;
+use miroir_clients::node::{DocumentsMethod, NodeClient, NodeError, TaskFilter, TaskView, WriteParams};
+use miroir_schemas::envelope::DocumentMethod;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[async_trait]
+pub trait ReplicaNode: Send + Sync {
+    fn id(&self) -> &str;
+    /// Enqueues `request` on `node_index`; returns the node task uid.
+    async fn send(&self, node_index: &str, request: &NodeRequest, metadata: Option<&str>) -> Result<u64, NodeError>;
+    /// Waits until the node task is finished.
+    async fn wait(&self, task_uid: u64) -> Result<TaskView, NodeError>;
+    /// One page of the node index's tasks, newest first, starting at `from`.
+    async fn tasks_of(&self, node_index: &str, from: Option<u64>) -> Result<(Vec<TaskView>, Option<u64>), NodeError>;
+    /// A quick probe, without retries.
+    async fn healthy(&self) -> bool;
+}
+
+/// How far `node_index` on `node` has applied `partition`: the newest Miroir task of that
+/// partition, waiting for it first when it is still queued. `None`: nothing applied yet.
+pub async fn read_checkpoint(node: &dyn ReplicaNode, node_index: &str, partition: u32) -> Result<Option<u64>, NodeError> {
+    'restart: loop {
+        let mut from = None;
+        loop {
+            let (tasks, next) = node.tasks_of(node_index, from).await?;
+            for task in &tasks {
+                match evidence(task, partition) {
+                    Evidence::Unrelated => continue,
+                    Evidence::AppliedThrough(position) => return Ok(position),
+                    Evidence::Pending { task_uid } => {
+                        node.wait(task_uid).await?;
+                        continue 'restart;
+                    }
+                }
+            }
+            match next {
+                Some(n) => from = Some(n),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// A real node over HTTP.
+pub struct HttpReplica {
+    pub client: NodeClient,
+    pub poll_interval: Duration,
+    pub task_timeout: Duration,
+}
+
+fn method(m: DocumentMethod) -> DocumentsMethod {
+    match m {
+        DocumentMethod::Replace => DocumentsMethod::Replace,
+        DocumentMethod::Update => DocumentsMethod::Update,
+    }
+}
+
+#[async_trait]
+impl ReplicaNode for HttpReplica {
+    fn id(&self) -> &str {
+        self.client.node_id()
+    }
+
+    async fn send(&self, node_index: &str, request: &NodeRequest, metadata: Option<&str>) -> Result<u64, NodeError> {
+        let c = &self.client;
+        let meta = WriteParams { primary_key: None, custom_metadata: metadata.map(str::to_owned) };
+        let info = match request {
+            NodeRequest::Documents { method: m, primary_key, ndjson, .. } => {
+                let params = WriteParams { primary_key: Some(primary_key.clone()), ..meta };
+                c.add_documents_ndjson(node_index, method(*m), ndjson.clone(), &params).await?
+            }
+            NodeRequest::DeleteIds(ids) => c.delete_documents_by_ids(node_index, ids, &meta).await?,
+            NodeRequest::DeleteByFilter(filter) => c.delete_documents_by_filter(node_index, filter, &meta).await?,
+            NodeRequest::Clear => c.clear_documents(node_index, &meta).await?,
+            NodeRequest::UpdateSettings(settings) => {
+                c.update_settings(node_index, &Value::Object(settings.clone())).await?
+            }
+            NodeRequest::ResetSettings => c.reset_settings(node_index).await?,
+            NodeRequest::CreateIndex { primary_key } => c.create_index(node_index, primary_key.as_deref()).await?,
+            NodeRequest::UpdateIndex { primary_key, new_node_index } => {
+                let mut changes = json!({});
+                if let Some(pk) = primary_key {
+                    changes["primaryKey"] = pk.clone().into();
+                }
+                if let Some(uid) = new_node_index {
+                    changes["uid"] = uid.clone().into();
+                }
+                c.update_index(node_index, &changes).await?
+            }
+            NodeRequest::DeleteIndex => c.delete_index(node_index).await?,
+            NodeRequest::Swap(pairs) => c.swap_indexes(pairs).await?,
+        };
+        Ok(info.task_uid)
+    }
+
+    async fn wait(&self, task_uid: u64) -> Result<TaskView, NodeError> {
+        self.client.wait_for_task(task_uid, self.poll_interval, self.task_timeout).await
+    }
+
+    async fn tasks_of(&self, node_index: &str, from: Option<u64>) -> Result<(Vec<TaskView>, Option<u64>), NodeError> {
+        let filter = TaskFilter { index_uids: vec![node_index.to_owned()], limit: Some(100), from, ..TaskFilter::default() };
+        let page = self.client.get_tasks(&filter).await?;
+        Ok((page.results, page.next))
+    }
+
+    async fn healthy(&self) -> bool {
+        self.client.is_healthy().await
+    }
+}

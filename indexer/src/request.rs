@@ -1,0 +1,174 @@
+//! From `ops` records to node requests (pure): which operations may share a request, and what
+//! request a batch becomes.
+
+use crate::batch::Batchable;
+use bytes::Bytes;
+use miroir_schemas::envelope::{DocumentMethod, Op, OpEnvelope};
+use miroir_schemas::topology::{node_index_uid, ShardId};
+use serde_json::{Map, Value};
+
+/// One `ops` record with where it sits in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PositionedOp {
+    pub partition: u32,
+    pub position: u64,
+    /// Size of the record as stored, used to bound merged requests.
+    pub bytes: usize,
+    pub envelope: OpEnvelope,
+}
+
+impl PositionedOp {
+    pub fn shard(&self) -> ShardId {
+        self.envelope.shard
+    }
+
+    /// The node indexes this operation touches: one, except for a swap, which touches both
+    /// sides of every pair.
+    pub fn node_indexes(&self) -> Vec<String> {
+        let shard = self.envelope.shard;
+        match (&self.envelope.op, &self.envelope.index_uid) {
+            (Op::SwapIndexes { swaps }, _) => {
+                swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| node_index_uid(uid, shard))).collect()
+            }
+            (_, Some(index)) => vec![node_index_uid(index, shard)],
+            (_, None) => Vec::new(),
+        }
+    }
+
+    /// A swap reorders the names other operations refer to, so it is applied on its own, with
+    /// every operation before it finished first.
+    pub fn is_barrier(&self) -> bool {
+        matches!(self.envelope.op, Op::SwapIndexes { .. }) || self.envelope.index_uid.is_none()
+    }
+}
+
+/// Which operations one node request can carry together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeKey {
+    /// Document additions with one method and one primary key, from any tasks.
+    Documents(DocumentMethod, String),
+    /// Deletions by id of one task (its parts). Not merged across tasks: the node reports one
+    /// `deletedDocuments` per request, which could not be split between tasks.
+    DeleteIds(u64),
+}
+
+impl Batchable for PositionedOp {
+    type Key = MergeKey;
+
+    fn batch_key(&self) -> Option<MergeKey> {
+        match &self.envelope.op {
+            Op::Documents { method, primary_key, .. } => Some(MergeKey::Documents(*method, primary_key.clone())),
+            Op::DeleteDocuments { .. } => Some(MergeKey::DeleteIds(self.envelope.task_uid)),
+            _ => None,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn items(&self) -> usize {
+        match &self.envelope.op {
+            Op::Documents { documents, .. } => documents.len(),
+            Op::DeleteDocuments { ids } => ids.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// What one node request does, with its payload ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeRequest {
+    Documents { method: DocumentMethod, primary_key: String, ndjson: Bytes, count: usize },
+    DeleteIds(Vec<Value>),
+    DeleteByFilter(Value),
+    Clear,
+    UpdateSettings(Map<String, Value>),
+    ResetSettings,
+    CreateIndex { primary_key: Option<String> },
+    UpdateIndex { primary_key: Option<String>, new_node_index: Option<String> },
+    DeleteIndex,
+    /// `(a, b, rename)` node index pairs.
+    Swap(Vec<(String, String, bool)>),
+}
+
+impl NodeRequest {
+    /// Only document routes take `customMetadata`; other requests are followed by an empty
+    /// deletion that carries the checkpoint.
+    pub fn carries_metadata(&self) -> bool {
+        matches!(
+            self,
+            NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::Clear
+        )
+    }
+}
+
+/// The request carrying `batch` (a range [`crate::batch::plan_batches`] produced, so its
+/// operations share a merge key, or it holds one operation).
+pub fn build_request(batch: &[PositionedOp]) -> NodeRequest {
+    let first = &batch[0];
+    let shard = first.envelope.shard;
+    match &first.envelope.op {
+        Op::Documents { method, primary_key, .. } => {
+            let mut ndjson = Vec::new();
+            let mut count = 0;
+            for op in batch {
+                let Op::Documents { documents, .. } = &op.envelope.op else {
+                    unreachable!("only documents share a documents batch")
+                };
+                for doc in documents {
+                    serde_json::to_writer(&mut ndjson, doc).expect("a JSON object always serializes");
+                    ndjson.push(b'\n');
+                    count += 1;
+                }
+            }
+            NodeRequest::Documents { method: *method, primary_key: primary_key.clone(), ndjson: ndjson.into(), count }
+        }
+        Op::DeleteDocuments { .. } => NodeRequest::DeleteIds(
+            batch
+                .iter()
+                .flat_map(|op| match &op.envelope.op {
+                    Op::DeleteDocuments { ids } => ids.iter().map(|id| Value::String(id.clone())),
+                    _ => unreachable!("only deletions by id share a deletion batch"),
+                })
+                .collect(),
+        ),
+        Op::DeleteByFilter { filter } => NodeRequest::DeleteByFilter(filter.clone()),
+        Op::ClearDocuments => NodeRequest::Clear,
+        Op::UpdateSettings { settings } => NodeRequest::UpdateSettings(settings.clone()),
+        Op::ResetSettings => NodeRequest::ResetSettings,
+        Op::CreateIndex { primary_key } => NodeRequest::CreateIndex { primary_key: primary_key.clone() },
+        Op::UpdateIndex { primary_key, new_index_uid } => NodeRequest::UpdateIndex {
+            primary_key: primary_key.clone(),
+            new_node_index: new_index_uid.as_ref().map(|uid| node_index_uid(uid, shard)),
+        },
+        Op::DeleteIndex => NodeRequest::DeleteIndex,
+        Op::SwapIndexes { swaps } => NodeRequest::Swap(
+            swaps
+                .iter()
+                .map(|s| (node_index_uid(&s.indexes[0], shard), node_index_uid(&s.indexes[1], shard), s.rename))
+                .collect(),
+        ),
+    }
+}
+
+/// Whether a batch holds operations of more than one Miroir task.
+pub fn spans_several_tasks(batch: &[PositionedOp]) -> bool {
+    batch.windows(2).any(|w| w[0].envelope.task_uid != w[1].envelope.task_uid)
+}
+
+/// Splits a batch into runs of one task each, as ranges relative to the batch.
+pub fn per_task_runs(batch: &[PositionedOp]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=batch.len() {
+        if i == batch.len() || batch[i].envelope.task_uid != batch[start].envelope.task_uid {
+            runs.push(start..i);
+            start = i;
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests;
