@@ -120,7 +120,7 @@ mod tests {
         let n = parse_node("n3=http://u:pw@h:7700", None).unwrap();
         assert_eq!((n.url.as_str(), n.replica_group.as_str()), ("http://u:pw@h:7700", "default"));
         let n = parse_node("n4=http://u:pw@h:7700/@g", None).unwrap();
-        assert_eq!(n.replica_group, "default");
+        assert_eq!((n.url.as_str(), n.replica_group.as_str()), ("http://u:pw@h:7700/", "g"));
         let n = parse_node("n5=http://u:pw@h:7700@g2", None).unwrap();
         assert_eq!((n.url.as_str(), n.replica_group.as_str()), ("http://u:pw@h:7700", "g2"));
         assert!(parse_node("nourl", None).is_err());

@@ -7,6 +7,9 @@ pub mod events;
 pub mod replica;
 pub mod request;
 pub mod worker;
+
+#[cfg(test)]
+mod fake_node;
 pub mod config;
 
 use config::{IndexerArgs, LogBackend};

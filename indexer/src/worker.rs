@@ -360,3 +360,6 @@ fn decode_ops(records: &[Record]) -> Vec<PositionedOp> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! An in-memory Meilisearch node for the indexer's own tests: indexes of documents, a task
+//! queue processed at once, `customMetadata` kept on tasks, and a switch to take it down.
+
+use crate::replica::ReplicaNode;
+use crate::request::NodeRequest;
+use async_trait::async_trait;
+use miroir_clients::node::{NodeError, TaskStatus, TaskView};
+use miroir_schemas::envelope::DocumentMethod;
+use miroir_schemas::error::{Code, ResponseError};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+pub type Docs = BTreeMap<String, Map<String, Value>>;
+
+#[derive(Default)]
+struct State {
+    indexes: BTreeMap<String, (Option<String>, Docs)>,
+    tasks: Vec<TaskView>,
+    down: bool,
+}
+
+pub struct FakeNode {
+    id: String,
+    state: Mutex<State>,
+}
+
+impl FakeNode {
+    pub fn new(id: &str) -> FakeNode {
+        FakeNode { id: id.into(), state: Mutex::default() }
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.state.lock().unwrap().down = down;
+    }
+
+    pub fn documents(&self, index: &str) -> Option<Docs> {
+        self.state.lock().unwrap().indexes.get(index).map(|(_, d)| d.clone())
+    }
+
+    pub fn index_names(&self) -> Vec<String> {
+        self.state.lock().unwrap().indexes.keys().cloned().collect()
+    }
+
+    /// Node tasks that changed something (markers and failures left out).
+    pub fn tasks(&self) -> Vec<TaskView> {
+        self.state.lock().unwrap().tasks.clone()
+    }
+
+    fn unavailable(&self) -> NodeError {
+        NodeError::Timeout { node: self.id.clone() }
+    }
+}
+
+fn err(code: Code, msg: String) -> Option<ResponseError> {
+    Some(ResponseError::new(code, msg))
+}
+
+/// Applies a request to the model; returns `(error, details)`.
+fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<ResponseError>, Value) {
+    let missing = || err(Code::IndexNotFound, format!("Index `{index}` not found."));
+    match request {
+        NodeRequest::Documents { method, primary_key, ndjson, count } => {
+            let mut parsed = Vec::new();
+            for line in std::str::from_utf8(ndjson).unwrap().lines() {
+                let doc: Map<String, Value> = serde_json::from_str(line).unwrap();
+                let Some(id) = doc.get(primary_key).map(|v| v.as_str().map_or(v.to_string(), str::to_owned)) else {
+                    let msg = format!("Document doesn't have a `{primary_key}` attribute: `{}`.", Value::Object(doc));
+                    return (err(Code::MissingDocumentId, msg), json!({"receivedDocuments": count, "indexedDocuments": 0}));
+                };
+                parsed.push((id, doc));
+            }
+            let (_, docs) = state.indexes.entry(index.into()).or_insert((Some(primary_key.clone()), Docs::new()));
+            for (id, doc) in parsed {
+                match method {
+                    DocumentMethod::Replace => {
+                        docs.insert(id, doc);
+                    }
+                    DocumentMethod::Update => docs.entry(id).or_default().extend(doc),
+                }
+            }
+            (None, json!({"receivedDocuments": count, "indexedDocuments": count}))
+        }
+        NodeRequest::DeleteIds(ids) => match state.indexes.get_mut(index) {
+            None => (missing(), json!({"providedIds": ids.len(), "deletedDocuments": 0})),
+            Some((_, docs)) => {
+                let deleted = ids.iter().filter(|id| docs.remove(id.as_str().unwrap()).is_some()).count();
+                (None, json!({"providedIds": ids.len(), "deletedDocuments": deleted}))
+            }
+        },
+        NodeRequest::Clear => match state.indexes.get_mut(index) {
+            None => (missing(), json!({"deletedDocuments": 0})),
+            Some((_, docs)) => {
+                let deleted = docs.len();
+                docs.clear();
+                (None, json!({"deletedDocuments": deleted}))
+            }
+        },
+        NodeRequest::CreateIndex { primary_key } => {
+            if state.indexes.contains_key(index) {
+                return (err(Code::IndexAlreadyExists, format!("Index `{index}` already exists.")), json!({}));
+            }
+            state.indexes.insert(index.into(), (primary_key.clone(), Docs::new()));
+            (None, json!({"primaryKey": primary_key}))
+        }
+        NodeRequest::DeleteIndex => match state.indexes.remove(index) {
+            None => (missing(), json!({"deletedDocuments": 0})),
+            Some((_, docs)) => (None, json!({"deletedDocuments": docs.len()})),
+        },
+        NodeRequest::UpdateSettings(_) | NodeRequest::ResetSettings | NodeRequest::UpdateIndex { .. } => {
+            if state.indexes.contains_key(index) {
+                (None, json!({}))
+            } else {
+                (missing(), json!({}))
+            }
+        }
+        NodeRequest::DeleteByFilter(_) | NodeRequest::Swap(_) => {
+            (err(Code::Internal, "not modelled by the fake node".into()), json!({}))
+        }
+    }
+}
+
+#[async_trait]
+impl ReplicaNode for FakeNode {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn send(&self, node_index: &str, request: &NodeRequest, metadata: Option<&str>) -> Result<u64, NodeError> {
+        let mut state = self.state.lock().unwrap();
+        if state.down {
+            return Err(self.unavailable());
+        }
+        let (error, details) = execute(&mut state, node_index, request);
+        let uid = state.tasks.len() as u64;
+        let now = "2025-01-01T00:00:00Z".to_string();
+        state.tasks.push(TaskView {
+            uid,
+            batch_uid: Some(uid),
+            index_uid: Some(node_index.into()),
+            status: if error.is_some() { TaskStatus::Failed } else { TaskStatus::Succeeded },
+            kind: "fake".into(),
+            details: Some(details),
+            error,
+            duration: None,
+            enqueued_at: now.clone(),
+            started_at: Some(now.clone()),
+            finished_at: Some(now),
+            custom_metadata: metadata.map(str::to_owned),
+        });
+        Ok(uid)
+    }
+
+    async fn wait(&self, task_uid: u64) -> Result<TaskView, NodeError> {
+        let state = self.state.lock().unwrap();
+        if state.down {
+            return Err(self.unavailable());
+        }
+        Ok(state.tasks[task_uid as usize].clone())
+    }
+
+    async fn tasks_of(&self, node_index: &str, from: Option<u64>) -> Result<(Vec<TaskView>, Option<u64>), NodeError> {
+        let state = self.state.lock().unwrap();
+        if state.down {
+            return Err(self.unavailable());
+        }
+        let mut matching: Vec<TaskView> = state
+            .tasks
+            .iter()
+            .rev()
+            .filter(|t| t.index_uid.as_deref() == Some(node_index) && from.is_none_or(|f| t.uid <= f))
+            .take(3)
+            .cloned()
+            .collect();
+        let next = (matching.len() == 3).then(|| matching[2].uid.checked_sub(1)).flatten();
+        matching.truncate(3);
+        Ok((matching, next))
+    }
+
+    async fn healthy(&self) -> bool {
+        !self.state.lock().unwrap().down
+    }
+}

@@ -1,0 +1,283 @@
+//! The indexer loop against the in-memory log and in-memory nodes.
+
+use super::*;
+use crate::fake_node::{Docs, FakeNode};
+use miroir_clients::log::{LogConfig, MemoryLog};
+use miroir_schemas::envelope::{DocumentMethod, Op};
+use miroir_schemas::task_log::ReplicaStatus;
+use miroir_schemas::topology::{node_index_uid, Node, ShardId, Topology};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+struct Cluster {
+    log: Arc<MemoryLog>,
+    placement: Placement,
+    nodes: BTreeMap<String, Arc<FakeNode>>,
+    next_task: u64,
+    /// What every shard must hold, by the model of the writes.
+    expected: BTreeMap<ShardId, Docs>,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let nodes: Vec<Node> = ["n1", "n2", "n3"]
+            .iter()
+            .map(|id| Node { id: id.to_string(), url: format!("http://{id}"), replica_group: "g".into(), api_key: None })
+            .collect();
+        let placement = Placement::new(Topology::new(1, 4, 2, nodes).unwrap());
+        let mut config = LogConfig::for_tests("t");
+        config.ops_partitions = 2;
+        let log = Arc::new(MemoryLog::new(config).unwrap());
+        let nodes = ["n1", "n2", "n3"].iter().map(|id| (id.to_string(), Arc::new(FakeNode::new(id)))).collect();
+        Cluster { log, placement, nodes, next_task: 0, expected: BTreeMap::new() }
+    }
+
+    fn indexer(&self, group: &str, poll_max: usize) -> Indexer {
+        let nodes = self.nodes.iter().map(|(id, n)| (id.clone(), n.clone() as Arc<dyn ReplicaNode>)).collect();
+        let mut settings = IndexerSettings::new(group, "m1");
+        settings.poll_max = poll_max;
+        settings.poll_wait = Duration::from_millis(1);
+        Indexer::new(self.log.clone(), self.placement.clone(), nodes, settings).unwrap()
+    }
+
+    async fn append(&self, envelope: OpEnvelope) {
+        let key = format!("{}/{}", envelope.index_uid.as_deref().unwrap_or("-"), envelope.shard);
+        self.log.append(Topic::Ops, &key, &envelope.dedup_id(), Bytes::from(encode(&envelope))).await.unwrap();
+    }
+
+    /// One task: an index creation on every shard.
+    async fn create_index(&mut self) -> u64 {
+        let task = self.next_task;
+        self.next_task += 1;
+        for shard in self.placement.shards() {
+            self.append(OpEnvelope::new(task, Some("movies".into()), shard, Op::CreateIndex { primary_key: Some("id".into()) })).await;
+            self.expected.entry(shard).or_default();
+        }
+        task
+    }
+
+    /// One task writing `docs` (routed by HRW), optionally with a document lacking its id.
+    async fn write(&mut self, method: DocumentMethod, docs: Vec<Value>) -> (u64, BTreeSet<ShardId>) {
+        let task = self.next_task;
+        self.next_task += 1;
+        let mut by_shard: BTreeMap<ShardId, Vec<Map<String, Value>>> = BTreeMap::new();
+        for doc in docs {
+            let doc = doc.as_object().unwrap().clone();
+            let shard = match doc.get("id") {
+                Some(id) => self.placement.shard_of(&id.to_string()),
+                None => ShardId(0),
+            };
+            by_shard.entry(shard).or_default().push(doc);
+        }
+        for (shard, documents) in &by_shard {
+            if documents.iter().all(|d| d.contains_key("id")) {
+                let model = self.expected.entry(*shard).or_default();
+                for doc in documents {
+                    let id = doc["id"].to_string();
+                    match method {
+                        DocumentMethod::Replace => {
+                            model.insert(id, doc.clone());
+                        }
+                        DocumentMethod::Update => model.entry(id).or_default().extend(doc.clone()),
+                    }
+                }
+            }
+            let op = Op::Documents { method, primary_key: "id".into(), documents: documents.clone() };
+            self.append(OpEnvelope::new(task, Some("movies".into()), *shard, op)).await;
+        }
+        (task, by_shard.keys().copied().collect())
+    }
+
+    async fn delete(&mut self, ids: &[u64]) -> u64 {
+        let task = self.next_task;
+        self.next_task += 1;
+        let id_strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+        let grouped: Vec<(ShardId, Vec<String>)> = self
+            .placement
+            .group_by_shard(id_strings.iter().map(String::as_str))
+            .into_iter()
+            .map(|(s, v)| (s, v.into_iter().map(str::to_owned).collect()))
+            .collect();
+        for (shard, ids) in grouped {
+            for id in &ids {
+                self.expected.entry(shard).or_default().remove(id);
+            }
+            self.append(OpEnvelope::new(task, Some("movies".into()), shard, Op::DeleteDocuments { ids })).await;
+        }
+        task
+    }
+
+    async fn events(&self) -> Vec<TaskEvent> {
+        let mut out = Vec::new();
+        for partition in 0..self.log.config().task_events_partitions {
+            let end = self.log.end_offset(Topic::TaskEvents, partition).await.unwrap();
+            if end == 0 {
+                continue;
+            }
+            let mut reader = self.log.read_partition(Topic::TaskEvents, partition, 0).await.unwrap();
+            let mut seen = 0;
+            while seen < end {
+                let batch = reader.next_batch(1000, Duration::from_millis(10)).await.unwrap();
+                seen += batch.len() as u64;
+                out.extend(batch.iter().map(|r| decode::<TaskEvent>(&r.payload).unwrap()));
+            }
+        }
+        out
+    }
+
+    /// Every replica of every shard holds exactly the modelled documents; other nodes hold nothing.
+    fn assert_contents(&self) {
+        for (shard, docs) in &self.expected {
+            let holders: BTreeSet<String> = self.placement.replicas(*shard).iter().map(|n| n.id.clone()).collect();
+            for (id, node) in &self.nodes {
+                let held = node.documents(&node_index_uid("movies", *shard));
+                if holders.contains(id) {
+                    assert_eq!(held.as_ref(), Some(docs), "{id} {shard}");
+                } else {
+                    assert_eq!(held, None, "{id} must not hold {shard}");
+                }
+            }
+        }
+    }
+}
+
+/// Steps `indexer` until `done` holds for the events (bounded, so a bug fails instead of hanging).
+async fn run_until(cluster: &Cluster, indexer: &mut Indexer, consumer: &mut dyn GroupConsumer, done: impl Fn(&[TaskEvent]) -> bool) {
+    for _ in 0..200 {
+        indexer.step(consumer).await.unwrap();
+        if done(&cluster.events().await) {
+            return;
+        }
+    }
+    panic!("the indexer did not get there: {:#?}", cluster.events().await);
+}
+
+fn events_of(events: &[TaskEvent], task: u64) -> Vec<&TaskEvent> {
+    events.iter().filter(|e| e.task_uid == task).collect()
+}
+
+fn docs(ids: std::ops::Range<u64>, tag: &str) -> Vec<Value> {
+    ids.map(|i| json!({"id": i, "tag": tag, "n": i})).collect()
+}
+
+#[tokio::test]
+async fn ops_reach_exactly_the_hrw_replicas_with_one_event_per_shard_replica() {
+    let mut c = Cluster::new();
+    let create = c.create_index().await;
+    let (first, _) = c.write(DocumentMethod::Replace, docs(0..40, "a")).await;
+    let (second, _) = c.write(DocumentMethod::Replace, docs(20..50, "b")).await;
+    let (update, update_shards) = c.write(DocumentMethod::Update, vec![json!({"id": 3, "extra": true})]).await;
+    let delete = c.delete(&[1, 2, 45]).await;
+    let expected_events = 4 * 2 * 3 + update_shards.len() * 2 + c.events().await.len();
+    let mut indexer = c.indexer("g", 1000);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| e.len() >= expected_events && events_of(e, delete).len() >= 2).await;
+
+    c.assert_contents();
+    let events = c.events().await;
+    assert!(events.iter().all(|e| e.status == ReplicaStatus::Succeeded), "{events:#?}");
+    for task in [create, first, second] {
+        let mut seen: Vec<(ShardId, String)> = events_of(&events, task).iter().map(|e| (e.shard, e.replica.clone())).collect();
+        seen.sort();
+        let mut want: Vec<(ShardId, String)> =
+            c.placement.shards().flat_map(|s| c.placement.replicas(s).into_iter().map(move |n| (s, n.id.clone()))).collect();
+        want.sort();
+        assert_eq!(seen, want, "task {task}");
+    }
+    // Every replica indexed every document it received; each replica reports the same totals.
+    for replica in ["n1", "n2", "n3"] {
+        let indexed: u64 = events_of(&events, first)
+            .iter()
+            .filter(|e| e.replica == replica)
+            .map(|e| e.counts.indexed_documents.unwrap())
+            .sum();
+        let held: usize =
+            c.placement.shards_of_node(replica).iter().map(|s| docs(0..40, "a").iter().filter(|d| c.placement.shard_of(&d["id"].to_string()) == *s).count()).sum();
+        assert_eq!(indexed as usize, held, "{replica}");
+    }
+    let deleted: u64 = events_of(&events, delete).iter().map(|e| e.counts.deleted_documents.unwrap()).sum();
+    assert_eq!(deleted, 3 * 2, "three deleted documents, reported by both replicas of their shard");
+    assert!(events_of(&events, update).len() == update_shards.len() * 2);
+}
+
+#[tokio::test]
+async fn a_down_replica_lags_without_blocking_others_and_catches_up() {
+    let mut c = Cluster::new();
+    c.create_index().await;
+    c.nodes["n2"].set_down(true);
+    let (task, _) = c.write(DocumentMethod::Replace, docs(0..30, "a")).await;
+    let mut indexer = c.indexer("g", 1000);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    let up_replicas = |e: &[TaskEvent]| events_of(e, task).len();
+    let healthy_pairs = c.placement.shards().flat_map(|s| c.placement.replicas(s)).filter(|n| n.id != "n2").count();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| up_replicas(e) >= healthy_pairs).await;
+    assert!(c.events().await.iter().all(|e| e.replica != "n2"));
+    assert!(c.nodes["n2"].index_names().is_empty());
+
+    c.nodes["n2"].set_down(false);
+    let (later, _) = c.write(DocumentMethod::Replace, docs(25..35, "b")).await;
+    let all_pairs = c.placement.shards().flat_map(|s| c.placement.replicas(s)).count();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| events_of(e, task).len() >= all_pairs && events_of(e, later).len() >= 2).await;
+    c.assert_contents();
+    let events = c.events().await;
+    let mut keys: Vec<_> = events.iter().map(|e| (e.task_uid, e.shard, e.replica.clone())).collect();
+    let before = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), before, "one event per (task, shard, replica)");
+}
+
+#[tokio::test]
+async fn replaying_the_whole_log_applies_nothing_twice() {
+    let mut c = Cluster::new();
+    c.create_index().await;
+    let (task, _) = c.write(DocumentMethod::Replace, docs(0..30, "a")).await;
+    c.write(DocumentMethod::Update, docs(0..10, "b")).await;
+    let last = c.delete(&[4, 5]).await;
+    let mut indexer = c.indexer("g", 3);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| !events_of(e, last).is_empty() && !events_of(e, task).is_empty()).await;
+    for _ in 0..20 {
+        indexer.step(consumer.as_mut()).await.unwrap();
+    }
+    c.assert_contents();
+    let tasks_before: Vec<usize> = c.nodes.values().map(|n| n.tasks().len()).collect();
+    let events_before = c.events().await.len();
+
+    // A member of another group starts from offset 0: as if every commit had been lost.
+    let mut replayer = c.indexer("other", 2);
+    let mut consumer = c.log.join_group(Topic::Ops, "other", "m1").await.unwrap();
+    for _ in 0..40 {
+        replayer.step(consumer.as_mut()).await.unwrap();
+    }
+    c.assert_contents();
+    let tasks_after: Vec<usize> = c.nodes.values().map(|n| n.tasks().len()).collect();
+    assert_eq!(tasks_after, tasks_before, "no node request was sent again");
+    assert_eq!(c.events().await.len(), events_before, "no event was reported again");
+}
+
+#[tokio::test]
+async fn one_bad_task_in_a_merged_batch_fails_alone() {
+    let mut c = Cluster::new();
+    c.create_index().await;
+    // Three tasks on shard 0 only, merged into one node request by the batcher.
+    let on_shard0: Vec<u64> = (0..200).filter(|i| c.placement.shard_of(&i.to_string()) == ShardId(0)).take(4).collect();
+    let good = |i: u64| json!({"id": i, "tag": "ok"});
+    let (a, _) = c.write(DocumentMethod::Replace, vec![good(on_shard0[0]), good(on_shard0[1])]).await;
+    let (bad, _) = c.write(DocumentMethod::Replace, vec![json!({"tag": "no id"})]).await;
+    let (b, _) = c.write(DocumentMethod::Replace, vec![good(on_shard0[2])]).await;
+    let mut indexer = c.indexer("g", 1000);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| events_of(e, b).len() >= 2).await;
+    let events = c.events().await;
+    for task in [a, b] {
+        assert!(events_of(&events, task).iter().all(|e| e.status == ReplicaStatus::Succeeded));
+    }
+    let failed = events_of(&events, bad);
+    assert_eq!(failed.len(), 2);
+    for e in failed {
+        assert_eq!(e.status, ReplicaStatus::Failed);
+        assert_eq!(e.error.as_ref().unwrap().code, "missing_document_id");
+    }
+    c.assert_contents();
+}
