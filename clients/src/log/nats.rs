@@ -1,0 +1,180 @@
+//! NATS JetStream backend.
+//!
+//! Layout: one stream per partition, `<prefix>_<topic>_<p>` on subject `<prefix>.<topic>.<p>`, file
+//! storage, `duplicate_window` = [`LogConfig::dedup_window`]. One stream per partition makes a
+//! record's offset its stream sequence minus one: contiguous from 0 (task uids). The key travels in
+//! the `Miroir-Key` header, the dedup id in `Nats-Msg-Id` (server-side dedup, also across server
+//! restarts within the window). Consumer groups live in `nats_group.rs`.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt::Display;
+use std::future::IntoFuture;
+
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
+use async_nats::jetstream::{self, Context};
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::Mutex;
+
+use super::config::{check_append, ENVELOPE_RESERVE_BYTES};
+use super::nats_group::NatsGroupConsumer;
+use super::nats_reader::{open_ordered, NatsReader};
+use super::{partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
+
+pub(crate) const KEY_HEADER: &str = "Miroir-Key";
+
+/// Publish acks awaited at once by `append_many` (the context allows 5000 before backpressure).
+const ACKS_IN_FLIGHT: usize = 2048;
+
+pub struct NatsLog {
+    js: Context,
+    config: LogConfig,
+    max_payload: usize,
+    /// Topics whose partition streams exist (created on first use).
+    ready_topics: Mutex<HashSet<Topic>>,
+}
+
+pub(crate) fn stream_name(config: &LogConfig, topic: Topic, partition: u32) -> String {
+    format!("{}_{}_{partition}", config.prefix, topic.name())
+}
+
+fn subject(config: &LogConfig, topic: Topic, partition: u32) -> String {
+    format!("{}.{}.{partition}", config.prefix, topic.name())
+}
+
+pub(crate) fn unavailable(error: impl Display) -> LogError {
+    LogError::Unavailable(error.to_string())
+}
+
+impl NatsLog {
+    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`). Streams are created on first use.
+    pub async fn connect(url: &str, config: LogConfig) -> Result<Self, LogError> {
+        config.validate()?;
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(config.request_timeout)
+            .request_timeout(Some(config.request_timeout))
+            .connect(url)
+            .await
+            .map_err(unavailable)?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .ack_timeout(config.request_timeout)
+            .build(client.clone());
+        let max_payload = client.server_info().max_payload.saturating_sub(ENVELOPE_RESERVE_BYTES);
+        Ok(Self { js, config, max_payload, ready_topics: Mutex::new(HashSet::new()) })
+    }
+
+    async fn ensure_topic(&self, topic: Topic) -> Result<(), LogError> {
+        let mut ready = self.ready_topics.lock().await;
+        if ready.contains(&topic) {
+            return Ok(());
+        }
+        for partition in 0..self.config.partitions(topic) {
+            self.js
+                .get_or_create_stream(StreamConfig {
+                    name: stream_name(&self.config, topic, partition),
+                    subjects: vec![subject(&self.config, topic, partition)],
+                    storage: StorageType::File,
+                    duplicate_window: self.config.dedup_window,
+                    ..Default::default()
+                })
+                .await
+                .map_err(unavailable)?;
+        }
+        ready.insert(topic);
+        Ok(())
+    }
+
+    fn publish_error(&self, error: PublishError, size: usize) -> LogError {
+        match error.kind() {
+            PublishErrorKind::MaxPayloadExceeded => LogError::MessageTooLarge { size, limit: self.max_payload },
+            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::Other => unavailable(error),
+            _ => LogError::Broker(error.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl WriteLog for NatsLog {
+    fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    fn max_payload_bytes(&self) -> usize {
+        self.max_payload
+    }
+
+    async fn append(&self, topic: Topic, key: &str, dedup_id: &str, payload: Bytes) -> Result<Position, LogError> {
+        let mut positions = self.append_many(topic, vec![NewRecord::new(key, dedup_id, payload)]).await?;
+        Ok(positions.remove(0))
+    }
+
+    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
+        for record in &records {
+            check_append(&record.key, &record.dedup_id, record.payload.len(), self.max_payload)?;
+        }
+        self.ensure_topic(topic).await?;
+        let partitions = self.config.partitions(topic);
+        let mut positions = Vec::with_capacity(records.len());
+        let mut in_flight = VecDeque::new();
+        // Sends go out one after another on one connection (so per-key order holds); only the
+        // acks are awaited concurrently, in a sliding window.
+        for record in records {
+            let partition = partition_for_key(&record.key, partitions);
+            let size = record.payload.len();
+            let message = PublishMessage::build()
+                .payload(record.payload)
+                .message_id(&record.dedup_id)
+                .header(KEY_HEADER, record.key.as_str());
+            let ack = self
+                .js
+                .send_publish(subject(&self.config, topic, partition), message)
+                .await
+                .map_err(|e| self.publish_error(e, size))?;
+            in_flight.push_back((partition, size, ack.into_future()));
+            if in_flight.len() >= ACKS_IN_FLIGHT {
+                positions.push(self.settle(in_flight.pop_front().expect("non-empty")).await?);
+            }
+        }
+        while let Some(pending) = in_flight.pop_front() {
+            positions.push(self.settle(pending).await?);
+        }
+        Ok(positions)
+    }
+
+    async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
+        self.config.check_partition(topic, partition)?;
+        self.ensure_topic(topic).await?;
+        let stream = self.js.get_stream(stream_name(&self.config, topic, partition)).await.map_err(unavailable)?;
+        Ok(stream.get_info().await.map_err(unavailable)?.state.last_sequence)
+    }
+
+    async fn read_partition(
+        &self,
+        topic: Topic,
+        partition: u32,
+        from: u64,
+    ) -> Result<Box<dyn PartitionReader>, LogError> {
+        self.config.check_partition(topic, partition)?;
+        self.ensure_topic(topic).await?;
+        let messages = open_ordered(&self.js, &self.config, topic, partition, from).await?;
+        Ok(Box::new(NatsReader { messages, partition }))
+    }
+
+    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        self.ensure_topic(topic).await?;
+        let consumer = NatsGroupConsumer::join(self.js.clone(), self.config.clone(), topic, group, member).await?;
+        Ok(Box::new(consumer))
+    }
+}
+
+type AckFuture = <jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture;
+
+impl NatsLog {
+    async fn settle(&self, (partition, size, ack): (u32, usize, AckFuture)) -> Result<Position, LogError> {
+        let ack = ack.await.map_err(|e| self.publish_error(e, size))?;
+        Ok(Position { partition, offset: ack.sequence - 1 })
+    }
+}
