@@ -1,5 +1,12 @@
 //! Miroir gateway: the Meilisearch HTTP API in front of a sharded, replicated fleet.
 
+pub mod access;
+pub mod app;
 pub mod auth;
+pub mod config;
 pub mod documents;
+pub mod error;
+pub mod routes;
 pub mod search;
+pub mod serve;
+pub mod state;

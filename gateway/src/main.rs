@@ -1,1 +1,26 @@
-fn main() {}
+//! `miroir-gateway`: reads its configuration, opens the log, serves the Meilisearch API.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use miroir_gateway::app::router;
+use miroir_gateway::config::GatewayConfig;
+use miroir_gateway::serve::{serve, shutdown_signal, TlsFiles};
+use miroir_gateway::state::AppState;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = GatewayConfig::parse();
+    let topology = config.cluster.topology().context("invalid topology")?;
+    let log = config.cluster.open_log().await.context("cannot open the write log")?;
+    let state = AppState::new(topology, Arc::from(log), config.master_key.clone(), config.payload_limit);
+    let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
+    serve(router(state), config.listen, tls, shutdown_signal()).await
+}
