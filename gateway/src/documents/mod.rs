@@ -1,1 +1,4 @@
 //! Document payload parsing, primary key inference, id validation.
+
+pub mod payload;
+pub mod primary_key;

@@ -1,0 +1,157 @@
+//! Which field is an index's primary key, and each document's id under it, decided the way
+//! Meilisearch decides them (including its messages), so that a gateway can fail a task before
+//! anything reaches a node.
+
+use miroir_schemas::error::{Code, ResponseError};
+use serde_json::{Map, Value};
+
+/// Meilisearch's separator for nested primary keys (`product.id`).
+const SPLIT: char = '.';
+
+/// The primary key a document addition uses: the index's own when it has one (a different
+/// `primaryKey` parameter is refused), else the parameter, else the one inferred from the
+/// first document.
+pub fn decide_primary_key(
+    index_primary_key: Option<&str>,
+    requested: Option<&str>,
+    first_document: Option<&Map<String, Value>>,
+) -> Result<String, ResponseError> {
+    match (index_primary_key, requested) {
+        (Some(existing), Some(requested)) if existing != requested => Err(ResponseError::new(
+            Code::IndexPrimaryKeyAlreadyExists,
+            format!("Index already has a primary key: `{existing}`."),
+        )),
+        (Some(existing), _) => Ok(existing.to_owned()),
+        (None, Some(requested)) => Ok(requested.to_owned()),
+        (None, None) => infer_primary_key(first_document),
+    }
+}
+
+/// The top-level field of the first document whose lowercase name ends with `id`, when
+/// there is exactly one.
+pub fn infer_primary_key(
+    first_document: Option<&Map<String, Value>>,
+) -> Result<String, ResponseError> {
+    let mut candidates: Vec<&str> = first_document
+        .into_iter()
+        .flat_map(|document| document.keys())
+        .filter(|name| name.to_lowercase().ends_with("id"))
+        .map(String::as_str)
+        .collect();
+    // Meilisearch names the candidates in byte order.
+    candidates.sort_unstable();
+    match candidates.as_slice() {
+        [] => Err(ResponseError::new(
+            Code::IndexPrimaryKeyNoCandidateFound,
+            "The primary key inference failed as the engine did not find any field ending with `id` in its name. Please specify the primary key manually using the `primaryKey` query parameter.",
+        )),
+        [only] => Ok((*only).to_owned()),
+        [first, second, ..] => Err(ResponseError::new(
+            Code::IndexPrimaryKeyMultipleCandidatesFound,
+            format!(
+                "The primary key inference failed as the engine found {} fields ending with `id` in their names: '{first}' and '{second}'. Please specify the primary key manually using the `primaryKey` query parameter.",
+                candidates.len()
+            ),
+        )),
+    }
+}
+
+/// The id of `document` under `primary_key`: a string of 1 to 511 bytes of `A-Za-z0-9_-`,
+/// or an integer (written in decimal). A dotted key also reaches into nested objects
+/// (`a.b` matches `{"a": {"b": 1}}` and `{"a.b": 1}`); finding it twice is an error.
+pub fn document_id(
+    primary_key: &str,
+    document: &Map<String, Value>,
+) -> Result<String, ResponseError> {
+    let mut found = Vec::new();
+    collect_ids(primary_key, document, &mut found);
+    // Each match is checked as Meilisearch meets it: a bad value is reported before a
+    // second match is.
+    let mut id = None;
+    for value in found {
+        let valid = validate_id_value(value)?;
+        if id.replace(valid).is_some() {
+            return Err(ResponseError::new(
+                Code::InvalidDocumentId,
+                format!(
+                    "Document have too many matching `{primary_key}` attribute: `{}`.",
+                    compact(document)
+                ),
+            ));
+        }
+    }
+    id.ok_or_else(|| {
+        ResponseError::new(
+            Code::MissingDocumentId,
+            format!(
+                "Document doesn't have a `{primary_key}` attribute: `{}`.",
+                compact(document)
+            ),
+        )
+    })
+}
+
+/// The ids of every document, or the error of the first document that has none or a bad one.
+pub fn document_ids<'d>(
+    primary_key: &str,
+    documents: impl IntoIterator<Item = &'d Map<String, Value>>,
+) -> Result<Vec<String>, ResponseError> {
+    documents
+        .into_iter()
+        .map(|document| document_id(primary_key, document))
+        .collect()
+}
+
+/// Values reached by `path` in `object`: a key equal to the whole remaining path, or to a
+/// dotted prefix of it whose value is an object holding the rest.
+fn collect_ids<'v>(path: &str, object: &'v Map<String, Value>, found: &mut Vec<&'v Value>) {
+    for (key, value) in object {
+        if key == path {
+            found.push(value);
+        } else if let Some(rest) = path
+            .strip_prefix(key.as_str())
+            .and_then(|r| r.strip_prefix(SPLIT))
+        {
+            if let Value::Object(inner) = value {
+                collect_ids(rest, inner, found);
+            }
+        }
+    }
+}
+
+/// A string id must be 1..=511 bytes of ASCII letters, digits, `-` and `_`; integers are
+/// written in decimal; anything else (floats included) is refused.
+pub fn validate_id_value(value: &Value) -> Result<String, ResponseError> {
+    match value {
+        Value::String(id) if is_valid_id(id) => Ok(id.clone()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
+        other => Err(invalid_document_id(other)),
+    }
+}
+
+/// Whether a string is usable as a document id.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() < 512
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub fn invalid_document_id(value: &Value) -> ResponseError {
+    ResponseError::new(
+        Code::InvalidDocumentId,
+        format!(
+            "Document identifier `{}` is invalid. A document identifier can be of type integer or string, only composed of alphanumeric characters (a-z A-Z 0-9), hyphens (-) and underscores (_), and can not be more than 511 bytes.",
+            compact(value)
+        ),
+    )
+}
+
+fn compact(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("JSON values always serialize")
+}
+
+#[cfg(test)]
+#[path = "primary_key_tests.rs"]
+mod tests;
