@@ -1,2 +1,3 @@
 //! Test harness: brokers, Meilisearch nodes (real or stand-in) and Miroir processes on loopback.
 //! Never a dependency of product code.
+pub mod brokers;
