@@ -1,1 +1,25 @@
-fn main() {}
+//! `miroir-reconciler`: publishes CDC events until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use miroir_reconciler::config::ReconcilerArgs;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = ReconcilerArgs::parse();
+    let log = args.open_log().await?;
+    let member = format!("reconciler-{}", uuid::Uuid::new_v4().simple());
+    tracing::info!(group = %args.group, %member, "reconciler publishing CDC events");
+    let stop = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    miroir_reconciler::cdc::run_cdc(log.as_ref(), &args.group, &member, stop).await?;
+    Ok(())
+}
