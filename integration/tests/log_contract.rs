@@ -372,3 +372,98 @@ contract!(
     reader_starts_anywhere_and_tails,
     broker_down_is_unavailable,
 );
+
+/// Properties only NATS can show here: the broker and a consumer process dying for real
+/// (Tansu keeps data in memory only, so a broker restart is not a Kafka test on this machine).
+mod nats_only {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    const CHILD_URL: &str = "MIROIR_LOG_CHILD_NATS_URL";
+    const CHILD_PREFIX: &str = "MIROIR_LOG_CHILD_PREFIX";
+    const COMMITTED_MARKER: &str = "CHILD-COMMITTED";
+
+    /// Everything acknowledged before a kill -9 of nats-server is there after a restart on the same
+    /// store: records, the group's commit, and the dedup window.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_killed_with_sigkill_keeps_records_commits_and_dedup() {
+        let mut server = NatsServer::start().unwrap();
+        let config = test_config();
+        {
+            let log = NatsLog::connect(server.url(), config.clone()).await.unwrap();
+            let records = (0..10).map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))));
+            log.append_many(Topic::Tasks, records.collect()).await.unwrap();
+            let mut consumer = log.join_group(Topic::Tasks, "gateways", "gw").await.unwrap();
+            let got = poll_n(consumer.as_mut(), 10).await;
+            consumer.commit(&[got[4].position]).await.unwrap();
+            server.kill9();
+        }
+        server.restart().unwrap();
+        let log = NatsLog::connect(server.url(), config).await.unwrap();
+        let stored = read_all(&log, Topic::Tasks, 0, 0).await;
+        assert_eq!(offsets(&stored), (0..10).collect::<Vec<_>>());
+        let retry = log.append(Topic::Tasks, "tasks", "task-3", payload("t3")).await.unwrap();
+        assert_eq!(retry, Position { partition: 0, offset: 3 }, "dedup forgot task-3 across the restart");
+        let mut consumer = log.join_group(Topic::Tasks, "gateways", "gw").await.unwrap();
+        assert_eq!(offsets(&poll_n(consumer.as_mut(), 5).await), vec![5, 6, 7, 8, 9]);
+    }
+
+    /// A consumer process killed with -9 mid-batch: after its lease expires, another member gets
+    /// every record after the dead one's last commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn consumer_process_killed_with_sigkill_loses_nothing() {
+        let server = NatsServer::start().unwrap();
+        let config = test_config();
+        let log = NatsLog::connect(server.url(), config.clone()).await.unwrap();
+        let records = (0..10).map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))));
+        log.append_many(Topic::Tasks, records.collect()).await.unwrap();
+
+        let mut child = KillOnDrop(Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "nats_only::child_consumer", "--ignored", "--nocapture"])
+            .env(CHILD_URL, server.url())
+            .env(CHILD_PREFIX, &config.prefix)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap());
+        let stdout = BufReader::new(child.0.stdout.take().unwrap());
+        let committed = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.starts_with(COMMITTED_MARKER))
+            .expect("the child consumer committed");
+        assert_eq!(committed, format!("{COMMITTED_MARKER} 3"));
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
+
+        let mut heir = log.join_group(Topic::Tasks, "gateways", "heir").await.unwrap();
+        assert_eq!(offsets(&poll_n(heir.as_mut(), 6).await), (4..10).collect::<Vec<_>>());
+    }
+
+    /// Kills the child consumer also when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Run only as the child of the test above: takes all 10 records, commits offset 3, hangs.
+    #[tokio::test]
+    #[ignore = "child process of consumer_process_killed_with_sigkill_loses_nothing"]
+    async fn child_consumer() {
+        let (Ok(url), Ok(prefix)) = (std::env::var(CHILD_URL), std::env::var(CHILD_PREFIX)) else {
+            panic!("only runs as a child process")
+        };
+        let config = LogConfig { prefix, ..test_config() };
+        let log = NatsLog::connect(&url, config).await.unwrap();
+        let mut consumer = log.join_group(Topic::Tasks, "gateways", "doomed").await.unwrap();
+        let taken = poll_n(consumer.as_mut(), 10).await;
+        consumer.commit(&[taken[3].position]).await.unwrap();
+        println!("{COMMITTED_MARKER} {}", taken[3].position.offset);
+        std::future::pending::<()>().await;
+    }
+}
