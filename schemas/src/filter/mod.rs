@@ -1,5 +1,6 @@
 //! Meilisearch's filter language: parsing (with Meilisearch's exact error messages), the
-//! syntax tree and its serialization.
+//! syntax tree and its serialization, evaluation against a document, and primary-key planning
+//! for search fan-out.
 //!
 //! ```
 //! use miroir_schemas::filter::parse;
@@ -9,9 +10,12 @@
 
 mod ast;
 mod error;
+mod eval;
+mod facets;
 mod geo;
 mod json;
 mod parser;
+mod plan;
 mod scan;
 mod value;
 mod vector;
@@ -21,7 +25,10 @@ mod tests;
 
 pub use ast::{Condition, Filter, Token, TokenSpan, VectorFilter};
 pub use error::{FilterError, SyntaxError, SyntaxErrorKind};
+pub use eval::matches;
+pub use facets::normalize_facet;
 pub use json::parse_json;
+pub use plan::primary_key_candidates;
 
 /// Parses one filter string. Blank input is no filter (`Ok(None)`), as in Meilisearch.
 pub fn parse(input: &str) -> Result<Option<Filter>, SyntaxError> {
