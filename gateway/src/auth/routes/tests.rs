@@ -1,1 +1,85 @@
 use super::*;
+use proptest::prelude::*;
+
+fn actions(method: Method, path: &str) -> Option<(&'static [Action], Option<String>)> {
+    match route_policy(&method, path)? {
+        RoutePolicy::Actions { actions, index_uid } => Some((actions, index_uid)),
+        other => panic!("{path}: {other:?}"),
+    }
+}
+
+#[test]
+fn meilisearch_route_actions() {
+    let cases: &[(Method, &str, &[Action], Option<&str>)] = &[
+        (Method::GET, "/indexes", &[IndexesGet], None),
+        (Method::POST, "/indexes", &[IndexesCreate], None),
+        (Method::PATCH, "/indexes/movies", &[IndexesUpdate], Some("movies")),
+        (Method::POST, "/indexes/movies/documents", &[DocumentsAdd], Some("movies")),
+        (Method::PUT, "/indexes/movies/documents", &[DocumentsAdd], Some("movies")),
+        (Method::DELETE, "/indexes/movies/documents", &[DocumentsDelete], Some("movies")),
+        (Method::POST, "/indexes/movies/documents/fetch", &[DocumentsGet], Some("movies")),
+        (Method::POST, "/indexes/movies/documents/edit", &[DocumentsAll], Some("movies")),
+        (Method::GET, "/indexes/movies/documents/42", &[DocumentsGet], Some("movies")),
+        (Method::POST, "/indexes/movies/search", &[Search], Some("movies")),
+        (Method::GET, "/indexes/movies/search", &[Search], Some("movies")),
+        (Method::POST, "/indexes/movies/facet-search", &[Search], Some("movies")),
+        (Method::POST, "/indexes/movies/similar", &[Search], Some("movies")),
+        (Method::PUT, "/indexes/movies/settings/filterable-attributes", &[SettingsUpdate], Some("movies")),
+        (Method::PATCH, "/indexes/movies/settings/typo-tolerance", &[SettingsUpdate], Some("movies")),
+        (Method::GET, "/indexes/movies/settings", &[SettingsGet], Some("movies")),
+        (Method::GET, "/indexes/movies/stats", &[StatsGet], Some("movies")),
+        (Method::POST, "/multi-search", &[Search], None),
+        (Method::POST, "/swap-indexes", &[IndexesSwap], None),
+        (Method::GET, "/tasks/12", &[TasksGet], None),
+        (Method::POST, "/tasks/cancel", &[TasksCancel], None),
+        (Method::DELETE, "/tasks", &[TasksDelete], None),
+        (Method::GET, "/batches/3", &[TasksGet], None),
+        (Method::GET, "/keys", &[KeysGet], None),
+        (Method::POST, "/keys", &[KeysCreate], None),
+        (Method::PATCH, "/keys/abc", &[KeysUpdate], None),
+        (Method::DELETE, "/keys/abc", &[KeysDelete], None),
+        (Method::GET, "/version", &[Version], None),
+        (Method::GET, "/stats", &[StatsGet], None),
+        (Method::POST, "/dumps", &[DumpsCreate], None),
+        (Method::POST, "/snapshots", &[SnapshotsCreate], None),
+        (Method::GET, "/metrics", &[MetricsGet], None),
+        (Method::PATCH, "/experimental-features", &[ExperimentalUpdate], None),
+        (Method::POST, "/render-template", &[SettingsGet, DocumentsGet], None),
+        (Method::POST, "/chats/ws/chat/completions", &[ChatCompletions], None),
+        (Method::POST, "/dynamic-search-rules", &[DynamicSearchRulesGet], None),
+    ];
+    for (method, path, expected, index) in cases {
+        let (got, got_index) = actions(method.clone(), path).unwrap_or_else(|| panic!("{method} {path}"));
+        assert_eq!((got, got_index.as_deref()), (*expected, *index), "{method} {path}");
+    }
+}
+
+#[test]
+fn special_and_unknown_routes() {
+    assert_eq!(route_policy(&Method::GET, "/health"), Some(RoutePolicy::Public));
+    assert_eq!(route_policy(&Method::GET, "/_miroir/topology"), Some(RoutePolicy::MasterKey));
+    assert_eq!(route_policy(&Method::POST, "/_miroir"), Some(RoutePolicy::MasterKey));
+    assert_eq!(route_policy(&Method::GET, "/nope"), None);
+    assert_eq!(route_policy(&Method::PUT, "/indexes/movies"), None, "known path, unknown verb");
+    assert_eq!(route_policy(&Method::GET, "/indexes/movies/documents/fetch"), None, "the literal path decides, like actix");
+    assert_eq!(actions(Method::GET, "/indexes/movies/").unwrap().1.as_deref(), Some("movies"), "trailing slash");
+}
+
+#[test]
+fn every_row_is_reachable() {
+    for (method, pattern, expected) in table() {
+        let path = pattern.replace("{index_uid}", "idx").replace('{', "").replace('}', "");
+        let (got, index) = actions(method.clone(), &path).unwrap_or_else(|| panic!("{method} {pattern}"));
+        assert_eq!(got, expected, "{method} {pattern}");
+        assert_eq!(index.is_some(), pattern.contains("{index_uid}"));
+    }
+}
+
+proptest! {
+    #[test]
+    fn index_routes_report_their_index(uid in "[a-zA-Z0-9_-]{1,20}", tail in prop::sample::select(vec!["", "/documents", "/search", "/settings/synonyms", "/stats"])) {
+        let path = format!("/indexes/{uid}{tail}");
+        let (_, index) = actions(Method::GET, &path).unwrap();
+        prop_assert_eq!(index, Some(uid));
+    }
+}
