@@ -45,38 +45,39 @@ fn parse_uid(value: &Value) -> Result<Uuid, ResponseError> {
     Uuid::parse_str(s).map_err(|e| err(Code::InvalidApiKeyUid, msg::unexpected(&at("uid"), &e.to_string())))
 }
 
-fn array<'a>(field: &str, value: &'a Value, code: Code) -> Result<&'a Vec<Value>, ResponseError> {
-    value.as_array().ok_or_else(|| err(code, msg::incorrect_type(&at(field), &[Kind::Sequence], value)))
+/// An array of strings, each turned into a `T` by `parse` (which gets the item's location).
+fn string_items<T>(
+    field: &str,
+    value: &Value,
+    code: Code,
+    parse: impl Fn(&str, &[Step]) -> Result<T, ResponseError>,
+) -> Result<Vec<T>, ResponseError> {
+    let items = value.as_array().ok_or_else(|| err(code, msg::incorrect_type(&at(field), &[Kind::Sequence], value)))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let location = [Step::Key(field.to_owned()), Step::Index(i)];
+            match item {
+                Value::String(text) => parse(text, &location),
+                other => Err(err(code, msg::incorrect_type(&location, &[Kind::String], other))),
+            }
+        })
+        .collect()
 }
 
 fn parse_actions(value: &Value) -> Result<Vec<Action>, ResponseError> {
     let code = Code::InvalidApiKeyActions;
-    array("actions", value, code)?
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let location = [Step::Key("actions".to_owned()), Step::Index(i)];
-            let Value::String(name) = item else {
-                return Err(err(code, msg::incorrect_type(&location, &[Kind::String], item)));
-            };
-            Action::from_name(name).ok_or_else(|| err(code, msg::unknown_value(&location, name, Action::NAMES)))
-        })
-        .collect()
+    string_items("actions", value, code, |name, location| {
+        Action::from_name(name).ok_or_else(|| err(code, msg::unknown_value(location, name, Action::NAMES)))
+    })
 }
 
 fn parse_indexes(value: &Value) -> Result<Vec<IndexPattern>, ResponseError> {
     let code = Code::InvalidApiKeyIndexes;
-    array("indexes", value, code)?
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let location = [Step::Key("indexes".to_owned()), Step::Index(i)];
-            let Value::String(pattern) = item else {
-                return Err(err(code, msg::incorrect_type(&location, &[Kind::String], item)));
-            };
-            IndexPattern::parse(pattern).map_err(|e| err(code, msg::unexpected(&location, &e.to_string())))
-        })
-        .collect()
+    string_items("indexes", value, code, |pattern, location| {
+        IndexPattern::parse(pattern).map_err(|e| err(code, msg::unexpected(location, &e.to_string())))
+    })
 }
 
 /// `expiresAt`: `null`, or an RFC 3339 date-time, `YYYY-MM-DDTHH:MM:SS`, `YYYY-MM-DD HH:MM:SS`
