@@ -196,7 +196,7 @@ proptest! {
     fn keys_never_pass_without_the_action(held in proptest::collection::vec(any_action(), 0..4), row in 0usize..200, index in "[ab]{1,2}") {
         let rows: Vec<_> = crate::auth::routes::table().collect();
         let (method, pattern, required) = rows[row % rows.len()];
-        let path = pattern.replace("{index_uid}", &index).replace('{', "").replace('}', "");
+        let path = pattern.replace("{index_uid}", &index).replace(['{', '}'], "");
         let mut store = KeyStore::new(Some(MASTER.into()));
         let names: Vec<&str> = held.iter().map(|a| a.name()).collect();
         let value = add_key(&mut store, 1, &names, &["*"], None);

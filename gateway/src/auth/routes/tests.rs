@@ -68,7 +68,7 @@ fn special_and_unknown_routes() {
 #[test]
 fn every_row_is_reachable() {
     for (method, pattern, expected) in table() {
-        let path = pattern.replace("{index_uid}", "idx").replace('{', "").replace('}', "");
+        let path = pattern.replace("{index_uid}", "idx").replace(['{', '}'], "");
         let (got, index) = actions(method.clone(), &path).unwrap_or_else(|| panic!("{method} {pattern}"));
         assert_eq!(got, expected, "{method} {pattern}");
         assert_eq!(index.is_some(), pattern.contains("{index_uid}"));
