@@ -1,0 +1,257 @@
+//! Facet distributions and stats: parsing a node's `facetsByIndex` entry, summing them over
+//! shards, taking rejected (distinct) hits back out, and the index's order and truncation.
+//!
+//! Exactness bound. Every node truncates each facet to its node index's `maxValuesPerFacet`
+//! before we see it. Node indexes are meant to carry [`node_max_values_per_facet`] values
+//! (more than the client's setting), and the merge keeps the client's `maxValuesPerFacet`:
+//! * alphabetical order: a value among the first `M` merged values is among the first `M`
+//!   values of every shard that holds it, so its count is exact whenever the node limit is
+//!   `≥ M` — always, given [`node_max_values_per_facet`];
+//! * count order: a value a truncated shard did not return has at most that shard's smallest
+//!   returned count there; [`FacetMerge::count_order_is_exact`] checks that no hidden value can
+//!   reach the returned list, and otherwise the tail can be undercounted by at most the sum
+//!   of those smallest counts.
+
+use super::error::MergeError;
+use super::hit_values::{visit_facet_values, FacetValue};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// Meilisearch's default `faceting.maxValuesPerFacet`.
+pub const DEFAULT_MAX_VALUES_PER_FACET: usize = 100;
+/// Node indexes carry at least this many facet values per facet (see the module docs).
+pub const NODE_MAX_VALUES_PER_FACET_FLOOR: usize = 1_000;
+
+/// How many facet values per facet node indexes must be configured to return for an index
+/// whose client-visible setting is `client_max`: never fewer than the client sees, and at
+/// least [`NODE_MAX_VALUES_PER_FACET_FLOOR`] so count-ordered facets are exact far more often.
+pub fn node_max_values_per_facet(client_max: usize) -> usize {
+    client_max.max(NODE_MAX_VALUES_PER_FACET_FLOOR)
+}
+
+/// `faceting.sortFacetValuesBy` order for one facet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FacetOrder {
+    #[default]
+    Alpha,
+    Count,
+}
+
+/// The index's `sortFacetValuesBy`: per facet name, with `*` as the default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FacetOrderRules(pub BTreeMap<String, FacetOrder>);
+
+impl FacetOrderRules {
+    /// Reads the setting's JSON form, `{"*": "alpha", "genre": "count"}`.
+    pub fn from_setting(setting: &Value) -> FacetOrderRules {
+        let rules = setting
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(facet, order)| {
+                let order = if order.as_str() == Some("count") { FacetOrder::Count } else { FacetOrder::Alpha };
+                (facet.clone(), order)
+            })
+            .collect();
+        FacetOrderRules(rules)
+    }
+
+    pub fn order_of(&self, facet: &str) -> FacetOrder {
+        self.0.get(facet).or_else(|| self.0.get("*")).copied().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FacetStat {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// One index's facets: value counts in the order received, and numeric stats.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IndexFacets {
+    pub distribution: BTreeMap<String, Vec<(String, u64)>>,
+    pub stats: BTreeMap<String, FacetStat>,
+}
+
+impl IndexFacets {
+    /// Parses `{"distribution": {facet: {value: count}}, "stats": {facet: {min, max}}}`.
+    pub fn parse(index: &str, body: &Value) -> Result<IndexFacets, MergeError> {
+        let path = |suffix: &str| format!(".facetsByIndex.{index}{suffix}");
+        let mut facets = IndexFacets::default();
+        let empty = Map::new();
+        let distribution = match body.get("distribution") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(distribution)) => distribution,
+            Some(other) => return Err(MergeError::bad_answer(&path(".distribution"), "an object", other)),
+        };
+        for (facet, values) in distribution {
+            let values = values.as_object().ok_or_else(|| MergeError::bad_answer(&path(".distribution"), "an object", values))?;
+            let counts = values
+                .iter()
+                .map(|(value, count)| {
+                    let count = count.as_u64().ok_or_else(|| MergeError::bad_answer(&path(".distribution"), "an integer", count))?;
+                    Ok((value.clone(), count))
+                })
+                .collect::<Result<_, MergeError>>()?;
+            facets.distribution.insert(facet.clone(), counts);
+        }
+        if let Some(Value::Object(stats)) = body.get("stats") {
+            for (facet, stat) in stats {
+                let bound = |name: &str| stat.get(name).and_then(Value::as_f64);
+                let (Some(min), Some(max)) = (bound("min"), bound("max")) else {
+                    return Err(MergeError::bad_answer(&path(".stats"), "{min, max}", stat));
+                };
+                facets.stats.insert(facet.clone(), FacetStat { min, max });
+            }
+        }
+        Ok(facets)
+    }
+}
+
+/// Facets of one index summed over its shards, then fixed up and cut.
+#[derive(Debug, Clone, Default)]
+pub struct FacetMerge {
+    counts: BTreeMap<String, Vec<(String, u64)>>,
+    positions: BTreeMap<String, HashMap<String, usize>>,
+    stats: BTreeMap<String, FacetStat>,
+    /// Per facet, the smallest count of every shard answer that came back full
+    /// (`node_limit` values), i.e. possibly truncated.
+    truncated_minimums: BTreeMap<String, Vec<(u64, Vec<String>)>>,
+}
+
+impl FacetMerge {
+    /// Adds one shard's facets. `node_limit` is the node index's `maxValuesPerFacet`.
+    pub fn add(&mut self, shard: &IndexFacets, node_limit: usize) {
+        for (facet, values) in &shard.distribution {
+            let counts = self.counts.entry(facet.clone()).or_default();
+            let positions = self.positions.entry(facet.clone()).or_default();
+            for (value, count) in values {
+                match positions.get(value) {
+                    Some(&at) => counts[at].1 += count,
+                    None => {
+                        positions.insert(value.clone(), counts.len());
+                        counts.push((value.clone(), *count));
+                    }
+                }
+            }
+            if values.len() >= node_limit {
+                let smallest = values.iter().map(|(_, count)| *count).min().unwrap_or(0);
+                let returned = values.iter().map(|(value, _)| value.clone()).collect();
+                self.truncated_minimums.entry(facet.clone()).or_default().push((smallest, returned));
+            }
+        }
+        for (facet, stat) in &shard.stats {
+            self.stats
+                .entry(facet.clone())
+                .and_modify(|merged| {
+                    merged.min = merged.min.min(stat.min);
+                    merged.max = merged.max.max(stat.max);
+                })
+                .or_insert(*stat);
+        }
+    }
+
+    /// Takes the facet values of a hit that `distinct` rejected out of the counts, as
+    /// Meilisearch's federated search does; a value whose count reaches 0 disappears.
+    pub fn remove_hit(&mut self, document: &Map<String, Value>, extra_document: &Map<String, Value>) {
+        for (facet, counts) in &mut self.counts {
+            // strings are matched by their normalized form, numbers by their display
+            let mut by_key: HashMap<String, usize> = HashMap::new();
+            for (at, (value, _)) in counts.iter().enumerate() {
+                by_key.entry(FacetValue::normalize_str(value)).or_insert(at);
+            }
+            let mut emptied = false;
+            let mut take_one = |value: FacetValue| {
+                let key = match value {
+                    FacetValue::Normalized(string) => string,
+                    FacetValue::Number(number) => number.to_string(),
+                };
+                if let Some(&at) = by_key.get(&key) {
+                    counts[at].1 = counts[at].1.saturating_sub(1);
+                    emptied |= counts[at].1 == 0;
+                }
+            };
+            visit_facet_values(document, facet, &mut take_one);
+            visit_facet_values(extra_document, facet, &mut take_one);
+            if emptied {
+                counts.retain(|(_, count)| *count != 0);
+                let positions = self.positions.entry(facet.clone()).or_default();
+                *positions = counts.iter().enumerate().map(|(at, (value, _))| (value.clone(), at)).collect();
+            }
+        }
+    }
+
+    /// True when, for count order, every returned count is exact and no value hidden by a
+    /// shard's truncation could have a count reaching the returned list's smallest count.
+    pub fn count_order_is_exact(&self, facet: &str, max_values: usize) -> bool {
+        let Some(truncated) = self.truncated_minimums.get(facet) else { return true };
+        let mut sorted = self.counts.get(facet).cloned().unwrap_or_default();
+        sort_values(&mut sorted, FacetOrder::Count);
+        let (shown, hidden) = sorted.split_at(max_values.min(sorted.len()));
+        let hidden_bound = |value: Option<&str>| -> u64 {
+            truncated
+                .iter()
+                .filter(|(_, returned)| value.is_none_or(|value| !returned.iter().any(|r| r == value)))
+                .map(|(smallest, _)| smallest)
+                .sum()
+        };
+        let shown_exact = shown.iter().all(|(value, _)| hidden_bound(Some(value)) == 0);
+        let threshold = shown.last().map_or(0, |(_, count)| *count);
+        let hidden_fit = hidden.iter().all(|(value, count)| count + hidden_bound(Some(value)) <= threshold)
+            && hidden_bound(None) <= threshold;
+        shown_exact && hidden_fit
+    }
+
+    /// The client's `facetDistribution` and `facetStats`: each facet's values sorted by the
+    /// index's order and cut to `max_values`.
+    pub fn finish(self, order: &FacetOrderRules, max_values: Option<usize>) -> IndexFacets {
+        let distribution = self
+            .counts
+            .into_iter()
+            .map(|(facet, mut values)| {
+                sort_values(&mut values, order.order_of(&facet));
+                if let Some(max_values) = max_values {
+                    values.truncate(max_values);
+                }
+                (facet, values)
+            })
+            .collect();
+        IndexFacets { distribution, stats: self.stats }
+    }
+}
+
+/// Alphabetical: by the value's text. Count: biggest first; equal counts by descending text,
+/// which is the order a node's facet-level heap pops equal counts in.
+pub fn sort_values(values: &mut [(String, u64)], order: FacetOrder) {
+    match order {
+        FacetOrder::Alpha => values.sort_by(|(left, _), (right, _)| left.cmp(right)),
+        FacetOrder::Count => values.sort_by(|(lv, lc), (rv, rc)| rc.cmp(lc).then_with(|| rv.cmp(lv))),
+    }
+}
+
+/// `{"distribution": …, "stats": …}` → the client's JSON objects.
+pub fn distribution_json(facets: &IndexFacets) -> Value {
+    let distribution = facets
+        .distribution
+        .iter()
+        .map(|(facet, values)| {
+            let values = values.iter().map(|(value, count)| (value.clone(), Value::from(*count))).collect();
+            (facet.clone(), Value::Object(values))
+        })
+        .collect();
+    Value::Object(distribution)
+}
+
+pub fn stats_json(facets: &IndexFacets) -> Value {
+    let stats = facets
+        .stats
+        .iter()
+        .map(|(facet, stat)| (facet.clone(), serde_json::json!({"min": stat.min, "max": stat.max})))
+        .collect();
+    Value::Object(stats)
+}
+
+#[cfg(test)]
+#[path = "facets_tests.rs"]
+mod tests;

@@ -1,0 +1,145 @@
+//! Merging the node answers of a single-index search into the exact answer a single
+//! Meilisearch node gives to `/indexes/{uid}/search`.
+
+use super::error::MergeError;
+use super::facets::{distribution_json, stats_json, FacetMerge, IndexFacets};
+use super::kmerge::{merge_streams, Distinct, Merged, RankedHit, Window};
+use super::node_answer::NodeAnswer;
+use super::plan::{MergeParams, Pagination, QueryOrigin};
+use super::score::ScoreValue;
+use serde_json::{Map, Value};
+
+/// One node's answer, with the origins of the queries it was sent (`NodeRequest::origins`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeResult {
+    pub origins: Vec<QueryOrigin>,
+    pub answer: NodeAnswer,
+}
+
+/// Hits, totals and facets merged over every node answer, before any response shaping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedSearch {
+    pub page: Vec<RankedHit>,
+    /// Sum of the nodes' totals minus the hits `distinct` rejected, capped at `maxTotalHits`.
+    pub total_hits: usize,
+    pub processing_time_ms: u64,
+    /// Present when facets were asked for.
+    pub facets: Option<IndexFacets>,
+}
+
+/// Tags every hit with its origin and splits the answers into sorted streams.
+pub(crate) fn ranked_streams(results: &[NodeResult]) -> Result<Vec<Vec<RankedHit>>, MergeError> {
+    results
+        .iter()
+        .map(|result| {
+            result
+                .answer
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(position, hit)| {
+                    let origin = result.origins.get(hit.node_query).ok_or(MergeError::UnknownNodeQuery(hit.node_query))?;
+                    Ok(RankedHit { hit: hit.clone(), origin: origin.clone(), position })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Sum of node totals minus rejected hits, capped as Meilisearch caps a single index's count.
+pub(crate) fn merged_total(results: &[NodeResult], merged: &Merged, max_total_hits: usize) -> usize {
+    let sum: usize = results.iter().map(|result| result.answer.total_hits).sum();
+    sum.saturating_sub(merged.rejected.len()).min(max_total_hits)
+}
+
+/// Merges hits, totals and facets.
+pub fn merge_search(params: &MergeParams, results: &[NodeResult]) -> Result<MergedSearch, MergeError> {
+    let (skip, take) = params.pagination.window();
+    let window = Window { skip, take, max_hits: params.settings.max_total_hits };
+    let merged = merge_streams(ranked_streams(results)?, Distinct::from_attribute(params.distinct.as_deref()), window);
+    let facets = params.facets.as_ref().map(|_| {
+        let mut facets = FacetMerge::default();
+        for result in results {
+            for shard_facets in result.answer.facets_by_index.values() {
+                facets.add(shard_facets, params.settings.node_max_values_per_facet);
+            }
+        }
+        for rejected in &merged.rejected {
+            facets.remove_hit(&rejected.hit.document, &rejected.hit.extra_document);
+        }
+        facets.finish(&params.settings.sort_facet_values_by, Some(params.settings.max_values_per_facet))
+    });
+    Ok(MergedSearch {
+        total_hits: merged_total(results, &merged, params.settings.max_total_hits),
+        processing_time_ms: results.iter().map(|result| result.answer.processing_time_ms).max().unwrap_or(0),
+        page: merged.page,
+        facets,
+    })
+}
+
+/// The client's hit: the node's document minus everything internal, `_rankingScore` and
+/// `_rankingScoreDetails` kept only when the client asked for them.
+pub(crate) fn client_hit(hit: &RankedHit, show_score: bool, show_details: bool) -> Map<String, Value> {
+    let mut document = hit.hit.document.clone();
+    if !show_score {
+        document.shift_remove("_rankingScore");
+    }
+    if !show_details {
+        document.shift_remove("_rankingScoreDetails");
+    }
+    document
+}
+
+/// The pagination fields of an answer, in Meilisearch's order.
+pub(crate) fn insert_hits_info(response: &mut Map<String, Value>, pagination: Pagination, total_hits: usize, max_total_hits: usize) {
+    match pagination {
+        Pagination::OffsetLimit { offset, limit } => {
+            response.insert("limit".into(), limit.into());
+            response.insert("offset".into(), offset.min(max_total_hits).into());
+            response.insert("estimatedTotalHits".into(), total_hits.into());
+        }
+        Pagination::Pages { page, hits_per_page } => {
+            let total_pages = if hits_per_page == 0 { 0 } else { total_hits.div_ceil(hits_per_page) };
+            response.insert("hitsPerPage".into(), hits_per_page.into());
+            response.insert("page".into(), page.into());
+            response.insert("totalPages".into(), total_pages.into());
+            response.insert("totalHits".into(), total_hits.into());
+        }
+    }
+}
+
+/// Hybrid answers count the shown hits that a vector ranked.
+pub(crate) fn semantic_hit_count(page: &[RankedHit]) -> usize {
+    page.iter().filter(|ranked| ranked.hit.score.iter().any(|value| matches!(value, ScoreValue::VectorSort(_)))).count()
+}
+
+/// The `/indexes/{uid}/search` answer: `hits, query, processingTimeMs`, the pagination fields,
+/// `facetDistribution`/`facetStats` when facets were asked, `requestUid`, `semanticHitCount`
+/// for hybrid searches — Meilisearch's key order.
+pub fn search_response(params: &MergeParams, merged: &MergedSearch, request_uid: Option<&str>) -> Value {
+    let mut response = Map::new();
+    let hits = merged
+        .page
+        .iter()
+        .map(|hit| Value::Object(client_hit(hit, params.show_ranking_score, params.show_ranking_score_details)))
+        .collect();
+    response.insert("hits".into(), Value::Array(hits));
+    response.insert("query".into(), params.query.clone().into());
+    response.insert("processingTimeMs".into(), merged.processing_time_ms.into());
+    insert_hits_info(&mut response, params.pagination, merged.total_hits, params.settings.max_total_hits);
+    if let Some(facets) = &merged.facets {
+        response.insert("facetDistribution".into(), distribution_json(facets));
+        response.insert("facetStats".into(), stats_json(facets));
+    }
+    if let Some(request_uid) = request_uid {
+        response.insert("requestUid".into(), request_uid.into());
+    }
+    if params.hybrid {
+        response.insert("semanticHitCount".into(), semantic_hit_count(&merged.page).into());
+    }
+    Value::Object(response)
+}
+
+#[cfg(test)]
+#[path = "single_tests.rs"]
+mod tests;
