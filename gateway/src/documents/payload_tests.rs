@@ -231,6 +231,15 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    // `MIROIR_FUZZ_CASES` raises the number of cases (see fuzz/run-short.sh).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("MIROIR_FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
     /// The payload parsers never panic, and every refusal is a Meilisearch error object.
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..200), which in 0..3usize) {
