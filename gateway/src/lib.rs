@@ -3,6 +3,7 @@
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod documents;
 pub mod error;

@@ -1,0 +1,304 @@
+//! The index catalog and task table every gateway rebuilds by folding the `tasks` and
+//! `task-events` logs (pure: no I/O, no clock).
+//!
+//! The fold is deterministic, so every gateway that has read the same records holds the same
+//! catalog. A gateway checks a write against its catalog before appending it, but two gateways
+//! may race; the fold is the judge: a task whose effect is impossible at its position in the
+//! log (creating an index that exists by then, deleting one that does not) is reported failed
+//! with Meilisearch's error, whatever the gateway thought when it enqueued it.
+
+use std::collections::BTreeMap;
+
+use miroir_schemas::details::TaskDetails;
+use miroir_schemas::envelope::{LogRecord, SCHEMA_VERSION};
+use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
+use miroir_schemas::tasks::{fold_task, task_view, TaskStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// What a gateway appends to `tasks`: the shared [`TaskRecord`] plus what only the catalog
+/// needs. Readers that know only `TaskRecord` ignore the extra fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskLogEntry {
+    #[serde(flatten)]
+    pub record: TaskRecord,
+    /// The primary key a document addition decided, so the catalog learns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_key: Option<String>,
+}
+
+impl LogRecord for TaskLogEntry {
+    const KIND: &'static str = "TaskRecord";
+}
+
+impl TaskLogEntry {
+    pub fn new(record: TaskRecord) -> Self {
+        debug_assert_eq!(record.schema_version, SCHEMA_VERSION);
+        TaskLogEntry { record, primary_key: None }
+    }
+}
+
+/// One index as `GET /indexes/{uid}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexInfo {
+    pub primary_key: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Whether documents may be stored (an addition was folded since creation or the last
+    /// clear); a primary key can only change while this is false.
+    pub may_have_documents: bool,
+}
+
+#[derive(Debug, Clone)]
+struct FoldedTask {
+    record: TaskRecord,
+    events: Vec<TaskEvent>,
+    /// The fold's own verdict when the task's effect was impossible at its log position.
+    verdict: Option<ResponseError>,
+}
+
+impl FoldedTask {
+    /// The record as the task view should see it: the fold's verdict, when any, fails it.
+    fn judged_record(&self) -> std::borrow::Cow<'_, TaskRecord> {
+        match (&self.verdict, &self.record.error) {
+            (Some(verdict), None) => {
+                let mut record = self.record.clone();
+                record.error = Some(verdict.clone());
+                std::borrow::Cow::Owned(record)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.record),
+        }
+    }
+}
+
+/// The folded state.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    indexes: BTreeMap<String, IndexInfo>,
+    tasks: BTreeMap<u64, FoldedTask>,
+    /// Events that arrived before their task record (the topics are read independently).
+    early_events: BTreeMap<u64, Vec<TaskEvent>>,
+    /// Position of the next `tasks` record to fold (= number of records folded).
+    next_task_uid: u64,
+}
+
+/// A task as the fold renders it, for listing and filtering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSummary {
+    pub uid: u64,
+    pub index_uid: Option<String>,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
+    pub enqueued_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+fn not_found(index_uid: &str) -> ResponseError {
+    ResponseError::new(Code::IndexNotFound, format!("Index `{index_uid}` not found."))
+}
+
+fn already_exists(index_uid: &str) -> ResponseError {
+    ResponseError::new(Code::IndexAlreadyExists, format!("Index `{index_uid}` already exists."))
+}
+
+impl Catalog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The uid the next `tasks` record will have once folded; records must be folded in order.
+    pub fn next_task_uid(&self) -> u64 {
+        self.next_task_uid
+    }
+
+    pub fn index(&self, uid: &str) -> Option<&IndexInfo> {
+        self.indexes.get(uid)
+    }
+
+    /// Every index, by uid.
+    pub fn indexes(&self) -> impl ExactSizeIterator<Item = (&String, &IndexInfo)> {
+        self.indexes.iter()
+    }
+
+    /// Folds the `tasks` record at position `uid`. Positions must come in order from 0; a
+    /// record already folded is ignored (a re-read after reconnecting).
+    pub fn apply_task(&mut self, uid: u64, entry: TaskLogEntry) {
+        if uid < self.next_task_uid {
+            return;
+        }
+        debug_assert_eq!(uid, self.next_task_uid, "tasks are folded in log order");
+        self.next_task_uid = uid + 1;
+        let verdict = if entry.record.error.is_some() { None } else { self.effect(&entry).err() };
+        let events = self.early_events.remove(&uid).unwrap_or_default();
+        self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict });
+    }
+
+    /// Folds one `task-events` record.
+    pub fn apply_event(&mut self, event: TaskEvent) {
+        match self.tasks.get_mut(&event.task_uid) {
+            Some(task) => task.events.push(event),
+            None => self.early_events.entry(event.task_uid).or_default().push(event),
+        }
+    }
+
+    /// Applies a task's effect on the index catalog, or says why it cannot happen.
+    fn effect(&mut self, entry: &TaskLogEntry) -> Result<(), ResponseError> {
+        let record = &entry.record;
+        let at = record.enqueued_at;
+        let index_uid = record.index_uid.as_deref().unwrap_or_default();
+        match record.task_type {
+            TaskType::IndexCreation => {
+                if self.indexes.contains_key(index_uid) {
+                    return Err(already_exists(index_uid));
+                }
+                let primary_key = match &record.details {
+                    Some(TaskDetails::IndexInfo { primary_key, .. }) => primary_key.clone(),
+                    _ => None,
+                };
+                self.indexes.insert(index_uid.to_owned(), new_index(primary_key, at));
+            }
+            TaskType::DocumentAdditionOrUpdate => {
+                let index = self.indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at));
+                match (&index.primary_key, &entry.primary_key) {
+                    (Some(existing), Some(decided)) if existing != decided => {
+                        return Err(ResponseError::new(
+                            Code::IndexPrimaryKeyAlreadyExists,
+                            format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
+                        ))
+                    }
+                    (None, decided) => index.primary_key = decided.clone(),
+                    _ => {}
+                }
+                index.may_have_documents = true;
+                index.updated_at = at;
+            }
+            TaskType::SettingsUpdate => {
+                self.indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at)).updated_at = at;
+            }
+            TaskType::DocumentDeletion => {
+                let index = self.indexes.get_mut(index_uid).ok_or_else(|| not_found(index_uid))?;
+                if matches!(record.details, Some(TaskDetails::ClearAll { .. })) {
+                    index.may_have_documents = false;
+                }
+                index.updated_at = at;
+            }
+            TaskType::IndexUpdate => self.update_index(index_uid, record)?,
+            TaskType::IndexDeletion => {
+                self.indexes.remove(index_uid).ok_or_else(|| not_found(index_uid))?;
+            }
+            TaskType::IndexSwap => self.swap(record)?,
+            TaskType::TaskCancelation | TaskType::TaskDeletion => {}
+        }
+        Ok(())
+    }
+
+    fn update_index(&mut self, index_uid: &str, record: &TaskRecord) -> Result<(), ResponseError> {
+        let Some(TaskDetails::IndexInfo { primary_key, new_index_uid, .. }) = &record.details else {
+            return Ok(());
+        };
+        let index = self.indexes.get(index_uid).ok_or_else(|| not_found(index_uid))?;
+        if let (Some(wanted), Some(existing)) = (primary_key, &index.primary_key) {
+            if wanted != existing && index.may_have_documents {
+                return Err(ResponseError::new(
+                    Code::IndexPrimaryKeyAlreadyExists,
+                    format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
+                ));
+            }
+        }
+        if let Some(new_uid) = new_index_uid.as_deref().filter(|new| *new != index_uid) {
+            if self.indexes.contains_key(new_uid) {
+                return Err(already_exists(new_uid));
+            }
+        }
+        let mut index = self.indexes.remove(index_uid).expect("checked above");
+        if primary_key.is_some() {
+            index.primary_key = primary_key.clone();
+        }
+        index.updated_at = record.enqueued_at;
+        self.indexes.insert(new_index_uid.clone().unwrap_or_else(|| index_uid.to_owned()), index);
+        Ok(())
+    }
+
+    fn swap(&mut self, record: &TaskRecord) -> Result<(), ResponseError> {
+        let Some(TaskDetails::IndexSwap { swaps }) = &record.details else { return Ok(()) };
+        let mut missing: Vec<&str> = Vec::new();
+        for swap in swaps {
+            let [a, b] = &swap.indexes;
+            if !self.indexes.contains_key(a) {
+                missing.push(a);
+            }
+            if !swap.rename && !self.indexes.contains_key(b) {
+                missing.push(b);
+            }
+            if swap.rename && self.indexes.contains_key(b) {
+                return Err(ResponseError::new(
+                    Code::IndexAlreadyExists,
+                    format!("Cannot rename `{a}` to `{b}` as the index already exists. Hint: You can remove `{b}` first and then do your remove."),
+                ));
+            }
+        }
+        match missing.as_slice() {
+            [] => {}
+            [one] => return Err(not_found(one)),
+            many => {
+                let list = many.iter().map(|uid| format!("`{uid}`")).collect::<Vec<_>>().join(", ");
+                return Err(ResponseError::new(Code::IndexNotFound, format!("Indexes {list} not found.")));
+            }
+        }
+        for swap in swaps {
+            let [a, b] = &swap.indexes;
+            let first = self.indexes.remove(a);
+            let second = self.indexes.remove(b);
+            if let Some(mut index) = first {
+                index.updated_at = record.enqueued_at;
+                self.indexes.insert(b.clone(), index);
+            }
+            if let Some(mut index) = second {
+                index.updated_at = record.enqueued_at;
+                self.indexes.insert(a.clone(), index);
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /tasks/{uid}`'s object.
+    pub fn task_view(&self, uid: u64) -> Option<Map<String, Value>> {
+        let task = self.tasks.get(&uid)?;
+        Some(task_view(uid, &task.judged_record(), &task.events))
+    }
+
+    /// Every folded task, newest first, with what listing filters need.
+    pub fn task_summaries(&self) -> impl Iterator<Item = TaskSummary> + '_ {
+        self.tasks.iter().rev().map(|(&uid, task)| {
+            let record = task.judged_record();
+            let state = fold_task(uid, &record, &task.events);
+            TaskSummary {
+                uid,
+                index_uid: record.index_uid.clone(),
+                task_type: record.task_type,
+                status: state.status,
+                enqueued_at: record.enqueued_at,
+                started_at: state.started_at,
+                finished_at: state.finished_at,
+            }
+        })
+    }
+
+    /// The details of task `uid` as its view shows them, for batch views.
+    pub fn task_status(&self, uid: u64) -> Option<TaskStatus> {
+        let task = self.tasks.get(&uid)?;
+        Some(fold_task(uid, &task.judged_record(), &task.events).status)
+    }
+}
+
+fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {
+    IndexInfo { primary_key, created_at: at, updated_at: at, may_have_documents: false }
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;
