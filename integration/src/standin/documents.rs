@@ -65,7 +65,12 @@ pub fn parse_payload(format: PayloadFormat, body: &[u8], csv_delimiter: u8) -> A
         ));
     }
     match format {
-        PayloadFormat::Json => match serde_json::from_slice::<Value>(body) {
+        // Documents are read as objects, so a truncated document reports "while parsing an
+        // object" like Meilisearch's streaming reader; other shapes fall back to a Value.
+        PayloadFormat::Json => match serde_json::from_slice::<Vec<Document>>(body) {
+            Ok(docs) => Ok(docs),
+            Err(typed) if typed.is_eof() || typed.is_syntax() => Err(malformed(format, object_eof(typed, body))),
+            Err(_) => match serde_json::from_slice::<Value>(body) {
             Ok(Value::Array(items)) => items
                 .into_iter()
                 .map(|item| match item {
@@ -82,6 +87,7 @@ pub fn parse_payload(format: PayloadFormat, body: &[u8], csv_delimiter: u8) -> A
                 format!("invalid type: {}, expected a sequence", super::error::json_kind(&other)),
             )),
             Err(e) => Err(malformed(format, e)),
+            },
         },
         PayloadFormat::NdJson => {
             let text = std::str::from_utf8(body).map_err(|e| malformed(format, e))?;
@@ -101,6 +107,36 @@ pub fn parse_payload(format: PayloadFormat, body: &[u8], csv_delimiter: u8) -> A
             Ok(docs)
         }
         PayloadFormat::Csv => parse_csv(body, csv_delimiter),
+    }
+}
+
+/// serde_json says "EOF while parsing a value" after `{"id": 1,`; Meilisearch's document reader
+/// names the construct left open, so the message says which one (object or list) it was.
+fn object_eof(e: serde_json::Error, body: &[u8]) -> String {
+    let text = e.to_string();
+    if !e.is_eof() {
+        return text;
+    }
+    let mut open = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'{' | b'[') => open.push(b),
+            (false, _, b'}' | b']') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    match open.last() {
+        Some(b'{') => text.replace("EOF while parsing a value", "EOF while parsing an object"),
+        Some(b'[') => text.replace("EOF while parsing a value", "EOF while parsing a list"),
+        _ => text,
     }
 }
 
@@ -321,6 +357,12 @@ mod tests {
         assert_eq!(err.message, "Document identifier `\"bad id\"` is invalid. A document identifier can be of type integer or string, only composed of alphanumeric characters (a-z A-Z 0-9), hyphens (-) and underscores (_), and can not be more than 511 bytes.");
         assert_eq!(document_id(&doc(json!({"id": 1.5})), "id").unwrap_err().code, "invalid_document_id");
         assert_eq!(document_id(&doc(json!({"x": 1})), "id").unwrap_err().code, "missing_document_id");
+    }
+
+    #[test]
+    fn truncated_json_names_the_open_object() {
+        let err = parse_payload(PayloadFormat::Json, br#"[{"id": 1,"#, b',').unwrap_err();
+        assert_eq!(err.0.message, "The `json` payload provided is malformed. `Couldn't serialize document value: EOF while parsing an object at line 1 column 10`.");
     }
 
     #[test]
