@@ -79,7 +79,7 @@ pub fn merge_streams(streams: Vec<Vec<RankedHit>>, distinct: Distinct<'_>, windo
     let (pins, organic): (Vec<_>, Vec<_>) =
         streams.into_iter().flatten().partition(|ranked| ranked.hit.pinned_position.is_some());
     let mut pins = pins;
-    pins.sort_by(|a, b| (a.hit.pinned_position, a.tie_key()).cmp(&(b.hit.pinned_position, b.tie_key())));
+    pins.sort_by_key(|pin| (pin.hit.pinned_position, pin.tie_key()));
     let organic_streams = regroup(organic);
 
     let page_end = window.skip.saturating_add(window.take).min(window.max_hits);
