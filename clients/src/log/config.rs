@@ -30,7 +30,13 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [Topic::Ops, Topic::Tasks, Topic::TaskEvents, Topic::Meta, Topic::Cdc];
+    pub const ALL: [Topic; 5] = [
+        Topic::Ops,
+        Topic::Tasks,
+        Topic::TaskEvents,
+        Topic::Meta,
+        Topic::Cdc,
+    ];
 
     /// The topic's name without prefix.
     pub fn name(self) -> &'static str {
@@ -103,7 +109,10 @@ impl LogConfig {
         check_name("prefix", &self.prefix)?;
         for topic in Topic::ALL {
             if self.partitions(topic) == 0 {
-                return Err(LogError::Invalid(format!("topic {} needs at least one partition", topic.name())));
+                return Err(LogError::Invalid(format!(
+                    "topic {} needs at least one partition",
+                    topic.name()
+                )));
             }
         }
         Ok(())
@@ -126,16 +135,25 @@ impl LogConfig {
 pub(crate) fn check_name(what: &str, name: &str) -> Result<(), LogError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(LogError::Invalid(format!("{what} `{name}` must be 1-64 characters of [A-Za-z0-9_-]")))
+        Err(LogError::Invalid(format!(
+            "{what} `{name}` must be 1-64 characters of [A-Za-z0-9_-]"
+        )))
     }
 }
 
 /// Checks an append's key, dedup id and payload size against `limit`.
-pub(crate) fn check_append(key: &str, dedup_id: &str, payload_len: usize, limit: usize) -> Result<(), LogError> {
+pub(crate) fn check_append(
+    key: &str,
+    dedup_id: &str,
+    payload_len: usize,
+    limit: usize,
+) -> Result<(), LogError> {
     for (what, value) in [("key", key), ("dedup id", dedup_id)] {
         if value.is_empty() || value.len() > MAX_KEY_BYTES || value.contains(['\r', '\n']) {
             return Err(LogError::Invalid(format!(
@@ -144,7 +162,10 @@ pub(crate) fn check_append(key: &str, dedup_id: &str, payload_len: usize, limit:
         }
     }
     if payload_len > limit {
-        return Err(LogError::MessageTooLarge { size: payload_len, limit });
+        return Err(LogError::MessageTooLarge {
+            size: payload_len,
+            limit,
+        });
     }
     Ok(())
 }
@@ -178,8 +199,9 @@ mod tests {
 
     #[test]
     fn keys_spread_over_partitions() {
-        let used: std::collections::BTreeSet<u32> =
-            (0..64).map(|i| partition_for_key(&format!("movies/shard-{i}"), 8)).collect();
+        let used: std::collections::BTreeSet<u32> = (0..64)
+            .map(|i| partition_for_key(&format!("movies/shard-{i}"), 8))
+            .collect();
         assert_eq!(used.len(), 8);
     }
 
@@ -193,8 +215,17 @@ mod tests {
 
     #[test]
     fn oversize_payload_reports_size_and_limit() {
-        assert_eq!(check_append("k", "d", 11, 10), Err(LogError::MessageTooLarge { size: 11, limit: 10 }));
+        assert_eq!(
+            check_append("k", "d", 11, 10),
+            Err(LogError::MessageTooLarge {
+                size: 11,
+                limit: 10
+            })
+        );
         assert!(check_append("k", "d", 10, 10).is_ok());
-        assert!(matches!(check_append("", "d", 1, 10), Err(LogError::Invalid(_))));
+        assert!(matches!(
+            check_append("", "d", 1, 10),
+            Err(LogError::Invalid(_))
+        ));
     }
 }

@@ -31,17 +31,26 @@ impl KafkaGroupConsumer {
         let topic_name = config.qualified_name(topic);
         let consumer: StreamConsumer = client_config(bootstrap, config)
             // Kafka group ids are global: scope them by prefix like the topics.
-            .set("group.id", format!("{}.{}.{group}", config.prefix, topic.name()))
+            .set(
+                "group.id",
+                format!("{}.{}.{group}", config.prefix, topic.name()),
+            )
             .set("client.id", member)
             .set("session.timeout.ms", session_ms.to_string())
-            .set("heartbeat.interval.ms", (session_ms / 6).max(100).to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (session_ms / 6).max(100).to_string(),
+            )
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .create()
             .map_err(kafka_error)?;
         consumer.subscribe(&[&topic_name]).map_err(kafka_error)?;
-        Ok(Self { consumer: Arc::new(consumer), topic_name })
+        Ok(Self {
+            consumer: Arc::new(consumer),
+            topic_name,
+        })
     }
 }
 
@@ -57,7 +66,10 @@ impl GroupConsumer for KafkaGroupConsumer {
         for position in upto.iter().filter(|p| owned.contains(&p.partition)) {
             let next = position.offset as i64 + 1;
             let partition = position.partition as i32;
-            let higher = match offsets.find_partition(&self.topic_name, partition).map(|e| e.offset()) {
+            let higher = match offsets
+                .find_partition(&self.topic_name, partition)
+                .map(|e| e.offset())
+            {
                 Some(Offset::Offset(existing)) => next > existing,
                 _ => true,
             };
@@ -82,7 +94,12 @@ impl GroupConsumer for KafkaGroupConsumer {
         let mut owned: Vec<u32> = self
             .consumer
             .assignment()
-            .map(|list| list.elements().iter().map(|e| e.partition() as u32).collect())
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .map(|e| e.partition() as u32)
+                    .collect()
+            })
             .unwrap_or_default();
         owned.sort_unstable();
         owned
@@ -92,6 +109,8 @@ impl GroupConsumer for KafkaGroupConsumer {
         self.consumer.unsubscribe();
         let consumer = self.consumer;
         // Dropping closes the consumer (leaves the group); it polls while closing, so off the runtime.
-        tokio::task::spawn_blocking(move || drop(consumer)).await.map_err(|e| LogError::Broker(e.to_string()))
+        tokio::task::spawn_blocking(move || drop(consumer))
+            .await
+            .map_err(|e| LogError::Broker(e.to_string()))
     }
 }

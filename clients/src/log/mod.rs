@@ -56,7 +56,14 @@ pub trait WriteLog: Send + Sync + 'static {
         key: &str,
         dedup_id: &str,
         payload: Bytes,
-    ) -> Result<Position, LogError>;
+    ) -> Result<Position, LogError> {
+        let mut positions = self
+            .append_many(topic, vec![NewRecord::new(key, dedup_id, payload)])
+            .await?;
+        positions
+            .pop()
+            .ok_or_else(|| LogError::Broker("the append returned no position".into()))
+    }
 
     /// Stores many records with their acknowledgements in flight concurrently; positions come back
     /// in input order. Records with the same key keep their input order. On error, some records

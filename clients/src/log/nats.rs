@@ -15,13 +15,15 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::jetstream::{self, Context};
 use async_trait::async_trait;
-use bytes::Bytes;
 use tokio::sync::Mutex;
 
 use super::config::{check_append, ENVELOPE_RESERVE_BYTES};
 use super::nats_group::NatsGroupConsumer;
 use super::nats_reader::{open_ordered, NatsReader};
-use super::{partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
+use super::{
+    partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position,
+    Topic, WriteLog,
+};
 
 pub(crate) const KEY_HEADER: &str = "Miroir-Key";
 
@@ -62,8 +64,16 @@ impl NatsLog {
             .timeout(config.request_timeout)
             .ack_timeout(config.request_timeout)
             .build(client.clone());
-        let max_payload = client.server_info().max_payload.saturating_sub(ENVELOPE_RESERVE_BYTES);
-        Ok(Self { js, config, max_payload, ready_topics: Mutex::new(HashSet::new()) })
+        let max_payload = client
+            .server_info()
+            .max_payload
+            .saturating_sub(ENVELOPE_RESERVE_BYTES);
+        Ok(Self {
+            js,
+            config,
+            max_payload,
+            ready_topics: Mutex::new(HashSet::new()),
+        })
     }
 
     async fn ensure_topic(&self, topic: Topic) -> Result<(), LogError> {
@@ -89,8 +99,13 @@ impl NatsLog {
 
     fn publish_error(&self, error: PublishError, size: usize) -> LogError {
         match error.kind() {
-            PublishErrorKind::MaxPayloadExceeded => LogError::MessageTooLarge { size, limit: self.max_payload },
-            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::Other => unavailable(error),
+            PublishErrorKind::MaxPayloadExceeded => LogError::MessageTooLarge {
+                size,
+                limit: self.max_payload,
+            },
+            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::Other => {
+                unavailable(error)
+            }
             _ => LogError::Broker(error.to_string()),
         }
     }
@@ -106,14 +121,18 @@ impl WriteLog for NatsLog {
         self.max_payload
     }
 
-    async fn append(&self, topic: Topic, key: &str, dedup_id: &str, payload: Bytes) -> Result<Position, LogError> {
-        let mut positions = self.append_many(topic, vec![NewRecord::new(key, dedup_id, payload)]).await?;
-        Ok(positions.remove(0))
-    }
-
-    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
+    async fn append_many(
+        &self,
+        topic: Topic,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<Position>, LogError> {
         for record in &records {
-            check_append(&record.key, &record.dedup_id, record.payload.len(), self.max_payload)?;
+            check_append(
+                &record.key,
+                &record.dedup_id,
+                record.payload.len(),
+                self.max_payload,
+            )?;
         }
         self.ensure_topic(topic).await?;
         let partitions = self.config.partitions(topic);
@@ -135,7 +154,10 @@ impl WriteLog for NatsLog {
                 .map_err(|e| self.publish_error(e, size))?;
             in_flight.push_back((partition, size, ack.into_future()));
             if in_flight.len() >= ACKS_IN_FLIGHT {
-                positions.push(self.settle(in_flight.pop_front().expect("non-empty")).await?);
+                positions.push(
+                    self.settle(in_flight.pop_front().expect("non-empty"))
+                        .await?,
+                );
             }
         }
         while let Some(pending) = in_flight.pop_front() {
@@ -147,8 +169,17 @@ impl WriteLog for NatsLog {
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
         self.config.check_partition(topic, partition)?;
         self.ensure_topic(topic).await?;
-        let stream = self.js.get_stream(stream_name(&self.config, topic, partition)).await.map_err(unavailable)?;
-        Ok(stream.get_info().await.map_err(unavailable)?.state.last_sequence)
+        let stream = self
+            .js
+            .get_stream(stream_name(&self.config, topic, partition))
+            .await
+            .map_err(unavailable)?;
+        Ok(stream
+            .get_info()
+            .await
+            .map_err(unavailable)?
+            .state
+            .last_sequence)
     }
 
     async fn read_partition(
@@ -160,12 +191,22 @@ impl WriteLog for NatsLog {
         self.config.check_partition(topic, partition)?;
         self.ensure_topic(topic).await?;
         let messages = open_ordered(&self.js, &self.config, topic, partition, from).await?;
-        Ok(Box::new(NatsReader { messages, partition }))
+        Ok(Box::new(NatsReader {
+            messages,
+            partition,
+        }))
     }
 
-    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+    async fn join_group(
+        &self,
+        topic: Topic,
+        group: &str,
+        member: &str,
+    ) -> Result<Box<dyn GroupConsumer>, LogError> {
         self.ensure_topic(topic).await?;
-        let consumer = NatsGroupConsumer::join(self.js.clone(), self.config.clone(), topic, group, member).await?;
+        let consumer =
+            NatsGroupConsumer::join(self.js.clone(), self.config.clone(), topic, group, member)
+                .await?;
         Ok(Box::new(consumer))
     }
 }
@@ -173,8 +214,14 @@ impl WriteLog for NatsLog {
 type AckFuture = <jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture;
 
 impl NatsLog {
-    async fn settle(&self, (partition, size, ack): (u32, usize, AckFuture)) -> Result<Position, LogError> {
+    async fn settle(
+        &self,
+        (partition, size, ack): (u32, usize, AckFuture),
+    ) -> Result<Position, LogError> {
         let ack = ack.await.map_err(|e| self.publish_error(e, size))?;
-        Ok(Position { partition, offset: ack.sequence - 1 })
+        Ok(Position {
+            partition,
+            offset: ack.sequence - 1,
+        })
     }
 }

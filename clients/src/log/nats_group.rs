@@ -66,7 +66,10 @@ struct Owned {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn member_key(member: &str) -> String {
@@ -129,7 +132,11 @@ impl NatsGroupConsumer {
         // The first tick runs before join returns, so the member is visible and owns what it can.
         shared.tick().await?;
         let ticker = tokio::spawn(Arc::clone(&shared).tick_forever());
-        Ok(Self { shared, deliveries, ticker })
+        Ok(Self {
+            shared,
+            deliveries,
+            ticker,
+        })
     }
 }
 
@@ -153,18 +160,27 @@ impl GroupShared {
     async fn tick(&self) -> Result<(), LogError> {
         let now = now_ms();
         let until = now + self.session_ms();
-        self.kv.put(member_key(&self.member), until.to_string().into()).await.map_err(unavailable)?;
+        self.kv
+            .put(member_key(&self.member), until.to_string().into())
+            .await
+            .map_err(unavailable)?;
         let members = self.live_members(now).await?;
         let mine = assign_partitions(self.config.partitions(self.topic), &members)
             .remove(&self.member)
             .unwrap_or_default();
-        let held: Vec<(u32, u64)> =
-            self.lock_owned().iter().map(|(p, owned)| (*p, owned.lease_revision)).collect();
+        let held: Vec<(u32, u64)> = self
+            .lock_owned()
+            .iter()
+            .map(|(p, owned)| (*p, owned.lease_revision))
+            .collect();
         for (partition, revision) in &held {
             if !mine.contains(partition) {
                 self.stop_reading(*partition);
                 // Best effort: if this fails, the lease simply expires.
-                let _ = self.kv.update(lease_key(*partition), Vec::new().into(), *revision).await;
+                let _ = self
+                    .kv
+                    .update(lease_key(*partition), Vec::new().into(), *revision)
+                    .await;
             }
         }
         for partition in mine {
@@ -177,15 +193,28 @@ impl GroupShared {
     }
 
     async fn live_members(&self, now: u64) -> Result<Vec<String>, LogError> {
-        let keys: Vec<String> = self.kv.keys().await.map_err(unavailable)?.try_collect().await.map_err(unavailable)?;
+        let keys: Vec<String> = self
+            .kv
+            .keys()
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
         let mut members = vec![self.member.clone()];
         for key in keys {
-            let Some(member) = key.strip_prefix("m.") else { continue };
+            let Some(member) = key.strip_prefix("m.") else {
+                continue;
+            };
             if member == self.member {
                 continue;
             }
             let value = self.kv.get(key.clone()).await.map_err(unavailable)?;
-            if value.as_deref().and_then(parse_u64).is_some_and(|until| until > now) {
+            if value
+                .as_deref()
+                .and_then(parse_u64)
+                .is_some_and(|until| until > now)
+            {
                 members.push(member.to_owned());
             }
         }
@@ -194,7 +223,11 @@ impl GroupShared {
 
     async fn renew(&self, partition: u32, revision: u64, until: u64) -> Result<(), LogError> {
         let value = format!("{} {until}", self.member);
-        match self.kv.update(lease_key(partition), value.into(), revision).await {
+        match self
+            .kv
+            .update(lease_key(partition), value.into(), revision)
+            .await
+        {
             Ok(revision) => {
                 if let Some(owned) = self.lock_owned().get_mut(&partition) {
                     owned.lease_revision = revision;
@@ -211,10 +244,25 @@ impl GroupShared {
         }
     }
 
-    async fn try_claim(&self, partition: u32, until: u64, now: u64, members: &[String]) -> Result<(), LogError> {
+    async fn try_claim(
+        &self,
+        partition: u32,
+        until: u64,
+        now: u64,
+        members: &[String],
+    ) -> Result<(), LogError> {
         let value = format!("{} {until}", self.member);
-        let claimed = match self.kv.entry(lease_key(partition)).await.map_err(unavailable)? {
-            None => self.kv.create(lease_key(partition), value.into()).await.ok(),
+        let claimed = match self
+            .kv
+            .entry(lease_key(partition))
+            .await
+            .map_err(unavailable)?
+        {
+            None => self
+                .kv
+                .create(lease_key(partition), value.into())
+                .await
+                .ok(),
             Some(entry) => {
                 let free = match parse_lease(&entry.value) {
                     None => true,
@@ -225,10 +273,15 @@ impl GroupShared {
                 if !free {
                     return Ok(()); // its owner releases it on its next tick
                 }
-                self.kv.update(lease_key(partition), value.into(), entry.revision).await.ok()
+                self.kv
+                    .update(lease_key(partition), value.into(), entry.revision)
+                    .await
+                    .ok()
             }
         };
-        let Some(lease_revision) = claimed else { return Ok(()) }; // lost the race
+        let Some(lease_revision) = claimed else {
+            return Ok(());
+        }; // lost the race
         let from = self.committed(partition).await?;
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let reader = tokio::spawn(read_partition(
@@ -240,7 +293,12 @@ impl GroupShared {
             generation,
             self.deliveries.clone(),
         ));
-        let owned = Owned { generation, lease_revision, lease_until_ms: until, reader };
+        let owned = Owned {
+            generation,
+            lease_revision,
+            lease_until_ms: until,
+            reader,
+        };
         if let Some(previous) = self.lock_owned().insert(partition, owned) {
             previous.reader.abort();
         }
@@ -248,33 +306,58 @@ impl GroupShared {
     }
 
     async fn committed(&self, partition: u32) -> Result<u64, LogError> {
-        let value = self.kv.get(commit_key(partition)).await.map_err(unavailable)?;
+        let value = self
+            .kv
+            .get(commit_key(partition))
+            .await
+            .map_err(unavailable)?;
         Ok(value.as_deref().and_then(parse_u64).unwrap_or(0))
     }
 
     /// Raises `c.<partition>` to `next` unless it is already there (compare-and-set loop).
     async fn raise_commit(&self, partition: u32, next: u64) -> Result<(), LogError> {
         for _ in 0..8 {
-            let entry = self.kv.entry(commit_key(partition)).await.map_err(unavailable)?;
-            let stored = entry.as_ref().and_then(|e| parse_u64(&e.value)).unwrap_or(0);
+            let entry = self
+                .kv
+                .entry(commit_key(partition))
+                .await
+                .map_err(unavailable)?;
+            let stored = entry
+                .as_ref()
+                .and_then(|e| parse_u64(&e.value))
+                .unwrap_or(0);
             if stored >= next {
                 return Ok(());
             }
             let written = match entry {
-                None => self.kv.create(commit_key(partition), next.to_string().into()).await.is_ok(),
-                Some(entry) => {
-                    self.kv.update(commit_key(partition), next.to_string().into(), entry.revision).await.is_ok()
-                }
+                None => self
+                    .kv
+                    .create(commit_key(partition), next.to_string().into())
+                    .await
+                    .is_ok(),
+                Some(entry) => self
+                    .kv
+                    .update(
+                        commit_key(partition),
+                        next.to_string().into(),
+                        entry.revision,
+                    )
+                    .await
+                    .is_ok(),
             };
             if written {
                 return Ok(());
             }
         }
-        Err(LogError::Unavailable(format!("could not store the commit of partition {partition}")))
+        Err(LogError::Unavailable(format!(
+            "could not store the commit of partition {partition}"
+        )))
     }
 
     fn lock_owned(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Owned>> {
-        self.owned.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.owned
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn stop_reading(&self, partition: u32) {
@@ -322,7 +405,15 @@ async fn read_partition(
                         if let Ok(record) = &record {
                             next = record.position.offset + 1;
                         }
-                        if deliveries.send(Delivery { partition, generation, record }).await.is_err() {
+                        if deliveries
+                            .send(Delivery {
+                                partition,
+                                generation,
+                                record,
+                            })
+                            .await
+                            .is_err()
+                        {
                             return; // the consumer is gone
                         }
                     }
@@ -332,7 +423,15 @@ async fn read_partition(
             },
             Err(error) => error,
         };
-        if deliveries.send(Delivery { partition, generation, record: Err(error) }).await.is_err() {
+        if deliveries
+            .send(Delivery {
+                partition,
+                generation,
+                record: Err(error),
+            })
+            .await
+            .is_err()
+        {
             return;
         }
         tokio::time::sleep(READER_RETRY).await;
@@ -342,7 +441,10 @@ async fn read_partition(
 impl NatsGroupConsumer {
     /// A delivery counts only if its partition is still owned under the same generation.
     fn current(&self, delivery: &Delivery) -> bool {
-        self.shared.lock_owned().get(&delivery.partition).is_some_and(|o| o.generation == delivery.generation)
+        self.shared
+            .lock_owned()
+            .get(&delivery.partition)
+            .is_some_and(|o| o.generation == delivery.generation)
     }
 }
 
@@ -397,13 +499,25 @@ impl GroupConsumer for NatsGroupConsumer {
 
     async fn leave(self: Box<Self>) -> Result<(), LogError> {
         self.ticker.abort();
-        let held: Vec<(u32, u64)> =
-            self.shared.lock_owned().iter().map(|(p, owned)| (*p, owned.lease_revision)).collect();
+        let held: Vec<(u32, u64)> = self
+            .shared
+            .lock_owned()
+            .iter()
+            .map(|(p, owned)| (*p, owned.lease_revision))
+            .collect();
         self.shared.stop_all();
         for (partition, revision) in held {
-            let _ = self.shared.kv.update(lease_key(partition), Vec::new().into(), revision).await;
+            let _ = self
+                .shared
+                .kv
+                .update(lease_key(partition), Vec::new().into(), revision)
+                .await;
         }
-        self.shared.kv.put(member_key(&self.shared.member), "0".into()).await.map_err(unavailable)?;
+        self.shared
+            .kv
+            .put(member_key(&self.shared.member), "0".into())
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }
@@ -422,7 +536,10 @@ mod tests {
 
     #[test]
     fn lease_values_round_trip() {
-        assert_eq!(parse_lease(b"worker-1 1700000000000"), Some(("worker-1".into(), 1_700_000_000_000)));
+        assert_eq!(
+            parse_lease(b"worker-1 1700000000000"),
+            Some(("worker-1".into(), 1_700_000_000_000))
+        );
         assert_eq!(parse_lease(b""), None);
         assert_eq!(parse_lease(b"garbage"), None);
     }

@@ -20,20 +20,30 @@ pub(crate) async fn open_ordered(
     partition: u32,
     from: u64,
 ) -> Result<Ordered, LogError> {
-    let stream = js.get_stream(stream_name(config, topic, partition)).await.map_err(unavailable)?;
+    let stream = js
+        .get_stream(stream_name(config, topic, partition))
+        .await
+        .map_err(unavailable)?;
     let deliver_policy = match from {
         0 => DeliverPolicy::All,
-        from => DeliverPolicy::ByStartSequence { start_sequence: from + 1 },
+        from => DeliverPolicy::ByStartSequence {
+            start_sequence: from + 1,
+        },
     };
     let consumer = stream
-        .create_consumer(OrderedConfig { deliver_policy, ..Default::default() })
+        .create_consumer(OrderedConfig {
+            deliver_policy,
+            ..Default::default()
+        })
         .await
         .map_err(unavailable)?;
     consumer.messages().await.map_err(unavailable)
 }
 
 pub(crate) fn to_record(message: &jetstream::Message, partition: u32) -> Result<Record, LogError> {
-    let info = message.info().map_err(|e| LogError::Broker(format!("message without JetStream info: {e}")))?;
+    let info = message
+        .info()
+        .map_err(|e| LogError::Broker(format!("message without JetStream info: {e}")))?;
     let header = |name: &str| {
         message
             .headers
@@ -43,7 +53,10 @@ pub(crate) fn to_record(message: &jetstream::Message, partition: u32) -> Result<
             .unwrap_or_default()
     };
     Ok(Record {
-        position: Position { partition, offset: info.stream_sequence - 1 },
+        position: Position {
+            partition,
+            offset: info.stream_sequence - 1,
+        },
         key: header(KEY_HEADER),
         dedup_id: header("Nats-Msg-Id"),
         payload: message.payload.clone(),
