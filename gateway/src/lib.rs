@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod config;
 pub mod documents;
 pub mod error;
+pub mod read;
 pub mod routes;
 pub mod search;
 pub mod serve;

@@ -1,0 +1,217 @@
+//! [`ReadExecutor`]: the topology, one transport to every node, the replica bench, and the
+//! fan-out with failover every read endpoint uses.
+
+use super::assign::assign;
+use super::bench::Bench;
+use super::error::ReadError;
+use super::fanout::{Answered, Failure, Gathered};
+use super::index_meta::IndexMeta;
+use super::transport::{HttpTransport, NodeTransport};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{FuturesUnordered, StreamExt};
+use miroir_clients::node::NodeError;
+use miroir_schemas::placement::Placement;
+use miroir_schemas::topology::{ShardId, Topology};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Response header listing the shards a partial answer lacks (only with `allow_partial`).
+pub const PARTIAL_HEADER: &str = "miroir-partial-shards";
+
+/// How reads behave.
+#[derive(Debug, Clone)]
+pub struct ReadConfig {
+    /// A read gives up (`503`) when some shard has not answered by then.
+    pub deadline: Duration,
+    /// Bound of one node exchange (HTTP transport).
+    pub node_timeout: Duration,
+    /// Answer without the shards that have no reachable replica, listing them in the
+    /// `Miroir-Partial-Shards` header, instead of a `503`.
+    pub allow_partial: bool,
+    /// How long an index's primary key and search settings read from a node are reused.
+    pub index_meta_ttl: Duration,
+    /// Largest number of primary-key values a filter may pin for the search to be narrowed to
+    /// their shards.
+    pub max_pinned_ids: usize,
+}
+
+impl Default for ReadConfig {
+    fn default() -> Self {
+        ReadConfig {
+            deadline: Duration::from_secs(10),
+            node_timeout: Duration::from_secs(5),
+            allow_partial: false,
+            index_meta_ttl: Duration::from_secs(5),
+            max_pinned_ids: 256,
+        }
+    }
+}
+
+/// A successful read: the client's JSON body, and the shards left out of it (partial mode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadAnswer {
+    pub body: Value,
+    pub missing_shards: Vec<ShardId>,
+}
+
+impl ReadAnswer {
+    pub fn complete(body: Value) -> ReadAnswer {
+        ReadAnswer { body, missing_shards: Vec::new() }
+    }
+}
+
+impl IntoResponse for ReadAnswer {
+    fn into_response(self) -> Response {
+        let mut response = axum::Json(self.body).into_response();
+        if !self.missing_shards.is_empty() {
+            let names: Vec<String> = self.missing_shards.iter().map(|shard| shard.name()).collect();
+            if let Ok(value) = HeaderValue::from_str(&names.join(",")) {
+                response.headers_mut().insert(HeaderName::from_static(PARTIAL_HEADER), value);
+            }
+        }
+        response
+    }
+}
+
+/// Executes reads against the cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct ReadExecutor(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub placement: Placement,
+    /// `replicas[k]`: node positions holding shard `k`, in placement order.
+    replicas: Vec<Vec<usize>>,
+    pub transport: Arc<dyn NodeTransport>,
+    bench: Mutex<Bench>,
+    turn: AtomicUsize,
+    pub config: ReadConfig,
+    pub meta_cache: Mutex<HashMap<String, (Instant, IndexMeta)>>,
+}
+
+impl ReadExecutor {
+    /// Talks HTTP to the nodes of `topology`.
+    pub fn new(topology: Topology, config: ReadConfig) -> Result<ReadExecutor, NodeError> {
+        let transport = HttpTransport::new(&topology, config.node_timeout)?;
+        Ok(ReadExecutor::with_transport(topology, Arc::new(transport), config))
+    }
+
+    /// Talks to the nodes through `transport` (node positions = topology order).
+    pub fn with_transport(topology: Topology, transport: Arc<dyn NodeTransport>, config: ReadConfig) -> ReadExecutor {
+        let placement = Placement::new(topology);
+        let position: HashMap<&str, usize> =
+            placement.topology().nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
+        let replicas = placement
+            .shards()
+            .map(|shard| placement.replicas(shard).iter().map(|node| position[node.id.as_str()]).collect())
+            .collect();
+        let bench = Mutex::new(Bench::new(placement.topology().nodes.len()));
+        ReadExecutor(Arc::new(Inner {
+            replicas,
+            placement,
+            transport,
+            bench,
+            turn: AtomicUsize::new(0),
+            config,
+            meta_cache: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn placement(&self) -> &Placement {
+        &self.0.placement
+    }
+
+    pub fn config(&self) -> &ReadConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.0
+    }
+
+    /// Every shard, ascending.
+    pub fn all_shards(&self) -> Vec<ShardId> {
+        self.0.placement.shards().collect()
+    }
+
+    /// Whether node `node` (topology position) is benched right now.
+    pub fn is_benched(&self, node: usize) -> bool {
+        self.0.bench.lock().expect("bench lock").health(node).is_benched(Instant::now())
+    }
+}
+
+impl Inner {
+    /// Asks one replica of every shard in `shards`, each chosen node once for all its shards
+    /// (`send(node, its shards)`), and moves a failing node's shards to other replicas until
+    /// every shard has answered or the deadline passes. `index` names the index in errors.
+    pub async fn gather<T, F, Fut>(&self, index: &str, shards: &[ShardId], send: F) -> Result<Gathered<T>, ReadError>
+    where
+        F: Fn(usize, Vec<ShardId>) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let deadline = Instant::now() + self.config.deadline;
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let mut tried: HashSet<(ShardId, usize)> = HashSet::new();
+        let mut missing: BTreeSet<ShardId> = BTreeSet::new();
+        let mut answers = Vec::new();
+        let mut in_flight = FuturesUnordered::new();
+
+        let mut pending: Vec<ShardId> = shards.to_vec();
+        loop {
+            if !pending.is_empty() {
+                let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
+                let assignment = assign(
+                    &pending,
+                    |shard| self.replicas.get(shard.0 as usize).cloned().unwrap_or_default(),
+                    &benched,
+                    |shard, node| tried.contains(&(shard, node)),
+                    turn,
+                );
+                pending.clear();
+                if !assignment.unservable.is_empty() {
+                    if !self.config.allow_partial {
+                        return Err(ReadError::ShardsUnavailable { index: index.to_owned(), shards: assignment.unservable });
+                    }
+                    missing.extend(assignment.unservable);
+                }
+                for (node, node_shards) in assignment.by_node {
+                    tried.extend(node_shards.iter().map(|&shard| (shard, node)));
+                    let call = send(node, node_shards.clone());
+                    in_flight.push(async move {
+                        let outcome = match tokio::time::timeout_at(deadline.into(), call).await {
+                            Ok(outcome) => outcome,
+                            Err(_) => Err(Failure::Node("no answer before the request deadline".into())),
+                        };
+                        (node, node_shards, outcome)
+                    });
+                }
+            }
+            let Some((node, node_shards, outcome)) = in_flight.next().await else { break };
+            match outcome {
+                Ok(value) => {
+                    self.bench.lock().expect("bench lock").record_success(node);
+                    answers.push(Answered { node, shards: node_shards, value });
+                }
+                Err(Failure::User(error)) => return Err(ReadError::User(error)),
+                Err(Failure::Node(reason)) => {
+                    tracing::warn!(node = %self.placement.topology().nodes[node].id, %reason, "node failed a read; trying other replicas");
+                    self.bench.lock().expect("bench lock").record_failure(node, Instant::now());
+                    if Instant::now() >= deadline {
+                        if !self.config.allow_partial {
+                            return Err(ReadError::ShardsUnavailable { index: index.to_owned(), shards: node_shards });
+                        }
+                        missing.extend(node_shards);
+                    } else {
+                        pending = node_shards;
+                    }
+                }
+            }
+        }
+        answers.sort_by_key(|answered| answered.shards.first().copied());
+        Ok(Gathered { answers, missing: missing.into_iter().collect() })
+    }
+}

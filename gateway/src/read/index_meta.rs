@@ -1,0 +1,77 @@
+//! What the read path needs to know about an index besides its data: its primary key (to
+//! narrow primary-key filters to their shards) and the settings the merge depends on. Read
+//! from a replica of `shard-0` and cached briefly, unless the HTTP layer provides them.
+
+use super::error::ReadError;
+use super::executor::ReadExecutor;
+use super::fanout::Failure;
+use super::rewrite::{client_error, ClientRequest};
+use super::transport::NodeCall;
+use crate::search::IndexSearchSettings;
+use miroir_schemas::topology::{node_index_uid, ShardId};
+use serde_json::Value;
+use std::time::Instant;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexMeta {
+    pub primary_key: Option<String>,
+    pub settings: IndexSearchSettings,
+}
+
+impl ReadExecutor {
+    /// The index's primary key and search settings: the cached value while fresh, else read
+    /// from a replica of `shard-0` (an unknown index answers Meilisearch's `index_not_found`).
+    pub async fn index_meta(&self, index_uid: &str) -> Result<IndexMeta, ReadError> {
+        let ttl = self.config().index_meta_ttl;
+        if let Some((read_at, meta)) = self.inner().meta_cache.lock().expect("meta lock").get(index_uid) {
+            if read_at.elapsed() < ttl {
+                return Ok(meta.clone());
+            }
+        }
+        let meta = self.read_index_meta(index_uid).await?;
+        self.inner().meta_cache.lock().expect("meta lock").insert(index_uid.to_owned(), (Instant::now(), meta.clone()));
+        Ok(meta)
+    }
+
+    /// Provides an index's metadata (e.g. from the catalog after a settings change); it is
+    /// used for `index_meta_ttl` like a value read from a node.
+    pub fn set_index_meta(&self, index_uid: &str, meta: IndexMeta) {
+        self.inner().meta_cache.lock().expect("meta lock").insert(index_uid.to_owned(), (Instant::now(), meta));
+    }
+
+    /// Forgets an index's metadata (after a settings change, deletion, swap).
+    pub fn invalidate_index_meta(&self, index_uid: &str) {
+        self.inner().meta_cache.lock().expect("meta lock").remove(index_uid);
+    }
+
+    async fn read_index_meta(&self, index_uid: &str) -> Result<IndexMeta, ReadError> {
+        let inner = self.inner();
+        let node_index = node_index_uid(index_uid, ShardId(0));
+        let gathered = inner
+            .gather(index_uid, &[ShardId(0)], |node, _| {
+                let node_index = node_index.clone();
+                async move {
+                    let rewrite = |error: &_| client_error(error, ClientRequest::SingleIndex, |_| None);
+                    let index = inner
+                        .transport
+                        .call(node, &NodeCall::Index { node_index: node_index.clone() })
+                        .await
+                        .map_err(|e| Failure::from_node_error(e, rewrite))?;
+                    let settings = inner
+                        .transport
+                        .call(node, &NodeCall::Settings { node_index })
+                        .await
+                        .map_err(|e| Failure::from_node_error(e, rewrite))?;
+                    Ok((index, settings))
+                }
+            })
+            .await?;
+        let (index, settings) = gathered.answers.into_iter().next().map(|answered| answered.value).ok_or_else(|| {
+            ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: vec![ShardId(0)] }
+        })?;
+        Ok(IndexMeta {
+            primary_key: index.get("primaryKey").and_then(Value::as_str).map(str::to_owned),
+            settings: IndexSearchSettings::from_settings(&settings),
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! Turning a node's error object into the one the client gets: node index names
+//! (`movies__shard-3`) become the client's index uid, and the `Inside `.queries[k]`` context a
+//! node adds for its k-th query is mapped back to the client's query (or dropped for a
+//! single-index search). Pure.
+
+use miroir_schemas::error::ResponseError;
+use miroir_schemas::topology::parse_node_index_uid;
+
+const QUERY_PREFIX_START: &str = "Inside `.queries[";
+const QUERY_PREFIX_END: &str = "]`: ";
+
+/// Characters of an index uid (Meilisearch allows `[A-Za-z0-9_-]`).
+fn is_uid_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Replaces every word that is a node index uid by its user index uid.
+pub fn rewrite_node_index_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word_start: Option<usize> = None;
+    let flush = |out: &mut String, word: &str| match parse_node_index_uid(word) {
+        Some((index_uid, _)) => out.push_str(index_uid),
+        None => out.push_str(word),
+    };
+    for (at, c) in message.char_indices() {
+        if is_uid_char(c) {
+            word_start.get_or_insert(at);
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            flush(&mut out, &message[start..at]);
+        }
+        out.push(c);
+    }
+    if let Some(start) = word_start {
+        flush(&mut out, &message[start..]);
+    }
+    out
+}
+
+/// Splits `Inside `.queries[k]`: rest` into `(Some(k), rest)`.
+pub fn split_query_context(message: &str) -> (Option<usize>, &str) {
+    let parsed = message.strip_prefix(QUERY_PREFIX_START).and_then(|rest| {
+        let (digits, rest) = rest.split_once(QUERY_PREFIX_END)?;
+        Some((digits.parse::<usize>().ok()?, rest))
+    });
+    match parsed {
+        Some((position, rest)) => (Some(position), rest),
+        None => (None, message),
+    }
+}
+
+/// How the client asked: the error's shape depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRequest {
+    /// `/indexes/{uid}/search` and other single-index routes: no query context, and the status
+    /// that goes with the code (a node's federated answer turns `index_not_found` into a 400).
+    SingleIndex,
+    /// `/multi-search`: the context names the client's query; the node's status is kept.
+    MultiSearch,
+}
+
+/// The error the client gets for a node's error object. `client_query_of` maps the node's query
+/// position to the client's.
+pub fn client_error(node_error: &ResponseError, request: ClientRequest, client_query_of: impl Fn(usize) -> Option<usize>) -> ResponseError {
+    let (node_query, rest) = split_query_context(&node_error.message);
+    let rest = rewrite_node_index_names(rest);
+    let mut error = node_error.clone();
+    match request {
+        ClientRequest::SingleIndex => {
+            error.message = rest;
+            if let Some(code) = error.known_code() {
+                error.http_status = code.http_status();
+            }
+        }
+        ClientRequest::MultiSearch => {
+            error.message = match node_query.and_then(client_query_of) {
+                Some(query) => format!("{QUERY_PREFIX_START}{query}{QUERY_PREFIX_END}{rest}"),
+                None => rest,
+            };
+        }
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use miroir_schemas::error::Code;
+    use proptest::prelude::*;
+
+    #[test]
+    fn node_index_names_become_client_names() {
+        assert_eq!(rewrite_node_index_names("Index `movies__shard-3` not found."), "Index `movies` not found.");
+        assert_eq!(
+            rewrite_node_index_names("Inside `.federation.facetsByIndex.a__shard-0`: x\n - Note: index `a__shard-0` is not used"),
+            "Inside `.federation.facetsByIndex.a`: x\n - Note: index `a` is not used"
+        );
+        assert_eq!(rewrite_node_index_names("a__shard-1__shard-2"), "a__shard-1");
+        assert_eq!(rewrite_node_index_names("no__shard-x here, shard-1 stays"), "no__shard-x here, shard-1 stays");
+        assert_eq!(rewrite_node_index_names("été `m__shard-10`"), "été `m`");
+    }
+
+    #[test]
+    fn single_search_errors_lose_the_query_context_and_take_the_code_status() {
+        let node = ResponseError::new(Code::IndexNotFound, "Inside `.queries[3]`: Index `movies__shard-5` not found.").with_http_status(400);
+        let error = client_error(&node, ClientRequest::SingleIndex, |_| Some(0));
+        assert_eq!(error.message, "Index `movies` not found.");
+        assert_eq!(error.http_status, 404);
+        assert_eq!(error.code, "index_not_found");
+    }
+
+    #[test]
+    fn multi_search_errors_name_the_client_query() {
+        let node = ResponseError::new(Code::InvalidSearchFilter, "Inside `.queries[5]`: Attribute `x` is not filterable.").with_http_status(400);
+        let error = client_error(&node, ClientRequest::MultiSearch, |k| Some(k / 3));
+        assert_eq!(error.message, "Inside `.queries[1]`: Attribute `x` is not filterable.");
+        assert_eq!(error.http_status, 400);
+    }
+
+    proptest! {
+        #[test]
+        fn no_node_index_name_survives(uid in "[A-Za-z0-9-][A-Za-z0-9_-]{0,20}", k in 0u32..1000, before in "[ `.:a-z]{0,10}", after in "[ `.:]{1,10}") {
+            let node_uid = format!("{uid}__shard-{k}");
+            let message = format!("{before}{node_uid}{after}{node_uid}");
+            let rewritten = rewrite_node_index_names(&message);
+            prop_assert!(!rewritten.contains(&format!("__shard-{k}")) || uid.contains(&format!("__shard-{k}")), "{}", rewritten);
+            prop_assert!(rewritten.contains(&uid));
+        }
+
+        #[test]
+        fn messages_without_node_names_are_unchanged(message in "[^_]{0,60}") {
+            prop_assert_eq!(rewrite_node_index_names(&message), message);
+        }
+    }
+}

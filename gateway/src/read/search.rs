@@ -1,0 +1,189 @@
+//! `POST /indexes/{uid}/search` and `POST /multi-search` (plain and federated) over the cluster.
+
+use super::error::ReadError;
+use super::executor::{Inner, ReadAnswer, ReadExecutor};
+use super::fanout::{Failure, Gathered};
+use super::index_meta::IndexMeta;
+use super::rewrite::{client_error, ClientRequest};
+use super::transport::NodeCall;
+use crate::search::multi::{FederatedPlan, MultiSearchPlan};
+use crate::search::{merge_search, search_response, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan};
+use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::filter::{parse_json, primary_key_candidates};
+use miroir_schemas::topology::ShardId;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+impl ReadExecutor {
+    /// `POST /indexes/{index_uid}/search` with the client's (validated) JSON body.
+    pub async fn search(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
+        let meta = self.index_meta(index_uid).await?;
+        let plan = SearchPlan::new(index_uid, request, meta.settings.clone())?;
+        let shards = self.narrowed_shards(request, &meta);
+        let gathered = self.gather_search(index_uid, &shards, ClientRequest::SingleIndex, |shards| plan.node_request(shards)).await?;
+        let results: Vec<NodeResult> = gathered.values().cloned().collect();
+        let merged = merge_search(&plan.merge, &results)?;
+        let body = search_response(&plan.merge, &merged, Some(&request_uid()));
+        Ok(ReadAnswer { body, missing_shards: gathered.missing })
+    }
+
+    /// `POST /multi-search`: federated when the body has a non-null `federation`, else one
+    /// answer per query.
+    pub async fn multi_search(&self, body: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
+        let queries: Vec<Value> = body.get("queries").and_then(Value::as_array).cloned().unwrap_or_default();
+        let metas = self.metas_of(body, &queries).await?;
+        let settings_of = |uid: &str| metas.get(uid).map(|meta| meta.settings.clone()).unwrap_or_default();
+        if body.get("federation").is_some_and(|federation| !federation.is_null()) {
+            let plan = FederatedPlan::new(body, settings_of)?;
+            let shards = self.all_shards();
+            let label = federated_label(&queries);
+            let gathered = self.gather_search(&label, &shards, ClientRequest::MultiSearch, |shards| plan.node_request(shards)).await?;
+            let results: Vec<NodeResult> = gathered.values().cloned().collect();
+            let body = plan.response(&results, Some(&request_uid()))?;
+            return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+        }
+        let plan = MultiSearchPlan::new(&queries, settings_of).map_err(|error| in_query(error, None))?;
+        let searches = plan.searches.iter().zip(&queries).enumerate().map(|(position, (search, query))| {
+            let request = query.as_object().cloned().unwrap_or_default();
+            let meta = metas.get(&search.merge.index_uid).cloned();
+            async move {
+                let shards = meta.map_or_else(|| self.all_shards(), |meta| self.narrowed_shards(&request, &meta));
+                let mode = ClientRequest::MultiSearch;
+                self.gather_search(&search.merge.index_uid, &shards, mode, |shards| {
+                    let mut request = search.node_request(shards);
+                    // the node sees one query; its errors must name the client's position
+                    request.origins.iter_mut().for_each(|origin| origin.query = position);
+                    request
+                })
+                .await
+            }
+        });
+        let gathered = futures::future::join_all(searches).await;
+        let mut results = Vec::with_capacity(gathered.len());
+        let mut missing = BTreeSet::new();
+        for gathered in gathered {
+            let gathered = gathered?;
+            missing.extend(gathered.missing.iter().copied());
+            // the merge addresses hits of a plain query as query 0
+            let node_results = gathered
+                .values()
+                .cloned()
+                .map(|mut result| {
+                    result.origins.iter_mut().for_each(|origin| origin.query = 0);
+                    result
+                })
+                .collect();
+            results.push(node_results);
+        }
+        let body = plan.response(&results, Some(&request_uid())).map_err(|error| in_query(error, None))?;
+        Ok(ReadAnswer { body, missing_shards: missing.into_iter().collect() })
+    }
+
+    /// The metadata of every index a multi-search names, read concurrently. An unknown index
+    /// is Meilisearch's multi-search error for the first query naming it.
+    async fn metas_of(&self, body: &Map<String, Value>, queries: &[Value]) -> Result<BTreeMap<String, IndexMeta>, ReadError> {
+        let mut uids: Vec<(Option<usize>, String)> = Vec::new();
+        for (position, query) in queries.iter().enumerate() {
+            if let Some(uid) = query.get("indexUid").and_then(Value::as_str) {
+                if !uids.iter().any(|(_, known)| known == uid) {
+                    uids.push((Some(position), uid.to_owned()));
+                }
+            }
+        }
+        let facets_by_index = body.get("federation").and_then(|federation| federation.get("facetsByIndex")).and_then(Value::as_object);
+        for uid in facets_by_index.into_iter().flat_map(|by_index| by_index.keys()) {
+            if !uids.iter().any(|(_, known)| known == uid) {
+                uids.push((None, uid.clone()));
+            }
+        }
+        let reads = uids.iter().map(|(_, uid)| self.index_meta(uid));
+        let metas = futures::future::join_all(reads).await;
+        let mut by_uid = BTreeMap::new();
+        for ((position, uid), meta) in uids.into_iter().zip(metas) {
+            match meta {
+                Ok(meta) => {
+                    by_uid.insert(uid, meta);
+                }
+                Err(ReadError::User(error)) => return Err(ReadError::User(in_query_error(error, position, &uid))),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(by_uid)
+    }
+
+    /// The shards a search must ask: all of them, or those owning the primary-key values the
+    /// filter pins (at least one, so the filter is still checked by a node).
+    pub(crate) fn narrowed_shards(&self, request: &Map<String, Value>, meta: &IndexMeta) -> Vec<ShardId> {
+        let all = self.all_shards();
+        let (Some(filter), Some(primary_key)) = (request.get("filter"), meta.primary_key.as_deref()) else {
+            return all;
+        };
+        let Ok(Some(filter)) = parse_json(filter) else { return all };
+        let Some(ids) = primary_key_candidates(&filter, primary_key, self.config().max_pinned_ids) else { return all };
+        let shards: BTreeSet<ShardId> = ids.iter().map(|id| self.placement().shard_of(id)).collect();
+        if shards.is_empty() {
+            return vec![ShardId(0)];
+        }
+        shards.into_iter().collect()
+    }
+
+    /// Sends every chosen node the proxy search `node_request(its shards)` and parses the answers.
+    async fn gather_search(
+        &self,
+        index_label: &str,
+        shards: &[ShardId],
+        mode: ClientRequest,
+        node_request: impl Fn(&[ShardId]) -> NodeRequest,
+    ) -> Result<Gathered<NodeResult>, ReadError> {
+        let inner: &Inner = self.inner();
+        inner
+            .gather(index_label, shards, |node, shards| {
+                let request = node_request(&shards);
+                async move {
+                    let NodeRequest { body, origins } = request;
+                    let answer = inner.transport.call(node, &NodeCall::ProxySearch { body }).await.map_err(|error| {
+                        Failure::from_node_error(error, |object| {
+                            client_error(object, mode, |k| origins.get(k).map(|origin| origin.query))
+                        })
+                    })?;
+                    let answer = NodeAnswer::parse(&answer).map_err(|error| Failure::Node(error.to_string()))?;
+                    Ok(NodeResult { origins, answer })
+                }
+            })
+            .await
+    }
+}
+
+/// A UUIDv7 per request, as Meilisearch's `requestUid`.
+pub(crate) fn request_uid() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The index named in a federated search's unavailability error.
+fn federated_label(queries: &[Value]) -> String {
+    let uids: BTreeSet<&str> = queries.iter().filter_map(|query| query.get("indexUid").and_then(Value::as_str)).collect();
+    uids.into_iter().collect::<Vec<_>>().join("`, `")
+}
+
+/// A planner error of a plain multi-search: Meilisearch names the query.
+fn in_query(error: MergeError, position: Option<usize>) -> ReadError {
+    match (error, position) {
+        (MergeError::InvalidParameter { code, message }, Some(position)) => {
+            ReadError::User(ResponseError::new(code, format!("Inside `.queries[{position}]`: {message}")))
+        }
+        (other, _) => ReadError::Merge(other),
+    }
+}
+
+/// An index error met while preparing a multi-search, as Meilisearch reports it: in the query's
+/// context (or the `facetsByIndex` entry's), `index_not_found` as a `400`.
+fn in_query_error(mut error: ResponseError, position: Option<usize>, uid: &str) -> ResponseError {
+    error.message = match position {
+        Some(position) => format!("Inside `.queries[{position}]`: {}", error.message),
+        None => format!("Inside `.federation.facetsByIndex.{uid}`: {}\n - Note: index `{uid}` is not used in queries", error.message),
+    };
+    if error.known_code() == Some(Code::IndexNotFound) {
+        error.http_status = 400;
+    }
+    error
+}
