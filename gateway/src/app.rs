@@ -1,25 +1,44 @@
 //! The gateway's router: every route, its guard, and what unknown routes answer.
 
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::access::require_master_key;
-use crate::routes;
+use crate::routes::{document_writes, health, indexes, metrics, settings, swap, tasks};
 use crate::state::AppState;
 
 /// The whole HTTP API. Unknown paths answer `404` and known paths with another method `405`,
 /// both with an empty body, as Meilisearch (actix-web without a default service) does.
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
-    routes::metrics::prometheus();
+    metrics::prometheus();
     let guarded = Router::new()
-        .route("/version", get(routes::health::version))
+        .route("/version", get(health::version))
+        .route("/indexes", get(indexes::list).post(indexes::create))
+        .route("/indexes/{uid}", get(indexes::get).patch(indexes::update).delete(indexes::delete))
+        .route("/swap-indexes", post(swap::swap_indexes))
+        .route(
+            "/indexes/{uid}/documents",
+            post(document_writes::add).put(document_writes::update).delete(document_writes::clear),
+        )
+        .route("/indexes/{uid}/documents/{id}", delete(document_writes::delete_one))
+        .route("/indexes/{uid}/documents/delete-batch", post(document_writes::delete_batch))
+        .route("/indexes/{uid}/documents/delete", post(document_writes::delete_by_filter))
+        .route("/indexes/{uid}/settings", get(settings::get_all).patch(settings::update_all).delete(settings::reset_all))
+        .route(
+            "/indexes/{uid}/settings/{name}",
+            get(settings::get_one).put(settings::update_one).patch(settings::update_one).delete(settings::update_one),
+        )
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{uid}", get(tasks::get))
+        .route("/batches", get(tasks::list_batches))
+        .route("/batches/{uid}", get(tasks::get_batch))
         .route_layer(from_fn_with_state(state.clone(), require_master_key));
     Router::new()
-        .route("/health", get(routes::health::health))
-        .route("/metrics", get(routes::metrics::render))
+        .route("/health", get(health::health))
+        .route("/metrics", get(metrics::render))
         .merge(guarded)
-        .layer(from_fn(routes::metrics::record_request))
+        .layer(from_fn(metrics::record_request))
         .with_state(state)
 }

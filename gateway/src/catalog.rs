@@ -77,7 +77,7 @@ impl FoldedTask {
 /// The folded state.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    indexes: BTreeMap<String, IndexInfo>,
+    indexes: Indexes,
     tasks: BTreeMap<u64, FoldedTask>,
     /// Events that arrived before their task record (the topics are read independently).
     early_events: BTreeMap<u64, Vec<TaskEvent>>,
@@ -132,9 +132,14 @@ impl Catalog {
         }
         debug_assert_eq!(uid, self.next_task_uid, "tasks are folded in log order");
         self.next_task_uid = uid + 1;
-        let verdict = if entry.record.error.is_some() { None } else { self.effect(&entry).err() };
+        let verdict = if entry.record.error.is_some() { None } else { effect(&mut self.indexes, &entry).err() };
         let events = self.early_events.remove(&uid).unwrap_or_default();
         self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict });
+    }
+
+    /// Steps over a `tasks` record this build cannot read, so later records keep their uids.
+    pub fn skip_task(&mut self, uid: u64) {
+        self.next_task_uid = self.next_task_uid.max(uid + 1);
     }
 
     /// Folds one `task-events` record.
@@ -145,124 +150,13 @@ impl Catalog {
         }
     }
 
-    /// Applies a task's effect on the index catalog, or says why it cannot happen.
-    fn effect(&mut self, entry: &TaskLogEntry) -> Result<(), ResponseError> {
-        let record = &entry.record;
-        let at = record.enqueued_at;
-        let index_uid = record.index_uid.as_deref().unwrap_or_default();
-        match record.task_type {
-            TaskType::IndexCreation => {
-                if self.indexes.contains_key(index_uid) {
-                    return Err(already_exists(index_uid));
-                }
-                let primary_key = match &record.details {
-                    Some(TaskDetails::IndexInfo { primary_key, .. }) => primary_key.clone(),
-                    _ => None,
-                };
-                self.indexes.insert(index_uid.to_owned(), new_index(primary_key, at));
-            }
-            TaskType::DocumentAdditionOrUpdate => {
-                let index = self.indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at));
-                match (&index.primary_key, &entry.primary_key) {
-                    (Some(existing), Some(decided)) if existing != decided => {
-                        return Err(ResponseError::new(
-                            Code::IndexPrimaryKeyAlreadyExists,
-                            format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
-                        ))
-                    }
-                    (None, decided) => index.primary_key = decided.clone(),
-                    _ => {}
-                }
-                index.may_have_documents = true;
-                index.updated_at = at;
-            }
-            TaskType::SettingsUpdate => {
-                self.indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at)).updated_at = at;
-            }
-            TaskType::DocumentDeletion => {
-                let index = self.indexes.get_mut(index_uid).ok_or_else(|| not_found(index_uid))?;
-                if matches!(record.details, Some(TaskDetails::ClearAll { .. })) {
-                    index.may_have_documents = false;
-                }
-                index.updated_at = at;
-            }
-            TaskType::IndexUpdate => self.update_index(index_uid, record)?,
-            TaskType::IndexDeletion => {
-                self.indexes.remove(index_uid).ok_or_else(|| not_found(index_uid))?;
-            }
-            TaskType::IndexSwap => self.swap(record)?,
-            TaskType::TaskCancelation | TaskType::TaskDeletion => {}
+    /// What folding `entry` next would decide, without folding it: a gateway sends nothing to
+    /// the nodes for a task the fold will fail.
+    pub fn dry_run(&self, entry: &TaskLogEntry) -> Result<(), ResponseError> {
+        if let Some(error) = &entry.record.error {
+            return Err(error.clone());
         }
-        Ok(())
-    }
-
-    fn update_index(&mut self, index_uid: &str, record: &TaskRecord) -> Result<(), ResponseError> {
-        let Some(TaskDetails::IndexInfo { primary_key, new_index_uid, .. }) = &record.details else {
-            return Ok(());
-        };
-        let index = self.indexes.get(index_uid).ok_or_else(|| not_found(index_uid))?;
-        if let (Some(wanted), Some(existing)) = (primary_key, &index.primary_key) {
-            if wanted != existing && index.may_have_documents {
-                return Err(ResponseError::new(
-                    Code::IndexPrimaryKeyAlreadyExists,
-                    format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
-                ));
-            }
-        }
-        if let Some(new_uid) = new_index_uid.as_deref().filter(|new| *new != index_uid) {
-            if self.indexes.contains_key(new_uid) {
-                return Err(already_exists(new_uid));
-            }
-        }
-        let mut index = self.indexes.remove(index_uid).expect("checked above");
-        if primary_key.is_some() {
-            index.primary_key = primary_key.clone();
-        }
-        index.updated_at = record.enqueued_at;
-        self.indexes.insert(new_index_uid.clone().unwrap_or_else(|| index_uid.to_owned()), index);
-        Ok(())
-    }
-
-    fn swap(&mut self, record: &TaskRecord) -> Result<(), ResponseError> {
-        let Some(TaskDetails::IndexSwap { swaps }) = &record.details else { return Ok(()) };
-        let mut missing: Vec<&str> = Vec::new();
-        for swap in swaps {
-            let [a, b] = &swap.indexes;
-            if !self.indexes.contains_key(a) {
-                missing.push(a);
-            }
-            if !swap.rename && !self.indexes.contains_key(b) {
-                missing.push(b);
-            }
-            if swap.rename && self.indexes.contains_key(b) {
-                return Err(ResponseError::new(
-                    Code::IndexAlreadyExists,
-                    format!("Cannot rename `{a}` to `{b}` as the index already exists. Hint: You can remove `{b}` first and then do your remove."),
-                ));
-            }
-        }
-        match missing.as_slice() {
-            [] => {}
-            [one] => return Err(not_found(one)),
-            many => {
-                let list = many.iter().map(|uid| format!("`{uid}`")).collect::<Vec<_>>().join(", ");
-                return Err(ResponseError::new(Code::IndexNotFound, format!("Indexes {list} not found.")));
-            }
-        }
-        for swap in swaps {
-            let [a, b] = &swap.indexes;
-            let first = self.indexes.remove(a);
-            let second = self.indexes.remove(b);
-            if let Some(mut index) = first {
-                index.updated_at = record.enqueued_at;
-                self.indexes.insert(b.clone(), index);
-            }
-            if let Some(mut index) = second {
-                index.updated_at = record.enqueued_at;
-                self.indexes.insert(a.clone(), index);
-            }
-        }
-        Ok(())
+        effect(&mut self.indexes.clone(), entry)
     }
 
     /// `GET /tasks/{uid}`'s object.
@@ -293,6 +187,129 @@ impl Catalog {
         let task = self.tasks.get(&uid)?;
         Some(fold_task(uid, &task.judged_record(), &task.events).status)
     }
+}
+
+/// The index catalog: uid → index.
+type Indexes = BTreeMap<String, IndexInfo>;
+
+/// Applies a task's effect on the index catalog, or says why it cannot happen.
+fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseError> {
+    let record = &entry.record;
+    let at = record.enqueued_at;
+    let index_uid = record.index_uid.as_deref().unwrap_or_default();
+    match record.task_type {
+        TaskType::IndexCreation => {
+            if indexes.contains_key(index_uid) {
+                return Err(already_exists(index_uid));
+            }
+            let primary_key = match &record.details {
+                Some(TaskDetails::IndexInfo { primary_key, .. }) => primary_key.clone(),
+                _ => None,
+            };
+            indexes.insert(index_uid.to_owned(), new_index(primary_key, at));
+        }
+        TaskType::DocumentAdditionOrUpdate => {
+            let index = indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at));
+            match (&index.primary_key, &entry.primary_key) {
+                (Some(existing), Some(decided)) if existing != decided => {
+                    return Err(ResponseError::new(
+                        Code::IndexPrimaryKeyAlreadyExists,
+                        format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
+                    ))
+                }
+                (None, decided) => index.primary_key = decided.clone(),
+                _ => {}
+            }
+            index.may_have_documents = true;
+            index.updated_at = at;
+        }
+        TaskType::SettingsUpdate => {
+            indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at)).updated_at = at;
+        }
+        TaskType::DocumentDeletion => {
+            let index = indexes.get_mut(index_uid).ok_or_else(|| not_found(index_uid))?;
+            if matches!(record.details, Some(TaskDetails::ClearAll { .. })) {
+                index.may_have_documents = false;
+            }
+            index.updated_at = at;
+        }
+        TaskType::IndexUpdate => update_index(indexes, index_uid, record)?,
+        TaskType::IndexDeletion => {
+            indexes.remove(index_uid).ok_or_else(|| not_found(index_uid))?;
+        }
+        TaskType::IndexSwap => swap(indexes, record)?,
+        TaskType::TaskCancelation | TaskType::TaskDeletion => {}
+    }
+    Ok(())
+}
+
+fn update_index(indexes: &mut Indexes, index_uid: &str, record: &TaskRecord) -> Result<(), ResponseError> {
+    let Some(TaskDetails::IndexInfo { primary_key, new_index_uid, .. }) = &record.details else {
+        return Ok(());
+    };
+    let index = indexes.get(index_uid).ok_or_else(|| not_found(index_uid))?;
+    if let (Some(wanted), Some(existing)) = (primary_key, &index.primary_key) {
+        if wanted != existing && index.may_have_documents {
+            return Err(ResponseError::new(
+                Code::IndexPrimaryKeyAlreadyExists,
+                format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
+            ));
+        }
+    }
+    if let Some(new_uid) = new_index_uid.as_deref().filter(|new| *new != index_uid) {
+        if indexes.contains_key(new_uid) {
+            return Err(already_exists(new_uid));
+        }
+    }
+    let mut index = indexes.remove(index_uid).expect("checked above");
+    if primary_key.is_some() {
+        index.primary_key = primary_key.clone();
+    }
+    index.updated_at = record.enqueued_at;
+    indexes.insert(new_index_uid.clone().unwrap_or_else(|| index_uid.to_owned()), index);
+    Ok(())
+}
+
+fn swap(indexes: &mut Indexes, record: &TaskRecord) -> Result<(), ResponseError> {
+    let Some(TaskDetails::IndexSwap { swaps }) = &record.details else { return Ok(()) };
+    let mut missing: Vec<&str> = Vec::new();
+    for swap in swaps {
+        let [a, b] = &swap.indexes;
+        if !indexes.contains_key(a) {
+            missing.push(a);
+        }
+        if !swap.rename && !indexes.contains_key(b) {
+            missing.push(b);
+        }
+        if swap.rename && indexes.contains_key(b) {
+            return Err(ResponseError::new(
+                Code::IndexAlreadyExists,
+                format!("Cannot rename `{a}` to `{b}` as the index already exists. Hint: You can remove `{b}` first and then do your remove."),
+            ));
+        }
+    }
+    match missing.as_slice() {
+        [] => {}
+        [one] => return Err(not_found(one)),
+        many => {
+            let list = many.iter().map(|uid| format!("`{uid}`")).collect::<Vec<_>>().join(", ");
+            return Err(ResponseError::new(Code::IndexNotFound, format!("Indexes {list} not found.")));
+        }
+    }
+    for swap in swaps {
+        let [a, b] = &swap.indexes;
+        let first = indexes.remove(a);
+        let second = indexes.remove(b);
+        if let Some(mut index) = first {
+            index.updated_at = record.enqueued_at;
+            indexes.insert(b.clone(), index);
+        }
+        if let Some(mut index) = second {
+            index.updated_at = record.enqueued_at;
+            indexes.insert(a.clone(), index);
+        }
+    }
+    Ok(())
 }
 
 fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {

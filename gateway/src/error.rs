@@ -41,13 +41,7 @@ impl GatewayError {
                 "Miroir's write log is unavailable, so the request was not accepted. Nothing was written; retry later.",
             )
             .with_http_status(503),
-            GatewayError::PayloadTooLarge { limit } => ResponseError::new(
-                Code::PayloadTooLarge,
-                format!(
-                    "The provided payload reached the size limit. The maximum accepted payload size is {}.",
-                    human_size(*limit)
-                ),
-            ),
+            GatewayError::PayloadTooLarge { limit } => crate::documents::payload::payload_too_large(*limit as u64),
             GatewayError::Internal(reason) => ResponseError::new(Code::Internal, reason.clone()),
         }
     }
@@ -86,25 +80,6 @@ pub fn error_response(error: &ResponseError) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     }
     response
-}
-
-/// A byte count as Meilisearch prints its payload limit: the largest unit that keeps the value
-/// at least 1, binary units (KiB, MiB…) when the count is a multiple of 1024, decimal otherwise.
-pub fn human_size(bytes: usize) -> String {
-    let (base, units): (f64, [&str; 6]) = if bytes % 1024 == 0 && bytes != 0 {
-        (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
-    } else {
-        (1000.0, ["B", "KB", "MB", "GB", "TB", "PB"])
-    };
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= base && unit + 1 < units.len() {
-        value /= base;
-        unit += 1;
-    }
-    // Two decimals at most, trailing zeros dropped (100 MB, 1.5 MB, 3 B).
-    let rounded = (value * 100.0).round() / 100.0;
-    format!("{rounded} {}", units[unit])
 }
 
 #[cfg(test)]
@@ -156,13 +131,4 @@ mod tests {
     }
 
     const DEFAULT_LIMIT: usize = crate::config::DEFAULT_PAYLOAD_LIMIT;
-
-    #[test]
-    fn sizes_print_like_meilisearch() {
-        assert_eq!(human_size(3), "3 B");
-        assert_eq!(human_size(100_000_000), "100 MB");
-        assert_eq!(human_size(1_500_000), "1.5 MB");
-        assert_eq!(human_size(100 * 1024 * 1024), "100 MiB");
-        assert_eq!(human_size(2048), "2 KiB");
-    }
 }

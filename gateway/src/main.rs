@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let topology = config.cluster.topology().context("invalid topology")?;
     let log = config.cluster.open_log().await.context("cannot open the write log")?;
     let state = AppState::new(topology, Arc::from(log), config.master_key.clone(), config.payload_limit);
+    let _watchers = state.start_watching();
     let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
     serve(router(state), config.listen, tls, shutdown_signal()).await
 }

@@ -3,30 +3,53 @@
 use std::sync::Arc;
 
 use miroir_clients::log::WriteLog;
+use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::Topology;
+
+use crate::watch::CatalogHandle;
 
 /// Shared, cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 struct Shared {
-    topology: Topology,
+    placement: Placement,
     log: Arc<dyn WriteLog>,
+    catalog: Arc<CatalogHandle>,
     master_key: Option<String>,
     payload_limit: usize,
 }
 
 impl AppState {
+    /// State over `log`; the catalog starts empty and is filled by [`crate::watch::spawn_watchers`].
     pub fn new(topology: Topology, log: Arc<dyn WriteLog>, master_key: Option<String>, payload_limit: usize) -> Self {
-        AppState(Arc::new(Shared { topology, log, master_key, payload_limit }))
+        AppState(Arc::new(Shared {
+            placement: Placement::new(topology),
+            log,
+            catalog: Arc::new(CatalogHandle::new()),
+            master_key,
+            payload_limit,
+        }))
     }
 
     pub fn topology(&self) -> &Topology {
-        &self.0.topology
+        self.0.placement.topology()
+    }
+
+    pub fn placement(&self) -> &Placement {
+        &self.0.placement
     }
 
     pub fn log(&self) -> &dyn WriteLog {
         self.0.log.as_ref()
+    }
+
+    pub fn shared_log(&self) -> Arc<dyn WriteLog> {
+        self.0.log.clone()
+    }
+
+    pub fn catalog(&self) -> &Arc<CatalogHandle> {
+        &self.0.catalog
     }
 
     pub fn master_key(&self) -> Option<&str> {
@@ -36,5 +59,10 @@ impl AppState {
     /// Largest request body accepted, in bytes.
     pub fn payload_limit(&self) -> usize {
         self.0.payload_limit
+    }
+
+    /// Starts folding the log into the catalog (call once, inside a Tokio runtime).
+    pub fn start_watching(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        crate::watch::spawn_watchers(self.shared_log(), self.catalog().clone())
     }
 }

@@ -1,4 +1,10 @@
 //! HTTP handlers, one file per group of Meilisearch routes.
 
+pub mod document_writes;
 pub mod health;
+pub mod indexes;
 pub mod metrics;
+pub mod settings;
+pub mod swap;
+pub mod tasks;
+pub mod write;

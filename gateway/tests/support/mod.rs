@@ -3,11 +3,15 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use miroir_clients::log::{LogConfig, MemoryLog};
+use miroir_clients::log::{LogConfig, MemoryLog, Record, Topic, WriteLog};
+use miroir_schemas::details::DetailCounts;
+use miroir_schemas::envelope::{decode, encode, OpEnvelope};
+use miroir_schemas::task_log::{ReplicaStatus, TaskEvent, TaskRecord};
 use miroir_gateway::app::router;
 use miroir_gateway::state::AppState;
 use miroir_schemas::topology::{Node, Topology};
@@ -36,6 +40,7 @@ impl TestGateway {
     pub fn with_payload_limit(limit: usize) -> Self {
         let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
         let state = AppState::new(topology(3), log.clone(), Some(MASTER_KEY.into()), limit);
+        state.start_watching();
         TestGateway { router: router(state), log }
     }
 
@@ -57,6 +62,63 @@ impl TestGateway {
         let (status, bytes) = self.send_raw(request).await;
         let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
         (status, json)
+    }
+
+    /// Every record of `topic`, partition by partition.
+    pub async fn records(&self, topic: Topic) -> Vec<Record> {
+        let mut all = Vec::new();
+        for partition in 0..self.log.config().partitions(topic) {
+            let end = self.log.end_offset(topic, partition).await.unwrap();
+            let mut reader = self.log.read_partition(topic, partition, 0).await.unwrap();
+            let mut got = Vec::new();
+            while (got.len() as u64) < end {
+                got.extend(reader.next_batch(1000, Duration::from_millis(100)).await.unwrap());
+            }
+            all.extend(got);
+        }
+        all
+    }
+
+    /// Every operation appended to `ops`.
+    pub async fn ops(&self) -> Vec<(String, OpEnvelope)> {
+        self.records(Topic::Ops).await.into_iter().map(|r| (r.key.clone(), decode(&r.payload).unwrap())).collect()
+    }
+
+    /// Plays the indexer: reports every replica of every shard task `uid` targets.
+    pub async fn finish_task(&self, uid: u64, status: ReplicaStatus, counts: DetailCounts) {
+        let record = &self.records(Topic::Tasks).await[uid as usize];
+        let task: TaskRecord = decode(&record.payload).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        for target in &task.targets {
+            for replica in &target.replicas {
+                let event = TaskEvent {
+                    schema_version: miroir_schemas::envelope::SCHEMA_VERSION,
+                    task_uid: uid,
+                    shard: target.shard,
+                    replica: replica.clone(),
+                    status,
+                    error: None,
+                    counts,
+                    started_at: now,
+                    finished_at: now,
+                };
+                let key = format!("{uid}/{}/{replica}", target.shard);
+                self.log.append(Topic::TaskEvents, &key, &key, encode(&event).into()).await.unwrap();
+            }
+        }
+    }
+
+    /// Polls `GET /tasks/{uid}` until its status is `status` (the fold is asynchronous).
+    /// (The bound only turns a hang into a failure.)
+    pub async fn wait_status(&self, uid: u64, status: &str) -> Value {
+        for _ in 0..2000 {
+            let (_, task) = self.call("GET", &format!("/tasks/{uid}"), None).await;
+            if task["status"] == status {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("task {uid} never became {status}");
     }
 
     pub async fn send_raw(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {

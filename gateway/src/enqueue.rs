@@ -1,0 +1,203 @@
+//! The gateway's half of a write (ARCHITECTURE.md, "A write, end to end"): append the task
+//! record to `tasks` (its position is the task uid), then the per-shard operations to `ops`,
+//! and answer `202` only once every append is durably acknowledged.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use miroir_clients::log::{LogError, NewRecord, Topic, WriteLog};
+use miroir_schemas::envelope::{encode, Op, OpEnvelope};
+use miroir_schemas::error::ResponseError;
+use miroir_schemas::placement::Placement;
+use miroir_schemas::task_log::ShardTarget;
+use miroir_schemas::tasks::summarized_task_view;
+use miroir_schemas::topology::ShardId;
+use serde_json::{Map, Value};
+
+use crate::catalog::TaskLogEntry;
+use crate::documents::payload::payload_too_large;
+use crate::error::GatewayError;
+use crate::state::AppState;
+
+/// Bytes kept free in every `ops` message for the envelope around the documents.
+const ENVELOPE_OVERHEAD: usize = 1024;
+/// Appends of `ops` are retried this many times (same dedup ids, so nothing is stored twice).
+const OPS_ATTEMPTS: u32 = 3;
+/// How long a `202` waits for this gateway to fold its own task, so `GET /tasks/{uid}` right
+/// after finds it.
+const FOLD_WAIT: Duration = Duration::from_secs(5);
+
+/// A task and what it does to each shard.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub entry: TaskLogEntry,
+    /// Operations in application order; several may target one shard.
+    pub ops: Vec<(ShardId, Op)>,
+}
+
+/// Every node holding each shard the operations touch: the replicas whose events finish the task.
+pub fn targets(placement: &Placement, ops: &[(ShardId, Op)]) -> Vec<ShardTarget> {
+    let mut shards: Vec<ShardId> = ops.iter().map(|(shard, _)| *shard).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    shards
+        .into_iter()
+        .map(|shard| ShardTarget { shard, replicas: placement.replicas(shard).into_iter().map(|n| n.id.clone()).collect() })
+        .collect()
+}
+
+/// Splits documents into consecutive runs whose JSON fits in `budget` bytes each.
+pub fn split_documents(documents: Vec<Map<String, Value>>, budget: usize) -> Result<Vec<Vec<Map<String, Value>>>, ResponseError> {
+    let mut parts = vec![Vec::new()];
+    let mut used = 0;
+    for document in documents {
+        let size = serde_json::to_vec(&document).expect("documents serialize").len() + 1;
+        if size > budget {
+            return Err(payload_too_large(budget as u64));
+        }
+        if used + size > budget {
+            parts.push(Vec::new());
+            used = 0;
+        }
+        used += size;
+        parts.last_mut().expect("never empty").push(document);
+    }
+    Ok(parts)
+}
+
+/// The `ops` envelopes of task `task_uid`, documents split to fit `max_payload` bytes, each
+/// shard's parts numbered so the dedup id `<taskUid>:<shard>:<part>` is unique per task.
+pub fn envelopes(
+    task_uid: u64,
+    index_uid: Option<&str>,
+    ops: Vec<(ShardId, Op)>,
+    max_payload: usize,
+) -> Result<Vec<OpEnvelope>, ResponseError> {
+    let budget = max_payload.saturating_sub(ENVELOPE_OVERHEAD + index_uid.map_or(0, str::len));
+    let mut per_shard: BTreeMap<ShardId, Vec<Op>> = BTreeMap::new();
+    for (shard, op) in ops {
+        match op {
+            Op::Documents { method, primary_key, documents } => {
+                for part in split_documents(documents, budget.saturating_sub(primary_key.len()))? {
+                    let op = Op::Documents { method, primary_key: primary_key.clone(), documents: part };
+                    per_shard.entry(shard).or_default().push(op);
+                }
+            }
+            other => per_shard.entry(shard).or_default().push(other),
+        }
+    }
+    let mut envelopes = Vec::new();
+    for (shard, ops) in per_shard {
+        let parts = ops.len() as u32;
+        for (part, op) in ops.into_iter().enumerate() {
+            let mut envelope = OpEnvelope::new(task_uid, index_uid.map(str::to_owned), shard, op);
+            envelope.part = part as u32;
+            envelope.parts = parts;
+            envelopes.push(envelope);
+        }
+    }
+    Ok(envelopes)
+}
+
+/// The `ops` key of a shard of an index: one key per (index, shard), so a shard's operations
+/// stay in order on one partition.
+pub fn ops_key(index_uid: &str, shard: ShardId) -> String {
+    format!("{index_uid}/{shard}")
+}
+
+/// Appends the task and its operations; returns the `202` body.
+pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
+    let Write { mut entry, ops } = write;
+    entry.record.targets = targets(state.placement(), &ops);
+    let log = state.log();
+    let task_dedup = format!("task:{}", uuid::Uuid::new_v4().simple());
+    let position = log.append(Topic::Tasks, "tasks", &task_dedup, Bytes::from(encode(&entry))).await?;
+    let task_uid = position.offset;
+
+    // Swaps name their indexes in the op; they are ordered with the first index's operations.
+    let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
+    let envelopes = envelopes(task_uid, entry.record.index_uid.as_deref(), ops, log.max_payload_bytes())?;
+    let records: Vec<NewRecord> = envelopes
+        .iter()
+        .map(|envelope| NewRecord::new(ops_key(&key_index, envelope.shard), envelope.dedup_id(), encode(envelope)))
+        .collect();
+    if !records.is_empty() {
+        append_ops(log, records).await.inspect_err(|error| {
+            tracing::error!(task_uid, %error, "task recorded but its operations could not be appended");
+        })?;
+    }
+    metrics::counter!("miroir_tasks_enqueued_total").increment(1);
+    if !state.catalog().wait_folded(task_uid + 1, FOLD_WAIT).await {
+        tracing::warn!(task_uid, "answering before this gateway folded its own task");
+    }
+    Ok(summarized_task_view(task_uid, &entry.record))
+}
+
+fn swap_key_index(ops: &[(ShardId, Op)]) -> Option<String> {
+    ops.iter().find_map(|(_, op)| match op {
+        Op::SwapIndexes { swaps } => swaps.first().map(|swap| swap.indexes[0].clone()),
+        _ => None,
+    })
+}
+
+async fn append_ops(log: &dyn WriteLog, records: Vec<NewRecord>) -> Result<(), LogError> {
+    let mut attempt = 1;
+    loop {
+        match log.append_many(Topic::Ops, records.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(error @ LogError::Unavailable(_)) if attempt < OPS_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "retrying ops append");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use miroir_schemas::envelope::DocumentMethod;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn doc(i: usize, filler: usize) -> Map<String, Value> {
+        json!({"id": i, "text": "x".repeat(filler)}).as_object().unwrap().clone()
+    }
+
+    proptest! {
+        /// Splitting keeps every document once, in order, and every part fits its budget.
+        #[test]
+        fn split_keeps_order_and_fits(sizes in prop::collection::vec(0usize..300, 0..60), budget in 320usize..2000) {
+            let docs: Vec<_> = sizes.iter().enumerate().map(|(i, &n)| doc(i, n)).collect();
+            let parts = split_documents(docs.clone(), budget).unwrap();
+            prop_assert_eq!(parts.concat(), docs);
+            for part in &parts {
+                let size: usize = part.iter().map(|d| serde_json::to_vec(d).unwrap().len() + 1).sum();
+                prop_assert!(size <= budget);
+            }
+        }
+    }
+
+    #[test]
+    fn a_document_bigger_than_a_message_is_refused() {
+        let error = split_documents(vec![doc(1, 5000)], 1000).unwrap_err();
+        assert_eq!(error.code, "payload_too_large");
+    }
+
+    #[test]
+    fn envelopes_number_parts_per_shard() {
+        let docs = |n| (0..n).map(|i| doc(i, 400)).collect::<Vec<_>>();
+        let documents = |n| Op::Documents { method: DocumentMethod::Replace, primary_key: "id".into(), documents: docs(n) };
+        let ops = vec![(ShardId(1), documents(6)), (ShardId(0), Op::ClearDocuments), (ShardId(1), Op::ClearDocuments)];
+        let envelopes = envelopes(9, Some("movies"), ops, ENVELOPE_OVERHEAD + 6 + 2 + 1000).unwrap();
+        let ids: Vec<String> = envelopes.iter().map(OpEnvelope::dedup_id).collect();
+        // 6 documents of ~420 bytes: 2 per 1000-byte message → 3 parts, then the clear.
+        assert_eq!(ids, ["9:shard-0:0", "9:shard-1:0", "9:shard-1:1", "9:shard-1:2", "9:shard-1:3"]);
+        assert!(envelopes.iter().filter(|e| e.shard == ShardId(1)).all(|e| e.parts == 4));
+        assert!(matches!(envelopes[4].op, Op::ClearDocuments), "order within a shard is kept");
+        assert_eq!(ops_key("movies", ShardId(1)), "movies/shard-1");
+    }
+}

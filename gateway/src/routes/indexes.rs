@@ -1,0 +1,143 @@
+//! `/indexes` and `/indexes/{uid}`: answered from the catalog, changed through tasks.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use miroir_schemas::details::TaskDetails;
+use miroir_schemas::envelope::Op;
+use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::task_log::TaskType;
+use miroir_schemas::tasks::rfc3339;
+use serde_json::{json, Map, Value};
+
+use crate::auth::json_error::{incorrect_type, missing_field, Kind, Step};
+use crate::catalog::IndexInfo;
+use crate::error::GatewayError;
+use crate::params::{body_index_uid, path_index_uid, QueryParams};
+use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, Accepted};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: u64 = 20;
+
+fn index_view(uid: &str, index: &IndexInfo) -> Value {
+    json!({
+        "uid": uid,
+        "createdAt": rfc3339(index.created_at),
+        "updatedAt": rfc3339(index.updated_at),
+        "primaryKey": index.primary_key,
+    })
+}
+
+fn index_not_found(uid: &str) -> GatewayError {
+    GatewayError::meili(Code::IndexNotFound, format!("Index `{uid}` not found."))
+}
+
+/// `GET /indexes?offset&limit`.
+pub async fn list(State(state): State<AppState>, Query(query): Query<Vec<(String, String)>>) -> Result<Json<Value>, GatewayError> {
+    let query = QueryParams(query);
+    query.check(&["offset", "limit"])?;
+    let offset = query.integer("offset", Code::InvalidIndexOffset)?.unwrap_or(0);
+    let limit = query.integer("limit", Code::InvalidIndexLimit)?.unwrap_or(DEFAULT_LIMIT);
+    let (results, total) = current_catalog(&state, |catalog| {
+        let results: Vec<Value> = catalog
+            .indexes()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|(uid, index)| index_view(uid, index))
+            .collect();
+        (results, catalog.indexes().len())
+    })
+    .await?;
+    Ok(Json(json!({"results": results, "offset": offset, "limit": limit, "total": total})))
+}
+
+/// `GET /indexes/{uid}`.
+pub async fn get(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Json<Value>, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    current_catalog(&state, |catalog| catalog.index(&uid).map(|index| index_view(&uid, index)))
+        .await?
+        .map(Json)
+        .ok_or_else(|| index_not_found(&uid))
+}
+
+/// A `primaryKey` field: a string or null.
+fn primary_key_field(object: &Map<String, Value>) -> Result<Option<String>, ResponseError> {
+    match object.get("primaryKey") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(key)) => Ok(Some(key.clone())),
+        Some(other) => Err(ResponseError::new(
+            Code::InvalidIndexPrimaryKey,
+            incorrect_type(&[Step::Key("primaryKey".into())], &[Kind::String, Kind::Null], other),
+        )),
+    }
+}
+
+/// `POST /indexes` `{uid, primaryKey}`.
+pub async fn create(
+    State(state): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Accepted, GatewayError> {
+    let query = QueryParams(query);
+    query.check(&["customMetadata"])?;
+    let body = json_request(&state, &headers, body).await?;
+    let object = object_fields(&body, &["uid", "primaryKey"])?;
+    let uid = match object.get("uid") {
+        None => return Err(GatewayError::meili(Code::MissingIndexUid, missing_field(&[], "uid"))),
+        Some(Value::String(uid)) => uid.clone(),
+        Some(other) => {
+            return Err(GatewayError::meili(Code::InvalidIndexUid, incorrect_type(&[Step::Key("uid".into())], &[Kind::String], other)))
+        }
+    };
+    body_index_uid(&uid, ".uid", state.topology().shard_count)?;
+    let primary_key = primary_key_field(object)?;
+    current_catalog(&state, |_| ()).await?;
+    let details = TaskDetails::IndexInfo { primary_key: primary_key.clone(), old_index_uid: None, new_index_uid: None };
+    let entry = new_entry(TaskType::IndexCreation, Some(&uid), details, &query);
+    submit(&state, entry, on_every_shard(&state, Op::CreateIndex { primary_key })).await
+}
+
+/// `PATCH /indexes/{uid}` `{primaryKey, uid}` (a new `uid` renames the index).
+pub async fn update(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Accepted, GatewayError> {
+    let query = checked_query(&state, &uid, query)?;
+    let body = json_request(&state, &headers, body).await?;
+    let object = object_fields(&body, &["primaryKey", "uid"])?;
+    let primary_key = primary_key_field(object)?;
+    let new_uid = match object.get("uid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(new_uid)) => {
+            body_index_uid(new_uid, ".uid", state.topology().shard_count)?;
+            Some(new_uid.clone())
+        }
+        Some(other) => {
+            return Err(GatewayError::meili(Code::InvalidIndexUid, incorrect_type(&[Step::Key("uid".into())], &[Kind::String], other)))
+        }
+    };
+    current_catalog(&state, |_| ()).await?;
+    let (old_index_uid, new_index_uid) = match &new_uid {
+        Some(new_uid) => (Some(uid.clone()), Some(new_uid.clone())),
+        None => (None, None),
+    };
+    let details = TaskDetails::IndexInfo { primary_key: primary_key.clone(), old_index_uid, new_index_uid };
+    let entry = new_entry(TaskType::IndexUpdate, Some(&uid), details, &query);
+    submit(&state, entry, on_every_shard(&state, Op::UpdateIndex { primary_key, new_index_uid: new_uid })).await
+}
+
+/// `DELETE /indexes/{uid}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Accepted, GatewayError> {
+    let query = checked_query(&state, &uid, query)?;
+    current_catalog(&state, |_| ()).await?;
+    let entry = new_entry(TaskType::IndexDeletion, Some(&uid), TaskDetails::ClearAll { deleted_documents: None }, &query);
+    submit(&state, entry, on_every_shard(&state, Op::DeleteIndex)).await
+}

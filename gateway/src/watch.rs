@@ -1,0 +1,136 @@
+//! Keeps this gateway's [`Catalog`] current: tails `tasks` and every `task-events` partition
+//! from position 0 and folds what arrives. Nothing here is kept anywhere else, so a restarted
+//! gateway rebuilds the same catalog by reading the same records.
+
+use std::convert::Infallible;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use miroir_clients::log::{LogError, Topic, WriteLog};
+use miroir_schemas::envelope::decode;
+use miroir_schemas::task_log::TaskEvent;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::catalog::{Catalog, TaskLogEntry};
+
+const BATCH: usize = 1000;
+const WAIT: Duration = Duration::from_millis(500);
+const RETRY: Duration = Duration::from_millis(500);
+
+/// The shared catalog and how far it has folded `tasks`.
+pub struct CatalogHandle {
+    catalog: RwLock<Catalog>,
+    folded_tasks: watch::Sender<u64>,
+}
+
+impl Default for CatalogHandle {
+    fn default() -> Self {
+        CatalogHandle { catalog: RwLock::new(Catalog::new()), folded_tasks: watch::channel(0).0 }
+    }
+}
+
+impl CatalogHandle {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `read` on the current catalog.
+    pub fn read<R>(&self, read: impl FnOnce(&Catalog) -> R) -> R {
+        read(&self.catalog.read().expect("catalog lock poisoned"))
+    }
+
+    fn write<R>(&self, write: impl FnOnce(&mut Catalog) -> R) -> R {
+        let mut catalog = self.catalog.write().expect("catalog lock poisoned");
+        let result = write(&mut catalog);
+        let folded = catalog.next_task_uid();
+        drop(catalog);
+        self.folded_tasks.send_replace(folded);
+        result
+    }
+
+    /// Waits until the first `count` `tasks` records are folded; `false` after `timeout`.
+    pub async fn wait_folded(&self, count: u64, timeout: Duration) -> bool {
+        let mut folded = self.folded_tasks.subscribe();
+        tokio::time::timeout(timeout, folded.wait_for(|&done| done >= count)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits until everything appended to `tasks` so far is folded, so a decision made next
+    /// sees every earlier write (including this client's previous one through another gateway).
+    pub async fn catch_up(&self, log: &dyn WriteLog, timeout: Duration) -> Result<(), LogError> {
+        let end = log.end_offset(Topic::Tasks, 0).await?;
+        if self.wait_folded(end, timeout).await {
+            Ok(())
+        } else {
+            Err(LogError::Unavailable(format!("the catalog did not reach task {end} within {timeout:?}")))
+        }
+    }
+}
+
+/// Starts the tailers; they run until the returned tasks are aborted.
+pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec<JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(tail_tasks(log.clone(), handle.clone()))];
+    for partition in 0..log.config().partitions(Topic::TaskEvents) {
+        tasks.push(tokio::spawn(tail_events(log.clone(), handle.clone(), partition)));
+    }
+    tasks
+}
+
+async fn tail_tasks(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) {
+    loop {
+        let Err(error) = fold_tasks(log.as_ref(), &handle).await;
+        tracing::warn!(%error, "tailing tasks failed; retrying");
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Folds `tasks` from the first record not folded yet, forever (or until the log fails).
+async fn fold_tasks(log: &dyn WriteLog, handle: &CatalogHandle) -> Result<Infallible, LogError> {
+    let from = handle.read(Catalog::next_task_uid);
+    let mut reader = log.read_partition(Topic::Tasks, 0, from).await?;
+    loop {
+        let records = reader.next_batch(BATCH, WAIT).await?;
+        if records.is_empty() {
+            continue;
+        }
+        handle.write(|catalog| {
+            for record in records {
+                let uid = record.position.offset;
+                match decode::<TaskLogEntry>(&record.payload) {
+                    Ok(entry) => catalog.apply_task(uid, entry),
+                    Err(error) => {
+                        tracing::error!(uid, %error, "unreadable tasks record");
+                        catalog.skip_task(uid);
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn tail_events(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>, partition: u32) {
+    let mut next = 0;
+    loop {
+        let Err(error) = fold_events(log.as_ref(), &handle, partition, &mut next).await;
+        tracing::warn!(%error, partition, "tailing task-events failed; retrying");
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Folds one `task-events` partition from `*next`, advancing it past every record folded.
+async fn fold_events(log: &dyn WriteLog, handle: &CatalogHandle, partition: u32, next: &mut u64) -> Result<Infallible, LogError> {
+    let mut reader = log.read_partition(Topic::TaskEvents, partition, *next).await?;
+    loop {
+        let records = reader.next_batch(BATCH, WAIT).await?;
+        let Some(last) = records.last() else { continue };
+        *next = last.position.offset + 1;
+        handle.write(|catalog| {
+            for record in &records {
+                match decode::<TaskEvent>(&record.payload) {
+                    Ok(event) => catalog.apply_event(event),
+                    Err(error) => tracing::error!(position = ?record.position, %error, "unreadable task-events record"),
+                }
+            }
+        });
+    }
+}
