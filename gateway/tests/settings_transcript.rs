@@ -1,0 +1,236 @@
+//! Settings routes against Meilisearch 1.50's recorded exchanges, on the in-memory log, with
+//! in-process fake nodes answering settings reads.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use miroir_clients::log::{LogConfig, MemoryLog};
+use miroir_gateway::app::router;
+use miroir_gateway::state::AppState;
+use miroir_schemas::details::DetailCounts;
+use miroir_schemas::envelope::Op;
+use miroir_schemas::task_log::ReplicaStatus;
+use miroir_schemas::topology::{Node, Topology};
+use serde_json::{json, Value};
+use support::{TestGateway, MASTER_KEY};
+
+const TRANSCRIPT: &str = "/work/shared/meilisearch-reference/transcripts-v1.50.jsonl";
+const VOLATILE: &[&str] = &["enqueuedAt", "startedAt", "finishedAt", "duration", "batchUid", "taskUid", "uid"];
+
+fn exchange(name: &str) -> Value {
+    let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript present");
+    text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()).find(|e| e["name"] == name).unwrap_or_else(|| panic!("no exchange `{name}`"))
+}
+
+fn without_volatile(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        for key in VOLATILE {
+            map.remove(*key);
+        }
+    }
+    value
+}
+
+/// What the fake nodes saw: the paths they were asked.
+type Seen = Arc<Mutex<Vec<String>>>;
+
+/// A fake node answering settings reads with `settings` (the full object or one field), or
+/// Meilisearch's `index_not_found` for node indexes it does not hold.
+async fn fake_node(settings: Value, holds: &'static str, seen: Seen) -> String {
+    let all = settings.clone();
+    let seen_all = seen.clone();
+    let app = Router::new()
+        .route(
+            "/indexes/{index}/settings",
+            get(move |Path(index): Path<String>| {
+                let all = all.clone();
+                let seen = seen_all.clone();
+                async move {
+                    seen.lock().unwrap().push(format!("/indexes/{index}/settings"));
+                    answer(&index, holds, all)
+                }
+            }),
+        )
+        .route(
+            "/indexes/{index}/settings/{route}",
+            get(move |Path((index, route)): Path<(String, String)>| {
+                let settings = settings.clone();
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(format!("/indexes/{index}/settings/{route}"));
+                    let name = miroir_gateway::routes::settings::validation::fields::by_route(&route).unwrap().name;
+                    answer(&index, holds, settings[name].clone())
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn answer(index: &str, holds: &str, body: Value) -> (StatusCode, Json<Value>) {
+    if index == holds {
+        (StatusCode::OK, Json(body))
+    } else {
+        let message = format!("Index `{index}` not found.");
+        (StatusCode::NOT_FOUND, Json(json!({"message": message, "code": "index_not_found", "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#index_not_found"})))
+    }
+}
+
+/// A gateway over 3 shards, RF 2 on 3 nodes at `urls`.
+fn gateway(urls: Vec<String>) -> TestGateway {
+    let nodes = urls.into_iter().enumerate().map(|(i, url)| Node { id: format!("n{i}"), url, replica_group: "g0".into(), api_key: None }).collect();
+    let topology = Topology::new(1, 3, 2, nodes).unwrap();
+    let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
+    let state = AppState::new(topology, log.clone(), Some(MASTER_KEY.into()), miroir_gateway::config::DEFAULT_PAYLOAD_LIMIT);
+    state.start_watching();
+    TestGateway { router: router(state), log }
+}
+
+/// A port nothing listens on.
+async fn dead_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+async fn replay(gateway: &TestGateway, name: &str) -> (StatusCode, Value) {
+    let recorded = exchange(name);
+    let request = &recorded["request"];
+    let body = request.get("body").cloned();
+    gateway.call(request["method"].as_str().unwrap(), request["path"].as_str().unwrap(), body).await
+}
+
+async fn assert_replays(gateway: &TestGateway, name: &str) -> Value {
+    let recorded = exchange(name);
+    let (status, body) = replay(gateway, name).await;
+    assert_eq!(status.as_u16(), recorded["status"].as_u64().unwrap() as u16, "{name}: {body}");
+    assert_eq!(without_volatile(body.clone()), without_volatile(recorded["response"].clone()), "{name}");
+    body
+}
+
+#[tokio::test]
+async fn recorded_settings_exchanges_read_the_same() {
+    let defaults = exchange("default settings")["response"].clone();
+    let seen: Seen = Arc::default();
+    let mut urls = Vec::new();
+    for _ in 0..3 {
+        urls.push(fake_node(defaults.clone(), "packages__shard-0", seen.clone()).await);
+    }
+    let gateway = gateway(urls);
+    // Tasks 0 and 1 as in the recording.
+    assert_replays(&gateway, "create index").await;
+    gateway.finish_task(0, ReplicaStatus::Succeeded, DetailCounts::default()).await;
+    gateway.wait_status(0, "succeeded").await;
+    assert_replays(&gateway, "create index again").await;
+
+    assert_replays(&gateway, "default settings").await;
+    assert!(seen.lock().unwrap().iter().all(|path| path == "/indexes/packages__shard-0/settings"), "{seen:?}");
+
+    let accepted = assert_replays(&gateway, "update settings").await;
+    assert_eq!(accepted["taskUid"], 2);
+    gateway.finish_task(2, ReplicaStatus::Succeeded, DetailCounts::default()).await;
+    gateway.wait_status(2, "succeeded").await;
+    assert_replays(&gateway, "update settings / finished task").await;
+
+    let accepted = assert_replays(&gateway, "update typo tolerance").await;
+    assert_eq!(accepted["taskUid"], 3);
+    gateway.finish_task(3, ReplicaStatus::Succeeded, DetailCounts::default()).await;
+    gateway.wait_status(3, "succeeded").await;
+    assert_replays(&gateway, "update typo tolerance / finished task").await;
+
+    assert_replays(&gateway, "invalid settings field").await;
+    assert_replays(&gateway, "unknown settings field").await;
+}
+
+#[tokio::test]
+async fn a_sub_route_reads_the_node_sub_route() {
+    let recorded = exchange("get filterable attributes");
+    let settings = json!({"filterableAttributes": recorded["response"].clone()});
+    let seen: Seen = Arc::default();
+    let url = fake_node(settings, "packages__shard-0", seen.clone()).await;
+    let gateway = gateway(vec![url.clone(), url.clone(), url]);
+    gateway.call("POST", "/indexes", Some(json!({"uid": "packages"}))).await;
+    assert_replays(&gateway, "get filterable attributes").await;
+    assert_eq!(seen.lock().unwrap().as_slice(), ["/indexes/packages__shard-0/settings/filterable-attributes"]);
+}
+
+#[tokio::test]
+async fn reads_fail_over_and_never_leak_node_index_names() {
+    let seen: Seen = Arc::default();
+    let live = fake_node(json!({"stopWords": ["a"]}), "other__shard-0", seen.clone()).await;
+    let (dead_a, dead_b) = (dead_url().await, dead_url().await);
+    // Whatever replicas hold shard-0, at most one of them is live: a read must reach it.
+    let gateway = gateway(vec![dead_a, dead_b, live]);
+    gateway.call("POST", "/indexes", Some(json!({"uid": "movies"}))).await;
+    let (status, body) = gateway.call("GET", "/indexes/nope/settings", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({"message": "Index `nope` not found.", "code": "index_not_found", "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#index_not_found"}));
+
+    let (status, body) = gateway.call("GET", "/indexes/movies/settings", None).await;
+    if seen.lock().unwrap().is_empty() {
+        // The live node does not hold shard-0: both replicas are down.
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["code"], "shard_unavailable");
+    } else {
+        // The live node answered for `movies__shard-0`, which it lacks: the error names `movies`.
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(body["message"], "Index `movies` not found.");
+    }
+    assert!(!body.to_string().contains("__shard-"), "{body}");
+}
+
+#[tokio::test]
+async fn updates_reach_every_shard_normalized_and_resets_are_nulls() {
+    let gateway = TestGateway::new();
+    let (status, _) = gateway.call("PATCH", "/indexes/movies/settings", Some(json!({"stopWords": ["the", "a", "the"]}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, body) = gateway.call("PUT", "/indexes/movies/settings/sortable-attributes", Some(json!(["b", "a"]))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body["type"], "settingsUpdate");
+    let (status, _) = gateway.call("DELETE", "/indexes/movies/settings/typo-tolerance", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = gateway.call("DELETE", "/indexes/movies/settings", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    let ops = gateway.ops().await;
+    let per_task = |uid: u64| ops.iter().filter(|(_, e)| e.task_uid == uid).map(|(key, e)| (key.clone(), e.op.clone())).collect::<Vec<_>>();
+    let first = per_task(0);
+    assert_eq!(first.len(), 3, "one op per shard");
+    for (_, op) in &first {
+        assert_eq!(*op, Op::UpdateSettings { settings: json!({"stopWords": ["a", "the"]}).as_object().unwrap().clone() });
+    }
+    assert!(per_task(1).iter().all(|(_, op)| *op == Op::UpdateSettings { settings: json!({"sortableAttributes": ["a", "b"]}).as_object().unwrap().clone() }));
+    assert!(per_task(2).iter().all(|(_, op)| *op == Op::UpdateSettings { settings: json!({"typoTolerance": null}).as_object().unwrap().clone() }));
+    assert!(per_task(3).iter().all(|(_, op)| *op == Op::ResetSettings));
+
+    let task = gateway.wait_status(3, "enqueued").await;
+    assert_eq!(task["details"]["displayedAttributes"], json!(["*"]));
+    assert_eq!(task["details"].as_object().unwrap().len(), 22);
+}
+
+#[tokio::test]
+async fn sub_routes_take_only_their_verb_and_refuse_bad_values_with_their_code() {
+    let gateway = TestGateway::new();
+    let (status, body) = gateway.call("PATCH", "/indexes/movies/settings/sortable-attributes", Some(json!(["a"]))).await;
+    assert_eq!((status, body), (StatusCode::METHOD_NOT_ALLOWED, Value::Null));
+    let (status, body) = gateway.call("PUT", "/indexes/movies/settings/typo-tolerance", Some(json!({}))).await;
+    assert_eq!((status, body), (StatusCode::METHOD_NOT_ALLOWED, Value::Null));
+    let (status, _) = gateway.call("PUT", "/indexes/movies/settings/no-such-setting", Some(json!([]))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = gateway.call("PUT", "/indexes/movies/settings/ranking-rules", Some(json!(["words", "nonsense"]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_settings_ranking_rules");
+    assert_eq!(body["message"], "Invalid value at `[1]`: `nonsense` ranking rule is invalid. Valid ranking rules are words, typo, sort, proximity, attribute, exactness and custom ranking rules.");
+    let (status, body) = gateway.call("PATCH", "/indexes/bad%20uid/settings", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_index_uid");
+    assert!(gateway.ops().await.is_empty(), "nothing refused reached the log");
+}
