@@ -3,3 +3,4 @@
 pub mod brokers;
 pub mod nodes;
 pub mod standin;
+pub mod cluster;

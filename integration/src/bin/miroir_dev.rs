@@ -1,0 +1,232 @@
+//! `miroir-dev`: a whole Miroir cluster on loopback, for trying Miroir and for tests.
+//!
+//! Starts a log broker (nats-server with JetStream, or Tansu for `--log kafka`), Meilisearch
+//! nodes, then the gateway, an indexer and a reconciler; prints `ready: <url>` and the key once
+//! the gateway answers `/health`; on Ctrl-C or SIGTERM stops everything (process groups, waited
+//! for) and exits.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use miroir_integration::brokers::{NatsServer, Tansu};
+use miroir_integration::cluster::{ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
+use miroir_integration::nodes::{free_port, MeiliNodes};
+use miroir_schemas::topology::Node;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogArg {
+    Nats,
+    Kafka,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "miroir-dev", version, about = "Runs a local Miroir cluster (broker, Meilisearch nodes, gateway, indexer, reconciler) until Ctrl-C")]
+struct Args {
+    /// Number of Meilisearch nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u32,
+    /// `S`: shards per index.
+    #[arg(long, default_value_t = 3)]
+    shards: u32,
+    /// `RF`: nodes of each replica group holding each shard.
+    #[arg(long, default_value_t = 1)]
+    replication_factor: u32,
+    /// Replica groups the nodes are dealt into (node i joins group i mod G). Every group holds
+    /// every shard, so the cluster keeps `groups × RF` copies.
+    #[arg(long, default_value_t = 1)]
+    replica_groups: u32,
+    /// Gateway port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 7700)]
+    port: u16,
+    /// Key for clients (default: a random one, printed when ready).
+    #[arg(long, env = "MIROIR_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// Log system: NATS JetStream or Kafka (Tansu).
+    #[arg(long, value_enum, default_value_t = LogArg::Nats)]
+    log: LogArg,
+    /// Keep node data and process logs here (default: a temporary directory removed at exit).
+    /// The broker's store is always temporary, so a restart starts an empty cluster.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Directory holding miroir-gateway, miroir-indexer and miroir-reconciler
+    /// (default: the directory of this executable).
+    #[arg(long, env = "MIROIR_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+}
+
+impl Args {
+    fn check(&self) -> Result<()> {
+        if self.nodes == 0 || self.shards == 0 || self.replication_factor == 0 || self.replica_groups == 0 {
+            bail!("--nodes, --shards, --replication-factor and --replica-groups must be at least 1");
+        }
+        let smallest_group = self.nodes / self.replica_groups;
+        if smallest_group < self.replication_factor {
+            bail!(
+                "{} nodes in {} replica groups leave {smallest_group} node(s) in a group, fewer than --replication-factor {}",
+                self.nodes,
+                self.replica_groups,
+                self.replication_factor
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Everything the launcher started. Fields drop in declaration order: Miroir's processes
+/// first, then the nodes, then the broker, then the data directory.
+struct Running {
+    miroir: MiroirProcesses,
+    _nodes: MeiliNodes,
+    _nats: Option<NatsServer>,
+    _tansu: Option<Tansu>,
+    _data: Option<tempfile::TempDir>,
+}
+
+/// Meilisearch for the launcher: `MEILISEARCH_BIN`, else `meilisearch` on `PATH` (never the
+/// test stand-in: a user's cluster runs the real engine).
+fn find_meilisearch() -> Result<PathBuf> {
+    const DOWNLOAD: &str = "https://github.com/meilisearch/meilisearch/releases";
+    if let Some(path) = std::env::var_os("MEILISEARCH_BIN").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("MEILISEARCH_BIN={} does not exist. Download Meilisearch from {DOWNLOAD}", path.display());
+        }
+        return Ok(path);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("meilisearch"))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| {
+            format!("Meilisearch not found: set MEILISEARCH_BIN=/path/to/meilisearch or put `meilisearch` on PATH. Download it from {DOWNLOAD}")
+        })
+}
+
+fn random_key(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn start(args: &Args) -> Result<(Running, String)> {
+    args.check()?;
+    let meilisearch = find_meilisearch()?;
+    let binaries = match &args.bin_dir {
+        Some(dir) => MiroirBinaries::in_dir(dir)?,
+        None => MiroirBinaries::beside_current_exe()?,
+    };
+    let (data_dir, temp) = match &args.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            (dir.clone(), None)
+        }
+        None => {
+            let temp = tempfile::Builder::new().prefix("miroir-dev-").tempdir()?;
+            (temp.path().to_owned(), Some(temp))
+        }
+    };
+    let master_key = args.master_key.clone().unwrap_or_else(|| random_key("miroir"));
+    let node_key = random_key("node");
+
+    let (nats, tansu, log, log_url) = match args.log {
+        LogArg::Nats => {
+            let nats = NatsServer::start()?;
+            let url = nats.url().to_owned();
+            (Some(nats), None, LogKind::Nats, url)
+        }
+        LogArg::Kafka => {
+            let tansu = Tansu::start()?;
+            let url = tansu.bootstrap().to_owned();
+            (None, Some(tansu), LogKind::Kafka, url)
+        }
+    };
+    eprintln!("miroir-dev: {} broker at {log_url}", log.as_str());
+
+    let nodes = MeiliNodes::start(&meilisearch, args.nodes as usize, &data_dir.join("nodes"), &node_key).await?;
+    let topology_nodes: Vec<Node> = nodes
+        .urls()
+        .iter()
+        .enumerate()
+        .map(|(i, url)| Node {
+            id: format!("node-{i}"),
+            url: url.clone(),
+            replica_group: format!("group-{}", i as u32 % args.replica_groups),
+            api_key: None,
+        })
+        .collect();
+    eprintln!("miroir-dev: {} Meilisearch node(s) from {}", topology_nodes.len(), meilisearch.display());
+
+    let spec = ClusterSpec {
+        nodes: topology_nodes,
+        node_key: Some(node_key),
+        shards: args.shards,
+        replication_factor: args.replication_factor,
+        log,
+        log_url,
+        topic_prefix: "miroir".into(),
+        master_key: Some(master_key.clone()),
+    };
+    let port = if args.port == 0 { free_port()? } else { args.port };
+    let logs = data_dir.join("logs");
+    let mut miroir = MiroirProcesses::start(&binaries, &spec, port, &logs)?;
+    miroir.wait_healthy(HEALTH_TIMEOUT).await?;
+    eprintln!("miroir-dev: process logs in {}", logs.display());
+    Ok((Running { miroir, _nodes: nodes, _nats: nats, _tansu: tansu, _data: temp }, master_key))
+}
+
+/// Completes on the first Ctrl-C or SIGTERM.
+async fn stop_requested() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// Completes when a Miroir process exits on its own, naming it.
+async fn watch_children(running: &mut Running) -> String {
+    loop {
+        for process in [&mut running.miroir.gateway, &mut running.miroir.indexer, &mut running.miroir.reconciler] {
+            if let Some(status) = process.exited() {
+                return format!("{} exited with {status}:\n{}", process.name(), process.log_tail());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode> {
+    // Handlers are installed before anything starts, so a signal during start-up also ends in
+    // a clean stop (the start future is dropped, and with it everything it started).
+    let stop = stop_requested();
+    tokio::pin!(stop);
+    let (mut running, key) = tokio::select! {
+        started = start(&args) => started?,
+        stopped = &mut stop => { stopped?; eprintln!("miroir-dev: stopped during start-up"); return Ok(ExitCode::SUCCESS); }
+    };
+    println!("ready: {}", running.miroir.gateway_url);
+    println!("key: {key}");
+    let code = tokio::select! {
+        stopped = &mut stop => { stopped?; ExitCode::SUCCESS }
+        reason = watch_children(&mut running) => { eprintln!("miroir-dev: {reason}"); ExitCode::FAILURE }
+    };
+    eprintln!("miroir-dev: stopping");
+    drop(running);
+    eprintln!("miroir-dev: stopped");
+    Ok(code)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("miroir-dev: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
