@@ -50,6 +50,11 @@ pub struct IndexerArgs {
     pub group_session_ms: u64,
     #[arg(long, env = "MIROIR_POLL_MAX", default_value_t = 1000)]
     pub poll_max: usize,
+    /// Deadline of one HTTP exchange with a node (ms). A node that does not answer in time is
+    /// marked lagging and caught up in the background, so this bounds how long one stuck node
+    /// can hold up the others.
+    #[arg(long, env = "MIROIR_NODE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub node_request_timeout_ms: u64,
     /// Node task wait timeout (s).
     #[arg(long, env = "MIROIR_NODE_TASK_TIMEOUT_S", default_value_t = 600)]
     pub node_task_timeout_s: u64,

@@ -34,7 +34,9 @@ pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = 
     };
     let mut nodes: HashMap<String, Arc<dyn ReplicaNode>> = HashMap::new();
     for node in &topology.nodes {
-        let client = NodeClient::new(NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone()))?;
+        let mut client_config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
+        client_config.request_timeout = Duration::from_millis(args.node_request_timeout_ms);
+        let client = NodeClient::new(client_config)?;
         let replica = HttpReplica {
             client,
             poll_interval: Duration::from_millis(50),
