@@ -106,9 +106,14 @@ impl AuthContext {
     pub fn check_multi_search<'a>(&self, index_uids: impl IntoIterator<Item = &'a str>) -> Result<(), ResponseError> {
         match index_uids.into_iter().position(|uid| !self.is_index_authorized(uid)) {
             None => Ok(()),
-            Some(query) => Err(invalid_api_key(&format!("Inside `.queries[{query}]`: {INVALID_API_KEY}"))),
+            Some(query) => Err(query_not_authorized(query)),
         }
     }
+}
+
+/// The `/multi-search` error for query number `query`.
+pub(super) fn query_not_authorized(query: usize) -> ResponseError {
+    invalid_api_key(&format!("Inside `.queries[{query}]`: {INVALID_API_KEY}"))
 }
 
 fn invalid_api_key(message: &str) -> ResponseError {

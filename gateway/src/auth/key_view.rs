@@ -84,11 +84,16 @@ pub fn list_view(store: &KeyStore, query: ListQuery) -> Value {
 
 /// Resolves the `{key}` of `/keys/{key}`: a uid (any form `uuid` parses) or a key value.
 pub fn resolve_key<'a>(store: &'a KeyStore, param: &str) -> Result<&'a ApiKey, ResponseError> {
-    let not_found = |shown: String| ResponseError::new(Code::ApiKeyNotFound, format!("API key `{shown}` not found."));
     match Uuid::parse_str(param) {
-        Ok(uid) => store.get(uid).ok_or_else(|| not_found(uid.to_string())),
-        Err(_) => store.find_by_value(param).ok_or_else(|| not_found(param.to_owned())),
+        Ok(uid) => store.get(uid).ok_or_else(|| key_not_found(param)),
+        Err(_) => store.find_by_value(param).ok_or_else(|| key_not_found(param)),
     }
+}
+
+/// `api_key_not_found` for the `{key}` parameter `param` (a uid is shown in its canonical form).
+pub fn key_not_found(param: &str) -> ResponseError {
+    let shown = Uuid::parse_str(param).map_or_else(|_| param.to_owned(), |uid| uid.to_string());
+    ResponseError::new(Code::ApiKeyNotFound, format!("API key `{shown}` not found."))
 }
 
 #[cfg(test)]

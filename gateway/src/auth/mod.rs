@@ -8,14 +8,24 @@
 //!    resulting [`KeyChange`](miroir_schemas::meta_log::KeyChange) to the `meta` log, and answers
 //!    from what [`KeyStore::apply`] reports once the record is folded;
 //! 3. seeds an empty `meta` log with [`default_keys`].
+//!
+//! The I/O around it: [`KeysService`] keeps this gateway's key set folded from the `meta` log
+//! and serves `/keys` through it; [`layer::mount`] puts an app behind the [`layer::authenticate`]
+//! middleware, whose verdict handlers read with the [`Auth`] extractor and use through the
+//! per-request rules of [`request_rules`].
 
 pub mod action;
 pub mod authorize;
 pub mod json_error;
 pub mod key;
 pub mod key_body;
+pub mod key_ring;
 pub mod key_view;
+pub mod keys_routes;
+pub mod keys_service;
+pub mod layer;
 pub mod pattern;
+pub mod request_rules;
 pub mod routes;
 pub mod store;
 pub mod tenant;
@@ -24,7 +34,9 @@ pub use action::Action;
 pub use authorize::{authorize, AuthContext};
 pub use key::{default_keys, key_value, ApiKey};
 pub use key_body::{parse_create, parse_patch, KeyPatch, NewKey};
-pub use key_view::{key_view, list_view, parse_list_query, resolve_key, ListQuery};
+pub use key_view::{key_not_found, key_view, list_view, parse_list_query, resolve_key, ListQuery};
+pub use keys_service::{Clock, KeysOptions, KeysService};
+pub use layer::{mount, Auth};
 pub use pattern::IndexPattern;
 pub use routes::{route_policy, RoutePolicy};
 pub use store::{Applied, KeyStore};

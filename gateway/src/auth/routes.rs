@@ -167,6 +167,14 @@ pub fn route_policy(method: &Method, path: &str) -> Option<RoutePolicy> {
     None
 }
 
+/// Whether Meilisearch (or Miroir's admin prefix) serves `path` with some verb: a request
+/// whose verb [`route_policy`] does not know is then `405`, else `404`.
+pub fn serves_path(path: &str) -> bool {
+    let parts = segments(path);
+    matches!(parts.as_slice(), ["health"] | [MIROIR_ADMIN_PREFIX, ..])
+        || ROUTES.iter().any(|(pattern, _)| match_pattern(pattern, &parts).is_some())
+}
+
 /// `Some(index_uid segment if any)` when `parts` fits `pattern`.
 fn match_pattern(pattern: &str, parts: &[&str]) -> Option<Option<String>> {
     let expected = segments(pattern);

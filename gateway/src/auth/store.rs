@@ -115,4 +115,4 @@ impl KeyStore {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

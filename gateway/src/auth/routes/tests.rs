@@ -83,3 +83,28 @@ proptest! {
         prop_assert_eq!(index, Some(uid));
     }
 }
+
+#[test]
+fn served_paths_tell_405_from_404() {
+    for path in ["/health", "/indexes", "/indexes/movies/search", "/keys/abc", "/_miroir/anything/here", "/indexes/movies/settings/stop-words/"] {
+        assert!(serves_path(path), "{path}");
+    }
+    for path in ["/", "/nope", "/indexes/movies/unknown", "/indexes/movies/settings/stop-words/extra", "/keys/a/b"] {
+        assert!(!serves_path(path), "{path}");
+    }
+    // A verb the table does not list for a served path: 405, decided before any key check.
+    assert!(route_policy(&Method::HEAD, "/indexes").is_none() && serves_path("/indexes"));
+    assert!(route_policy(&Method::PATCH, "/indexes/movies/settings/stop-words").is_none());
+}
+
+proptest! {
+    /// Every path with a policy for some verb is a served path.
+    #[test]
+    fn paths_with_a_policy_are_served(index in "[a-z]{1,8}", row in 0usize..200) {
+        let rows: Vec<_> = table().collect();
+        let (method, pattern, _) = rows[row % rows.len()];
+        let path = pattern.replace("{index_uid}", &index).replace(['{', '}'], "");
+        prop_assert!(route_policy(method, &path).is_some());
+        prop_assert!(serves_path(&path));
+    }
+}

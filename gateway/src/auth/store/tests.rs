@@ -60,7 +60,8 @@ fn list_is_newest_first() {
     assert_eq!(names, ["Default Search API Key", "Default Admin API Key", "Default Read-Only Admin API Key", "Default Chat API Key"]);
 }
 
-fn any_change() -> impl Strategy<Value = KeyChange> {
+/// Any key change over four uids (shared with the key ring's tests).
+pub(crate) fn any_change() -> impl Strategy<Value = KeyChange> {
     let t0 = datetime!(2026-01-01 0:00 UTC);
     prop_oneof![
         (0u128..4, "[a-z]{1,3}", 0i64..100).prop_map(move |(uid, name, s)| create(uid, &name, t0 + time::Duration::seconds(s))),
