@@ -49,6 +49,9 @@ pub struct KeysOptions {
     pub clock: Clock,
     /// How long a `/keys` write or a catch-up waits for the watcher before answering `503`.
     pub fold_timeout: Duration,
+    /// How long a request with an unknown key may wait for this gateway to catch up with
+    /// `meta` before it is refused (kept short: a refused key must not hold a request long).
+    pub auth_catch_up_timeout: Duration,
     /// Largest `/keys` request body, in bytes (the gateway's `--payload-limit`).
     pub payload_limit: usize,
 }
@@ -58,6 +61,7 @@ impl Default for KeysOptions {
         KeysOptions {
             clock: Arc::new(OffsetDateTime::now_utc),
             fold_timeout: Duration::from_secs(10),
+            auth_catch_up_timeout: Duration::from_secs(2),
             payload_limit: crate::config::DEFAULT_PAYLOAD_LIMIT,
         }
     }
@@ -146,8 +150,9 @@ impl KeysService {
         match judge() {
             Err(error) if error.known_code() == Some(Code::InvalidApiKey) => {
                 let folded_before = self.0.ring.next_offset();
-                match self.catch_up().await {
-                    Ok(()) if self.0.ring.next_offset() > folded_before => judge(),
+                let caught_up = tokio::time::timeout(self.0.options.auth_catch_up_timeout, self.catch_up()).await;
+                match caught_up {
+                    Ok(Ok(())) if self.0.ring.next_offset() > folded_before => judge(),
                     // Nothing new (or the log is unreachable): the first answer stands.
                     _ => Err(error),
                 }
