@@ -1,0 +1,153 @@
+//! Which tasks a filter selects, which page of them is shown, and which tasks the
+//! `taskDeletion` tasks removed — Meilisearch's index-scheduler query rules over the facts the
+//! catalog folds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use super::query::{TaskFilter, TaskQuery};
+use super::vocabulary::{is_finished, related_to_one_index};
+
+/// What filtering needs to know about one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskFacts {
+    pub uid: u64,
+    /// One of [`super::vocabulary::KINDS`].
+    pub kind: &'static str,
+    /// One of [`super::vocabulary::STATUSES`].
+    pub status: &'static str,
+    /// The indexes the task concerns, as Meilisearch's `Task::indexes` (both sides of every
+    /// swap, the old and new uid of a rename, none for task cancelation or deletion).
+    pub indexes: Vec<String>,
+    pub enqueued_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    /// The cancelation task that canceled it (Miroir never cancels, so always `None` today).
+    pub canceled_by: Option<u64>,
+}
+
+impl TaskFacts {
+    /// Miroir runs each task as its own batch: the batch uid is the task uid once it started.
+    pub fn batch_uid(&self) -> Option<u64> {
+        self.started_at.map(|_| self.uid)
+    }
+}
+
+fn listed<T: PartialEq>(list: &Option<Vec<T>>, value: &T) -> bool {
+    list.as_ref().is_none_or(|list| list.contains(value))
+}
+
+impl TaskFilter {
+    /// Whether the task passes every filter. A date filter on a date the task does not have
+    /// yet (started, finished) leaves it out.
+    pub fn matches(&self, task: &TaskFacts) -> bool {
+        let in_date_range = |range: &super::query::DateRange, at: Option<OffsetDateTime>| {
+            range.is_unbounded() || at.is_some_and(|at| range.contains(at))
+        };
+        listed(&self.uids, &task.uid)
+            && self.batch_uids.as_ref().is_none_or(|uids| task.batch_uid().is_some_and(|uid| uids.contains(&uid)))
+            && self.canceled_by.as_ref().is_none_or(|uids| task.canceled_by.is_some_and(|uid| uids.contains(&uid)))
+            && listed(&self.types, &task.kind)
+            && listed(&self.statuses, &task.status)
+            && self.index_uids.as_ref().is_none_or(|uids| task.indexes.iter().any(|index| uids.contains(index)))
+            && in_date_range(&self.enqueued, Some(task.enqueued_at))
+            && in_date_range(&self.started, task.started_at)
+            && in_date_range(&self.finished, task.finished_at)
+    }
+
+    /// Whether the task is among the results: it matches and, when the filter names indexes,
+    /// its kind concerns exactly one index (Meilisearch drops swaps, task cancelations, … from
+    /// index-filtered results — though they still count in `total`).
+    pub fn selects(&self, task: &TaskFacts) -> bool {
+        self.matches(task) && (self.index_uids.is_none() || related_to_one_index(task.kind))
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Uids shown, in the order shown.
+    pub uids: Vec<u64>,
+    /// Every task matching the filter, whatever `from` and `limit` (Meilisearch's `total`).
+    pub total: u64,
+    /// First uid shown.
+    pub from: Option<u64>,
+    /// Uid the next page starts at, if there is one.
+    pub next: Option<u64>,
+}
+
+/// The page `query` shows of `tasks` (any order): newest first unless `reverse`, starting at
+/// `from`, at most `limit` tasks.
+pub fn page(query: &TaskQuery, tasks: &[TaskFacts]) -> Page {
+    let TaskQuery { filter, paging, .. } = query;
+    let total = tasks.iter().filter(|task| filter.matches(task)).count() as u64;
+    let from = paging.from.map(u64::from);
+    let mut uids: Vec<u64> = tasks
+        .iter()
+        .filter(|task| match from {
+            None => true,
+            Some(from) if paging.reverse => task.uid >= from,
+            Some(from) => task.uid <= from,
+        })
+        .filter(|task| filter.selects(task))
+        .map(|task| task.uid)
+        .collect();
+    uids.sort_unstable();
+    if !paging.reverse {
+        uids.reverse();
+    }
+    let limit = paging.limit as usize;
+    let next = uids.get(limit).copied();
+    uids.truncate(limit);
+    Page { from: uids.first().copied(), uids, total, next }
+}
+
+/// The uids a cancelation or deletion filter matches (no paging): its `matchedTasks`.
+pub fn matched(filter: &TaskFilter, tasks: &[TaskFacts]) -> Vec<u64> {
+    tasks.iter().filter(|task| filter.selects(task)).map(|task| task.uid).collect()
+}
+
+/// A `taskDeletion` task: its uid, when it was enqueued (it runs then: it touches no node) and
+/// the filter it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deletion {
+    pub uid: u64,
+    pub enqueued_at: OffsetDateTime,
+    pub filter: TaskFilter,
+}
+
+/// What the deletions removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Tasks no view shows any more.
+    pub hidden: BTreeSet<u64>,
+    /// Per deletion uid, how many tasks it removed (its `deletedTasks`).
+    pub counts: BTreeMap<u64, u64>,
+}
+
+/// Applies the deletions in uid order. A deletion removes every task enqueued before it that
+/// its filter selects and that had finished by the time it ran (Meilisearch never deletes an
+/// enqueued or processing task), and not already removed by an earlier deletion. It depends
+/// only on folded facts, so every gateway decides the same once it has folded the same events.
+pub fn apply_deletions(tasks: &[TaskFacts], deletions: &[Deletion]) -> Deleted {
+    let mut deletions: Vec<&Deletion> = deletions.iter().collect();
+    deletions.sort_by_key(|deletion| deletion.uid);
+    let mut deleted = Deleted::default();
+    for deletion in deletions {
+        let removed: Vec<u64> = tasks
+            .iter()
+            .filter(|task| task.uid < deletion.uid && !deleted.hidden.contains(&task.uid))
+            .filter(|task| is_finished(task.status) && task.finished_at.is_some_and(|at| at <= deletion.enqueued_at))
+            .filter(|task| deletion.filter.selects(task))
+            .map(|task| task.uid)
+            .collect();
+        deleted.counts.insert(deletion.uid, removed.len() as u64);
+        deleted.hidden.extend(removed);
+    }
+    deleted
+}
+
+#[cfg(test)]
+#[path = "select_tests.rs"]
+mod tests;

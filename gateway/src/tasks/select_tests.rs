@@ -1,0 +1,192 @@
+use super::*;
+use crate::routes::tasks::logic::query::{parse_query, Paging, LIST_PARAMETERS};
+use crate::routes::tasks::logic::vocabulary::{KINDS, STATUSES};
+use proptest::prelude::*;
+use time::Duration;
+
+const BASE: i64 = 1_800_000_000;
+
+fn at(uid: u64, tenths: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(BASE + uid as i64).unwrap() + Duration::milliseconds(100 * tenths)
+}
+
+/// Task `uid`, enqueued at second `uid`, started 0.5 s later unless enqueued, finished 0.9 s
+/// later when finished.
+fn task(uid: u64, kind: &'static str, status: &'static str, indexes: &[&str]) -> TaskFacts {
+    TaskFacts {
+        uid,
+        kind,
+        status,
+        indexes: indexes.iter().map(|s| s.to_string()).collect(),
+        enqueued_at: at(uid, 0),
+        started_at: (status != "enqueued").then(|| at(uid, 5)),
+        finished_at: is_finished(status).then(|| at(uid, 9)),
+        canceled_by: None,
+    }
+}
+
+fn query(list: &[(&str, &str)]) -> TaskQuery {
+    let pairs: Vec<(String, String)> = list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    parse_query(&pairs, &LIST_PARAMETERS).unwrap()
+}
+
+fn transcript_like() -> Vec<TaskFacts> {
+    (0..19).map(|uid| task(uid, "documentAdditionOrUpdate", if uid % 3 == 0 { "failed" } else { "succeeded" }, &["packages"])).collect()
+}
+
+#[test]
+fn pages_go_newest_first_with_from_and_next() {
+    let tasks = transcript_like();
+    assert_eq!(page(&query(&[("limit", "3")]), &tasks), Page { uids: vec![18, 17, 16], total: 19, from: Some(18), next: Some(15) });
+    let failed = page(&query(&[("statuses", "failed"), ("limit", "2"), ("from", "10")]), &tasks);
+    assert_eq!(failed, Page { uids: vec![9, 6], total: 7, from: Some(9), next: Some(3) }, "total ignores `from`");
+    let reverse = page(&query(&[("reverse", "true"), ("uids", "0,1,5"), ("from", "1")]), &tasks);
+    assert_eq!(reverse, Page { uids: vec![1, 5], total: 3, from: Some(1), next: None });
+    let nothing = page(&query(&[("limit", "0")]), &tasks);
+    assert_eq!(nothing, Page { uids: vec![], total: 19, from: None, next: Some(18) });
+    assert_eq!(page(&query(&[("uids", "")]), &tasks).total, 0);
+}
+
+#[test]
+fn index_filters_drop_multi_index_kinds_but_count_them() {
+    let tasks = vec![
+        task(0, "indexCreation", "succeeded", &["a"]),
+        task(1, "indexCreation", "succeeded", &["b"]),
+        task(2, "indexSwap", "succeeded", &["a", "b"]),
+        task(3, "taskDeletion", "succeeded", &[]),
+        task(4, "indexUpdate", "succeeded", &["b", "c"]),
+    ];
+    let by_index = page(&query(&[("indexUids", "b")]), &tasks);
+    assert_eq!(by_index, Page { uids: vec![4, 1], total: 3, from: Some(4), next: None });
+    // Without an index filter every kind is listed.
+    assert_eq!(page(&query(&[("types", "indexSwap,taskDeletion")]), &tasks).uids, vec![3, 2]);
+    assert_eq!(matched(&query(&[("indexUids", "a,b")]).filter, &tasks), vec![0, 1, 4]);
+}
+
+#[test]
+fn batch_and_cancel_filters() {
+    let tasks = vec![task(0, "settingsUpdate", "succeeded", &["a"]), task(1, "settingsUpdate", "processing", &["a"]), task(2, "settingsUpdate", "enqueued", &["a"])];
+    assert_eq!(page(&query(&[("batchUids", "0,1,2")]), &tasks).uids, vec![1, 0], "an enqueued task is in no batch");
+    assert_eq!(page(&query(&[("canceledBy", "0,1,2")]), &tasks).total, 0, "Miroir cancels nothing");
+    assert_eq!(page(&query(&[("canceledBy", "*")]), &tasks).total, 3);
+    assert_eq!(page(&query(&[("statuses", "canceled")]), &tasks).total, 0);
+}
+
+#[test]
+fn date_filters_need_the_date() {
+    let tasks = vec![task(0, "settingsUpdate", "succeeded", &["a"]), task(1, "settingsUpdate", "processing", &["a"]), task(2, "settingsUpdate", "enqueued", &["a"])];
+    let after = |param: &str| {
+        let text = at(0, 0).format(&time::format_description::well_known::Rfc3339).unwrap();
+        page(&query(&[(param, &text)]), &tasks).uids
+    };
+    assert_eq!(after("afterEnqueuedAt"), vec![2, 1], "the bound itself is excluded");
+    assert_eq!(after("afterStartedAt"), vec![1, 0], "enqueued tasks have not started");
+    assert_eq!(after("afterFinishedAt"), vec![0]);
+    assert_eq!(after("beforeEnqueuedAt"), Vec::<u64>::new());
+}
+
+#[test]
+fn a_deletion_removes_earlier_finished_tasks_it_selects() {
+    let mut tasks = vec![
+        task(0, "indexCreation", "succeeded", &["a"]),
+        task(1, "documentAdditionOrUpdate", "failed", &["a"]),
+        task(2, "documentAdditionOrUpdate", "processing", &["a"]),
+        task(3, "indexCreation", "succeeded", &["b"]),
+    ];
+    // Task 4 finished only after the deletion (enqueued at second 5) ran.
+    let mut late = task(4, "indexCreation", "succeeded", &["a"]);
+    late.finished_at = Some(at(6, 0));
+    tasks.push(late);
+    tasks.push(task(5, "taskDeletion", "succeeded", &[]));
+    tasks.push(task(6, "documentAdditionOrUpdate", "succeeded", &["a"]));
+    let deletion = Deletion { uid: 5, enqueued_at: at(5, 0), filter: query(&[("indexUids", "a")]).filter };
+    let deleted = apply_deletions(&tasks, &[deletion.clone()]);
+    assert_eq!(deleted.hidden, BTreeSet::from([0, 1]), "not processing 2, not index b, not 4 finished later, not later 6");
+    assert_eq!(deleted.counts, BTreeMap::from([(5, 2)]));
+
+    // A second deletion of everything only counts what is left, and may delete the first one.
+    let everything = Deletion { uid: 7, enqueued_at: at(7, 5), filter: query(&[("statuses", "*")]).filter };
+    let deleted = apply_deletions(&tasks, &[everything, deletion]);
+    assert_eq!(deleted.hidden, BTreeSet::from([0, 1, 3, 4, 5, 6]));
+    assert_eq!(deleted.counts, BTreeMap::from([(5, 2), (7, 4)]));
+}
+
+fn arbitrary_task(uid: u64) -> impl Strategy<Value = TaskFacts> {
+    let kind = prop::sample::select(KINDS.to_vec());
+    let status = prop::sample::select(STATUSES[..4].to_vec());
+    let indexes = prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 0..3);
+    (kind, status, indexes).prop_map(move |(kind, status, indexes)| task(uid, kind, status, &indexes))
+}
+
+fn arbitrary_tasks() -> impl Strategy<Value = Vec<TaskFacts>> {
+    (0usize..30).prop_flat_map(|n| (0..n as u64).map(arbitrary_task).collect::<Vec<_>>())
+}
+
+fn arbitrary_filter() -> impl Strategy<Value = Vec<(String, String)>> {
+    let options = vec![
+        ("statuses", "failed"),
+        ("statuses", "succeeded,processing"),
+        ("indexUids", "a"),
+        ("indexUids", "b,c"),
+        ("types", "indexSwap,documentAdditionOrUpdate"),
+        ("batchUids", "1,3,5,7,9,11"),
+        ("afterStartedAt", "2027-01-15T08:00:05Z"),
+    ];
+    prop::sample::subsequence(options, 0..4).prop_map(|chosen| chosen.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+}
+
+proptest! {
+    /// Following `next` from the first page visits every selected task once, in order, and
+    /// never more than `total`.
+    #[test]
+    fn paging_visits_the_selection_once(tasks in arbitrary_tasks(), filter in arbitrary_filter(), limit in 1u32..7, reverse: bool) {
+        let mut base = parse_query(&filter, &LIST_PARAMETERS).unwrap();
+        base.paging = Paging { limit, from: None, reverse };
+        let mut expected: Vec<u64> = tasks.iter().filter(|t| base.filter.selects(t)).map(|t| t.uid).collect();
+        if !reverse {
+            expected.reverse();
+        }
+        let mut seen: Vec<u64> = Vec::new();
+        let mut current = base.clone();
+        loop {
+            let shown = page(&current, &tasks);
+            prop_assert!(shown.uids.len() <= limit as usize);
+            prop_assert_eq!(shown.total, tasks.iter().filter(|t| base.filter.matches(t)).count() as u64);
+            prop_assert_eq!(shown.from, shown.uids.first().copied());
+            seen.extend(&shown.uids);
+            match shown.next {
+                Some(next) => current.paging.from = Some(next as u32),
+                None => break,
+            }
+        }
+        prop_assert!(seen.len() as u64 <= base_total(&base, &tasks));
+        prop_assert_eq!(seen, expected);
+    }
+
+    /// Deletions only remove finished tasks enqueued before them, each at most once, and
+    /// their counts add up to what is hidden.
+    #[test]
+    fn deletions_remove_only_earlier_finished_tasks(tasks in arbitrary_tasks(), filters in prop::collection::vec(arbitrary_filter(), 1..3)) {
+        let deletions: Vec<Deletion> = filters.iter().enumerate().map(|(i, filter)| {
+            let uid = 5 + 10 * i as u64;
+            Deletion { uid, enqueued_at: at(uid, 0), filter: parse_query(filter, &LIST_PARAMETERS).unwrap().filter }
+        }).collect();
+        let deleted = apply_deletions(&tasks, &deletions);
+        let last = deletions.iter().map(|d| d.uid).max().unwrap();
+        for uid in &deleted.hidden {
+            let task = &tasks[*uid as usize];
+            prop_assert!(is_finished(task.status) && task.uid < last);
+            prop_assert!(deletions.iter().any(|d| d.uid > task.uid && d.filter.selects(task)));
+        }
+        prop_assert_eq!(deleted.counts.values().sum::<u64>(), deleted.hidden.len() as u64);
+        // A finished task before the first deletion that it selects is always removed.
+        let first = &deletions[0];
+        for task in tasks.iter().filter(|t| t.uid < first.uid && is_finished(t.status) && first.filter.selects(t)) {
+            prop_assert!(deleted.hidden.contains(&task.uid));
+        }
+    }
+}
+
+fn base_total(query: &TaskQuery, tasks: &[TaskFacts]) -> u64 {
+    tasks.iter().filter(|t| query.filter.matches(t)).count() as u64
+}
