@@ -1,11 +1,11 @@
 //! The gateway's router: every route, its guard, and what unknown routes answer.
 
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::access::require_master_key;
-use crate::routes::{document_writes, health, indexes, metrics, settings, swap, tasks};
+use crate::routes::{document_writes, health, indexes, metrics, reads, settings, swap, tasks};
 use crate::state::AppState;
 
 /// The whole HTTP API. Unknown paths answer `404` and known paths with another method `405`,
@@ -22,7 +22,13 @@ pub fn router(state: AppState) -> Router {
             "/indexes/{uid}/documents",
             post(document_writes::add).put(document_writes::update).delete(document_writes::clear),
         )
-        .route("/indexes/{uid}/documents/{id}", delete(document_writes::delete_one))
+        .route("/indexes/{uid}/documents/{id}", get(reads::get_document).delete(document_writes::delete_one))
+        .route("/indexes/{uid}/documents/fetch", post(reads::fetch_documents))
+        .route("/indexes/{uid}/search", post(reads::search))
+        .route("/indexes/{uid}/facet-search", post(reads::facet_search))
+        .route("/multi-search", post(reads::multi_search))
+        .route("/indexes/{uid}/stats", get(reads::index_stats))
+        .route("/stats", get(reads::stats))
         .route("/indexes/{uid}/documents/delete-batch", post(document_writes::delete_batch))
         .route("/indexes/{uid}/documents/delete", post(document_writes::delete_by_filter))
         .route("/indexes/{uid}/settings", get(settings::get_all).patch(settings::update_all).delete(settings::reset_all))

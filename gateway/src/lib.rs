@@ -9,6 +9,7 @@ pub mod config;
 pub mod documents;
 pub mod enqueue;
 pub mod error;
+pub mod node_features;
 pub mod params;
 pub mod read;
 pub mod routes;

@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let log = config.cluster.open_log().await.context("cannot open the write log")?;
     let state = AppState::new(topology, Arc::from(log), config.master_key.clone(), config.payload_limit);
     let _watchers = state.start_watching();
+    tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
     let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
     serve(router(state), config.listen, tls, shutdown_signal()).await
 }

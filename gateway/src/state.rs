@@ -6,6 +6,7 @@ use miroir_clients::log::WriteLog;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::Topology;
 
+use crate::read::{ReadConfig, ReadExecutor};
 use crate::watch::CatalogHandle;
 
 /// Shared, cheap to clone (one `Arc`).
@@ -16,6 +17,7 @@ struct Shared {
     placement: Placement,
     log: Arc<dyn WriteLog>,
     catalog: Arc<CatalogHandle>,
+    reads: ReadExecutor,
     master_key: Option<String>,
     payload_limit: usize,
 }
@@ -23,8 +25,11 @@ struct Shared {
 impl AppState {
     /// State over `log`; the catalog starts empty and is filled by [`crate::watch::spawn_watchers`].
     pub fn new(topology: Topology, log: Arc<dyn WriteLog>, master_key: Option<String>, payload_limit: usize) -> Self {
+        // Building the HTTP clients fails only if the TLS backend cannot start: nothing can work then.
+        let reads = ReadExecutor::new(topology.clone(), ReadConfig::default()).expect("HTTP clients for the nodes");
         AppState(Arc::new(Shared {
             placement: Placement::new(topology),
+            reads,
             log,
             catalog: Arc::new(CatalogHandle::new()),
             master_key,
@@ -50,6 +55,11 @@ impl AppState {
 
     pub fn catalog(&self) -> &Arc<CatalogHandle> {
         &self.0.catalog
+    }
+
+    /// The read path: searches and document reads fanned out to the nodes.
+    pub fn reads(&self) -> &ReadExecutor {
+        &self.0.reads
     }
 
     pub fn master_key(&self) -> Option<&str> {

@@ -213,4 +213,23 @@ async fn writes_flow_through_the_log_and_the_indexer_to_the_nodes() {
         client.delete(format!("{url}/indexes/movies/documents/3")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
     let task = finished_task(&client, &url, deleted["taskUid"].as_u64().unwrap()).await;
     assert_eq!(task["details"], json!({"providedIds": 1, "deletedDocuments": 1, "originalFilter": null}));
+
+    // Reads see the writes across every shard.
+    let found: Value = client
+        .post(format!("{url}/indexes/movies/search"))
+        .bearer_auth(KEY)
+        .json(&json!({"q": "movie", "limit": 100}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["estimatedTotalHits"], 29, "{found}");
+    let mut ids: Vec<u64> = found["hits"].as_array().unwrap().iter().map(|hit| hit["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..30).filter(|&i| i != 3).collect::<Vec<_>>());
+    let document: Value =
+        client.get(format!("{url}/indexes/movies/documents/5")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(document, json!({"id": 5, "title": "movie 5"}));
 }

@@ -4,6 +4,7 @@ pub mod document_writes;
 pub mod health;
 pub mod indexes;
 pub mod metrics;
+pub mod reads;
 pub mod settings;
 pub mod swap;
 pub mod tasks;

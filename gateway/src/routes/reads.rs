@@ -1,0 +1,85 @@
+//! Read routes, mounted on the read path's [`ReadExecutor`](crate::read::ReadExecutor): the
+//! executor plans, fans out and merges; these handlers only read the request.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use miroir_schemas::error::{Code, ResponseError};
+use serde_json::{Map, Value};
+
+use crate::auth::json_error::{incorrect_type, Kind};
+use crate::error::GatewayError;
+use crate::params::path_index_uid;
+use crate::read::executor::ReadAnswer;
+use crate::routes::write::json_request;
+use crate::state::AppState;
+
+/// The request's JSON object body.
+async fn object_body(state: &AppState, headers: &HeaderMap, body: axum::body::Body) -> Result<Map<String, Value>, GatewayError> {
+    match json_request(state, headers, body).await? {
+        Value::Object(object) => Ok(object),
+        other => Err(GatewayError::Meili(ResponseError::new(Code::BadRequest, incorrect_type(&[], &[Kind::Map], &other)))),
+    }
+}
+
+/// `POST /indexes/{uid}/search`.
+pub async fn search(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    let request = object_body(&state, &headers, body).await?;
+    Ok(state.reads().search(&uid, &request).await?)
+}
+
+/// `POST /multi-search` (plain or federated).
+pub async fn multi_search(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Result<ReadAnswer, GatewayError> {
+    let request = object_body(&state, &headers, body).await?;
+    Ok(state.reads().multi_search(&request).await?)
+}
+
+/// `POST /indexes/{uid}/facet-search`.
+pub async fn facet_search(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    let request = object_body(&state, &headers, body).await?;
+    Ok(state.reads().facet_search(&uid, &request).await?)
+}
+
+/// `GET /indexes/{uid}/documents/{id}`.
+pub async fn get_document(
+    State(state): State<AppState>,
+    Path((uid, id)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    Ok(state.reads().get_document(&uid, &id, &query).await?)
+}
+
+/// `POST /indexes/{uid}/documents/fetch`.
+pub async fn fetch_documents(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    let request = object_body(&state, &headers, body).await?;
+    Ok(state.reads().fetch_documents(&uid, &request).await?)
+}
+
+/// `GET /indexes/{uid}/stats`.
+pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    Ok(state.reads().index_stats(&uid).await?)
+}
+
+/// `GET /stats`.
+pub async fn stats(State(state): State<AppState>) -> Result<ReadAnswer, GatewayError> {
+    Ok(state.reads().stats().await?)
+}
