@@ -152,7 +152,10 @@ fn deletion(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> Deletio
 }
 
 fn list_body(results: Vec<Value>, query: &TaskQuery, page: &Page) -> Value {
-    json!({"results": results, "total": page.total, "limit": query.paging.limit, "from": page.from, "next": page.next})
+    // Meilisearch asks its store for `limit + 1` (saturating) tasks and reports one less, so
+    // `limit=4294967295` reads back as 4294967294.
+    let limit = query.paging.limit.saturating_add(1) - 1;
+    json!({"results": results, "total": page.total, "limit": limit, "from": page.from, "next": page.next})
 }
 
 /// `GET /tasks`.

@@ -37,9 +37,12 @@ fn invalid_type_lists_all_eighteen_kinds() {
     );
 }
 
+/// A query, the error code it gets and the error message.
+type Case = (&'static [(&'static str, &'static str)], &'static str, &'static str);
+
 #[test]
 fn every_parameter_error_is_meilisearchs() {
-    let cases: [(&[(&str, &str)], &str, &str); 14] = [
+    let cases: [Case; 14] = [
         (&[("limit", "-1")], "invalid_task_limit", "Invalid value in parameter `limit`: could not parse `-1` as a positive integer"),
         (&[("from", "x")], "invalid_task_from", "Invalid value in parameter `from`: could not parse `x` as a positive integer"),
         (&[("reverse", "yes")], "invalid_task_reverse", "Invalid value in parameter `reverse`: could not parse `yes` as a boolean, expected either `true` or `false`"),

@@ -100,7 +100,7 @@ fn a_deletion_removes_earlier_finished_tasks_it_selects() {
     tasks.push(task(5, "taskDeletion", "succeeded", &[]));
     tasks.push(task(6, "documentAdditionOrUpdate", "succeeded", &["a"]));
     let deletion = Deletion { uid: 5, enqueued_at: at(5, 0), filter: query(&[("indexUids", "a")]).filter };
-    let deleted = apply_deletions(&tasks, &[deletion.clone()]);
+    let deleted = apply_deletions(&tasks, std::slice::from_ref(&deletion));
     assert_eq!(deleted.hidden, BTreeSet::from([0, 1]), "not processing 2, not index b, not 4 finished later, not later 6");
     assert_eq!(deleted.counts, BTreeMap::from([(5, 2)]));
 
