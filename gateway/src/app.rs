@@ -36,7 +36,8 @@ pub fn router(state: AppState) -> Router {
             "/indexes/{uid}/settings/{name}",
             get(settings::get_one).put(settings::update_one).patch(settings::update_one).delete(settings::update_one),
         )
-        .route("/tasks", get(tasks::list))
+        .route("/tasks", get(tasks::list).delete(tasks::delete))
+        .route("/tasks/cancel", post(tasks::cancel))
         .route("/tasks/{uid}", get(tasks::get))
         .route("/batches", get(tasks::list_batches))
         .route("/batches/{uid}", get(tasks::get_batch))
