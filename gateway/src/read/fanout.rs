@@ -26,9 +26,21 @@ impl Failure {
             {
                 Failure::User(rewrite(object))
             }
-            _ => Failure::Node(error.to_string()),
+            _ => Failure::Node(with_sources(&error)),
         }
     }
+}
+
+/// An error and its causes, `: `-separated (transport errors hide the useful part in sources).
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// One node's usable answer for `shards`.

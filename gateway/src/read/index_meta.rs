@@ -44,11 +44,24 @@ impl ReadExecutor {
         self.inner().meta_cache.lock().expect("meta lock").remove(index_uid);
     }
 
+    /// Reads the metadata from a replica of `shard-0`, else of the next shard, and so on: every
+    /// node index of an index carries the same primary key and settings.
     async fn read_index_meta(&self, index_uid: &str) -> Result<IndexMeta, ReadError> {
+        let mut unavailable = None;
+        for shard in self.all_shards() {
+            match self.read_index_meta_from(index_uid, shard).await {
+                Err(error @ ReadError::ShardsUnavailable { .. }) => unavailable = Some(error),
+                other => return other,
+            }
+        }
+        Err(unavailable.unwrap_or_else(|| ReadError::Internal("a topology has at least one shard".into())))
+    }
+
+    async fn read_index_meta_from(&self, index_uid: &str, shard: ShardId) -> Result<IndexMeta, ReadError> {
         let inner = self.inner();
-        let node_index = node_index_uid(index_uid, ShardId(0));
+        let node_index = node_index_uid(index_uid, shard);
         let gathered = inner
-            .gather(index_uid, &[ShardId(0)], |node, _| {
+            .gather(index_uid, &[shard], |node, _| {
                 let node_index = node_index.clone();
                 async move {
                     let rewrite = |error: &_| client_error(error, ClientRequest::SingleIndex, |_| None);
@@ -66,9 +79,12 @@ impl ReadExecutor {
                 }
             })
             .await?;
-        let (index, settings) = gathered.answers.into_iter().next().map(|answered| answered.value).ok_or_else(|| {
-            ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: vec![ShardId(0)] }
-        })?;
+        let (index, settings) = gathered
+            .answers
+            .into_iter()
+            .next()
+            .map(|answered| answered.value)
+            .ok_or_else(|| ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: vec![shard] })?;
         Ok(IndexMeta {
             primary_key: index.get("primaryKey").and_then(Value::as_str).map(str::to_owned),
             settings: IndexSearchSettings::from_settings(&settings),

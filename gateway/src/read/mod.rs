@@ -26,6 +26,6 @@ pub mod stats;
 pub mod transport;
 
 pub use error::ReadError;
-pub use executor::{ReadConfig, ReadExecutor};
+pub use executor::{ReadAnswer, ReadConfig, ReadExecutor};
 pub use index_meta::IndexMeta;
 pub use transport::{HttpTransport, NodeCall, NodeTransport};

@@ -1,0 +1,317 @@
+//! The read executor against in-process fake nodes: one request per chosen node, every shard
+//! answered exactly once, failover to other replicas, the bench, 503 / partial answers, user
+//! errors passed through with node index names rewritten, primary-key narrowing.
+
+use async_trait::async_trait;
+use miroir_clients::node::NodeError;
+use miroir_gateway::read::{NodeCall, NodeTransport, ReadConfig, ReadError, ReadExecutor};
+use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::placement::Placement;
+use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, Node, ShardId, Topology};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Clone)]
+enum Behaviour {
+    Up,
+    /// Answers every call with a timeout (as a dead or hung node looks to the client).
+    Down,
+    /// Answers every search with this error object and status.
+    Refuses(ResponseError),
+}
+
+/// Fake nodes: node index `idx__shard-k` holds one document `doc-k`, ranked higher for lower k.
+struct FakeNodes {
+    behaviour: Mutex<Vec<Behaviour>>,
+    calls: Mutex<Vec<(usize, NodeCall)>>,
+}
+
+impl FakeNodes {
+    fn new(count: usize) -> FakeNodes {
+        FakeNodes { behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
+    }
+
+    fn set(&self, node: usize, behaviour: Behaviour) {
+        self.behaviour.lock().unwrap()[node] = behaviour;
+    }
+
+    fn take_calls(&self) -> Vec<(usize, NodeCall)> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+
+    /// `(node, shards)` of every proxy search sent.
+    fn searches(&self) -> Vec<(usize, Vec<ShardId>)> {
+        self.take_calls()
+            .into_iter()
+            .filter_map(|(node, call)| match call {
+                NodeCall::ProxySearch { body } => {
+                    let shards = body["queries"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|q| parse_node_index_uid(q["indexUid"].as_str().unwrap()).unwrap().1)
+                        .collect();
+                    Some((node, shards))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn proxy_answer(body: &Value) -> Value {
+    let queries = body["queries"].as_array().unwrap();
+    let mut hits: Vec<Value> = queries
+        .iter()
+        .enumerate()
+        .map(|(position, query)| {
+            let node_index = query["indexUid"].as_str().unwrap();
+            let shard = parse_node_index_uid(node_index).unwrap().1;
+            let score = 1.0 - f64::from(shard.0) / 100.0;
+            json!({"id": format!("doc-{}", shard.0), "_federation": {
+                "indexUid": node_index, "queriesPosition": position,
+                "weightedRankingScore": score, "weightedScoreValues": [{"weightedScore": score}]}})
+        })
+        .collect();
+    hits.sort_by(|a, b| b["_federation"]["weightedRankingScore"].as_f64().partial_cmp(&a["_federation"]["weightedRankingScore"].as_f64()).unwrap());
+    json!({"hits": hits, "processingTimeMs": 1, "limit": 20, "offset": 0, "estimatedTotalHits": queries.len()})
+}
+
+#[async_trait]
+impl NodeTransport for FakeNodes {
+    fn node_count(&self) -> usize {
+        self.behaviour.lock().unwrap().len()
+    }
+
+    async fn call(&self, node: usize, call: &NodeCall) -> Result<Value, NodeError> {
+        self.calls.lock().unwrap().push((node, call.clone()));
+        let behaviour = self.behaviour.lock().unwrap()[node].clone();
+        let node_id = format!("node-{node}");
+        match (behaviour, call) {
+            (Behaviour::Down, _) => Err(NodeError::Timeout { node: node_id }),
+            (_, NodeCall::Index { node_index }) => Ok(json!({"uid": node_index, "primaryKey": "id"})),
+            (_, NodeCall::Settings { .. }) => Ok(json!({})),
+            (Behaviour::Refuses(error), _) => Err(NodeError::Meilisearch { node: node_id, error }),
+            (Behaviour::Up, NodeCall::ProxySearch { body }) => Ok(proxy_answer(body)),
+            (Behaviour::Up, NodeCall::GetDocument { document_id, .. }) => Ok(json!({"id": document_id})),
+            (Behaviour::Up, other) => panic!("unexpected call {other:?}"),
+        }
+    }
+}
+
+const SHARDS: u32 = 7;
+
+/// The node holding the most shards at RF = 1 (with 7 shards over 3 nodes, one may hold none).
+fn busiest_node() -> (usize, Vec<ShardId>) {
+    let placement = Placement::new(topology(3, 1));
+    (0..3).map(|n| (n, placement.shards_of_node(&format!("node-{n}")))).max_by_key(|(_, shards)| shards.len()).unwrap()
+}
+
+fn topology(nodes: usize, rf: u32) -> Topology {
+    let nodes = (0..nodes)
+        .map(|i| Node { id: format!("node-{i}"), url: format!("http://10.0.0.{i}:7700"), replica_group: "g".into(), api_key: Some("secret".into()) })
+        .collect();
+    Topology::new(1, SHARDS, rf, nodes).unwrap()
+}
+
+fn executor(nodes: usize, rf: u32, config: ReadConfig) -> (ReadExecutor, std::sync::Arc<FakeNodes>) {
+    let fake = std::sync::Arc::new(FakeNodes::new(nodes));
+    let executor = ReadExecutor::with_transport(topology(nodes, rf), fake.clone(), config);
+    (executor, fake)
+}
+
+fn query(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap()
+}
+
+fn hit_ids(body: &Value) -> Vec<String> {
+    body["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn all_doc_ids() -> Vec<String> {
+    (0..SHARDS).map(|k| format!("doc-{k}")).collect()
+}
+
+/// Every shard appears in exactly one of the searches, each node at most once.
+fn assert_each_shard_once(searches: &[(usize, Vec<ShardId>)]) {
+    let nodes: Vec<usize> = searches.iter().map(|(n, _)| *n).collect();
+    assert_eq!(nodes.iter().collect::<BTreeSet<_>>().len(), nodes.len(), "one request per node: {searches:?}");
+    let mut shards: Vec<ShardId> = searches.iter().flat_map(|(_, s)| s.clone()).collect();
+    shards.sort();
+    assert_eq!(shards, (0..SHARDS).map(ShardId).collect::<Vec<_>>(), "{searches:?}");
+}
+
+#[tokio::test]
+async fn every_shard_answers_once_with_one_request_per_node() {
+    for rf in [1, 2, 3] {
+        let (executor, fake) = executor(3, rf, ReadConfig::default());
+        let answer = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap();
+        assert_eq!(hit_ids(&answer.body), all_doc_ids());
+        assert_eq!(answer.body["estimatedTotalHits"], SHARDS);
+        assert!(answer.missing_shards.is_empty());
+        assert_each_shard_once(&fake.searches());
+    }
+}
+
+#[tokio::test]
+async fn round_robin_spreads_searches_over_replicas() {
+    let (executor, fake) = executor(3, 3, ReadConfig::default());
+    let mut used = BTreeSet::new();
+    for _ in 0..3 {
+        executor.search("movies", &Map::new()).await.unwrap();
+        used.extend(fake.searches().into_iter().map(|(node, _)| node));
+    }
+    assert_eq!(used, BTreeSet::from([0, 1, 2]), "with every node holding every shard, turns rotate");
+}
+
+#[tokio::test]
+async fn a_dead_replica_is_benched_and_its_shards_move() {
+    let (executor, fake) = executor(3, 2, ReadConfig::default());
+    fake.set(0, Behaviour::Down);
+    for _ in 0..4 {
+        let answer = executor.search("movies", &Map::new()).await.unwrap();
+        assert_eq!(hit_ids(&answer.body), all_doc_ids());
+    }
+    assert!(executor.is_benched(0));
+    assert!(!executor.is_benched(1));
+    fake.take_calls();
+    // once benched, node 0 gets no more searches while its shards have other replicas
+    executor.search("movies", &Map::new()).await.unwrap();
+    let searches = fake.searches();
+    assert!(searches.iter().all(|(node, _)| *node != 0), "{searches:?}");
+    assert_each_shard_once(&searches);
+}
+
+#[tokio::test]
+async fn a_5xx_answer_moves_the_shards_to_another_replica() {
+    let (executor, fake) = executor(3, 3, ReadConfig::default());
+    let overloaded = ResponseError::new(Code::TooManySearchRequests, "Too many search requests running at the same time: 10. Retry after 10s.");
+    fake.set(0, Behaviour::Refuses(overloaded.clone()));
+    fake.set(1, Behaviour::Refuses(overloaded));
+    let answer = executor.search("movies", &Map::new()).await.unwrap();
+    assert_eq!(hit_ids(&answer.body), all_doc_ids());
+    assert!(executor.is_benched(0) || executor.is_benched(1));
+}
+
+#[tokio::test]
+async fn a_shard_without_reachable_replica_is_a_503_naming_no_node() {
+    let (executor, fake) = executor(3, 1, ReadConfig::default());
+    let (victim, lost) = busiest_node();
+    fake.set(victim, Behaviour::Down);
+    let error = executor.search("movies", &Map::new()).await.unwrap_err();
+    assert_eq!(error, ReadError::ShardsUnavailable { index: "movies".into(), shards: lost.clone() });
+    let object = error.response_error();
+    assert_eq!((object.http_status, object.code.as_str()), (503, "shard_unavailable"));
+    for secret in [format!("node-{victim}").as_str(), "10.0.0", "secret", "__shard"] {
+        assert!(!object.message.contains(secret), "{}", object.message);
+    }
+}
+
+#[tokio::test]
+async fn partial_answers_are_allowed_only_by_config_and_are_marked() {
+    let (executor, fake) = executor(3, 1, ReadConfig { allow_partial: true, ..ReadConfig::default() });
+    let (victim, lost) = busiest_node();
+    fake.set(victim, Behaviour::Down);
+    let answer = executor.search("movies", &Map::new()).await.unwrap();
+    assert_eq!(answer.missing_shards, lost);
+    let expected: Vec<String> = (0..SHARDS).filter(|k| !lost.contains(&ShardId(*k))).map(|k| format!("doc-{k}")).collect();
+    assert_eq!(hit_ids(&answer.body), expected);
+    let response = axum::response::IntoResponse::into_response(answer);
+    let header = response.headers().get("miroir-partial-shards").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(header, lost.iter().map(|s| s.name()).collect::<Vec<_>>().join(","));
+}
+
+#[tokio::test]
+async fn user_errors_come_back_verbatim_with_client_index_names() {
+    let (executor, fake) = executor(3, 2, ReadConfig::default());
+    let node_error = ResponseError::new(
+        Code::InvalidSearchFilter,
+        "Inside `.queries[1]`: Index `movies__shard-3`: Attribute `genre` is not filterable. Available filterable attribute patterns are: `year`.\n1:6 genre = x",
+    );
+    for node in 0..3 {
+        fake.set(node, Behaviour::Refuses(node_error.clone()));
+    }
+    let error = executor.search("movies", &query(json!({"filter": "genre = x"}))).await.unwrap_err().response_error();
+    assert_eq!(error.http_status, 400);
+    assert_eq!(error.code, "invalid_search_filter");
+    assert_eq!(error.message, "Index `movies`: Attribute `genre` is not filterable. Available filterable attribute patterns are: `year`.\n1:6 genre = x");
+    assert!(!executor.is_benched(0) && !executor.is_benched(1) && !executor.is_benched(2), "the user's mistake benches no node");
+
+    // in a multi-search the error names the client's query
+    fake.take_calls();
+    let body = query(json!({"queries": [{"indexUid": "movies", "q": "a"}, {"indexUid": "movies", "filter": "genre = x"}]}));
+    let error = executor.multi_search(&body).await.unwrap_err().response_error();
+    assert!(error.message.starts_with("Inside `.queries[") && !error.message.contains("__shard"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn an_unknown_index_is_meilisearchs_404() {
+    struct NoIndex;
+    #[async_trait]
+    impl NodeTransport for NoIndex {
+        fn node_count(&self) -> usize {
+            3
+        }
+        async fn call(&self, node: usize, call: &NodeCall) -> Result<Value, NodeError> {
+            let NodeCall::Index { node_index } = call else { panic!("only the index is looked up: {call:?}") };
+            let error = ResponseError::new(Code::IndexNotFound, format!("Index `{node_index}` not found."));
+            Err(NodeError::Meilisearch { node: format!("node-{node}"), error })
+        }
+    }
+    let executor = ReadExecutor::with_transport(topology(3, 1), std::sync::Arc::new(NoIndex), ReadConfig::default());
+    let error = executor.search("nope", &Map::new()).await.unwrap_err().response_error();
+    assert_eq!((error.http_status, error.message.as_str()), (404, "Index `nope` not found."));
+    let multi = query(json!({"queries": [{"indexUid": "nope"}]}));
+    let error = executor.multi_search(&multi).await.unwrap_err().response_error();
+    assert_eq!((error.http_status, error.message.as_str()), (400, "Inside `.queries[0]`: Index `nope` not found."));
+}
+
+#[tokio::test]
+async fn a_primary_key_filter_narrows_the_fan_out_to_the_owning_shards() {
+    let (executor, fake) = executor(3, 1, ReadConfig::default());
+    let placement = Placement::new(topology(3, 1));
+    executor.search("movies", &Map::new()).await.unwrap(); // reads the primary key
+    fake.take_calls();
+    let answer = executor.search("movies", &query(json!({"filter": "id IN [12, 345]"}))).await.unwrap();
+    let owners: BTreeSet<ShardId> = ["12", "345"].iter().map(|id| placement.shard_of(id)).collect();
+    let asked: BTreeSet<ShardId> = fake.searches().into_iter().flat_map(|(_, shards)| shards).collect();
+    assert_eq!(asked, owners);
+    assert_eq!(answer.body["estimatedTotalHits"], owners.len());
+    // a filter that does not pin the key goes everywhere
+    executor.search("movies", &query(json!({"filter": "id IN [12, 345] OR year > 3"}))).await.unwrap();
+    assert_eq!(fake.searches().into_iter().flat_map(|(_, s)| s).count(), SHARDS as usize);
+}
+
+#[tokio::test]
+async fn a_document_is_read_from_its_shard_only() {
+    let (executor, fake) = executor(3, 2, ReadConfig::default());
+    let placement = Placement::new(topology(3, 2));
+    let answer = executor.get_document("movies", "tt0111161", &[]).await.unwrap();
+    assert_eq!(answer.body, json!({"id": "tt0111161"}));
+    let calls = fake.take_calls();
+    assert_eq!(calls.len(), 1);
+    let NodeCall::GetDocument { node_index, .. } = &calls[0].1 else { panic!() };
+    assert_eq!(node_index, &node_index_uid("movies", placement.shard_of("tt0111161")));
+}
+
+#[tokio::test]
+async fn a_hung_node_is_given_up_at_the_deadline() {
+    struct Hangs;
+    #[async_trait]
+    impl NodeTransport for Hangs {
+        fn node_count(&self) -> usize {
+            1
+        }
+        async fn call(&self, _: usize, _: &NodeCall) -> Result<Value, NodeError> {
+            std::future::pending().await
+        }
+    }
+    let topology = Topology::new(1, 2, 1, vec![Node { id: "n".into(), url: "http://n".into(), replica_group: "g".into(), api_key: None }]).unwrap();
+    let config = ReadConfig { deadline: Duration::from_millis(50), ..ReadConfig::default() };
+    let executor = ReadExecutor::with_transport(topology, std::sync::Arc::new(Hangs), config);
+    let error = executor.index_stats("movies").await.unwrap_err();
+    assert_eq!(error.response_error().http_status, 503);
+    assert!(executor.is_benched(0));
+}
