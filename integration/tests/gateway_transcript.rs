@@ -43,6 +43,9 @@ const SKIPPED: &[(&str, &str)] = &[
     ("similar documents without embedder", "POST /indexes/{uid}/similar not served yet (404)"),
     // No /experimental-features route (404): a cluster-wide feature switch has no owner yet.
     ("enable network feature", "PATCH /experimental-features not served yet (404)"),
+    // Hits carry `_federation.weightedScoreValues` only once the `network` feature is on, which
+    // the exchange before this one turns on through the unserved route above.
+    ("federated search as proxy", "needs `enable network feature` (PATCH /experimental-features, not served yet)"),
     // The /keys routes exist in gateway/src/auth but are not mounted in the router yet (404).
     ("list keys", "GET /keys not mounted yet (404)"),
     ("create key", "POST /keys not mounted yet (404)"),
@@ -124,7 +127,11 @@ fn compare(name: &str, recorded_status: u16, recorded: &Value, reply: &Reply) ->
         field_diff(recorded, &reply.body, &["message", "code", "type", "link"], &mut out);
         return out;
     }
-    shape_diff("", recorded, &reply.body, &mut out);
+    shape_diff("", &without_tie_dependent_keys(recorded, &reply.body), &reply.body, &mut out);
+    if !out.is_empty() {
+        // The owner needs the answer itself to see why the shape differs.
+        out.push(format!("answered body: {}", truncate(&reply.body.to_string())));
+    }
     if recorded.get("taskUid").is_some() {
         field_diff(recorded, &reply.body, &["status", "type", "indexUid"], &mut out);
     }
@@ -132,6 +139,26 @@ fn compare(name: &str, recorded_status: u16, recorded: &Value, reply: &Reply) ->
         field_diff(recorded, &reply.body, &["status", "type", "indexUid", "error", "details"], &mut out);
     }
     out
+}
+
+/// The recorded body, with `_matchesPosition` of each hit that is another document than the
+/// answered hit at the same place replaced by the answered one. Hits with equal score vectors
+/// may come in another order from a sharded index (ties break by shard, not by the single node's
+/// internal ids; see the reference README), and which attributes match depends on the document.
+fn without_tie_dependent_keys(recorded: &Value, answered: &Value) -> Value {
+    let mut recorded = recorded.clone();
+    let (Some(recorded_hits), Some(answered_hits)) = (recorded.get_mut("hits").and_then(Value::as_array_mut), answered["hits"].as_array()) else {
+        return recorded;
+    };
+    for (r, a) in recorded_hits.iter_mut().zip(answered_hits) {
+        let other_document = r.get("id").is_some() && r.get("id") != a.get("id");
+        if let (true, Some(r), Some(a)) = (other_document, r.as_object_mut(), a.get("_matchesPosition")) {
+            if r.contains_key("_matchesPosition") {
+                r.insert("_matchesPosition".into(), a.clone());
+            }
+        }
+    }
+    recorded
 }
 
 fn truncate(text: &str) -> String {
@@ -246,6 +273,16 @@ fn skip_list_names_recorded_exchanges() {
         assert!(names.iter().any(|n| n == skipped), "SKIPPED names `{skipped}` ({reason}), which is not in the transcript");
         assert!(!reason.trim().is_empty(), "`{skipped}` is skipped without a reason");
     }
+}
+
+#[test]
+fn matched_attributes_of_another_tied_document_are_not_a_difference() {
+    let recorded = serde_json::json!({"hits": [{"id": "a", "_matchesPosition": {"tags": []}}, {"id": "b", "_matchesPosition": {"tags": []}}]});
+    let answered = serde_json::json!({"hits": [{"id": "c", "_matchesPosition": {"summary": []}}, {"id": "b", "_matchesPosition": {"summary": []}}]});
+    let mut out = Vec::new();
+    shape_diff("", &without_tie_dependent_keys(&recorded, &answered), &answered, &mut out);
+    // the same document with other matched attributes is still a difference
+    assert_eq!(out, vec![".hits[1]._matchesPosition.tags: missing", ".hits[1]._matchesPosition.summary: unexpected"]);
 }
 
 #[test]
