@@ -78,7 +78,8 @@ fn index_info(primary_key: Option<&str>, new_index_uid: Option<&str>) -> TaskDet
 
 /// Six tasks: 0 creates `a` (succeeded), 1 adds to `a` (failed), 2 updates `a`'s settings
 /// (processing: one replica of two reported), 3 creates `b` (enqueued), 4 swaps `a` and `b`
-/// (succeeded), 5 renames `b` to `c` (succeeded).
+/// (succeeded), 5 renames `b` to `c` (succeeded). As in Meilisearch, the swap and the rename
+/// rewrite the earlier tasks: 0, 1 and 2 now name `c`, 3 names `a`, 4 swapped `a` and `c`.
 async fn seeded_gateway() -> TestGateway {
     let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
     append(&log, 0, TaskType::IndexCreation, Some("a"), index_info(Some("id"), None)).await;
@@ -117,10 +118,14 @@ async fn uids(gateway: &TestGateway, path: &str) -> (Vec<u64>, Value) {
 #[tokio::test]
 async fn filters_and_paging_through_the_router() {
     let gateway = seeded_gateway().await;
+    for (uid, index_uid) in [(0, "c"), (1, "c"), (2, "c"), (3, "a"), (5, "b")] {
+        assert_eq!(gateway.call("GET", &format!("/tasks/{uid}"), None).await.1["indexUid"], index_uid, "task {uid}");
+    }
+    assert_eq!(gateway.call("GET", "/tasks/4", None).await.1["details"], json!({"swaps": [{"indexes": ["a", "c"], "rename": false}]}));
     // The swap concerns `a` and counts in `total`, but Meilisearch lists no multi-index task
     // when filtering by index.
-    assert_eq!(uids(&gateway, "/tasks?indexUids=a").await, (vec![2, 1, 0], json!({"total": 4, "limit": 20, "from": 2, "next": null})));
-    assert_eq!(uids(&gateway, "/tasks?indexUids=c").await.0, vec![5], "a rename concerns its new uid");
+    assert_eq!(uids(&gateway, "/tasks?indexUids=a").await, (vec![3], json!({"total": 2, "limit": 20, "from": 3, "next": null})));
+    assert_eq!(uids(&gateway, "/tasks?indexUids=c").await.0, vec![5, 2, 1, 0], "a rename concerns its new uid");
     assert_eq!(uids(&gateway, "/tasks?statuses=PROCESSING,enqueued").await.0, vec![3, 2]);
     assert_eq!(uids(&gateway, "/tasks?batchUids=2,3").await.0, vec![2], "an enqueued task is in no batch");
     assert_eq!(uids(&gateway, "/tasks?types=indexSwap,INDEXUPDATE&reverse=true").await.0, vec![4, 5]);
@@ -152,8 +157,8 @@ async fn one_batch_per_started_task() {
         json!({
             "uid": 4,
             "progress": null,
-            "details": {"swaps": [{"indexes": ["a", "b"], "rename": false}]},
-            "stats": {"totalNbTasks": 1, "status": {"succeeded": 1}, "types": {"indexSwap": 1}, "indexUids": {"a": 1, "b": 1}},
+            "details": {"swaps": [{"indexes": ["a", "c"], "rename": false}]},
+            "stats": {"totalNbTasks": 1, "status": {"succeeded": 1}, "types": {"indexSwap": 1}, "indexUids": {"a": 1, "c": 1}},
             "duration": "PT1S",
             "startedAt": "2020-01-01T00:00:41Z",
             "finishedAt": "2020-01-01T00:00:42Z",
@@ -215,27 +220,28 @@ async fn deletion_hides_the_finished_tasks_it_selects() {
     assert_eq!((status, error["message"].clone()), (StatusCode::BAD_REQUEST, json!(missing_filters_message("delete"))));
 
     // The query string is kept as sent, percent-encoding included.
-    let deletion = registered(&gateway, "DELETE", "/tasks?indexUids=a&statuses=succeeded%2Cfailed%2Cprocessing", "taskDeletion").await;
+    let deletion = registered(&gateway, "DELETE", "/tasks?indexUids=c&statuses=succeeded%2Cfailed%2Cprocessing", "taskDeletion").await;
     assert_eq!(deletion["uid"], 6);
-    assert_eq!(deletion["details"], json!({"matchedTasks": 3, "deletedTasks": 2, "originalFilter": "?indexUids=a&statuses=succeeded%2Cfailed%2Cprocessing"}));
-    for uid in [0, 1] {
+    assert_eq!(deletion["details"], json!({"matchedTasks": 4, "deletedTasks": 3, "originalFilter": "?indexUids=c&statuses=succeeded%2Cfailed%2Cprocessing"}));
+    for uid in [0, 1, 5] {
         let (status, error) = gateway.call("GET", &format!("/tasks/{uid}"), None).await;
         assert_eq!((status, error["message"].clone()), (StatusCode::NOT_FOUND, json!(format!("Task `{uid}` not found."))));
         assert_eq!(gateway.call("GET", &format!("/batches/{uid}"), None).await.0, StatusCode::NOT_FOUND);
     }
-    assert_eq!(uids(&gateway, "/tasks").await.0, vec![6, 5, 4, 3, 2], "the processing task stays");
-    assert_eq!(uids(&gateway, "/batches").await.0, vec![6, 5, 4, 2]);
+    assert_eq!(uids(&gateway, "/tasks").await.0, vec![6, 4, 3, 2], "the processing task stays");
+    assert_eq!(uids(&gateway, "/batches").await.0, vec![6, 4, 2]);
+    assert_eq!(gateway.call("GET", "/tasks/2", None).await.1["indexUid"], "c", "the deleted rename still moved it");
 
     // Task 2 finishes after the deletion ran: it stays.
     let now = OffsetDateTime::now_utc();
     report_at(&gateway.log, 2, "n1", ReplicaStatus::Succeeded, now, now).await;
     gateway.wait_status(2, "succeeded").await;
-    assert_eq!(gateway.call("GET", "/tasks/6", None).await.1["details"]["deletedTasks"], 2);
+    assert_eq!(gateway.call("GET", "/tasks/6", None).await.1["details"]["deletedTasks"], 3);
 
     // A later deletion only counts what is left, and may delete the earlier deletion too.
     let second = registered(&gateway, "DELETE", "/tasks?uids=0,2,6", "taskDeletion").await;
     assert_eq!(second["details"], json!({"matchedTasks": 2, "deletedTasks": 2, "originalFilter": "?uids=0,2,6"}));
-    assert_eq!(uids(&gateway, "/tasks").await.0, vec![7, 5, 4, 3]);
+    assert_eq!(uids(&gateway, "/tasks").await.0, vec![7, 4, 3]);
 }
 
 #[tokio::test]

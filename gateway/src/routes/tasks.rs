@@ -7,6 +7,8 @@
 //! * Deletion removes, deterministically from the folded facts, every earlier task its filter
 //!   selects that had finished when it was enqueued (see `select::apply_deletions`); the views
 //!   here hide them and its `deletedTasks` is how many it removed.
+//! * A caller whose API key is restricted to some indexes sees only tasks of one index it may
+//!   use, as in Meilisearch (`total` still counts every matching task, as Meilisearch does).
 //! * Cancelation cannot stop anything yet: by the time a task is in the log its operations are
 //!   in `ops` and indexers apply them whatever happens, so a task is never reported canceled.
 //!   The cancelation task records `matchedTasks` like Meilisearch and finishes with
@@ -14,7 +16,7 @@
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::error::Code;
 use miroir_schemas::task_log::{TaskRecord, TaskType};
@@ -22,6 +24,7 @@ use miroir_schemas::tasks::TaskStatus;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
+use crate::auth::AuthContext;
 use crate::catalog::{Catalog, TaskLogEntry, TaskSummary};
 use crate::enqueue::{enqueue, Write};
 use crate::error::GatewayError;
@@ -34,44 +37,75 @@ mod logic;
 use logic::batch_view::batch_view;
 use logic::query::{missing_filters, parse_query, path_batch_uid, path_task_uid, TaskQuery, FILTER_PARAMETERS, LIST_PARAMETERS};
 use logic::select::{apply_deletions, matched, page, Deleted, Deletion, Page, TaskFacts};
-use logic::vocabulary::{canonical, KINDS};
+use logic::swaps::{apply_swaps, AppliedSwap, Renames};
+use logic::vocabulary::{canonical, related_to_one_index, KINDS};
 
 type Pairs = Query<Vec<(String, String)>>;
 
-/// The tasks still shown (deleted ones left out) and what the deletions did, read from the
-/// catalog in one go.
+/// What the request's credentials allow, when the API-key middleware (`auth::mount`) ran;
+/// absent behind the master-key-only guard, where everything is allowed.
+type Caller = Option<Extension<AuthContext>>;
+
+/// The tasks still shown (deleted ones left out), their indexes as swaps left them, and what
+/// the deletions did, read from the catalog in one go.
 struct Visible<'c> {
     catalog: &'c Catalog,
     /// Oldest first.
     tasks: Vec<TaskFacts>,
+    renames: Renames,
     deleted: Deleted,
+    caller: Option<AuthContext>,
 }
 
 impl<'c> Visible<'c> {
-    fn of(catalog: &'c Catalog) -> Self {
+    fn of(catalog: &'c Catalog, caller: &Caller) -> Self {
         let mut tasks = Vec::new();
         let mut deletions = Vec::new();
+        let mut swaps = Vec::new();
         for summary in catalog.task_summaries() {
             let view = needs_view(summary.task_type).then(|| catalog.task_view(summary.uid)).flatten();
-            if summary.task_type == TaskType::TaskDeletion {
-                deletions.push(deletion(&summary, view.as_ref()));
+            match summary.task_type {
+                TaskType::TaskDeletion => deletions.push(deletion(&summary, view.as_ref())),
+                TaskType::IndexSwap if summary.status == TaskStatus::Succeeded => {
+                    swaps.push(AppliedSwap { uid: summary.uid, pairs: swap_pairs(view.as_ref()) })
+                }
+                // A rename moves the earlier tasks as a swap with a missing index does.
+                TaskType::IndexUpdate if summary.status == TaskStatus::Succeeded => {
+                    let renamed = summary.index_uid.clone().zip(details_str(view.as_ref(), "newIndexUid").map(str::to_owned));
+                    if let Some(pair) = renamed.filter(|(old, new)| old != new) {
+                        swaps.push(AppliedSwap { uid: summary.uid, pairs: vec![pair] });
+                    }
+                }
+                _ => {}
             }
             tasks.push(facts(&summary, view.as_ref()));
         }
         tasks.reverse();
+        let renames = apply_swaps(&mut tasks, &swaps);
         let deleted = apply_deletions(&tasks, &deletions);
         tasks.retain(|task| !deleted.hidden.contains(&task.uid));
-        Visible { catalog, tasks, deleted }
+        Visible { catalog, tasks, renames, deleted, caller: caller.clone().map(|Extension(context)| context) }
+    }
+
+    /// Whether the caller's key may see the task (Meilisearch's rule: with a key restricted to
+    /// some indexes, only tasks of one index, that index allowed).
+    fn shown(&self, task: &TaskFacts) -> bool {
+        self.caller.as_ref().is_none_or(|context| context.task_visible(related_to_one_index(task.kind), task.indexes.iter().map(String::as_str)))
     }
 
     fn facts(&self, uid: u64) -> Option<&TaskFacts> {
-        self.tasks.binary_search_by_key(&uid, |task| task.uid).ok().map(|at| &self.tasks[at])
+        let task = self.tasks.binary_search_by_key(&uid, |task| task.uid).ok().map(|at| &self.tasks[at])?;
+        self.shown(task).then_some(task)
     }
 
-    /// `GET /tasks/{uid}`'s object, a deletion's `deletedTasks` filled in.
+    /// `GET /tasks/{uid}`'s object, with the index uids later swaps gave it and a deletion's
+    /// `deletedTasks` filled in.
     fn task_view(&self, uid: u64) -> Option<Map<String, Value>> {
         self.facts(uid)?;
         let mut view = self.catalog.task_view(uid)?;
+        if let Some(names) = self.renames.get(&uid) {
+            rename_indexes(&mut view, names);
+        }
         if let (Some(count), Some(Value::Object(details))) = (self.deleted.counts.get(&uid), view.get_mut("details")) {
             // `null` until the deletion ran; deletions touch no node, so they run when folded.
             if details.get("deletedTasks").is_some_and(Value::is_number) {
@@ -103,6 +137,38 @@ fn kind_name(task_type: TaskType) -> &'static str {
 
 fn status_name(status: TaskStatus) -> &'static str {
     status.as_str()
+}
+
+/// The `(lhs, rhs)` pairs of a swap task, from its view's details.
+fn swap_pairs(view: Option<&Map<String, Value>>) -> Vec<(String, String)> {
+    let swaps = view.and_then(|view| view.get("details")?.get("swaps")?.as_array().cloned()).unwrap_or_default();
+    swaps
+        .iter()
+        .filter_map(|swap| match swap.get("indexes")?.as_array()?.as_slice() {
+            [Value::String(lhs), Value::String(rhs)] => Some((lhs.clone(), rhs.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Writes the names swaps gave a task into its view: its `indexUid` and, for a swap, the
+/// indexes of its pairs (as Meilisearch rewrites them).
+fn rename_indexes(view: &mut Map<String, Value>, names: &std::collections::BTreeMap<String, String>) {
+    let rename = |value: &mut Value| {
+        if let Some(new) = value.as_str().and_then(|old| names.get(old)) {
+            *value = Value::String(new.clone());
+        }
+    };
+    if let Some(index_uid) = view.get_mut("indexUid") {
+        rename(index_uid);
+    }
+    if let Some(Value::Array(swaps)) = view.get_mut("details").and_then(|details| details.get_mut("swaps")) {
+        for swap in swaps {
+            if let Some(Value::Array(indexes)) = swap.get_mut("indexes") {
+                indexes.iter_mut().for_each(rename);
+            }
+        }
+    }
 }
 
 fn details_str<'v>(view: Option<&'v Map<String, Value>>, key: &str) -> Option<&'v str> {
@@ -159,11 +225,11 @@ fn list_body(results: Vec<Value>, query: &TaskQuery, page: &Page) -> Value {
 }
 
 /// `GET /tasks`.
-pub async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<Json<Value>, GatewayError> {
+pub async fn list(State(state): State<AppState>, caller: Caller, Query(pairs): Pairs) -> Result<Json<Value>, GatewayError> {
     let query = parse_query(&pairs, &LIST_PARAMETERS)?;
     let body = current_catalog(&state, |catalog| {
-        let visible = Visible::of(catalog);
-        let page = page(&query, &visible.tasks);
+        let visible = Visible::of(catalog, &caller);
+        let page = page(&query, &visible.tasks, |task| visible.shown(task));
         let results = page.uids.iter().filter_map(|&uid| visible.task_view(uid)).map(Value::Object).collect();
         list_body(results, &query, &page)
     })
@@ -172,20 +238,20 @@ pub async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<
 }
 
 /// `GET /tasks/{uid}`.
-pub async fn get(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Json<Value>, GatewayError> {
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(uid): Path<String>) -> Result<Json<Value>, GatewayError> {
     let uid = path_task_uid(&uid)?;
-    current_catalog(&state, |catalog| Visible::of(catalog).task_view(uid))
+    current_catalog(&state, |catalog| Visible::of(catalog, &caller).task_view(uid))
         .await?
         .map(|view| Json(Value::Object(view)))
         .ok_or_else(|| GatewayError::meili(Code::TaskNotFound, format!("Task `{uid}` not found.")))
 }
 
 /// `GET /batches`: one batch per started task (see `tasks/batch_view.rs`).
-pub async fn list_batches(State(state): State<AppState>, Query(pairs): Pairs) -> Result<Json<Value>, GatewayError> {
+pub async fn list_batches(State(state): State<AppState>, caller: Caller, Query(pairs): Pairs) -> Result<Json<Value>, GatewayError> {
     let query = parse_query(&pairs, &LIST_PARAMETERS)?;
     let body = current_catalog(&state, |catalog| {
-        let visible = Visible::of(catalog);
-        let page = page(&query, &visible.started());
+        let visible = Visible::of(catalog, &caller);
+        let page = page(&query, &visible.started(), |task| visible.shown(task));
         let results = page.uids.iter().filter_map(|&uid| visible.batch_view(uid)).collect();
         list_body(results, &query, &page)
     })
@@ -194,9 +260,9 @@ pub async fn list_batches(State(state): State<AppState>, Query(pairs): Pairs) ->
 }
 
 /// `GET /batches/{uid}`.
-pub async fn get_batch(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Json<Value>, GatewayError> {
+pub async fn get_batch(State(state): State<AppState>, caller: Caller, Path(uid): Path<String>) -> Result<Json<Value>, GatewayError> {
     let uid = path_batch_uid(&uid)?;
-    current_catalog(&state, |catalog| Visible::of(catalog).batch_view(uid))
+    current_catalog(&state, |catalog| Visible::of(catalog, &caller).batch_view(uid))
         .await?
         .map(Json)
         .ok_or_else(|| GatewayError::meili(Code::BatchNotFound, format!("Batch `{uid}` not found.")))
@@ -204,17 +270,31 @@ pub async fn get_batch(State(state): State<AppState>, Path(uid): Path<String>) -
 
 /// `POST /tasks/cancel`: registers a `taskCancelation` (see the module comment for what it
 /// can and cannot do). Meilisearch answers `200` here, not `202`.
-pub async fn cancel(State(state): State<AppState>, RawQuery(raw): RawQuery, Query(pairs): Pairs) -> Result<(StatusCode, Json<Map<String, Value>>), GatewayError> {
-    register(&state, raw, &pairs, TaskType::TaskCancelation).await
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(pairs): Pairs,
+) -> Result<(StatusCode, Json<Map<String, Value>>), GatewayError> {
+    register(&state, &caller, raw, &pairs, TaskType::TaskCancelation).await
 }
 
 /// `DELETE /tasks`: registers a `taskDeletion`. Meilisearch answers `200` here, not `202`.
-pub async fn delete(State(state): State<AppState>, RawQuery(raw): RawQuery, Query(pairs): Pairs) -> Result<(StatusCode, Json<Map<String, Value>>), GatewayError> {
-    register(&state, raw, &pairs, TaskType::TaskDeletion).await
+/// Its `matchedTasks` counts only tasks the caller may see, but what it deletes is decided
+/// from its filter alone: the caller's index restriction is not recorded in the log, so a
+/// deletion through a key restricted to some indexes also removes matching tasks of others.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    Query(pairs): Pairs,
+) -> Result<(StatusCode, Json<Map<String, Value>>), GatewayError> {
+    register(&state, &caller, raw, &pairs, TaskType::TaskDeletion).await
 }
 
 async fn register(
     state: &AppState,
+    caller: &Caller,
     raw: Option<String>,
     pairs: &[(String, String)],
     task_type: TaskType,
@@ -224,7 +304,11 @@ async fn register(
     if !query.filtered {
         return Err(missing_filters(if cancel { "cancel" } else { "delete" }).into());
     }
-    let matched_tasks = current_catalog(state, |catalog| matched(&query.filter, &Visible::of(catalog).tasks).len() as u64).await?;
+    let matched_tasks = current_catalog(state, |catalog| {
+        let visible = Visible::of(catalog, caller);
+        matched(&query.filter, &visible.tasks, |task| visible.shown(task)).len() as u64
+    })
+    .await?;
     // Meilisearch keeps the query string exactly as sent, `?` included.
     let original_filter = format!("?{}", raw.unwrap_or_default());
     let details = if cancel {

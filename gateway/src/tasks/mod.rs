@@ -1,8 +1,10 @@
 //! Pure logic behind `/tasks` and `/batches`: the query vocabulary and its parsing with
 //! Meilisearch's exact errors, which tasks a filter selects, which tasks a `taskDeletion`
-//! removed, and the batch object of a task. No I/O: the route handlers feed it the catalog.
+//! removed, which index uids swaps and renames gave earlier tasks, and the batch object of a
+//! task. No I/O: the route handlers feed it the catalog.
 
 pub mod batch_view;
 pub mod query;
 pub mod select;
+pub mod swaps;
 pub mod vocabulary;

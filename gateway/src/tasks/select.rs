@@ -78,8 +78,9 @@ pub struct Page {
 }
 
 /// The page `query` shows of `tasks` (any order): newest first unless `reverse`, starting at
-/// `from`, at most `limit` tasks.
-pub fn page(query: &TaskQuery, tasks: &[TaskFacts]) -> Page {
+/// `from`, at most `limit` tasks, only those the caller may see (`shown`). As in Meilisearch,
+/// `total` counts matching tasks whether the caller may see them or not.
+pub fn page(query: &TaskQuery, tasks: &[TaskFacts], shown: impl Fn(&TaskFacts) -> bool) -> Page {
     let TaskQuery { filter, paging, .. } = query;
     let total = tasks.iter().filter(|task| filter.matches(task)).count() as u64;
     let from = paging.from.map(u64::from);
@@ -90,7 +91,7 @@ pub fn page(query: &TaskQuery, tasks: &[TaskFacts]) -> Page {
             Some(from) if paging.reverse => task.uid >= from,
             Some(from) => task.uid <= from,
         })
-        .filter(|task| filter.selects(task))
+        .filter(|task| filter.selects(task) && shown(task))
         .map(|task| task.uid)
         .collect();
     uids.sort_unstable();
@@ -103,9 +104,10 @@ pub fn page(query: &TaskQuery, tasks: &[TaskFacts]) -> Page {
     Page { from: uids.first().copied(), uids, total, next }
 }
 
-/// The uids a cancelation or deletion filter matches (no paging): its `matchedTasks`.
-pub fn matched(filter: &TaskFilter, tasks: &[TaskFacts]) -> Vec<u64> {
-    tasks.iter().filter(|task| filter.selects(task)).map(|task| task.uid).collect()
+/// The uids a cancelation or deletion filter matches among those the caller may see (no
+/// paging): its `matchedTasks`.
+pub fn matched(filter: &TaskFilter, tasks: &[TaskFacts], shown: impl Fn(&TaskFacts) -> bool) -> Vec<u64> {
+    tasks.iter().filter(|task| filter.selects(task) && shown(task)).map(|task| task.uid).collect()
 }
 
 /// A `taskDeletion` task: its uid, when it was enqueued (it runs then: it touches no node) and
