@@ -4,6 +4,7 @@ pub mod apply;
 pub mod batch;
 pub mod checkpoint;
 pub mod events;
+pub mod replay;
 pub mod replica;
 pub mod request;
 pub mod worker;

@@ -1,7 +1,7 @@
 //! What the indexer needs from one Meilisearch node, behind a small trait so the apply logic
 //! can be tested against an in-memory node.
 
-use crate::checkpoint::{evidence, Evidence};
+use crate::checkpoint::{evidence, Evidence, Marker};
 use crate::request::NodeRequest;
 use async_trait::async_trait;
 use miroir_clients::node::{DocumentsMethod, NodeClient, NodeError, TaskFilter, TaskView, WriteParams};
@@ -25,23 +25,52 @@ pub trait ReplicaNode: Send + Sync {
 /// How far `node_index` on `node` has applied `partition`: the newest Miroir task of that
 /// partition, waiting for it first when it is still queued. `None`: nothing applied yet.
 pub async fn read_checkpoint(node: &dyn ReplicaNode, node_index: &str, partition: u32) -> Result<Option<u64>, NodeError> {
+    Ok(read_history(node, node_index, partition, u64::MAX).await?.checkpoint)
+}
+
+/// A replica's checkpoint and the node tasks that carried the positions from `since` on.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub checkpoint: Option<u64>,
+    /// Every task of the node index, newest first, back to the first Miroir task of the
+    /// partition below `since` (or the oldest task).
+    pub tasks: Vec<TaskView>,
+}
+
+/// Reads the checkpoint like [`read_checkpoint`] and keeps the tasks newer than the first
+/// marker below `since`: after a crash, they say how the operations the replica already has
+/// ended, so their task events can be reported again.
+pub async fn read_history(node: &dyn ReplicaNode, node_index: &str, partition: u32, since: u64) -> Result<History, NodeError> {
     'restart: loop {
+        let mut history = History::default();
+        let mut decided = false;
         let mut from = None;
         loop {
             let (tasks, next) = node.tasks_of(node_index, from).await?;
-            for task in &tasks {
-                match evidence(task, partition) {
-                    Evidence::Unrelated => continue,
-                    Evidence::AppliedThrough(position) => return Ok(position),
-                    Evidence::Pending { task_uid } => {
-                        node.wait(task_uid).await?;
-                        continue 'restart;
+            for task in tasks {
+                let marker = task.custom_metadata.as_deref().and_then(Marker::parse).filter(|m| m.partition == partition);
+                if !decided {
+                    match evidence(&task, partition) {
+                        Evidence::Unrelated => {}
+                        Evidence::AppliedThrough(position) => {
+                            history.checkpoint = position;
+                            decided = true;
+                        }
+                        Evidence::Pending { task_uid } => {
+                            node.wait(task_uid).await?;
+                            continue 'restart;
+                        }
                     }
+                }
+                let below = marker.is_some_and(|m| m.last < since);
+                history.tasks.push(task);
+                if decided && below {
+                    return Ok(history);
                 }
             }
             match next {
                 Some(n) => from = Some(n),
-                None => return Ok(None),
+                None => return Ok(history),
             }
         }
     }

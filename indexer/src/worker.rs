@@ -5,7 +5,8 @@
 use crate::apply::{apply_to_replica, OpOutcome};
 use crate::batch::BatchLimits;
 use crate::events::EventAssembler;
-use crate::replica::{read_checkpoint, ReplicaNode};
+use crate::replay::outcomes_from_history;
+use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
 use bytes::Bytes;
 use futures::future::join_all;
@@ -68,6 +69,8 @@ pub struct Indexer {
     nodes: HashMap<String, Arc<dyn ReplicaNode>>,
     settings: IndexerSettings,
     partitions: HashMap<u32, PartitionState>,
+    /// The assignment seen at the last poll (logged when it changes).
+    owned: Vec<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +85,9 @@ pub enum IndexerError {
 struct JobResult {
     replica: String,
     node_index: String,
-    /// Op indexes the replica already had.
-    skipped: Vec<usize>,
+    /// Op indexes the replica already had, with their outcome when the node's task history was
+    /// read (first contact after a start or a lag: their events may never have been reported).
+    skipped: Vec<(usize, Option<OpOutcome>)>,
     /// Op indexes applied now with their outcome (`None`: unknown, the replica stopped).
     applied: Vec<(usize, Option<OpOutcome>)>,
     /// First op index the replica may have missed.
@@ -101,7 +105,7 @@ impl Indexer {
         if let Some(missing) = placement.topology().nodes.iter().find(|n| !nodes.contains_key(&n.id)) {
             return Err(IndexerError::MissingNode(missing.id.clone()));
         }
-        Ok(Indexer { log, placement, nodes, settings, partitions: HashMap::new() })
+        Ok(Indexer { log, placement, nodes, settings, partitions: HashMap::new(), owned: Vec::new() })
     }
 
     /// Runs until `shutdown` resolves, then leaves the group.
@@ -127,6 +131,10 @@ impl Indexer {
     pub async fn step(&mut self, consumer: &mut dyn GroupConsumer) -> Result<(), IndexerError> {
         let records = consumer.poll(self.settings.poll_max, self.settings.poll_wait).await?;
         let owned = consumer.assignment();
+        if owned != self.owned {
+            tracing::info!(member = %self.settings.member, partitions = ?owned, "ops partitions owned");
+            self.owned = owned.clone();
+        }
         self.partitions.retain(|p, _| owned.contains(p));
         let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
         for record in records {
@@ -134,6 +142,7 @@ impl Indexer {
         }
         for (partition, records) in by_partition {
             let head = records.last().map(|r| r.position.offset);
+            tracing::debug!(partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
             let ops = decode_ops(&records);
             let events = self.process(partition, &ops, None).await;
             self.publish(events).await?;
@@ -220,8 +229,8 @@ impl Indexer {
             .await;
             let state = self.partitions.entry(partition).or_default();
             for result in results {
-                for &i in &result.skipped {
-                    events.extend(state.events.record(&segment[i], &result.replica, None));
+                for (i, outcome) in &result.skipped {
+                    events.extend(state.events.record(&segment[*i], &result.replica, outcome.as_ref()));
                 }
                 for (i, outcome) in &result.applied {
                     if let Some(outcome) = outcome {
@@ -294,10 +303,10 @@ async fn run_job(
 ) -> JobResult {
     let mut result =
         JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
-    let checkpoint = match cached {
-        Some(c) => c,
-        None => match read_checkpoint(node.as_ref(), &result.node_index, partition).await {
-            Ok(c) => c,
+    let (checkpoint, history) = match cached {
+        Some(c) => (c, None),
+        None => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
+            Ok(h) => (h.checkpoint, Some(h.tasks)),
             Err(e) => {
                 tracing::debug!(error = %e, "checkpoint read failed");
                 result.unavailable_from = Some(idxs[0]);
@@ -307,7 +316,12 @@ async fn run_job(
     };
     let (skipped, pending): (Vec<usize>, Vec<usize>) =
         idxs.into_iter().partition(|&i| checkpoint.is_some_and(|c| segment[i].position <= c));
-    result.skipped = skipped;
+    let skipped_ops: Vec<PositionedOp> = skipped.iter().map(|&i| segment[i].clone()).collect();
+    let known = match &history {
+        Some(tasks) => outcomes_from_history(&skipped_ops, tasks),
+        None => vec![None; skipped.len()],
+    };
+    result.skipped = skipped.into_iter().zip(known).collect();
     result.checkpoint = checkpoint;
     if pending.is_empty() {
         return result;

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 pub const MASTER_KEY: &str = "indexer-test-master-key";
 pub const INDEX: &str = "movies";
 /// Upper bound on waiting for the cluster to converge: only turns a hang into a failure.
-pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(240);
+pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// `miroir-indexer` of the cargo profile this test executable belongs to
 /// (`target/<profile>/deps/<test>` → `target/<profile>/miroir-indexer`).
