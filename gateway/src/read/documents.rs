@@ -139,6 +139,12 @@ impl ReadExecutor {
         Ok(ReadAnswer { body, missing_shards: missing })
     }
 
+    /// `GET /indexes/{index_uid}/documents?<query>`: the same listing as `documents/fetch`.
+    pub async fn list_documents(&self, index_uid: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
+        let request = super::params::documents_query_to_body(query)?;
+        self.fetch_documents(index_uid, &request).await
+    }
+
     /// Without `sort`: totals first, then each shard's exact part of the window.
     async fn fetch_concatenated(
         &self,

@@ -21,7 +21,6 @@ pub mod index_meta;
 pub mod params;
 pub mod rewrite;
 pub mod search;
-pub mod similar;
 pub mod stats;
 pub mod transport;
 

@@ -27,6 +27,13 @@ impl ReadExecutor {
         Ok(ReadAnswer { body, missing_shards: gathered.missing })
     }
 
+    /// `GET /indexes/{index_uid}/search?<query>`: the query string converted as Meilisearch
+    /// converts it, then the same search as POST.
+    pub async fn search_get(&self, index_uid: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
+        let request = super::params::search_query_to_body(query)?;
+        self.search(index_uid, &request).await
+    }
+
     /// `POST /multi-search`: federated when the body has a non-null `federation`, else one
     /// answer per query.
     pub async fn multi_search(&self, body: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
