@@ -1,5 +1,6 @@
-//! Who may call the API. Until the `auth` module provides API keys and tenant tokens, the
-//! gateway accepts exactly the master key, with Meilisearch's errors for a missing or wrong key.
+//! The master-key-only guard of [`crate::app::router`] (tests, embedding): it accepts exactly
+//! the master key, with Meilisearch's errors for a missing or wrong key. The gateway process
+//! uses the `auth` middleware instead (API keys, tenant tokens).
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -8,13 +9,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use miroir_schemas::error::Code;
 
+use crate::auth::AuthContext;
 use crate::error::GatewayError;
 use crate::state::AppState;
 
 /// Middleware guarding every route it wraps with the master key (open when none is set).
-pub async fn require_master_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_master_key(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     match check_master_key(state.master_key(), request.headers()) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            // Handlers that read the `auth::Auth` verdict see the master key's.
+            request.extensions_mut().insert(AuthContext::Unrestricted);
+            next.run(request).await
+        }
         Err(error) => error.into_response(),
     }
 }

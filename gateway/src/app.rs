@@ -5,15 +5,13 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::access::require_master_key;
+use crate::auth::{self, KeysService};
 use crate::routes::{document_writes, health, indexes, metrics, reads, settings, swap, tasks};
 use crate::state::AppState;
 
-/// The whole HTTP API. Unknown paths answer `404` and known paths with another method `405`,
-/// both with an empty body, as Meilisearch (actix-web without a default service) does.
-pub fn router(state: AppState) -> Router {
-    // Install the recorder before the first request is counted.
-    metrics::prometheus();
-    let guarded = Router::new()
+/// Every Meilisearch route Miroir serves except `/health`, without any guard.
+fn api() -> Router<AppState> {
+    Router::new()
         .route("/version", get(health::version))
         .route("/indexes", get(indexes::list).post(indexes::create))
         .route("/indexes/{uid}", get(indexes::get).patch(indexes::update).delete(indexes::delete))
@@ -41,11 +39,31 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{uid}", get(tasks::get))
         .route("/batches", get(tasks::list_batches))
         .route("/batches/{uid}", get(tasks::get_batch))
-        .route_layer(from_fn_with_state(state.clone(), require_master_key));
+}
+
+/// The API guarded by the master key alone (no API keys): for tests and embedding. Unknown
+/// paths answer `404` and known paths with another method `405`, both with an empty body, as
+/// Meilisearch (actix-web without a default service) does.
+pub fn router(state: AppState) -> Router {
+    // Install the recorder before the first request is counted.
+    metrics::prometheus();
+    let guarded = api().route_layer(from_fn_with_state(state.clone(), require_master_key));
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::render))
         .merge(guarded)
         .layer(from_fn(metrics::record_request))
         .with_state(state)
+}
+
+/// The API as the gateway process serves it: Meilisearch's API keys and tenant tokens
+/// (`auth` middleware, `/keys` routes) in front of every route; `/metrics` for Prometheus.
+pub fn authenticated_router(state: AppState, keys: KeysService) -> Router {
+    metrics::prometheus();
+    // `/health` is public by the auth policy, as in Meilisearch.
+    let api = auth::mount(api().route("/health", get(health::health)).with_state(state), keys);
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .merge(api)
+        .layer(from_fn(metrics::record_request))
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use miroir_gateway::app::router;
+use miroir_gateway::app::authenticated_router;
+use miroir_gateway::auth::{KeysOptions, KeysService};
 use miroir_gateway::config::GatewayConfig;
 use miroir_gateway::serve::{serve, shutdown_signal, TlsFiles};
 use miroir_gateway::state::AppState;
@@ -20,9 +21,12 @@ async fn main() -> anyhow::Result<()> {
     let config = GatewayConfig::parse();
     let topology = config.cluster.topology().context("invalid topology")?;
     let log = config.cluster.open_log().await.context("cannot open the write log")?;
-    let state = AppState::new(topology, Arc::from(log), config.master_key.clone(), config.payload_limit);
+    let log: Arc<dyn miroir_clients::log::WriteLog> = Arc::from(log);
+    let state = AppState::new(topology, log.clone(), config.master_key.clone(), config.payload_limit);
+    let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
+    let keys = KeysService::start(log, config.master_key.clone(), options).await.context("cannot read the API keys from the log")?;
     let _watchers = state.start_watching();
     tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
     let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
-    serve(router(state), config.listen, tls, shutdown_signal()).await
+    serve(authenticated_router(state, keys), config.listen, tls, shutdown_signal()).await
 }

@@ -1,0 +1,65 @@
+//! The router the gateway process serves: the `auth` middleware with API keys from the `meta`
+//! log in front of every Meilisearch route, `/metrics` beside it.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use miroir_clients::log::{LogConfig, MemoryLog, WriteLog};
+use miroir_gateway::app::authenticated_router;
+use miroir_gateway::auth::KeysService;
+use miroir_gateway::state::AppState;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+mod support;
+
+async fn send(app: &Router, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(key) = key {
+        request = request.header("Authorization", format!("Bearer {key}"));
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header("Content-Type", "application/json");
+            Body::from(json.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn api_keys_from_the_log_open_the_write_routes() {
+    let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(LogConfig::for_tests("auth-app")).unwrap());
+    let state = AppState::new(support::topology(3), log.clone(), Some(support::MASTER_KEY.into()), 1_000_000);
+    state.start_watching();
+    let keys = KeysService::start(log, Some(support::MASTER_KEY.into()), Default::default()).await.unwrap();
+    let app = authenticated_router(state, keys);
+
+    assert_eq!(send(&app, "GET", "/health", None, None).await.0, StatusCode::OK);
+    assert_eq!(send(&app, "GET", "/metrics", None, None).await.0, StatusCode::OK);
+    let (status, error) = send(&app, "GET", "/indexes", None, None).await;
+    assert_eq!((status, error["code"].clone()), (StatusCode::UNAUTHORIZED, json!("missing_authorization_header")));
+    assert_eq!(send(&app, "GET", "/indexes", Some("wrong"), None).await.0, StatusCode::FORBIDDEN);
+
+    // The default admin key, seeded into the meta log at start, may write.
+    let (status, listed) = send(&app, "GET", "/keys", Some(support::MASTER_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let admin = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["name"] == "Default Admin API Key")
+        .and_then(|key| key["key"].as_str())
+        .expect("default admin key")
+        .to_owned();
+    let (status, task) = send(&app, "POST", "/indexes", Some(&admin), Some(json!({"uid": "movies"}))).await;
+    assert_eq!((status, task["type"].clone()), (StatusCode::ACCEPTED, json!("indexCreation")));
+    let (status, task) = send(&app, "GET", "/tasks/0", Some(&admin), None).await;
+    assert_eq!((status, task["indexUid"].clone()), (StatusCode::OK, json!("movies")));
+}
