@@ -24,7 +24,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 
-const FIXTURE: &str = "/work/shared/meilisearch-reference/merge-fixtures-v1.50.jsonl.zst";
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/merge-fixtures-v1.50.jsonl.zst");
 const INDEX: &str = "packages";
 
 fn fixture_lines() -> Vec<Value> {

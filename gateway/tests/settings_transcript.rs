@@ -19,7 +19,7 @@ use miroir_schemas::topology::{Node, Topology};
 use serde_json::{json, Value};
 use support::{TestGateway, MASTER_KEY};
 
-const TRANSCRIPT: &str = "/work/shared/meilisearch-reference/transcripts-v1.50.jsonl";
+const TRANSCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/transcripts-v1.50.jsonl");
 const VOLATILE: &[&str] = &["enqueuedAt", "startedAt", "finishedAt", "duration", "batchUid", "taskUid", "uid"];
 
 fn exchange(name: &str) -> Value {

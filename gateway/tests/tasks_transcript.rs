@@ -25,7 +25,7 @@ use support::{TestGateway, MASTER_KEY};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-const TRANSCRIPT: &str = "/work/shared/meilisearch-reference/transcripts-v1.50.jsonl";
+const TRANSCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/transcripts-v1.50.jsonl");
 
 fn exchanges() -> Vec<Value> {
     let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript present");

@@ -21,7 +21,7 @@ const VOLATILE: &[&str] = &[
 const SKIPPED: &[(&str, &str)] = &[];
 
 fn transcript() -> Vec<Value> {
-    let path = PathBuf::from("/work/shared/meilisearch-reference/transcripts-v1.50.jsonl");
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/transcripts-v1.50.jsonl"));
     let text = std::fs::read_to_string(&path).expect("the recorded transcript is present");
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
