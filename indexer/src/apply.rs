@@ -140,7 +140,15 @@ async fn settle(
     for (range, sent) in in_flight.drain(..) {
         let batch = &ops[range.clone()];
         let per_op = match sent {
-            Sent::Task(uid) => outcomes_of_task(batch, &node.wait(uid).await?),
+            Sent::Task(uid) => {
+                let task = node.wait(uid).await?;
+                if let Some(error) = task.error.as_ref().filter(|e| is_node_side(e)) {
+                    // The node failed for its own reasons (disk, I/O…) and changed nothing: the
+                    // replica is treated as unavailable and replays from here later.
+                    return Err(NodeError::Meilisearch { node: node.id().to_owned(), error: error.clone() });
+                }
+                outcomes_of_task(batch, &task)
+            }
             Sent::Refused(error) => {
                 let now = OffsetDateTime::now_utc();
                 batch.iter().map(|_| failed(error.clone(), now, now)).collect()
@@ -151,6 +159,12 @@ async fn settle(
         }
     }
     Ok(())
+}
+
+/// An error the node would not repeat on a retry: `internal` or `system` (as opposed to
+/// `invalid_request`, the same on every replica and every attempt).
+pub fn is_node_side(error: &ResponseError) -> bool {
+    matches!(error.error_type.as_str(), "internal" | "system")
 }
 
 fn failed(error: ResponseError, started_at: OffsetDateTime, finished_at: OffsetDateTime) -> OpOutcome {

@@ -71,6 +71,8 @@ pub fn evidence(task: &TaskView, partition: u32) -> Evidence {
     match task.status {
         TaskStatus::Enqueued | TaskStatus::Processing => Evidence::Pending { task_uid: task.uid },
         TaskStatus::Canceled => Evidence::Unrelated,
+        // A node-side failure changed nothing and is replayed: what is older decides.
+        TaskStatus::Failed if task.error.as_ref().is_some_and(crate::apply::is_node_side) => Evidence::Unrelated,
         TaskStatus::Succeeded => Evidence::AppliedThrough(Some(marker.last)),
         // A failed single-task request failed for good (the node changed nothing and would fail
         // it again); a failed merged request is retried op by op, so only what precedes it counts.
@@ -130,5 +132,8 @@ mod tests {
         assert_eq!(evidence(&task(Failed, Some("miroir:2:40")), 2), Evidence::AppliedThrough(Some(40)));
         assert_eq!(evidence(&task(Failed, Some("miroir:2:40:31")), 2), Evidence::AppliedThrough(Some(30)));
         assert_eq!(evidence(&task(Failed, Some("miroir:2:40:0")), 2), Evidence::AppliedThrough(None));
+        let mut internal = task(Failed, Some("miroir:2:40"));
+        internal.error = Some(miroir_schemas::error::ResponseError::new(miroir_schemas::error::Code::Internal, "disk"));
+        assert_eq!(evidence(&internal, 2), Evidence::Unrelated);
     }
 }

@@ -84,6 +84,11 @@ impl EventAssembler {
         self.open.values().map(|o| o.first_position).min()
     }
 
+    /// The earliest position of a task still waiting for parts on `replica`.
+    pub fn oldest_open_position_of(&self, replica: &str) -> Option<u64> {
+        self.open.iter().filter(|((_, _, r), _)| r == replica).map(|(_, o)| o.first_position).min()
+    }
+
     /// Forgets tasks waiting on `replica` (it fell behind; its catch-up replays them).
     pub fn forget_replica(&mut self, replica: &str) {
         self.open.retain(|(_, _, r), _| r != replica);

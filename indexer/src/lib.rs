@@ -2,8 +2,10 @@
 
 pub mod apply;
 pub mod batch;
+pub mod catch_up;
 pub mod checkpoint;
 pub mod events;
+pub mod job;
 pub mod replay;
 pub mod replica;
 pub mod request;

@@ -139,6 +139,6 @@ impl ReplicaNode for HttpReplica {
     }
 
     async fn healthy(&self) -> bool {
-        self.client.is_healthy().await
+        self.client.probe_health().await
     }
 }

@@ -197,6 +197,17 @@ impl NodeClient {
         }
     }
 
+    /// One `GET /health` within the client's request timeout and without retries: whether the
+    /// node answers right now (a probe must not wait out a backoff on a stopped node).
+    pub async fn probe_health(&self) -> bool {
+        let req = Request::new(Method::GET, "/health");
+        match self.send_once(&req).await {
+            Ok((_, body)) => serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|v| v.get("status").and_then(serde_json::Value::as_str) == Some("available")),
+            Err(_) => false,
+        }
+    }
+
     /// Sends `req` and decodes the JSON answer.
     pub(crate) async fn send_json<T: DeserializeOwned>(&self, req: Request<'_>) -> Result<T, NodeError> {
         let (status, body) = self.send(req).await?;

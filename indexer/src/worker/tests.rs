@@ -3,7 +3,7 @@
 use super::*;
 use crate::fake_node::{Docs, FakeNode};
 use miroir_clients::log::{LogConfig, MemoryLog};
-use miroir_schemas::envelope::{DocumentMethod, Op};
+use miroir_schemas::envelope::{decode, DocumentMethod, Op, OpEnvelope};
 use miroir_schemas::task_log::ReplicaStatus;
 use miroir_schemas::topology::{node_index_uid, Node, ShardId, Topology};
 use serde_json::{json, Map, Value};

@@ -327,7 +327,15 @@ impl Cluster {
     /// Reads `task-events` until every expected (task, shard, replica) has an event, checking
     /// the indexers stay alive. Returns every event read (duplicates included).
     pub async fn wait_for_events(&self, indexers: &mut [&mut IndexerProcess]) -> Result<Vec<TaskEvent>> {
-        let expected = self.expected_event_keys();
+        self.wait_for_event_keys(self.expected_event_keys(), indexers).await
+    }
+
+    /// Like [`Cluster::wait_for_events`] for the given keys only.
+    pub async fn wait_for_event_keys(
+        &self,
+        expected: BTreeSet<(u64, ShardId, String)>,
+        indexers: &mut [&mut IndexerProcess],
+    ) -> Result<Vec<TaskEvent>> {
         let mut readers = self.event_readers().await?;
         let mut events = Vec::new();
         let mut seen = BTreeSet::new();

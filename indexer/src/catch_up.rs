@@ -1,0 +1,131 @@
+//! Catching one lagging replica up, in its own task so the other replicas of the partition
+//! keep going. The replica missed every operation from its `from` position on; the task waits
+//! until the node answers, replays the partition from there to that replica alone (without
+//! trusting its checkpoint: a failed internal task may hide behind a later succeeded one, and
+//! re-applying operations in log order is harmless), reports the events, and hands the replica
+//! back to the main loop once it has everything the main loop dispatched without it.
+
+use crate::events::EventAssembler;
+use crate::job::{decode_ops, plan_jobs, run_job, segments};
+use crate::worker::{publish, IndexerError, Shared};
+use futures::future::join_all;
+use miroir_clients::log::{Record, Topic};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a catch-up waits between health probes or after a failed replay.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// What the main loop and the catch-up tasks of one partition share.
+#[derive(Debug, Default)]
+pub struct LagBoard {
+    /// Highest position the main loop has handed to the healthy replicas.
+    pub dispatched: Option<u64>,
+    /// Lagging replica → first position it may still miss (also bounds the commits).
+    pub lagging: BTreeMap<String, u64>,
+}
+
+pub type Board = Arc<Mutex<LagBoard>>;
+
+/// Marks `replica` lagging from `from` (keeping an earlier mark).
+pub fn mark_lagging(board: &Board, replica: &str, from: u64) {
+    let mut b = board.lock().expect("lag board lock");
+    let entry = b.lagging.entry(replica.to_owned()).or_insert(from);
+    *entry = (*entry).min(from);
+}
+
+/// Runs until `replica` has caught up with the main loop on `partition`.
+pub async fn catch_up(shared: Arc<Shared>, partition: u32, replica: String, board: Board) {
+    let node = shared.nodes[&replica].clone();
+    loop {
+        if !node.healthy().await {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        }
+        match replay(&shared, partition, &replica, &board).await {
+            Ok(true) => return,
+            Ok(false) => tracing::warn!(node = %replica, partition, "replica failed again during catch-up"),
+            Err(e) => tracing::warn!(node = %replica, partition, error = %e, "catch-up failed; retrying"),
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// One replay attempt: `Ok(true)` once the replica rejoined the main loop, `Ok(false)` when it
+/// stopped answering again (its lag mark then says where to resume).
+async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -> Result<bool, IndexerError> {
+    let Some(from) = board.lock().expect("lag board lock").lagging.get(replica).copied() else {
+        return Ok(true);
+    };
+    tracing::info!(node = %replica, partition, from, "catching a replica up");
+    let node = shared.nodes[replica].clone();
+    let mut reader = shared.log.read_partition(Topic::Ops, partition, from).await?;
+    let mut buffered: VecDeque<Record> = VecDeque::new();
+    let mut next = from;
+    let mut checkpoints: HashMap<String, Option<u64>> = HashMap::new();
+    let mut events = EventAssembler::default();
+    loop {
+        let target = {
+            let mut b = board.lock().expect("lag board lock");
+            match b.dispatched {
+                Some(t) if next <= t => t,
+                _ => {
+                    // Everything the main loop sent without this replica is applied: from the
+                    // next segment on, the main loop sends to it again.
+                    b.lagging.remove(replica);
+                    tracing::info!(node = %replica, partition, through = next.checked_sub(1), "replica caught up");
+                    return Ok(true);
+                }
+            }
+        };
+        if buffered.is_empty() {
+            buffered.extend(reader.next_batch(shared.settings.poll_max, shared.settings.poll_wait).await?);
+        }
+        let mut records = Vec::new();
+        while buffered.front().is_some_and(|r| r.position.offset <= target) && records.len() < shared.settings.poll_max {
+            records.extend(buffered.pop_front());
+        }
+        let Some(last) = records.last().map(|r| r.position.offset) else { continue };
+        let ops = decode_ops(&records);
+        for segment in segments(&ops) {
+            let jobs = plan_jobs(
+                &shared.placement,
+                segment,
+                |r| r == replica,
+                |_, node_index| Some(checkpoints.get(node_index).copied().unwrap_or(from.checked_sub(1))),
+            );
+            let results = join_all(
+                jobs.into_iter().map(|job| run_job(node.clone(), partition, segment, job, shared.settings.limits)),
+            )
+            .await;
+            let mut reported = Vec::new();
+            let mut stopped_at = None;
+            for result in results {
+                for (i, outcome) in result.skipped.iter().chain(&result.applied) {
+                    if let Some(outcome) = outcome {
+                        reported.extend(events.record(&segment[*i], replica, Some(outcome)));
+                    }
+                }
+                match result.unavailable_from {
+                    Some(i) => {
+                        let position = segment[i].position;
+                        stopped_at = Some(stopped_at.map_or(position, |p: u64| p.min(position)));
+                    }
+                    None => {
+                        checkpoints.insert(result.node_index, result.checkpoint);
+                    }
+                }
+            }
+            publish(shared.log.as_ref(), reported).await?;
+            if let Some(position) = stopped_at {
+                let resume = events.oldest_open_position().map_or(position, |o| o.min(position));
+                board.lock().expect("lag board lock").lagging.insert(replica.to_owned(), resume);
+                return Ok(false);
+            }
+        }
+        next = last + 1;
+        let resume = events.oldest_open_position().map_or(next, |o| o.min(next));
+        board.lock().expect("lag board lock").lagging.insert(replica.to_owned(), resume);
+    }
+}

@@ -1,0 +1,139 @@
+//! One (node index, replica) job: what the replica already has, what to send, and how it ended.
+//! Shared by the main loop (every healthy replica) and catch-up tasks (one lagging replica).
+
+use crate::apply::{apply_to_replica, OpOutcome};
+use crate::batch::BatchLimits;
+use crate::replay::outcomes_from_history;
+use crate::replica::{read_history, ReplicaNode};
+use crate::request::PositionedOp;
+use miroir_clients::log::Record;
+use miroir_schemas::envelope::{decode, OpEnvelope};
+use miroir_schemas::placement::Placement;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A job to run: the segment's op indexes for one node index on one replica.
+pub struct Job {
+    pub node_index: String,
+    pub replica: String,
+    pub idxs: Vec<usize>,
+    /// The replica's checkpoint on that node index when known (`None`: read it from the node).
+    pub cached: Option<Option<u64>>,
+}
+
+/// Result of one job.
+pub struct JobResult {
+    pub replica: String,
+    pub node_index: String,
+    /// Op indexes the replica already had, with their outcome when the node's task history was
+    /// read (first contact after a start: their events may never have been reported).
+    pub skipped: Vec<(usize, Option<OpOutcome>)>,
+    /// Op indexes applied now with their outcome (`None`: unknown, the replica stopped).
+    pub applied: Vec<(usize, Option<OpOutcome>)>,
+    /// First op index the replica may have missed.
+    pub unavailable_from: Option<usize>,
+    pub checkpoint: Option<u64>,
+}
+
+/// One job per (node index, replica accepted by `wanted`): the op indexes of `segment` it must
+/// see, with the cached checkpoint `cached(replica, node index)` gives.
+pub fn plan_jobs(
+    placement: &Placement,
+    segment: &[PositionedOp],
+    wanted: impl Fn(&str) -> bool,
+    cached: impl Fn(&str, &str) -> Option<Option<u64>>,
+) -> Vec<Job> {
+    let mut by_index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, op) in segment.iter().enumerate() {
+        if let Some(node_index) = op.node_indexes().into_iter().next() {
+            by_index.entry(node_index).or_default().push(i);
+        }
+    }
+    let mut jobs = Vec::new();
+    for (node_index, idxs) in by_index {
+        for replica in placement.replicas(segment[idxs[0]].shard()) {
+            if wanted(&replica.id) {
+                let cached = cached(&replica.id, &node_index);
+                jobs.push(Job { node_index: node_index.clone(), replica: replica.id.clone(), idxs: idxs.clone(), cached });
+            }
+        }
+    }
+    jobs
+}
+
+pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
+    let Job { node_index, replica, idxs, cached } = job;
+    let mut result =
+        JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
+    let (checkpoint, history) = match cached {
+        Some(c) => (c, None),
+        None => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
+            Ok(h) => (h.checkpoint, Some(h.tasks)),
+            Err(e) => {
+                tracing::debug!(error = %e, "checkpoint read failed");
+                result.unavailable_from = Some(idxs[0]);
+                return result;
+            }
+        },
+    };
+    let (skipped, pending): (Vec<usize>, Vec<usize>) =
+        idxs.into_iter().partition(|&i| checkpoint.is_some_and(|c| segment[i].position <= c));
+    let skipped_ops: Vec<PositionedOp> = skipped.iter().map(|&i| segment[i].clone()).collect();
+    let known = match &history {
+        Some(tasks) => outcomes_from_history(&skipped_ops, tasks),
+        None => vec![None; skipped.len()],
+    };
+    result.skipped = skipped.into_iter().zip(known).collect();
+    result.checkpoint = checkpoint;
+    if pending.is_empty() {
+        return result;
+    }
+    let ops: Vec<PositionedOp> = pending.iter().map(|&i| segment[i].clone()).collect();
+    let (outcomes, unavailable) = apply_to_replica(node.as_ref(), &result.node_index, &ops, limits).await;
+    if let Some(u) = &unavailable {
+        tracing::debug!(error = %u.error, "replica stopped");
+        result.unavailable_from = Some(pending[u.from_index.min(pending.len() - 1)]);
+    }
+    result.checkpoint =
+        pending.iter().zip(&outcomes).filter(|(_, o)| o.is_some()).map(|(&i, _)| segment[i].position).last().or(checkpoint);
+    result.applied = pending.into_iter().zip(outcomes).collect();
+    result
+}
+
+/// Splits ops at barriers (swaps): everything before a barrier is applied before it, and it
+/// alone, before anything after it.
+pub fn segments(ops: &[PositionedOp]) -> Vec<&[PositionedOp]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, op) in ops.iter().enumerate() {
+        if op.is_barrier() {
+            if start < i {
+                out.push(&ops[start..i]);
+            }
+            out.push(&ops[i..i + 1]);
+            start = i + 1;
+        }
+    }
+    if start < ops.len() {
+        out.push(&ops[start..]);
+    }
+    out
+}
+
+pub fn decode_ops(records: &[Record]) -> Vec<PositionedOp> {
+    records
+        .iter()
+        .filter_map(|r| match decode::<OpEnvelope>(&r.payload) {
+            Ok(envelope) => Some(PositionedOp {
+                partition: r.position.partition,
+                position: r.position.offset,
+                bytes: r.payload.len(),
+                envelope,
+            }),
+            Err(e) => {
+                tracing::error!(partition = r.position.partition, offset = r.position.offset, error = %e, "skipping an unreadable ops record");
+                None
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,54 @@
+//! A node unreachable for a while during a stream of writes catches up and ends equal to its
+//! peer replicas. The stand-in keeps its data in memory only (a restart would empty it), so
+//! "unreachable for a while" is a SIGSTOP … SIGCONT of the node process: it accepts TCP
+//! connections but answers nothing, the worst case for an HTTP client.
+
+mod indexer_harness;
+
+use anyhow::Result;
+use indexer_harness::{event_counts, node_pid, signal, Backend, Cluster};
+use std::collections::BTreeSet;
+
+async fn paused_node_catches_up(backend: Backend) -> Result<()> {
+    let mut cluster = Cluster::start(backend, 3, 4, 2).await?;
+    let mut indexer = cluster.spawn_indexer("m1")?;
+    cluster.create_index().await?;
+    cluster.write_stream(1, 10, 100, 800, 4).await?;
+    cluster.wait_for_events(&mut [&mut indexer]).await?;
+
+    let paused = "n1";
+    let pid = node_pid(&cluster.nodes.urls()[1])?;
+    signal(pid, "STOP")?;
+    let guard = ContOnDrop(pid);
+    cluster.write_stream(2, 40, 100, 800, 5).await?;
+    // Every other replica gets every event while n1 answers nothing.
+    let others: BTreeSet<_> = cluster.expected_event_keys().into_iter().filter(|(_, _, r)| r != paused).collect();
+    cluster.wait_for_event_keys(others, &mut [&mut indexer]).await?;
+
+    drop(guard); // SIGCONT
+    let events = cluster.wait_for_events(&mut [&mut indexer]).await?;
+    event_counts(&events)?;
+    cluster.assert_nodes_match_model().await?;
+    assert!(indexer.log_text().contains("marked lagging"), "the pause was never noticed:\n{}", indexer.log_tail());
+    assert!(indexer.log_text().contains("replica caught up"), "{}", indexer.log_tail());
+    Ok(())
+}
+
+/// Resumes a stopped node even when the test fails, so it can be killed and reaped.
+struct ContOnDrop(u32);
+
+impl Drop for ContOnDrop {
+    fn drop(&mut self) {
+        let _ = signal(self.0, "CONT");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_paused_node_catches_up_to_its_peers() -> Result<()> {
+    paused_node_catches_up(Backend::Nats).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_paused_node_catches_up_to_its_peers() -> Result<()> {
+    paused_node_catches_up(Backend::Kafka).await
+}
