@@ -7,6 +7,7 @@ use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
 use crate::auth::json_error::{incorrect_type, Kind};
+use crate::auth::Auth;
 use crate::error::GatewayError;
 use crate::params::path_index_uid;
 use crate::read::executor::ReadAnswer;
@@ -24,30 +25,41 @@ async fn object_body(state: &AppState, headers: &HeaderMap, body: axum::body::Bo
 /// `POST /indexes/{uid}/search`.
 pub async fn search(
     State(state): State<AppState>,
+    auth: Auth,
     Path(uid): Path<String>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().shard_count)?;
-    let request = object_body(&state, &headers, body).await?;
+    let mut request = object_body(&state, &headers, body).await?;
+    // A tenant token's filter is ANDed in before planning, so every shard query carries it.
+    auth.restrict_search(&uid, &mut request);
     Ok(state.reads().search(&uid, &request).await?)
 }
 
 /// `POST /multi-search` (plain or federated).
-pub async fn multi_search(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Result<ReadAnswer, GatewayError> {
-    let request = object_body(&state, &headers, body).await?;
+pub async fn multi_search(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<ReadAnswer, GatewayError> {
+    let mut request = object_body(&state, &headers, body).await?;
+    auth.restrict_multi_search(&mut request)?;
     Ok(state.reads().multi_search(&request).await?)
 }
 
 /// `POST /indexes/{uid}/facet-search`.
 pub async fn facet_search(
     State(state): State<AppState>,
+    auth: Auth,
     Path(uid): Path<String>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().shard_count)?;
-    let request = object_body(&state, &headers, body).await?;
+    let mut request = object_body(&state, &headers, body).await?;
+    auth.restrict_search(&uid, &mut request);
     Ok(state.reads().facet_search(&uid, &request).await?)
 }
 

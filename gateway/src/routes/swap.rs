@@ -78,6 +78,7 @@ fn check_duplicates(swaps: &[IndexSwap]) -> Result<(), ResponseError> {
 /// `POST /swap-indexes`.
 pub async fn swap_indexes(
     State(state): State<AppState>,
+    auth: crate::auth::Auth,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: axum::body::Body,
@@ -86,6 +87,8 @@ pub async fn swap_indexes(
     query.check(&["customMetadata"])?;
     let body = json_request(&state, &headers, body).await?;
     let swaps = parse_swaps(&body, state.topology().shard_count)?;
+    // Meilisearch refuses a swap naming any index the key may not use.
+    auth.check_indexes(swaps.iter().flat_map(|swap| swap.indexes.iter().map(String::as_str)))?;
     current_catalog(&state, |_| ()).await?;
     let entry = new_entry(TaskType::IndexSwap, None, TaskDetails::IndexSwap { swaps: swaps.clone() }, &query);
     submit(&state, entry, on_every_shard(&state, Op::SwapIndexes { swaps })).await
