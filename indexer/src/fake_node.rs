@@ -120,6 +120,19 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
     }
 }
 
+/// The node task `type` Meilisearch gives the request.
+fn task_type(request: &NodeRequest) -> &'static str {
+    match request {
+        NodeRequest::Documents { .. } => "documentAdditionOrUpdate",
+        NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::Clear => "documentDeletion",
+        NodeRequest::UpdateSettings(_) | NodeRequest::ResetSettings => "settingsUpdate",
+        NodeRequest::CreateIndex { .. } => "indexCreation",
+        NodeRequest::UpdateIndex { .. } => "indexUpdate",
+        NodeRequest::DeleteIndex => "indexDeletion",
+        NodeRequest::Swap(_) => "indexSwap",
+    }
+}
+
 #[async_trait]
 impl ReplicaNode for FakeNode {
     fn id(&self) -> &str {
@@ -139,7 +152,7 @@ impl ReplicaNode for FakeNode {
             batch_uid: Some(uid),
             index_uid: Some(node_index.into()),
             status: if error.is_some() { TaskStatus::Failed } else { TaskStatus::Succeeded },
-            kind: "fake".into(),
+            kind: task_type(request).into(),
             details: Some(details),
             error,
             duration: None,

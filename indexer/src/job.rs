@@ -1,13 +1,15 @@
 //! One (node index, replica) job: what the replica already has, what to send, and how it ended.
 //! Shared by the main loop (every healthy replica) and catch-up tasks (one lagging replica).
 
-use crate::apply::{apply_to_replica, OpOutcome};
+use crate::apply::{apply_to_replica, outcomes_of_task, OpOutcome};
+use crate::checkpoint::Marker;
+use miroir_clients::node::{TaskStatus, TaskView};
 use crate::batch::BatchLimits;
 use crate::replay::outcomes_from_history;
 use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
 use miroir_clients::log::Record;
-use miroir_schemas::envelope::{decode, OpEnvelope};
+use miroir_schemas::envelope::{decode, Op, OpEnvelope};
 use miroir_schemas::placement::Placement;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -94,10 +96,38 @@ pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Posi
         tracing::debug!(error = %u.error, "replica stopped");
         result.unavailable_from = Some(pending[u.from_index.min(pending.len() - 1)]);
     }
+    let mut outcomes = outcomes;
+    if let Some(tasks) = &history {
+        own_unmarked_creation(&ops, &mut outcomes, tasks, partition);
+    }
     result.checkpoint =
-        pending.iter().zip(&outcomes).filter(|(_, o)| o.is_some()).map(|(&i, _)| segment[i].position).last().or(checkpoint);
+        pending.iter().zip(&outcomes).filter(|(_, o)| o.is_some()).map(|(&i, _)| segment[i].position).next_back().or(checkpoint);
     result.applied = pending.into_iter().zip(outcomes).collect();
     result
+}
+
+/// A crash between an index creation and its checkpoint-only deletion leaves a succeeded,
+/// unmarked `indexCreation` newer than every marker of the partition; replaying the creation
+/// then fails with `index_already_exists`. That failure is the replay's, not the task's: the
+/// creation's own node task is reported instead. (Only Miroir writes to node indexes, so such a
+/// creation can only be the one being replayed.)
+pub fn own_unmarked_creation(ops: &[PositionedOp], outcomes: &mut [Option<OpOutcome>], tasks: &[TaskView], partition: u32) {
+    let Some(first) = ops.first() else { return };
+    if !matches!(first.envelope.op, Op::CreateIndex { .. }) {
+        return;
+    }
+    let replay_failed = outcomes[0].as_ref().and_then(|o| o.error.as_ref()).is_some_and(|e| e.code == "index_already_exists");
+    if !replay_failed {
+        return;
+    }
+    let mut newer_than_markers = tasks.iter().take_while(|t| {
+        t.custom_metadata.as_deref().and_then(Marker::parse).is_none_or(|m| m.partition != partition)
+    });
+    // The replay's own failed creation and its checkpoint deletion are not in `tasks` (read
+    // before the replay), so the newest succeeded creation here is the crashed one.
+    if let Some(creation) = newer_than_markers.find(|t| t.kind == "indexCreation" && t.status == TaskStatus::Succeeded) {
+        outcomes[0] = outcomes_of_task(&ops[..1], creation).into_iter().next();
+    }
 }
 
 /// Splits ops at barriers (swaps): everything before a barrier is applied before it, and it

@@ -281,3 +281,24 @@ async fn one_bad_task_in_a_merged_batch_fails_alone() {
     }
     c.assert_contents();
 }
+
+#[tokio::test]
+async fn a_creation_replayed_after_a_crash_before_its_checkpoint_is_reported_succeeded() {
+    let mut c = Cluster::new();
+    let create = c.create_index().await;
+    // A previous indexer created every node index, then died before the checkpoint deletions.
+    for shard in c.placement.shards() {
+        for replica in c.placement.replicas(shard) {
+            let request = crate::request::NodeRequest::CreateIndex { primary_key: Some("id".into()) };
+            let node = c.nodes[&replica.id].clone();
+            let uid = node.send(&node_index_uid("movies", shard), &request, None).await.unwrap();
+            node.wait(uid).await.unwrap();
+        }
+    }
+    let mut indexer = c.indexer("g", 1000);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    let pairs = c.placement.shards().flat_map(|s| c.placement.replicas(s)).count();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| events_of(e, create).len() >= pairs).await;
+    let events = c.events().await;
+    assert!(events.iter().all(|e| e.status == ReplicaStatus::Succeeded), "{events:#?}");
+}
