@@ -34,6 +34,32 @@ async fn paused_node_catches_up(backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// The indexer dies (kill -9) while a replica lags: the committed positions must not have passed
+/// what that replica lacks, so the next indexer still brings it level with its peers.
+async fn paused_node_then_indexer_crash(backend: Backend) -> Result<()> {
+    let mut cluster = Cluster::start(backend, 3, 4, 2).await?;
+    let mut first = cluster.spawn_indexer("m1")?;
+    cluster.create_index().await?;
+    cluster.write_stream(4, 10, 100, 800, 4).await?;
+    cluster.wait_for_events(&mut [&mut first]).await?;
+
+    let paused = "n2";
+    let pid = node_pid(&cluster.nodes.urls()[2])?;
+    signal(pid, "STOP")?;
+    let guard = ContOnDrop(pid);
+    cluster.write_stream(5, 30, 100, 800, 5).await?;
+    let others: BTreeSet<_> = cluster.expected_event_keys().into_iter().filter(|(_, _, r)| r != paused).collect();
+    cluster.wait_for_event_keys(others, &mut [&mut first]).await?;
+    first.kill9();
+    drop(guard); // SIGCONT
+
+    let mut second = cluster.spawn_indexer("m2")?;
+    let events = cluster.wait_for_events(&mut [&mut second]).await?;
+    event_counts(&events)?;
+    cluster.assert_nodes_match_model().await?;
+    Ok(())
+}
+
 /// Resumes a stopped node even when the test fails, so it can be killed and reaped.
 struct ContOnDrop(u32);
 
@@ -51,4 +77,14 @@ async fn nats_paused_node_catches_up_to_its_peers() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_paused_node_catches_up_to_its_peers() -> Result<()> {
     paused_node_catches_up(Backend::Kafka).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_lagging_replica_survives_an_indexer_crash() -> Result<()> {
+    paused_node_then_indexer_crash(Backend::Nats).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_lagging_replica_survives_an_indexer_crash() -> Result<()> {
+    paused_node_then_indexer_crash(Backend::Kafka).await
 }
