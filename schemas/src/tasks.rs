@@ -82,9 +82,14 @@ pub fn fold_task(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ta
     match first_failure {
         Some(failed) => TaskState {
             status: TaskStatus::Failed,
-            error: Some(failed.error.clone().unwrap_or_else(|| {
-                ResponseError::new(crate::error::Code::Internal, "A replica failed without reporting an error.")
-            })),
+            error: Some(match &failed.error {
+                Some(error) => {
+                    let mut error = error.clone();
+                    error.message = crate::topology::rewrite_node_index_names(&error.message);
+                    error
+                }
+                None => ResponseError::new(crate::error::Code::Internal, "A replica failed without reporting an error."),
+            }),
             started_at,
             finished_at,
             counts: DetailCounts::default(),

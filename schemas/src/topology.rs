@@ -58,6 +58,37 @@ pub fn node_index_uid(index_uid: &str, shard: ShardId) -> String {
     format!("{index_uid}{NODE_INDEX_SEPARATOR}{shard}")
 }
 
+/// Characters of an index uid (Meilisearch allows `[A-Za-z0-9_-]`).
+fn is_uid_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Replaces every word of `message` that is a node index uid (`movies__shard-3`) by its user
+/// index uid (`movies`): node messages reach clients (search errors, failed tasks) only through
+/// this, so node index names never leak.
+pub fn rewrite_node_index_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word_start: Option<usize> = None;
+    let flush = |out: &mut String, word: &str| match parse_node_index_uid(word) {
+        Some((index_uid, _)) => out.push_str(index_uid),
+        None => out.push_str(word),
+    };
+    for (at, c) in message.char_indices() {
+        if is_uid_char(c) {
+            word_start.get_or_insert(at);
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            flush(&mut out, &message[start..at]);
+        }
+        out.push(c);
+    }
+    if let Some(start) = word_start {
+        flush(&mut out, &message[start..]);
+    }
+    out
+}
+
 /// The inverse of [`node_index_uid`]: `movies__shard-3` → `("movies", ShardId(3))`.
 /// Splits at the last `__shard-`, so user uids that themselves contain `__` round-trip.
 pub fn parse_node_index_uid(node_index_uid: &str) -> Option<(&str, ShardId)> {

@@ -4,39 +4,11 @@
 //! single-index search). Pure.
 
 use miroir_schemas::error::ResponseError;
-use miroir_schemas::topology::parse_node_index_uid;
+pub use miroir_schemas::topology::rewrite_node_index_names;
 
 const QUERY_PREFIX_START: &str = "Inside `.queries[";
 const QUERY_PREFIX_END: &str = "]`: ";
 
-/// Characters of an index uid (Meilisearch allows `[A-Za-z0-9_-]`).
-fn is_uid_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
-
-/// Replaces every word that is a node index uid by its user index uid.
-pub fn rewrite_node_index_names(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut word_start: Option<usize> = None;
-    let flush = |out: &mut String, word: &str| match parse_node_index_uid(word) {
-        Some((index_uid, _)) => out.push_str(index_uid),
-        None => out.push_str(word),
-    };
-    for (at, c) in message.char_indices() {
-        if is_uid_char(c) {
-            word_start.get_or_insert(at);
-            continue;
-        }
-        if let Some(start) = word_start.take() {
-            flush(&mut out, &message[start..at]);
-        }
-        out.push(c);
-    }
-    if let Some(start) = word_start {
-        flush(&mut out, &message[start..]);
-    }
-    out
-}
 
 /// Splits `Inside `.queries[k]`: rest` into `(Some(k), rest)`.
 pub fn split_query_context(message: &str) -> (Option<usize>, &str) {

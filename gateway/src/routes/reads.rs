@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
-use crate::auth::json_error::{incorrect_type, Kind};
+use crate::auth::json_error::{incorrect_type, unknown_field, Kind};
 use crate::auth::Auth;
 use crate::error::GatewayError;
 use crate::params::path_index_uid;
@@ -22,6 +22,24 @@ async fn object_body(state: &AppState, headers: &HeaderMap, body: axum::body::Bo
     }
 }
 
+/// The fields `POST /indexes/{uid}/search` accepts, in the order Meilisearch 1.50 lists them.
+/// Checked here because the nodes see a federated query, whose own field list differs.
+const SEARCH_FIELDS: &[&str] = &[
+    "q", "offset", "limit", "page", "hitsPerPage", "attributesToRetrieve", "attributesToCrop", "cropLength",
+    "cropMarker", "attributesToHighlight", "highlightPreTag", "highlightPostTag", "showMatchesPosition", "filter",
+    "sort", "distinct", "facets", "matchingStrategy", "attributesToSearchOn", "rankingScoreThreshold", "locales",
+    "hybrid", "vector", "retrieveVectors", "media", "personalize", "useNetwork", "showRankingScore",
+    "showRankingScoreDetails", "showPerformanceDetails",
+];
+
+/// Meilisearch's `bad_request` for the first search field it does not know.
+fn check_search_fields(request: &Map<String, Value>) -> Result<(), GatewayError> {
+    match request.keys().find(|key| !SEARCH_FIELDS.contains(&key.as_str())) {
+        Some(key) => Err(GatewayError::Meili(ResponseError::new(Code::BadRequest, unknown_field(&[], key, SEARCH_FIELDS)))),
+        None => Ok(()),
+    }
+}
+
 /// `POST /indexes/{uid}/search`.
 pub async fn search(
     State(state): State<AppState>,
@@ -32,6 +50,7 @@ pub async fn search(
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().shard_count)?;
     let mut request = object_body(&state, &headers, body).await?;
+    check_search_fields(&request)?;
     // A tenant token's filter is ANDed in before planning, so every shard query carries it.
     auth.restrict_search(&uid, &mut request);
     Ok(state.reads().search(&uid, &request).await?)
@@ -94,4 +113,30 @@ pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>)
 /// `GET /stats`.
 pub async fn stats(State(state): State<AppState>) -> Result<ReadAnswer, GatewayError> {
     Ok(state.reads().stats().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The transcript's "search unknown parameter" exchange, message for message.
+    #[test]
+    fn unknown_search_fields_are_refused_like_meilisearch() {
+        let request = json!({"q": "x", "notAParam": 1});
+        let GatewayError::Meili(error) = check_search_fields(request.as_object().unwrap()).unwrap_err() else {
+            panic!("expected a Meilisearch error")
+        };
+        assert_eq!(error.code, "bad_request");
+        assert_eq!(
+            error.message,
+            "Unknown field `notAParam`: expected one of `q`, `offset`, `limit`, `page`, `hitsPerPage`, \
+             `attributesToRetrieve`, `attributesToCrop`, `cropLength`, `cropMarker`, `attributesToHighlight`, \
+             `highlightPreTag`, `highlightPostTag`, `showMatchesPosition`, `filter`, `sort`, `distinct`, `facets`, \
+             `matchingStrategy`, `attributesToSearchOn`, `rankingScoreThreshold`, `locales`, `hybrid`, `vector`, \
+             `retrieveVectors`, `media`, `personalize`, `useNetwork`, `showRankingScore`, `showRankingScoreDetails`, \
+             `showPerformanceDetails`"
+        );
+        assert!(check_search_fields(json!({"q": "x", "limit": 3}).as_object().unwrap()).is_ok());
+    }
 }
