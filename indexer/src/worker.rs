@@ -162,6 +162,11 @@ impl Indexer {
             by_partition.entry(record.position.partition).or_default().push(record);
         }
         for (partition, records) in by_partition {
+            // Lost since the poll (rebalance): the new owner delivers these again. Checked per
+            // partition to narrow the window in which two members apply the same records.
+            if !consumer.assignment().contains(&partition) {
+                continue;
+            }
             let head = records.last().map(|r| r.position.offset);
             tracing::debug!(partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
             let ops = decode_ops(&records);

@@ -38,8 +38,12 @@ async fn kill9_mid_stream(backend: Backend) -> Result<()> {
     cluster.write_stream(7, 80, 100, 1500, 6).await?;
     let total = cluster.expected_event_keys().len();
 
-    let mut first = cluster.spawn_indexer("m1")?;
+    // Readers opened and fetching before the indexer starts, so the kill lands mid-stream.
     let mut readers = cluster.event_readers().await?;
+    for reader in &mut readers {
+        assert!(reader.next_batch(1, Duration::from_millis(500)).await?.is_empty());
+    }
+    let mut first = cluster.spawn_indexer("m1")?;
     let seen = wait_for_distinct_events(&mut readers, total / 3).await?;
     first.check_alive()?;
     first.kill9();
