@@ -132,7 +132,17 @@ impl Catalog {
         }
         debug_assert_eq!(uid, self.next_task_uid, "tasks are folded in log order");
         self.next_task_uid = uid + 1;
-        let verdict = if entry.record.error.is_some() { None } else { effect(&mut self.indexes, &entry).err() };
+        let verdict = match &entry.record.error {
+            // A failed document addition still creates its index, as on Meilisearch.
+            Some(_) if entry.record.task_type == TaskType::DocumentAdditionOrUpdate => {
+                let at = entry.record.enqueued_at;
+                let uid = entry.record.index_uid.clone().unwrap_or_default();
+                self.indexes.entry(uid).or_insert_with(|| new_index(None, at));
+                None
+            }
+            Some(_) => None,
+            None => effect(&mut self.indexes, &entry).err(),
+        };
         let events = self.early_events.remove(&uid).unwrap_or_default();
         self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict });
     }

@@ -140,9 +140,21 @@ async fn document_errors_meilisearch_reports_in_tasks_become_failed_tasks() {
     let (_, body) = gateway.send(ambiguous).await;
     let task = gateway.wait_status(body["taskUid"].as_u64().unwrap(), "failed").await;
     assert_eq!(task["error"]["code"], "index_primary_key_multiple_candidates_found");
-    assert!(gateway.ops().await.is_empty(), "nothing reaches the nodes");
-    let (status, _) = gateway.call("GET", "/indexes/ambiguous", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a failed addition creates no index");
+    // As on Meilisearch, a failed addition still creates its (empty) index: the nodes get
+    // the creation of `packages` and `ambiguous`, never a document.
+    let ops = gateway.ops().await;
+    assert!(!ops.is_empty());
+    for (key, envelope) in &ops {
+        assert!(key.starts_with("ambiguous/") || key.starts_with("packages/"), "only the new indexes are touched: {key}");
+        assert!(
+            matches!(&envelope.op, miroir_schemas::envelope::Op::UpdateSettings { settings } if settings.is_empty()),
+            "only an empty index creation reaches the nodes: {:?}",
+            envelope.op
+        );
+    }
+    let (status, index) = gateway.call("GET", "/indexes/ambiguous", None).await;
+    assert_eq!(status, StatusCode::OK, "a failed addition creates its index");
+    assert_eq!(index["primaryKey"], Value::Null);
 }
 
 #[tokio::test]

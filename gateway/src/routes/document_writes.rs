@@ -21,7 +21,7 @@ use crate::documents::payload::{parse_payload, PayloadFormat};
 use crate::documents::primary_key::{decide_primary_key, document_id};
 use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
-use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, Accepted};
+use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted};
 use crate::state::AppState;
 
 const ADD_PARAMS: [&str; 4] = ["primaryKey", "csvDelimiter", "customMetadata", "skipCreation"];
@@ -104,7 +104,13 @@ async fn add_or_update(
         }
         Err(error) => {
             entry.record.error = Some(error);
-            Vec::new()
+            // Meilisearch creates the index of a document addition even when the addition
+            // fails (missing or ambiguous primary key…): the nodes get the same empty index.
+            let creation = match index {
+                None => state.placement().shards().map(|shard| (shard, Op::UpdateSettings { settings: Map::new() })).collect(),
+                Some(_) => Vec::new(),
+            };
+            return submit_as_is(&state, entry, creation).await;
         }
     };
     submit(&state, entry, ops).await

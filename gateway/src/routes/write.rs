@@ -51,6 +51,12 @@ pub fn on_every_shard(state: &AppState, op: Op) -> Vec<(ShardId, Op)> {
 pub async fn submit(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
     let doomed = state.catalog().read(|catalog| catalog.dry_run(&entry)).is_err();
     let ops = if doomed { Vec::new() } else { ops };
+    submit_as_is(state, entry, ops).await
+}
+
+/// Enqueues the task with exactly these ops, even when the task is already failed: for the
+/// one side effect Meilisearch keeps from a failed task (a document addition creates its index).
+pub async fn submit_as_is(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
     let body = enqueue(state, Write { entry, ops }).await?;
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
