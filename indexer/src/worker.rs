@@ -241,7 +241,11 @@ impl Indexer {
                         // Tasks of this replica still waiting for parts are replayed whole.
                         let position = segment[i].position;
                         let from = state.events.oldest_open_position_of(&result.replica).map_or(position, |o| o.min(position));
-                        tracing::warn!(node = %result.replica, node_index = %result.node_index, position, from, "replica unavailable; marked lagging");
+                        // Logged as index + shard: node index names stay internal, even in logs.
+                        let (index, shard) = miroir_schemas::topology::parse_node_index_uid(&result.node_index)
+                            .map(|(index, shard)| (index.to_owned(), shard.to_string()))
+                            .unwrap_or_default();
+                        tracing::warn!(node = %result.replica, index, shard, position, from, "replica unavailable; marked lagging");
                         mark_lagging(&state.board, &result.replica, from);
                         state.events.forget_replica(&result.replica);
                         state.checkpoints.retain(|(n, _), _| *n != result.replica);
