@@ -18,11 +18,14 @@ fn api() -> Router<AppState> {
         .route("/swap-indexes", post(swap::swap_indexes))
         .route(
             "/indexes/{uid}/documents",
-            post(document_writes::add).put(document_writes::update).delete(document_writes::clear),
+            get(reads::list_documents)
+                .post(document_writes::add)
+                .put(document_writes::update)
+                .delete(document_writes::clear),
         )
         .route("/indexes/{uid}/documents/{id}", get(reads::get_document).delete(document_writes::delete_one))
         .route("/indexes/{uid}/documents/fetch", post(reads::fetch_documents))
-        .route("/indexes/{uid}/search", post(reads::search))
+        .route("/indexes/{uid}/search", get(reads::search_get).post(reads::search))
         .route("/indexes/{uid}/facet-search", post(reads::facet_search))
         .route("/multi-search", post(reads::multi_search))
         .route("/indexes/{uid}/stats", get(reads::index_stats))

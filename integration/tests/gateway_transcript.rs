@@ -33,12 +33,6 @@ const VOLATILE: &[&str] = &[
 /// Keep this list as short as the gateway allows: a skipped exchange that matches is reported
 /// on stderr so it can be removed.
 const SKIPPED: &[(&str, &str)] = &[
-    // GET /indexes/{uid}/documents is not routed yet (405): the read path serves only
-    // /documents/{id} and /documents/fetch.
-    ("list documents", "GET /indexes/{uid}/documents not served yet (405)"),
-    ("list documents with filter", "GET /indexes/{uid}/documents not served yet (405)"),
-    // Only POST /indexes/{uid}/search is routed.
-    ("search get", "GET /indexes/{uid}/search not served yet (405)"),
     // No /similar route (404); the answer is an embedder error, which needs the index settings.
     ("similar documents without embedder", "POST /indexes/{uid}/similar not served yet (404)"),
     // No /experimental-features route (404): a cluster-wide feature switch has no owner yet.
@@ -46,10 +40,6 @@ const SKIPPED: &[(&str, &str)] = &[
     // Hits carry `_federation.weightedScoreValues` only once the `network` feature is on, which
     // the exchange before this one turns on through the unserved route above.
     ("federated search as proxy", "needs `enable network feature` (PATCH /experimental-features, not served yet)"),
-    // The /keys routes exist in gateway/src/auth but are not mounted in the router yet (404).
-    ("list keys", "GET /keys not mounted yet (404)"),
-    ("create key", "POST /keys not mounted yet (404)"),
-    ("create key invalid action", "POST /keys not mounted yet (404)"),
 ];
 
 /// Bound on one task reaching a final status: turns a hang into a failure, not a speed claim.

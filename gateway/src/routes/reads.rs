@@ -56,6 +56,30 @@ pub async fn search(
     Ok(state.reads().search(&uid, &request).await?)
 }
 
+/// `GET /indexes/{uid}/search?<query>`: converted as Meilisearch converts the query string,
+/// then the same path as POST (tenant filter included).
+pub async fn search_get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(uid): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    let mut request = crate::read::params::search_query_to_body(&query)?;
+    auth.restrict_search(&uid, &mut request);
+    Ok(state.reads().search(&uid, &request).await?)
+}
+
+/// `GET /indexes/{uid}/documents`.
+pub async fn list_documents(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    Ok(state.reads().list_documents(&uid, &query).await?)
+}
+
 /// `POST /multi-search` (plain or federated).
 pub async fn multi_search(
     State(state): State<AppState>,
