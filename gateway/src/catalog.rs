@@ -133,8 +133,9 @@ impl Catalog {
         debug_assert_eq!(uid, self.next_task_uid, "tasks are folded in log order");
         self.next_task_uid = uid + 1;
         let verdict = match &entry.record.error {
-            // A failed document addition still creates its index, as on Meilisearch.
-            Some(_) if entry.record.task_type == TaskType::DocumentAdditionOrUpdate => {
+            // A failed document addition still creates its index, as on Meilisearch, unless it
+            // failed because the key could not create it.
+            Some(error) if entry.record.task_type == TaskType::DocumentAdditionOrUpdate && error.code != Code::IndexNotFound.name() => {
                 let at = entry.record.enqueued_at;
                 let uid = entry.record.index_uid.clone().unwrap_or_default();
                 self.indexes.entry(uid).or_insert_with(|| new_index(None, at));

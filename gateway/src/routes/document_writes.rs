@@ -15,6 +15,7 @@ use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 
 use crate::auth::json_error::{incorrect_type, missing_field, query_param_unexpected, Kind};
+use crate::auth::Auth;
 use crate::body::{content_type, read_limited};
 use crate::catalog::TaskLogEntry;
 use crate::documents::payload::{parse_payload, PayloadFormat};
@@ -67,6 +68,7 @@ fn csv_delimiter(query: &QueryParams) -> Result<Option<u8>, ResponseError> {
 
 async fn add_or_update(
     state: AppState,
+    auth: Auth,
     uid: String,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -83,6 +85,12 @@ async fn add_or_update(
     let index = current_catalog(&state, |catalog| catalog.index(&uid).cloned()).await?;
     let details = TaskDetails::DocumentAdditionOrUpdate { received_documents: received, indexed_documents: None };
     let mut entry = new_entry(TaskType::DocumentAdditionOrUpdate, Some(&uid), details, &query);
+    if index.is_none() && !auth.allow_index_creation(&uid) {
+        // Meilisearch accepts the addition and fails its task, creating nothing, when the key
+        // may not create the index it names.
+        entry.record.error = Some(ResponseError::new(Code::IndexNotFound, format!("Index `{uid}` not found.")));
+        return submit_as_is(&state, entry, Vec::new()).await;
+    }
     let index_pk = index.as_ref().and_then(|index| index.primary_key.as_deref());
     let ops = match route_documents(state.placement(), index_pk, query.get("primaryKey"), documents) {
         Ok((primary_key, sharded)) => {
@@ -119,23 +127,25 @@ async fn add_or_update(
 /// `POST /indexes/{uid}/documents`: add or replace documents.
 pub async fn add(
     State(state): State<AppState>,
+    auth: Auth,
     Path(uid): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Accepted, GatewayError> {
-    add_or_update(state, uid, query, headers, body, DocumentMethod::Replace).await
+    add_or_update(state, auth, uid, query, headers, body, DocumentMethod::Replace).await
 }
 
 /// `PUT /indexes/{uid}/documents`: add or update (merge) documents.
 pub async fn update(
     State(state): State<AppState>,
+    auth: Auth,
     Path(uid): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Accepted, GatewayError> {
-    add_or_update(state, uid, query, headers, body, DocumentMethod::Update).await
+    add_or_update(state, auth, uid, query, headers, body, DocumentMethod::Update).await
 }
 
 /// The external ids, as Meilisearch turns the values of a delete-batch body into ids.
