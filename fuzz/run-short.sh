@@ -31,7 +31,7 @@ proptest)
     export MIROIR_FUZZ_CASES="${MIROIR_FUZZ_CASES:-200000}"
     echo "== proptest fuzzers, ${MIROIR_FUZZ_CASES} cases each"
     cargo test -p miroir-schemas --lib -- filter::tests::properties::parser_never_panics
-    cargo test -p miroir-gateway --lib -- documents::payload::tests::arbitrary_bytes_never_panic
+    cargo test -p miroir-schemas --lib -- payload::tests::arbitrary_bytes_never_panic
     ;;
 *)
     echo "unknown MIROIR_FUZZ_ENGINE=$engine (auto, libfuzzer, proptest)" >&2

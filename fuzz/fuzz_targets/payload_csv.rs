@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use miroir_gateway::documents::payload::{parse_payload, PayloadFormat};
+use miroir_schemas::payload::{parse_payload, PayloadFormat};
 
 fuzz_target!(|data: &[u8]| {
     if let Err(error) = parse_payload(PayloadFormat::Csv { delimiter: b',' }, data) {

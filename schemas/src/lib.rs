@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 pub mod filter;
 pub mod meta_log;
+pub mod payload;
 pub mod placement;
 pub mod task_log;
 pub mod tasks;

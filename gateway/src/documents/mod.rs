@@ -1,4 +1,6 @@
 //! Document payload parsing, primary key inference, id validation.
 
-pub mod payload;
+/// The payload parsers are pure and live in `miroir-schemas`, so the fuzz targets build without
+/// the gateway's network stack.
+pub use miroir_schemas::payload;
 pub mod primary_key;

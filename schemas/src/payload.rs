@@ -6,7 +6,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use miroir_schemas::error::{Code, ResponseError};
+use crate::error::{Code, ResponseError};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::error::Category;
 use serde_json::value::RawValue;
