@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = GatewayConfig::parse();
     let topology = config.cluster.topology().context("invalid topology")?;
-    let log = config.cluster.open_log().await.context("cannot open the write log")?;
+    let log = config.cluster.log.open_log(config.cluster.log.log_config()).await.context("cannot open the write log")?;
     let log: Arc<dyn miroir_clients::log::WriteLog> = Arc::from(log);
     let state = AppState::new(topology, log.clone(), config.master_key.clone(), config.payload_limit);
     let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };

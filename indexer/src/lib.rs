@@ -16,7 +16,7 @@ mod fake_node;
 pub mod config;
 
 use config::{IndexerArgs, LogBackend};
-use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, WriteLog};
+use miroir_clients::log::WriteLog;
 use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_schemas::placement::Placement;
 use replica::{HttpReplica, ReplicaNode};
@@ -26,15 +26,14 @@ use std::time::Duration;
 
 /// Connects to the log and the nodes named by `args` and runs the indexer until `shutdown`.
 pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-    let topology = args.topology()?;
-    let mut log_config = LogConfig::new(args.topic_prefix.clone());
-    log_config.ops_partitions = args.ops_partitions;
-    log_config.task_events_partitions = args.task_events_partitions;
-    log_config.group_session = args.group_session();
-    let log: Arc<dyn WriteLog> = match args.log_backend {
-        LogBackend::Nats => Arc::new(NatsLog::connect(&args.log_url, log_config).await?),
-        LogBackend::Kafka => Arc::new(KafkaLog::connect(&args.log_url, log_config).await?),
-    };
+    let topology = args.cluster.topology()?;
+    let log_args = &args.cluster.log;
+    if log_args.log_backend == LogBackend::Memory {
+        // An in-memory log lives inside one gateway process; an indexer process cannot see it.
+        anyhow::bail!("the indexer needs a shared log: --log-backend nats or kafka");
+    }
+    let log_config = miroir_clients::log::LogConfig { group_session: args.group_session(), ..log_args.log_config() };
+    let log: Arc<dyn WriteLog> = Arc::from(log_args.open_log(log_config).await?);
     let mut nodes: HashMap<String, Arc<dyn ReplicaNode>> = HashMap::new();
     for node in &topology.nodes {
         let mut client_config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
