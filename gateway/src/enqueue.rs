@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use miroir_clients::log::{LogError, NewRecord, Topic, WriteLog};
 use miroir_schemas::envelope::{encode, Op, OpEnvelope};
@@ -22,8 +23,11 @@ use crate::state::AppState;
 
 /// Bytes kept free in every `ops` message for the envelope around the documents.
 const ENVELOPE_OVERHEAD: usize = 1024;
-/// Appends of `ops` are retried this many times (same dedup ids, so nothing is stored twice).
-const OPS_ATTEMPTS: u32 = 3;
+/// Appends of `ops` are tried this many times before the client gets `503` (same dedup ids, so
+/// nothing is stored twice) …
+const OPS_ATTEMPTS: usize = 3;
+/// … and then this many more times in the background (about an hour at the 10 s ceiling).
+const BACKGROUND_OPS_ATTEMPTS: usize = 360;
 /// How long a `202` waits for this gateway to fold its own task, so `GET /tasks/{uid}` right
 /// after finds it.
 const FOLD_WAIT: Duration = Duration::from_secs(5);
@@ -107,25 +111,43 @@ pub fn ops_key(index_uid: &str, shard: ShardId) -> String {
 }
 
 /// Appends the task and its operations; returns the `202` body.
+///
+/// Everything that can refuse the write (sizes, encoding) is checked before the task record is
+/// appended, so a refusal never leaves a task behind. What remains is the log failing between
+/// the task record and its operations: the client gets `503` (nothing acknowledged), and the
+/// operations keep being retried in the background with the same dedup ids, so the recorded task
+/// still completes — exactly once — when the log returns, instead of staying `enqueued` forever.
+/// A retrying client gets a second task, which is harmless: every operation is idempotent.
 pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
     let Write { mut entry, ops } = write;
     entry.record.targets = targets(state.placement(), &ops);
     let log = state.log();
+    // Swaps name their indexes in the op; they are ordered with the first index's operations.
+    let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
+    let mut envelopes = envelopes(0, entry.record.index_uid.as_deref(), ops, log.max_payload_bytes())?;
+
     let task_dedup = format!("task:{}", uuid::Uuid::new_v4().simple());
     let position = log.append(Topic::Tasks, "tasks", &task_dedup, Bytes::from(encode(&entry))).await?;
     let task_uid = position.offset;
-
-    // Swaps name their indexes in the op; they are ordered with the first index's operations.
-    let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
-    let envelopes = envelopes(task_uid, entry.record.index_uid.as_deref(), ops, log.max_payload_bytes())?;
+    for envelope in &mut envelopes {
+        envelope.task_uid = task_uid;
+    }
     let records: Vec<NewRecord> = envelopes
         .iter()
         .map(|envelope| NewRecord::new(ops_key(&key_index, envelope.shard), envelope.dedup_id(), encode(envelope)))
         .collect();
     if !records.is_empty() {
-        append_ops(log, records).await.inspect_err(|error| {
-            tracing::error!(task_uid, %error, "task recorded but its operations could not be appended");
-        })?;
+        if let Err(error) = append_ops(log, &records, OPS_ATTEMPTS).await {
+            tracing::error!(task_uid, %error, "task recorded but its operations could not be appended yet; retrying in the background");
+            let log = state.shared_log();
+            tokio::spawn(async move {
+                match append_ops(log.as_ref(), &records, BACKGROUND_OPS_ATTEMPTS).await {
+                    Ok(()) => tracing::info!(task_uid, "operations of the task appended after a log outage"),
+                    Err(error) => tracing::error!(task_uid, %error, "gave up appending the operations of the task"),
+                }
+            });
+            return Err(error.into());
+        }
     }
     metrics::counter!("miroir_tasks_enqueued_total").increment(1);
     if !state.catalog().wait_folded(task_uid + 1, FOLD_WAIT).await {
@@ -141,19 +163,19 @@ fn swap_key_index(ops: &[(ShardId, Op)]) -> Option<String> {
     })
 }
 
-async fn append_ops(log: &dyn WriteLog, records: Vec<NewRecord>) -> Result<(), LogError> {
-    let mut attempt = 1;
-    loop {
-        match log.append_many(Topic::Ops, records.clone()).await {
-            Ok(_) => return Ok(()),
-            Err(error @ LogError::Unavailable(_)) if attempt < OPS_ATTEMPTS => {
-                tracing::warn!(%error, attempt, "retrying ops append");
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-            Err(error) => return Err(error),
-        }
-    }
+/// Appends `records` to `ops`, retrying while the log is unavailable. Retries reuse the dedup
+/// ids, so a message the broker stored before failing to answer is not stored twice.
+async fn append_ops(log: &dyn WriteLog, records: &[NewRecord], attempts: usize) -> Result<(), LogError> {
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_max_times(attempts.saturating_sub(1));
+    (|| log.append_many(Topic::Ops, records.to_vec()))
+        .retry(backoff)
+        .when(|error| matches!(error, LogError::Unavailable(_)))
+        .notify(|error, delay| tracing::warn!(%error, ?delay, "retrying ops append"))
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]

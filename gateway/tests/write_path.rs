@@ -5,10 +5,11 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use miroir_clients::log::Topic;
+use miroir_clients::log::{Topic, WriteLog};
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::task_log::ReplicaStatus;
@@ -248,4 +249,58 @@ async fn oversized_payloads_are_refused() {
     let (status, error) = gateway.send(documents_request("/indexes/a/documents", "application/json", &body)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error["message"], "The provided payload reached the size limit. The maximum accepted payload size is 100 B.");
+}
+
+#[tokio::test]
+async fn operations_lost_to_an_outage_after_the_task_record_are_appended_once_the_log_returns() {
+    let gateway = TestGateway::new();
+    let (status, _) = gateway.call("POST", "/indexes", Some(json!({"uid": "packages", "primaryKey": "id"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let ops_before = gateway.ops().await.len();
+
+    // The task record is stored, then `ops` refuses appends: nothing is acknowledged.
+    gateway.log.set_appends_available(Topic::Ops, false);
+    let documents = json!([{"id": "a", "name": "alpha"}, {"id": "b", "name": "beta"}, {"id": "c", "name": "gamma"}]);
+    let (status, body) = gateway.call("POST", "/indexes/packages/documents", Some(documents)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "internal");
+    assert_eq!(gateway.records(Topic::Tasks).await.len(), 2, "the task record was stored before the outage");
+    assert_eq!(gateway.ops().await.len(), ops_before);
+
+    // The gateway keeps retrying in the background: once `ops` is back, the recorded task gets
+    // its operations exactly once (same dedup ids), so it completes instead of staying enqueued.
+    gateway.log.set_appends_available(Topic::Ops, true);
+    let mut appended = Vec::new();
+    for _ in 0..500 {
+        appended = gateway.ops().await.into_iter().filter(|(_, envelope)| envelope.task_uid == 1).collect();
+        if !appended.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ids: BTreeSet<String> = appended.iter().map(|(_, envelope)| envelope.dedup_id()).collect();
+    assert_eq!(ids.len(), appended.len(), "no operation stored twice");
+    let documents: usize = appended
+        .iter()
+        .map(|(_, envelope)| match &envelope.op {
+            Op::Documents { documents, .. } => documents.len(),
+            other => panic!("unexpected operation {other:?}"),
+        })
+        .sum();
+    assert_eq!(documents, 3);
+    gateway.finish_task(1, ReplicaStatus::Succeeded, DetailCounts { indexed_documents: Some(3), deleted_documents: None }).await;
+    gateway.wait_status(1, "succeeded").await;
+}
+
+#[tokio::test]
+async fn a_write_refused_for_its_size_leaves_no_task_behind() {
+    let gateway = TestGateway::new();
+    gateway.call("POST", "/indexes", Some(json!({"uid": "packages", "primaryKey": "id"}))).await;
+    let tasks_before = gateway.records(Topic::Tasks).await.len();
+    // One document larger than a log message: refused before anything is appended.
+    let huge = "x".repeat(gateway.log.max_payload_bytes() + 1);
+    let (status, body) = gateway.call("POST", "/indexes/packages/documents", Some(json!([{"id": "big", "text": huge}]))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["code"], "payload_too_large");
+    assert_eq!(gateway.records(Topic::Tasks).await.len(), tasks_before);
 }

@@ -2,7 +2,7 @@
 //! consumer on a clone. `set_available(false)` makes every call fail with `Unavailable`, to test
 //! what callers do when the broker is down.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,8 @@ struct Shared {
 
 struct State {
     available: bool,
+    /// Topics whose appends fail while the rest of the log works (a partial outage).
+    refusing_appends: HashSet<Topic>,
     partitions: HashMap<(Topic, u32), PartitionLog>,
     groups: HashMap<(Topic, String), GroupState>,
 }
@@ -59,6 +61,7 @@ impl MemoryLog {
         config.validate()?;
         let state = State {
             available: true,
+            refusing_appends: HashSet::new(),
             partitions: HashMap::new(),
             groups: HashMap::new(),
         };
@@ -76,6 +79,17 @@ impl MemoryLog {
     /// `false` simulates a broker outage: every operation fails with `Unavailable` until `true`.
     pub fn set_available(&self, available: bool) {
         self.shared.lock().available = available;
+    }
+
+    /// `false` makes appends to `topic` fail with `Unavailable` while everything else works,
+    /// e.g. a broker lost between a task record and its operations.
+    pub fn set_appends_available(&self, topic: Topic, available: bool) {
+        let mut state = self.shared.lock();
+        if available {
+            state.refusing_appends.remove(&topic);
+        } else {
+            state.refusing_appends.insert(topic);
+        }
     }
 
     fn available_state(&self) -> Result<MutexGuard<'_, State>, LogError> {
@@ -143,6 +157,9 @@ impl WriteLog for MemoryLog {
         let partitions = self.config.partitions(topic);
         let now = Instant::now();
         let mut state = self.available_state()?;
+        if state.refusing_appends.contains(&topic) {
+            return Err(LogError::Unavailable(format!("appends to {topic:?} are switched off")));
+        }
         let positions = records
             .into_iter()
             .map(|new| {
