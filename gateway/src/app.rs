@@ -6,7 +6,7 @@ use axum::Router;
 
 use crate::access::require_master_key;
 use crate::auth::{self, KeysService};
-use crate::routes::{document_writes, health, indexes, metrics, reads, settings, swap, tasks};
+use crate::routes::{admin, document_writes, health, indexes, metrics, reads, settings, swap, tasks};
 use crate::state::AppState;
 
 /// Every Meilisearch route Miroir serves except `/health`, without any guard.
@@ -42,6 +42,8 @@ fn api() -> Router<AppState> {
         .route("/tasks/{uid}", get(tasks::get))
         .route("/batches", get(tasks::list_batches))
         .route("/batches/{uid}", get(tasks::get_batch))
+        // Miroir's own admin prefix: the auth layer lets only the master key through.
+        .route("/_miroir/topology", get(admin::topology))
 }
 
 /// The API guarded by the master key alone (no API keys): for tests and embedding. Unknown

@@ -63,3 +63,29 @@ async fn api_keys_from_the_log_open_the_write_routes() {
     let (status, task) = send(&app, "GET", "/tasks/0", Some(&admin), None).await;
     assert_eq!((status, task["indexUid"].clone()), (StatusCode::OK, json!("movies")));
 }
+
+#[tokio::test]
+async fn the_admin_prefix_takes_the_master_key_only() {
+    let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(LogConfig::for_tests("auth-admin")).unwrap());
+    let state = AppState::new(support::topology(3), log.clone(), Some(support::MASTER_KEY.into()), 1_000_000);
+    state.start_watching();
+    let keys = KeysService::start(log, Some(support::MASTER_KEY.into()), Default::default()).await.unwrap();
+    let app = authenticated_router(state, keys);
+    let (_, listed) = send(&app, "GET", "/keys", Some(support::MASTER_KEY), None).await;
+    let key_named = |name: &str| {
+        listed["results"].as_array().unwrap().iter().find(|key| key["name"] == name).and_then(|key| key["key"].as_str()).unwrap().to_owned()
+    };
+    // Even the default admin key (every Meilisearch action) is not the master key.
+    for key in [key_named("Default Search API Key"), key_named("Default Admin API Key")] {
+        let (status, error) = send(&app, "GET", "/_miroir/topology", Some(&key), None).await;
+        assert_eq!((status, error["code"].clone()), (StatusCode::FORBIDDEN, json!("invalid_api_key")), "{error}");
+    }
+    let (status, error) = send(&app, "GET", "/_miroir/topology", None, None).await;
+    assert_eq!((status, error["code"].clone()), (StatusCode::UNAUTHORIZED, json!("missing_authorization_header")));
+
+    let (status, topology) = send(&app, "GET", "/_miroir/topology", Some(support::MASTER_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(topology["shardCount"], 3);
+    assert_eq!(topology["nodes"].as_array().unwrap().len(), 3);
+    assert!(!topology.to_string().contains("127.0.0.1"), "no node address: {topology}");
+}

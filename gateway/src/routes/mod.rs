@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per group of Meilisearch routes.
 
+pub mod admin;
 pub mod document_writes;
 pub mod health;
 pub mod indexes;
