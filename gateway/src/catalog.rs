@@ -13,7 +13,9 @@ use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{LogRecord, SCHEMA_VERSION};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::tasks::{fold_task, task_view, TaskStatus};
+use miroir_schemas::cancelation::CancelationBook;
+use miroir_schemas::meta_log::TaskChange;
+use miroir_schemas::tasks::{canceled_state, fold_task, render_task, TaskState, TaskStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -58,6 +60,9 @@ struct FoldedTask {
     events: Vec<TaskEvent>,
     /// The fold's own verdict when the task's effect was impossible at its log position.
     verdict: Option<ResponseError>,
+    /// Whether a cancelation may cancel it: only tasks whose effect on the catalog is nothing
+    /// a later task could have relied on (see [`cancelable_effect`]).
+    cancelable: bool,
 }
 
 impl FoldedTask {
@@ -83,6 +88,8 @@ pub struct Catalog {
     early_events: BTreeMap<u64, Vec<TaskEvent>>,
     /// Position of the next `tasks` record to fold (= number of records folded).
     next_task_uid: u64,
+    /// Which tasks were canceled (folded from `meta`).
+    cancelations: CancelationBook,
 }
 
 /// A task as the fold renders it, for listing and filtering.
@@ -95,6 +102,7 @@ pub struct TaskSummary {
     pub enqueued_at: OffsetDateTime,
     pub started_at: Option<OffsetDateTime>,
     pub finished_at: Option<OffsetDateTime>,
+    pub canceled_by: Option<u64>,
 }
 
 fn not_found(index_uid: &str) -> ResponseError {
@@ -132,6 +140,7 @@ impl Catalog {
         }
         debug_assert_eq!(uid, self.next_task_uid, "tasks are folded in log order");
         self.next_task_uid = uid + 1;
+        let index_before = entry.record.index_uid.as_ref().and_then(|uid| self.indexes.get(uid)).cloned();
         let verdict = match &entry.record.error {
             // A failed document addition still creates its index, as on Meilisearch, unless it
             // failed because the key could not create it.
@@ -144,8 +153,66 @@ impl Catalog {
             Some(_) => None,
             None => effect(&mut self.indexes, &entry).err(),
         };
+        let index_after = entry.record.index_uid.as_ref().and_then(|uid| self.indexes.get(uid));
+        let cancelable = verdict.is_none()
+            && entry.record.error.is_none()
+            && cancelable_effect(entry.record.task_type, index_before.as_ref(), index_after);
         let events = self.early_events.remove(&uid).unwrap_or_default();
-        self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict });
+        self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict, cancelable });
+    }
+
+    /// Folds one task record of `meta` (indexers announcing tasks, cancelations).
+    pub fn apply_task_change(&mut self, change: &TaskChange) {
+        self.cancelations.apply(change);
+    }
+
+    /// Which of `uids` a cancelation registered now could cancel: cancelable tasks still
+    /// `enqueued` (no replica reported) that no indexer has announced yet. Whatever this
+    /// gateway's view, the `meta` fold has the last word (an announcement it has not seen yet
+    /// wins if it came first).
+    pub fn cancelable_tasks(&self, uids: &[u64]) -> Vec<u64> {
+        uids.iter()
+            .copied()
+            .filter(|uid| {
+                self.tasks.get(uid).is_some_and(|task| {
+                    task.cancelable && !self.cancelations.decided(*uid) && self.state(*uid, task).0.status == TaskStatus::Enqueued
+                })
+            })
+            .collect()
+    }
+
+    /// A task's folded state and the cancelation that canceled it, if any.
+    fn state(&self, uid: u64, task: &FoldedTask) -> (TaskState, Option<u64>) {
+        if let Some(canceled) = self.cancelations.canceled(uid) {
+            return (canceled_state(&canceled), Some(canceled.by));
+        }
+        let record = task.judged_record();
+        if record.task_type == TaskType::TaskCancelation && record.error.is_none() {
+            // Done once its `meta` record is folded, not before: until then nothing is decided.
+            let state = match self.cancelations.cancelation(uid) {
+                Some(outcome) => TaskState {
+                    status: TaskStatus::Succeeded,
+                    error: None,
+                    started_at: Some(outcome.at),
+                    finished_at: Some(outcome.at),
+                    counts: Default::default(),
+                },
+                None => TaskState { status: TaskStatus::Enqueued, error: None, started_at: None, finished_at: None, counts: Default::default() },
+            };
+            return (state, None);
+        }
+        (fold_task(uid, &record, &task.events), None)
+    }
+
+    /// The record as views show it: the fold's verdict, and a cancelation's count once known.
+    fn shown_record(&self, uid: u64, task: &FoldedTask) -> TaskRecord {
+        let mut record = task.judged_record().into_owned();
+        if let (Some(TaskDetails::TaskCancelation { canceled_tasks, .. }), Some(outcome)) =
+            (record.details.as_mut(), self.cancelations.cancelation(uid))
+        {
+            *canceled_tasks = Some(outcome.canceled_tasks);
+        }
+        record
     }
 
     /// Steps over a `tasks` record this build cannot read, so later records keep their uids.
@@ -173,15 +240,17 @@ impl Catalog {
     /// `GET /tasks/{uid}`'s object.
     pub fn task_view(&self, uid: u64) -> Option<Map<String, Value>> {
         let task = self.tasks.get(&uid)?;
-        Some(task_view(uid, &task.judged_record(), &task.events))
+        let (state, canceled_by) = self.state(uid, task);
+        Some(render_task(uid, &self.shown_record(uid, task), &state, canceled_by))
     }
 
     /// Every folded task, newest first, with what listing filters need.
     pub fn task_summaries(&self) -> impl Iterator<Item = TaskSummary> + '_ {
         self.tasks.iter().rev().map(|(&uid, task)| {
             let record = task.judged_record();
-            let state = fold_task(uid, &record, &task.events);
+            let (state, canceled_by) = self.state(uid, task);
             TaskSummary {
+                canceled_by,
                 uid,
                 index_uid: record.index_uid.clone(),
                 task_type: record.task_type,
@@ -196,8 +265,19 @@ impl Catalog {
     /// The details of task `uid` as its view shows them, for batch views.
     pub fn task_status(&self, uid: u64) -> Option<TaskStatus> {
         let task = self.tasks.get(&uid)?;
-        Some(fold_task(uid, &task.judged_record(), &task.events).status)
+        Some(self.state(uid, task).0.status)
     }
+}
+
+/// A task may be canceled only if undoing it cannot contradict what the catalog already told
+/// later tasks: document and settings writes to an index that existed before them and whose
+/// primary key they did not decide. Index creation, renaming, deletion and swaps change which
+/// indexes exist, which later tasks were judged against, so they are never canceled.
+fn cancelable_effect(task_type: TaskType, before: Option<&IndexInfo>, after: Option<&IndexInfo>) -> bool {
+    let writes_documents_or_settings =
+        matches!(task_type, TaskType::DocumentAdditionOrUpdate | TaskType::DocumentDeletion | TaskType::SettingsUpdate);
+    let same_index = matches!((before, after), (Some(b), Some(a)) if b.primary_key == a.primary_key);
+    writes_documents_or_settings && same_index
 }
 
 /// The index catalog: uid → index.

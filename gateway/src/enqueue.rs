@@ -10,6 +10,7 @@ use bytes::Bytes;
 use miroir_clients::log::{LogError, NewRecord, Topic, WriteLog};
 use miroir_schemas::envelope::{encode, Op, OpEnvelope};
 use miroir_schemas::error::ResponseError;
+use miroir_schemas::meta_log::{MetaEnvelope, TaskChange};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::ShardTarget;
 use miroir_schemas::tasks::summarized_task_view;
@@ -38,6 +39,9 @@ pub struct Write {
     pub entry: TaskLogEntry,
     /// Operations in application order; several may target one shard.
     pub ops: Vec<(ShardId, Op)>,
+    /// For a `taskCancelation`: the tasks it may cancel, announced in `meta` once the task has
+    /// its uid (see `miroir_schemas::cancelation`).
+    pub cancels: Option<Vec<u64>>,
 }
 
 /// Every node holding each shard the operations touch: the replicas whose events finish the task.
@@ -119,7 +123,7 @@ pub fn ops_key(index_uid: &str, shard: ShardId) -> String {
 /// still completes — exactly once — when the log returns, instead of staying `enqueued` forever.
 /// A retrying client gets a second task, which is harmless: every operation is idempotent.
 pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
-    let Write { mut entry, ops } = write;
+    let Write { mut entry, ops, cancels } = write;
     entry.record.targets = targets(state.placement(), &ops);
     let log = state.log();
     // Swaps name their indexes in the op; they are ordered with the first index's operations.
@@ -132,18 +136,24 @@ pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value
     for envelope in &mut envelopes {
         envelope.task_uid = task_uid;
     }
-    let records: Vec<NewRecord> = envelopes
+    let ops_records: Vec<NewRecord> = envelopes
         .iter()
         .map(|envelope| NewRecord::new(ops_key(&key_index, envelope.shard), envelope.dedup_id(), encode(envelope)))
         .collect();
-    if !records.is_empty() {
-        if let Err(error) = append_ops(log, &records, OPS_ATTEMPTS).await {
-            tracing::error!(task_uid, %error, "task recorded but its operations could not be appended yet; retrying in the background");
+    let mut follow_ups = vec![(Topic::Ops, ops_records)];
+    if let Some(tasks) = cancels {
+        let change = TaskChange::TasksCanceled { cancelation_uid: task_uid, tasks, at: entry.record.enqueued_at };
+        let record = NewRecord::new("cancelations", format!("cancel:{task_uid}"), encode(&MetaEnvelope::new(change)));
+        follow_ups.push((Topic::Meta, vec![record]));
+    }
+    for (topic, records) in follow_ups.into_iter().filter(|(_, records)| !records.is_empty()) {
+        if let Err(error) = append_retried(log, topic, &records, OPS_ATTEMPTS).await {
+            tracing::error!(task_uid, ?topic, %error, "task recorded but what follows it could not be appended yet; retrying in the background");
             let log = state.shared_log();
             tokio::spawn(async move {
-                match append_ops(log.as_ref(), &records, BACKGROUND_OPS_ATTEMPTS).await {
-                    Ok(()) => tracing::info!(task_uid, "operations of the task appended after a log outage"),
-                    Err(error) => tracing::error!(task_uid, %error, "gave up appending the operations of the task"),
+                match append_retried(log.as_ref(), topic, &records, BACKGROUND_OPS_ATTEMPTS).await {
+                    Ok(()) => tracing::info!(task_uid, ?topic, "records of the task appended after a log outage"),
+                    Err(error) => tracing::error!(task_uid, ?topic, %error, "gave up appending the records of the task"),
                 }
             });
             return Err(error.into());
@@ -163,17 +173,17 @@ fn swap_key_index(ops: &[(ShardId, Op)]) -> Option<String> {
     })
 }
 
-/// Appends `records` to `ops`, retrying while the log is unavailable. Retries reuse the dedup
+/// Appends `records` to `topic`, retrying while the log is unavailable. Retries reuse the dedup
 /// ids, so a message the broker stored before failing to answer is not stored twice.
-async fn append_ops(log: &dyn WriteLog, records: &[NewRecord], attempts: usize) -> Result<(), LogError> {
+async fn append_retried(log: &dyn WriteLog, topic: Topic, records: &[NewRecord], attempts: usize) -> Result<(), LogError> {
     let backoff = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(200))
         .with_max_delay(Duration::from_secs(10))
         .with_max_times(attempts.saturating_sub(1));
-    (|| log.append_many(Topic::Ops, records.to_vec()))
+    (|| log.append_many(topic, records.to_vec()))
         .retry(backoff)
         .when(|error| matches!(error, LogError::Unavailable(_)))
-        .notify(|error, delay| tracing::warn!(%error, ?delay, "retrying ops append"))
+        .notify(|error, delay| tracing::warn!(%error, ?delay, ?topic, "retrying an append"))
         .await
         .map(|_| ())
 }

@@ -1,5 +1,5 @@
-//! Keeps this gateway's [`Catalog`] current: tails `tasks` and every `task-events` partition
-//! from position 0 and folds what arrives. Nothing here is kept anywhere else, so a restarted
+//! Keeps this gateway's [`Catalog`] current: tails `tasks`, every `task-events` partition and
+//! the task records of `meta` (cancelation) from position 0 and folds what arrives. Nothing here is kept anywhere else, so a restarted
 //! gateway rebuilds the same catalog by reading the same records.
 
 use std::convert::Infallible;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use miroir_clients::log::{LogError, Topic, WriteLog};
 use miroir_schemas::envelope::decode;
+use miroir_schemas::meta_log::MetaEnvelope;
 use miroir_schemas::task_log::TaskEvent;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -69,7 +70,10 @@ impl CatalogHandle {
 
 /// Starts the tailers; they run until the returned tasks are aborted.
 pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec<JoinHandle<()>> {
-    let mut tasks = vec![tokio::spawn(tail_tasks(log.clone(), handle.clone()))];
+    let mut tasks = vec![
+        tokio::spawn(tail_tasks(log.clone(), handle.clone())),
+        tokio::spawn(tail_task_changes(log.clone(), handle.clone())),
+    ];
     for partition in 0..log.config().partitions(Topic::TaskEvents) {
         tasks.push(tokio::spawn(tail_events(log.clone(), handle.clone(), partition)));
     }
@@ -132,5 +136,37 @@ async fn fold_events(log: &dyn WriteLog, handle: &CatalogHandle, partition: u32,
                 }
             }
         });
+    }
+}
+
+async fn tail_task_changes(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) {
+    let mut next = 0;
+    loop {
+        let Err(error) = fold_task_changes(log.as_ref(), &handle, &mut next).await;
+        tracing::warn!(%error, "tailing meta failed; retrying");
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Folds the task records of `meta` from `*next` (key changes are the keys service's).
+async fn fold_task_changes(log: &dyn WriteLog, handle: &CatalogHandle, next: &mut u64) -> Result<Infallible, LogError> {
+    let mut reader = log.read_partition(Topic::Meta, 0, *next).await?;
+    loop {
+        let records = reader.next_batch(BATCH, WAIT).await?;
+        let Some(last) = records.last() else { continue };
+        *next = last.position.offset + 1;
+        let changes: Vec<_> = records
+            .iter()
+            .filter_map(|record| match decode::<MetaEnvelope>(&record.payload) {
+                Ok(envelope) => envelope.task_change(),
+                Err(error) => {
+                    tracing::error!(position = ?record.position, %error, "unreadable meta record");
+                    None
+                }
+            })
+            .collect();
+        if !changes.is_empty() {
+            handle.write(|catalog| changes.iter().for_each(|change| catalog.apply_task_change(change)));
+        }
     }
 }

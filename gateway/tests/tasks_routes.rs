@@ -190,7 +190,8 @@ async fn registered(gateway: &TestGateway, method: &str, path: &str, task_type: 
 }
 
 #[tokio::test]
-async fn cancelation_is_registered_and_cancels_nothing() {
+async fn cancelation_cancels_the_enqueued_writes_no_indexer_announced() {
+    use miroir_schemas::meta_log::{MetaEnvelope, TaskChange};
     let gateway = seeded_gateway().await;
     let (status, error) = gateway.call("POST", "/tasks/cancel", None).await;
     assert_eq!((status, error["code"].clone()), (StatusCode::BAD_REQUEST, json!("missing_task_filters")));
@@ -200,17 +201,39 @@ async fn cancelation_is_registered_and_cancels_nothing() {
     let (status, error) = gateway.call("POST", "/tasks/cancel?statuses=nope", None).await;
     assert_eq!((status, error["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_task_statuses")));
 
+    // Two document additions to `c` (it exists after the swap and the rename), both enqueued;
+    // an indexer has announced 7 (it is about to reach the nodes), not 6.
+    let addition = || TaskDetails::DocumentAdditionOrUpdate { received_documents: 3, indexed_documents: None };
+    append(&gateway.log, 6, TaskType::DocumentAdditionOrUpdate, Some("c"), addition()).await;
+    append(&gateway.log, 7, TaskType::DocumentAdditionOrUpdate, Some("c"), addition()).await;
+    let started = MetaEnvelope::new(TaskChange::TasksStarted { tasks: vec![7] });
+    gateway.log.append(Topic::Meta, "m", "started-7", encode(&started).into()).await.unwrap();
+    gateway.wait_status(7, "enqueued").await;
+
     let cancelation = registered(&gateway, "POST", "/tasks/cancel?statuses=enqueued,processing", "taskCancelation").await;
-    assert_eq!(cancelation["uid"], 6);
-    assert_eq!(cancelation["details"], json!({"matchedTasks": 2, "canceledTasks": 0, "originalFilter": "?statuses=enqueued,processing"}));
-    // Their operations are in the log and will be applied: they are not reported canceled.
-    for (uid, status) in [(2, "processing"), (3, "enqueued")] {
+    assert_eq!(cancelation["uid"], 8);
+    // 2 (processing), 3 (an index creation: never canceled) and 7 (announced) go on.
+    assert_eq!(cancelation["details"], json!({"matchedTasks": 4, "canceledTasks": 1, "originalFilter": "?statuses=enqueued,processing"}));
+    let (_, canceled) = gateway.call("GET", "/tasks/6", None).await;
+    assert_eq!((canceled["status"].clone(), canceled["canceledBy"].clone()), (json!("canceled"), json!(8)));
+    assert_eq!(canceled["details"], json!({"receivedDocuments": 3, "indexedDocuments": 0}));
+    assert_eq!(canceled["error"], Value::Null);
+    assert_eq!(canceled["finishedAt"], cancelation["finishedAt"], "canceled in its cancelation's run");
+    for (uid, status) in [(2, "processing"), (3, "enqueued"), (7, "enqueued")] {
         let (_, task) = gateway.call("GET", &format!("/tasks/{uid}"), None).await;
-        assert_eq!((task["status"].clone(), task["canceledBy"].clone()), (json!(status), Value::Null));
+        assert_eq!((task["status"].clone(), task["canceledBy"].clone()), (json!(status), Value::Null), "task {uid}");
     }
+    assert_eq!(uids(&gateway, "/tasks?canceledBy=8").await.0, vec![6]);
+    assert_eq!(uids(&gateway, "/tasks?statuses=canceled").await.0, vec![6]);
+    // A second cancelation finds nothing left to cancel; an indexer announcing 6 now is too late.
+    gateway.log.append(Topic::Meta, "m", "started-6", encode(&MetaEnvelope::new(TaskChange::TasksStarted { tasks: vec![6] })).into()).await.unwrap();
+    let again = registered(&gateway, "POST", "/tasks/cancel?uids=6,7", "taskCancelation").await;
+    assert_eq!(again["details"], json!({"matchedTasks": 2, "canceledTasks": 0, "originalFilter": "?uids=6,7"}));
+    let (_, still) = gateway.call("GET", "/tasks/6", None).await;
+    assert_eq!(still["canceledBy"], 8);
     // `*` is a filter: it matches every task, finished ones included, as in Meilisearch.
     let everything = registered(&gateway, "POST", "/tasks/cancel?uids=*", "taskCancelation").await;
-    assert_eq!(everything["details"]["matchedTasks"], 7);
+    assert_eq!(everything["details"]["matchedTasks"], 10);
 }
 
 #[tokio::test]

@@ -87,7 +87,7 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
             records.extend(buffered.pop_front());
         }
         let Some(last) = records.last().map(|r| r.position.offset) else { continue };
-        let ops = decode_ops(&records);
+        let ops = shared.cancels.admit(decode_ops(&records)).await?;
         for segment in segments(&ops) {
             let jobs = plan_jobs(
                 &shared.placement,

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod batch;
+pub mod cancelation;
 pub mod catch_up;
 pub mod checkpoint;
 pub mod events;

@@ -4,6 +4,7 @@
 //! ([`crate::catch_up`]), so one slow or dead node never holds up the others.
 
 use crate::batch::BatchLimits;
+use crate::cancelation::CancelGate;
 use crate::catch_up::{catch_up, mark_lagging, Board};
 use crate::events::EventAssembler;
 use crate::job::{decode_ops, plan_jobs, run_job, segments};
@@ -45,6 +46,8 @@ impl IndexerSettings {
 /// What the main loop and the catch-up tasks share (read-only).
 pub struct Shared {
     pub log: Arc<dyn WriteLog>,
+    /// Drops the operations of canceled tasks (and announces the others before they are sent).
+    pub cancels: CancelGate,
     pub placement: Placement,
     pub nodes: HashMap<String, Arc<dyn ReplicaNode>>,
     pub settings: IndexerSettings,
@@ -122,7 +125,8 @@ impl Indexer {
         if let Some(missing) = placement.topology().nodes.iter().find(|n| !nodes.contains_key(&n.id)) {
             return Err(IndexerError::MissingNode(missing.id.clone()));
         }
-        let shared = Arc::new(Shared { log, placement, nodes, settings });
+        let cancels = CancelGate::start(log.clone());
+        let shared = Arc::new(Shared { log, cancels, placement, nodes, settings });
         Ok(Indexer { shared, partitions: HashMap::new(), owned: Vec::new() })
     }
 
@@ -169,7 +173,7 @@ impl Indexer {
             }
             let head = records.last().map(|r| r.position.offset);
             tracing::debug!(partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
-            let ops = decode_ops(&records);
+            let ops = self.shared.cancels.admit(decode_ops(&records)).await?;
             let events = self.process(partition, &ops).await;
             publish(self.shared.log.as_ref(), events).await?;
             let state = self.partitions.entry(partition).or_default();
@@ -201,7 +205,7 @@ impl Indexer {
         }
     }
 
-    /// Applies `ops` (one partition, log order) to every replica of their shards that is not
+    /// Applies `ops` (one partition, log order, canceled tasks already dropped) to every replica of their shards that is not
     /// lagging, and returns the task events that became complete.
     async fn process(&mut self, partition: u32, ops: &[PositionedOp]) -> Vec<TaskEvent> {
         let mut events = Vec::new();

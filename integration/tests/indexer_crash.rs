@@ -43,7 +43,9 @@ async fn kill9_mid_stream(backend: Backend) -> Result<()> {
     for reader in &mut readers {
         assert!(reader.next_batch(1, Duration::from_millis(500)).await?.is_empty());
     }
-    let mut first = cluster.spawn_indexer("m1")?;
+    // Small polls: the stream takes many steps, so the kill lands between two of them even when
+    // the event readers see events late (Kafka fetches).
+    let mut first = cluster.spawn_indexer_polling("m1", 10)?;
     let seen = wait_for_distinct_events(&mut readers, total / 3).await?;
     first.check_alive()?;
     first.kill9();

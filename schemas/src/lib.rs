@@ -1,5 +1,6 @@
 //! The data model every Miroir process shares. Pure: no I/O.
 
+pub mod cancelation;
 pub mod cdc;
 pub mod details;
 pub mod envelope;

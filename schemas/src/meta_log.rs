@@ -1,5 +1,7 @@
-//! Records of the `meta` log: API key changes. Every gateway folds them in log order, so a key
-//! created through one gateway is known to all.
+//! Records of the `meta` log: API key changes, and the two records that decide task
+//! cancelation (see [`crate::cancelation`]). Every process folds them in log order, so a key
+//! created through one gateway is known to all, and every gateway and indexer reaches the same
+//! verdict on whether a task was canceled.
 
 use crate::envelope::{LogRecord, SCHEMA_VERSION};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -50,19 +52,99 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// A record about tasks. Both go to `meta` because cancelation needs one total order between
+/// "an indexer is about to apply this task" and "this task is canceled", and `meta` is the
+/// one-partition log every process already reads (`tasks` positions are task uids, so nothing
+/// else may be appended there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum TaskChange {
+    /// An indexer is about to send these tasks' operations to a node for the first time.
+    TasksStarted { tasks: Vec<u64> },
+    /// Cancelation task `cancelation_uid` was registered at `at` for these tasks (those that
+    /// were neither finished nor known to be started when the gateway registered it).
+    TasksCanceled {
+        cancelation_uid: u64,
+        tasks: Vec<u64>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+}
+
+/// What one `meta` record says. The two kinds have disjoint `type` tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetaChange {
+    Key(KeyChange),
+    Task(TaskChange),
+}
+
+impl From<KeyChange> for MetaChange {
+    fn from(change: KeyChange) -> Self {
+        MetaChange::Key(change)
+    }
+}
+
+impl From<TaskChange> for MetaChange {
+    fn from(change: TaskChange) -> Self {
+        MetaChange::Task(change)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MetaEnvelope {
     pub schema_version: u32,
-    pub change: KeyChange,
+    pub change: MetaChange,
 }
 
 impl MetaEnvelope {
-    pub fn new(change: KeyChange) -> MetaEnvelope {
-        MetaEnvelope { schema_version: SCHEMA_VERSION, change }
+    pub fn new(change: impl Into<MetaChange>) -> MetaEnvelope {
+        MetaEnvelope { schema_version: SCHEMA_VERSION, change: change.into() }
+    }
+
+    /// The key change this record carries, if it is one.
+    pub fn key_change(self) -> Option<KeyChange> {
+        match self.change {
+            MetaChange::Key(change) => Some(change),
+            MetaChange::Task(_) => None,
+        }
+    }
+
+    /// The task change this record carries, if it is one.
+    pub fn task_change(self) -> Option<TaskChange> {
+        match self.change {
+            MetaChange::Task(change) => Some(change),
+            MetaChange::Key(_) => None,
+        }
     }
 }
 
 impl LogRecord for MetaEnvelope {
     const KIND: &'static str = "MetaEnvelope";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{decode, encode};
+
+    #[test]
+    fn key_and_task_changes_round_trip_and_tell_themselves_apart() {
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let changes = [
+            MetaEnvelope::new(KeyChange::Delete { uid: Uuid::from_u128(9) }),
+            MetaEnvelope::new(TaskChange::TasksStarted { tasks: vec![3, 4] }),
+            MetaEnvelope::new(TaskChange::TasksCanceled { cancelation_uid: 7, tasks: vec![5], at }),
+        ];
+        for envelope in changes {
+            let back: MetaEnvelope = decode(&encode(&envelope)).unwrap();
+            assert_eq!(back, envelope);
+        }
+        let started = encode(&MetaEnvelope::new(TaskChange::TasksStarted { tasks: vec![1] }));
+        let text = String::from_utf8(started).unwrap();
+        assert!(text.contains(r#""type":"tasksStarted""#), "{text}");
+        let key: MetaEnvelope = decode(&encode(&MetaEnvelope::new(KeyChange::Delete { uid: Uuid::nil() }))).unwrap();
+        assert!(key.clone().task_change().is_none() && key.key_change().is_some());
+    }
 }

@@ -6,6 +6,7 @@
 //! the first failing replica's error (in event order). Counts are summed over shards taking one
 //! replica per shard, as one node holding all the data would report them.
 
+use crate::cancelation::Canceled;
 use crate::details::DetailCounts;
 use crate::error::ResponseError;
 use crate::task_log::{ReplicaStatus, TaskEvent, TaskRecord};
@@ -22,6 +23,7 @@ pub enum TaskStatus {
     Processing,
     Succeeded,
     Failed,
+    Canceled,
 }
 
 impl TaskStatus {
@@ -31,7 +33,12 @@ impl TaskStatus {
             TaskStatus::Processing => "processing",
             TaskStatus::Succeeded => "succeeded",
             TaskStatus::Failed => "failed",
+            TaskStatus::Canceled => "canceled",
         }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Canceled)
     }
 }
 
@@ -105,10 +112,26 @@ pub fn fold_task(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ta
     }
 }
 
+/// A task canceled before any of its operations reached a node: like Meilisearch, it reads as
+/// if processed in its cancelation's batch, with nothing done.
+pub fn canceled_state(canceled: &Canceled) -> TaskState {
+    TaskState {
+        status: TaskStatus::Canceled,
+        error: None,
+        started_at: Some(canceled.at),
+        finished_at: Some(canceled.at),
+        counts: DetailCounts::default(),
+    }
+}
+
 /// The task object exactly as `GET /tasks/{uid}` shows it.
 pub fn task_view(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Map<String, Value> {
-    let state = fold_task(task_uid, record, events);
-    let finished = matches!(state.status, TaskStatus::Succeeded | TaskStatus::Failed);
+    render_task(task_uid, record, &fold_task(task_uid, record, events), None)
+}
+
+/// Renders a folded task; `canceled_by` is the cancelation that canceled it, if any.
+pub fn render_task(task_uid: u64, record: &TaskRecord, state: &TaskState, canceled_by: Option<u64>) -> Map<String, Value> {
+    let finished = state.status.is_finished();
     let mut view = Map::new();
     let mut put = |key: &str, value: Value| {
         view.insert(key.to_owned(), value);
@@ -119,7 +142,7 @@ pub fn task_view(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ma
     put("indexUid", record.index_uid.clone().into());
     put("status", state.status.as_str().into());
     put("type", serde_json::to_value(record.task_type).expect("task types serialize"));
-    put("canceledBy", Value::Null);
+    put("canceledBy", canceled_by.into());
     if let Some(details) = &record.details {
         let shown = if finished { details.finished(state.counts) } else { details.clone() };
         put("details", Value::Object(shown.to_view()));

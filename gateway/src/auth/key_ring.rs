@@ -23,6 +23,8 @@ struct Folded {
     store: KeyStore,
     /// Offset of the next `meta` record to fold (= records folded so far).
     next: u64,
+    /// How many of them were key changes.
+    key_changes: u64,
     /// Offset → what folding it did; `None` for an unreadable record.
     outcomes: BTreeMap<u64, Option<Applied>>,
 }
@@ -35,7 +37,7 @@ pub struct KeyRing {
 impl KeyRing {
     pub fn new(master_key: Option<String>) -> KeyRing {
         KeyRing {
-            folded: RwLock::new(Folded { store: KeyStore::new(master_key), next: 0, outcomes: BTreeMap::new() }),
+            folded: RwLock::new(Folded { store: KeyStore::new(master_key), next: 0, key_changes: 0, outcomes: BTreeMap::new() }),
             progress: watch::channel(0).0,
         }
     }
@@ -50,8 +52,13 @@ impl KeyRing {
         self.folded.read().expect("key ring lock poisoned").next
     }
 
-    /// Folds consecutive records `(offset, change)`; `None` marks a record that could not be
-    /// decoded (skipped, so one bad record cannot stall every gateway). Offsets already folded
+    /// How many key changes have been folded (the default keys are seeded only into none).
+    pub fn key_changes_folded(&self) -> u64 {
+        self.folded.read().expect("key ring lock poisoned").key_changes
+    }
+
+    /// Folds consecutive records `(offset, change)`; `None` marks a record that carries no key
+    /// change or could not be decoded (skipped, so one bad record cannot stall every gateway). Offsets already folded
     /// are ignored, so a reader that restarts earlier than needed does no harm.
     pub fn fold(&self, records: impl IntoIterator<Item = (u64, Option<KeyChange>)>) {
         let mut folded = self.folded.write().expect("key ring lock poisoned");
@@ -59,6 +66,7 @@ impl KeyRing {
             if offset < folded.next {
                 continue;
             }
+            folded.key_changes += u64::from(change.is_some());
             let applied = change.map(|change| folded.store.apply(&change));
             folded.outcomes.insert(offset, applied);
             folded.next = offset + 1;

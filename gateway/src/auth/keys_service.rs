@@ -92,15 +92,20 @@ impl KeysService {
         let ring = Arc::new(KeyRing::new(master_key.clone()));
         let watcher = tokio::spawn(tail_meta(log.clone(), ring.clone()));
         let service = KeysService(Arc::new(Inner { log, ring, options, watcher }));
+        service.catch_up().await?;
         if let Some(master_key) = master_key {
             service.seed_default_keys(&master_key).await?;
+            service.catch_up().await?;
         }
-        service.catch_up().await?;
         Ok(service)
     }
 
+    /// Seeds the default keys into a log that never held a key change (`meta` also carries
+    /// task records, so an indexer may have written first). Gateways starting together may both
+    /// seed: the uids and dedup ids are derived from the master key, and the fold keeps the
+    /// first creation of a uid, so they agree.
     async fn seed_default_keys(&self, master_key: &str) -> Result<(), GatewayError> {
-        if self.0.log.end_offset(Topic::Meta, 0).await? > 0 {
+        if self.0.ring.key_changes_folded() > 0 {
             return Ok(());
         }
         let records = default_keys(master_key, self.now())
@@ -255,7 +260,8 @@ async fn fold_meta(log: &dyn WriteLog, ring: &KeyRing) -> Result<Infallible, Log
         }
         ring.fold(records.into_iter().map(|record| {
             let change = match decode::<MetaEnvelope>(&record.payload) {
-                Ok(envelope) => Some(envelope.change),
+                // Task records (cancelation) are the catalog's: folded as "no key change".
+                Ok(envelope) => envelope.key_change(),
                 Err(error) => {
                     tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped");
                     None

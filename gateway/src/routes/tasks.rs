@@ -9,10 +9,11 @@
 //!   here hide them and its `deletedTasks` is how many it removed.
 //! * A caller whose API key is restricted to some indexes sees only tasks of one index it may
 //!   use, as in Meilisearch (`total` still counts every matching task, as Meilisearch does).
-//! * Cancelation cannot stop anything yet: by the time a task is in the log its operations are
-//!   in `ops` and indexers apply them whatever happens, so a task is never reported canceled.
-//!   The cancelation task records `matchedTasks` like Meilisearch and finishes with
-//!   `canceledTasks: 0`.
+//! * Cancelation names, in `meta`, the matched tasks that had not finished nor started; the
+//!   order of that record against the indexers' "started" records decides, for every gateway
+//!   and indexer alike, which of them are canceled (`miroir_schemas::cancelation`). The
+//!   cancelation succeeds once its `meta` record is folded. Tasks that create, rename, delete or
+//!   swap indexes are never canceled (see `catalog::cancelable_effect`).
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
@@ -198,7 +199,7 @@ fn facts(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> TaskFacts 
         enqueued_at: summary.enqueued_at,
         started_at: summary.started_at,
         finished_at: summary.finished_at,
-        canceled_by: None,
+        canceled_by: summary.canceled_by,
     }
 }
 
@@ -304,9 +305,10 @@ async fn register(
     if !query.filtered {
         return Err(missing_filters(if cancel { "cancel" } else { "delete" }).into());
     }
-    let matched_tasks = current_catalog(state, |catalog| {
+    let (matched_tasks, cancels) = current_catalog(state, |catalog| {
         let visible = Visible::of(catalog, caller);
-        matched(&query.filter, &visible.tasks, |task| visible.shown(task)).len() as u64
+        let uids = matched(&query.filter, &visible.tasks, |task| visible.shown(task));
+        (uids.len() as u64, cancel.then(|| catalog.cancelable_tasks(&uids)))
     })
     .await?;
     // Meilisearch keeps the query string exactly as sent, `?` included.
@@ -317,6 +319,6 @@ async fn register(
         TaskDetails::TaskDeletion { matched_tasks, deleted_tasks: None, original_filter }
     };
     let record = TaskRecord::new(task_type, None, Some(details), OffsetDateTime::now_utc());
-    let body = enqueue(state, Write { entry: TaskLogEntry::new(record), ops: Vec::new() }).await?;
+    let body = enqueue(state, Write { entry: TaskLogEntry::new(record), ops: Vec::new(), cancels }).await?;
     Ok((StatusCode::OK, Json(body)))
 }

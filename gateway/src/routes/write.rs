@@ -57,7 +57,7 @@ pub async fn submit(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op
 /// Enqueues the task with exactly these ops, even when the task is already failed: for the
 /// one side effect Meilisearch keeps from a failed task (a document addition creates its index).
 pub async fn submit_as_is(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
-    let body = enqueue(state, Write { entry, ops }).await?;
+    let body = enqueue(state, Write { entry, ops, cancels: None }).await?;
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
 

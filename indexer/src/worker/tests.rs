@@ -302,3 +302,41 @@ async fn a_creation_replayed_after_a_crash_before_its_checkpoint_is_reported_suc
     let events = c.events().await;
     assert!(events.iter().all(|e| e.status == ReplicaStatus::Succeeded), "{events:#?}");
 }
+
+#[tokio::test]
+async fn a_task_canceled_before_any_indexer_announced_it_reaches_no_node() {
+    use miroir_schemas::meta_log::{MetaEnvelope, TaskChange};
+    let mut c = Cluster::new();
+    let create = c.create_index().await;
+    let (kept, _) = c.write(DocumentMethod::Replace, docs(0..30, "kept")).await;
+    let before_cancel = c.expected.clone();
+    let (canceled, _) = c.write(DocumentMethod::Replace, docs(10..40, "canceled")).await;
+    c.expected = before_cancel;
+    let meta = |change: TaskChange| Bytes::from(encode(&MetaEnvelope::new(change)));
+    // `kept` was announced before the cancelation named it, `canceled` was not.
+    c.log.append(Topic::Meta, "m", "s", meta(TaskChange::TasksStarted { tasks: vec![kept] })).await.unwrap();
+    let at = time::OffsetDateTime::now_utc();
+    let cancel = TaskChange::TasksCanceled { cancelation_uid: 99, tasks: vec![kept, canceled], at };
+    c.log.append(Topic::Meta, "m", "c", meta(cancel)).await.unwrap();
+    let (after, _) = c.write(DocumentMethod::Update, vec![json!({"id": 35, "late": true})]).await;
+
+    for group in ["first", "replay"] {
+        let mut indexer = c.indexer(group, 1000);
+        let mut consumer = c.log.join_group(Topic::Ops, group, "m1").await.unwrap();
+        run_until(&c, &mut indexer, consumer.as_mut(), |e| !events_of(e, after).is_empty() && events_of(e, kept).len() >= 4).await;
+        c.assert_contents();
+    }
+    let events = c.events().await;
+    assert!(events_of(&events, canceled).is_empty(), "a canceled task reports nothing: {events:#?}");
+    assert!(!events_of(&events, create).is_empty());
+    // The indexers announced what they applied in `meta` (an announcement that comes after the
+    // cancelation, from a fold that had not reached it yet, changes nothing); the fold of
+    // `meta` every gateway makes agrees with what the nodes hold.
+    let mut reader = c.log.read_partition(Topic::Meta, 0, 0).await.unwrap();
+    let records = reader.next_batch(100, Duration::from_millis(10)).await.unwrap();
+    let mut book = miroir_schemas::cancelation::CancelationBook::new();
+    records.iter().filter_map(|r| decode::<MetaEnvelope>(&r.payload).unwrap().task_change()).for_each(|change| book.apply(&change));
+    assert!(book.started(create) && book.started(kept) && book.started(after));
+    assert_eq!(book.canceled(canceled).map(|c| c.by), Some(99));
+    assert_eq!(book.cancelation(99).map(|o| o.canceled_tasks), Some(1));
+}

@@ -168,6 +168,12 @@ impl Cluster {
 
     /// Starts `miroir-indexer` as member `member` of the group `indexers`.
     pub fn spawn_indexer(&mut self, member: &str) -> Result<IndexerProcess> {
+        self.spawn_indexer_polling(member, 200)
+    }
+
+    /// An indexer taking at most `poll_max` records per step (small: many steps, so a kill
+    /// lands between them).
+    pub fn spawn_indexer_polling(&mut self, member: &str, poll_max: usize) -> Result<IndexerProcess> {
         self.spawned += 1;
         let log_path = self.dir.path().join(format!("indexer-{}-{member}.log", self.spawned));
         let nodes: Vec<String> = self.node_ids.iter().zip(self.nodes.urls()).map(|(id, url)| format!("{id}={url}@g")).collect();
@@ -186,7 +192,7 @@ impl Cluster {
             .env("MIROIR_INDEXER_GROUP", "indexers")
             .env("MIROIR_INDEXER_MEMBER", member)
             .env("MIROIR_GROUP_SESSION_MS", "2000")
-            .env("MIROIR_POLL_MAX", "200")
+            .env("MIROIR_POLL_MAX", poll_max.to_string())
             .env("MIROIR_NODE_REQUEST_TIMEOUT_MS", "1500")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
             .process_group(0)

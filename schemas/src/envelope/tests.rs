@@ -90,7 +90,7 @@ fn key_update_tells_cleared_from_untouched() {
         br#"{"schemaVersion":1,"change":{"type":"update","uid":"00000000-0000-0000-0000-000000000000","name":null,"updatedAt":"2025-01-01T00:00:00Z"}}"#,
     )
     .unwrap();
-    match cleared.change {
+    match cleared.key_change().expect("a key change") {
         KeyChange::Update { uid: u, name, description, .. } => {
             assert_eq!(u, uid);
             assert_eq!(name, Some(None));
