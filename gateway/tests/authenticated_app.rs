@@ -89,3 +89,54 @@ async fn the_admin_prefix_takes_the_master_key_only() {
     assert_eq!(topology["nodes"].as_array().unwrap().len(), 3);
     assert!(!topology.to_string().contains("127.0.0.1"), "no node address: {topology}");
 }
+
+#[tokio::test]
+async fn an_index_scoped_key_lists_only_its_indexes_and_cannot_create_others_by_writing() {
+    let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(LogConfig::for_tests("auth-scoped")).unwrap());
+    let state = AppState::new(support::topology(3), log.clone(), Some(support::MASTER_KEY.into()), 1_000_000);
+    state.start_watching();
+    let keys = KeysService::start(log, Some(support::MASTER_KEY.into()), Default::default()).await.unwrap();
+    let app = authenticated_router(state, keys);
+    let master = Some(support::MASTER_KEY);
+    for uid in ["books", "movies", "movies_b"] {
+        let (status, task) = send(&app, "POST", "/indexes", master, Some(json!({"uid": uid}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    }
+    let key_for = |actions: Value| json!({"actions": actions, "indexes": ["movies*"], "expiresAt": null});
+    let writer = ["indexes.get", "settings.update", "documents.add"];
+    let (status, created) = send(&app, "POST", "/keys", master, Some(key_for(json!(writer)))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let scoped = created["key"].as_str().unwrap().to_owned();
+
+    let (status, listed) = send(&app, "GET", "/indexes", Some(&scoped), None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let uids: Vec<&str> = listed["results"].as_array().unwrap().iter().map(|index| index["uid"].as_str().unwrap()).collect();
+    assert_eq!((uids, listed["total"].clone()), (vec!["movies", "movies_b"], json!(2)));
+    let (_, paged) = send(&app, "GET", "/indexes?offset=1&limit=5", Some(&scoped), None).await;
+    assert_eq!((paged["results"][0]["uid"].clone(), paged["total"].clone()), (json!("movies_b"), json!(2)));
+    let (_, everything) = send(&app, "GET", "/indexes", master, None).await;
+    assert_eq!(everything["total"], 3);
+
+    // A settings update or a document addition naming a missing index this key may not
+    // create: accepted, and failed at once with `index_not_found`, creating nothing.
+    for (path, body) in [("/indexes/movies_new/settings", json!({"searchableAttributes": ["title"]})), ("/indexes/movies_new/documents", json!([{"id": 1}]))] {
+        let method = if path.ends_with("settings") { "PATCH" } else { "POST" };
+        let (status, accepted) = send(&app, method, path, Some(&scoped), Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{path}: {accepted}");
+        let (_, task) = send(&app, "GET", &format!("/tasks/{}", accepted["taskUid"]), master, None).await;
+        assert_eq!((task["status"].clone(), task["error"]["code"].clone()), (json!("failed"), json!("index_not_found")), "{path}");
+        assert_eq!(task["error"]["message"], "Index `movies_new` not found.");
+    }
+    let (status, _) = send(&app, "GET", "/indexes/movies_new", master, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // With `indexes.create` the same settings update may create the index.
+    let creator = ["indexes.get", "settings.update", "indexes.create"];
+    let (_, created) = send(&app, "POST", "/keys", master, Some(key_for(json!(creator)))).await;
+    let creator = created["key"].as_str().unwrap().to_owned();
+    let (_, accepted) = send(&app, "PATCH", "/indexes/movies_new/settings", Some(&creator), Some(json!({"searchableAttributes": ["title"]}))).await;
+    let (_, task) = send(&app, "GET", &format!("/tasks/{}", accepted["taskUid"]), master, None).await;
+    assert_eq!((task["status"].clone(), task["error"].clone()), (json!("enqueued"), Value::Null));
+    let (status, _) = send(&app, "GET", "/indexes/movies_new", master, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

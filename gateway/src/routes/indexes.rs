@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::Json;
+use axum::{Extension, Json};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::error::{Code, ResponseError};
@@ -11,7 +11,7 @@ use miroir_schemas::tasks::rfc3339;
 use serde_json::{json, Map, Value};
 
 use crate::auth::json_error::{incorrect_type, missing_field, Kind, Step};
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthContext};
 use crate::catalog::IndexInfo;
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, path_index_uid, QueryParams};
@@ -34,19 +34,24 @@ fn index_not_found(uid: &str) -> GatewayError {
 }
 
 /// `GET /indexes?offset&limit`.
-pub async fn list(State(state): State<AppState>, Query(query): Query<Vec<(String, String)>>) -> Result<Json<Value>, GatewayError> {
+///
+/// As on Meilisearch, a key restricted to some indexes sees only those, and `total` counts
+/// only those.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Option<Extension<AuthContext>>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, GatewayError> {
     let query = QueryParams(query);
     query.check(&["offset", "limit"])?;
     let offset = query.integer("offset", Code::InvalidIndexOffset)?.unwrap_or(0);
     let limit = query.integer("limit", Code::InvalidIndexLimit)?.unwrap_or(DEFAULT_LIMIT);
+    let allowed = |uid: &str| caller.as_ref().is_none_or(|Extension(context)| context.is_index_authorized(uid));
     let (results, total) = current_catalog(&state, |catalog| {
-        let results: Vec<Value> = catalog
-            .indexes()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .map(|(uid, index)| index_view(uid, index))
-            .collect();
-        (results, catalog.indexes().len())
+        let visible: Vec<_> = catalog.indexes().filter(|(uid, _)| allowed(uid)).collect();
+        let results: Vec<Value> =
+            visible.iter().skip(offset as usize).take(limit as usize).map(|(uid, index)| index_view(uid, index)).collect();
+        (results, visible.len())
     })
     .await?;
     Ok(Json(json!({"results": results, "offset": offset, "limit": limit, "total": total})))

@@ -2,12 +2,13 @@
 //! executor plans, fans out and merges; these handlers only read the request.
 
 use axum::extract::{Path, Query, State};
+use axum::Extension;
 use axum::http::HeaderMap;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
 use crate::auth::json_error::{incorrect_type, unknown_field, Kind};
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthContext};
 use crate::error::GatewayError;
 use crate::params::path_index_uid;
 use crate::read::executor::ReadAnswer;
@@ -134,15 +135,49 @@ pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>)
     Ok(state.reads().index_stats(&uid).await?)
 }
 
-/// `GET /stats`.
-pub async fn stats(State(state): State<AppState>) -> Result<ReadAnswer, GatewayError> {
-    Ok(state.reads().stats().await?)
+/// `GET /stats`. A key restricted to some indexes sees only those (the database sizes still
+/// count every index, as Meilisearch counts them).
+pub async fn stats(State(state): State<AppState>, caller: Option<Extension<AuthContext>>) -> Result<ReadAnswer, GatewayError> {
+    let mut answer = state.reads().stats().await?;
+    if let Some(Extension(context)) = caller.filter(|Extension(context)| !context.all_indexes_authorized()) {
+        let updated_at = |uid: &str| state.catalog().read(|catalog| catalog.index(uid).map(|index| index.updated_at));
+        restrict_stats(&mut answer.body, |uid| context.is_index_authorized(uid), updated_at);
+    }
+    Ok(answer)
+}
+
+/// Keeps the `indexes` of `/stats` that `allowed` accepts; `lastUpdate` becomes the latest
+/// `updated_at` of those (Meilisearch takes it from the authorized indexes only).
+pub fn restrict_stats(
+    body: &mut Value,
+    allowed: impl Fn(&str) -> bool,
+    updated_at: impl Fn(&str) -> Option<time::OffsetDateTime>,
+) {
+    let Some(indexes) = body.get_mut("indexes").and_then(Value::as_object_mut) else { return };
+    indexes.retain(|uid, _| allowed(uid));
+    let last = indexes.keys().filter_map(|uid| updated_at(uid)).max();
+    body["lastUpdate"] = last.map(miroir_schemas::tasks::rfc3339).into();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn restricted_stats_keep_the_allowed_indexes_and_their_last_update() {
+        let mut body = json!({
+            "databaseSize": 100, "usedDatabaseSize": 50, "lastUpdate": "2026-01-03T00:00:00Z",
+            "indexes": {"books": {"numberOfDocuments": 1}, "movies": {"numberOfDocuments": 2}, "movies_b": {"numberOfDocuments": 3}},
+        });
+        let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::January, d).unwrap().midnight().assume_utc();
+        let updated = |uid: &str| Some(match uid { "books" => day(3), "movies" => day(1), _ => day(2) });
+        restrict_stats(&mut body, |uid| uid.starts_with("movies"), updated);
+        assert_eq!(body["indexes"].as_object().unwrap().keys().collect::<Vec<_>>(), ["movies", "movies_b"]);
+        assert_eq!((body["databaseSize"].clone(), body["lastUpdate"].clone()), (json!(100), json!("2026-01-02T00:00:00Z")));
+        restrict_stats(&mut body, |_| false, updated);
+        assert_eq!((body["indexes"].clone(), body["lastUpdate"].clone()), (json!({}), Value::Null));
+    }
 
     /// The transcript's "search unknown parameter" exchange, message for message.
     #[test]

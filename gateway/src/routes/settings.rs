@@ -8,22 +8,23 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
-use miroir_schemas::error::Code;
+use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::task_log::TaskType;
 use miroir_schemas::topology::{node_index_uid, ShardId};
 use reqwest::Method as NodeMethod;
 use serde_json::Value;
 
+use crate::auth::AuthContext;
 use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
 use crate::read::fanout::Failure;
 use crate::read::rewrite::{client_error, ClientRequest};
 use crate::read::ReadError;
-use crate::routes::write::{current_catalog, json_request, new_entry, on_every_shard, submit, Accepted};
+use crate::routes::write::{current_catalog, json_request, new_entry, on_every_shard, submit, submit_as_is, Accepted};
 use crate::state::AppState;
 
 /// Settings validation (pure). It lives in `gateway/src/settings/`; declared here so this file
@@ -34,11 +35,20 @@ pub mod validation;
 use validation::fields::{self, SettingField, UpdateVerb};
 use validation::{self as checks, SettingsUpdate};
 
+/// The caller's credentials (absent when the router runs without the auth layer).
+type Caller = Option<Extension<AuthContext>>;
+
 /// Enqueues `update` for index `uid`; `reset_all` sends the nodes a plain settings reset.
-async fn enqueue(state: &AppState, uid: &str, update: SettingsUpdate, reset_all: bool) -> Result<Accepted, GatewayError> {
-    current_catalog(state, |_| ()).await?;
+async fn enqueue(state: &AppState, caller: &Caller, uid: &str, update: SettingsUpdate, reset_all: bool) -> Result<Accepted, GatewayError> {
+    let exists = current_catalog(state, |catalog| catalog.index(uid).is_some()).await?;
     let details = TaskDetails::SettingsUpdate { settings: checks::details(&update) };
-    let entry = new_entry(TaskType::SettingsUpdate, Some(uid), details, &QueryParams::default());
+    let mut entry = new_entry(TaskType::SettingsUpdate, Some(uid), details, &QueryParams::default());
+    if !exists && caller.as_ref().is_some_and(|Extension(context)| !context.allow_index_creation(uid)) {
+        // As with documents, Meilisearch accepts the update and fails its task, creating
+        // nothing, when the key may not create the index it names.
+        entry.record.error = Some(ResponseError::new(Code::IndexNotFound, format!("Index `{uid}` not found.")));
+        return submit_as_is(state, entry, Vec::new()).await;
+    }
     let op = if reset_all { Op::ResetSettings } else { Op::UpdateSettings { settings: update } };
     submit(state, entry, on_every_shard(state, op)).await
 }
@@ -46,6 +56,7 @@ async fn enqueue(state: &AppState, uid: &str, update: SettingsUpdate, reset_all:
 /// `PATCH /indexes/{uid}/settings`.
 pub async fn update_all(
     State(state): State<AppState>,
+    caller: Caller,
     Path(uid): Path<String>,
     headers: HeaderMap,
     body: axum::body::Body,
@@ -53,19 +64,20 @@ pub async fn update_all(
     path_index_uid(&uid, state.topology().shard_count)?;
     let body = json_request(&state, &headers, body).await?;
     let update = checks::parse_settings(&body)?;
-    enqueue(&state, &uid, update, false).await
+    enqueue(&state, &caller, &uid, update, false).await
 }
 
 /// `DELETE /indexes/{uid}/settings`: every setting back to its default.
-pub async fn reset_all(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Accepted, GatewayError> {
+pub async fn reset_all(State(state): State<AppState>, caller: Caller, Path(uid): Path<String>) -> Result<Accepted, GatewayError> {
     path_index_uid(&uid, state.topology().shard_count)?;
-    enqueue(&state, &uid, checks::reset_all(), true).await
+    enqueue(&state, &caller, &uid, checks::reset_all(), true).await
 }
 
 /// `PUT`/`PATCH` (whichever the setting uses) and `DELETE /indexes/{uid}/settings/{route}`.
 /// An unknown sub-route is a bare `404` and another verb a bare `405`, as actix-web answers.
 pub async fn update_one(
     State(state): State<AppState>,
+    caller: Caller,
     Path((uid, route)): Path<(String, String)>,
     method: Method,
     headers: HeaderMap,
@@ -87,7 +99,7 @@ pub async fn update_one(
         let body = json_request(&state, &headers, body).await?;
         checks::parse_one(field, &body)?
     };
-    Ok(enqueue(&state, &uid, update, false).await?.into_response())
+    Ok(enqueue(&state, &caller, &uid, update, false).await?.into_response())
 }
 
 /// `GET /indexes/{uid}/settings`.
