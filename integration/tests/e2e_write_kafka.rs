@@ -1,18 +1,37 @@
-//! The core write case of `e2e_write_nats.rs` on Kafka (Tansu): gateway → `tasks`/`ops`
-//! topics → indexer consumer group → 3 Meilisearch nodes (S = 7, RF = 2), every document on
-//! exactly the replicas of its HRW shard.
+//! The write-path scenarios of `e2e_write_nats.rs` on Kafka (Tansu): gateway → `tasks`/`ops`
+//! topics → indexer consumer group → 3 Meilisearch nodes (S = 7, RF = 2).
 //!
 //! Needs `cargo build --workspace --bins` first (same profile). Tansu runs with memory storage,
 //! so the broker-crash case is covered on NATS only.
 
 mod e2e_write_support;
 
-use e2e_write_support::scenarios::ingest_and_check_placement;
+use e2e_write_support::scenarios::{self, INDEX};
 use e2e_write_support::Cluster;
 use miroir_integration::cluster::LogKind;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_on_kafka_places_every_document_on_exactly_its_replicas() {
     let cluster = Cluster::start(LogKind::Kafka, 2).await;
-    ingest_and_check_placement(&cluster, "deb").await;
+    scenarios::ingest_and_check_placement(&cluster, INDEX).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletes_and_partial_updates_reach_every_replica_on_kafka() {
+    scenarios::deletes_and_partial_updates_reach_every_replica(&Cluster::start(LogKind::Kafka, 2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn indexer_killed_mid_ingest_loses_nothing_on_kafka() {
+    scenarios::indexer_killed_mid_ingest_loses_nothing(&mut Cluster::start(LogKind::Kafka, 2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_stopped_during_ingest_catches_up_on_kafka() {
+    scenarios::node_stopped_during_ingest_catches_up(&Cluster::start(LogKind::Kafka, 2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_writes_change_nothing_on_any_node_on_kafka() {
+    scenarios::bad_writes_change_nothing_on_any_node(&Cluster::start(LogKind::Kafka, 2).await).await;
 }

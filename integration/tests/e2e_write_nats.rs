@@ -5,15 +5,90 @@
 //! Needs the gateway, indexer and reconciler binaries of the same profile:
 //! `cargo build --workspace --bins` first. Runs on the stand-in, or on real Meilisearch with
 //! `MEILISEARCH_BIN`; `MIROIR_E2E_FULL=1` ingests the whole corpus.
+//!
+//! The stand-in loses its data when restarted, so a node outage is simulated with SIGSTOP /
+//! SIGCONT (the node hangs, keeping its data), not with a kill.
 
 mod e2e_write_support;
 
-use e2e_write_support::scenarios::ingest_and_check_placement;
-use e2e_write_support::Cluster;
+use std::time::Duration;
+
+use e2e_write_support::contents::assert_placed;
+use e2e_write_support::corpus::{corpus, doc_id, ndjson};
+use e2e_write_support::gateway::Answer;
+use e2e_write_support::scenarios::{self, contents_of, create_index, documents_path, post_batches, CONVERGE_BOUND, INDEX};
+use e2e_write_support::{Cluster, TASK_BOUND};
 use miroir_integration::cluster::LogKind;
+use reqwest::Method;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_places_every_document_on_exactly_its_replicas() {
     let cluster = Cluster::start(LogKind::Nats, 2).await;
-    ingest_and_check_placement(&cluster, "deb").await;
+    scenarios::ingest_and_check_placement(&cluster, INDEX).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletes_and_partial_updates_reach_every_replica() {
+    scenarios::deletes_and_partial_updates_reach_every_replica(&Cluster::start(LogKind::Nats, 2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn indexer_killed_mid_ingest_loses_nothing() {
+    scenarios::indexer_killed_mid_ingest_loses_nothing(&mut Cluster::start(LogKind::Nats, 2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_stopped_during_ingest_catches_up() {
+    scenarios::node_stopped_during_ingest_catches_up(&Cluster::start(LogKind::Nats, 2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_writes_change_nothing_on_any_node() {
+    scenarios::bad_writes_change_nothing_on_any_node(&Cluster::start(LogKind::Nats, 2).await).await;
+}
+
+/// Asserts a write was refused with `503` and a Meilisearch error object.
+fn assert_refused(answer: &Answer, what: &str) {
+    assert_eq!(answer.status, 503, "{what} while the log is down must be refused with 503, got {answer:?}");
+    assert!(answer.is_meilisearch_error(), "{what}: the 503 body is not a Meilisearch error object: {}", answer.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
+    let mut cluster = Cluster::start(LogKind::Nats, 2).await;
+    create_index(&cluster).await;
+    let documents = corpus(1_500);
+    let (before, after) = documents.split_at(1_000);
+    let tasks = post_batches(&cluster, INDEX, before, 500).await;
+    cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
+
+    cluster.kill9_broker();
+    let add = cluster.gateway.ndjson(Method::POST, &documents_path(), ndjson(after)).await;
+    assert_refused(&add, "adding documents");
+    let delete = cluster.gateway.send(Method::DELETE, &format!("{}/{}", documents_path(), doc_id(&before[0])), None, None).await;
+    assert_refused(&delete, "deleting a document");
+    let settings = cluster.gateway.json(Method::PATCH, &format!("/indexes/{INDEX}/settings"), &json!({"sortableAttributes": ["name"]})).await;
+    assert_refused(&settings, "updating settings");
+    let create = cluster.gateway.json(Method::POST, "/indexes", &json!({"uid": "other"})).await;
+    assert_refused(&create, "creating an index");
+
+    cluster.restart_broker();
+    // Clients retry on 503; every answer is a 503 until the gateway is reconnected, then a 202.
+    let give_up = std::time::Instant::now() + CONVERGE_BOUND;
+    let task = loop {
+        let answer = cluster.gateway.ndjson(Method::POST, &documents_path(), ndjson(after)).await;
+        if answer.status == 202 {
+            break answer.task_uid();
+        }
+        assert_refused(&answer, "adding documents after the broker restarted");
+        assert!(std::time::Instant::now() < give_up, "writes did not resume after the broker restarted: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(task > *tasks.last().unwrap(), "task uids keep increasing across the crash: {task} after {tasks:?}");
+    cluster.gateway.expect_succeeded(&[task], TASK_BOUND).await;
+    cluster.assert_processes_alive();
+    // Exactly what was acknowledged: the refused deletion did not happen, no index was created.
+    assert_placed(&cluster.node_clients, &cluster.placement, INDEX, &contents_of(&documents)).await;
+    assert_eq!(cluster.gateway.get("/indexes/other").await.status, 404);
 }

@@ -89,8 +89,9 @@ fn describe_difference(place: &str, actual: &NodeIndexDocuments, expected: &Node
     ))
 }
 
-/// Every way the nodes' copies of `index` differ from `contents` placed by `placement`: each
-/// document on exactly the replicas of its HRW shard, identical there, and on no other node.
+/// Every way the nodes of `snapshot` differ from `contents` of `index` placed by `placement`:
+/// each document on exactly the replicas of its HRW shard, identical there, and on no other
+/// node. Nodes missing from the snapshot are not checked.
 pub fn placement_differences(snapshot: &Snapshot, placement: &Placement, index: &str, contents: &Contents) -> Vec<String> {
     let empty = NodeIndexDocuments::new();
     let mut differences = Vec::new();
@@ -98,8 +99,8 @@ pub fn placement_differences(snapshot: &Snapshot, placement: &Placement, index: 
         let expected = shard_slice(placement, contents, shard);
         let holders: Vec<&str> = placement.replicas(shard).iter().map(|n| n.id.as_str()).collect();
         let uid = node_index_uid(index, shard);
-        for node in &placement.topology().nodes {
-            let actual = snapshot.get(&node.id).and_then(|indexes| indexes.get(&uid)).unwrap_or(&empty);
+        for node in placement.topology().nodes.iter().filter(|n| snapshot.contains_key(&n.id)) {
+            let actual = snapshot[&node.id].get(&uid).unwrap_or(&empty);
             let wanted = if holders.contains(&node.id.as_str()) { &expected } else { &empty };
             differences.extend(describe_difference(&format!("{} {uid}", node.id), actual, wanted));
         }
@@ -143,5 +144,24 @@ pub fn merge_update(contents: &mut Contents, id: &str, update: &Document) {
     let stored = contents.entry(id.to_owned()).or_insert_with(Map::new);
     for (field, value) in update {
         stored.insert(field.clone(), value.clone());
+    }
+}
+
+/// Polls the nodes `nodes` until they hold `contents` of `index` as placed (other nodes are not
+/// read: one may be paused). `bound` only turns a hang into a failure.
+pub async fn wait_until_placed_on(nodes: &[NodeClient], placement: &Placement, index: &str, contents: &Contents, bound: std::time::Duration) {
+    let give_up = std::time::Instant::now() + bound;
+    loop {
+        let differences = placement_differences(&snapshot(nodes).await, placement, index, contents);
+        if differences.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the nodes {:?} did not reach the written contents within {bound:?}:\n{}",
+            nodes.iter().map(NodeClient::node_id).collect::<Vec<_>>(),
+            differences.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
