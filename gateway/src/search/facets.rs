@@ -127,17 +127,18 @@ impl FacetMerge {
             let counts = self.counts.entry(facet.clone()).or_default();
             let positions = self.positions.entry(facet.clone()).or_default();
             for (value, count) in values {
-                match positions.get(value) {
+                // one node folds spellings that normalize alike into one value; so do shards
+                match positions.get(&FacetValue::normalize_str(value)) {
                     Some(&at) => counts[at].1 += count,
                     None => {
-                        positions.insert(value.clone(), counts.len());
+                        positions.insert(FacetValue::normalize_str(value), counts.len());
                         counts.push((value.clone(), *count));
                     }
                 }
             }
             if values.len() >= node_limit {
                 let smallest = values.iter().map(|(_, count)| *count).min().unwrap_or(0);
-                let returned = values.iter().map(|(value, _)| value.clone()).collect();
+                let returned = values.iter().map(|(value, _)| FacetValue::normalize_str(value)).collect();
                 self.truncated_minimums.entry(facet.clone()).or_default().push((smallest, returned));
             }
         }
@@ -177,7 +178,7 @@ impl FacetMerge {
             if emptied {
                 counts.retain(|(_, count)| *count != 0);
                 let positions = self.positions.entry(facet.clone()).or_default();
-                *positions = counts.iter().enumerate().map(|(at, (value, _))| (value.clone(), at)).collect();
+                *positions = counts.iter().enumerate().map(|(at, (value, _))| (FacetValue::normalize_str(value), at)).collect();
             }
         }
     }
@@ -192,7 +193,7 @@ impl FacetMerge {
         let hidden_bound = |value: Option<&str>| -> u64 {
             truncated
                 .iter()
-                .filter(|(_, returned)| value.is_none_or(|value| !returned.iter().any(|r| r == value)))
+                .filter(|(_, returned)| value.is_none_or(|value| !returned.iter().any(|r| *r == FacetValue::normalize_str(value))))
                 .map(|(smallest, _)| smallest)
                 .sum()
         };
@@ -221,12 +222,26 @@ impl FacetMerge {
     }
 }
 
-/// Alphabetical: by the value's text. Count: biggest first; equal counts by descending text,
-/// which is the order a node's facet-level heap pops equal counts in.
+/// Alphabetical: Meilisearch's facet databases' order — numbers first, by value, then strings
+/// by their normalized form (so `Zlib` sorts after `apt`). Count: biggest first; equal counts
+/// by descending text, which is the order a node's facet-level heap pops equal counts in.
 pub fn sort_values(values: &mut [(String, u64)], order: FacetOrder) {
     match order {
-        FacetOrder::Alpha => values.sort_by(|(left, _), (right, _)| left.cmp(right)),
+        FacetOrder::Alpha => values.sort_by(|(left, _), (right, _)| alphabetical(left, right)),
         FacetOrder::Count => values.sort_by(|(lv, lc), (rv, rc)| rc.cmp(lc).then_with(|| rv.cmp(lv))),
+    }
+}
+
+/// The order of two facet values as a node lists them alphabetically. The distribution's keys
+/// are strings, so a value that reads as a finite number is taken for a number (a string
+/// facet value such as `"42"` is the rare case this orders among the numbers).
+pub fn alphabetical(left: &str, right: &str) -> std::cmp::Ordering {
+    let number = |value: &str| value.parse::<f64>().ok().filter(|n| n.is_finite() && !value.contains(|c: char| c.is_alphabetic()));
+    match (number(left), number(right)) {
+        (Some(l), Some(r)) => l.total_cmp(&r),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => FacetValue::normalize_str(left).cmp(&FacetValue::normalize_str(right)).then_with(|| left.cmp(right)),
     }
 }
 

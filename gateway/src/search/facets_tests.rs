@@ -54,3 +54,25 @@ fn node_indexes_carry_more_values_than_the_client_sees() {
     assert_eq!(node_max_values_per_facet(100), NODE_MAX_VALUES_PER_FACET_FLOOR);
     assert_eq!(node_max_values_per_facet(5000), 5000);
 }
+
+#[test]
+fn alphabetical_order_is_numbers_by_value_then_strings_by_normalized_form() {
+    let mut merge = FacetMerge::default();
+    merge.add(&shard(json!({"size": {"10": 1, "9": 2, "100": 1}, "tag": {"Zlib": 1, "apt": 2, "Éclair": 1}}), json!({})), 100);
+    merge.add(&shard(json!({"size": {"9.5": 1}, "tag": {"zlib": 3, "banana": 1}}), json!({})), 100);
+    let merged = merge.finish(&FacetOrderRules::default(), Some(100));
+    assert_eq!(
+        serde_json::to_string(&distribution_json(&merged)).unwrap(),
+        r#"{"size":{"9":2,"9.5":1,"10":1,"100":1},"tag":{"apt":2,"banana":1,"Éclair":1,"Zlib":4}}"#
+    );
+}
+
+#[test]
+fn spellings_that_normalize_alike_count_as_one_value_across_shards() {
+    let mut merge = FacetMerge::default();
+    merge.add(&shard(json!({"genre": {"Drama": 2}}), json!({})), 2);
+    merge.add(&shard(json!({"genre": {"drama": 1, "comedy": 5}}), json!({})), 2);
+    assert!(merge.count_order_is_exact("genre", 2), "drama was returned by the full shard as Drama");
+    let merged = merge.finish(&FacetOrderRules::default(), None);
+    assert_eq!(distribution_json(&merged), json!({"genre": {"comedy": 5, "Drama": 3}}));
+}
