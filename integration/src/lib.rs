@@ -4,3 +4,4 @@ pub mod brokers;
 pub mod nodes;
 pub mod standin;
 pub mod cluster;
+pub mod bench_support;

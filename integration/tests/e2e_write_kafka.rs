@@ -2,7 +2,8 @@
 //! topics → indexer consumer group → 3 Meilisearch nodes (S = 7, RF = 2).
 //!
 //! Needs `cargo build --workspace --bins` first (same profile). Tansu runs with memory storage,
-//! so the broker-crash case is covered on NATS only.
+//! so the broker-crash case is covered on NATS only, and the scenarios ingest a 6,000-document
+//! slice (see `scenarios::slice`).
 
 mod e2e_write_support;
 

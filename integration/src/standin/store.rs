@@ -2,7 +2,9 @@
 //! experimental features and API keys.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{FairMutex, FairMutexGuard};
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -143,7 +145,9 @@ impl Store {
 
 /// Everything the routes and the worker share.
 pub struct Shared {
-    store: Mutex<Store>,
+    /// Fair: Meilisearch answers its routes while it indexes, so a worker going from task to
+    /// task must not keep the lock from a waiting request.
+    store: FairMutex<Store>,
     /// Wakes the worker when a task is enqueued.
     pub wake: Notify,
     pub master_key: Option<String>,
@@ -156,12 +160,12 @@ impl Shared {
             ..Store::default()
         };
         store.keys = super::keys::default_keys();
-        Arc::new(Shared { store: Mutex::new(store), wake: Notify::new(), master_key })
+        Arc::new(Shared { store: FairMutex::new(store), wake: Notify::new(), master_key })
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock must not take the whole node down in tests.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub fn lock(&self) -> FairMutexGuard<'_, Store> {
+        // (parking_lot does not poison: a panic while holding the lock does not take the node down)
+        self.store.lock()
     }
 }
 

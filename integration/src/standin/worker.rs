@@ -15,7 +15,10 @@ use miroir_schemas::error::{Code, ResponseError};
 /// Runs until the process ends, waking whenever a task is enqueued.
 pub async fn run(shared: Arc<Shared>) {
     loop {
-        while process_next(&shared) {}
+        while process_next(&shared) {
+            // let the routes run between tasks, as Meilisearch's HTTP API does while it indexes
+            tokio::task::yield_now().await;
+        }
         shared.wake.notified().await;
     }
 }

@@ -1,0 +1,308 @@
+//! Search latency and throughput: a mixed query workload through the gateway of a Miroir
+//! cluster (3 nodes, RF = 1) against one node holding the whole corpus, in the same run, plus
+//! the gateway's resident memory under 64 concurrent searches.
+//!
+//! Nodes are `MEILISEARCH_BIN` when set, else the stand-in (`meili-standin`) — the report says
+//! which. Prints a markdown section and, with `--write-docs`, replaces the "## Search" section
+//! of docs/benchmarks.md.
+//!
+//!     cargo build --release --workspace --bins
+//!     target/release/bench_search --write-docs docs/benchmarks.md
+//!
+//! The client has Nagle off and keeps its connections (`Target`), as does the gateway's own
+//! node client, so no response waits on a delayed ACK.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Result};
+use clap::Parser;
+use futures::stream::{self, StreamExt};
+use miroir_integration::bench_support::{
+    binaries, corpus_batches, BenchPaths, engine_name, load_average, write_section, BenchCluster, Target, NODE_KEY,
+};
+use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(about = "Benchmark search through the gateway against a single node")]
+struct Args {
+    /// Documents of the Debian packages corpus to load (63,666 is all of it).
+    #[arg(long, default_value_t = 63_666)]
+    docs: usize,
+    /// Meilisearch nodes of the cluster (one replica group).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// `S` of the cluster.
+    #[arg(long, default_value_t = 3)]
+    shards: u32,
+    /// Searches per measured run (the workload is cycled).
+    #[arg(long, default_value_t = 2_000)]
+    requests: usize,
+    /// Concurrency of the latency run (requests in flight).
+    #[arg(long, default_value_t = 1)]
+    latency_concurrency: usize,
+    /// Concurrency of the throughput and memory run.
+    #[arg(long, default_value_t = 64)]
+    load_concurrency: usize,
+    #[command(flatten)]
+    paths: BenchPaths,
+}
+
+/// The mixed workload: keyword, typo, prefix, multi-word, filtered, sorted, faceted,
+/// placeholder, deep-offset and page-based searches over the corpus's fields.
+fn workload() -> Vec<Value> {
+    let words = [
+        "python", "library", "game", "server", "kernel", "gtk theme", "documentation", "network", "editor", "compiler",
+        "font", "perl module", "pyhton", "libr", "xml parser", "database", "rust", "java", "audio", "shell",
+    ];
+    let filters = [
+        json!("section = games"),
+        json!("priority = optional AND installed_size_kb > 1000"),
+        json!(["architecture = all", ["section = doc", "section = python"]]),
+        json!("installed_size_kb 100 TO 5000"),
+    ];
+    let mut queries = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        queries.push(json!({"q": word}));
+        queries.push(json!({"q": word, "filter": filters[i % filters.len()]}));
+        if i % 2 == 0 {
+            queries.push(json!({"q": word, "facets": ["section", "priority"], "limit": 10}));
+        } else {
+            queries.push(json!({"q": word, "sort": ["installed_size_kb:desc"], "limit": 10}));
+        }
+        if i % 5 == 0 {
+            queries.push(json!({"q": word, "offset": 200, "limit": 20}));
+            queries.push(json!({"q": word, "page": 3, "hitsPerPage": 20}));
+        }
+    }
+    queries.push(json!({"q": "", "sort": ["name:asc"], "limit": 20}));
+    queries.push(json!({"q": "", "filter": "section = games", "facets": ["priority", "architecture"]}));
+    queries.push(json!({"q": "", "sort": ["download_size:desc"], "offset": 100, "limit": 20}));
+    queries
+}
+
+struct Measured {
+    latencies: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Measured {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+
+    fn throughput(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    }
+}
+
+/// Runs `requests` searches of the workload, `concurrency` at a time; every answer must be 200.
+async fn run_workload(target: &Arc<Target>, queries: &Arc<Vec<Value>>, requests: usize, concurrency: usize) -> Result<Measured> {
+    let start = Instant::now();
+    let results: Vec<Result<Duration>> = stream::iter(0..requests)
+        .map(|i| {
+            let target = Arc::clone(target);
+            let queries = Arc::clone(queries);
+            async move {
+                let query = &queries[i % queries.len()];
+                let sent = Instant::now();
+                let (status, body) = target.search(query).await?;
+                let took = sent.elapsed();
+                if status != 200 {
+                    bail!("{query} → {status} {body}");
+                }
+                Ok(took)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let wall = start.elapsed();
+    let latencies = results.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(Measured { latencies, wall })
+}
+
+/// The hit count a search reports, in either pagination mode.
+fn total_of(answer: &Value) -> Option<u64> {
+    answer["totalHits"].as_u64().or_else(|| answer["estimatedTotalHits"].as_u64())
+}
+
+/// Queries whose totals or first page of ids differ between the two targets (should be none:
+/// the differential test holds the exact rules; this guards the benchmark against measuring
+/// a gateway that answers something else).
+async fn disagreements(single: &Target, gateway: &Target, queries: &[Value]) -> Result<Vec<String>> {
+    let ids = |answer: &Value| -> Vec<Value> {
+        answer["hits"].as_array().map(|hits| hits.iter().map(|h| h["id"].clone()).collect()).unwrap_or_default()
+    };
+    let mut differ = Vec::new();
+    for query in queries {
+        let (_, one) = single.search(query).await?;
+        let (_, many) = gateway.search(query).await?;
+        let sorted_query = query.get("sort").is_some();
+        // Equal relevancy scores may be ordered differently; sorted queries on unique-ish values
+        // and totals must agree exactly.
+        if total_of(&one) != total_of(&many) || (sorted_query && ids(&one) != ids(&many)) {
+            differ.push(query.to_string());
+        }
+    }
+    Ok(differ)
+}
+
+/// `VmRSS` / `VmHWM` of a process in KiB.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets the peak RSS (`VmHWM`) of `pid` so that it measures only what follows.
+fn reset_peak_rss(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+struct TargetResult {
+    name: String,
+    latency: Measured,
+    load: Measured,
+}
+
+struct Report {
+    results: Vec<TargetResult>,
+    gateway_peak_rss_kb: Option<u64>,
+    gateway_rss_after_kb: Option<u64>,
+    peak_reset: bool,
+    queries: usize,
+    disagreements: Vec<String>,
+    engine: String,
+}
+
+async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, args: &Args) -> Result<TargetResult> {
+    eprintln!("{name}: warm-up, then {} searches at concurrency {}, then at {}", args.requests, args.latency_concurrency, args.load_concurrency);
+    run_workload(&target, queries, queries.len() * 2, 4).await?;
+    let latency = run_workload(&target, queries, args.requests, args.latency_concurrency).await?;
+    let load = run_workload(&target, queries, args.requests, args.load_concurrency).await?;
+    Ok(TargetResult { name, latency, load })
+}
+
+async fn bench(args: &Args) -> Result<Report> {
+    let meilisearch = find_meilisearch()?;
+    let binaries = binaries(args.paths.bin_dir.as_deref())?;
+    let batches = corpus_batches(&args.paths.corpus(), args.docs, 10_000)?;
+    let queries = Arc::new(workload());
+    let connections = args.load_concurrency.max(args.latency_concurrency);
+
+    eprintln!("loading {} documents into one node and into the cluster", args.docs);
+    let node = MeiliNodes::start_temp(&meilisearch, 1, NODE_KEY).await?;
+    let single = Arc::new(Target::new(&node.urls()[0], NODE_KEY, connections)?);
+    single.create_index().await?;
+    single.ingest(&batches).await?;
+    let cluster = BenchCluster::start(&binaries, &meilisearch, args.nodes, args.shards, 1).await?;
+    let gateway = Arc::new(cluster.gateway(connections)?);
+    gateway.create_index().await?;
+    gateway.ingest(&batches).await?;
+    for target in [&single, &gateway] {
+        let count = target.document_count().await?;
+        ensure!(count == args.docs as u64, "{} holds {count} documents, {} were sent", target.url, args.docs);
+    }
+    let disagreements = disagreements(&single, &gateway, &queries).await?;
+
+    let one = measure("one node, direct".into(), Arc::clone(&single), &queries, args).await?;
+    let gateway_pid = cluster.miroir.gateway.pid();
+    let peak_reset = reset_peak_rss(gateway_pid);
+    let many = measure(format!("gateway, {} nodes, S = {}, RF = 1", args.nodes, args.shards), Arc::clone(&gateway), &queries, args).await?;
+    Ok(Report {
+        results: vec![one, many],
+        gateway_peak_rss_kb: proc_status_kb(gateway_pid, "VmHWM:"),
+        gateway_rss_after_kb: proc_status_kb(gateway_pid, "VmRSS:"),
+        peak_reset,
+        queries: queries.len(),
+        disagreements,
+        engine: engine_name(&meilisearch),
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
+    let mut out = String::from("## Search\n\n");
+    out.push_str(&format!(
+        "Nodes: **{}**. Machine: 2 cores, 24 GiB; client, gateway, NATS, indexer and every node share it over loopback \
+         (1-min load average {load_before} before, {} after). Date: {}.\n\
+         Command: `cargo build --release --workspace --bins && target/release/bench_search --requests {} --write-docs docs/benchmarks.md`.\n\n",
+        report.engine,
+        load_average(),
+        time::OffsetDateTime::now_utc().date(),
+        args.requests,
+    ));
+    out.push_str(&format!(
+        "{} documents in one node and, through the gateway, in {} nodes (S = {}, RF = 1). The workload cycles {} searches: \
+         keyword, typo, prefix, multi-word, filtered (string and array forms), sorted, faceted, placeholder, deep offset and \
+         page/hitsPerPage. Each target gets a warm-up, then {} searches with {} in flight (latency) and {} with {} in flight \
+         (throughput). Latency is measured at the client, from sending the request to reading the whole body.\n\n",
+        args.docs, args.nodes, args.shards, report.queries, args.requests, args.latency_concurrency, args.requests, args.load_concurrency
+    ));
+    out.push_str(&format!(
+        "| target | p50 (ms), {c1} in flight | p99 (ms), {c1} in flight | searches/s, {c1} in flight | p50 (ms), {c2} in flight | p99 (ms), {c2} in flight | searches/s, {c2} in flight |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        c1 = args.latency_concurrency,
+        c2 = args.load_concurrency
+    ));
+    for r in &report.results {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {} | {} | {:.0} |\n",
+            r.name,
+            ms(r.latency.percentile(50.0)),
+            ms(r.latency.percentile(99.0)),
+            r.latency.throughput(),
+            ms(r.load.percentile(50.0)),
+            ms(r.load.percentile(99.0)),
+            r.load.throughput()
+        ));
+    }
+    let [one, gateway] = [&report.results[0], &report.results[1]];
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    out.push_str(&format!(
+        "\nGateway ÷ one node: p50 {:.2}×, p99 {:.2}× ({} in flight); p50 {:.2}×, p99 {:.2}×, throughput {:.2}× ({} in flight). \
+         Targets: p50 ≤ 1.10×, p99 ≤ 1.25×.\n\n",
+        ratio(gateway.latency.percentile(50.0), one.latency.percentile(50.0)),
+        ratio(gateway.latency.percentile(99.0), one.latency.percentile(99.0)),
+        args.latency_concurrency,
+        ratio(gateway.load.percentile(50.0), one.load.percentile(50.0)),
+        ratio(gateway.load.percentile(99.0), one.load.percentile(99.0)),
+        gateway.load.throughput() / one.load.throughput(),
+        args.load_concurrency,
+    ));
+    let mib = |kb: Option<u64>| kb.map_or("unknown".to_owned(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0));
+    out.push_str(&format!(
+        "Gateway resident memory: peak {} during the gateway's runs ({}), {} after. Target: ≤ 150 MB at {} concurrent searches.\n\n",
+        mib(report.gateway_peak_rss_kb),
+        if report.peak_reset { "VmHWM reset just before them" } else { "VmHWM since start: the reset was refused" },
+        mib(report.gateway_rss_after_kb),
+        args.load_concurrency,
+    ));
+    if report.disagreements.is_empty() {
+        out.push_str("Every workload query returned the same total on both targets (and, for sorted queries, the same first page).\n");
+    } else {
+        out.push_str(&format!("**{} queries answered differently** on the gateway: {}\n", report.disagreements.len(), report.disagreements.join("; ")));
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let load_before = load_average();
+    let report = bench(&args).await?;
+    let section = markdown(&args, &report, &load_before);
+    println!("{section}");
+    if let Some(path) = &args.paths.write_docs {
+        write_section(path, "## Search", &section)?;
+        eprintln!("wrote the Search section of {}", path.display());
+    }
+    Ok(())
+}
