@@ -30,6 +30,13 @@ pub async fn serve(
         None => {
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "gateway listening (http)");
+            // Nagle off: a response written in several segments must not wait for the client's
+            // delayed ACK (tens of milliseconds on loopback).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "TCP_NODELAY not set");
+                }
+            });
             axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
         }
         Some(files) => {

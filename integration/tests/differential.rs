@@ -393,7 +393,7 @@ fn search_queries(documents: &[Value]) -> Vec<Value> {
         json!({"q": "python", "sort": ["name:asc"], "limit": 25}),
         json!({"q": "", "sort": ["installed_size_kb:asc", "name:desc"], "limit": 40}),
         // `tags` has over 100 values (the cut falls inside them); `installed_size_kb` is numeric
-        // (numbers come first, by value, in alphabetical facet order)
+        // (ordered by its displayed text, as Meilisearch does)
         json!({"q": "", "facets": ["section", "priority", "architecture", "installed_size_kb", "tags"], "limit": 5}),
         json!({"q": "data", "facets": ["section", "download_size"], "filter": "priority = optional"}),
         json!({"q": "", "sort": ["installed_size_kb:asc"], "offset": 900, "limit": 20}),

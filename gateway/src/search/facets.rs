@@ -222,26 +222,14 @@ impl FacetMerge {
     }
 }
 
-/// Alphabetical: Meilisearch's facet databases' order — numbers first, by value, then strings
-/// by their normalized form (so `Zlib` sorts after `apt`). Count: biggest first; equal counts
-/// by descending text, which is the order a node's facet-level heap pops equal counts in.
+/// Alphabetical: by the value as displayed, byte by byte — what real Meilisearch 1.50 returns
+/// (`0, 10, 100, 1000, 10076, 101, …` for a numeric facet in the recorded merge fixtures).
+/// Count: biggest first; equal counts by descending text, which is the order a node's
+/// facet-level heap pops equal counts in.
 pub fn sort_values(values: &mut [(String, u64)], order: FacetOrder) {
     match order {
-        FacetOrder::Alpha => values.sort_by(|(left, _), (right, _)| alphabetical(left, right)),
+        FacetOrder::Alpha => values.sort_by(|(left, _), (right, _)| left.cmp(right)),
         FacetOrder::Count => values.sort_by(|(lv, lc), (rv, rc)| rc.cmp(lc).then_with(|| rv.cmp(lv))),
-    }
-}
-
-/// The order of two facet values as a node lists them alphabetically. The distribution's keys
-/// are strings, so a value that reads as a finite number is taken for a number (a string
-/// facet value such as `"42"` is the rare case this orders among the numbers).
-pub fn alphabetical(left: &str, right: &str) -> std::cmp::Ordering {
-    let number = |value: &str| value.parse::<f64>().ok().filter(|n| n.is_finite() && !value.contains(|c: char| c.is_alphabetic()));
-    match (number(left), number(right)) {
-        (Some(l), Some(r)) => l.total_cmp(&r),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => FacetValue::normalize_str(left).cmp(&FacetValue::normalize_str(right)).then_with(|| left.cmp(right)),
     }
 }
 
