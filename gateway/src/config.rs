@@ -4,9 +4,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 pub use miroir_clients::cluster_config::{ClusterConfig, LogBackend, NodeSpec};
+
+use crate::read::ReadConfig;
 
 /// Meilisearch's default `--http-payload-size-limit`: 100 MB.
 pub const DEFAULT_PAYLOAD_LIMIT: usize = 100_000_000;
@@ -35,8 +38,34 @@ pub struct GatewayConfig {
     #[arg(long, env = "MIROIR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// A search (or document read) answers `503` when some shard has not answered by then (ms).
+    #[arg(long, env = "MIROIR_SEARCH_DEADLINE_MS", default_value_t = 10_000)]
+    pub search_deadline_ms: u64,
+
+    /// Bound of one exchange with a node on the read path (ms); a replica that exceeds it is
+    /// retried on another replica of its shard within the deadline.
+    #[arg(long, env = "MIROIR_NODE_READ_TIMEOUT_MS", default_value_t = 5_000)]
+    pub node_read_timeout_ms: u64,
+
+    /// Answer without the shards that have no reachable replica, naming them in the
+    /// `Miroir-Partial-Shards` header, instead of a `503`.
+    #[arg(long, env = "MIROIR_ALLOW_PARTIAL_RESULTS")]
+    pub allow_partial_results: bool,
+
     #[command(flatten)]
     pub cluster: ClusterConfig,
+}
+
+impl GatewayConfig {
+    /// The read path's deadlines and failure policy.
+    pub fn read_config(&self) -> ReadConfig {
+        ReadConfig {
+            deadline: Duration::from_millis(self.search_deadline_ms),
+            node_timeout: Duration::from_millis(self.node_read_timeout_ms),
+            allow_partial: self.allow_partial_results,
+            ..ReadConfig::default()
+        }
+    }
 }
 
 // Hand-written: the master key is a credential.
@@ -48,6 +77,9 @@ impl std::fmt::Debug for GatewayConfig {
             .field("payload_limit", &self.payload_limit)
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
+            .field("search_deadline_ms", &self.search_deadline_ms)
+            .field("node_read_timeout_ms", &self.node_read_timeout_ms)
+            .field("allow_partial_results", &self.allow_partial_results)
             .field("cluster", &self.cluster)
             .finish()
     }
@@ -72,6 +104,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.payload_limit, DEFAULT_PAYLOAD_LIMIT);
+        assert_eq!(config.read_config().deadline, Duration::from_secs(10));
+        assert!(!config.read_config().allow_partial);
         assert_eq!(config.cluster.log.log_backend, LogBackend::Memory);
         assert_eq!(config.cluster.topology().unwrap().shard_count, 7);
         assert!(!format!("{config:?}").contains("secretmaster"));

@@ -25,8 +25,19 @@ struct Shared {
 impl AppState {
     /// State over `log`; the catalog starts empty and is filled by [`crate::watch::spawn_watchers`].
     pub fn new(topology: Topology, log: Arc<dyn WriteLog>, master_key: Option<String>, payload_limit: usize) -> Self {
+        Self::with_read_config(topology, log, master_key, payload_limit, ReadConfig::default())
+    }
+
+    /// [`AppState::new`] with the read path's deadlines and failure policy.
+    pub fn with_read_config(
+        topology: Topology,
+        log: Arc<dyn WriteLog>,
+        master_key: Option<String>,
+        payload_limit: usize,
+        read_config: ReadConfig,
+    ) -> Self {
         // Building the HTTP clients fails only if the TLS backend cannot start: nothing can work then.
-        let reads = ReadExecutor::new(topology.clone(), ReadConfig::default()).expect("HTTP clients for the nodes");
+        let reads = ReadExecutor::new(topology.clone(), read_config).expect("HTTP clients for the nodes");
         AppState(Arc::new(Shared {
             placement: Placement::new(topology),
             reads,

@@ -205,11 +205,17 @@ impl BenchCluster {
 
 /// Which node binary the benchmark runs, as the report names it.
 pub fn engine_name(meilisearch: &Path) -> String {
-    if std::env::var_os("MEILISEARCH_BIN").is_some_and(|p| !p.is_empty()) {
-        format!("real Meilisearch ({})", meilisearch.display())
-    } else {
+    if on_standin() {
         "the Meilisearch stand-in (`meili-standin`, a test double, not Meilisearch)".to_owned()
+    } else {
+        format!("real Meilisearch ({})", meilisearch.display())
     }
+}
+
+/// Whether the nodes are the stand-in (no `MEILISEARCH_BIN`): its numbers then describe Miroir's
+/// own overhead around a test double, and the report must say so.
+pub fn on_standin() -> bool {
+    std::env::var_os("MEILISEARCH_BIN").is_none_or(|p| p.is_empty())
 }
 
 /// The Miroir binaries: from `dir`, else beside the running benchmark.

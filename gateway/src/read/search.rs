@@ -7,7 +7,7 @@ use super::index_meta::IndexMeta;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
 use crate::search::multi::{FederatedPlan, MultiSearchPlan};
-use crate::search::{merge_search, search_response, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan};
+use crate::search::{distinct_refill, merge_search, search_response, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::filter::{parse_json, primary_key_candidates};
 use miroir_schemas::topology::ShardId;
@@ -18,13 +18,19 @@ impl ReadExecutor {
     /// `POST /indexes/{index_uid}/search` with the client's (validated) JSON body.
     pub async fn search(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
         let meta = self.index_meta(index_uid).await?;
-        let plan = SearchPlan::new(index_uid, request, meta.settings.clone())?;
+        let mut plan = SearchPlan::new(index_uid, request, meta.settings.clone())?;
         let shards = self.narrowed_shards(request, &meta);
-        let gathered = self.gather_search(index_uid, &shards, ClientRequest::SingleIndex, |shards| plan.node_request(shards)).await?;
-        let results: Vec<NodeResult> = gathered.values().cloned().collect();
-        let merged = merge_search(&plan.merge, &results)?;
-        let body = search_response(&plan.merge, &merged, Some(&request_uid()));
-        Ok(ReadAnswer { body, missing_shards: gathered.missing })
+        loop {
+            let gathered = self.gather_search(index_uid, &shards, ClientRequest::SingleIndex, |shards| plan.node_request(shards)).await?;
+            let results: Vec<NodeResult> = gathered.values().cloned().collect();
+            let merged = merge_search(&plan.merge, &results)?;
+            if let Some(fetch) = distinct_refill(&plan.merge, plan.node_fetch(), &results, &merged) {
+                plan = plan.widened(fetch);
+                continue;
+            }
+            let body = search_response(&plan.merge, &merged, Some(&request_uid()));
+            return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+        }
     }
 
     /// `GET /indexes/{index_uid}/search?<query>`: the query string converted as Meilisearch

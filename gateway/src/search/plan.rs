@@ -170,6 +170,8 @@ pub struct SearchPlan {
     /// The client's query without the parameters that move to `federation`.
     node_query: Map<String, Value>,
     pub merge: MergeParams,
+    /// Hits asked of each node when more than the page needs (see [`SearchPlan::node_fetch`]).
+    node_fetch_floor: usize,
 }
 
 impl SearchPlan {
@@ -203,7 +205,18 @@ impl SearchPlan {
             .filter(|(name, _)| !PARAMETERS_NOT_FORWARDED.contains(&name.as_str()))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        Ok(SearchPlan { node_query, merge })
+        Ok(SearchPlan { node_query, merge, node_fetch_floor: 0 })
+    }
+
+    /// How many hits each node is asked for: what the page needs, or more once widened.
+    pub fn node_fetch(&self) -> usize {
+        self.merge.pagination.required_hits(self.merge.settings.max_total_hits).max(self.node_fetch_floor)
+    }
+
+    /// The same search asking each node for `fetch` hits (used when `distinct` dropped so many
+    /// cross-shard duplicates that the page came back short).
+    pub fn widened(&self, fetch: usize) -> SearchPlan {
+        SearchPlan { node_fetch_floor: fetch, ..self.clone() }
     }
 
     /// The federated `/multi-search` body for a node answering for `shards` (one query per
@@ -215,6 +228,13 @@ impl SearchPlan {
             .collect();
         let queries: Vec<Value> = origins.iter().map(|origin| node_query(&self.node_query, origin)).collect();
         let mut federation = self.merge.pagination.node_federation(self.merge.settings.max_total_hits);
+        if self.node_fetch_floor > self.merge.pagination.required_hits(self.merge.settings.max_total_hits) {
+            // page 1 of a bigger page keeps the node's exhaustive `totalHits` in page mode
+            let field = if federation.contains_key("hitsPerPage") { "hitsPerPage" } else { "limit" };
+            if federation.get("page").and_then(Value::as_u64) != Some(0) {
+                federation.insert(field.into(), self.node_fetch_floor.into());
+            }
+        }
         if let Some(facets) = &self.merge.facets {
             let by_index = origins.iter().map(|origin| (node_index_of(origin), facets.clone())).collect();
             federation.insert("facetsByIndex".into(), Value::Object(by_index));

@@ -52,6 +52,33 @@ pub(crate) fn merged_total(results: &[NodeResult], merged: &Merged, max_total_hi
     sum.saturating_sub(merged.rejected.len()).min(max_total_hits)
 }
 
+/// With `distinct`, the merge drops cross-shard duplicates and so reaches deeper into the node
+/// answers than the page's size; a node that returned all `fetched` hits it was asked for may
+/// hold unseen hits that rank before the page's last hit (or fill a short page). Returns how many
+/// hits to ask each node for next time, or `None` when the page is settled: no `distinct`, or
+/// every cut node answer's last hit ranks after the page's last hit. The fetch grows fourfold up
+/// to `maxTotalHits`, so a search takes at most a few rounds.
+pub fn distinct_refill(params: &MergeParams, fetched: usize, results: &[NodeResult], merged: &MergedSearch) -> Option<usize> {
+    params.distinct.as_ref()?;
+    let (skip, take) = params.pagination.window();
+    let max_hits = params.settings.max_total_hits;
+    let wanted = skip.saturating_add(take).min(max_hits).saturating_sub(skip);
+    if wanted == 0 || fetched >= max_hits {
+        return None;
+    }
+    let streams = ranked_streams(results).ok()?;
+    let page_full = merged.page.len() >= wanted;
+    let unsettled = results.iter().zip(&streams).any(|(result, stream)| {
+        let cut = result.answer.hits.len() >= fetched;
+        cut && (!page_full
+            || match (stream.last(), merged.page.last()) {
+                (Some(node_last), Some(page_last)) => page_last.rank(node_last) == std::cmp::Ordering::Less,
+                _ => true,
+            })
+    });
+    unsettled.then(|| fetched.saturating_mul(4).min(max_hits))
+}
+
 /// Merges hits, totals and facets.
 pub fn merge_search(params: &MergeParams, results: &[NodeResult]) -> Result<MergedSearch, MergeError> {
     let (skip, take) = params.pagination.window();

@@ -49,3 +49,54 @@ fn a_hit_naming_a_query_never_sent_is_a_bad_node_answer() {
     assert_eq!(error.response_error().code, "remote_bad_response");
     assert!(NodeAnswer::parse(&json!({"hits": [{"id": 1}], "estimatedTotalHits": 1})).is_err(), "hits need _federation");
 }
+
+#[test]
+fn a_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
+    let genre = |g: &str| json!({"genre": g});
+    // each shard's first two hits are both "drama": after cross-shard distinct only one is left
+    let results = [
+        result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("drama"))], 9),
+        result(1, vec![node_hit("c", 0.85, genre("drama")), node_hit("d", 0.7, genre("drama"))], 9),
+    ];
+    let plan = SearchPlan::new("movies", json!({"q": "x", "limit": 2, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    assert_eq!(plan.node_fetch(), 2);
+    let merged = merge_search(&plan.merge, &results).unwrap();
+    assert_eq!(merged.page.len(), 1);
+    assert_eq!(distinct_refill(&plan.merge, plan.node_fetch(), &results, &merged), Some(8));
+    let wider = plan.widened(8);
+    assert_eq!(wider.node_fetch(), 8);
+    assert_eq!(wider.node_request(&[ShardId(0)]).body["federation"]["limit"], json!(8));
+
+    // a full page is still unsettled when a cut node's last hit ranks before the page's last
+    let full_but_deep = [
+        result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("drama"))], 9),
+        result(1, vec![node_hit("c", 0.85, genre("comedy")), node_hit("d", 0.1, genre("horror"))], 9),
+    ];
+    let merged = merge_search(&plan.merge, &full_but_deep).unwrap();
+    assert_eq!(merged.page.len(), 2, "a and c");
+    assert_eq!(distinct_refill(&plan.merge, 2, &full_but_deep, &merged), None, "c (0.85) ranks before both cut ends");
+    let plan3 = SearchPlan::new("movies", json!({"q": "x", "limit": 3, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let full_but_deep = [
+        result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("drama")), node_hit("e", 0.75, genre("drama"))], 9),
+        result(1, vec![node_hit("c", 0.85, genre("comedy")), node_hit("d", 0.1, genre("horror")), node_hit("f", 0.05, genre("x"))], 9),
+    ];
+    let merged = merge_search(&plan3.merge, &full_but_deep).unwrap();
+    assert_eq!(merged.page.len(), 3, "a, c, d");
+    assert_eq!(distinct_refill(&plan3.merge, 3, &full_but_deep, &merged), Some(12), "shard 0 may hide hits between 0.75 and 0.1");
+
+    // a node that returned fewer hits than asked has nothing more: no refill
+    let exhausted = [result(0, vec![node_hit("a", 0.9, genre("drama"))], 1), result(1, vec![node_hit("c", 0.8, genre("drama"))], 1)];
+    let merged = merge_search(&plan.merge, &exhausted).unwrap();
+    assert_eq!(distinct_refill(&plan.merge, 2, &exhausted, &merged), None);
+    // without distinct there is never a refill
+    let plain = SearchPlan::new("movies", json!({"q": "x", "limit": 2}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let merged = merge_search(&plain.merge, &results).unwrap();
+    assert_eq!(distinct_refill(&plain.merge, 2, &results, &merged), None);
+}
+
+#[test]
+fn widening_a_paged_search_keeps_page_one_for_exhaustive_totals() {
+    let plan = SearchPlan::new("movies", json!({"page": 2, "hitsPerPage": 5, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let federation = plan.widened(40).node_request(&[ShardId(0)]).body["federation"].clone();
+    assert_eq!((federation["page"].clone(), federation["hitsPerPage"].clone()), (json!(1), json!(40)));
+}

@@ -35,6 +35,8 @@ pub fn router(shared: AppState) -> Router {
         .merge(documents::routes())
         .merge(search::routes())
         .layer(axum::middleware::from_fn_with_state(shared.clone(), auth))
+        // Meilisearch's default `--http-payload-size-limit` (axum's own default is 2 MB)
+        .layer(axum::extract::DefaultBodyLimit::max(100 * 1024 * 1024))
         .route("/health", get(|| async { Json(json!({"status": "available"})) }))
         .with_state(shared)
 }

@@ -232,7 +232,8 @@ pub fn search_response(index: &Index, p: &SearchParams) -> ApiResult<Value> {
     } else {
         out.insert("limit".into(), json!(p.limit.unwrap_or(20)));
         out.insert("offset".into(), json!(p.offset.unwrap_or(0)));
-        out.insert("estimatedTotalHits".into(), json!(total));
+        // Meilisearch counts at most `pagination.maxTotalHits` hits, in either mode
+        out.insert("estimatedTotalHits".into(), json!(total.min(View(&index.settings).max_total_hits())));
     }
     if let Some(names) = &p.facets {
         let (distribution, stats) = facets::distribution(index, names, &outcome.facet_candidates);
