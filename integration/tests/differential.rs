@@ -456,6 +456,17 @@ async fn cluster_answers_like_one_node() {
             let (single_answer, cluster_answer) = (single_answer.expect("single node"), cluster_answer.expect("cluster"));
             assert_eq!(ids(&cluster_answer["hits"]), ids(&single_answer["hits"]), "{cluster_index} distinct search {query}");
         }
+        let distinct_multi = json!({"queries": [
+            {"indexUid": SINGLE, "q": "", "distinct": "section", "sort": ["installed_size_kb:desc", "name:asc"], "limit": 20},
+            {"indexUid": SINGLE, "q": "lib", "distinct": "priority", "sort": ["name:asc"], "limit": 4},
+        ]});
+        let single_answer = node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&distinct_multi)).await).expect("single node");
+        let cluster_body: Value = serde_json::from_str(&distinct_multi.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\""))).unwrap();
+        let cluster_answer = read_answer(executor.multi_search(&object(cluster_body)).await).expect("cluster");
+        for position in 0..2 {
+            let (s, c) = (&single_answer["results"][position]["hits"], &cluster_answer["results"][position]["hits"]);
+            assert_eq!(ids(c), ids(s), "{cluster_index} distinct multi-search query {position}");
+        }
 
         // an unknown index
         let single_missing = node_answer(single.request_json(Method::POST, "/indexes/nope/search", &[], Some(&json!({}))).await);

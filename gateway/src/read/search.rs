@@ -62,13 +62,27 @@ impl ReadExecutor {
             async move {
                 let shards = meta.map_or_else(|| self.all_shards(), |meta| self.narrowed_shards(&request, &meta));
                 let mode = ClientRequest::MultiSearch;
-                self.gather_search(&search.merge.index_uid, &shards, mode, |shards| {
-                    let mut request = search.node_request(shards);
-                    // the node sees one query; its errors must name the client's position
-                    request.origins.iter_mut().for_each(|origin| origin.query = position);
-                    request
-                })
-                .await
+                let mut search = search.clone();
+                loop {
+                    let gathered = self
+                        .gather_search(&search.merge.index_uid, &shards, mode, |shards| {
+                            let mut request = search.node_request(shards);
+                            // the node sees one query; its errors must name the client's position
+                            request.origins.iter_mut().for_each(|origin| origin.query = position);
+                            request
+                        })
+                        .await?;
+                    // as for a single search: cross-shard duplicates may leave the page unsettled
+                    // (a merge error is reported by the response below)
+                    let results: Vec<NodeResult> = gathered.values().cloned().collect();
+                    let refill = merge_search(&search.merge, &results)
+                        .ok()
+                        .and_then(|merged| distinct_refill(&search.merge, search.node_fetch(), &results, &merged));
+                    match refill {
+                        Some(fetch) => search = search.widened(fetch),
+                        None => return Ok::<_, ReadError>(gathered),
+                    }
+                }
             }
         });
         let gathered = futures::future::join_all(searches).await;
