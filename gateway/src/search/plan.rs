@@ -213,8 +213,8 @@ impl SearchPlan {
         self.merge.pagination.required_hits(self.merge.settings.max_total_hits).max(self.node_fetch_floor)
     }
 
-    /// The same search asking each node for `fetch` hits (used when `distinct` dropped so many
-    /// cross-shard duplicates that the page came back short).
+    /// The same search asking each node for `fetch` hits (used when cross-shard `distinct` left
+    /// the page unsettled, see [`crate::search::distinct_refill`]).
     pub fn widened(&self, fetch: usize) -> SearchPlan {
         SearchPlan { node_fetch_floor: fetch, ..self.clone() }
     }
