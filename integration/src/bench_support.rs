@@ -9,9 +9,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::brokers::NatsServer;
-use crate::cluster::{ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
+use crate::cluster::{one_group_nodes, ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
 use crate::nodes::{free_port, MeiliNodes};
-use miroir_schemas::topology::Node;
 
 /// Where a cluster benchmark finds its inputs and writes its section.
 #[derive(Debug, Clone, clap::Args)]
@@ -179,12 +178,7 @@ impl BenchCluster {
         let meili = MeiliNodes::start(meilisearch, nodes, &data.path().join("nodes"), NODE_KEY).await?;
         let nats = NatsServer::start()?;
         let spec = ClusterSpec {
-            nodes: meili
-                .urls()
-                .iter()
-                .enumerate()
-                .map(|(i, url)| Node { id: format!("node-{i}"), url: url.clone(), replica_group: "group-0".into(), api_key: None })
-                .collect(),
+            nodes: one_group_nodes(meili.urls()),
             node_key: Some(NODE_KEY.into()),
             shards,
             replication_factor: rf,

@@ -142,6 +142,14 @@ impl MiroirBinaries {
     }
 }
 
+/// Nodes `node-0…` at `urls`, all in replica group `group-0`, reached with the cluster's node key.
+pub fn one_group_nodes(urls: &[String]) -> Vec<Node> {
+    urls.iter()
+        .enumerate()
+        .map(|(i, url)| Node { id: format!("node-{i}"), url: url.clone(), replica_group: "group-0".into(), api_key: None })
+        .collect()
+}
+
 /// Which log the cluster uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {

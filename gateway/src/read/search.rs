@@ -73,11 +73,12 @@ impl ReadExecutor {
                         })
                         .await?;
                     // as for a single search: cross-shard duplicates may leave the page unsettled
-                    // (a merge error is reported by the response below)
-                    let results: Vec<NodeResult> = gathered.values().cloned().collect();
-                    let refill = merge_search(&search.merge, &results)
-                        .ok()
-                        .and_then(|merged| distinct_refill(&search.merge, search.node_fetch(), &results, &merged));
+                    // (merged here only with distinct; a merge error is reported by the response below)
+                    let refill = search.merge.distinct.as_ref().and_then(|_| {
+                        let results: Vec<NodeResult> = gathered.values().cloned().collect();
+                        let merged = merge_search(&search.merge, &results).ok()?;
+                        distinct_refill(&search.merge, search.node_fetch(), &results, &merged)
+                    });
                     match refill {
                         Some(fetch) => search = search.widened(fetch),
                         None => return Ok::<_, ReadError>(gathered),

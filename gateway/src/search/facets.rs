@@ -15,7 +15,8 @@
 use super::error::MergeError;
 use super::hit_values::{visit_facet_values, FacetValue};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Meilisearch's default `faceting.maxValuesPerFacet`.
 pub const DEFAULT_MAX_VALUES_PER_FACET: usize = 100;
@@ -117,7 +118,8 @@ pub struct FacetMerge {
     stats: BTreeMap<String, FacetStat>,
     /// Per facet, the smallest count of every shard answer that came back full
     /// (`node_limit` values), i.e. possibly truncated.
-    truncated_minimums: BTreeMap<String, Vec<(u64, Vec<String>)>>,
+    /// (normalized values returned).
+    truncated_minimums: BTreeMap<String, Vec<(u64, HashSet<String>)>>,
 }
 
 impl FacetMerge {
@@ -128,10 +130,10 @@ impl FacetMerge {
             let positions = self.positions.entry(facet.clone()).or_default();
             for (value, count) in values {
                 // one node folds spellings that normalize alike into one value; so do shards
-                match positions.get(&FacetValue::normalize_str(value)) {
-                    Some(&at) => counts[at].1 += count,
-                    None => {
-                        positions.insert(FacetValue::normalize_str(value), counts.len());
+                match positions.entry(FacetValue::normalize_str(value)) {
+                    Entry::Occupied(at) => counts[*at.get()].1 += count,
+                    Entry::Vacant(slot) => {
+                        slot.insert(counts.len());
                         counts.push((value.clone(), *count));
                     }
                 }
@@ -191,9 +193,10 @@ impl FacetMerge {
         sort_values(&mut sorted, FacetOrder::Count);
         let (shown, hidden) = sorted.split_at(max_values.min(sorted.len()));
         let hidden_bound = |value: Option<&str>| -> u64 {
+            let key = value.map(FacetValue::normalize_str);
             truncated
                 .iter()
-                .filter(|(_, returned)| value.is_none_or(|value| !returned.iter().any(|r| *r == FacetValue::normalize_str(value))))
+                .filter(|(_, returned)| key.as_ref().is_none_or(|key| !returned.contains(key)))
                 .map(|(smallest, _)| smallest)
                 .sum()
         };

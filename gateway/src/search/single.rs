@@ -66,15 +66,22 @@ pub fn distinct_refill(params: &MergeParams, fetched: usize, results: &[NodeResu
     if wanted == 0 || fetched >= max_hits {
         return None;
     }
-    let streams = ranked_streams(results).ok()?;
     let page_full = merged.page.len() >= wanted;
-    let unsettled = results.iter().zip(&streams).any(|(result, stream)| {
-        let cut = result.answer.hits.len() >= fetched;
-        cut && (!page_full
-            || match (stream.last(), merged.page.last()) {
-                (Some(node_last), Some(page_last)) => page_last.rank(node_last) == std::cmp::Ordering::Less,
+    let unsettled = results.iter().any(|result| {
+        let hits = &result.answer.hits;
+        if hits.len() < fetched {
+            return false;
+        }
+        // only the node's last hit matters: anything it did not send ranks after it
+        let node_last = hits.last().and_then(|hit| {
+            let origin = result.origins.get(hit.node_query)?.clone();
+            Some(RankedHit { hit: hit.clone(), origin, position: hits.len() - 1 })
+        });
+        !page_full
+            || match (node_last, merged.page.last()) {
+                (Some(node_last), Some(page_last)) => page_last.rank(&node_last) == std::cmp::Ordering::Less,
                 _ => true,
-            })
+            }
     });
     unsettled.then(|| fetched.saturating_mul(4).min(max_hits))
 }

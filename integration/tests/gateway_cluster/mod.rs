@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use miroir_integration::brokers::NatsServer;
-use miroir_integration::cluster::{ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
+use miroir_integration::cluster::{one_group_nodes, ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
 use miroir_integration::nodes::{free_port, meilisearch_or, MeiliNodes};
-use miroir_schemas::topology::Node;
 use serde_json::Value;
 
 /// The key clients give the gateway (the recording's master key).
@@ -55,12 +54,7 @@ impl GatewayCluster {
         let nodes = MeiliNodes::start(&meilisearch, node_count, &dir.path().join("nodes"), &node_key).await.expect("starting the nodes");
         let nats = NatsServer::start().expect("starting nats-server");
         let spec = ClusterSpec {
-            nodes: nodes
-                .urls()
-                .iter()
-                .enumerate()
-                .map(|(i, url)| Node { id: format!("node-{i}"), url: url.clone(), replica_group: "group-0".into(), api_key: None })
-                .collect(),
+            nodes: one_group_nodes(nodes.urls()),
             node_key: Some(node_key.clone()),
             shards,
             replication_factor: rf,
