@@ -27,6 +27,7 @@ fn api() -> Router<AppState> {
         .route("/indexes/{uid}/documents/fetch", post(reads::fetch_documents))
         .route("/indexes/{uid}/search", get(reads::search_get).post(reads::search))
         .route("/indexes/{uid}/facet-search", post(reads::facet_search))
+        .route("/indexes/{uid}/similar", get(reads::similar_get).post(reads::similar))
         .route("/multi-search", post(reads::multi_search))
         .route("/indexes/{uid}/stats", get(reads::index_stats))
         .route("/stats", get(reads::stats))

@@ -28,11 +28,35 @@ const SHARDS: u32 = 7;
 /// The single node's index; the clusters' are renamed to this before comparing.
 const SINGLE: &str = "deb";
 
+/// The user-provided embedder every index has (`_vectors.vec` on most documents).
+const EMBEDDER: &str = "vec";
+
 fn settings() -> Value {
     json!({
         "filterableAttributes": ["id", "section", "priority", "architecture", "tags", "installed_size_kb", "download_size"],
         "sortableAttributes": ["installed_size_kb", "name", "download_size"],
+        "embedders": {EMBEDDER: {"source": "userProvided", "dimensions": 3}},
     })
+}
+
+/// A small embedding derived from the document (every 10th document has none, as a user may
+/// leave some documents without one).
+fn with_embedding(position: usize, mut document: Value) -> Value {
+    if position % 10 != 9 {
+        let size = document["installed_size_kb"].as_u64().unwrap_or(0) as f64;
+        let download = document["download_size"].as_u64().unwrap_or(0) as f64;
+        let name = document["name"].as_str().map_or(0, str::len) as f64;
+        let vector = [(size.ln_1p() * 7.0).sin(), (download.ln_1p() * 5.0).cos(), (name * 0.7).sin() + 0.1];
+        document["_vectors"] = json!({EMBEDDER: vector});
+    }
+    document
+}
+
+/// `document` without `_vectors`, which a node shows only when asked.
+fn without_vectors(document: &Value) -> Value {
+    let mut document = document.clone();
+    document.as_object_mut().unwrap().shift_remove("_vectors");
+    document
 }
 
 /// The first `count` documents of the corpus.
@@ -52,7 +76,7 @@ fn corpus(count: usize) -> Vec<Value> {
     }
     child.kill().ok();
     child.wait().ok();
-    text.lines().take(count).map(|line| serde_json::from_str(line).unwrap()).collect()
+    text.lines().take(count).enumerate().map(|(position, line)| with_embedding(position, serde_json::from_str(line).unwrap())).collect()
 }
 
 fn ndjson(documents: &[&Value]) -> Bytes {
@@ -411,6 +435,11 @@ fn search_queries(documents: &[Value]) -> Vec<Value> {
         json!({"q": "", "filter": "installed_size_kb 100 TO 500", "facets": ["section"], "sort": ["name:desc"], "limit": 10}),
         json!({"q": "lib", "showRankingScore": true, "limit": 10}),
         json!({"q": "library", "attributesToHighlight": ["summary"], "attributesToRetrieve": ["id", "summary"], "limit": 5}),
+        // semantic search with the embedder (documents without an embedding rank last)
+        json!({"vector": [0.3, -0.5, 0.8], "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0}, "limit": 15}),
+        json!({"vector": [-0.9, 0.1, 0.2], "hybrid": {"embedder": EMBEDDER}, "filter": "section = utils", "offset": 4, "limit": 9, "showRankingScore": true}),
+        json!({"vector": [0.5, 0.5, 0.5], "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0}, "retrieveVectors": true, "facets": ["section"], "limit": 3}),
+        json!({"vector": [0.5, 0.5, 0.5], "hybrid": {"embedder": "missing", "semanticRatio": 1.0}}),
         // the user's mistakes come back as the node words them
         json!({"q": "x", "filter": "maintainer = nobody"}),
         json!({"q": "x", "sort": ["section:asc"]}),
@@ -467,6 +496,44 @@ async fn cluster_answers_like_one_node() {
             let (s, c) = (&single_answer["results"][position]["hits"], &cluster_answer["results"][position]["hits"]);
             assert_eq!(ids(c), ids(s), "{cluster_index} distinct multi-search query {position}");
         }
+
+        // similar documents: the target's shard answers /similar, the others a vector search
+        let id_at = |i: usize| fixture.documents[i]["id"].clone();
+        for body in [
+            json!({"id": id_at(3), "embedder": EMBEDDER}),
+            json!({"id": id_at(40), "embedder": EMBEDDER, "offset": 5, "limit": 8, "showRankingScore": true, "retrieveVectors": true}),
+            json!({"id": id_at(120), "embedder": EMBEDDER, "filter": "section = libs", "attributesToRetrieve": ["id", "section"]}),
+            json!({"id": id_at(77), "embedder": EMBEDDER, "rankingScoreThreshold": 0.97, "limit": 50}),
+            // the target has no embedding: no hit, but the candidates are still counted
+            json!({"id": id_at(9), "embedder": EMBEDDER}),
+            json!({"id": "does-not-exist", "embedder": EMBEDDER}),
+            json!({"id": id_at(3), "embedder": "missing"}),
+            json!({"id": id_at(3), "embedder": EMBEDDER, "filter": "maintainer = x"}),
+            json!({"id": id_at(3), "embedder": EMBEDDER, "limit": "ten"}),
+            json!({"id": "not an id", "embedder": EMBEDDER}),
+        ] {
+            let what = format!("{cluster_index} similar {body}");
+            let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let single_answer = node_answer(single.request_json(Method::POST, "/indexes/deb/similar", &[], Some(&body)).await);
+            let cluster_answer = read_answer(executor.similar(cluster_index, &object(body.clone()), None).await);
+            let rerun = || async {
+                let detailed = with_details(&body);
+                let s = node_answer(single.request_json(Method::POST, "/indexes/deb/similar", &[], Some(&detailed)).await);
+                let c = read_answer(executor.similar(cluster_index, &object(detailed), None).await);
+                (normalize(s, SINGLE), normalize(c, cluster_index))
+            };
+            assert_same(&what, normalize(single_answer, SINGLE), normalize(cluster_answer, cluster_index), offset, rerun).await;
+        }
+
+        // a tenant token's filter: the target must match it, and so must every hit
+        let tenant = json!("section = libs");
+        let in_libs = fixture.documents.iter().position(|d| d["section"] == "libs" && d.get("_vectors").is_some()).unwrap();
+        let outside = fixture.documents.iter().position(|d| d["section"] != "libs").unwrap();
+        let restricted = |i: usize| object(json!({"id": id_at(i), "embedder": EMBEDDER, "filter": tenant, "attributesToRetrieve": ["id", "section"]}));
+        let answer = read_answer(executor.similar(cluster_index, &restricted(in_libs), Some(tenant.clone())).await).expect("target inside the tenant filter");
+        assert!(!hits_of(&answer)[0].as_array().unwrap().is_empty() && hits_of(&answer)[0].as_array().unwrap().iter().all(|hit| hit["section"] == "libs"));
+        let refused = read_answer(executor.similar(cluster_index, &restricted(outside), Some(tenant.clone())).await).unwrap_err();
+        assert_eq!((refused.0, refused.1["code"].clone()), (400, json!("not_found_similar_id")), "{cluster_index}: a target outside the tenant filter is not found");
 
         // an unknown index
         let single_missing = node_answer(single.request_json(Method::POST, "/indexes/nope/search", &[], Some(&json!({}))).await);
@@ -534,7 +601,7 @@ async fn cluster_answers_like_one_node() {
         assert_eq!(fetched, expected, "{cluster_index}: every document exactly once");
         let by_id: BTreeMap<&str, &Value> = all["results"].as_array().unwrap().iter().map(|d| (d["id"].as_str().unwrap(), d)).collect();
         for document in &fixture.documents {
-            assert_eq!(by_id[document["id"].as_str().unwrap()], document, "stored documents are returned unchanged");
+            assert_eq!(*by_id[document["id"].as_str().unwrap()], without_vectors(document), "stored documents are returned unchanged");
         }
         // pages over the listing tile it exactly
         let mut paged = Vec::new();

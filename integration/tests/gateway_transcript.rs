@@ -33,8 +33,6 @@ const VOLATILE: &[&str] = &[
 /// Keep this list as short as the gateway allows: a skipped exchange that matches is reported
 /// on stderr so it can be removed.
 const SKIPPED: &[(&str, &str)] = &[
-    // No /similar route (404); the answer is an embedder error, which needs the index settings.
-    ("similar documents without embedder", "POST /indexes/{uid}/similar not served yet (404)"),
     // No /experimental-features route (404): a cluster-wide feature switch has no owner yet.
     ("enable network feature", "PATCH /experimental-features not served yet (404)"),
     // Hits carry `_federation.weightedScoreValues` only once the `network` feature is on, which

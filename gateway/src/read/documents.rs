@@ -10,9 +10,8 @@
 
 use super::error::ReadError;
 use super::executor::{ReadAnswer, ReadExecutor};
-use super::fanout::{Failure, Gathered};
+use super::fanout::Gathered;
 use super::index_meta::IndexMeta;
-use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
 use crate::search::score::compare_sort_values;
 
@@ -105,20 +104,16 @@ impl ReadExecutor {
     /// `query` is the client's query string (`fields`, `retrieveVectors`), forwarded as is.
     pub async fn get_document(&self, index_uid: &str, document_id: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
         let shard = self.placement().shard_of(document_id);
-        let inner = self.inner();
         let call = NodeCall::GetDocument {
             node_index: node_index_uid(index_uid, shard),
             document_id: document_id.to_owned(),
             query: query.to_vec(),
         };
-        let gathered = inner
-            .gather(index_uid, &[shard], |node, _| {
-                let call = &call;
-                async move { inner.transport.call(node, call).await.map_err(single_index_failure) }
-            })
-            .await?;
-        let body = gathered.answers.into_iter().next().map(|answered| answered.value).unwrap_or(Value::Null);
-        Ok(ReadAnswer::complete(body))
+        match self.call_one_shard(index_uid, shard, &call).await? {
+            (Some(body), _) => Ok(ReadAnswer::complete(body)),
+            // partial answers allowed, but a document read without its shard has nothing to give
+            (None, missing) => Err(ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: missing }),
+        }
     }
 
     /// `POST /indexes/{index_uid}/documents/fetch` with the client's (validated) body.
@@ -219,33 +214,15 @@ impl ReadExecutor {
     }
 
     /// One `documents/fetch` per shard with `body_of(shard)` (shards mapping to `None` are
-    /// skipped); a node answers for all its shards at once, concurrently.
+    /// skipped).
     async fn fetch_on_shards(
         &self,
         index_uid: &str,
         shards: &[ShardId],
         body_of: impl Fn(ShardId) -> Option<Map<String, Value>>,
     ) -> Result<Gathered<Vec<(ShardId, Value)>>, ReadError> {
-        let inner = self.inner();
-        inner
-            .gather(index_uid, shards, |node, shards| {
-                let calls: Vec<_> = shards
-                    .into_iter()
-                    .filter_map(|shard| {
-                        let body = Value::Object(body_of(shard)?);
-                        let call = NodeCall::FetchDocuments { node_index: node_index_uid(index_uid, shard), body };
-                        Some(async move { inner.transport.call(node, &call).await.map(|page| (shard, page)) })
-                    })
-                    .collect();
-                async move {
-                    futures::future::join_all(calls)
-                        .await
-                        .into_iter()
-                        .map(|page| page.map_err(single_index_failure))
-                        .collect::<Result<Vec<_>, Failure>>()
-                }
-            })
-            .await
+        let call_of = |shard| Some(NodeCall::FetchDocuments { node_index: node_index_uid(index_uid, shard), body: Value::Object(body_of(shard)?) });
+        self.call_each_shard(index_uid, shards, call_of, Ok).await
     }
 
     /// The shards a document fetch must ask: those owning `ids` when given, else those the
@@ -266,10 +243,6 @@ impl ReadExecutor {
         }
         self.narrowed_shards(request, meta)
     }
-}
-
-fn single_index_failure(error: miroir_clients::node::NodeError) -> Failure {
-    Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None))
 }
 
 fn shard_pages(gathered: &Gathered<Vec<(ShardId, Value)>>) -> impl Iterator<Item = (ShardId, &Value)> {

@@ -6,7 +6,8 @@ use super::bench::Bench;
 use super::error::ReadError;
 use super::fanout::{Answered, Failure, Gathered};
 use super::index_meta::IndexMeta;
-use super::transport::{HttpTransport, NodeTransport};
+use super::rewrite::{client_error, ClientRequest};
+use super::transport::{HttpTransport, NodeCall, NodeTransport};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -142,6 +143,52 @@ impl ReadExecutor {
     pub fn is_benched(&self, node: usize) -> bool {
         self.0.bench.lock().expect("bench lock").health(node).is_benched(Instant::now())
     }
+}
+
+impl ReadExecutor {
+    /// One node call per shard of `shards` (`call_of(shard)`; `None` skips the shard), each
+    /// chosen node answering for all its shards concurrently, every answer read by `parse` (an
+    /// answer it refuses counts as the node's failure, so another replica is asked). Node errors
+    /// that are the user's come back as a single-index route gives them.
+    pub(crate) async fn call_each_shard<T>(
+        &self,
+        index_uid: &str,
+        shards: &[ShardId],
+        call_of: impl Fn(ShardId) -> Option<NodeCall>,
+        parse: impl Fn(Value) -> Result<T, String> + Copy,
+    ) -> Result<Gathered<Vec<(ShardId, T)>>, ReadError> {
+        let inner = self.inner();
+        inner
+            .gather(index_uid, shards, |node, shards| {
+                let calls: Vec<_> = shards
+                    .into_iter()
+                    .filter_map(|shard| {
+                        let call = call_of(shard)?;
+                        Some(async move {
+                            let answer = inner.transport.call(node, &call).await.map_err(single_index_failure)?;
+                            Ok((shard, parse(answer).map_err(Failure::Node)?))
+                        })
+                    })
+                    .collect();
+                async move { futures::future::join_all(calls).await.into_iter().collect::<Result<Vec<_>, Failure>>() }
+            })
+            .await
+    }
+
+    /// `call` on a replica of `shard`: its answer, or `None` with the shard listed as missing
+    /// (partial mode only).
+    pub(crate) async fn call_one_shard(&self, index_uid: &str, shard: ShardId, call: &NodeCall) -> Result<(Option<Value>, Vec<ShardId>), ReadError> {
+        let inner = self.inner();
+        let gathered = inner
+            .gather(index_uid, &[shard], |node, _| async move { inner.transport.call(node, call).await.map_err(single_index_failure) })
+            .await?;
+        Ok((gathered.answers.into_iter().next().map(|answered| answered.value), gathered.missing))
+    }
+}
+
+/// A node error as a single-index route reports it (see [`Failure::from_node_error`]).
+pub(crate) fn single_index_failure(error: NodeError) -> Failure {
+    Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None))
 }
 
 impl Inner {

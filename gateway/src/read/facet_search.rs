@@ -3,8 +3,6 @@
 
 use super::error::ReadError;
 use super::executor::{ReadAnswer, ReadExecutor};
-use super::fanout::Failure;
-use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
 use crate::search::facets::FacetOrder;
 use crate::search::hit_values::FacetValue;
@@ -64,30 +62,11 @@ impl ReadExecutor {
         let order = meta.settings.sort_facet_values_by.order_of(facet_name);
         let max_values = meta.settings.max_values_per_facet;
         let shards = self.narrowed_shards(request, &meta);
-        let inner = self.inner();
         let body = Value::Object(request.clone());
-        let gathered = inner
-            .gather(index_uid, &shards, |node, shards| {
-                let calls: Vec<_> = shards.into_iter().map(|shard| {
-                    let call = NodeCall::FacetSearch { node_index: node_index_uid(index_uid, shard), body: body.clone() };
-                    async move { inner.transport.call(node, &call).await }
-                }).collect();
-                async move {
-                    let answers = futures::future::join_all(calls).await;
-                    answers
-                        .into_iter()
-                        .map(|answer| {
-                            let answer = answer.map_err(|error| {
-                                Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None))
-                            })?;
-                            parse_facet_hits(&answer).map_err(Failure::Node)
-                        })
-                        .collect::<Result<Vec<_>, Failure>>()
-                }
-            })
-            .await?;
-        let per_shard: Vec<Vec<(String, u64)>> = gathered.values().flatten().map(|(hits, _)| hits.clone()).collect();
-        let processing_time_ms = gathered.values().flatten().map(|(_, ms)| *ms).max().unwrap_or(0);
+        let call_of = |shard| Some(NodeCall::FacetSearch { node_index: node_index_uid(index_uid, shard), body: body.clone() });
+        let gathered = self.call_each_shard(index_uid, &shards, call_of, |answer| parse_facet_hits(&answer)).await?;
+        let per_shard: Vec<Vec<(String, u64)>> = gathered.values().flatten().map(|(_, (hits, _))| hits.clone()).collect();
+        let processing_time_ms = gathered.values().flatten().map(|(_, (_, ms))| *ms).max().unwrap_or(0);
         let hits: Vec<Value> = merge_facet_hits(&per_shard, order, max_values)
             .into_iter()
             .map(|(value, count)| json!({"value": value, "count": count}))

@@ -21,6 +21,7 @@ pub mod index_meta;
 pub mod params;
 pub mod rewrite;
 pub mod search;
+pub mod similar;
 pub mod stats;
 pub mod transport;
 

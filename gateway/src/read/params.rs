@@ -71,6 +71,26 @@ fn documents_parameter(name: &str) -> Option<(Kind, Code)> {
     })
 }
 
+fn similar_parameter(name: &str) -> Option<(Kind, Code)> {
+    use Code::*;
+    use Kind::*;
+    Some(match name {
+        "id" => (String, InvalidSimilarId),
+        "embedder" => (String, InvalidSimilarEmbedder),
+        "offset" => (Integer, InvalidSimilarOffset),
+        "limit" => (Integer, InvalidSimilarLimit),
+        "attributesToRetrieve" => (List, InvalidSimilarAttributesToRetrieve),
+        "retrieveVectors" => (Boolean, InvalidSimilarRetrieveVectors),
+        // a string: the GET route has no JSON filter form
+        "filter" => (String, InvalidSimilarFilter),
+        "showRankingScore" => (Boolean, InvalidSimilarShowRankingScore),
+        "showRankingScoreDetails" => (Boolean, InvalidSimilarShowRankingScoreDetails),
+        "showPerformanceDetails" => (Boolean, InvalidSimilarShowPerformanceDetails),
+        "rankingScoreThreshold" => (Float, InvalidSimilarRankingScoreThreshold),
+        _ => return None,
+    })
+}
+
 fn invalid(code: Code, name: &str, problem: String) -> ReadError {
     ReadError::user(code, format!("Invalid value in parameter `{name}`: {problem}"))
 }
@@ -175,6 +195,27 @@ pub fn search_query_to_body(pairs: &[(String, String)]) -> Result<Map<String, Va
     Ok(body)
 }
 
+/// The parameters of `GET /indexes/{uid}/similar`, in Meilisearch's order.
+const SIMILAR_PARAMETERS: &[&str] = &[
+    "id", "embedder", "offset", "limit", "attributesToRetrieve", "retrieveVectors", "filter", "showRankingScore",
+    "showRankingScoreDetails", "showPerformanceDetails", "rankingScoreThreshold",
+];
+
+/// The `/similar` body equivalent to `GET /indexes/{uid}/similar?<pairs>`, with the query
+/// string's own errors (unknown and missing parameters).
+pub fn similar_query_to_body(pairs: &[(String, String)]) -> Result<Map<String, Value>, ReadError> {
+    if let Some((unknown, _)) = pairs.iter().find(|(name, _)| !SIMILAR_PARAMETERS.contains(&name.as_str())) {
+        return Err(ReadError::user(Code::BadRequest, crate::auth::json_error::query_param_unknown(unknown, SIMILAR_PARAMETERS)));
+    }
+    let body = to_body(pairs, similar_parameter)?;
+    for required in ["id", "embedder"] {
+        if !body.contains_key(required) {
+            return Err(ReadError::user(Code::BadRequest, format!("Missing parameter `{required}`")));
+        }
+    }
+    Ok(body)
+}
+
 /// The `documents/fetch` body equivalent to `GET /indexes/{uid}/documents?<pairs>`.
 pub fn documents_query_to_body(pairs: &[(String, String)]) -> Result<Map<String, Value>, ReadError> {
     to_body(pairs, documents_parameter)
@@ -219,6 +260,19 @@ mod tests {
         assert_eq!(error.message, "Invalid value in parameter `retrieveVectors`: could not parse `yes` as a boolean, expected either `true` or `false`");
         let error = search_query_to_body(&pairs(&[("hybridSemanticRatio", "0.5")])).unwrap_err().response_error();
         assert_eq!(error.code, "invalid_search_hybrid_query");
+    }
+
+    #[test]
+    fn similar_parameters_convert_like_meilisearch() {
+        let body = similar_query_to_body(&pairs(&[("id", "42"), ("embedder", "e"), ("limit", "3"), ("filter", "a = 1"), ("rankingScoreThreshold", "0.5")])).unwrap();
+        assert_eq!(Value::Object(body), json!({"id": "42", "embedder": "e", "limit": 3, "filter": "a = 1", "rankingScoreThreshold": 0.5}));
+        let error = similar_query_to_body(&pairs(&[("id", "1"), ("embedder", "e"), ("offset", "-1")])).unwrap_err().response_error();
+        assert_eq!(error.code, "invalid_similar_offset");
+        assert_eq!(error.message, "Invalid value in parameter `offset`: could not parse `-1` as a positive integer");
+        let error = similar_query_to_body(&pairs(&[("id", "287947")])).unwrap_err().response_error();
+        assert_eq!((error.code.as_str(), error.message.as_str()), ("bad_request", "Missing parameter `embedder`"));
+        let error = similar_query_to_body(&pairs(&[("id", "1"), ("marin", "x")])).unwrap_err().response_error();
+        assert!(error.message.starts_with("Unknown parameter `marin`: expected one of `id`, `embedder`"), "{}", error.message);
     }
 
     #[test]

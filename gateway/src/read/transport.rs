@@ -24,6 +24,8 @@ pub enum NodeCall {
     FetchDocuments { node_index: String, body: Value },
     /// `GET /indexes/{node_index}/documents/{id}` with query parameters (`fields`, `retrieveVectors`).
     GetDocument { node_index: String, document_id: String, query: Vec<(String, String)> },
+    /// `POST /indexes/{node_index}/search` (a plain search of one shard's index).
+    Search { node_index: String, body: Value },
     /// `POST /indexes/{node_index}/similar`.
     Similar { node_index: String, body: Value },
     /// `GET /indexes/{node_index}/stats`.
@@ -102,6 +104,7 @@ impl NodeTransport for HttpTransport {
                 let path = index_path(node_index, &["documents", document_id]);
                 Ok(client.request_json(Method::GET, &path, &query, None).await?.1)
             }
+            NodeCall::Search { node_index, body } => post(client, &index_path(node_index, &["search"]), body).await,
             NodeCall::Similar { node_index, body } => post(client, &index_path(node_index, &["similar"]), body).await,
             NodeCall::IndexStats { node_index } => client.index_stats(node_index).await,
             NodeCall::Stats => client.stats().await,

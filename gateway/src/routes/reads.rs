@@ -107,6 +107,34 @@ pub async fn facet_search(
     Ok(state.reads().facet_search(&uid, &request).await?)
 }
 
+/// `POST /indexes/{uid}/similar`.
+pub async fn similar(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    let mut request = object_body(&state, &headers, body).await?;
+    // Meilisearch ANDs the tenant filter into the query's and also requires the target to match it
+    auth.restrict_search(&uid, &mut request);
+    Ok(state.reads().similar(&uid, &request, auth.rule_filter(&uid)).await?)
+}
+
+/// `GET /indexes/{uid}/similar?<query>`: converted as Meilisearch converts the query string.
+pub async fn similar_get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(uid): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<ReadAnswer, GatewayError> {
+    path_index_uid(&uid, state.topology().shard_count)?;
+    let mut request = crate::read::params::similar_query_to_body(&query)?;
+    auth.restrict_search(&uid, &mut request);
+    Ok(state.reads().similar(&uid, &request, auth.rule_filter(&uid)).await?)
+}
+
 /// `GET /indexes/{uid}/documents/{id}`.
 pub async fn get_document(
     State(state): State<AppState>,

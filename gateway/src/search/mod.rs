@@ -11,6 +11,7 @@ pub mod multi;
 pub mod node_answer;
 pub mod plan;
 pub mod score;
+pub mod similar;
 pub mod single;
 
 pub use error::MergeError;

@@ -164,6 +164,18 @@ pub struct MergeParams {
     pub settings: IndexSearchSettings,
 }
 
+/// Whether Meilisearch runs `request` as a semantic or hybrid search (its `search_kind`), the
+/// searches whose answer carries `semanticHitCount`: `hybrid` with a non-zero `semanticRatio`
+/// (0.5 by default) and a query or a vector. Anything else is a keyword search.
+pub fn is_ai_search(request: &Map<String, Value>) -> bool {
+    let Some(hybrid) = request.get("hybrid").filter(|hybrid| !hybrid.is_null()) else { return false };
+    if hybrid.get("semanticRatio").and_then(Value::as_f64).unwrap_or(0.5) == 0.0 {
+        return false;
+    }
+    let has_query = request.get("q").and_then(Value::as_str).is_some_and(|q| !q.trim().is_empty());
+    has_query || request.get("vector").is_some_and(|vector| !vector.is_null())
+}
+
 /// A planned single-index search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPlan {
@@ -197,7 +209,7 @@ impl SearchPlan {
             distinct,
             show_ranking_score: flag("showRankingScore"),
             show_ranking_score_details: flag("showRankingScoreDetails"),
-            hybrid: request.get("hybrid").is_some_and(|hybrid| !hybrid.is_null()),
+            hybrid: is_ai_search(request),
             settings,
         };
         let node_query = request

@@ -68,3 +68,13 @@ fn settings_are_read_from_a_meilisearch_settings_object() {
     assert_eq!(settings.distinct_attribute.as_deref(), Some("sku"));
     assert_eq!(settings.sort_facet_values_by.order_of("anything"), crate::search::facets::FacetOrder::Count);
 }
+
+#[test]
+fn only_semantic_and_hybrid_searches_are_ai_searches() {
+    let ai = |body: Value| is_ai_search(&request(body));
+    assert!(ai(json!({"vector": [1.0], "hybrid": {"embedder": "e", "semanticRatio": 1.0}})));
+    assert!(ai(json!({"q": "kde", "hybrid": {"embedder": "e"}})));
+    assert!(!ai(json!({"q": "kde", "hybrid": {"embedder": "e", "semanticRatio": 0.0}})));
+    assert!(!ai(json!({"q": " ", "hybrid": {"embedder": "e"}})), "a placeholder without a vector is a keyword search");
+    assert!(!ai(json!({"q": "kde", "hybrid": null})));
+}

@@ -322,8 +322,9 @@ pub fn select_fields(doc: &Document, displayed: &[String], asked: Option<&[Strin
             super::settings::pattern_covers(p, field) || p.starts_with(&format!("{field}."))
         }),
     };
+    // `_vectors` is shown only on request (`retrieveVectors`, see `vectors::add_retrieved`)
     doc.iter()
-        .filter(|(k, _)| shown(k) && wanted(k))
+        .filter(|(k, _)| *k != super::vectors::VECTORS_FIELD && shown(k) && wanted(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

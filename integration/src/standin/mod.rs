@@ -14,6 +14,7 @@ pub mod search;
 pub mod settings;
 pub mod store;
 pub mod tasks;
+pub mod vectors;
 pub mod worker;
 
 use std::sync::Arc;

@@ -300,6 +300,11 @@ impl<'a> View<'a> {
         out
     }
 
+    /// An object-valued setting (`embedders`, `faceting`, …).
+    pub fn object(&self, field: &str) -> Option<&'a Map<String, Value>> {
+        self.0.get(field).and_then(Value::as_object)
+    }
+
     pub fn ranking_rules(&self) -> Vec<String> {
         self.strings("rankingRules")
     }

@@ -92,7 +92,7 @@ impl Index {
         let mut raw_size = 0usize;
         for doc in self.documents.values() {
             raw_size += Value::Object(doc.clone()).to_string().len();
-            for key in doc.keys() {
+            for key in doc.keys().filter(|key| *key != super::vectors::VECTORS_FIELD) {
                 *distribution.entry(key.clone()).or_default() += 1;
             }
         }

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use super::{check_index_uid, custom_metadata, enqueue, json_body, AppState};
+use crate::standin::vectors;
 use crate::standin::documents::{format_from_content_type, parse_payload, select_fields};
 use crate::standin::error::{ApiError, ApiResult};
 use crate::standin::filter_eval::{matches, unfilterable_message};
@@ -103,7 +104,7 @@ fn fields_list(raw: Option<&str>) -> Option<Vec<String>> {
 }
 
 /// `{results, offset, limit, total}` over the documents matching `filter` and `ids`.
-fn document_page(index: &Index, ids: Option<&[String]>, filter: Option<&Filter>, fields: Option<&[String]>, offset: usize, limit: usize) -> Value {
+fn document_page(index: &Index, ids: Option<&[String]>, filter: Option<&Filter>, fields: Option<&[String]>, retrieve_vectors: bool, offset: usize, limit: usize) -> Value {
     let displayed = View(&index.settings).strings("displayedAttributes");
     let wanted: Option<std::collections::HashSet<u64>> =
         ids.map(|ids| ids.iter().filter_map(|id| index.ids.get(id).copied()).collect());
@@ -118,9 +119,22 @@ fn document_page(index: &Index, ids: Option<&[String]>, filter: Option<&Filter>,
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|doc| Value::Object(select_fields(doc, &displayed, fields)))
+        .map(|doc| {
+            let mut shown = select_fields(doc, &displayed, fields);
+            vectors::add_retrieved(index, doc, &mut shown, retrieve_vectors);
+            Value::Object(shown)
+        })
         .collect();
     json!({"results": results, "offset": offset, "limit": limit, "total": selected.len()})
+}
+
+fn bool_param(q: &[(String, String)], name: &str, code: Code) -> ApiResult<bool> {
+    match param(q, name) {
+        None => Ok(false),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(ApiError::new(code, format!("Invalid value in parameter `{name}`: could not parse `{v}` as a boolean, expected either `true` or `false`"))),
+    }
 }
 
 fn usize_param(q: &[(String, String)], name: &str, code: Code, default: usize) -> ApiResult<usize> {
@@ -138,7 +152,8 @@ async fn list_documents(State(shared): State<AppState>, Path(uid): Path<String>,
     let filter_value = param(&q, "filter").map(|f| Value::String(f.to_owned()));
     let filter = document_filter(index, filter_value.as_ref())?;
     let fields = fields_list(param(&q, "fields"));
-    Ok(Json(document_page(index, None, filter.as_ref(), fields.as_deref(), offset, limit)))
+    let retrieve_vectors = bool_param(&q, "retrieveVectors", Code::InvalidDocumentRetrieveVectors)?;
+    Ok(Json(document_page(index, None, filter.as_ref(), fields.as_deref(), retrieve_vectors, offset, limit)))
 }
 
 async fn fetch_documents(State(shared): State<AppState>, Path(uid): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
@@ -167,10 +182,15 @@ async fn fetch_documents(State(shared): State<AppState>, Path(uid): Path<String>
     };
     let fields = strings("fields", Code::InvalidDocumentFields)?;
     let ids = strings("ids", Code::InvalidDocumentIds)?;
+    let retrieve_vectors = match body.get("retrieveVectors") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(other) => return Err(ApiError::invalid_type(Code::InvalidDocumentRetrieveVectors, "retrieveVectors", "a boolean", other)),
+    };
     let store = shared.lock();
     let index = store.index(&uid)?;
     let filter = document_filter(index, body.get("filter").filter(|f| !f.is_null()))?;
-    Ok(Json(document_page(index, ids.as_deref(), filter.as_ref(), fields.as_deref(), offset, limit)))
+    Ok(Json(document_page(index, ids.as_deref(), filter.as_ref(), fields.as_deref(), retrieve_vectors, offset, limit)))
 }
 
 async fn get_document(State(shared): State<AppState>, Path((uid, id)): Path<(String, String)>, Query(q): Params) -> ApiResult<Json<Value>> {
@@ -179,5 +199,7 @@ async fn get_document(State(shared): State<AppState>, Path((uid, id)): Path<(Str
     let doc = index.get(&id).ok_or_else(|| ApiError::new(Code::DocumentNotFound, format!("Document `{id}` not found.")))?;
     let displayed = View(&index.settings).strings("displayedAttributes");
     let fields = fields_list(param(&q, "fields"));
-    Ok(Json(Value::Object(select_fields(doc, &displayed, fields.as_deref()))))
+    let mut shown = select_fields(doc, &displayed, fields.as_deref());
+    vectors::add_retrieved(index, doc, &mut shown, bool_param(&q, "retrieveVectors", Code::InvalidDocumentRetrieveVectors)?);
+    Ok(Json(Value::Object(shown)))
 }

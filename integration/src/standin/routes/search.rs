@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{is_proxy_search, json_body, AppState};
 use crate::standin::error::{ApiError, ApiResult};
-use crate::standin::search::{facets, federated, params, search_response};
+use crate::standin::search::{facets, federated, params, search_response, similar};
 use miroir_schemas::error::Code;
 
 pub fn routes() -> Router<AppState> {
@@ -45,12 +45,10 @@ async fn facet_search(State(shared): State<AppState>, Path(uid): Path<String>, b
     Ok(Json(facets::facet_search(store.index(&uid)?, &body)?))
 }
 
-/// The stand-in has no embedders, so every similar query names an unknown embedder.
 async fn similar(State(shared): State<AppState>, Path(uid): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = object(&body)?;
-    shared.lock().index(&uid)?;
-    let embedder = body.get("embedder").and_then(Value::as_str).unwrap_or("default");
-    Err(ApiError::new(Code::InvalidSimilarEmbedder, format!("Cannot find embedder with name `{embedder}`.")))
+    let store = shared.lock();
+    Ok(Json(similar::similar_response(store.index(&uid)?, &body)?))
 }
 
 pub async fn multi_search(State(shared): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {

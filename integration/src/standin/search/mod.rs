@@ -5,6 +5,7 @@ pub mod federated;
 pub mod format;
 pub mod params;
 pub mod rank;
+pub mod similar;
 pub mod text;
 
 use std::collections::HashSet;
@@ -19,6 +20,7 @@ use super::filter_eval::{matches, unfilterable_message};
 use super::settings::{pattern_covers, View};
 use super::store::Index;
 use super::tasks::Document;
+use super::vectors;
 use miroir_schemas::error::Code;
 use miroir_schemas::filter::Filter;
 
@@ -114,8 +116,41 @@ fn distinct_attribute(index: &Index, p: &SearchParams) -> ApiResult<Option<Strin
     Ok(Some(field))
 }
 
+/// A semantic search: the embedder and the query vector.
+pub struct Semantic<'p> {
+    pub embedder: &'p str,
+    pub vector: &'p [f64],
+}
+
+/// Meilisearch's choice between a keyword and a semantic search (`search_kind`), with its
+/// errors. The stand-in does not mix keyword and semantic results (a hybrid ratio strictly
+/// between 0 and 1 with a query): it refuses such a search rather than answer wrongly.
+pub fn semantic_search<'p>(index: &Index, p: &'p SearchParams) -> ApiResult<Option<Semantic<'p>>> {
+    let has_query = !p.q.trim().is_empty();
+    let hybrid = match (&p.hybrid, &p.vector) {
+        (None, Some(_)) => {
+            return Err(ApiError::new(Code::MissingSearchHybrid, "Invalid request: missing `hybrid` parameter when `vector` or `media` are present."))
+        }
+        (None, None) => return Ok(None),
+        (Some(hybrid), _) if hybrid.semantic_ratio == 0.0 => return Ok(None),
+        (Some(_), None) if !has_query => return Ok(None),
+        (Some(hybrid), _) => hybrid,
+    };
+    if !vectors::has_embedder(index, &hybrid.embedder) {
+        return Err(ApiError::new(Code::InvalidSearchEmbedder, format!("Cannot find embedder with name `{}`.", hybrid.embedder)));
+    }
+    if has_query && hybrid.semantic_ratio < 1.0 {
+        return Err(ApiError::new(Code::Internal, "the Meilisearch stand-in does not mix keyword and semantic results"));
+    }
+    let Some(vector) = p.vector.as_deref() else {
+        return Err(ApiError::new(Code::InvalidSearchVector, "the Meilisearch stand-in only embeds user-provided vectors: `vector` is required"));
+    };
+    Ok(Some(Semantic { embedder: &hybrid.embedder, vector }))
+}
+
 /// Runs the query on the index: every check, then ranking, threshold and distinct.
 pub fn run<'i>(index: &'i Index, p: &SearchParams) -> ApiResult<Outcome<'i>> {
+    let semantic = semantic_search(index, p)?;
     let filter = checked_filter(index, p.filter.as_ref(), Code::InvalidSearchFilter)?;
     let sort = parse_sort(index, &p.sort)?;
     check_search_on(index, p.attributes_to_search_on.as_ref())?;
@@ -146,8 +181,14 @@ pub fn run<'i>(index: &'i Index, p: &SearchParams) -> ApiResult<Outcome<'i>> {
         if filter.as_ref().is_some_and(|f| !matches(f, doc)) {
             continue;
         }
-        let fields = rank::document_fields(doc, searchable.as_deref(), restrict.map(Vec::as_slice));
-        let Some(details) = rank_document(&ctx, doc, &fields) else { continue };
+        let details = match &semantic {
+            Some(semantic) => vec![Detail::Vector { similarity: vectors::best_similarity(doc, semantic.embedder, semantic.vector) }],
+            None => {
+                let fields = rank::document_fields(doc, searchable.as_deref(), restrict.map(Vec::as_slice));
+                let Some(details) = rank_document(&ctx, doc, &fields) else { continue };
+                details
+            }
+        };
         let score = rank::global_score(&details);
         if p.ranking_score_threshold.is_some_and(|t| score < t) {
             continue;
@@ -177,6 +218,7 @@ pub fn format_hit(index: &Index, p: &SearchParams, hit: &Ranked<'_>) -> Map<Stri
     let displayed = view.strings("displayedAttributes");
     let mut out = super::documents::select_fields(hit.doc, &displayed, p.attributes_to_retrieve.as_deref());
     let terms = text::query_terms(&p.q, &view.typo_tolerance());
+    vectors::add_retrieved(index, hit.doc, &mut out, p.retrieve_vectors);
     format::add_formatting(&mut out, hit.doc, &displayed, p, &terms, searchable(index).as_deref());
     if p.show_ranking_score {
         out.insert("_rankingScore".into(), json!(hit.score));
@@ -209,6 +251,7 @@ pub fn window(index: &Index, p: &SearchParams) -> Window {
 /// The full answer of `POST /indexes/{uid}/search`.
 pub fn search_response(index: &Index, p: &SearchParams) -> ApiResult<Value> {
     let outcome = run(index, p)?;
+    let semantic = semantic_search(index, p)?.is_some();
     let w = window(index, p);
     let hits: Vec<Value> = outcome
         .hits
@@ -241,5 +284,9 @@ pub fn search_response(index: &Index, p: &SearchParams) -> ApiResult<Value> {
         out.insert("facetStats".into(), stats);
     }
     out.insert("requestUid".into(), json!(uuid::Uuid::now_v7().to_string()));
+    if semantic {
+        let shown = out["hits"].as_array().map_or(0, Vec::len);
+        out.insert("semanticHitCount".into(), json!(shown));
+    }
     Ok(Value::Object(out))
 }

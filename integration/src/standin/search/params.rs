@@ -39,6 +39,51 @@ pub struct SearchParams {
     pub ranking_score_threshold: Option<f64>,
     pub show_ranking_score: bool,
     pub show_ranking_score_details: bool,
+    pub vector: Option<Vec<f64>>,
+    pub hybrid: Option<Hybrid>,
+    pub retrieve_vectors: bool,
+}
+
+/// `hybrid`: the embedder and how much of the ranking is semantic (Meilisearch's default 0.5).
+#[derive(Debug, Clone)]
+pub struct Hybrid {
+    pub embedder: String,
+    pub semantic_ratio: f64,
+}
+
+fn hybrid_field(v: &Value) -> ApiResult<Hybrid> {
+    let Value::Object(hybrid) = v else {
+        return Err(ApiError::invalid_type(Code::InvalidSearchHybridQuery, "hybrid", "an object", v));
+    };
+    let embedder = match hybrid.get("embedder") {
+        Some(Value::String(name)) => name.clone(),
+        Some(other) => return Err(ApiError::invalid_type(Code::InvalidSearchEmbedder, "hybrid.embedder", "a string", other)),
+        None => return Err(ApiError::new(Code::InvalidSearchHybridQuery, "Missing field `embedder` inside `.hybrid`")),
+    };
+    let semantic_ratio = match hybrid.get("semanticRatio") {
+        None => 0.5,
+        Some(value) => match value.as_f64() {
+            Some(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
+            _ => {
+                return Err(ApiError::new(
+                    Code::InvalidSearchSemanticRatio,
+                    "Invalid value at `.hybrid.semanticRatio`: the value of `semanticRatio` is invalid, expected a float between `0.0` and `1.0`.",
+                ))
+            }
+        },
+    };
+    Ok(Hybrid { embedder, semantic_ratio })
+}
+
+fn vector_field(v: &Value) -> ApiResult<Vec<f64>> {
+    let Value::Array(items) = v else {
+        return Err(ApiError::invalid_type(Code::InvalidSearchVector, "vector", "an array", v));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| item.as_f64().ok_or_else(|| ApiError::invalid_type(Code::InvalidSearchVector, &format!("vector[{i}]"), "a number", item)))
+        .collect()
 }
 
 impl SearchParams {
@@ -71,6 +116,7 @@ fn code_for(field: &str) -> Code {
         "rankingScoreThreshold" => Code::InvalidSearchRankingScoreThreshold,
         "showRankingScore" => Code::InvalidSearchShowRankingScore,
         "showRankingScoreDetails" => Code::InvalidSearchShowRankingScoreDetails,
+        "retrieveVectors" => Code::InvalidSearchRetrieveVectors,
         _ => Code::BadRequest,
     }
 }
@@ -161,6 +207,9 @@ pub fn from_json(body: &Map<String, Value>, extra: &[&str]) -> ApiResult<SearchP
             }
             "showRankingScore" => p.show_ranking_score = bool_field(f, v)?,
             "showRankingScoreDetails" => p.show_ranking_score_details = bool_field(f, v)?,
+            "vector" => p.vector = Some(vector_field(v)?),
+            "hybrid" => p.hybrid = Some(hybrid_field(v)?),
+            "retrieveVectors" => p.retrieve_vectors = bool_field(f, v)?,
             other if SEARCH_FIELDS.contains(&other) => {}
             other => {
                 let mut expected: Vec<&str> = SEARCH_FIELDS.to_vec();
@@ -186,7 +235,7 @@ pub fn query_string_to_json(pairs: &[(String, String)]) -> Map<String, Value> {
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number)
                 .unwrap_or_else(|| Value::String(v.clone())),
-            "showMatchesPosition" | "showRankingScore" | "showRankingScoreDetails" => match v.as_str() {
+            "showMatchesPosition" | "showRankingScore" | "showRankingScoreDetails" | "retrieveVectors" => match v.as_str() {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 _ => Value::String(v.clone()),

@@ -74,6 +74,8 @@ pub enum Detail {
     WordPosition(Rank),
     Exactness { attribute: ExactAttribute, exact_words: u32, max_words: u32 },
     Sort { field: String, asc: bool, value: Value },
+    /// A vector search's similarity (`None`: the document has no embedding, ranked last).
+    Vector { similarity: Option<f64> },
 }
 
 impl Detail {
@@ -91,13 +93,17 @@ impl Detail {
                 }
                 ranks
             }
-            Detail::Sort { .. } => vec![],
+            Detail::Sort { .. } | Detail::Vector { .. } => vec![],
         }
     }
 }
 
 /// `_rankingScore`: all ranks merged, sorts ignored.
 pub fn global_score(details: &[Detail]) -> f64 {
+    // a semantic score, when there is one, is the global score
+    if let Some(Detail::Vector { similarity }) = details.iter().find(|detail| matches!(detail, Detail::Vector { .. })) {
+        return similarity.unwrap_or(0.0);
+    }
     details
         .iter()
         .flat_map(Detail::ranks)
@@ -110,12 +116,14 @@ pub fn global_score(details: &[Detail]) -> f64 {
 pub enum ScoreValue {
     Weighted(f64),
     Sort { asc: bool, value: Value },
+    Vector(f64),
 }
 
 impl ScoreValue {
     pub fn to_json(&self) -> Value {
         match self {
             ScoreValue::Weighted(s) => json!({ "weightedScore": s }),
+            ScoreValue::Vector(s) => json!({ "vectorSort": s }),
             ScoreValue::Sort { asc, value } => json!({ "sort": { "asc": asc, "value": value } }),
         }
     }
@@ -133,6 +141,12 @@ pub fn weighted_score_values(details: &[Detail], weight: f64) -> Vec<ScoreValue>
                     out.push(ScoreValue::Weighted(rank.score() * weight));
                 }
                 out.push(ScoreValue::Sort { asc: *asc, value: value.clone() });
+            }
+            Detail::Vector { similarity } => {
+                if let Some(rank) = pending.take() {
+                    out.push(ScoreValue::Weighted(rank.score() * weight));
+                }
+                out.push(ScoreValue::Vector(similarity.unwrap_or(0.0) * weight));
             }
             other => {
                 for rank in other.ranks() {
@@ -178,7 +192,7 @@ pub fn compare_sort_values(asc: bool, left: &Value, right: &Value) -> Ordering {
 pub fn compare_score_values(left: &[ScoreValue], right: &[ScoreValue], left_global: f64, right_global: f64) -> Ordering {
     for (i, (l, r)) in left.iter().zip(right).enumerate() {
         let order = match (l, r) {
-            (ScoreValue::Weighted(a), ScoreValue::Weighted(b)) => {
+            (ScoreValue::Weighted(a) | ScoreValue::Vector(a), ScoreValue::Weighted(b) | ScoreValue::Vector(b)) => {
                 if (a - b).abs() <= f64::EPSILON {
                     Ordering::Equal
                 } else {
@@ -209,6 +223,9 @@ pub fn compare_details(left: &[Detail], right: &[Detail]) -> Ordering {
         let order = match (l, r) {
             (Detail::Sort { asc, value: lv, .. }, Detail::Sort { value: rv, .. }) => {
                 compare_sort_values(*asc, lv, rv)
+            }
+            (Detail::Vector { similarity: l }, Detail::Vector { similarity: r }) => {
+                l.unwrap_or(-1.0).partial_cmp(&r.unwrap_or(-1.0)).unwrap_or(Ordering::Equal)
             }
             _ => {
                 let mut order = Ordering::Equal;
@@ -263,6 +280,7 @@ pub fn details_json(details: &[Detail]) -> Value {
                 format!("{field}:{}", if *asc { "asc" } else { "desc" }),
                 json!({"order": order, "value": value}),
             ),
+            Detail::Vector { similarity } => ("vectorSort".to_owned(), json!({"order": order, "similarity": similarity})),
         };
         map.insert(key, value);
     }
@@ -304,7 +322,7 @@ pub fn document_fields(doc: &Document, searchable: Option<&[String]>, restrict: 
     };
     match searchable {
         None => {
-            for key in doc.keys() {
+            for key in doc.keys().filter(|key| *key != crate::standin::vectors::VECTORS_FIELD) {
                 if allowed(key) {
                     add(0, values_at(doc, key));
                 }

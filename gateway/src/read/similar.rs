@@ -1,0 +1,75 @@
+//! `GET/POST /indexes/{uid}/similar` over the cluster (the plan and merge are
+//! [`crate::search::similar`]).
+//!
+//! 1. The target's shard, concurrently: Meilisearch's `/similar` for the whole window (it
+//!    validates the request and reports every error exactly, unknown index included), and a
+//!    `documents/fetch` of the target with `retrieveVectors` (under the tenant filter, which
+//!    Meilisearch also requires the target to match).
+//! 2. Every other shard: a pure vector search with the target's embedding.
+//! 3. The answers merge by similarity.
+
+use super::error::ReadError;
+use super::executor::{ReadAnswer, ReadExecutor};
+use super::transport::NodeCall;
+use crate::search::similar::{merge, target_vector, ShardAnswer, SimilarPlan};
+use miroir_schemas::error::Code;
+use miroir_schemas::topology::{node_index_uid, ShardId};
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+impl ReadExecutor {
+    /// `POST /indexes/{index_uid}/similar`. `request` carries the tenant filter ANDed into its
+    /// `filter`; `tenant_filter` is that rule alone, which the target document must match.
+    pub async fn similar(&self, index_uid: &str, request: &Map<String, Value>, tenant_filter: Option<Value>) -> Result<ReadAnswer, ReadError> {
+        let started = Instant::now();
+        let plan = SimilarPlan::new(request);
+        // an id that cannot be routed is refused by whichever shard gets it
+        let target_shard = plan.id.as_deref().map_or(ShardId(0), |id| self.placement().shard_of(id));
+        let node_index = node_index_uid(index_uid, target_shard);
+
+        let similar_call = NodeCall::Similar { node_index: node_index.clone(), body: plan.target_request() };
+        let mut fetch = json!({"ids": [plan.id.clone().unwrap_or_default()], "retrieveVectors": true, "limit": 1});
+        if let Some(filter) = tenant_filter {
+            fetch["filter"] = filter;
+        }
+        let fetch_call = NodeCall::FetchDocuments { node_index, body: fetch };
+        let (similar, target) =
+            futures::join!(self.call_one_shard(index_uid, target_shard, &similar_call), self.call_one_shard(index_uid, target_shard, &fetch_call));
+        let (similar, mut missing) = similar?;
+        let Some(similar) = similar else {
+            return Err(ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: missing });
+        };
+        let Some(id) = plan.id.as_deref() else {
+            return Err(ReadError::Internal("a node found similar documents for an invalid id".into()));
+        };
+        let target = match target {
+            // the target's own shard just answered: a failure now is the user's fetch error
+            Ok((Some(page), _)) => page.get("results").and_then(Value::as_array).and_then(|results| results.first().cloned()),
+            Ok((None, _)) => None,
+            Err(error) => return Err(error),
+        };
+        let Some(target) = target else {
+            return Err(ReadError::user(Code::NotFoundSimilarId, format!("Document `{id}` not found.")));
+        };
+
+        let vector = plan.embedder.as_deref().and_then(|embedder| target_vector(&target, embedder));
+        let others: Vec<ShardId> = self.all_shards().into_iter().filter(|shard| *shard != target_shard).collect();
+        let body = plan.other_shard_request(vector.as_ref());
+        let search_of = |shard| Some(NodeCall::Search { node_index: node_index_uid(index_uid, shard), body: body.clone() });
+        let searched = self.call_each_shard(index_uid, &others, search_of, Ok).await?;
+        missing.extend(searched.missing.iter().copied());
+
+        let mut answers = vec![(target_shard, ShardAnswer { body: similar.clone(), is_vector_search: false })];
+        answers.extend(searched.values().flatten().map(|(shard, body)| (*shard, ShardAnswer { body: body.clone(), is_vector_search: true })));
+        answers.sort_by_key(|(shard, _)| *shard);
+        let answers: Vec<ShardAnswer> = answers.into_iter().map(|(_, answer)| answer).collect();
+        let max_total_hits = self.index_meta(index_uid).await?.settings.max_total_hits;
+        let mut body = merge(&plan, &answers, max_total_hits, started.elapsed().as_millis());
+        if let Some(details) = similar.get("performanceDetails") {
+            body["performanceDetails"] = details.clone();
+        }
+        missing.sort();
+        missing.dedup();
+        Ok(ReadAnswer { body, missing_shards: missing })
+    }
+}
