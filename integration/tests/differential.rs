@@ -535,6 +535,17 @@ async fn cluster_answers_like_one_node() {
         let refused = read_answer(executor.similar(cluster_index, &restricted(outside), Some(tenant.clone())).await).unwrap_err();
         assert_eq!((refused.0, refused.1["code"].clone()), (400, json!("not_found_similar_id")), "{cluster_index}: a target outside the tenant filter is not found");
 
+        // the same through a federated search (`federation.distinct`)
+        let federated_distinct = json!({"federation": {"distinct": "section", "offset": 2, "limit": 12}, "queries": [
+            {"indexUid": SINGLE, "q": "", "sort": ["installed_size_kb:desc", "name:asc"]},
+            {"indexUid": SINGLE, "q": "", "sort": ["installed_size_kb:desc", "name:asc"], "filter": "priority = optional"},
+        ]});
+        let single_answer = node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&federated_distinct)).await).expect("single node");
+        let cluster_body: Value = serde_json::from_str(&federated_distinct.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\""))).unwrap();
+        let cluster_answer = read_answer(executor.multi_search(&object(cluster_body)).await).expect("cluster");
+        assert_eq!(ids(&cluster_answer["hits"]), ids(&single_answer["hits"]), "{cluster_index} federated distinct search");
+        assert_eq!(ids(&single_answer["hits"]).len(), 12, "the page is full");
+
         // an unknown index
         let single_missing = node_answer(single.request_json(Method::POST, "/indexes/nope/search", &[], Some(&json!({}))).await);
         let cluster_missing = read_answer(executor.search("nope", &Map::new()).await);

@@ -47,13 +47,20 @@ impl ReadExecutor {
         let metas = self.metas_of(body, &queries).await?;
         let settings_of = |uid: &str| metas.get(uid).map(|meta| meta.settings.clone()).unwrap_or_default();
         if body.get("federation").is_some_and(|federation| !federation.is_null()) {
-            let plan = FederatedPlan::new(body, settings_of)?;
+            let mut plan = FederatedPlan::new(body, settings_of)?;
             let shards = self.all_shards();
             let label = federated_label(&queries);
-            let gathered = self.gather_search(&label, &shards, ClientRequest::MultiSearch, |shards| plan.node_request(shards)).await?;
-            let results: Vec<NodeResult> = gathered.values().cloned().collect();
-            let body = plan.response(&results, Some(&request_uid()))?;
-            return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+            loop {
+                let gathered = self.gather_search(&label, &shards, ClientRequest::MultiSearch, |shards| plan.node_request(shards)).await?;
+                let results: Vec<NodeResult> = gathered.values().cloned().collect();
+                let merged = plan.merge(&results)?;
+                if let Some(fetch) = plan.distinct_refill(&results, &merged) {
+                    plan = plan.widened(fetch);
+                    continue;
+                }
+                let body = plan.response_from(&results, &merged, Some(&request_uid()))?;
+                return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+            }
         }
         let plan = MultiSearchPlan::new(&queries, settings_of).map_err(|error| in_query(error, None))?;
         let searches = plan.searches.iter().zip(&queries).enumerate().map(|(position, (search, query))| {

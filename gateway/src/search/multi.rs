@@ -4,9 +4,9 @@
 
 use super::error::MergeError;
 use super::facets::{distribution_json, sort_values, stats_json, FacetMerge, FacetOrder, IndexFacets};
-use super::kmerge::{merge_streams, Distinct, RankedHit, Window};
+use super::kmerge::{merge_streams, Distinct, Merged, RankedHit, Window};
 use super::plan::{node_index_of, node_query, IndexSearchSettings, NodeRequest, Pagination, QueryOrigin, SearchPlan};
-use super::single::{client_hit, insert_hits_info, merge_search, merged_total, ranked_streams, search_response, semantic_hit_count, NodeResult};
+use super::single::{client_hit, insert_hits_info, merge_search, merged_total, ranked_streams, refill, search_response, semantic_hit_count, NodeResult};
 use miroir_schemas::error::Code;
 use miroir_schemas::topology::{parse_node_index_uid, ShardId};
 use serde_json::{json, Map, Value};
@@ -72,6 +72,8 @@ pub struct FederatedPlan {
     distinct: Option<String>,
     hybrid: bool,
     settings: BTreeMap<String, IndexSearchSettings>,
+    /// Hits asked of each node when more than the page needs (see [`FederatedPlan::widened`]).
+    node_fetch_floor: usize,
 }
 
 impl FederatedPlan {
@@ -98,7 +100,7 @@ impl FederatedPlan {
         for (position, raw) in raw_queries.iter().enumerate() {
             let (index_uid, mut query) = split_index_uid(position, raw)?;
             let index_settings = settings.entry(index_uid.clone()).or_insert_with(|| settings_of(&index_uid)).clone();
-            hybrid |= query.get("hybrid").is_some_and(|hybrid| !hybrid.is_null());
+            hybrid |= super::plan::is_ai_search(&query);
             let weight = query.get("federationOptions").and_then(|options| options.get("weight")).cloned();
             query.shift_remove("federationOptions");
             if let Some(weight) = weight {
@@ -114,7 +116,35 @@ impl FederatedPlan {
         for index in facets_by_index.keys() {
             settings.entry(index.clone()).or_insert_with(|| settings_of(index));
         }
-        Ok(FederatedPlan { queries, pagination, facets_by_index, merge_facets, distinct, hybrid, settings })
+        Ok(FederatedPlan { queries, pagination, facets_by_index, merge_facets, distinct, hybrid, settings, node_fetch_floor: 0 })
+    }
+
+    /// Meilisearch clamps each index's hit list to its own `maxTotalHits`; across indexes
+    /// nothing is clamped, so the largest bound is the federated one.
+    fn max_hits(&self) -> usize {
+        self.settings.values().map(|s| s.max_total_hits).max().unwrap_or(super::plan::DEFAULT_MAX_TOTAL_HITS)
+    }
+
+    /// How many hits each node is asked for.
+    pub fn node_fetch(&self) -> usize {
+        self.pagination.required_hits(self.max_hits()).max(self.node_fetch_floor)
+    }
+
+    /// The same search asking each node for `fetch` hits (cross-shard `distinct` left the page
+    /// unsettled, see [`FederatedPlan::distinct_refill`]).
+    pub fn widened(&self, fetch: usize) -> FederatedPlan {
+        FederatedPlan { node_fetch_floor: fetch, ..self.clone() }
+    }
+
+    /// As [`crate::search::distinct_refill`] for a single search: with a federation-wide or a
+    /// per-query `distinct`, how many hits to ask each node for so that the page is exact, or
+    /// `None` when it is settled.
+    pub fn distinct_refill(&self, results: &[NodeResult], merged: &Merged) -> Option<usize> {
+        let has_distinct = self.distinct.is_some() || self.queries.iter().any(|query| query.distinct.is_some());
+        if !has_distinct {
+            return None;
+        }
+        refill(self.pagination, self.max_hits(), self.node_fetch(), results, &merged.page)
     }
 
     /// The body a node answering for `shards` gets: every client query once per shard.
@@ -128,8 +158,7 @@ impl FederatedPlan {
                 origins.push(origin);
             }
         }
-        let max_total_hits = self.settings.values().map(|s| s.max_total_hits).max().unwrap_or(super::plan::DEFAULT_MAX_TOTAL_HITS);
-        let mut federation = self.pagination.node_federation(max_total_hits);
+        let mut federation = self.pagination.node_federation_fetching(self.max_hits(), self.node_fetch_floor);
         if !self.facets_by_index.is_empty() {
             let mut by_index = Map::new();
             for (index, facets) in &self.facets_by_index {
@@ -146,19 +175,26 @@ impl FederatedPlan {
         NodeRequest { body: json!({"federation": federation, "queries": queries}), origins }
     }
 
-    /// Merges the node answers into the client's federated answer.
-    pub fn response(&self, results: &[NodeResult], request_uid: Option<&str>) -> Result<Value, MergeError> {
+    /// Merges the node answers' hits: the page, and the hits `distinct` rejected.
+    pub fn merge(&self, results: &[NodeResult]) -> Result<Merged, MergeError> {
         let (skip, take) = self.pagination.window();
-        // Meilisearch clamps each index's hit list to its own `maxTotalHits`; across indexes
-        // nothing is clamped, so the largest bound is the federated one.
-        let max_hits = self.settings.values().map(|s| s.max_total_hits).max().unwrap_or(usize::MAX);
-        let window = Window { skip, take, max_hits };
+        let window = Window { skip, take, max_hits: self.max_hits() };
         let per_query: Vec<Option<String>> = self.queries.iter().map(|query| query.distinct.clone()).collect();
         let distinct = match &self.distinct {
             Some(global) => Distinct::Global(global),
             None => Distinct::PerQuery(&per_query),
         };
-        let merged = merge_streams(ranked_streams(results)?, distinct, window);
+        Ok(merge_streams(ranked_streams(results)?, distinct, window))
+    }
+
+    /// Merges the node answers into the client's federated answer.
+    pub fn response(&self, results: &[NodeResult], request_uid: Option<&str>) -> Result<Value, MergeError> {
+        let merged = self.merge(results)?;
+        self.response_from(results, &merged, request_uid)
+    }
+
+    /// The client's federated answer from the node answers and their merged hits.
+    pub fn response_from(&self, results: &[NodeResult], merged: &Merged, request_uid: Option<&str>) -> Result<Value, MergeError> {
         let mut response = Map::new();
         let hits = merged.page.iter().map(|ranked| {
             let mut document = client_hit(ranked, true, true);
@@ -173,7 +209,7 @@ impl FederatedPlan {
         });
         response.insert("hits".into(), Value::Array(hits.collect()));
         response.insert("processingTimeMs".into(), results.iter().map(|r| r.answer.processing_time_ms).max().unwrap_or(0).into());
-        insert_hits_info(&mut response, self.pagination, merged_total(results, &merged, usize::MAX), usize::MAX);
+        insert_hits_info(&mut response, self.pagination, merged_total(results, merged, usize::MAX), usize::MAX);
         let facets = self.facets_by_index(results, &merged.rejected);
         match self.merge_facets {
             Some(max_values) => {

@@ -116,3 +116,37 @@ fn plain_multi_search_answers_each_query_on_its_own() {
     );
     assert_eq!(MultiSearchPlan::new(&[json!({"q": "x"})], |_| IndexSearchSettings::default()).unwrap_err().response_error().code, "missing_index_uid");
 }
+
+#[test]
+fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
+    let request = body(json!({"federation": {"limit": 2, "distinct": "genre"}, "queries": [{"indexUid": "movies", "q": "x"}]}));
+    let plan = FederatedPlan::new(&request, |_| IndexSearchSettings::default()).unwrap();
+    let hit = |id: &str, node_index: &str, score: f64, genre: &str| {
+        let mut hit = node_hit(json!(id), node_index, 0, score);
+        hit["genre"] = json!(genre);
+        hit
+    };
+    let answer = |node_index: &str, hits: Vec<Value>| {
+        NodeAnswer::parse(&json!({"hits": hits, "processingTimeMs": 1, "limit": 2, "offset": 0, "estimatedTotalHits": 9})).map(|answer| {
+            let shard = miroir_schemas::topology::parse_node_index_uid(node_index).unwrap().1;
+            NodeResult { origins: plan.node_request(&[shard]).origins, answer }
+        })
+    };
+    // both shards' first hits are dramas: after the cross-shard distinct one hit is left
+    let results = [
+        answer("movies__shard-0", vec![hit("a", "movies__shard-0", 0.9, "drama"), hit("b", "movies__shard-0", 0.8, "drama")]).unwrap(),
+        answer("movies__shard-1", vec![hit("c", "movies__shard-1", 0.85, "drama"), hit("d", "movies__shard-1", 0.7, "drama")]).unwrap(),
+    ];
+    let merged = plan.merge(&results).unwrap();
+    assert_eq!(merged.page.len(), 1);
+    assert_eq!(plan.node_fetch(), 2);
+    assert_eq!(plan.distinct_refill(&results, &merged), Some(8));
+    let wider = plan.widened(8);
+    assert_eq!(wider.node_fetch(), 8);
+    assert_eq!(wider.node_request(&[ShardId(0)]).body["federation"]["limit"], json!(8));
+    // the node answers are exhausted (fewer hits than asked): settled
+    assert_eq!(wider.distinct_refill(&results, &wider.merge(&results).unwrap()), None);
+    // no distinct anywhere: never a refill
+    let plain = FederatedPlan::new(&body(json!({"federation": {"limit": 2}, "queries": [{"indexUid": "movies", "q": "x"}]})), |_| IndexSearchSettings::default()).unwrap();
+    assert_eq!(plain.distinct_refill(&results, &plain.merge(&results).unwrap()), None);
+}

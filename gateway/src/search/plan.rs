@@ -129,6 +129,19 @@ impl Pagination {
     }
 }
 
+impl Pagination {
+    /// [`Pagination::node_federation`] asking for at least `fetch` hits (a distinct refill).
+    /// Page mode keeps page 1 of a bigger page, so the node's `totalHits` stays exhaustive.
+    pub fn node_federation_fetching(self, max_total_hits: usize, fetch: usize) -> Map<String, Value> {
+        let mut federation = self.node_federation(max_total_hits);
+        if fetch > self.required_hits(max_total_hits) && federation.get("page").and_then(Value::as_u64) != Some(0) {
+            let field = if federation.contains_key("hitsPerPage") { "hitsPerPage" } else { "limit" };
+            federation.insert(field.into(), fetch.into());
+        }
+        federation
+    }
+}
+
 /// Where a node query came from: the client query and the shard it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryOrigin {
@@ -239,14 +252,7 @@ impl SearchPlan {
             .map(|&shard| QueryOrigin { query: 0, index_uid: self.merge.index_uid.clone(), shard })
             .collect();
         let queries: Vec<Value> = origins.iter().map(|origin| node_query(&self.node_query, origin)).collect();
-        let mut federation = self.merge.pagination.node_federation(self.merge.settings.max_total_hits);
-        if self.node_fetch_floor > self.merge.pagination.required_hits(self.merge.settings.max_total_hits) {
-            // page 1 of a bigger page keeps the node's exhaustive `totalHits` in page mode
-            let field = if federation.contains_key("hitsPerPage") { "hitsPerPage" } else { "limit" };
-            if federation.get("page").and_then(Value::as_u64) != Some(0) {
-                federation.insert(field.into(), self.node_fetch_floor.into());
-            }
-        }
+        let mut federation = self.merge.pagination.node_federation_fetching(self.merge.settings.max_total_hits, self.node_fetch_floor);
         if let Some(facets) = &self.merge.facets {
             let by_index = origins.iter().map(|origin| (node_index_of(origin), facets.clone())).collect();
             federation.insert("facetsByIndex".into(), Value::Object(by_index));

@@ -60,13 +60,18 @@ pub(crate) fn merged_total(results: &[NodeResult], merged: &Merged, max_total_hi
 /// to `maxTotalHits`, so a search takes at most a few rounds.
 pub fn distinct_refill(params: &MergeParams, fetched: usize, results: &[NodeResult], merged: &MergedSearch) -> Option<usize> {
     params.distinct.as_ref()?;
-    let (skip, take) = params.pagination.window();
-    let max_hits = params.settings.max_total_hits;
+    refill(params.pagination, params.settings.max_total_hits, fetched, results, &merged.page)
+}
+
+/// [`distinct_refill`] for any merge with `distinct`: the page `page` cut from `results` by
+/// `pagination`, each node having been asked for `fetched` hits.
+pub(crate) fn refill(pagination: Pagination, max_hits: usize, fetched: usize, results: &[NodeResult], page: &[RankedHit]) -> Option<usize> {
+    let (skip, take) = pagination.window();
     let wanted = skip.saturating_add(take).min(max_hits).saturating_sub(skip);
     if wanted == 0 || fetched >= max_hits {
         return None;
     }
-    let page_full = merged.page.len() >= wanted;
+    let page_full = page.len() >= wanted;
     let unsettled = results.iter().any(|result| {
         let hits = &result.answer.hits;
         if hits.len() < fetched {
@@ -78,7 +83,7 @@ pub fn distinct_refill(params: &MergeParams, fetched: usize, results: &[NodeResu
             Some(RankedHit { hit: hit.clone(), origin, position: hits.len() - 1 })
         });
         !page_full
-            || match (node_last, merged.page.last()) {
+            || match (node_last, page.last()) {
                 (Some(node_last), Some(page_last)) => page_last.rank(&node_last) == std::cmp::Ordering::Less,
                 _ => true,
             }

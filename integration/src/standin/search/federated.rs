@@ -108,6 +108,8 @@ struct MergedHit {
     weighted_global: f64,
     query: usize,
     rank_in_query: usize,
+    /// The normalized value of `federation.distinct` (`None`: no such field, never a duplicate).
+    distinct_value: Option<String>,
 }
 
 fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy: bool) -> ApiResult<Value> {
@@ -121,6 +123,7 @@ fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy
     let number = |name: &str| fed.get(name).and_then(Value::as_u64).map(|n| n as usize);
     let (offset, limit, page, per_page) = (number("offset"), number("limit"), number("page"), number("hitsPerPage"));
     let pages = page.is_some() || per_page.is_some();
+    let distinct = fed.get("distinct").and_then(Value::as_str);
 
     let mut merged: Vec<MergedHit> = Vec::new();
     let mut seen: HashSet<(String, u64)> = HashSet::new();
@@ -142,16 +145,23 @@ fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy
             let values = weighted_score_values(&ranked.details, q.weight);
             let weighted_global = ranked.score * q.weight;
             let mut hit = super::format_hit(index, &q.params, ranked);
+            let distinct_raw = distinct.and_then(|attribute| Some((attribute, crate::standin::documents::values_at(ranked.doc, attribute).first().copied()?.clone())));
+            let distinct_value = distinct_raw.as_ref().map(|(_, value)| crate::standin::filter_eval::normalize(&value.to_string()));
             let mut fed_info = Map::new();
             fed_info.insert("indexUid".into(), json!(q.index_uid));
             fed_info.insert("queriesPosition".into(), json!(q.position));
             fed_info.insert("weightedRankingScore".into(), json!(weighted_global));
             if proxy {
                 fed_info.insert("weightedScoreValues".into(), Value::Array(values.iter().map(ScoreValue::to_json).collect()));
-                fed_info.insert("extra_document".into(), json!({}));
+                // a distinct value the client did not retrieve still reaches the coordinator
+                let mut extra = Map::new();
+                if let Some((attribute, value)) = distinct_raw.filter(|(attribute, _)| !hit.contains_key(*attribute)) {
+                    extra.insert(attribute.to_owned(), value);
+                }
+                fed_info.insert("extra_document".into(), Value::Object(extra));
             }
             hit.insert("_federation".into(), Value::Object(fed_info));
-            merged.push(MergedHit { hit, values, weighted_global, query: i, rank_in_query });
+            merged.push(MergedHit { hit, values, weighted_global, query: i, rank_in_query, distinct_value });
         }
     }
     merged.sort_by(|a, b| {
@@ -159,6 +169,10 @@ fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy
             .then(a.query.cmp(&b.query))
             .then(a.rank_in_query.cmp(&b.rank_in_query))
     });
+    if distinct.is_some() {
+        let mut seen_values = HashSet::new();
+        merged.retain(|hit| hit.distinct_value.as_ref().is_none_or(|value| seen_values.insert(value.clone())));
+    }
     let total: usize = candidates.values().map(BTreeMap::len).sum();
     let (skip, take) = if pages {
         let per = per_page.unwrap_or(20);
