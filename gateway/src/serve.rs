@@ -52,7 +52,9 @@ pub async fn serve(
                 on_signal.graceful_shutdown(Some(DRAIN_TIMEOUT));
             });
             tracing::info!(address = %listen, "gateway listening (https)");
-            axum_server::bind_rustls(listen, config).handle(handle).serve(service).await?;
+            // Nagle off here too (see the plain listener)
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config).acceptor(axum_server::accept::NoDelayAcceptor::new());
+            axum_server::bind(listen).acceptor(acceptor).handle(handle).serve(service).await?;
         }
     }
     Ok(())
