@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::clock::{now, rfc3339};
+use super::search::word_index::{next_generation, WordIndexCache};
 use super::settings;
 use super::tasks::{Document, Status, Task, TaskKind};
 
@@ -26,6 +27,10 @@ pub struct Index {
     /// External id → internal id.
     pub ids: HashMap<String, u64>,
     next_internal: u64,
+    /// Changes with every change of `documents` (see `search::word_index`).
+    pub generation: u64,
+    /// The word map of `documents`, built at the first keyword search of a generation.
+    pub words: WordIndexCache,
 }
 
 impl Index {
@@ -40,6 +45,8 @@ impl Index {
             documents: BTreeMap::new(),
             ids: HashMap::new(),
             next_internal: 0,
+            generation: next_generation(),
+            words: WordIndexCache::default(),
         }
     }
 
@@ -55,6 +62,7 @@ impl Index {
 
     /// Inserts or replaces (or, with `merge`, updates field by field) one document.
     pub fn upsert(&mut self, external: String, doc: Document, merge: bool) {
+        self.generation = next_generation();
         match self.ids.get(&external) {
             Some(internal) => {
                 let slot = self.documents.get_mut(internal).expect("ids and documents agree");
@@ -76,6 +84,7 @@ impl Index {
     }
 
     pub fn remove(&mut self, external: &str) -> bool {
+        self.generation = next_generation();
         match self.ids.remove(external) {
             Some(internal) => self.documents.remove(&internal).is_some(),
             None => false,

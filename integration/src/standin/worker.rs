@@ -184,6 +184,7 @@ fn apply(store: &mut Store, index_uid: Option<&str>, kind: &TaskKind) -> Outcome
             let deleted = index.documents.len();
             index.documents.clear();
             index.ids.clear();
+            index.generation = crate::standin::search::word_index::next_generation();
             index.updated_at = now();
             Ok(vec![("deletedDocuments".into(), json!(deleted))])
         }

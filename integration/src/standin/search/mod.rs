@@ -7,6 +7,7 @@ pub mod params;
 pub mod rank;
 pub mod similar;
 pub mod text;
+pub mod word_index;
 
 use std::collections::HashSet;
 
@@ -177,12 +178,23 @@ pub fn run<'i>(index: &'i Index, p: &SearchParams) -> ApiResult<Outcome<'i>> {
     };
     let restrict = p.attributes_to_search_on.as_ref().filter(|on| !on.iter().any(|a| a == "*"));
     let mut hits = Vec::new();
-    for (internal, doc) in &index.documents {
+    // a keyword search ranks only the documents that can match its first word
+    let candidates: Box<dyn Iterator<Item = (&u64, &Document)>> = match (&semantic, terms.first()) {
+        (None, Some(first)) => {
+            let words = index.words.get(index.generation, &index.documents);
+            let matching = words.documents_matching(first);
+            Box::new(matching.into_iter().filter_map(|internal| index.documents.get_key_value(&internal)))
+        }
+        _ => Box::new(index.documents.iter()),
+    };
+    for (internal, doc) in candidates {
         if filter.as_ref().is_some_and(|f| !matches(f, doc)) {
             continue;
         }
         let details = match &semantic {
             Some(semantic) => vec![Detail::Vector { similarity: vectors::best_similarity(doc, semantic.embedder, semantic.vector) }],
+            // a placeholder search ranks by sort values only: no words to read
+            None if terms.is_empty() => rank_document(&ctx, doc, &[]).expect("a placeholder search matches every document"),
             None => {
                 let fields = rank::document_fields(doc, searchable.as_deref(), restrict.map(Vec::as_slice));
                 let Some(details) = rank_document(&ctx, doc, &fields) else { continue };
