@@ -10,6 +10,11 @@ use miroir_gateway::config::GatewayConfig;
 use miroir_gateway::serve::{serve, shutdown_signal, TlsFiles};
 use miroir_gateway::state::AppState;
 
+/// mimalloc returns freed memory to the system, so a gateway that parsed large document batches
+/// or search answers does not keep the peak resident (glibc's per-thread arenas largely do).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

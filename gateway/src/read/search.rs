@@ -7,7 +7,7 @@ use super::index_meta::IndexMeta;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
 use crate::search::multi::{FederatedPlan, MultiSearchPlan};
-use crate::search::{distinct_refill, merge_search, search_response, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan};
+use crate::search::{search_response, settle, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan, Settled};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::filter::{parse_json, primary_key_candidates};
 use miroir_schemas::topology::ShardId;
@@ -23,13 +23,13 @@ impl ReadExecutor {
         loop {
             let gathered = self.gather_search(index_uid, &shards, ClientRequest::SingleIndex, |shards| plan.node_request(shards)).await?;
             let results: Vec<NodeResult> = gathered.values().cloned().collect();
-            let merged = merge_search(&plan.merge, &results)?;
-            if let Some(fetch) = distinct_refill(&plan.merge, plan.node_fetch(), &results, &merged) {
-                plan = plan.widened(fetch);
-                continue;
+            match settle(&plan, &results)? {
+                Settled::Refill(fetch) => plan = plan.widened(fetch),
+                Settled::Done(merged) => {
+                    let body = search_response(&plan.merge, &merged, Some(&request_uid()));
+                    return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+                }
             }
-            let body = search_response(&plan.merge, &merged, Some(&request_uid()));
-            return Ok(ReadAnswer { body, missing_shards: gathered.missing });
         }
     }
 
@@ -79,38 +79,32 @@ impl ReadExecutor {
                             request
                         })
                         .await?;
-                    // as for a single search: cross-shard duplicates may leave the page unsettled
-                    // (merged here only with distinct; a merge error is reported by the response below)
-                    let refill = search.merge.distinct.as_ref().and_then(|_| {
-                        let results: Vec<NodeResult> = gathered.values().cloned().collect();
-                        let merged = merge_search(&search.merge, &results).ok()?;
-                        distinct_refill(&search.merge, search.node_fetch(), &results, &merged)
-                    });
-                    match refill {
-                        Some(fetch) => search = search.widened(fetch),
-                        None => return Ok::<_, ReadError>(gathered),
+                    // the merge addresses hits of a plain query as query 0
+                    let results: Vec<NodeResult> = gathered
+                        .values()
+                        .cloned()
+                        .map(|mut result| {
+                            result.origins.iter_mut().for_each(|origin| origin.query = 0);
+                            result
+                        })
+                        .collect();
+                    // as for a single search: `distinct` may need more hits from the nodes
+                    match settle(&search, &results).map_err(|error| in_query(error, None))? {
+                        Settled::Refill(fetch) => search = search.widened(fetch),
+                        Settled::Done(merged) => return Ok::<_, ReadError>((merged, gathered.missing)),
                     }
                 }
             }
         });
-        let gathered = futures::future::join_all(searches).await;
-        let mut results = Vec::with_capacity(gathered.len());
+        let answered = futures::future::join_all(searches).await;
+        let mut merged = Vec::with_capacity(answered.len());
         let mut missing = BTreeSet::new();
-        for gathered in gathered {
-            let gathered = gathered?;
-            missing.extend(gathered.missing.iter().copied());
-            // the merge addresses hits of a plain query as query 0
-            let node_results = gathered
-                .values()
-                .cloned()
-                .map(|mut result| {
-                    result.origins.iter_mut().for_each(|origin| origin.query = 0);
-                    result
-                })
-                .collect();
-            results.push(node_results);
+        for answer in answered {
+            let (query_merged, query_missing) = answer?;
+            missing.extend(query_missing);
+            merged.push(query_merged);
         }
-        let body = plan.response(&results, Some(&request_uid())).map_err(|error| in_query(error, None))?;
+        let body = plan.response(&merged, Some(&request_uid()));
         Ok(ReadAnswer { body, missing_shards: missing.into_iter().collect() })
     }
 

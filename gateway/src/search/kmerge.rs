@@ -44,6 +44,9 @@ pub struct Window {
 pub struct Merged {
     pub page: Vec<RankedHit>,
     pub rejected: Vec<RankedHit>,
+    /// With `distinct`: how many of the given hits it kept (pinned ones included), page or not.
+    /// Without, the merge stops at the page end and this stays 0.
+    pub distinct_kept: usize,
 }
 
 /// Which attribute makes hits duplicates of each other.
@@ -110,6 +113,9 @@ pub fn merge_streams(streams: Vec<Vec<RankedHit>>, distinct: Distinct<'_>, windo
             merged.page.push(ranked);
         }
         accepted += 1;
+    }
+    if distinct != Distinct::None {
+        merged.distinct_kept = accepted + pins.len();
     }
     if !pins.is_empty() {
         merged.page = place_pins(pins, window.skip, page_end.saturating_sub(window.skip), std::mem::take(&mut merged.page));

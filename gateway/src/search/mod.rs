@@ -17,4 +17,4 @@ pub mod single;
 pub use error::MergeError;
 pub use node_answer::{NodeAnswer, NodeHit};
 pub use plan::{IndexSearchSettings, MergeParams, NodeRequest, Pagination, QueryOrigin, SearchPlan};
-pub use single::{distinct_refill, merge_search, search_response, MergedSearch, NodeResult};
+pub use single::{distinct_refill, exhaustive_distinct_total, merge_search, search_response, settle, MergedSearch, NodeResult, Settled};

@@ -6,7 +6,7 @@ use super::error::MergeError;
 use super::facets::{distribution_json, sort_values, stats_json, FacetMerge, FacetOrder, IndexFacets};
 use super::kmerge::{merge_streams, Distinct, Merged, RankedHit, Window};
 use super::plan::{node_index_of, node_query, IndexSearchSettings, NodeRequest, Pagination, QueryOrigin, SearchPlan};
-use super::single::{client_hit, insert_hits_info, merge_search, merged_total, ranked_streams, refill, search_response, semantic_hit_count, NodeResult};
+use super::single::{client_hit, insert_hits_info, merged_total, ranked_streams, refill, search_response, semantic_hit_count, MergedSearch, NodeResult};
 use miroir_schemas::error::Code;
 use miroir_schemas::topology::{parse_node_index_uid, ShardId};
 use serde_json::{json, Map, Value};
@@ -32,22 +32,22 @@ impl MultiSearchPlan {
         Ok(MultiSearchPlan { searches })
     }
 
-    /// `{"results": [{"indexUid", …one search answer…}]}`; `results[i]` holds the node results of query `i`.
-    pub fn response(&self, results: &[Vec<NodeResult>], request_uid: Option<&str>) -> Result<Value, MergeError> {
-        let answers = self
+    /// `{"results": [{"indexUid", …one search answer…}]}`; `merged[i]` is query `i` merged
+    /// (see [`crate::search::settle`]).
+    pub fn response(&self, merged: &[MergedSearch], request_uid: Option<&str>) -> Value {
+        let answers: Vec<Value> = self
             .searches
             .iter()
-            .zip(results)
-            .map(|(plan, results)| {
-                let merged = merge_search(&plan.merge, results)?;
-                let Value::Object(answer) = search_response(&plan.merge, &merged, request_uid) else { unreachable!() };
+            .zip(merged)
+            .map(|(plan, merged)| {
+                let Value::Object(answer) = search_response(&plan.merge, merged, request_uid) else { unreachable!() };
                 let mut with_index = Map::new();
                 with_index.insert("indexUid".into(), plan.merge.index_uid.clone().into());
                 with_index.extend(answer);
-                Ok(Value::Object(with_index))
+                Value::Object(with_index)
             })
-            .collect::<Result<Vec<_>, MergeError>>()?;
-        Ok(json!({ "results": answers }))
+            .collect();
+        json!({ "results": answers })
     }
 }
 

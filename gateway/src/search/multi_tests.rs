@@ -107,7 +107,8 @@ fn plain_multi_search_answers_each_query_on_its_own() {
             vec![NodeResult { origins: node.origins, answer }]
         })
         .collect();
-    let response = plan.response(&results, Some("uid")).unwrap();
+    let merged: Vec<MergedSearch> = plan.searches.iter().zip(&results).map(|(search, results)| crate::search::merge_search(&search.merge, results).unwrap()).collect();
+    let response = plan.response(&merged, Some("uid"));
     assert_eq!(
         response,
         json!({"results": [

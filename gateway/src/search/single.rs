@@ -91,8 +91,67 @@ pub(crate) fn refill(pagination: Pagination, max_hits: usize, fetched: usize, re
     unsettled.then(|| fetched.saturating_mul(4).min(max_hits))
 }
 
+/// Page mode with `distinct`: `totalHits` is exhaustive, and summing the nodes' counts would
+/// count a value once per shard holding it. The exact count is the number of hits the merge's
+/// `distinct` kept over every node's whole list, known once every node's list is exhausted (it
+/// returned fewer hits than the `fetched` asked) or the count reaches `max_hits` (the cap).
+/// `None` when this does not apply, `Some(Ok(total))`, or `Some(Err(fetch))`: ask each node for
+/// `fetch` hits first (nodes dedupe their own hits, so at `fetch = max_hits` a node that is not
+/// exhausted alone brings the count to the cap).
+pub fn exhaustive_distinct_total(
+    pagination: Pagination,
+    has_distinct: bool,
+    max_hits: usize,
+    fetched: usize,
+    results: &[NodeResult],
+    distinct_kept: usize,
+) -> Option<Result<usize, usize>> {
+    if !has_distinct || !matches!(pagination, Pagination::Pages { .. }) {
+        return None;
+    }
+    let exhausted = results.iter().all(|result| result.answer.hits.len() < fetched);
+    if exhausted || distinct_kept >= max_hits || fetched >= max_hits {
+        return Some(Ok(distinct_kept.min(max_hits)));
+    }
+    Some(Err(max_hits))
+}
+
+/// How a search's node answers stand once merged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// The answer is exact.
+    Done(MergedSearch),
+    /// `distinct` needs more hits from each node: ask for this many and merge again.
+    Refill(usize),
+}
+
+/// Merges the node answers of `plan`, each node having been asked for `plan.node_fetch()` hits,
+/// and says whether `distinct` needs another round (see [`distinct_refill`] and
+/// [`exhaustive_distinct_total`]).
+pub fn settle(plan: &super::SearchPlan, results: &[NodeResult]) -> Result<Settled, MergeError> {
+    let fetched = plan.node_fetch();
+    let (mut merged, distinct_kept) = merge_search_with_hits(&plan.merge, results)?;
+    if let Some(fetch) = distinct_refill(&plan.merge, fetched, results, &merged) {
+        return Ok(Settled::Refill(fetch));
+    }
+    let max_hits = plan.merge.settings.max_total_hits;
+    match exhaustive_distinct_total(plan.merge.pagination, plan.merge.distinct.is_some(), max_hits, fetched, results, distinct_kept) {
+        Some(Err(fetch)) => Ok(Settled::Refill(fetch)),
+        Some(Ok(total)) => {
+            merged.total_hits = total;
+            Ok(Settled::Done(merged))
+        }
+        None => Ok(Settled::Done(merged)),
+    }
+}
+
 /// Merges hits, totals and facets.
 pub fn merge_search(params: &MergeParams, results: &[NodeResult]) -> Result<MergedSearch, MergeError> {
+    Ok(merge_search_with_hits(params, results)?.0)
+}
+
+/// [`merge_search`], with the number of hits `distinct` kept ([`Merged::distinct_kept`]).
+fn merge_search_with_hits(params: &MergeParams, results: &[NodeResult]) -> Result<(MergedSearch, usize), MergeError> {
     let (skip, take) = params.pagination.window();
     let window = Window { skip, take, max_hits: params.settings.max_total_hits };
     let merged = merge_streams(ranked_streams(results)?, Distinct::from_attribute(params.distinct.as_deref()), window);
@@ -108,12 +167,13 @@ pub fn merge_search(params: &MergeParams, results: &[NodeResult]) -> Result<Merg
         }
         facets.finish(&params.settings.sort_facet_values_by, Some(params.settings.max_values_per_facet))
     });
-    Ok(MergedSearch {
+    let search = MergedSearch {
         total_hits: merged_total(results, &merged, params.settings.max_total_hits),
         processing_time_ms: results.iter().map(|result| result.answer.processing_time_ms).max().unwrap_or(0),
         page: merged.page,
         facets,
-    })
+    };
+    Ok((search, merged.distinct_kept))
 }
 
 /// The client's hit: the node's document minus everything internal, `_rankingScore` and

@@ -100,3 +100,30 @@ fn widening_a_paged_search_keeps_page_one_for_exhaustive_totals() {
     let federation = plan.widened(40).node_request(&[ShardId(0)]).body["federation"].clone();
     assert_eq!((federation["page"].clone(), federation["hitsPerPage"].clone()), (json!(1), json!(40)));
 }
+
+#[test]
+fn paged_distinct_totals_count_each_value_once_across_shards() {
+    let genre = |g: &str| json!({"genre": g});
+    let plan = SearchPlan::new("movies", json!({"q": "x", "page": 1, "hitsPerPage": 2, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    // every node sent fewer hits than asked (all it has): the merge saw every value
+    let complete = [
+        result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("comedy"))], 2),
+        result(1, vec![node_hit("c", 0.85, genre("drama")), node_hit("d", 0.7, genre("horror"))], 2),
+    ];
+    let wide = plan.widened(10);
+    let Settled::Done(merged) = settle(&wide, &complete).unwrap() else { panic!("settled") };
+    assert_eq!(merged.total_hits, 3, "drama, comedy, horror: the sum of node totals would say 4");
+    // a node that sent all it was asked may hold more values: ask up to maxTotalHits first
+    let cut = [
+        result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("comedy"))], 7),
+        result(1, vec![node_hit("c", 0.95, genre("war")), node_hit("d", 0.7, genre("horror"))], 2),
+    ];
+    assert_eq!(settle(&plan, &cut).unwrap(), Settled::Refill(1000));
+    // offset/limit mode keeps Meilisearch's estimate
+    let estimated = SearchPlan::new("movies", json!({"q": "x", "limit": 10, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let Settled::Done(merged) = settle(&estimated, &complete).unwrap() else { panic!("settled") };
+    assert_eq!(merged.total_hits, 3, "node totals minus the one rejected duplicate");
+    assert_eq!(exhaustive_distinct_total(estimated.merge.pagination, true, 1000, 10, &complete, 3), None);
+    // at the cap the count is exact whatever the nodes hold
+    assert_eq!(exhaustive_distinct_total(plan.merge.pagination, true, 3, 2, &cut, 3), Some(Ok(3)));
+}
