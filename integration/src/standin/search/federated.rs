@@ -102,14 +102,39 @@ pub fn multi_search(store: &Store, body: &Value, proxy: bool) -> ApiResult<Value
     }
 }
 
-struct MergedHit {
-    hit: Map<String, Value>,
+/// A hit of the merged list, formatted only if it lands in the window.
+struct MergedHit<'a> {
+    ranked: &'a super::Ranked<'a>,
+    index: &'a crate::standin::store::Index,
+    query: &'a Query,
     values: Vec<ScoreValue>,
     weighted_global: f64,
-    query: usize,
+    position: usize,
     rank_in_query: usize,
-    /// The normalized value of `federation.distinct` (`None`: no such field, never a duplicate).
+    /// `federation.distinct` and the hit's first value of it, raw and normalized.
+    distinct_raw: Option<(&'a str, Value)>,
     distinct_value: Option<String>,
+}
+
+impl MergedHit<'_> {
+    fn format(self, proxy: bool) -> Map<String, Value> {
+        let mut hit = super::format_hit(self.index, &self.query.params, self.ranked);
+        let mut fed_info = Map::new();
+        fed_info.insert("indexUid".into(), json!(self.query.index_uid));
+        fed_info.insert("queriesPosition".into(), json!(self.query.position));
+        fed_info.insert("weightedRankingScore".into(), json!(self.weighted_global));
+        if proxy {
+            fed_info.insert("weightedScoreValues".into(), Value::Array(self.values.iter().map(ScoreValue::to_json).collect()));
+            // a distinct value the client did not retrieve still reaches the coordinator
+            let mut extra = Map::new();
+            if let Some((attribute, value)) = self.distinct_raw.filter(|(attribute, _)| !hit.contains_key(*attribute)) {
+                extra.insert(attribute.to_owned(), value);
+            }
+            fed_info.insert("extra_document".into(), Value::Object(extra));
+        }
+        hit.insert("_federation".into(), Value::Object(fed_info));
+        hit
+    }
 }
 
 fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy: bool) -> ApiResult<Value> {
@@ -125,16 +150,20 @@ fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy
     let pages = page.is_some() || per_page.is_some();
     let distinct = fed.get("distinct").and_then(Value::as_str);
 
-    let mut merged: Vec<MergedHit> = Vec::new();
-    let mut seen: HashSet<(String, u64)> = HashSet::new();
-    let mut candidates: BTreeMap<String, BTreeMap<u64, &crate::standin::tasks::Document>> = BTreeMap::new();
+    // every query runs first (its errors in query order), then the hits are merged
+    let mut outcomes = Vec::with_capacity(queries.len());
     for (i, q) in queries.iter().enumerate() {
         let wrap = |e: ApiError| e.prefixed(&inside(i)).with_status(400);
         let index = store.index(&q.index_uid).map_err(wrap)?;
         let mut params = q.params.clone();
         params.show_ranking_score = false;
         params.show_ranking_score_details = false;
-        let outcome = super::run(index, &params).map_err(wrap)?;
+        outcomes.push((q, index, super::run(index, &params).map_err(wrap)?));
+    }
+    let mut merged: Vec<MergedHit<'_>> = Vec::new();
+    let mut seen: HashSet<(String, u64)> = HashSet::new();
+    let mut candidates: BTreeMap<String, BTreeMap<u64, &crate::standin::tasks::Document>> = BTreeMap::new();
+    for (position, (q, index, outcome)) in outcomes.iter().enumerate() {
         let by_index = candidates.entry(q.index_uid.clone()).or_default();
         for (rank_in_query, ranked) in outcome.hits.iter().enumerate() {
             by_index.insert(ranked.internal, ranked.doc);
@@ -142,31 +171,24 @@ fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy
             if !seen.insert((q.index_uid.clone(), ranked.internal)) {
                 continue;
             }
-            let values = weighted_score_values(&ranked.details, q.weight);
-            let weighted_global = ranked.score * q.weight;
-            let mut hit = super::format_hit(index, &q.params, ranked);
             let distinct_raw = distinct.and_then(|attribute| Some((attribute, crate::standin::documents::values_at(ranked.doc, attribute).first().copied()?.clone())));
             let distinct_value = distinct_raw.as_ref().map(|(_, value)| crate::standin::filter_eval::normalize(&value.to_string()));
-            let mut fed_info = Map::new();
-            fed_info.insert("indexUid".into(), json!(q.index_uid));
-            fed_info.insert("queriesPosition".into(), json!(q.position));
-            fed_info.insert("weightedRankingScore".into(), json!(weighted_global));
-            if proxy {
-                fed_info.insert("weightedScoreValues".into(), Value::Array(values.iter().map(ScoreValue::to_json).collect()));
-                // a distinct value the client did not retrieve still reaches the coordinator
-                let mut extra = Map::new();
-                if let Some((attribute, value)) = distinct_raw.filter(|(attribute, _)| !hit.contains_key(*attribute)) {
-                    extra.insert(attribute.to_owned(), value);
-                }
-                fed_info.insert("extra_document".into(), Value::Object(extra));
-            }
-            hit.insert("_federation".into(), Value::Object(fed_info));
-            merged.push(MergedHit { hit, values, weighted_global, query: i, rank_in_query, distinct_value });
+            merged.push(MergedHit {
+                ranked,
+                index,
+                query: q,
+                values: weighted_score_values(&ranked.details, q.weight),
+                weighted_global: ranked.score * q.weight,
+                position,
+                rank_in_query,
+                distinct_raw,
+                distinct_value,
+            });
         }
     }
     merged.sort_by(|a, b| {
         compare_score_values(&b.values, &a.values, b.weighted_global, a.weighted_global)
-            .then(a.query.cmp(&b.query))
+            .then(a.position.cmp(&b.position))
             .then(a.rank_in_query.cmp(&b.rank_in_query))
     });
     if distinct.is_some() {
@@ -181,7 +203,7 @@ fn federated(store: &Store, body: &Map<String, Value>, federation: &Value, proxy
     } else {
         (offset.unwrap_or(0), limit.unwrap_or(20))
     };
-    let hits: Vec<Value> = merged.into_iter().skip(skip).take(take).map(|m| Value::Object(m.hit)).collect();
+    let hits: Vec<Value> = merged.into_iter().skip(skip).take(take).map(|m| Value::Object(m.format(proxy))).collect();
 
     let mut out = Map::new();
     out.insert("hits".into(), Value::Array(hits));

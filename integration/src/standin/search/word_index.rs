@@ -52,6 +52,9 @@ impl WordIndex {
 
     /// The documents holding a word that `term` matches.
     pub fn documents_matching(&self, term: &QueryTerm) -> BTreeSet<u64> {
+        if term.max_typos == 0 && !term.prefix {
+            return self.postings.get(&term.word).into_iter().flatten().copied().collect();
+        }
         self.postings
             .iter()
             .filter(|(word, _)| match_word(term, word).is_some())
