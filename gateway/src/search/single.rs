@@ -106,7 +106,8 @@ pub fn exhaustive_distinct_total(
     results: &[NodeResult],
     distinct_kept: usize,
 ) -> Option<Result<usize, usize>> {
-    if !has_distinct || !matches!(pagination, Pagination::Pages { .. }) {
+    // page 0 is answered by the nodes' own counts: they are asked for page 0, which has no hits
+    if !has_distinct || !matches!(pagination, Pagination::Pages { page, .. } if page > 0) {
         return None;
     }
     let exhausted = results.iter().all(|result| result.answer.hits.len() < fetched);
