@@ -125,7 +125,8 @@ pub struct Semantic<'p> {
 
 /// Meilisearch's choice between a keyword and a semantic search (`search_kind`), with its
 /// errors. The stand-in does not mix keyword and semantic results (a hybrid ratio strictly
-/// between 0 and 1 with a query): it refuses such a search rather than answer wrongly.
+/// between 0 and 1 with a query): it refuses such a search rather than answer wrongly. Nor does
+/// it apply `sort` or custom ranking rules after the similarity (ties keep document order).
 pub fn semantic_search<'p>(index: &Index, p: &'p SearchParams) -> ApiResult<Option<Semantic<'p>>> {
     let has_query = !p.q.trim().is_empty();
     let hybrid = match (&p.hybrid, &p.vector) {
