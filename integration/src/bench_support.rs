@@ -39,9 +39,9 @@ pub const NODE_KEY: &str = "bench-node-key";
 /// Bound on one task: turns a stuck task into an error.
 const TASK_BOUND: Duration = Duration::from_secs(3600);
 
-/// The Debian packages corpus beside the checkout (`../shared/datasets`).
+/// The Debian packages corpus ([`crate::shared_files::corpus_path`]).
 pub fn default_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/debian-packages.ndjson.zst")
+    crate::shared_files::corpus_path()
 }
 
 /// The first `count` corpus documents, as NDJSON bodies of `batch` documents each.
@@ -168,7 +168,7 @@ impl Target {
 pub struct BenchCluster {
     pub miroir: MiroirProcesses,
     pub nodes: MeiliNodes,
-    _nats: NatsServer,
+    pub nats: NatsServer,
     _data: tempfile::TempDir,
 }
 
@@ -189,7 +189,18 @@ impl BenchCluster {
         };
         let mut miroir = MiroirProcesses::start(binaries, &spec, free_port()?, &data.path().join("logs"))?;
         miroir.wait_healthy(HEALTH_TIMEOUT).await?;
-        Ok(BenchCluster { miroir, nodes: meili, _nats: nats, _data: data })
+        Ok(BenchCluster { miroir, nodes: meili, nats, _data: data })
+    }
+
+    /// Every process of the cluster by role, for [`CpuMeter`].
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        let mut processes: Vec<(String, u32)> =
+            self.nodes.pids().into_iter().enumerate().map(|(i, pid)| (format!("node {i}"), pid)).collect();
+        processes.extend(self.nats.pid().map(|pid| ("nats-server".to_owned(), pid)));
+        for process in [&self.miroir.gateway, &self.miroir.indexer, &self.miroir.reconciler] {
+            processes.push((process.name().to_owned(), process.pid()));
+        }
+        processes
     }
 
     pub fn gateway(&self, connections: usize) -> Result<Target> {
@@ -197,19 +208,14 @@ impl BenchCluster {
     }
 }
 
-/// Which node binary the benchmark runs, as the report names it.
+/// Which node binary the benchmark runs, as the report names it: the version it prints.
 pub fn engine_name(meilisearch: &Path) -> String {
-    if on_standin() {
-        "the Meilisearch stand-in (`meili-standin`, a test double, not Meilisearch)".to_owned()
-    } else {
-        format!("real Meilisearch ({})", meilisearch.display())
-    }
-}
-
-/// Whether the nodes are the stand-in (no `MEILISEARCH_BIN`): its numbers then describe Miroir's
-/// own overhead around a test double, and the report must say so.
-pub fn on_standin() -> bool {
-    std::env::var_os("MEILISEARCH_BIN").is_none_or(|p| p.is_empty())
+    let version = std::process::Command::new(meilisearch)
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("real Meilisearch ({version})")
 }
 
 /// The Miroir binaries: from `dir`, else beside the running benchmark.
@@ -219,6 +225,32 @@ pub fn binaries(dir: Option<&Path>) -> Result<MiroirBinaries> {
         None => MiroirBinaries::beside_current_exe(),
     }
     .context("run cargo build --workspace --bins (with --release for target/release)")
+}
+
+/// CPU seconds (user + system, every thread) process `pid` has used so far, from
+/// `/proc/<pid>/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name (field 2) may hold spaces; fields after its closing parenthesis are fixed
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |at: usize| fields.get(at)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// CPU seconds used by named processes between two points of a benchmark.
+pub struct CpuMeter {
+    start: Vec<(String, u32, f64)>,
+}
+
+impl CpuMeter {
+    pub fn start(processes: &[(String, u32)]) -> CpuMeter {
+        CpuMeter { start: processes.iter().map(|(name, pid)| (name.clone(), *pid, cpu_seconds(*pid).unwrap_or(0.0))).collect() }
+    }
+
+    /// Each process's CPU seconds since [`CpuMeter::start`].
+    pub fn used(&self) -> Vec<(String, f64)> {
+        self.start.iter().map(|(name, pid, before)| (name.clone(), cpu_seconds(*pid).unwrap_or(*before) - before)).collect()
+    }
 }
 
 /// The 1-, 5- and 15-minute load averages.

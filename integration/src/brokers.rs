@@ -113,6 +113,11 @@ impl NatsServer {
         self.dir.path().join("js")
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL, as in a crash: no shutdown work happens.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

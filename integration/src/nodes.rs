@@ -1,6 +1,6 @@
-//! Meilisearch nodes for tests and the local cluster: the real binary from `MEILISEARCH_BIN`
-//! when set, else the stand-in (`meili-standin`), each on a free loopback port with its own
-//! data directory, started with Meilisearch's command line, stopped on drop (also on panic).
+//! Real Meilisearch nodes for tests, benchmarks and the local cluster, each on a free loopback
+//! port with its own data directory, started with Meilisearch's command line, stopped on drop
+//! (also on panic).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -8,35 +8,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-const STANDIN_NAME: &str = "meili-standin";
 /// How many times (100 ms apart) a node's `/health` is polled before giving up on it.
 const HEALTH_ATTEMPTS: u32 = 300;
 
-/// The Meilisearch binary to run: `MEILISEARCH_BIN`, else the stand-in found next to the
-/// running executable (or one directory up, where cargo puts binaries for test executables).
+/// The Meilisearch binary tests and benchmarks run ([`crate::shared_files::meilisearch_binary`]).
 pub fn find_meilisearch() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("MEILISEARCH_BIN").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().context("locating the running executable")?;
-    let mut dir = exe.parent();
-    for _ in 0..2 {
-        let Some(d) = dir else { break };
-        let candidate = d.join(format!("{STANDIN_NAME}{}", std::env::consts::EXE_SUFFIX));
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-        dir = d.parent();
-    }
-    bail!("no Meilisearch binary: set MEILISEARCH_BIN, or build the stand-in with `cargo build -p miroir-integration --bin meili-standin`")
-}
-
-/// `MEILISEARCH_BIN` when set, else `standin` (integration tests pass
-/// `env!("CARGO_BIN_EXE_meili-standin")`).
-pub fn meilisearch_or(standin: &str) -> PathBuf {
-    std::env::var_os("MEILISEARCH_BIN")
-        .filter(|p| !p.is_empty())
-        .map_or_else(|| PathBuf::from(standin), PathBuf::from)
+    crate::shared_files::meilisearch_binary()
 }
 
 /// A port nobody listens on right now.
@@ -103,6 +80,11 @@ impl MeiliNodes {
         &self.master_key
     }
 
+    /// The process ids of the running nodes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().filter_map(|node| node.child.as_ref().map(Child::id)).collect()
+    }
+
     fn spawn(&mut self, i: usize) -> Result<()> {
         let node = &mut self.nodes[i];
         std::fs::create_dir_all(&node.db_path)?;
@@ -152,8 +134,8 @@ impl MeiliNodes {
         Ok(())
     }
 
-    /// Starts node `i` again on the same port and data directory and waits for `/health`.
-    /// (The stand-in keeps no state across restarts; a real Meilisearch does.)
+    /// Starts node `i` again on the same port and data directory (its data survives) and waits
+    /// for `/health`.
     pub async fn restart(&mut self, i: usize) -> Result<()> {
         self.kill(i)?;
         self.spawn(i)?;

@@ -1,4 +1,4 @@
-//! API keys and tenant tokens hold on every shard, through a real cluster: NATS, 3 stand-in
+//! API keys and tenant tokens hold on every shard, through a real cluster: NATS, 3 Meilisearch
 //! nodes, S = 3, RF = 2, gateway + indexer + reconciler processes. Documents of tenants A and
 //! B are spread over every shard (checked on the nodes themselves); a tenant token for A signed
 //! with a search-only key created through `/keys` sees A's documents and nothing of B's in

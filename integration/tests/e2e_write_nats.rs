@@ -3,12 +3,12 @@
 //! node's `index__shard-k` directly.
 //!
 //! Needs the gateway, indexer and reconciler binaries of the same profile:
-//! `cargo build --workspace --bins` first. Runs on the stand-in, or on real Meilisearch with
-//! `MEILISEARCH_BIN`. The whole corpus goes in (63,666 documents in 10k batches);
-//! `MIROIR_E2E_QUICK=1` ingests 6,000 for a fast local loop.
+//! `cargo build --workspace --bins` first. Nodes are real Meilisearch. The placement check ingests
+//! the whole corpus (63,666 documents in 10k batches; `MIROIR_E2E_QUICK=1` ingests 6,000 for a
+//! fast local loop); the other scenarios ingest 6,000.
 //!
-//! The stand-in loses its data when restarted, so a node outage is simulated with SIGSTOP /
-//! SIGCONT (the node hangs, keeping its data), not with a kill.
+//! A node outage is simulated with SIGSTOP / SIGCONT (the node hangs, keeping its data, as a
+//! node behind a network partition does).
 
 mod e2e_write_support;
 

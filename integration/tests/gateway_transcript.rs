@@ -1,6 +1,6 @@
 //! The whole cluster answers like one Meilisearch node: every exchange recorded from a real
 //! Meilisearch 1.50 (`transcripts-v1.50.jsonl`) is replayed in order through the gateway of a
-//! cluster (NATS, 3 stand-in nodes, S = 3, RF = 2, gateway + indexer + reconciler processes).
+//! cluster (NATS, 3 Meilisearch nodes, S = 3, RF = 2, gateway + indexer + reconciler processes).
 //!
 //! Compared: the HTTP status; for errors `message`, `code`, `type` and `link` exactly; for other
 //! bodies the shape (same keys recursively, same JSON types) minus the volatile fields the
@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use gateway_cluster::{http_client, is_finished, send_recorded, GatewayCluster, Reply};
 use serde_json::Value;
-
-const TRANSCRIPT: &str = "/work/shared/meilisearch-reference/transcripts-v1.50.jsonl";
 
 /// Values that change from run to run (reference README), plus `progressTrace`, whose keys are
 /// the real engine's internal step names and timings.
@@ -49,7 +47,7 @@ const SHARDS: u32 = 3;
 const REPLICATION_FACTOR: u32 = 2;
 
 fn transcript() -> Vec<Value> {
-    let text = std::fs::read_to_string(TRANSCRIPT).expect("the recorded transcript is present");
+    let text = std::fs::read_to_string(miroir_integration::shared_files::transcript_path()).expect("the recorded transcript is present");
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("a JSON exchange per line")).collect()
 }
 

@@ -1,6 +1,5 @@
 //! A node unreachable for a while during a stream of writes catches up and ends equal to its
-//! peer replicas. The stand-in keeps its data in memory only (a restart would empty it), so
-//! "unreachable for a while" is a SIGSTOP … SIGCONT of the node process: it accepts TCP
+//! peer replicas. "Unreachable for a while" is a SIGSTOP … SIGCONT of the node process: it accepts TCP
 //! connections but answers nothing, the worst case for an HTTP client.
 
 mod indexer_harness;

@@ -1,4 +1,4 @@
-//! `miroir-indexer` as a child process against a real broker and stand-in nodes: operations
+//! `miroir-indexer` as a child process against a real broker and real Meilisearch nodes: operations
 //! appended to `ops` reach exactly the HRW replicas of their shard and no other node, and one
 //! succeeded `task-events` record arrives for every (task, shard, replica).
 

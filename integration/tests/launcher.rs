@@ -1,4 +1,4 @@
-//! `miroir-dev` end to end: with the stand-in as Meilisearch it starts NATS, the nodes, the
+//! `miroir-dev` end to end: with the real Meilisearch binary it starts NATS, the nodes, the
 //! gateway, an indexer and a reconciler, prints the ready line, serves the API, and on SIGTERM
 //! leaves no process behind.
 
@@ -78,7 +78,7 @@ impl Launcher {
             .arg("--bin-dir")
             .arg(profile_dir())
             .args(extra_args)
-            .env("MEILISEARCH_BIN", env!("CARGO_BIN_EXE_meili-standin"))
+            .env("MEILISEARCH_BIN", miroir_integration::nodes::find_meilisearch().expect("the Meilisearch binary"))
             .env("MIROIR_DEV_TEST_MARKER", &marker)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! Nothing internal reaches a client or a log: a representative workload (writes that succeed
 //! and fail, searches and their errors, facet search, multi-search plain/federated/failing,
 //! documents, tasks, batches, stats, keys, metrics, then two of three nodes down) goes through
-//! the gateway of a cluster (NATS, 3 stand-in nodes, S = 3, RF = 2), and no response body or
+//! the gateway of a cluster (NATS, 3 Meilisearch nodes, S = 3, RF = 2), and no response body or
 //! header, and no line the gateway, indexer or reconciler wrote, may contain the nodes' API key,
 //! a node URL or port, or a node index name (`<index>__shard-<k>`).
 //!

@@ -1,7 +1,7 @@
 //! Meilisearch's error vocabulary: every error code Meilisearch 1.50 can return, with the
 //! error type and HTTP status it comes with, and the `{message, code, type, link}` object
 //! every error response carries. Miroir must answer bad input exactly as one Meilisearch node
-//! would, so gateways, indexers and the stand-in all build their errors from this table.
+//! would, so gateways and indexers all build their errors from this table.
 
 use serde::{Deserialize, Serialize};
 

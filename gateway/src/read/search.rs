@@ -13,20 +13,34 @@ use miroir_schemas::filter::{parse_json, primary_key_candidates};
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// Splits a single-index search's time into the wait for the nodes' answers (every fan-out
+/// round) and the gateway's own part: planning, index metadata, merging, shaping the answer
+/// (`docs/metrics.md`).
+fn record_search_time(total: Duration, waited_for_nodes: Duration) {
+    metrics::histogram!("miroir_search_node_wait_seconds").record(waited_for_nodes.as_secs_f64());
+    metrics::histogram!("miroir_search_gateway_seconds").record(total.saturating_sub(waited_for_nodes).as_secs_f64());
+}
 
 impl ReadExecutor {
     /// `POST /indexes/{index_uid}/search` with the client's (validated) JSON body.
     pub async fn search(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
+        let started = Instant::now();
+        let mut waited_for_nodes = Duration::ZERO;
         let meta = self.index_meta(index_uid).await?;
         let mut plan = SearchPlan::new(index_uid, request, meta.settings.clone())?;
         let shards = self.narrowed_shards(request, &meta);
         loop {
+            let asked = Instant::now();
             let gathered = self.gather_search(index_uid, &shards, ClientRequest::SingleIndex, |shards| plan.node_request(shards)).await?;
+            waited_for_nodes += asked.elapsed();
             let results: Vec<NodeResult> = gathered.values().cloned().collect();
             match settle(&plan, &results)? {
                 Settled::Refill(fetch) => plan = plan.widened(fetch),
                 Settled::Done(merged) => {
                     let body = search_response(&plan.merge, &merged, Some(&request_uid()));
+                    record_search_time(started.elapsed(), waited_for_nodes);
                     return Ok(ReadAnswer { body, missing_shards: gathered.missing });
                 }
             }

@@ -4,9 +4,10 @@
 //! Exactness bound. Every node truncates each facet to its node index's `maxValuesPerFacet`
 //! before we see it. Node indexes are meant to carry [`node_max_values_per_facet`] values
 //! (more than the client's setting), and the merge keeps the client's `maxValuesPerFacet`:
-//! * alphabetical order: a value among the first `M` merged values is among the first `M`
-//!   values of every shard that holds it, so its count is exact whenever the node limit is
-//!   `≥ M` — always, given [`node_max_values_per_facet`];
+//! * alphabetical order: a node keeps the first values of its walk (numbers by value, then
+//!   strings by normalized form, [`keep_and_order`]); a value among the first `M` merged values
+//!   is among the first `M` of every shard that holds it, so its count is exact whenever the
+//!   node limit is `≥ M` — always, given [`node_max_values_per_facet`];
 //! * count order: a value a truncated shard did not return has at most that shard's smallest
 //!   returned count there; [`FacetMerge::count_order_is_exact`] checks that no hidden value can
 //!   reach the returned list, and otherwise the tail can be undercounted by at most the sum
@@ -115,6 +116,8 @@ impl IndexFacets {
 pub struct FacetMerge {
     counts: BTreeMap<String, Vec<(String, u64)>>,
     positions: BTreeMap<String, HashMap<String, usize>>,
+    /// Per facet, the displayed values some shard listed as numbers ([`numbers_listed`]).
+    numbers: BTreeMap<String, HashSet<String>>,
     stats: BTreeMap<String, FacetStat>,
     /// Per facet, the smallest count of every shard answer that came back full
     /// (`node_limit` values), i.e. possibly truncated.
@@ -126,6 +129,7 @@ impl FacetMerge {
     /// Adds one shard's facets. `node_limit` is the node index's `maxValuesPerFacet`.
     pub fn add(&mut self, shard: &IndexFacets, node_limit: usize) {
         for (facet, values) in &shard.distribution {
+            self.numbers.entry(facet.clone()).or_default().extend(numbers_listed(values).into_iter().map(str::to_owned));
             let counts = self.counts.entry(facet.clone()).or_default();
             let positions = self.positions.entry(facet.clone()).or_default();
             for (value, count) in values {
@@ -207,17 +211,17 @@ impl FacetMerge {
         shown_exact && hidden_fit
     }
 
-    /// The client's `facetDistribution` and `facetStats`: each facet's values sorted by the
-    /// index's order and cut to `max_values`.
-    pub fn finish(self, order: &FacetOrderRules, max_values: Option<usize>) -> IndexFacets {
+    /// The client's `facetDistribution` and `facetStats`: each facet's values cut to
+    /// `max_values` and shown in the order one node holding all `candidates` matching
+    /// documents would give ([`keep_and_order`]).
+    pub fn finish(self, order: &FacetOrderRules, max_values: Option<usize>, candidates: usize) -> IndexFacets {
+        let no_numbers = HashSet::new();
         let distribution = self
             .counts
             .into_iter()
             .map(|(facet, mut values)| {
-                sort_values(&mut values, order.order_of(&facet));
-                if let Some(max_values) = max_values {
-                    values.truncate(max_values);
-                }
+                let numbers = self.numbers.get(&facet).unwrap_or(&no_numbers);
+                keep_and_order(&mut values, order.order_of(&facet), max_values, candidates, |value| numbers.contains(value));
                 (facet, values)
             })
             .collect();
@@ -225,10 +229,107 @@ impl FacetMerge {
     }
 }
 
-/// Alphabetical: by the value as displayed, byte by byte — what real Meilisearch 1.50 returns
-/// (`0, 10, 100, 1000, 10076, 101, …` for a numeric facet in the recorded merge fixtures).
-/// Count: biggest first; equal counts by descending text, which is the order a node's
-/// facet-level heap pops equal counts in.
+/// Meilisearch's `CANDIDATES_THRESHOLD` (`milli/src/search/facet/facet_distribution.rs`): up to
+/// this many matching documents, an alphabetical distribution is counted document by document;
+/// above it, by walking the facet databases.
+pub const FACET_CANDIDATES_THRESHOLD: usize = 3000;
+
+/// Which values a node keeps when a facet has more than `max_values`, and the order it shows
+/// them in, as real Meilisearch 1.50 does for a search matching `candidates` documents. A node
+/// lists a facet's numeric values first and its string values after them (a string that looks
+/// like a number, `"12"` from a CSV, is a string); `is_number` tells which displayed values are
+/// numbers.
+/// * alphabetical, up to [`FACET_CANDIDATES_THRESHOLD`] candidates: counted document by document
+///   into maps keyed by text: numbers by their display (`10, 100, 1001, …, 101`), then strings by
+///   normalized form; the first `max_values` in that order;
+/// * alphabetical, more candidates: numbers walked in numeric order (`0, 6, 7, …`), then strings
+///   by normalized form; the first `max_values`;
+/// * count: biggest count first, equal counts by descending text (the order a node's
+///   facet-level heap usually pops equal counts in); the first `max_values`.
+pub fn keep_and_order(
+    values: &mut Vec<(String, u64)>,
+    order: FacetOrder,
+    max_values: Option<usize>,
+    candidates: usize,
+    is_number: impl Fn(&str) -> bool,
+) {
+    match order {
+        FacetOrder::Alpha => {
+            let by_text = candidates <= FACET_CANDIDATES_THRESHOLD;
+            values.sort_by_cached_key(|(value, _)| AlphaWalkKey::of(value, is_number(value), by_text));
+        }
+        FacetOrder::Count => sort_values(values, FacetOrder::Count),
+    }
+    if let Some(max) = max_values {
+        values.truncate(max);
+    }
+}
+
+/// The values of one shard's list that are numbers: the longest prefix of number-looking values
+/// in the order a node lists numbers (by text, or by value). A number-looking value after it is
+/// a string (`150, 200, 12` ends at `200`: `12` breaks both orders).
+pub fn numbers_listed(values: &[(String, u64)]) -> Vec<&str> {
+    let numeric: Vec<(&str, f64)> =
+        values.iter().map_while(|(value, _)| Some((value.as_str(), displayed_number(value)?))).collect();
+    let prefix = |sorted: &dyn Fn(&(&str, f64), &(&str, f64)) -> bool| {
+        1 + numeric.windows(2).take_while(|pair| sorted(&pair[0], &pair[1])).count()
+    };
+    let by_text = prefix(&|a, b| a.0 <= b.0);
+    let by_value = prefix(&|a, b| a.1 <= b.1);
+    numeric.iter().take(by_text.max(by_value).min(numeric.len())).map(|(value, _)| *value).collect()
+}
+
+/// A displayed facet value as the number Meilisearch would display it (`7`, `1.5`; not `007`).
+fn displayed_number(displayed: &str) -> Option<f64> {
+    displayed.parse::<f64>().ok().filter(|number| number.is_finite() && number.to_string() == displayed)
+}
+
+/// A facet value's place in a node's alphabetical distribution: numbers first (by display
+/// text, or by value), then strings by normalized form.
+#[derive(Debug, PartialEq)]
+enum AlphaWalkKey {
+    NumberText(String),
+    Number(f64),
+    Text(String),
+}
+
+impl AlphaWalkKey {
+    fn of(displayed: &str, is_number: bool, by_text: bool) -> AlphaWalkKey {
+        match displayed_number(displayed).filter(|_| is_number) {
+            Some(_) if by_text => AlphaWalkKey::NumberText(displayed.to_owned()),
+            Some(number) => AlphaWalkKey::Number(number),
+            None => AlphaWalkKey::Text(FacetValue::normalize_str(displayed)),
+        }
+    }
+
+    fn group(&self) -> u8 {
+        match self {
+            AlphaWalkKey::NumberText(_) | AlphaWalkKey::Number(_) => 0,
+            AlphaWalkKey::Text(_) => 1,
+        }
+    }
+}
+
+impl Eq for AlphaWalkKey {}
+
+impl PartialOrd for AlphaWalkKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AlphaWalkKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (AlphaWalkKey::Number(a), AlphaWalkKey::Number(b)) => a.total_cmp(b),
+            (AlphaWalkKey::NumberText(a), AlphaWalkKey::NumberText(b)) | (AlphaWalkKey::Text(a), AlphaWalkKey::Text(b)) => a.cmp(b),
+            _ => self.group().cmp(&other.group()),
+        }
+    }
+}
+
+/// Alphabetical by the displayed text, byte by byte; count: biggest first, equal counts by
+/// descending text. (A search's distribution follows [`keep_and_order`].)
 pub fn sort_values(values: &mut [(String, u64)], order: FacetOrder) {
     match order {
         FacetOrder::Alpha => values.sort_by(|(left, _), (right, _)| left.cmp(right)),

@@ -209,7 +209,7 @@ impl FederatedPlan {
         });
         response.insert("hits".into(), Value::Array(hits.collect()));
         response.insert("processingTimeMs".into(), results.iter().map(|r| r.answer.processing_time_ms).max().unwrap_or(0).into());
-        insert_hits_info(&mut response, self.pagination, merged_total(results, merged, usize::MAX), usize::MAX);
+        insert_hits_info(&mut response, self.pagination, merged_total(results, merged));
         let facets = self.facets_by_index(results, &merged.rejected);
         match self.merge_facets {
             Some(max_values) => {
@@ -254,11 +254,14 @@ impl FederatedPlan {
                 merge.remove_hit(&hit.hit.document, &hit.hit.extra_document);
             }
         }
+        // which walk a node's alphabetical distribution takes depends on how many documents
+        // matched; the federation's total stands in for each index's own count
+        let candidates: usize = results.iter().map(|result| result.answer.total_hits).sum();
         merges
             .into_iter()
             .map(|(index, merge)| {
                 let settings = self.settings.get(&index).cloned().unwrap_or_default();
-                let facets = merge.finish(&settings.sort_facet_values_by, Some(settings.max_values_per_facet));
+                let facets = merge.finish(&settings.sort_facet_values_by, Some(settings.max_values_per_facet), candidates);
                 (index, facets)
             })
             .collect()
@@ -279,7 +282,8 @@ impl FederatedPlan {
             }
             merged.add(index_facets, usize::MAX);
         }
-        let mut result = merged.finish(&Default::default(), None);
+        // every value is kept here, and sorted below by the facet's order
+        let mut result = merged.finish(&Default::default(), None, 0);
         for (facet, values) in &mut result.distribution {
             sort_values(values, order_of.get(facet).map_or(FacetOrder::Alpha, |(_, order)| *order));
             if let Some(max_values) = max_values {

@@ -174,6 +174,9 @@ pub struct MergeParams {
     pub show_ranking_score_details: bool,
     /// Hybrid/semantic search: the answer carries `semanticHitCount`.
     pub hybrid: bool,
+    /// The client's `vector` when it also asked for `retrieveVectors`: a node echoes it as
+    /// `queryVector` right after `query`.
+    pub query_vector: Option<Value>,
     pub settings: IndexSearchSettings,
 }
 
@@ -223,6 +226,7 @@ impl SearchPlan {
             show_ranking_score: flag("showRankingScore"),
             show_ranking_score_details: flag("showRankingScoreDetails"),
             hybrid: is_ai_search(request),
+            query_vector: request.get("vector").filter(|vector| !vector.is_null() && flag("retrieveVectors")).cloned(),
             settings,
         };
         let node_query = request

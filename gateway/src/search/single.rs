@@ -20,7 +20,8 @@ pub struct NodeResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergedSearch {
     pub page: Vec<RankedHit>,
-    /// Sum of the nodes' totals minus the hits `distinct` rejected, capped at `maxTotalHits`.
+    /// Sum of the nodes' totals minus the hits `distinct` rejected. Never capped at
+    /// `maxTotalHits`: a real node counts every candidate and only stops pagination there.
     pub total_hits: usize,
     pub processing_time_ms: u64,
     /// Present when facets were asked for.
@@ -46,10 +47,12 @@ pub(crate) fn ranked_streams(results: &[NodeResult]) -> Result<Vec<Vec<RankedHit
         .collect()
 }
 
-/// Sum of node totals minus rejected hits, capped as Meilisearch caps a single index's count.
-pub(crate) fn merged_total(results: &[NodeResult], merged: &Merged, max_total_hits: usize) -> usize {
+/// Sum of node totals minus rejected hits. A real node does not cap its count at
+/// `maxTotalHits` (with `maxTotalHits: 10` and 50 matches it answers `estimatedTotalHits: 50`),
+/// so neither does the merge.
+pub(crate) fn merged_total(results: &[NodeResult], merged: &Merged) -> usize {
     let sum: usize = results.iter().map(|result| result.answer.total_hits).sum();
-    sum.saturating_sub(merged.rejected.len()).min(max_total_hits)
+    sum.saturating_sub(merged.rejected.len())
 }
 
 /// With `distinct`, the merge drops cross-shard duplicates and so reaches deeper into the node
@@ -94,10 +97,12 @@ pub(crate) fn refill(pagination: Pagination, max_hits: usize, fetched: usize, re
 /// Page mode with `distinct`: `totalHits` is exhaustive, and summing the nodes' counts would
 /// count a value once per shard holding it. The exact count is the number of hits the merge's
 /// `distinct` kept over every node's whole list, known once every node's list is exhausted (it
-/// returned fewer hits than the `fetched` asked) or the count reaches `max_hits` (the cap).
+/// returned fewer hits than the `fetched` asked). A real node does not cap this count at
+/// `maxTotalHits`; but a node returns at most `max_hits` hits, so when a node still holds more
+/// at that depth the count is a lower bound: what the merge kept, or the largest node's own
+/// exhaustive count if that is more (ARCHITECTURE.md, "What a sharded answer cannot match").
 /// `None` when this does not apply, `Some(Ok(total))`, or `Some(Err(fetch))`: ask each node for
-/// `fetch` hits first (nodes dedupe their own hits, so at `fetch = max_hits` a node that is not
-/// exhausted alone brings the count to the cap).
+/// `fetch` hits first.
 pub fn exhaustive_distinct_total(
     pagination: Pagination,
     has_distinct: bool,
@@ -111,8 +116,12 @@ pub fn exhaustive_distinct_total(
         return None;
     }
     let exhausted = results.iter().all(|result| result.answer.hits.len() < fetched);
-    if exhausted || distinct_kept >= max_hits || fetched >= max_hits {
-        return Some(Ok(distinct_kept.min(max_hits)));
+    if exhausted {
+        return Some(Ok(distinct_kept));
+    }
+    if fetched >= max_hits {
+        let largest_node = results.iter().map(|result| result.answer.total_hits).max().unwrap_or(0);
+        return Some(Ok(distinct_kept.max(largest_node)));
     }
     Some(Err(max_hits))
 }
@@ -156,6 +165,7 @@ fn merge_search_with_hits(params: &MergeParams, results: &[NodeResult]) -> Resul
     let (skip, take) = params.pagination.window();
     let window = Window { skip, take, max_hits: params.settings.max_total_hits };
     let merged = merge_streams(ranked_streams(results)?, Distinct::from_attribute(params.distinct.as_deref()), window);
+    let total_hits = merged_total(results, &merged);
     let facets = params.facets.as_ref().map(|_| {
         let mut facets = FacetMerge::default();
         for result in results {
@@ -166,10 +176,10 @@ fn merge_search_with_hits(params: &MergeParams, results: &[NodeResult]) -> Resul
         for rejected in &merged.rejected {
             facets.remove_hit(&rejected.hit.document, &rejected.hit.extra_document);
         }
-        facets.finish(&params.settings.sort_facet_values_by, Some(params.settings.max_values_per_facet))
+        facets.finish(&params.settings.sort_facet_values_by, Some(params.settings.max_values_per_facet), total_hits)
     });
     let search = MergedSearch {
-        total_hits: merged_total(results, &merged, params.settings.max_total_hits),
+        total_hits,
         processing_time_ms: results.iter().map(|result| result.answer.processing_time_ms).max().unwrap_or(0),
         page: merged.page,
         facets,
@@ -190,12 +200,14 @@ pub(crate) fn client_hit(hit: &RankedHit, show_score: bool, show_details: bool) 
     document
 }
 
-/// The pagination fields of an answer, in Meilisearch's order.
-pub(crate) fn insert_hits_info(response: &mut Map<String, Value>, pagination: Pagination, total_hits: usize, max_total_hits: usize) {
+/// The pagination fields of an answer, in Meilisearch's order. A real 1.50 node echoes the
+/// requested `offset` even past `maxTotalHits` (its search goes through the federated path,
+/// which reports the request's values).
+pub(crate) fn insert_hits_info(response: &mut Map<String, Value>, pagination: Pagination, total_hits: usize) {
     match pagination {
         Pagination::OffsetLimit { offset, limit } => {
             response.insert("limit".into(), limit.into());
-            response.insert("offset".into(), offset.min(max_total_hits).into());
+            response.insert("offset".into(), offset.into());
             response.insert("estimatedTotalHits".into(), total_hits.into());
         }
         Pagination::Pages { page, hits_per_page } => {
@@ -225,8 +237,11 @@ pub fn search_response(params: &MergeParams, merged: &MergedSearch, request_uid:
         .collect();
     response.insert("hits".into(), Value::Array(hits));
     response.insert("query".into(), params.query.clone().into());
+    if let Some(vector) = &params.query_vector {
+        response.insert("queryVector".into(), vector.clone());
+    }
     response.insert("processingTimeMs".into(), merged.processing_time_ms.into());
-    insert_hits_info(&mut response, params.pagination, merged.total_hits, params.settings.max_total_hits);
+    insert_hits_info(&mut response, params.pagination, merged.total_hits);
     if let Some(facets) = &merged.facets {
         response.insert("facetDistribution".into(), distribution_json(facets));
         response.insert("facetStats".into(), stats_json(facets));

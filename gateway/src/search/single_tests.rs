@@ -33,11 +33,11 @@ fn internal_fields_are_stripped_and_ranking_score_kept_only_when_asked() {
 }
 
 #[test]
-fn pages_give_exact_totals_and_page_counts_capped_at_max_total_hits() {
+fn pages_give_totals_and_page_counts_past_max_total_hits_as_a_real_node_does() {
     let results = [result(0, vec![], 700), result(1, vec![], 600)];
     let plan = SearchPlan::new("movies", json!({"page": 2, "hitsPerPage": 30}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
     let response = search_response(&plan.merge, &merge_search(&plan.merge, &results).unwrap(), None);
-    assert_eq!((response["totalHits"].clone(), response["totalPages"].clone()), (json!(1000), json!(34)));
+    assert_eq!((response["totalHits"].clone(), response["totalPages"].clone()), (json!(1300), json!(44)));
 }
 
 #[test]
@@ -124,6 +124,8 @@ fn paged_distinct_totals_count_each_value_once_across_shards() {
     let Settled::Done(merged) = settle(&estimated, &complete).unwrap() else { panic!("settled") };
     assert_eq!(merged.total_hits, 3, "node totals minus the one rejected duplicate");
     assert_eq!(exhaustive_distinct_total(estimated.merge.pagination, true, 1000, 10, &complete, 3), None);
-    // at the cap the count is exact whatever the nodes hold
-    assert_eq!(exhaustive_distinct_total(plan.merge.pagination, true, 3, 2, &cut, 3), Some(Ok(3)));
+    // every node exhausted: exact, even past maxTotalHits (a real node does not cap it)
+    assert_eq!(exhaustive_distinct_total(plan.merge.pagination, true, 2, 10, &complete, 3), Some(Ok(3)));
+    // a node still full at maxTotalHits: a lower bound, at least the largest node's own count
+    assert_eq!(exhaustive_distinct_total(plan.merge.pagination, true, 2, 2, &cut, 3), Some(Ok(7)));
 }

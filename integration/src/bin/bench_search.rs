@@ -2,8 +2,8 @@
 //! cluster (3 nodes, RF = 1) against one node holding the whole corpus, in the same run, plus
 //! the gateway's resident memory under 64 concurrent searches.
 //!
-//! Nodes are `MEILISEARCH_BIN` when set, else the stand-in (`meili-standin`) — the report says
-//! which. Prints a markdown section and, with `--write-docs`, replaces the "## Search" section
+//! Nodes run the real Meilisearch binary (`MEILISEARCH_BIN`, else `../shared/meilisearch/unpack`).
+//! Prints a markdown section and, with `--write-docs`, replaces the "## Search" section
 //! of docs/benchmarks.md.
 //!
 //!     cargo build --release --workspace --bins
@@ -19,7 +19,7 @@ use anyhow::{bail, ensure, Result};
 use clap::Parser;
 use futures::stream::{self, StreamExt};
 use miroir_integration::bench_support::{
-    binaries, corpus_batches, BenchPaths, engine_name, load_average, on_standin, write_section, BenchCluster, Target, NODE_KEY,
+    binaries, corpus_batches, BenchPaths, engine_name, load_average, write_section, BenchCluster, Target, NODE_KEY,
 };
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 use serde_json::{json, Value};
@@ -34,14 +34,14 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     nodes: usize,
     /// `S` of the cluster.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 7)]
     shards: u32,
     /// Searches per measured run (the workload is cycled).
     #[arg(long, default_value_t = 2_000)]
     requests: usize,
-    /// Concurrency of the latency run (requests in flight).
-    #[arg(long, default_value_t = 1)]
-    latency_concurrency: usize,
+    /// Concurrencies of the latency runs (requests in flight), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    latency_concurrency: Vec<usize>,
     /// Concurrency of the throughput and memory run.
     #[arg(long, default_value_t = 64)]
     load_concurrency: usize,
@@ -166,12 +166,18 @@ fn reset_peak_rss(pid: u32) -> bool {
 
 struct TargetResult {
     name: String,
-    latency: Measured,
+    /// One run per `--latency-concurrency`, in order.
+    latency: Vec<Measured>,
     load: Measured,
+    /// The gateway's mean own time and node wait per search (ms) during the first latency run,
+    /// from its `/metrics`; `None` for a node.
+    split: Option<(f64, f64)>,
 }
 
 struct Report {
     results: Vec<TargetResult>,
+    /// Right after the gateway started, before any request.
+    gateway_rss_idle_kb: Option<u64>,
     /// After the ingest and before the searches: what the write path left resident.
     gateway_rss_before_kb: Option<u64>,
     gateway_peak_rss_kb: Option<u64>,
@@ -182,12 +188,37 @@ struct Report {
     engine: String,
 }
 
-async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, args: &Args) -> Result<TargetResult> {
-    eprintln!("{name}: warm-up, then {} searches at concurrency {}, then at {}", args.requests, args.latency_concurrency, args.load_concurrency);
+/// `(sum, count)` of a summary in the gateway's `/metrics`.
+async fn summary(target: &Target, name: &str) -> Result<(f64, f64)> {
+    let text = reqwest::get(format!("{}/metrics", target.url)).await?.text().await?;
+    let value = |suffix: &str| -> f64 {
+        let prefix = format!("{name}{suffix} ");
+        text.lines().find_map(|line| line.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+    };
+    Ok((value("_sum"), value("_count")))
+}
+
+async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, args: &Args, is_gateway: bool) -> Result<TargetResult> {
+    eprintln!("{name}: warm-up, then {} searches at each of {:?} in flight, then at {}", args.requests, args.latency_concurrency, args.load_concurrency);
     run_workload(&target, queries, queries.len() * 2, 4).await?;
-    let latency = run_workload(&target, queries, args.requests, args.latency_concurrency).await?;
+    let mut latency = Vec::new();
+    let mut split = None;
+    for (at, &concurrency) in args.latency_concurrency.iter().enumerate() {
+        let before = if is_gateway && at == 0 {
+            Some((summary(&target, "miroir_search_gateway_seconds").await?, summary(&target, "miroir_search_node_wait_seconds").await?))
+        } else {
+            None
+        };
+        latency.push(run_workload(&target, queries, args.requests, concurrency).await?);
+        if let Some(((own_sum, own_count), (wait_sum, _))) = before {
+            let (own_after, count_after) = summary(&target, "miroir_search_gateway_seconds").await?;
+            let (wait_after, _) = summary(&target, "miroir_search_node_wait_seconds").await?;
+            let searches = (count_after - own_count).max(1.0);
+            split = Some(((own_after - own_sum) * 1000.0 / searches, (wait_after - wait_sum) * 1000.0 / searches));
+        }
+    }
     let load = run_workload(&target, queries, args.requests, args.load_concurrency).await?;
-    Ok(TargetResult { name, latency, load })
+    Ok(TargetResult { name, latency, load, split })
 }
 
 async fn bench(args: &Args) -> Result<Report> {
@@ -195,7 +226,7 @@ async fn bench(args: &Args) -> Result<Report> {
     let binaries = binaries(args.paths.bin_dir.as_deref())?;
     let batches = corpus_batches(&args.paths.corpus(), args.docs, 10_000)?;
     let queries = Arc::new(workload());
-    let connections = args.load_concurrency.max(args.latency_concurrency);
+    let connections = args.latency_concurrency.iter().copied().fold(args.load_concurrency, usize::max);
 
     eprintln!("loading {} documents into one node and into the cluster", args.docs);
     let node = MeiliNodes::start_temp(&meilisearch, 1, NODE_KEY).await?;
@@ -203,6 +234,7 @@ async fn bench(args: &Args) -> Result<Report> {
     single.create_index().await?;
     single.ingest(&batches).await?;
     let cluster = BenchCluster::start(&binaries, &meilisearch, args.nodes, args.shards, 1).await?;
+    let gateway_rss_idle_kb = proc_status_kb(cluster.miroir.gateway.pid(), "VmRSS:");
     let gateway = Arc::new(cluster.gateway(connections)?);
     gateway.create_index().await?;
     gateway.ingest(&batches).await?;
@@ -212,13 +244,14 @@ async fn bench(args: &Args) -> Result<Report> {
     }
     let disagreements = disagreements(&single, &gateway, &queries).await?;
 
-    let one = measure("one node, direct".into(), Arc::clone(&single), &queries, args).await?;
+    let one = measure("one node, direct".into(), Arc::clone(&single), &queries, args, false).await?;
     let gateway_pid = cluster.miroir.gateway.pid();
     let gateway_rss_before_kb = proc_status_kb(gateway_pid, "VmRSS:");
     let peak_reset = reset_peak_rss(gateway_pid);
-    let many = measure(format!("gateway, {} nodes, S = {}, RF = 1", args.nodes, args.shards), Arc::clone(&gateway), &queries, args).await?;
+    let many = measure(format!("gateway, {} nodes, S = {}, RF = 1", args.nodes, args.shards), Arc::clone(&gateway), &queries, args, true).await?;
     Ok(Report {
         results: vec![one, many],
+        gateway_rss_idle_kb,
         gateway_rss_before_kb,
         gateway_peak_rss_kb: proc_status_kb(gateway_pid, "VmHWM:"),
         gateway_rss_after_kb: proc_status_kb(gateway_pid, "VmRSS:"),
@@ -248,63 +281,60 @@ fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
     out.push_str(&format!(
         "{} documents in one node and, through the gateway, in {} nodes (S = {}, RF = 1). The workload cycles {} searches: \
          keyword, typo, prefix, multi-word, filtered (string and array forms), sorted, faceted, placeholder, deep offset and \
-         page/hitsPerPage. Each target gets a warm-up, then {} searches with {} in flight (latency) and {} with {} in flight \
-         (throughput). Latency is measured at the client, from sending the request to reading the whole body.\n\n",
+         page/hitsPerPage. Each target gets a warm-up, then {} searches at each of {:?} in flight and {} with {} in flight \
+         (throughput and memory). Latency is measured at the client, from sending the request to reading the whole body.\n\n",
         args.docs, args.nodes, args.shards, report.queries, args.requests, args.latency_concurrency, args.requests, args.load_concurrency
     ));
-    out.push_str(&format!(
-        "| target | p50 (ms), {c1} in flight | p99 (ms), {c1} in flight | searches/s, {c1} in flight | p50 (ms), {c2} in flight | p99 (ms), {c2} in flight | searches/s, {c2} in flight |\n|---|---:|---:|---:|---:|---:|---:|\n",
-        c1 = args.latency_concurrency,
-        c2 = args.load_concurrency
-    ));
+    out.push_str("| target | in flight | p50 (ms) | p99 (ms) | searches/s |\n|---|---:|---:|---:|---:|\n");
     for r in &report.results {
-        out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {:.0} |\n",
-            r.name,
-            ms(r.latency.percentile(50.0)),
-            ms(r.latency.percentile(99.0)),
-            r.latency.throughput(),
-            ms(r.load.percentile(50.0)),
-            ms(r.load.percentile(99.0)),
-            r.load.throughput()
-        ));
+        let runs = args.latency_concurrency.iter().zip(&r.latency).chain(std::iter::once((&args.load_concurrency, &r.load)));
+        for (in_flight, run) in runs {
+            out.push_str(&format!(
+                "| {} | {in_flight} | {} | {} | {:.0} |\n",
+                r.name,
+                ms(run.percentile(50.0)),
+                ms(run.percentile(99.0)),
+                run.throughput()
+            ));
+        }
     }
     let [one, gateway] = [&report.results[0], &report.results[1]];
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    out.push('\n');
+    for (at, in_flight) in args.latency_concurrency.iter().enumerate() {
+        let (g, o) = (&gateway.latency[at], &one.latency[at]);
+        out.push_str(&format!(
+            "Gateway ÷ one node, {in_flight} in flight: p50 {:.2}×, p99 {:.2}×, throughput {:.2}×.\n",
+            ratio(g.percentile(50.0), o.percentile(50.0)),
+            ratio(g.percentile(99.0), o.percentile(99.0)),
+            g.throughput() / o.throughput(),
+        ));
+    }
     out.push_str(&format!(
-        "\nGateway ÷ one node: p50 {:.2}×, p99 {:.2}× ({} in flight); p50 {:.2}×, p99 {:.2}×, throughput {:.2}× ({} in flight). \
-         Targets: p50 ≤ 1.10×, p99 ≤ 1.25×.\n\n",
-        ratio(gateway.latency.percentile(50.0), one.latency.percentile(50.0)),
-        ratio(gateway.latency.percentile(99.0), one.latency.percentile(99.0)),
-        args.latency_concurrency,
-        ratio(gateway.load.percentile(50.0), one.load.percentile(50.0)),
-        ratio(gateway.load.percentile(99.0), one.load.percentile(99.0)),
-        gateway.load.throughput() / one.load.throughput(),
+        "Gateway ÷ one node, {} in flight: throughput {:.2}×. Targets (search-cost issue): p50 ≤ 1.10×, p99 ≤ 1.25× at 1 in flight; \
+         throughput ≥ 0.9× at 8.\n\n",
         args.load_concurrency,
+        gateway.load.throughput() / one.load.throughput(),
     ));
+    if let Some((own, wait)) = gateway.split {
+        out.push_str(&format!(
+            "Where a gateway search's time goes ({} in flight, means from the gateway's `/metrics`, `docs/metrics.md`): \
+             {own:.2} ms the gateway's own work (index metadata, planning, merge, answer) and {wait:.2} ms waiting for the nodes' \
+             answers (one federated multi-search per node, in parallel).\n\n",
+            args.latency_concurrency[0]
+        ));
+    }
     let mib = |kb: Option<u64>| kb.map_or("unknown".to_owned(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0));
     out.push_str(&format!(
-        "Gateway resident memory: {} after loading the corpus through it, peak {} during its search runs ({}), {} after. \
-         Target: ≤ 150 MB at {} concurrent searches.\n\n",
+        "Gateway resident memory: {} idle (just started), {} after loading the corpus through it, peak {} during its search \
+         runs ({}), {} after. Targets: ≤ 50 MB idle, ≤ 150 MB at {} concurrent searches.\n\n",
+        mib(report.gateway_rss_idle_kb),
         mib(report.gateway_rss_before_kb),
         mib(report.gateway_peak_rss_kb),
         if report.peak_reset { "VmHWM reset just before them" } else { "VmHWM since start: the reset was refused" },
         mib(report.gateway_rss_after_kb),
         args.load_concurrency,
     ));
-    if on_standin() {
-        out.push_str(&format!(
-            "**What this run can and cannot say.** The stand-in ranks every candidate document of a query by re-reading its \
-             words (a word map only narrows the candidates to those holding the first query word), one search at a time: \
-             hundreds of milliseconds to seconds per search over {} documents, where Meilisearch takes milliseconds. Node time \
-             dominates both rows, and a cluster node ranks a third of the candidates, which favours the gateway. The latency \
-             targets need `MEILISEARCH_BIN`. What it does measure is that the fan-out, merge and connection handling add no \
-             stalls, and the gateway's memory under {} concurrent searches over the full answers. The gateway ran with a \
-             300 s search deadline (`MIROIR_SEARCH_DEADLINE_MS`) so that the stand-in's queue of searches is measured rather \
-             than turned into 503s.\n\n",
-            args.docs, args.load_concurrency
-        ));
-    }
     if report.disagreements.is_empty() {
         out.push_str("Every workload query returned the same total on both targets (and, for sorted queries, the same first page).\n");
     } else {
@@ -314,16 +344,6 @@ fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
 }
 
 fn main() -> Result<()> {
-    if on_standin() {
-        // The stand-in serializes searches behind one lock: 64 in flight queue for seconds, which
-        // the gateway's default 10 s deadline would turn into 503s. Set before any thread exists;
-        // the gateway process inherits it.
-        for (name, value) in [("MIROIR_SEARCH_DEADLINE_MS", "300000"), ("MIROIR_NODE_READ_TIMEOUT_MS", "300000")] {
-            if std::env::var_os(name).is_none() {
-                std::env::set_var(name, value);
-            }
-        }
-    }
     tokio::runtime::Runtime::new()?.block_on(run())
 }
 

@@ -85,8 +85,7 @@ struct Running {
     _data: Option<tempfile::TempDir>,
 }
 
-/// Meilisearch for the launcher: `MEILISEARCH_BIN`, else `meilisearch` on `PATH` (never the
-/// test stand-in: a user's cluster runs the real engine).
+/// Meilisearch for the launcher: `MEILISEARCH_BIN`, else `meilisearch` on `PATH`.
 fn find_meilisearch() -> Result<PathBuf> {
     const DOWNLOAD: &str = "https://github.com/meilisearch/meilisearch/releases";
     if let Some(path) = std::env::var_os("MEILISEARCH_BIN").filter(|p| !p.is_empty()) {

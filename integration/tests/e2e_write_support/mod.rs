@@ -1,5 +1,5 @@
 //! A whole Miroir cluster for the write-path end-to-end tests: a broker (nats-server behind a
-//! fixed-port forwarder, or Tansu), 3 Meilisearch nodes (the stand-in, or `MEILISEARCH_BIN`),
+//! fixed-port forwarder, or Tansu), 3 real Meilisearch nodes,
 //! and the gateway, indexer and reconciler as child processes, with hooks to crash and
 //! restart the indexer, pause a node and crash the broker.
 #![allow(dead_code)] // each test file uses a different part
@@ -17,7 +17,7 @@ use std::time::Duration;
 use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_integration::brokers::{NatsServer, Tansu};
 use miroir_integration::cluster::{ClusterSpec, LogKind, ManagedProcess, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
-use miroir_integration::nodes::{free_port, meilisearch_or, MeiliNodes};
+use miroir_integration::nodes::{free_port, find_meilisearch, MeiliNodes};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{Node, Topology};
 
@@ -79,7 +79,7 @@ impl Cluster {
         } else {
             Some(logs)
         };
-        let meilisearch = meilisearch_or(env!("CARGO_BIN_EXE_meili-standin"));
+        let meilisearch = find_meilisearch().expect("the Meilisearch binary");
         let nodes = MeiliNodes::start(&meilisearch, NODE_COUNT, &log_dir.join("nodes"), NODE_KEY).await.expect("starting the nodes");
         let (broker, log_url) = match log {
             LogKind::Nats => {
@@ -146,8 +146,8 @@ impl Cluster {
     }
 
     /// Freezes node `i` with SIGSTOP: it keeps its port and data but answers nothing, like a
-    /// hung or partitioned node. (The stand-in loses its data on restart, so a stop/continue is
-    /// the outage that a stand-in can survive.)
+    /// hung or partitioned node: the worst case for an HTTP client, which connects and then
+    /// waits.
     pub fn pause_node(&self, i: usize) {
         signal(self.node_pid(i), "STOP");
     }

@@ -15,20 +15,26 @@ pub const INDEX: &str = "deb";
 /// Bound on waiting for the nodes to converge: turns a hang into a failure.
 pub const CONVERGE_BOUND: Duration = Duration::from_secs(180);
 
-/// The corpus the tests ingest. On NATS: all 63,666 documents in 10,000-document batches (about
-/// 15 s on the stand-in in a debug build), or 6,000 in 1,000-document batches with
-/// `MIROIR_E2E_QUICK=1`. On Kafka always the 6,000 slice: the test broker (Tansu, in memory) serves
-/// fetches of a 70 MB topic at 100 % of both CPUs of a CI machine, so the full corpus measures
-/// Tansu, not Miroir (users run Apache Kafka or Redpanda).
+/// The documents a scenario ingests, and its batch size.
 pub struct Slice {
     pub documents: Vec<Document>,
     pub batch_size: usize,
 }
 
-pub fn slice(cluster: &Cluster) -> Slice {
+/// 6,000 documents in 1,000-document batches: what every scenario but the placement check
+/// ingests (the whole corpus once is enough; real nodes index it in minutes on two cores).
+pub fn small_slice() -> Slice {
+    Slice { documents: corpus(6_000), batch_size: 1_000 }
+}
+
+/// The placement check's corpus. On NATS: all 63,666 documents in 10,000-document batches, or
+/// the small slice with `MIROIR_E2E_QUICK=1`. On Kafka always the small slice: the test broker
+/// (Tansu, in memory) serves fetches of a 70 MB topic at 100 % of both CPUs of a CI machine, so the
+/// full corpus measures Tansu, not Miroir (users run Apache Kafka or Redpanda).
+pub fn placement_slice(cluster: &Cluster) -> Slice {
     let quick = std::env::var("MIROIR_E2E_QUICK").is_ok_and(|v| v == "1");
     if quick || cluster.spec.log == LogKind::Kafka {
-        Slice { documents: corpus(6_000), batch_size: 1_000 }
+        small_slice()
     } else {
         Slice { documents: corpus(CORPUS_SIZE), batch_size: 10_000 }
     }
@@ -54,7 +60,7 @@ pub fn contents_of<'a>(documents: impl IntoIterator<Item = &'a Document>) -> Con
 /// document, as a new index does), every task succeeds, and every document is on exactly the
 /// replicas of its HRW shard.
 pub async fn ingest_and_check_placement(cluster: &Cluster, index: &str) {
-    let slice = slice(&*cluster);
+    let slice = placement_slice(cluster);
     let tasks = post_batches(cluster, index, &slice.documents, slice.batch_size).await;
     assert!(tasks.windows(2).all(|w| w[0] < w[1]), "task uids must increase: {tasks:?}");
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
@@ -139,7 +145,7 @@ pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &Cluster) 
 /// nodes end exactly equal to what was written.
 pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
     create_index(&cluster).await;
-    let slice = slice(&*cluster);
+    let slice = small_slice();
     let (first, second) = slice.documents.split_at(slice.documents.len() / 2);
     let batch = slice.batch_size / 2;
     let mut tasks = post_batches(&cluster, INDEX, first, batch).await;

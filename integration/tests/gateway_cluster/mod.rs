@@ -1,5 +1,5 @@
 //! A whole Miroir cluster as a client sees it, for the transcript replay and the leak check:
-//! nats-server, stand-in (or `MEILISEARCH_BIN`) nodes in one replica group, and the gateway,
+//! nats-server, real Meilisearch nodes in one replica group, and the gateway,
 //! indexer and reconciler as child processes whose stdout/stderr go to files, plus a raw HTTP
 //! exchange helper that keeps status, headers and body.
 #![allow(dead_code)] // each test file uses a different part
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use miroir_integration::brokers::NatsServer;
 use miroir_integration::cluster::{one_group_nodes, ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
-use miroir_integration::nodes::{free_port, meilisearch_or, MeiliNodes};
+use miroir_integration::nodes::{free_port, find_meilisearch, MeiliNodes};
 use serde_json::Value;
 
 /// The key clients give the gateway (the recording's master key).
@@ -50,7 +50,7 @@ impl GatewayCluster {
         let log_dir = dir.path().join("logs");
         // A distinctive node key, so any place it shows up can be found.
         let node_key = format!("node-secret-{}", uuid::Uuid::new_v4().simple());
-        let meilisearch = meilisearch_or(env!("CARGO_BIN_EXE_meili-standin"));
+        let meilisearch = find_meilisearch().expect("the Meilisearch binary");
         let nodes = MeiliNodes::start(&meilisearch, node_count, &dir.path().join("nodes"), &node_key).await.expect("starting the nodes");
         let nats = NatsServer::start().expect("starting nats-server");
         let spec = ClusterSpec {

@@ -1,5 +1,5 @@
-//! Shared harness of the `indexer_*` tests: a broker (NATS or Tansu), Meilisearch nodes (the
-//! stand-in unless `MEILISEARCH_BIN` is set), `miroir-indexer` as real child processes, a writer
+//! Shared harness of the `indexer_*` tests: a broker (NATS or Tansu), real Meilisearch
+//! nodes, `miroir-indexer` as real child processes, a writer
 //! that appends `TaskRecord`s and `OpEnvelope`s straight to the log, a model of what every
 //! shard must hold, and readers of `task-events` and of node contents.
 #![allow(dead_code)] // each test file uses its own subset
