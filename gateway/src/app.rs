@@ -18,10 +18,7 @@ fn api() -> Router<AppState> {
         .route("/swap-indexes", post(swap::swap_indexes))
         .route(
             "/indexes/{uid}/documents",
-            get(reads::list_documents)
-                .post(document_writes::add)
-                .put(document_writes::update)
-                .delete(document_writes::clear),
+            get(reads::list_documents).post(document_writes::add).put(document_writes::update).delete(document_writes::clear),
         )
         .route("/indexes/{uid}/documents/{id}", get(reads::get_document).delete(document_writes::delete_one))
         .route("/indexes/{uid}/documents/fetch", post(reads::fetch_documents))
@@ -68,8 +65,5 @@ pub fn authenticated_router(state: AppState, keys: KeysService) -> Router {
     metrics::prometheus();
     // `/health` is public by the auth policy, as in Meilisearch.
     let api = auth::mount(api().route("/health", get(health::health)).with_state(state), keys);
-    Router::new()
-        .route("/metrics", get(metrics::render))
-        .merge(api)
-        .layer(from_fn(metrics::record_request))
+    Router::new().route("/metrics", get(metrics::render)).merge(api).layer(from_fn(metrics::record_request))
 }

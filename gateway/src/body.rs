@@ -16,9 +16,7 @@ pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, GatewayErro
     let mut stream = body.into_data_stream();
     let mut collected = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| {
-            GatewayError::meili(Code::BadRequest, "The provided payload is incomplete and cannot be parsed")
-        })?;
+        let chunk = chunk.map_err(|_| GatewayError::meili(Code::BadRequest, "The provided payload is incomplete and cannot be parsed"))?;
         if collected.len() + chunk.len() > limit {
             return Err(GatewayError::PayloadTooLarge { limit });
         }
@@ -93,7 +91,10 @@ mod tests {
         let invalid = json_body(&headers(Some("text/plain")), b"{}").unwrap_err();
         assert_eq!(invalid.code, "invalid_content_type");
         assert_eq!(invalid.http_status, 415);
-        assert_eq!(invalid.message, "The Content-Type `text/plain` is invalid. Accepted values for the Content-Type header are: `application/json`");
+        assert_eq!(
+            invalid.message,
+            "The Content-Type `text/plain` is invalid. Accepted values for the Content-Type header are: `application/json`"
+        );
         assert_eq!(code(json_body(&headers(Some("application/json")), b"")), "missing_payload");
         let malformed = json_body(&headers(Some("application/json")), b"{\"uid\":").unwrap_err();
         assert_eq!(malformed.code, "malformed_payload");

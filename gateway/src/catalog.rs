@@ -9,12 +9,12 @@
 
 use std::collections::BTreeMap;
 
+use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{LogRecord, SCHEMA_VERSION};
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::meta_log::TaskChange;
+use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
 use miroir_schemas::tasks::{canceled_state, fold_task, render_task, TaskState, TaskStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -197,7 +197,9 @@ impl Catalog {
                     finished_at: Some(outcome.at),
                     counts: Default::default(),
                 },
-                None => TaskState { status: TaskStatus::Enqueued, error: None, started_at: None, finished_at: None, counts: Default::default() },
+                None => {
+                    TaskState { status: TaskStatus::Enqueued, error: None, started_at: None, finished_at: None, counts: Default::default() }
+                }
             };
             return (state, None);
         }
@@ -375,7 +377,9 @@ fn swap(indexes: &mut Indexes, record: &TaskRecord) -> Result<(), ResponseError>
         if swap.rename && indexes.contains_key(b) {
             return Err(ResponseError::new(
                 Code::IndexAlreadyExists,
-                format!("Cannot rename `{a}` to `{b}` as the index already exists. Hint: You can remove `{b}` first and then do your remove."),
+                format!(
+                    "Cannot rename `{a}` to `{b}` as the index already exists. Hint: You can remove `{b}` first and then do your remove."
+                ),
             ));
         }
     }

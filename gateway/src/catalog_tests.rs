@@ -64,11 +64,8 @@ fn deleting_a_missing_index_fails_and_deleting_an_existing_one_removes_it() {
 
 #[test]
 fn documents_create_the_index_with_the_decided_primary_key() {
-    let catalog = fold(vec![
-        add_documents("movies", "movie_id", 5),
-        add_documents("movies", "other", 6),
-        add_documents("movies", "movie_id", 7),
-    ]);
+    let catalog =
+        fold(vec![add_documents("movies", "movie_id", 5), add_documents("movies", "other", 6), add_documents("movies", "movie_id", 7)]);
     let movies = catalog.index("movies").unwrap();
     assert_eq!(movies.primary_key.as_deref(), Some("movie_id"));
     assert_eq!(movies.created_at, at(5));
@@ -100,10 +97,7 @@ fn primary_key_change_is_refused_once_documents_were_added() {
     let empty = fold(vec![create("packages", Some("id"), 0), update(1)]);
     assert_eq!(empty.index("packages").unwrap().primary_key.as_deref(), Some("name"));
     let filled = fold(vec![create("packages", Some("id"), 0), add_documents("packages", "id", 1), update(2)]);
-    assert_eq!(
-        filled.task_view(2).unwrap()["error"]["message"],
-        "Index `packages`: Index already has a primary key: `id`."
-    );
+    assert_eq!(filled.task_view(2).unwrap()["error"]["message"], "Index `packages`: Index already has a primary key: `id`.");
 }
 
 #[test]

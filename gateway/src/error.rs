@@ -98,8 +98,7 @@ mod tests {
 
     #[tokio::test]
     async fn meilisearch_errors_keep_their_object_and_status() {
-        let (status, retry, body) =
-            body_and_status(GatewayError::meili(Code::IndexNotFound, "Index `nope` not found.")).await;
+        let (status, retry, body) = body_and_status(GatewayError::meili(Code::IndexNotFound, "Index `nope` not found.")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(retry.is_none());
         assert_eq!(
@@ -123,10 +122,7 @@ mod tests {
     async fn payload_too_large_reads_like_meilisearch() {
         let (status, _, body) = body_and_status(GatewayError::PayloadTooLarge { limit: DEFAULT_LIMIT }).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(
-            body["message"],
-            "The provided payload reached the size limit. The maximum accepted payload size is 100 MB."
-        );
+        assert_eq!(body["message"], "The provided payload reached the size limit. The maximum accepted payload size is 100 MB.");
         assert_eq!(body["code"], "payload_too_large");
     }
 

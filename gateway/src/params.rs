@@ -46,7 +46,10 @@ impl QueryParams {
         self.get(name)
             .map(|value| {
                 value.parse::<bool>().map_err(|_| {
-                    ResponseError::new(code, query_param_unexpected(name, &format!("could not parse `{value}` as a boolean, expected either `true` or `false`")))
+                    ResponseError::new(
+                        code,
+                        query_param_unexpected(name, &format!("could not parse `{value}` as a boolean, expected either `true` or `false`")),
+                    )
                 })
             })
             .transpose()
@@ -62,9 +65,7 @@ impl QueryParams {
 /// and short enough that every node index `uid__shard-k` is one too.
 pub fn is_valid_index_uid(uid: &str, shard_count: u32) -> bool {
     let longest_node_uid = node_index_uid(uid, ShardId(shard_count.saturating_sub(1))).len();
-    !uid.is_empty()
-        && longest_node_uid <= MAX_INDEX_UID_BYTES
-        && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !uid.is_empty() && longest_node_uid <= MAX_INDEX_UID_BYTES && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn index_uid_rule(uid: &str) -> String {

@@ -70,10 +70,8 @@ impl CatalogHandle {
 
 /// Starts the tailers; they run until the returned tasks are aborted.
 pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec<JoinHandle<()>> {
-    let mut tasks = vec![
-        tokio::spawn(tail_tasks(log.clone(), handle.clone())),
-        tokio::spawn(tail_task_changes(log.clone(), handle.clone())),
-    ];
+    let mut tasks =
+        vec![tokio::spawn(tail_tasks(log.clone(), handle.clone())), tokio::spawn(tail_task_changes(log.clone(), handle.clone()))];
     for partition in 0..log.config().partitions(Topic::TaskEvents) {
         tasks.push(tokio::spawn(tail_events(log.clone(), handle.clone(), partition)));
     }

@@ -91,8 +91,7 @@ async fn the_log_decides_which_of_two_creates_of_one_uid_wins() {
     let (_, _, a, b) = two_gateways().await;
     let uid = "b0a4a9a6-1c55-4a6e-9d8e-0123456789ab";
     let body = |name: &str| json!({ "uid": uid, "name": name, "actions": ["search"], "indexes": ["*"], "expiresAt": null });
-    let (first, second) =
-        tokio::join!(a.master("POST", "/keys", Some(body("from a"))), b.master("POST", "/keys", Some(body("from b"))));
+    let (first, second) = tokio::join!(a.master("POST", "/keys", Some(body("from a"))), b.master("POST", "/keys", Some(body("from b"))));
     let mut statuses = [first.0, second.0];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
@@ -112,10 +111,8 @@ async fn racing_gateways_seed_the_default_keys_once() {
         let config = LogConfig { dedup_window, ..LogConfig::for_tests("seed") };
         let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(config).unwrap());
         let clock = ManualClock::default();
-        let (a, b) = tokio::join!(
-            Gateway::start(log.clone(), Some(MASTER_KEY), &clock),
-            Gateway::start(log.clone(), Some(MASTER_KEY), &clock)
-        );
+        let (a, b) =
+            tokio::join!(Gateway::start(log.clone(), Some(MASTER_KEY), &clock), Gateway::start(log.clone(), Some(MASTER_KEY), &clock));
         let (_, on_a) = a.master("GET", "/keys", None).await;
         let (_, on_b) = b.master("GET", "/keys", None).await;
         let names: Vec<&str> = on_a["results"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
@@ -149,7 +146,10 @@ async fn updates_apply_everywhere_and_bad_bodies_get_meilisearch_errors() {
         )
     );
     let (status, body) = a.master("POST", "/keys", Some(json!({ "actions": ["search"], "indexes": ["*"] }))).await;
-    assert_eq!((status, body), (StatusCode::BAD_REQUEST, meili_error("missing_api_key_expires_at", "invalid_request", "Missing field `expiresAt`")));
+    assert_eq!(
+        (status, body),
+        (StatusCode::BAD_REQUEST, meili_error("missing_api_key_expires_at", "invalid_request", "Missing field `expiresAt`"))
+    );
     let no_content_type = axum::http::Request::builder()
         .method("POST")
         .uri("/keys")
@@ -159,13 +159,20 @@ async fn updates_apply_everywhere_and_bad_bodies_get_meilisearch_errors() {
     let response = tower::ServiceExt::oneshot(a.router.clone(), no_content_type).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (status, body) = a.master("GET", "/keys?limit=1&offset=1", None).await;
-    assert_eq!((status, body["limit"].clone(), body["offset"].clone(), body["total"].clone()), (StatusCode::OK, json!(1), json!(1), json!(5)));
+    assert_eq!(
+        (status, body["limit"].clone(), body["offset"].clone(), body["total"].clone()),
+        (StatusCode::OK, json!(1), json!(1), json!(5))
+    );
     let (status, body) = a.master("GET", "/keys?limit=x", None).await;
     assert_eq!(
         (status, body),
         (
             StatusCode::BAD_REQUEST,
-            meili_error("invalid_api_key_limit", "invalid_request", "Invalid value in parameter `limit`: could not parse `x` as a positive integer")
+            meili_error(
+                "invalid_api_key_limit",
+                "invalid_request",
+                "Invalid value in parameter `limit`: could not parse `x` as a positive integer"
+            )
         )
     );
 }

@@ -39,8 +39,7 @@ async fn missing_malformed_and_wrong_credentials_get_meilisearch_errors() {
         }
     }
     // Tenant-token-shaped garbage on a search route reads as a token that fails to decode.
-    let (status, body) =
-        send(&gateway.router, "POST", "/indexes/movies/search", Some("Bearer a.b.c"), Some(json!({}))).await;
+    let (status, body) = send(&gateway.router, "POST", "/indexes/movies/search", Some("Bearer a.b.c"), Some(json!({}))).await;
     assert_eq!((status, body["code"].clone()), (StatusCode::FORBIDDEN, json!("invalid_api_key")));
 }
 
@@ -70,7 +69,11 @@ async fn a_search_only_key_cannot_write_manage_keys_or_reach_admin_routes() {
         ("GET", "/tasks"),
         ("GET", "/_miroir/status"),
     ] {
-        assert_eq!(gateway.call(method, path, Some(&key), None).await, (StatusCode::FORBIDDEN, invalid_api_key(INVALID_KEY)), "{method} {path}");
+        assert_eq!(
+            gateway.call(method, path, Some(&key), None).await,
+            (StatusCode::FORBIDDEN, invalid_api_key(INVALID_KEY)),
+            "{method} {path}"
+        );
     }
     assert_eq!(gateway.master("GET", "/_miroir/status", None).await.0, StatusCode::OK, "admin routes take the master key");
     // The default admin key holds `*`, yet Miroir's admin routes want the master key itself.
@@ -84,7 +87,10 @@ async fn a_search_only_key_cannot_write_manage_keys_or_reach_admin_routes() {
 async fn an_index_scoped_key_cannot_touch_other_indexes() {
     let gateway = gateway().await;
     let key = key_with(&gateway, json!(["search", "documents.add", "tasks.get", "indexes.swap"]), json!(["movies", "tv*"])).await;
-    assert_eq!(gateway.call("POST", "/indexes/movies/documents", Some(&key), None).await, (StatusCode::ACCEPTED, json!({ "indexUid": "movies", "mayCreate": false })));
+    assert_eq!(
+        gateway.call("POST", "/indexes/movies/documents", Some(&key), None).await,
+        (StatusCode::ACCEPTED, json!({ "indexUid": "movies", "mayCreate": false }))
+    );
     assert_eq!(gateway.call("POST", "/indexes/tvshows/search", Some(&key), Some(json!({}))).await.0, StatusCode::OK);
     let refused = invalid_api_key("The API key cannot acces the index `books`, authorized indexes are [\"movies\", \"tv*\"].");
     assert_eq!(gateway.call("POST", "/indexes/books/documents", Some(&key), None).await, (StatusCode::FORBIDDEN, refused.clone()));
@@ -133,7 +139,10 @@ async fn tenant_token_filters_reach_handlers() {
     assert_eq!(search("movies", json!({})).await.1["filter"], "genre = comedy");
     assert_eq!(search("movies", json!({ "filter": null })).await.1["filter"], "genre = comedy");
     assert_eq!(search("movies", json!({ "filter": "year > 2000" })).await.1["filter"], json!(["year > 2000", "genre = comedy"]));
-    assert_eq!(search("movies", json!({ "filter": ["a = 1", ["b = 2", "c = 3"]] })).await.1["filter"], json!(["a = 1", ["b = 2", "c = 3"], "genre = comedy"]));
+    assert_eq!(
+        search("movies", json!({ "filter": ["a = 1", ["b = 2", "c = 3"]] })).await.1["filter"],
+        json!(["a = 1", ["b = 2", "c = 3"], "genre = comedy"])
+    );
     assert_eq!(search("tvshows", json!({ "filter": "x = 1" })).await.1["filter"], "x = 1", "a rule without filter adds none");
     let refused = invalid_api_key("The provided tenant token cannot acces the index `books`, allowed indexes are [\"movies\", \"tv*\"].");
     assert_eq!(search("books", json!({})).await, (StatusCode::FORBIDDEN, refused));
@@ -173,7 +182,12 @@ async fn a_handler_mounted_outside_the_middleware_refuses_to_run() {
 async fn mounts_over_the_gateway_router() {
     let log = memory_log();
     let topology = {
-        let nodes = vec![miroir_schemas::topology::Node { id: "n0".into(), url: "http://127.0.0.1:1".into(), replica_group: "g0".into(), api_key: None }];
+        let nodes = vec![miroir_schemas::topology::Node {
+            id: "n0".into(),
+            url: "http://127.0.0.1:1".into(),
+            replica_group: "g0".into(),
+            api_key: None,
+        }];
         miroir_schemas::topology::Topology::new(1, 1, 1, nodes).unwrap()
     };
     let state = miroir_gateway::state::AppState::new(topology, log.clone(), Some(MASTER_KEY.into()), 1_000_000);

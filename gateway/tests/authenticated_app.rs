@@ -119,7 +119,10 @@ async fn an_index_scoped_key_lists_only_its_indexes_and_cannot_create_others_by_
 
     // A settings update or a document addition naming a missing index this key may not
     // create: accepted, and failed at once with `index_not_found`, creating nothing.
-    for (path, body) in [("/indexes/movies_new/settings", json!({"searchableAttributes": ["title"]})), ("/indexes/movies_new/documents", json!([{"id": 1}]))] {
+    for (path, body) in [
+        ("/indexes/movies_new/settings", json!({"searchableAttributes": ["title"]})),
+        ("/indexes/movies_new/documents", json!([{"id": 1}])),
+    ] {
         let method = if path.ends_with("settings") { "PATCH" } else { "POST" };
         let (status, accepted) = send(&app, method, path, Some(&scoped), Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{path}: {accepted}");
@@ -134,7 +137,8 @@ async fn an_index_scoped_key_lists_only_its_indexes_and_cannot_create_others_by_
     let creator = ["indexes.get", "settings.update", "indexes.create"];
     let (_, created) = send(&app, "POST", "/keys", master, Some(key_for(json!(creator)))).await;
     let creator = created["key"].as_str().unwrap().to_owned();
-    let (_, accepted) = send(&app, "PATCH", "/indexes/movies_new/settings", Some(&creator), Some(json!({"searchableAttributes": ["title"]}))).await;
+    let (_, accepted) =
+        send(&app, "PATCH", "/indexes/movies_new/settings", Some(&creator), Some(json!({"searchableAttributes": ["title"]}))).await;
     let (_, task) = send(&app, "GET", &format!("/tasks/{}", accepted["taskUid"]), master, None).await;
     assert_eq!((task["status"].clone(), task["error"].clone()), (json!("enqueued"), Value::Null));
     let (status, _) = send(&app, "GET", "/indexes/movies_new", master, None).await;

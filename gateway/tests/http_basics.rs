@@ -58,7 +58,8 @@ async fn metrics_count_requests_by_route() {
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(text).unwrap();
     assert!(
-        text.lines().any(|l| l.starts_with("miroir_http_requests_total") && l.contains("route=\"/health\"") && l.contains("status=\"200\"")),
+        text.lines()
+            .any(|l| l.starts_with("miroir_http_requests_total") && l.contains("route=\"/health\"") && l.contains("status=\"200\"")),
         "{text}"
     );
 }

@@ -57,8 +57,7 @@ struct KindSummary {
 fn merged_shard_answers_equal_the_single_node_answer() {
     let lines = fixture_lines();
     let header = &lines[0];
-    let document_count: usize =
-        header["shards"].as_object().unwrap().values().map(|count| count.as_u64().unwrap() as usize).sum();
+    let document_count: usize = header["shards"].as_object().unwrap().values().map(|count| count.as_u64().unwrap() as usize).sum();
     let queries = &lines[1..];
     assert_eq!(queries.len(), 180, "the fixture holds 180 queries");
 
@@ -71,13 +70,21 @@ fn merged_shard_answers_equal_the_single_node_answer() {
         check_query(fixture, document_count, &context, stats);
     }
 
-    println!("{:<18} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7}", "kind", "queries", "identical", "tie-equal", "boundary", "totals", "distinct*", "facets");
+    println!(
+        "{:<18} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7}",
+        "kind", "queries", "identical", "tie-equal", "boundary", "totals", "distinct*", "facets"
+    );
     let mut all = KindSummary::default();
     for (kind, stats) in &summary {
         println!(
             "{kind:<18} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7}",
-            stats.queries, stats.identical_order, stats.equal_up_to_ties, stats.boundary_ties, stats.totals_exact,
-            stats.distinct_totals_not_derivable, stats.facets_checked
+            stats.queries,
+            stats.identical_order,
+            stats.equal_up_to_ties,
+            stats.boundary_ties,
+            stats.totals_exact,
+            stats.distinct_totals_not_derivable,
+            stats.facets_checked
         );
         all.queries += stats.queries;
         all.identical_order += stats.identical_order;
@@ -120,7 +127,14 @@ fn check_query(fixture: &Value, document_count: usize, context: &str, stats: &mu
         .flat_map(|result| result.answer.hits.iter())
         .map(|hit| (hit.document["id"].as_str().unwrap().to_owned(), hit.clone()))
         .collect();
-    match compare_hits_up_to_ties(&single["hits"], &response["hits"], &merged.page, &all_shard_hits, plan.merge.distinct.as_deref(), context) {
+    match compare_hits_up_to_ties(
+        &single["hits"],
+        &response["hits"],
+        &merged.page,
+        &all_shard_hits,
+        plan.merge.distinct.as_deref(),
+        context,
+    ) {
         HitsVerdict::Identical => {
             stats.identical_order += 1;
             stats.equal_up_to_ties += 1;
@@ -157,7 +171,12 @@ fn check_query(fixture: &Value, document_count: usize, context: &str, stats: &mu
 /// case and that our total follows Meilisearch's federated rule: the nodes' totals summed,
 /// minus the hits the cross-shard `distinct` rejected.
 fn distinct_total(plan: &SearchPlan, results: &[NodeResult], response: &Value, single: &Map<String, Value>, context: &str) {
-    assert!(plan.merge.distinct.is_some(), "{context}: totals differ ({} vs {}) without distinct", response["estimatedTotalHits"], single["estimatedTotalHits"]);
+    assert!(
+        plan.merge.distinct.is_some(),
+        "{context}: totals differ ({} vs {}) without distinct",
+        response["estimatedTotalHits"],
+        single["estimatedTotalHits"]
+    );
     assert!(single.contains_key("estimatedTotalHits"), "{context}: exhaustive totals must be exact");
     let shard_sum: usize = results.iter().map(|result| result.answer.total_hits).sum();
     let merged = response["estimatedTotalHits"].as_u64().unwrap() as usize;
@@ -191,11 +210,15 @@ fn compare_hits_up_to_ties(
         .iter()
         .map(|hit| shard_hits.get(&id(hit)).unwrap_or_else(|| panic!("{context}: single hit {} is in no shard answer", id(hit))))
         .collect();
-    let equal = |a: &NodeHit, b: &NodeHit| {
-        compare_hits(&a.score, a.weighted_global_score, &b.score, b.weighted_global_score) == Ordering::Equal
-    };
+    let equal =
+        |a: &NodeHit, b: &NodeHit| compare_hits(&a.score, a.weighted_global_score, &b.score, b.weighted_global_score) == Ordering::Equal;
     for (position, (expected, got)) in single_scores.iter().zip(merged_page).enumerate() {
-        assert!(equal(expected, &got.hit), "{context}: score vectors differ at position {position}: {:?} vs {:?}", expected.score, got.hit.score);
+        assert!(
+            equal(expected, &got.hit),
+            "{context}: score vectors differ at position {position}: {:?} vs {:?}",
+            expected.score,
+            got.hit.score
+        );
     }
     // tie groups: maximal runs of equal score vectors
     let mut boundary_swaps = false;

@@ -75,7 +75,9 @@ fn proxy_answer(body: &Value) -> Value {
                 "weightedRankingScore": score, "weightedScoreValues": [{"weightedScore": score}]}})
         })
         .collect();
-    hits.sort_by(|a, b| b["_federation"]["weightedRankingScore"].as_f64().partial_cmp(&a["_federation"]["weightedRankingScore"].as_f64()).unwrap());
+    hits.sort_by(|a, b| {
+        b["_federation"]["weightedRankingScore"].as_f64().partial_cmp(&a["_federation"]["weightedRankingScore"].as_f64()).unwrap()
+    });
     json!({"hits": hits, "processingTimeMs": 1, "limit": 20, "offset": 0, "estimatedTotalHits": queries.len()})
 }
 
@@ -111,7 +113,12 @@ fn busiest_node() -> (usize, Vec<ShardId>) {
 
 fn topology(nodes: usize, rf: u32) -> Topology {
     let nodes = (0..nodes)
-        .map(|i| Node { id: format!("node-{i}"), url: format!("http://10.0.0.{i}:7700"), replica_group: "g".into(), api_key: Some("secret".into()) })
+        .map(|i| Node {
+            id: format!("node-{i}"),
+            url: format!("http://10.0.0.{i}:7700"),
+            replica_group: "g".into(),
+            api_key: Some("secret".into()),
+        })
         .collect();
     Topology::new(1, SHARDS, rf, nodes).unwrap()
 }
@@ -187,7 +194,8 @@ async fn a_dead_replica_is_benched_and_its_shards_move() {
 #[tokio::test]
 async fn a_5xx_answer_moves_the_shards_to_another_replica() {
     let (executor, fake) = executor(3, 3, ReadConfig::default());
-    let overloaded = ResponseError::new(Code::TooManySearchRequests, "Too many search requests running at the same time: 10. Retry after 10s.");
+    let overloaded =
+        ResponseError::new(Code::TooManySearchRequests, "Too many search requests running at the same time: 10. Retry after 10s.");
     fake.set(0, Behaviour::Refuses(overloaded.clone()));
     fake.set(1, Behaviour::Refuses(overloaded));
     let answer = executor.search("movies", &Map::new()).await.unwrap();
@@ -236,7 +244,10 @@ async fn user_errors_come_back_verbatim_with_client_index_names() {
     let error = executor.search("movies", &query(json!({"filter": "genre = x"}))).await.unwrap_err().response_error();
     assert_eq!(error.http_status, 400);
     assert_eq!(error.code, "invalid_search_filter");
-    assert_eq!(error.message, "Index `movies`: Attribute `genre` is not filterable. Available filterable attribute patterns are: `year`.\n1:6 genre = x");
+    assert_eq!(
+        error.message,
+        "Index `movies`: Attribute `genre` is not filterable. Available filterable attribute patterns are: `year`.\n1:6 genre = x"
+    );
     assert!(!executor.is_benched(0) && !executor.is_benched(1) && !executor.is_benched(2), "the user's mistake benches no node");
 
     // in a multi-search the error names the client's query
@@ -308,7 +319,8 @@ async fn a_hung_node_is_given_up_at_the_deadline() {
             std::future::pending().await
         }
     }
-    let topology = Topology::new(1, 2, 1, vec![Node { id: "n".into(), url: "http://n".into(), replica_group: "g".into(), api_key: None }]).unwrap();
+    let topology =
+        Topology::new(1, 2, 1, vec![Node { id: "n".into(), url: "http://n".into(), replica_group: "g".into(), api_key: None }]).unwrap();
     let config = ReadConfig { deadline: Duration::from_millis(50), ..ReadConfig::default() };
     let executor = ReadExecutor::with_transport(topology, std::sync::Arc::new(Hangs), config);
     let error = executor.index_stats("movies").await.unwrap_err();

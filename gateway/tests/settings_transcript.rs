@@ -24,7 +24,10 @@ const VOLATILE: &[&str] = &["enqueuedAt", "startedAt", "finishedAt", "duration",
 
 fn exchange(name: &str) -> Value {
     let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript present");
-    text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()).find(|e| e["name"] == name).unwrap_or_else(|| panic!("no exchange `{name}`"))
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no exchange `{name}`"))
 }
 
 fn without_volatile(mut value: Value) -> Value {
@@ -79,13 +82,19 @@ fn answer(index: &str, holds: &str, body: Value) -> (StatusCode, Json<Value>) {
         (StatusCode::OK, Json(body))
     } else {
         let message = format!("Index `{index}` not found.");
-        (StatusCode::NOT_FOUND, Json(json!({"message": message, "code": "index_not_found", "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#index_not_found"})))
+        (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"message": message, "code": "index_not_found", "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#index_not_found"}),
+            ),
+        )
     }
 }
 
 /// A gateway over 3 shards, RF 2 on 3 nodes at `urls`.
 fn gateway(urls: Vec<String>) -> TestGateway {
-    let nodes = urls.into_iter().enumerate().map(|(i, url)| Node { id: format!("n{i}"), url, replica_group: "g0".into(), api_key: None }).collect();
+    let nodes =
+        urls.into_iter().enumerate().map(|(i, url)| Node { id: format!("n{i}"), url, replica_group: "g0".into(), api_key: None }).collect();
     let topology = Topology::new(1, 3, 2, nodes).unwrap();
     let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
     let state = AppState::new(topology, log.clone(), Some(MASTER_KEY.into()), miroir_gateway::config::DEFAULT_PAYLOAD_LIMIT);
@@ -172,7 +181,10 @@ async fn reads_fail_over_and_never_leak_node_index_names() {
     gateway.call("POST", "/indexes", Some(json!({"uid": "movies"}))).await;
     let (status, body) = gateway.call("GET", "/indexes/nope/settings", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body, json!({"message": "Index `nope` not found.", "code": "index_not_found", "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#index_not_found"}));
+    assert_eq!(
+        body,
+        json!({"message": "Index `nope` not found.", "code": "index_not_found", "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#index_not_found"})
+    );
 
     let (status, body) = gateway.call("GET", "/indexes/movies/settings", None).await;
     if seen.lock().unwrap().is_empty() {
@@ -207,8 +219,12 @@ async fn updates_reach_every_shard_normalized_and_resets_are_nulls() {
     for (_, op) in &first {
         assert_eq!(*op, Op::UpdateSettings { settings: json!({"stopWords": ["a", "the"]}).as_object().unwrap().clone() });
     }
-    assert!(per_task(1).iter().all(|(_, op)| *op == Op::UpdateSettings { settings: json!({"sortableAttributes": ["a", "b"]}).as_object().unwrap().clone() }));
-    assert!(per_task(2).iter().all(|(_, op)| *op == Op::UpdateSettings { settings: json!({"typoTolerance": null}).as_object().unwrap().clone() }));
+    assert!(per_task(1)
+        .iter()
+        .all(|(_, op)| *op == Op::UpdateSettings { settings: json!({"sortableAttributes": ["a", "b"]}).as_object().unwrap().clone() }));
+    assert!(per_task(2)
+        .iter()
+        .all(|(_, op)| *op == Op::UpdateSettings { settings: json!({"typoTolerance": null}).as_object().unwrap().clone() }));
     assert!(per_task(3).iter().all(|(_, op)| *op == Op::ResetSettings));
 
     let task = gateway.wait_status(3, "enqueued").await;

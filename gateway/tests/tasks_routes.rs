@@ -56,14 +56,22 @@ async fn report(log: &MemoryLog, uid: u64, replica: &str, status: ReplicaStatus)
     report_at(log, uid, replica, status, started, started + Duration::seconds(1)).await;
 }
 
-async fn report_at(log: &MemoryLog, uid: u64, replica: &str, status: ReplicaStatus, started_at: OffsetDateTime, finished_at: OffsetDateTime) {
+async fn report_at(
+    log: &MemoryLog,
+    uid: u64,
+    replica: &str,
+    status: ReplicaStatus,
+    started_at: OffsetDateTime,
+    finished_at: OffsetDateTime,
+) {
     let event = TaskEvent {
         schema_version: SCHEMA_VERSION,
         task_uid: uid,
         shard: ShardId(0),
         replica: replica.into(),
         status,
-        error: (status == ReplicaStatus::Failed).then(|| ResponseError::new(Code::MissingDocumentId, "Document doesn't have a `id` attribute: `{}`.")),
+        error: (status == ReplicaStatus::Failed)
+            .then(|| ResponseError::new(Code::MissingDocumentId, "Document doesn't have a `id` attribute: `{}`.")),
         counts: DetailCounts::default(),
         started_at,
         finished_at,
@@ -73,7 +81,11 @@ async fn report_at(log: &MemoryLog, uid: u64, replica: &str, status: ReplicaStat
 }
 
 fn index_info(primary_key: Option<&str>, new_index_uid: Option<&str>) -> TaskDetails {
-    TaskDetails::IndexInfo { primary_key: primary_key.map(str::to_owned), old_index_uid: None, new_index_uid: new_index_uid.map(str::to_owned) }
+    TaskDetails::IndexInfo {
+        primary_key: primary_key.map(str::to_owned),
+        old_index_uid: None,
+        new_index_uid: new_index_uid.map(str::to_owned),
+    }
 }
 
 /// Six tasks: 0 creates `a` (succeeded), 1 adds to `a` (failed), 2 updates `a`'s settings
@@ -83,7 +95,14 @@ fn index_info(primary_key: Option<&str>, new_index_uid: Option<&str>) -> TaskDet
 async fn seeded_gateway() -> TestGateway {
     let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
     append(&log, 0, TaskType::IndexCreation, Some("a"), index_info(Some("id"), None)).await;
-    append(&log, 1, TaskType::DocumentAdditionOrUpdate, Some("a"), TaskDetails::DocumentAdditionOrUpdate { received_documents: 1, indexed_documents: None }).await;
+    append(
+        &log,
+        1,
+        TaskType::DocumentAdditionOrUpdate,
+        Some("a"),
+        TaskDetails::DocumentAdditionOrUpdate { received_documents: 1, indexed_documents: None },
+    )
+    .await;
     append(&log, 2, TaskType::SettingsUpdate, Some("a"), TaskDetails::SettingsUpdate { settings: serde_json::Map::new() }).await;
     append(&log, 3, TaskType::IndexCreation, Some("b"), index_info(None, None)).await;
     let swap = IndexSwap { indexes: ["a".into(), "b".into()], rename: false };
@@ -170,9 +189,15 @@ async fn one_batch_per_started_task() {
     assert_eq!((processing["finishedAt"].clone(), processing["stats"]["status"].clone()), (Value::Null, json!({"processing": 1})));
 
     let (status, missing) = gateway.call("GET", "/batches/3", None).await;
-    assert_eq!((status, missing["code"].clone(), missing["message"].clone()), (StatusCode::NOT_FOUND, json!("batch_not_found"), json!("Batch `3` not found.")));
+    assert_eq!(
+        (status, missing["code"].clone(), missing["message"].clone()),
+        (StatusCode::NOT_FOUND, json!("batch_not_found"), json!("Batch `3` not found."))
+    );
     let (status, bad) = gateway.call("GET", "/batches/x", None).await;
-    assert_eq!((status, bad["message"].clone()), (StatusCode::BAD_REQUEST, json!("Batch uid `x` is invalid. It should only contain numeric characters.")));
+    assert_eq!(
+        (status, bad["message"].clone()),
+        (StatusCode::BAD_REQUEST, json!("Batch uid `x` is invalid. It should only contain numeric characters."))
+    );
 }
 
 fn missing_filters_message(action: &str) -> String {
@@ -185,7 +210,10 @@ async fn registered(gateway: &TestGateway, method: &str, path: &str, task_type: 
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["taskUid", "indexUid", "status", "type", "enqueuedAt"]);
-    assert_eq!((body["indexUid"].clone(), body["status"].clone(), body["type"].clone()), (Value::Null, json!("enqueued"), json!(task_type)));
+    assert_eq!(
+        (body["indexUid"].clone(), body["status"].clone(), body["type"].clone()),
+        (Value::Null, json!("enqueued"), json!(task_type))
+    );
     gateway.wait_status(body["taskUid"].as_u64().unwrap(), "succeeded").await
 }
 
@@ -226,7 +254,11 @@ async fn cancelation_cancels_the_enqueued_writes_no_indexer_announced() {
     assert_eq!(uids(&gateway, "/tasks?canceledBy=8").await.0, vec![6]);
     assert_eq!(uids(&gateway, "/tasks?statuses=canceled").await.0, vec![6]);
     // A second cancelation finds nothing left to cancel; an indexer announcing 6 now is too late.
-    gateway.log.append(Topic::Meta, "m", "started-6", encode(&MetaEnvelope::new(TaskChange::TasksStarted { tasks: vec![6] })).into()).await.unwrap();
+    gateway
+        .log
+        .append(Topic::Meta, "m", "started-6", encode(&MetaEnvelope::new(TaskChange::TasksStarted { tasks: vec![6] })).into())
+        .await
+        .unwrap();
     let again = registered(&gateway, "POST", "/tasks/cancel?uids=6,7", "taskCancelation").await;
     assert_eq!(again["details"], json!({"matchedTasks": 2, "canceledTasks": 0, "originalFilter": "?uids=6,7"}));
     let (_, still) = gateway.call("GET", "/tasks/6", None).await;
@@ -245,7 +277,10 @@ async fn deletion_hides_the_finished_tasks_it_selects() {
     // The query string is kept as sent, percent-encoding included.
     let deletion = registered(&gateway, "DELETE", "/tasks?indexUids=c&statuses=succeeded%2Cfailed%2Cprocessing", "taskDeletion").await;
     assert_eq!(deletion["uid"], 6);
-    assert_eq!(deletion["details"], json!({"matchedTasks": 4, "deletedTasks": 3, "originalFilter": "?indexUids=c&statuses=succeeded%2Cfailed%2Cprocessing"}));
+    assert_eq!(
+        deletion["details"],
+        json!({"matchedTasks": 4, "deletedTasks": 3, "originalFilter": "?indexUids=c&statuses=succeeded%2Cfailed%2Cprocessing"})
+    );
     for uid in [0, 1, 5] {
         let (status, error) = gateway.call("GET", &format!("/tasks/{uid}"), None).await;
         assert_eq!((status, error["message"].clone()), (StatusCode::NOT_FOUND, json!(format!("Task `{uid}` not found."))));

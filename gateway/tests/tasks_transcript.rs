@@ -67,9 +67,10 @@ fn enqueued_details(task: &Map<String, Value>) -> TaskDetails {
             new_index_uid: None,
         },
         "settingsUpdate" => TaskDetails::SettingsUpdate { settings: details.as_object().unwrap().clone() },
-        "documentAdditionOrUpdate" => {
-            TaskDetails::DocumentAdditionOrUpdate { received_documents: count(details, "receivedDocuments").unwrap(), indexed_documents: None }
-        }
+        "documentAdditionOrUpdate" => TaskDetails::DocumentAdditionOrUpdate {
+            received_documents: count(details, "receivedDocuments").unwrap(),
+            indexed_documents: None,
+        },
         "documentDeletion" => match details["originalFilter"].as_str() {
             Some(filter) => TaskDetails::DocumentDeletionByFilter { original_filter: filter.to_owned(), deleted_documents: None },
             None => TaskDetails::DocumentDeletion { provided_ids: count(details, "providedIds").unwrap(), deleted_documents: None },
@@ -102,7 +103,10 @@ async fn seed(log: &MemoryLog) {
             replica: "n0".into(),
             status: if error.is_some() { ReplicaStatus::Failed } else { ReplicaStatus::Succeeded },
             error,
-            counts: DetailCounts { indexed_documents: count(&task["details"], "indexedDocuments"), deleted_documents: count(&task["details"], "deletedDocuments") },
+            counts: DetailCounts {
+                indexed_documents: count(&task["details"], "indexedDocuments"),
+                deleted_documents: count(&task["details"], "deletedDocuments"),
+            },
             started_at: date(&task["startedAt"]),
             finished_at: date(&task["finishedAt"]),
         };

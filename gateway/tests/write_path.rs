@@ -33,7 +33,10 @@ async fn index_lifecycle_goes_through_the_log_and_the_fold() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["taskUid", "indexUid", "status", "type", "enqueuedAt"]);
-    assert_eq!((body["taskUid"].clone(), body["status"].clone(), body["type"].clone()), (json!(0), json!("enqueued"), json!("indexCreation")));
+    assert_eq!(
+        (body["taskUid"].clone(), body["status"].clone(), body["type"].clone()),
+        (json!(0), json!("enqueued"), json!("indexCreation"))
+    );
 
     // One createIndex per shard, keyed by index and shard, deduplicated by task, shard and part.
     let ops = gateway.ops().await;
@@ -93,7 +96,8 @@ async fn synchronous_errors_write_nothing() {
 async fn documents_are_split_by_shard_with_one_primary_key() {
     let gateway = TestGateway::new();
     let docs: Vec<Value> = (0..40).map(|i| json!({"package_id": format!("p{i}"), "name": format!("n{i}")})).collect();
-    let request = documents_request("/indexes/inferred/documents?customMetadata=log-seq-42", "application/json", &Value::Array(docs).to_string());
+    let request =
+        documents_request("/indexes/inferred/documents?customMetadata=log-seq-42", "application/json", &Value::Array(docs).to_string());
     let (status, body) = gateway.send(request).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body["type"], "documentAdditionOrUpdate");
@@ -121,7 +125,8 @@ async fn documents_are_split_by_shard_with_one_primary_key() {
     assert_eq!(gateway.call("GET", "/indexes/inferred", None).await.1["primaryKey"], "package_id");
 
     // NDJSON and CSV go the same way.
-    let ndjson = documents_request("/indexes/inferred/documents", "application/x-ndjson", "{\"package_id\":\"x\"}\n{\"package_id\":\"y\"}\n");
+    let ndjson =
+        documents_request("/indexes/inferred/documents", "application/x-ndjson", "{\"package_id\":\"x\"}\n{\"package_id\":\"y\"}\n");
     assert_eq!(gateway.send(ndjson).await.0, StatusCode::ACCEPTED);
     let csv = documents_request("/indexes/inferred/documents?csvDelimiter=;", "text/csv", "package_id;name\nz;zed\n");
     assert_eq!(gateway.send(csv).await.0, StatusCode::ACCEPTED);

@@ -49,8 +49,7 @@ pub async fn apply_to_replica(
     limits: BatchLimits,
 ) -> (Vec<Option<OpOutcome>>, Option<Unavailable>) {
     let mut outcomes: Vec<Option<OpOutcome>> = vec![None; ops.len()];
-    let mut queue: VecDeque<(Range<usize>, bool)> =
-        plan_batches(ops, limits).into_iter().map(|r| (r, true)).collect();
+    let mut queue: VecDeque<(Range<usize>, bool)> = plan_batches(ops, limits).into_iter().map(|r| (r, true)).collect();
     let mut in_flight: Vec<(Range<usize>, Sent)> = Vec::new();
 
     while let Some((range, may_split)) = queue.pop_front() {
@@ -96,12 +95,7 @@ fn user_failure(outcome: Option<&OpOutcome>) -> bool {
 async fn send_batch(node: &dyn ReplicaNode, node_index: &str, batch: &[PositionedOp], merged: bool) -> Result<Sent, NodeError> {
     let first = &batch[0];
     let last = &batch[batch.len() - 1];
-    let marker = Marker {
-        partition: first.partition,
-        last: last.position,
-        merged_from: merged.then_some(first.position),
-    }
-    .encode();
+    let marker = Marker { partition: first.partition, last: last.position, merged_from: merged.then_some(first.position) }.encode();
     let request = build_request(batch);
     let sent = match node.send(node_index, &request, request.carries_metadata().then_some(&marker)).await {
         Ok(uid) => Sent::Task(uid),
@@ -168,13 +162,7 @@ pub fn is_node_side(error: &ResponseError) -> bool {
 }
 
 fn failed(error: ResponseError, started_at: OffsetDateTime, finished_at: OffsetDateTime) -> OpOutcome {
-    OpOutcome {
-        status: ReplicaStatus::Failed,
-        error: Some(error),
-        counts: DetailCounts::default(),
-        started_at,
-        finished_at,
-    }
+    OpOutcome { status: ReplicaStatus::Failed, error: Some(error), counts: DetailCounts::default(), started_at, finished_at }
 }
 
 fn parse_time(s: Option<&str>) -> OffsetDateTime {
@@ -194,11 +182,7 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
         });
         return batch.iter().map(|_| failed(error.clone(), started_at, finished_at)).collect();
     }
-    let node_deleted = task
-        .details
-        .as_ref()
-        .and_then(|d| d.get("deletedDocuments"))
-        .and_then(serde_json::Value::as_u64);
+    let node_deleted = task.details.as_ref().and_then(|d| d.get("deletedDocuments")).and_then(serde_json::Value::as_u64);
     batch
         .iter()
         .enumerate()
@@ -208,10 +192,7 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
                     DetailCounts { indexed_documents: Some(documents.len() as u64), deleted_documents: None }
                 }
                 Op::DeleteDocuments { .. } | Op::DeleteByFilter { .. } | Op::ClearDocuments | Op::DeleteIndex => {
-                    DetailCounts {
-                        indexed_documents: None,
-                        deleted_documents: Some(if i == 0 { node_deleted.unwrap_or(0) } else { 0 }),
-                    }
+                    DetailCounts { indexed_documents: None, deleted_documents: Some(if i == 0 { node_deleted.unwrap_or(0) } else { 0 }) }
                 }
                 _ => DetailCounts::default(),
             };

@@ -95,10 +95,8 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
                 |r| r == replica,
                 |_, node_index| Some(checkpoints.get(node_index).copied().unwrap_or(from.checked_sub(1))),
             );
-            let results = join_all(
-                jobs.into_iter().map(|job| run_job(node.clone(), partition, segment, job, shared.settings.limits)),
-            )
-            .await;
+            let results =
+                join_all(jobs.into_iter().map(|job| run_job(node.clone(), partition, segment, job, shared.settings.limits))).await;
             let mut reported = Vec::new();
             let mut stopped_at = None;
             for result in results {

@@ -114,9 +114,7 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
                 (missing(), json!({}))
             }
         }
-        NodeRequest::DeleteByFilter(_) | NodeRequest::Swap(_) => {
-            (err(Code::Internal, "not modelled by the fake node".into()), json!({}))
-        }
+        NodeRequest::DeleteByFilter(_) | NodeRequest::Swap(_) => (err(Code::Internal, "not modelled by the fake node".into()), json!({})),
     }
 }
 

@@ -2,13 +2,13 @@
 //! Shared by the main loop (every healthy replica) and catch-up tasks (one lagging replica).
 
 use crate::apply::{apply_to_replica, outcomes_of_task, OpOutcome};
-use crate::checkpoint::Marker;
-use miroir_clients::node::{TaskStatus, TaskView};
 use crate::batch::BatchLimits;
+use crate::checkpoint::Marker;
 use crate::replay::outcomes_from_history;
 use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
 use miroir_clients::log::Record;
+use miroir_clients::node::{TaskStatus, TaskView};
 use miroir_schemas::envelope::{decode, Op, OpEnvelope};
 use miroir_schemas::placement::Placement;
 use std::collections::BTreeMap;
@@ -65,8 +65,7 @@ pub fn plan_jobs(
 
 pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
     let Job { node_index, replica, idxs, cached } = job;
-    let mut result =
-        JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
+    let mut result = JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
     let (checkpoint, history) = match cached {
         Some(c) => (c, None),
         None => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
@@ -120,9 +119,8 @@ pub fn own_unmarked_creation(ops: &[PositionedOp], outcomes: &mut [Option<OpOutc
     if !replay_failed {
         return;
     }
-    let mut newer_than_markers = tasks.iter().take_while(|t| {
-        t.custom_metadata.as_deref().and_then(Marker::parse).is_none_or(|m| m.partition != partition)
-    });
+    let mut newer_than_markers =
+        tasks.iter().take_while(|t| t.custom_metadata.as_deref().and_then(Marker::parse).is_none_or(|m| m.partition != partition));
     // The replay's own failed creation and its checkpoint deletion are not in `tasks` (read
     // before the replay), so the newest succeeded creation here is the crashed one.
     if let Some(creation) = newer_than_markers.find(|t| t.kind == "indexCreation" && t.status == TaskStatus::Succeeded) {

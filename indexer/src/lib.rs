@@ -12,9 +12,9 @@ pub mod replica;
 pub mod request;
 pub mod worker;
 
+pub mod config;
 #[cfg(test)]
 mod fake_node;
-pub mod config;
 
 use config::{IndexerArgs, LogBackend};
 use miroir_clients::log::WriteLog;
@@ -40,11 +40,8 @@ pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = 
         let mut client_config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
         client_config.request_timeout = Duration::from_millis(args.node_request_timeout_ms);
         let client = NodeClient::new(client_config)?;
-        let replica = HttpReplica {
-            client,
-            poll_interval: Duration::from_millis(50),
-            task_timeout: Duration::from_secs(args.node_task_timeout_s),
-        };
+        let replica =
+            HttpReplica { client, poll_interval: Duration::from_millis(50), task_timeout: Duration::from_secs(args.node_task_timeout_s) };
         nodes.insert(node.id.clone(), Arc::new(replica));
     }
     let member = args.member.clone().unwrap_or_else(|| format!("indexer-{}", uuid::Uuid::new_v4().simple()));

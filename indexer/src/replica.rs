@@ -107,9 +107,7 @@ impl ReplicaNode for HttpReplica {
             NodeRequest::DeleteIds(ids) => c.delete_documents_by_ids(node_index, ids, &meta).await?,
             NodeRequest::DeleteByFilter(filter) => c.delete_documents_by_filter(node_index, filter, &meta).await?,
             NodeRequest::Clear => c.clear_documents(node_index, &meta).await?,
-            NodeRequest::UpdateSettings(settings) => {
-                c.update_settings(node_index, &Value::Object(settings.clone())).await?
-            }
+            NodeRequest::UpdateSettings(settings) => c.update_settings(node_index, &Value::Object(settings.clone())).await?,
             NodeRequest::ResetSettings => c.reset_settings(node_index).await?,
             NodeRequest::CreateIndex { primary_key } => c.create_index(node_index, primary_key.as_deref()).await?,
             NodeRequest::UpdateIndex { primary_key, new_node_index } => {

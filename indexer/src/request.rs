@@ -27,9 +27,7 @@ impl PositionedOp {
     pub fn node_indexes(&self) -> Vec<String> {
         let shard = self.envelope.shard;
         match (&self.envelope.op, &self.envelope.index_uid) {
-            (Op::SwapIndexes { swaps }, _) => {
-                swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| node_index_uid(uid, shard))).collect()
-            }
+            (Op::SwapIndexes { swaps }, _) => swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| node_index_uid(uid, shard))).collect(),
             (_, Some(index)) => vec![node_index_uid(index, shard)],
             (_, None) => Vec::new(),
         }
@@ -79,14 +77,24 @@ impl Batchable for PositionedOp {
 /// What one node request does, with its payload ready to send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeRequest {
-    Documents { method: DocumentMethod, primary_key: String, ndjson: Bytes, count: usize },
+    Documents {
+        method: DocumentMethod,
+        primary_key: String,
+        ndjson: Bytes,
+        count: usize,
+    },
     DeleteIds(Vec<Value>),
     DeleteByFilter(Value),
     Clear,
     UpdateSettings(Map<String, Value>),
     ResetSettings,
-    CreateIndex { primary_key: Option<String> },
-    UpdateIndex { primary_key: Option<String>, new_node_index: Option<String> },
+    CreateIndex {
+        primary_key: Option<String>,
+    },
+    UpdateIndex {
+        primary_key: Option<String>,
+        new_node_index: Option<String>,
+    },
     DeleteIndex,
     /// `(a, b, rename)` node index pairs.
     Swap(Vec<(String, String, bool)>),
@@ -96,10 +104,7 @@ impl NodeRequest {
     /// Only document routes take `customMetadata`; other requests are followed by an empty
     /// deletion that carries the checkpoint.
     pub fn carries_metadata(&self) -> bool {
-        matches!(
-            self,
-            NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::Clear
-        )
+        matches!(self, NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::Clear)
     }
 }
 
@@ -113,9 +118,7 @@ pub fn build_request(batch: &[PositionedOp]) -> NodeRequest {
             let mut ndjson = Vec::new();
             let mut count = 0;
             for op in batch {
-                let Op::Documents { documents, .. } = &op.envelope.op else {
-                    unreachable!("only documents share a documents batch")
-                };
+                let Op::Documents { documents, .. } = &op.envelope.op else { unreachable!("only documents share a documents batch") };
                 for doc in documents {
                     serde_json::to_writer(&mut ndjson, doc).expect("a JSON object always serializes");
                     ndjson.push(b'\n');
@@ -144,10 +147,7 @@ pub fn build_request(batch: &[PositionedOp]) -> NodeRequest {
         },
         Op::DeleteIndex => NodeRequest::DeleteIndex,
         Op::SwapIndexes { swaps } => NodeRequest::Swap(
-            swaps
-                .iter()
-                .map(|s| (node_index_uid(&s.indexes[0], shard), node_index_uid(&s.indexes[1], shard), s.rename))
-                .collect(),
+            swaps.iter().map(|s| (node_index_uid(&s.indexes[0], shard), node_index_uid(&s.indexes[1], shard), s.rename)).collect(),
         ),
     }
 }

@@ -107,9 +107,7 @@ pub async fn publish(log: &dyn WriteLog, events: Vec<TaskEvent>) -> Result<(), I
     }
     let records = events
         .iter()
-        .map(|e| {
-            NewRecord::new(e.task_uid.to_string(), format!("{}:{}:{}", e.task_uid, e.shard, e.replica), Bytes::from(encode(e)))
-        })
+        .map(|e| NewRecord::new(e.task_uid.to_string(), format!("{}:{}:{}", e.task_uid, e.shard, e.replica), Bytes::from(encode(e))))
         .collect();
     log.append_many(Topic::TaskEvents, records).await?;
     Ok(())
@@ -179,11 +177,8 @@ impl Indexer {
             let state = self.partitions.entry(partition).or_default();
             state.head = head.max(state.head);
         }
-        let commits: Vec<Position> = self
-            .partitions
-            .iter()
-            .filter_map(|(&partition, s)| s.committable().map(|offset| Position { partition, offset }))
-            .collect();
+        let commits: Vec<Position> =
+            self.partitions.iter().filter_map(|(&partition, s)| s.committable().map(|offset| Position { partition, offset })).collect();
         if !commits.is_empty() {
             consumer.commit(&commits).await?;
         }

@@ -76,11 +76,8 @@ pub struct Target {
 impl Target {
     pub fn new(url: &str, key: &str, connections: usize) -> Result<Target> {
         // Nagle off: a pooled keep-alive connection otherwise waits on delayed ACKs on loopback.
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(connections)
-            .timeout(Duration::from_secs(300))
-            .build()?;
+        let http =
+            reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(connections).timeout(Duration::from_secs(300)).build()?;
         Ok(Target { url: url.to_owned(), key: key.to_owned(), http })
     }
 
@@ -133,7 +130,8 @@ impl Target {
     pub async fn create_index(&self) -> Result<()> {
         let create = json!({"uid": INDEX, "primaryKey": "id"}).to_string();
         let created = self.enqueue(reqwest::Method::POST, "/indexes", "application/json", create).await?;
-        let settings = self.enqueue(reqwest::Method::PATCH, &format!("/indexes/{INDEX}/settings"), "application/json", settings().to_string()).await?;
+        let settings =
+            self.enqueue(reqwest::Method::PATCH, &format!("/indexes/{INDEX}/settings"), "application/json", settings().to_string()).await?;
         self.wait_succeeded(created).await?;
         self.wait_succeeded(settings).await
     }
@@ -144,7 +142,9 @@ impl Target {
         let start = Instant::now();
         let mut uids = Vec::with_capacity(batches.len());
         for batch in batches {
-            uids.push(self.enqueue(reqwest::Method::POST, &format!("/indexes/{INDEX}/documents"), "application/x-ndjson", batch.clone()).await?);
+            uids.push(
+                self.enqueue(reqwest::Method::POST, &format!("/indexes/{INDEX}/documents"), "application/x-ndjson", batch.clone()).await?,
+            );
         }
         for uid in uids {
             self.wait_succeeded(uid).await?;

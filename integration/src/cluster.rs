@@ -97,7 +97,9 @@ fn signal_group(group: u32, signal: &str) {
 pub fn is_running(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state letter follows the parenthesised command name, which may contain spaces.
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|state| state != 'Z' && state != 'X'),
+        Ok(stat) => {
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|state| state != 'Z' && state != 'X')
+        }
         Err(_) => false,
     }
 }
@@ -124,7 +126,10 @@ impl MiroirBinaries {
             if path.is_file() {
                 Ok(path)
             } else {
-                bail!("{} not found; build the binaries first: cargo build --workspace --bins (add --release for target/release)", path.display())
+                bail!(
+                    "{} not found; build the binaries first: cargo build --workspace --bins (add --release for target/release)",
+                    path.display()
+                )
             }
         };
         Ok(MiroirBinaries { gateway: find("miroir-gateway")?, indexer: find("miroir-indexer")?, reconciler: find("miroir-reconciler")? })

@@ -43,13 +43,8 @@ impl MeiliNodes {
     /// waits until each answers `/health`.
     pub async fn start(binary: &Path, count: usize, data_dir: &Path, master_key: &str) -> Result<Self> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-        let mut nodes = MeiliNodes {
-            binary: binary.to_owned(),
-            master_key: master_key.to_owned(),
-            nodes: Vec::new(),
-            urls: Vec::new(),
-            _temp: None,
-        };
+        let mut nodes =
+            MeiliNodes { binary: binary.to_owned(), master_key: master_key.to_owned(), nodes: Vec::new(), urls: Vec::new(), _temp: None };
         for i in 0..count {
             let port = free_port()?;
             nodes.nodes.push(Node { port, db_path: data_dir.join(format!("node-{i}")), child: None });

@@ -11,8 +11,8 @@ mod differential_support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use differential_support::compare::*;
-use differential_support::*;
 use differential_support::generate;
+use differential_support::*;
 use miroir_clients::node::NodeClient;
 use miroir_gateway::read::ReadExecutor;
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
@@ -109,8 +109,10 @@ async fn cluster_answers_like_one_node() {
             {"indexUid": SINGLE, "q": "", "distinct": "section", "sort": ["installed_size_kb:desc", "name:asc"], "limit": 20},
             {"indexUid": SINGLE, "q": "lib", "distinct": "priority", "sort": ["name:asc"], "limit": 4},
         ]});
-        let single_answer = node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&distinct_multi)).await).expect("single node");
-        let cluster_body: Value = serde_json::from_str(&distinct_multi.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\""))).unwrap();
+        let single_answer =
+            node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&distinct_multi)).await).expect("single node");
+        let cluster_body: Value =
+            serde_json::from_str(&distinct_multi.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\""))).unwrap();
         let cluster_answer = read_answer(executor.multi_search(&object(cluster_body)).await).expect("cluster");
         for position in 0..2 {
             let (s, c) = (&single_answer["results"][position]["hits"], &cluster_answer["results"][position]["hits"]);
@@ -149,19 +151,31 @@ async fn cluster_answers_like_one_node() {
         let tenant = json!("section = libs");
         let in_libs = fixture.documents.iter().position(|d| d["section"] == "libs" && !d["_vectors"][EMBEDDER].is_null()).unwrap();
         let outside = fixture.documents.iter().position(|d| d["section"] != "libs").unwrap();
-        let restricted = |i: usize| object(json!({"id": id_at(i), "embedder": EMBEDDER, "filter": tenant, "attributesToRetrieve": ["id", "section"]}));
-        let answer = read_answer(executor.similar(cluster_index, &restricted(in_libs), Some(tenant.clone())).await).expect("target inside the tenant filter");
-        assert!(!hits_of(&answer)[0].as_array().unwrap().is_empty() && hits_of(&answer)[0].as_array().unwrap().iter().all(|hit| hit["section"] == "libs"));
+        let restricted =
+            |i: usize| object(json!({"id": id_at(i), "embedder": EMBEDDER, "filter": tenant, "attributesToRetrieve": ["id", "section"]}));
+        let answer = read_answer(executor.similar(cluster_index, &restricted(in_libs), Some(tenant.clone())).await)
+            .expect("target inside the tenant filter");
+        assert!(
+            !hits_of(&answer)[0].as_array().unwrap().is_empty()
+                && hits_of(&answer)[0].as_array().unwrap().iter().all(|hit| hit["section"] == "libs")
+        );
         let refused = read_answer(executor.similar(cluster_index, &restricted(outside), Some(tenant.clone())).await).unwrap_err();
-        assert_eq!((refused.0, refused.1["code"].clone()), (400, json!("not_found_similar_id")), "{cluster_index}: a target outside the tenant filter is not found");
+        assert_eq!(
+            (refused.0, refused.1["code"].clone()),
+            (400, json!("not_found_similar_id")),
+            "{cluster_index}: a target outside the tenant filter is not found"
+        );
 
         // the same through a federated search (`federation.distinct`)
         let federated_distinct = json!({"federation": {"distinct": "section", "offset": 2, "limit": 12}, "queries": [
             {"indexUid": SINGLE, "q": "", "sort": ["installed_size_kb:desc", "name:asc"]},
             {"indexUid": SINGLE, "q": "", "sort": ["installed_size_kb:desc", "name:asc"], "filter": "priority = optional"},
         ]});
-        let single_answer = node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&federated_distinct)).await).expect("single node");
-        let cluster_body: Value = serde_json::from_str(&federated_distinct.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\""))).unwrap();
+        let single_answer =
+            node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&federated_distinct)).await).expect("single node");
+        let cluster_body: Value =
+            serde_json::from_str(&federated_distinct.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\"")))
+                .unwrap();
         let cluster_answer = read_answer(executor.multi_search(&object(cluster_body)).await).expect("cluster");
         assert_eq!(ids(&cluster_answer["hits"]), ids(&single_answer["hits"]), "{cluster_index} federated distinct search");
         assert_eq!(ids(&single_answer["hits"]).len(), 12, "the page is full");
@@ -191,7 +205,9 @@ async fn cluster_answers_like_one_node() {
         for body in multi_queries {
             let what = format!("{cluster_index} multi-search {body}");
             let offset = body.pointer("/federation/offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let cluster_body = serde_json::from_str::<Value>(&body.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\""))).unwrap();
+            let cluster_body =
+                serde_json::from_str::<Value>(&body.to_string().replace(&format!("\"{SINGLE}\""), &format!("\"{cluster_index}\"")))
+                    .unwrap();
             let single_answer = node_answer(single.request_json(Method::POST, "/multi-search", &[], Some(&body)).await);
             let cluster_answer = read_answer(executor.multi_search(&object(cluster_body.clone())).await);
             let rerun = || async {
@@ -206,7 +222,8 @@ async fn cluster_answers_like_one_node() {
                 let c = read_answer(executor.multi_search(&object(detailed(&cluster_body))).await);
                 (normalize(s, SINGLE), normalize(c, cluster_index))
             };
-            let single_answer = if body.get("federation").is_some() { normalize(single_answer, SINGLE) } else { normalize(single_answer, SINGLE) };
+            let single_answer =
+                if body.get("federation").is_some() { normalize(single_answer, SINGLE) } else { normalize(single_answer, SINGLE) };
             assert_same(&what, single_answer, normalize(cluster_answer, cluster_index), offset, rerun).await;
         }
 
@@ -237,7 +254,10 @@ async fn cluster_answers_like_one_node() {
         // pages over the listing tile it exactly
         let mut paged = Vec::new();
         for offset in (0..fixture.documents.len() + 100).step_by(370) {
-            let page = read_answer(executor.fetch_documents(cluster_index, &object(json!({"offset": offset, "limit": 370, "fields": ["id"]}))).await).unwrap();
+            let page = read_answer(
+                executor.fetch_documents(cluster_index, &object(json!({"offset": offset, "limit": 370, "fields": ["id"]}))).await,
+            )
+            .unwrap();
             assert_eq!(page["offset"], offset);
             assert_eq!(page["limit"], 370);
             paged.extend(ids(&page["results"]));
@@ -248,7 +268,8 @@ async fn cluster_answers_like_one_node() {
             json!({"filter": "installed_size_kb > 10000", "limit": 0}),
             json!({"ids": [fixture.documents[7]["id"], fixture.documents[fixture.documents.len() / 2]["id"], "not-there"], "fields": ["id"]}),
         ] {
-            let single_answer = node_answer(single.request_json(Method::POST, "/indexes/deb/documents/fetch", &[], Some(&body)).await).unwrap();
+            let single_answer =
+                node_answer(single.request_json(Method::POST, "/indexes/deb/documents/fetch", &[], Some(&body)).await).unwrap();
             let cluster_answer = read_answer(executor.fetch_documents(cluster_index, &object(body.clone())).await).unwrap();
             assert_eq!(cluster_answer["total"], single_answer["total"], "{cluster_index} fetch {body}");
             assert_eq!(cluster_answer["offset"], single_answer["offset"]);
@@ -259,27 +280,29 @@ async fn cluster_answers_like_one_node() {
                 assert_eq!(set(&cluster_answer), set(&single_answer));
             }
         }
-        let sorted_body = json!({"sort": ["installed_size_kb:desc"], "offset": 10, "limit": 25, "fields": ["id"], "filter": "section = libs"});
-        let single_sorted = node_answer(single.request_json(Method::POST, "/indexes/deb/documents/fetch", &[], Some(&sorted_body)).await).unwrap();
+        let sorted_body =
+            json!({"sort": ["installed_size_kb:desc"], "offset": 10, "limit": 25, "fields": ["id"], "filter": "section = libs"});
+        let single_sorted =
+            node_answer(single.request_json(Method::POST, "/indexes/deb/documents/fetch", &[], Some(&sorted_body)).await).unwrap();
         let cluster_sorted = read_answer(executor.fetch_documents(cluster_index, &object(sorted_body.clone())).await).unwrap();
         let sizes = |answer: &Value| -> Vec<Value> {
             ids(&answer["results"]).iter().map(|id| by_id[id.as_str()]["installed_size_kb"].clone()).collect()
         };
         assert_eq!(cluster_sorted["total"], single_sorted["total"]);
         // checked against the corpus itself, when the nodes sort fetches (real Meilisearch does)
-        let mut expected_sizes: Vec<Value> = fixture
-            .documents
-            .iter()
-            .filter(|d| d["section"] == "libs")
-            .map(|d| d["installed_size_kb"].clone())
-            .collect();
+        let mut expected_sizes: Vec<Value> =
+            fixture.documents.iter().filter(|d| d["section"] == "libs").map(|d| d["installed_size_kb"].clone()).collect();
         expected_sizes.sort_by_key(|size| std::cmp::Reverse(size.as_u64()));
         let expected_sizes: Vec<Value> = expected_sizes.into_iter().skip(10).take(25).collect();
         assert_eq!(sizes(&single_sorted), expected_sizes, "the node sorts fetched documents");
         assert_eq!(sizes(&cluster_sorted), expected_sizes, "{cluster_index}: sorted fetch");
         assert!(cluster_sorted["results"][0].get("installed_size_kb").is_none(), "sort fields added for the merge are removed");
 
-        for id in [fixture.documents[0]["id"].as_str().unwrap(), fixture.documents[fixture.documents.len() - 1]["id"].as_str().unwrap(), "does-not-exist"] {
+        for id in [
+            fixture.documents[0]["id"].as_str().unwrap(),
+            fixture.documents[fixture.documents.len() - 1]["id"].as_str().unwrap(),
+            "does-not-exist",
+        ] {
             let path = format!("/indexes/deb/documents/{id}");
             let query = vec![("fields".to_owned(), "id,name,section".to_owned())];
             let single_answer = node_answer(single.request_json(Method::GET, &path, &[("fields", "id,name,section".into())], None).await);
@@ -346,7 +369,6 @@ async fn a_killed_replica_fails_no_search() {
     assert!(executor.is_benched(victim), "the dead replica is benched");
 }
 
-
 /// Hundreds of seeded, generated requests of every kind over the whole corpus
 /// (`DIFFERENTIAL_CORPUS_DOCS` and `DIFFERENTIAL_REQUESTS` shrink it for a fast loop).
 ///
@@ -372,7 +394,8 @@ async fn generated_requests_answer_like_one_node() {
     let mut word_differences = Vec::new();
     for (seed, (cluster_index, executor)) in fixture.clusters.iter().enumerate() {
         for (kind, request) in generate::requests(&vocabulary, seed as u64, per_layout) {
-            let on = |index: &str| serde_json::from_str::<Value>(&request.to_string().replace("\"INDEX\"", &format!("\"{index}\""))).unwrap();
+            let on =
+                |index: &str| serde_json::from_str::<Value>(&request.to_string().replace("\"INDEX\"", &format!("\"{index}\""))).unwrap();
             let (single_request, cluster_request) = (on(SINGLE), on(cluster_index));
             let multi = single_request.get("queries").is_some();
             let ask_single = |body: Value| async move {
@@ -380,10 +403,12 @@ async fn generated_requests_answer_like_one_node() {
                 normalize(node_answer(single.request_json(Method::POST, &path, &[], Some(&body)).await), SINGLE)
             };
             let ask_cluster = |body: Value| async move {
-                let answer = if multi { executor.multi_search(&object(body)).await } else { executor.search(cluster_index, &object(body)).await };
+                let answer =
+                    if multi { executor.multi_search(&object(body)).await } else { executor.search(cluster_index, &object(body)).await };
                 normalize(read_answer(answer), cluster_index)
             };
-            let (mut single_answer, mut cluster_answer) = (ask_single(single_request.clone()).await, ask_cluster(cluster_request.clone()).await);
+            let (mut single_answer, mut cluster_answer) =
+                (ask_single(single_request.clone()).await, ask_cluster(cluster_request.clone()).await);
             let distinct_estimate = request.get("distinct").is_some() && request.get("page").is_none();
             if distinct_estimate {
                 check_distinct_estimate(single, &request, &single_answer, &cluster_answer, cluster_index).await;
@@ -393,7 +418,8 @@ async fn generated_requests_answer_like_one_node() {
                     }
                 }
             }
-            let offset = request.get("offset").or_else(|| request.pointer("/federation/offset")).and_then(Value::as_u64).unwrap_or(0) as usize;
+            let offset =
+                request.get("offset").or_else(|| request.pointer("/federation/offset")).and_then(Value::as_u64).unwrap_or(0) as usize;
             let rerun = || async {
                 let detailed = |body: &Value| {
                     let mut body = body.clone();
@@ -445,17 +471,24 @@ fn env_number(name: &str, default: usize) -> usize {
 /// With `distinct` in offset/limit mode the cluster's `estimatedTotalHits` cannot equal the
 /// node's (see [`generated_requests_answer_like_one_node`]); it must still lie between the
 /// hits the page reaches and the number of documents matching without `distinct`.
-async fn check_distinct_estimate(single: &NodeClient, request: &Value, single_answer: &Answer, cluster_answer: &Answer, cluster_index: &str) {
+async fn check_distinct_estimate(
+    single: &NodeClient,
+    request: &Value,
+    single_answer: &Answer,
+    cluster_answer: &Answer,
+    cluster_index: &str,
+) {
     let (Ok(single_body), Ok(cluster_body)) = (single_answer, cluster_answer) else { return };
     let mut candidates_request = request.clone();
     let candidates_object = candidates_request.as_object_mut().unwrap();
     candidates_object.shift_remove("distinct");
     candidates_object.insert("limit".into(), json!(0));
     candidates_object.insert("offset".into(), json!(0));
-    let candidates = node_answer(single.request_json(Method::POST, &format!("/indexes/{SINGLE}/search"), &[], Some(&candidates_request)).await)
-        .expect("the same search without distinct")["estimatedTotalHits"]
-        .as_u64()
-        .unwrap();
+    let candidates =
+        node_answer(single.request_json(Method::POST, &format!("/indexes/{SINGLE}/search"), &[], Some(&candidates_request)).await)
+            .expect("the same search without distinct")["estimatedTotalHits"]
+            .as_u64()
+            .unwrap();
     let reached = request["offset"].as_u64().unwrap_or(0) + single_body["hits"].as_array().unwrap().len() as u64;
     let estimate = cluster_body["estimatedTotalHits"].as_u64().unwrap();
     let shown = cluster_body["hits"].as_array().unwrap().len() as u64;

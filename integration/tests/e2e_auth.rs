@@ -216,7 +216,8 @@ async fn tenant_tokens_and_keys_hold_on_every_shard() {
     assert_eq!((status, error), (403, refused.clone()), "adding documents");
     let (status, error) = client.call("GET", "/keys", &search_key, None).await;
     assert_eq!((status, error), (403, refused.clone()), "listing keys");
-    let (status, error) = client.call("POST", "/keys", &search_key, Some(json!({"actions": ["*"], "indexes": ["*"], "expiresAt": null}))).await;
+    let (status, error) =
+        client.call("POST", "/keys", &search_key, Some(json!({"actions": ["*"], "indexes": ["*"], "expiresAt": null}))).await;
     assert_eq!((status, error), (403, refused.clone()), "creating a key");
     let (status, error) = client.call("GET", "/_miroir/topology", &search_key, None).await;
     assert_eq!((status, error), (403, refused.clone()), "Miroir's admin routes");
@@ -254,7 +255,8 @@ async fn tenant_tokens_and_keys_hold_on_every_shard() {
     );
     let (status, _) = client.call("GET", "/indexes/fresh", MASTER_KEY, None).await;
     assert_eq!(status, 404, "the failed addition created nothing");
-    let (status, accepted) = client.call("POST", &format!("/indexes/{INDEX}/documents"), &no_create, Some(json!([{"id": 1000, "tenant": "A"}]))).await;
+    let (status, accepted) =
+        client.call("POST", &format!("/indexes/{INDEX}/documents"), &no_create, Some(json!([{"id": 1000, "tenant": "A"}]))).await;
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(client.finished_task(accepted["taskUid"].as_u64().unwrap()).await["status"], "succeeded");
 

@@ -59,8 +59,7 @@ async fn a_canceled_addition_never_reaches_a_node() {
     let (_, kept) = post("/indexes/books/documents", books(0..40, "kept")).await;
     let (_, canceled) = post("/indexes/books/documents", books(20..60, "canceled")).await;
     let (kept, canceled) = (kept["taskUid"].as_u64().unwrap(), canceled["taskUid"].as_u64().unwrap());
-    let (status, cancelation) =
-        call(&client, reqwest::Method::POST, format!("{base}/tasks/cancel?uids={canceled}"), None).await;
+    let (status, cancelation) = call(&client, reqwest::Method::POST, format!("{base}/tasks/cancel?uids={canceled}"), None).await;
     assert_eq!(status, 200, "{cancelation}");
     let cancelation = wait_task(&client, &base, cancelation["taskUid"].as_u64().unwrap()).await;
     signal(indexer, "CONT");
@@ -77,8 +76,7 @@ async fn a_canceled_addition_never_reaches_a_node() {
     // A later write is applied after the canceled one was skipped.
     let (_, later) = post("/indexes/books/documents", books(100..101, "later")).await;
     assert_eq!(wait_task(&client, &base, later["taskUid"].as_u64().unwrap()).await["status"], "succeeded");
-    let (status, documents) =
-        call(&client, reqwest::Method::GET, format!("{base}/indexes/books/documents?limit=1000"), None).await;
+    let (status, documents) = call(&client, reqwest::Method::GET, format!("{base}/indexes/books/documents?limit=1000"), None).await;
     assert_eq!(status, 200, "{documents}");
     assert_eq!(documents["total"], 41, "{documents}");
     let tags: Vec<&str> = documents["results"].as_array().unwrap().iter().filter_map(|d| d["tag"].as_str()).collect();

@@ -69,7 +69,8 @@ async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
     assert_refused(&add, "adding documents");
     let delete = cluster.gateway.send(Method::DELETE, &format!("{}/{}", documents_path(), doc_id(&before[0])), None, None).await;
     assert_refused(&delete, "deleting a document");
-    let settings = cluster.gateway.json(Method::PATCH, &format!("/indexes/{INDEX}/settings"), &json!({"sortableAttributes": ["name"]})).await;
+    let settings =
+        cluster.gateway.json(Method::PATCH, &format!("/indexes/{INDEX}/settings"), &json!({"sortableAttributes": ["name"]})).await;
     assert_refused(&settings, "updating settings");
     let create = cluster.gateway.json(Method::POST, "/indexes", &json!({"uid": "other"})).await;
     assert_refused(&create, "creating an index");

@@ -22,9 +22,22 @@ use serde_json::Value;
 /// Values that change from run to run (reference README), plus `progressTrace`, whose keys are
 /// the real engine's internal step names and timings.
 const VOLATILE: &[&str] = &[
-    "enqueuedAt", "startedAt", "finishedAt", "duration", "processingTimeMs", "createdAt", "updatedAt",
-    "lastUpdate", "requestUid", "batchUid", "databaseSize", "usedDatabaseSize", "rawDocumentDbSize",
-    "avgDocumentSize", "key", "progressTrace",
+    "enqueuedAt",
+    "startedAt",
+    "finishedAt",
+    "duration",
+    "processingTimeMs",
+    "createdAt",
+    "updatedAt",
+    "lastUpdate",
+    "requestUid",
+    "batchUid",
+    "databaseSize",
+    "usedDatabaseSize",
+    "rawDocumentDbSize",
+    "avgDocumentSize",
+    "key",
+    "progressTrace",
 ];
 
 /// Exchanges sent (so later state matches the recording) but not compared, with the reason.
@@ -133,7 +146,8 @@ fn compare(name: &str, recorded_status: u16, recorded: &Value, reply: &Reply) ->
 /// internal ids; see the reference README), and which attributes match depends on the document.
 fn without_tie_dependent_keys(recorded: &Value, answered: &Value) -> Value {
     let mut recorded = recorded.clone();
-    let (Some(recorded_hits), Some(answered_hits)) = (recorded.get_mut("hits").and_then(Value::as_array_mut), answered["hits"].as_array()) else {
+    let (Some(recorded_hits), Some(answered_hits)) = (recorded.get_mut("hits").and_then(Value::as_array_mut), answered["hits"].as_array())
+    else {
         return recorded;
     };
     for (r, a) in recorded_hits.iter_mut().zip(answered_hits) {
@@ -263,8 +277,10 @@ fn skip_list_names_recorded_exchanges() {
 
 #[test]
 fn matched_attributes_of_another_tied_document_are_not_a_difference() {
-    let recorded = serde_json::json!({"hits": [{"id": "a", "_matchesPosition": {"tags": []}}, {"id": "b", "_matchesPosition": {"tags": []}}]});
-    let answered = serde_json::json!({"hits": [{"id": "c", "_matchesPosition": {"summary": []}}, {"id": "b", "_matchesPosition": {"summary": []}}]});
+    let recorded =
+        serde_json::json!({"hits": [{"id": "a", "_matchesPosition": {"tags": []}}, {"id": "b", "_matchesPosition": {"tags": []}}]});
+    let answered =
+        serde_json::json!({"hits": [{"id": "c", "_matchesPosition": {"summary": []}}, {"id": "b", "_matchesPosition": {"summary": []}}]});
     let mut out = Vec::new();
     shape_diff("", &without_tie_dependent_keys(&recorded, &answered), &answered, &mut out);
     // the same document with other matched attributes is still a difference
@@ -298,8 +314,7 @@ mod properties {
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::btree_map("[a-z]{1,4}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                prop::collection::btree_map("[a-z]{1,4}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
             ]
         })
     }

@@ -181,8 +181,16 @@ async fn writes_flow_through_the_log_and_the_indexer_to_the_nodes() {
     assert_eq!(task["status"], "succeeded", "{task}");
 
     let documents: Vec<Value> = (0..30).map(|i| json!({"id": i, "title": format!("movie {i}")})).collect();
-    let added: Value =
-        client.post(format!("{url}/indexes/movies/documents")).bearer_auth(KEY).json(&documents).send().await.unwrap().json().await.unwrap();
+    let added: Value = client
+        .post(format!("{url}/indexes/movies/documents"))
+        .bearer_auth(KEY)
+        .json(&documents)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let task = finished_task(&client, &url, added["taskUid"].as_u64().unwrap()).await;
     assert_eq!(task["status"], "succeeded", "{task}");
     assert_eq!(task["details"], json!({"receivedDocuments": 30, "indexedDocuments": 30}));

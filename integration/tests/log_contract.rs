@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use miroir_clients::log::{
-    GroupConsumer, KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, NewRecord, Position, Record,
-    Topic, WriteLog,
-};
+use miroir_clients::log::{GroupConsumer, KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, NewRecord, Position, Record, Topic, WriteLog};
 use miroir_integration::brokers::{NatsServer, Tansu};
 
 /// Upper bound for "eventually": a broken implementation fails here instead of hanging.
@@ -31,49 +28,29 @@ struct Fixture {
 
 fn test_config() -> LogConfig {
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    LogConfig {
-        ops_partitions: 4,
-        ..LogConfig::for_tests(prefix)
-    }
+    LogConfig { ops_partitions: 4, ..LogConfig::for_tests(prefix) }
 }
 
 impl Fixture {
     fn memory() -> Self {
         let config = test_config();
-        Self {
-            broker: Broker::Memory(MemoryLog::new(config.clone()).unwrap()),
-            config,
-        }
+        Self { broker: Broker::Memory(MemoryLog::new(config.clone()).unwrap()), config }
     }
 
     fn nats() -> Self {
-        Self {
-            broker: Broker::Nats(NatsServer::start().expect("start nats-server")),
-            config: test_config(),
-        }
+        Self { broker: Broker::Nats(NatsServer::start().expect("start nats-server")), config: test_config() }
     }
 
     fn kafka() -> Self {
-        Self {
-            broker: Broker::Kafka(Tansu::start().expect("start tansu")),
-            config: test_config(),
-        }
+        Self { broker: Broker::Kafka(Tansu::start().expect("start tansu")), config: test_config() }
     }
 
     /// A new client (a new process, as far as the log can tell; the memory log shares its store).
     async fn open(&self) -> Arc<dyn WriteLog> {
         match &self.broker {
             Broker::Memory(log) => Arc::new(log.clone()),
-            Broker::Nats(server) => Arc::new(
-                NatsLog::connect(server.url(), self.config.clone())
-                    .await
-                    .unwrap(),
-            ),
-            Broker::Kafka(tansu) => Arc::new(
-                KafkaLog::connect(tansu.bootstrap(), self.config.clone())
-                    .await
-                    .unwrap(),
-            ),
+            Broker::Nats(server) => Arc::new(NatsLog::connect(server.url(), self.config.clone()).await.unwrap()),
+            Broker::Kafka(tansu) => Arc::new(KafkaLog::connect(tansu.bootstrap(), self.config.clone()).await.unwrap()),
         }
     }
 
@@ -96,11 +73,7 @@ async fn poll_n(consumer: &mut dyn GroupConsumer, n: usize) -> Vec<Record> {
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
     let mut got = Vec::new();
     while got.len() < n {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {n} records arrived",
-            got.len()
-        );
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {n} records arrived", got.len());
         got.extend(consumer.poll(n - got.len(), POLL_WAIT).await.unwrap());
     }
     got
@@ -108,10 +81,7 @@ async fn poll_n(consumer: &mut dyn GroupConsumer, n: usize) -> Vec<Record> {
 
 /// Polls every consumer (discarding nothing: records are returned per consumer) until `done` holds
 /// for their assignments.
-async fn settle(
-    consumers: &mut [&mut Box<dyn GroupConsumer>],
-    done: impl Fn(&[Vec<u32>]) -> bool,
-) -> Vec<Vec<Record>> {
+async fn settle(consumers: &mut [&mut Box<dyn GroupConsumer>], done: impl Fn(&[Vec<u32>]) -> bool) -> Vec<Vec<Record>> {
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
     let mut received = vec![Vec::new(); consumers.len()];
     loop {
@@ -119,10 +89,7 @@ async fn settle(
         if done(&assignments) {
             return received;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "group did not settle: {assignments:?}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "group did not settle: {assignments:?}");
         for (i, consumer) in consumers.iter_mut().enumerate() {
             received[i].extend(consumer.poll(100, Duration::from_millis(50)).await.unwrap());
         }
@@ -135,12 +102,7 @@ async fn read_all(log: &dyn WriteLog, topic: Topic, partition: u32, from: u64) -
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
     while (from + out.len() as u64) < end {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "read {} of {} records",
-            out.len(),
-            end - from
-        );
+        assert!(tokio::time::Instant::now() < deadline, "read {} of {} records", out.len(), end - from);
         out.extend(reader.next_batch(1000, POLL_WAIT).await.unwrap());
     }
     out
@@ -169,15 +131,7 @@ async fn append_consume_commit(fixture: Fixture) {
     let mut appended = BTreeMap::new();
     for i in 0..20 {
         let key = format!("movies/shard-{}", i % 5);
-        let position = log
-            .append(
-                Topic::Ops,
-                &key,
-                &format!("op-{i}"),
-                payload(format!("doc {i}")),
-            )
-            .await
-            .unwrap();
+        let position = log.append(Topic::Ops, &key, &format!("op-{i}"), payload(format!("doc {i}"))).await.unwrap();
         appended.insert(position, (key, format!("op-{i}"), format!("doc {i}")));
     }
     assert_eq!(appended.len(), 20, "every append got its own position");
@@ -186,57 +140,32 @@ async fn append_consume_commit(fixture: Fixture) {
     let got = poll_n(consumer.as_mut(), 20).await;
     for record in &got {
         let (key, dedup, body) = &appended[&record.position];
-        assert_eq!(
-            (&record.key, &record.dedup_id, &record.payload[..]),
-            (key, dedup, body.as_bytes())
-        );
+        assert_eq!((&record.key, &record.dedup_id, &record.payload[..]), (key, dedup, body.as_bytes()));
     }
-    assert_eq!(
-        got.iter().map(|r| r.position).collect::<BTreeSet<_>>(),
-        appended.keys().copied().collect()
-    );
+    assert_eq!(got.iter().map(|r| r.position).collect::<BTreeSet<_>>(), appended.keys().copied().collect());
     consumer.commit(&last_positions(&got)).await.unwrap();
     consumer.leave().await.unwrap();
 
     let mut again = log.join_group(Topic::Ops, "indexers", "b").await.unwrap();
-    let sentinel = log
-        .append(
-            Topic::Ops,
-            "movies/shard-0",
-            "op-sentinel",
-            payload("sentinel"),
-        )
-        .await
-        .unwrap();
+    let sentinel = log.append(Topic::Ops, "movies/shard-0", "op-sentinel", payload("sentinel")).await.unwrap();
     let next = poll_n(again.as_mut(), 1).await;
-    assert_eq!(
-        next[0].position, sentinel,
-        "committed records were delivered again"
-    );
+    assert_eq!(next[0].position, sentinel, "committed records were delivered again");
 }
 
 /// A consumer that dies after taking records but before committing all of them: the next
 /// owner gets exactly the uncommitted ones again.
 async fn uncommitted_records_are_redelivered(fixture: Fixture) {
     let log = fixture.open().await;
-    let records: Vec<NewRecord> = (0..10)
-        .map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))))
-        .collect();
+    let records: Vec<NewRecord> = (0..10).map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}")))).collect();
     log.append_many(Topic::Tasks, records).await.unwrap();
 
-    let mut doomed = log
-        .join_group(Topic::Tasks, "gateways", "doomed")
-        .await
-        .unwrap();
+    let mut doomed = log.join_group(Topic::Tasks, "gateways", "doomed").await.unwrap();
     let taken = poll_n(doomed.as_mut(), 10).await;
     assert_eq!(offsets(&taken), (0..10).collect::<Vec<_>>());
     doomed.commit(&[taken[3].position]).await.unwrap();
     drop(doomed); // no leave, no further commit
 
-    let mut heir = log
-        .join_group(Topic::Tasks, "gateways", "heir")
-        .await
-        .unwrap();
+    let mut heir = log.join_group(Topic::Tasks, "gateways", "heir").await.unwrap();
     let again = poll_n(heir.as_mut(), 6).await;
     assert_eq!(offsets(&again), (4..10).collect::<Vec<_>>());
 }
@@ -246,33 +175,17 @@ async fn restart_resumes_at_committed_position(fixture: Fixture) {
     {
         let log = fixture.open().await;
         for i in 0..10 {
-            log.append(
-                Topic::Meta,
-                "keys",
-                &format!("key-{i}"),
-                payload(format!("k{i}")),
-            )
-            .await
-            .unwrap();
+            log.append(Topic::Meta, "keys", &format!("key-{i}"), payload(format!("k{i}"))).await.unwrap();
         }
-        let mut consumer = log
-            .join_group(Topic::Meta, "folders", "gw-1")
-            .await
-            .unwrap();
+        let mut consumer = log.join_group(Topic::Meta, "folders", "gw-1").await.unwrap();
         let got = poll_n(consumer.as_mut(), 7).await;
         consumer.commit(&[got[6].position]).await.unwrap();
         consumer.leave().await.unwrap();
     }
     let log = fixture.open().await;
     assert_eq!(log.end_offset(Topic::Meta, 0).await.unwrap(), 10);
-    assert_eq!(
-        offsets(&read_all(log.as_ref(), Topic::Meta, 0, 0).await),
-        (0..10).collect::<Vec<_>>()
-    );
-    let mut consumer = log
-        .join_group(Topic::Meta, "folders", "gw-1")
-        .await
-        .unwrap();
+    assert_eq!(offsets(&read_all(log.as_ref(), Topic::Meta, 0, 0).await), (0..10).collect::<Vec<_>>());
+    let mut consumer = log.join_group(Topic::Meta, "folders", "gw-1").await.unwrap();
     let rest = poll_n(consumer.as_mut(), 3).await;
     assert_eq!(offsets(&rest), vec![7, 8, 9]);
 }
@@ -281,21 +194,9 @@ async fn restart_resumes_at_committed_position(fixture: Fixture) {
 /// `tasks` positions start at 0 and are contiguous (they are task uids).
 async fn duplicate_append_is_stored_once(fixture: Fixture) {
     let log = fixture.open().await;
-    let first = log
-        .append(Topic::Tasks, "tasks", "uid-a", payload("A"))
-        .await
-        .unwrap();
-    let retry = log
-        .append(Topic::Tasks, "tasks", "uid-a", payload("A"))
-        .await
-        .unwrap();
-    assert_eq!(
-        first,
-        Position {
-            partition: 0,
-            offset: 0
-        }
-    );
+    let first = log.append(Topic::Tasks, "tasks", "uid-a", payload("A")).await.unwrap();
+    let retry = log.append(Topic::Tasks, "tasks", "uid-a", payload("A")).await.unwrap();
+    assert_eq!(first, Position { partition: 0, offset: 0 });
     assert_eq!(retry, first);
     let batch = vec![
         NewRecord::new("tasks", "uid-b", payload("B")),
@@ -304,10 +205,7 @@ async fn duplicate_append_is_stored_once(fixture: Fixture) {
         NewRecord::new("tasks", "uid-b", payload("B")),
     ];
     let positions = log.append_many(Topic::Tasks, batch).await.unwrap();
-    assert_eq!(
-        positions.iter().map(|p| p.offset).collect::<Vec<_>>(),
-        vec![1, 0, 2, 1]
-    );
+    assert_eq!(positions.iter().map(|p| p.offset).collect::<Vec<_>>(), vec![1, 0, 2, 1]);
     let stored = read_all(log.as_ref(), Topic::Tasks, 0, 0).await;
     let ids: Vec<&str> = stored.iter().map(|r| r.dedup_id.as_str()).collect();
     assert_eq!(ids, vec!["uid-a", "uid-b", "uid-c"]);
@@ -317,34 +215,16 @@ async fn duplicate_append_is_stored_once(fixture: Fixture) {
 /// One key always lands on one partition, in append order, also when appends are pipelined.
 async fn order_per_key_across_partitions(fixture: Fixture) {
     let log = fixture.open().await;
-    let records: Vec<NewRecord> = (0..400)
-        .map(|i| {
-            NewRecord::new(
-                format!("idx/shard-{}", i % 10),
-                format!("op-{i}"),
-                payload(format!("{}", i / 10)),
-            )
-        })
-        .collect();
+    let records: Vec<NewRecord> =
+        (0..400).map(|i| NewRecord::new(format!("idx/shard-{}", i % 10), format!("op-{i}"), payload(format!("{}", i / 10)))).collect();
     let positions = log.append_many(Topic::Ops, records).await.unwrap();
     let mut by_key: BTreeMap<String, Vec<Position>> = BTreeMap::new();
     for (i, position) in positions.iter().enumerate() {
-        by_key
-            .entry(format!("idx/shard-{}", i % 10))
-            .or_default()
-            .push(*position);
+        by_key.entry(format!("idx/shard-{}", i % 10)).or_default().push(*position);
     }
     for (key, positions) in &by_key {
-        assert!(
-            positions
-                .iter()
-                .all(|p| p.partition == positions[0].partition),
-            "{key} moved partition"
-        );
-        assert!(
-            positions.windows(2).all(|w| w[0].offset < w[1].offset),
-            "{key} out of order"
-        );
+        assert!(positions.iter().all(|p| p.partition == positions[0].partition), "{key} moved partition");
+        assert!(positions.windows(2).all(|w| w[0].offset < w[1].offset), "{key} out of order");
     }
     let partitions: BTreeSet<u32> = by_key.values().map(|p| p[0].partition).collect();
     assert!(partitions.len() > 1, "keys should spread over partitions");
@@ -355,17 +235,9 @@ async fn order_per_key_across_partitions(fixture: Fixture) {
         total += stored.len();
         let mut last_seq: BTreeMap<&str, u64> = BTreeMap::new();
         for record in &stored {
-            let seq: u64 = std::str::from_utf8(&record.payload)
-                .unwrap()
-                .parse()
-                .unwrap();
+            let seq: u64 = std::str::from_utf8(&record.payload).unwrap().parse().unwrap();
             if let Some(previous) = last_seq.insert(&record.key, seq) {
-                assert_eq!(
-                    seq,
-                    previous + 1,
-                    "{} out of order on partition {partition}",
-                    record.key
-                );
+                assert_eq!(seq, previous + 1, "{} out of order on partition {partition}", record.key);
             }
         }
     }
@@ -389,9 +261,7 @@ async fn members_split_partitions_and_take_over(fixture: Fixture) {
     .await;
     let (owned_a, owned_b) = (a.assignment(), b.assignment());
 
-    let records: Vec<NewRecord> = (0..40)
-        .map(|i| NewRecord::new(format!("k{i}"), format!("first-{i}"), payload("x")))
-        .collect();
+    let records: Vec<NewRecord> = (0..40).map(|i| NewRecord::new(format!("k{i}"), format!("first-{i}"), payload("x"))).collect();
     log.append_many(Topic::Ops, records).await.unwrap();
     let mut got_a = Vec::new();
     let mut got_b = Vec::new();
@@ -401,31 +271,17 @@ async fn members_split_partitions_and_take_over(fixture: Fixture) {
         got_a.extend(a.poll(100, Duration::from_millis(50)).await.unwrap());
         got_b.extend(b.poll(100, Duration::from_millis(50)).await.unwrap());
     }
-    assert!(got_a
-        .iter()
-        .all(|r| owned_a.contains(&r.position.partition)));
-    assert!(got_b
-        .iter()
-        .all(|r| owned_b.contains(&r.position.partition)));
-    let ids: BTreeSet<&str> = got_a
-        .iter()
-        .chain(&got_b)
-        .map(|r| r.dedup_id.as_str())
-        .collect();
+    assert!(got_a.iter().all(|r| owned_a.contains(&r.position.partition)));
+    assert!(got_b.iter().all(|r| owned_b.contains(&r.position.partition)));
+    let ids: BTreeSet<&str> = got_a.iter().chain(&got_b).map(|r| r.dedup_id.as_str()).collect();
     assert_eq!(ids.len(), 40, "a record was delivered twice");
     a.commit(&last_positions(&got_a)).await.unwrap();
     b.commit(&last_positions(&got_b)).await.unwrap();
 
     b.leave().await.unwrap();
     let leftovers = settle(&mut [&mut a], |s| s[0] == all).await;
-    assert!(
-        leftovers[0].is_empty(),
-        "committed records came again: {:?}",
-        leftovers[0]
-    );
-    let records: Vec<NewRecord> = (0..20)
-        .map(|i| NewRecord::new(format!("k{i}"), format!("second-{i}"), payload("y")))
-        .collect();
+    assert!(leftovers[0].is_empty(), "committed records came again: {:?}", leftovers[0]);
+    let records: Vec<NewRecord> = (0..20).map(|i| NewRecord::new(format!("k{i}"), format!("second-{i}"), payload("y"))).collect();
     log.append_many(Topic::Ops, records).await.unwrap();
     let later = poll_n(a.as_mut(), 20).await;
     let ids: BTreeSet<String> = later.iter().map(|r| r.dedup_id.clone()).collect();
@@ -436,34 +292,13 @@ async fn members_split_partitions_and_take_over(fixture: Fixture) {
 async fn oversize_is_refused(fixture: Fixture) {
     let log = fixture.open().await;
     let limit = log.max_payload_bytes();
-    assert!(
-        limit >= 512 * 1024,
-        "limit {limit} is smaller than Miroir assumes"
-    );
+    assert!(limit >= 512 * 1024, "limit {limit} is smaller than Miroir assumes");
     let too_big = Bytes::from(vec![b'x'; limit + 1]);
-    let error = log
-        .append(Topic::Ops, "big/shard-0", "big-1", too_big)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error,
-        LogError::MessageTooLarge {
-            size: limit + 1,
-            limit
-        }
-    );
+    let error = log.append(Topic::Ops, "big/shard-0", "big-1", too_big).await.unwrap_err();
+    assert_eq!(error, LogError::MessageTooLarge { size: limit + 1, limit });
     let fits = Bytes::from((0..limit).map(|i| (i % 251) as u8).collect::<Vec<_>>());
-    let position = log
-        .append(Topic::Ops, "big/shard-0", "big-2", fits.clone())
-        .await
-        .unwrap();
-    let stored = read_all(
-        log.as_ref(),
-        Topic::Ops,
-        position.partition,
-        position.offset,
-    )
-    .await;
+    let position = log.append(Topic::Ops, "big/shard-0", "big-2", fits.clone()).await.unwrap();
+    let stored = read_all(log.as_ref(), Topic::Ops, position.partition, position.offset).await;
     assert_eq!(stored.len(), 1, "only the fitting record was stored");
     assert_eq!(stored[0].payload, fits);
 }
@@ -472,14 +307,7 @@ async fn oversize_is_refused(fixture: Fixture) {
 async fn reader_starts_anywhere_and_tails(fixture: Fixture) {
     let log = fixture.open().await;
     for i in 0..5 {
-        log.append(
-            Topic::Tasks,
-            "tasks",
-            &format!("r-{i}"),
-            payload(format!("{i}")),
-        )
-        .await
-        .unwrap();
+        log.append(Topic::Tasks, "tasks", &format!("r-{i}"), payload(format!("{i}"))).await.unwrap();
     }
     let mut reader = log.read_partition(Topic::Tasks, 0, 2).await.unwrap();
     let mut got = Vec::new();
@@ -490,15 +318,7 @@ async fn reader_starts_anywhere_and_tails(fixture: Fixture) {
     let writer = Arc::clone(&log);
     tokio::spawn(async move {
         for i in 5..8 {
-            writer
-                .append(
-                    Topic::Tasks,
-                    "tasks",
-                    &format!("r-{i}"),
-                    payload(format!("{i}")),
-                )
-                .await
-                .unwrap();
+            writer.append(Topic::Tasks, "tasks", &format!("r-{i}"), payload(format!("{i}"))).await.unwrap();
         }
     });
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
@@ -507,22 +327,15 @@ async fn reader_starts_anywhere_and_tails(fixture: Fixture) {
         got.extend(reader.next_batch(10, POLL_WAIT).await.unwrap());
     }
     assert_eq!(offsets(&got), (2..8).collect::<Vec<_>>());
-    assert!(got
-        .iter()
-        .all(|r| r.payload == payload(r.position.offset.to_string())));
+    assert!(got.iter().all(|r| r.payload == payload(r.position.offset.to_string())));
 }
 
 /// With the broker gone, an append fails as `Unavailable` (the gateway's 503), never as success.
 async fn broker_down_is_unavailable(mut fixture: Fixture) {
     let log = fixture.open().await;
-    log.append(Topic::Ops, "a/shard-0", "before", payload("ok"))
-        .await
-        .unwrap();
+    log.append(Topic::Ops, "a/shard-0", "before", payload("ok")).await.unwrap();
     fixture.break_broker();
-    let error = log
-        .append(Topic::Ops, "a/shard-0", "after", payload("lost"))
-        .await
-        .unwrap_err();
+    let error = log.append(Topic::Ops, "a/shard-0", "after", payload("lost")).await.unwrap_err();
     assert!(matches!(error, LogError::Unavailable(_)), "{error:?}");
 }
 
@@ -573,18 +386,10 @@ mod nats_only {
         let mut server = NatsServer::start().unwrap();
         let config = test_config();
         {
-            let log = NatsLog::connect(server.url(), config.clone())
-                .await
-                .unwrap();
-            let records = (0..10)
-                .map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))));
-            log.append_many(Topic::Tasks, records.collect())
-                .await
-                .unwrap();
-            let mut consumer = log
-                .join_group(Topic::Tasks, "gateways", "gw")
-                .await
-                .unwrap();
+            let log = NatsLog::connect(server.url(), config.clone()).await.unwrap();
+            let records = (0..10).map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))));
+            log.append_many(Topic::Tasks, records.collect()).await.unwrap();
+            let mut consumer = log.join_group(Topic::Tasks, "gateways", "gw").await.unwrap();
             let got = poll_n(consumer.as_mut(), 10).await;
             consumer.commit(&[got[4].position]).await.unwrap();
             server.kill9();
@@ -593,26 +398,10 @@ mod nats_only {
         let log = NatsLog::connect(server.url(), config).await.unwrap();
         let stored = read_all(&log, Topic::Tasks, 0, 0).await;
         assert_eq!(offsets(&stored), (0..10).collect::<Vec<_>>());
-        let retry = log
-            .append(Topic::Tasks, "tasks", "task-3", payload("t3"))
-            .await
-            .unwrap();
-        assert_eq!(
-            retry,
-            Position {
-                partition: 0,
-                offset: 3
-            },
-            "dedup forgot task-3 across the restart"
-        );
-        let mut consumer = log
-            .join_group(Topic::Tasks, "gateways", "gw")
-            .await
-            .unwrap();
-        assert_eq!(
-            offsets(&poll_n(consumer.as_mut(), 5).await),
-            vec![5, 6, 7, 8, 9]
-        );
+        let retry = log.append(Topic::Tasks, "tasks", "task-3", payload("t3")).await.unwrap();
+        assert_eq!(retry, Position { partition: 0, offset: 3 }, "dedup forgot task-3 across the restart");
+        let mut consumer = log.join_group(Topic::Tasks, "gateways", "gw").await.unwrap();
+        assert_eq!(offsets(&poll_n(consumer.as_mut(), 5).await), vec![5, 6, 7, 8, 9]);
     }
 
     /// A consumer process killed with -9 mid-batch: after its lease expires, another member gets
@@ -621,23 +410,13 @@ mod nats_only {
     async fn consumer_process_killed_with_sigkill_loses_nothing() {
         let server = NatsServer::start().unwrap();
         let config = test_config();
-        let log = NatsLog::connect(server.url(), config.clone())
-            .await
-            .unwrap();
-        let records =
-            (0..10).map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))));
-        log.append_many(Topic::Tasks, records.collect())
-            .await
-            .unwrap();
+        let log = NatsLog::connect(server.url(), config.clone()).await.unwrap();
+        let records = (0..10).map(|i| NewRecord::new("tasks", format!("task-{i}"), payload(format!("t{i}"))));
+        log.append_many(Topic::Tasks, records.collect()).await.unwrap();
 
         let mut child = KillOnDrop(
             Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "nats_only::child_consumer",
-                    "--ignored",
-                    "--nocapture",
-                ])
+                .args(["--exact", "nats_only::child_consumer", "--ignored", "--nocapture"])
                 .env(CHILD_URL, server.url())
                 .env(CHILD_PREFIX, &config.prefix)
                 .stdout(Stdio::piped())
@@ -646,23 +425,14 @@ mod nats_only {
                 .unwrap(),
         );
         let stdout = BufReader::new(child.0.stdout.take().unwrap());
-        let committed = stdout
-            .lines()
-            .map_while(Result::ok)
-            .find(|line| line.starts_with(COMMITTED_MARKER))
-            .expect("the child consumer committed");
+        let committed =
+            stdout.lines().map_while(Result::ok).find(|line| line.starts_with(COMMITTED_MARKER)).expect("the child consumer committed");
         assert_eq!(committed, format!("{COMMITTED_MARKER} 3"));
         child.0.kill().unwrap(); // SIGKILL
         child.0.wait().unwrap();
 
-        let mut heir = log
-            .join_group(Topic::Tasks, "gateways", "heir")
-            .await
-            .unwrap();
-        assert_eq!(
-            offsets(&poll_n(heir.as_mut(), 6).await),
-            (4..10).collect::<Vec<_>>()
-        );
+        let mut heir = log.join_group(Topic::Tasks, "gateways", "heir").await.unwrap();
+        assert_eq!(offsets(&poll_n(heir.as_mut(), 6).await), (4..10).collect::<Vec<_>>());
     }
 
     /// Kills the child consumer also when an assertion fails first.
@@ -679,18 +449,10 @@ mod nats_only {
     #[tokio::test]
     #[ignore = "child process of consumer_process_killed_with_sigkill_loses_nothing"]
     async fn child_consumer() {
-        let (Ok(url), Ok(prefix)) = (std::env::var(CHILD_URL), std::env::var(CHILD_PREFIX)) else {
-            panic!("only runs as a child process")
-        };
-        let config = LogConfig {
-            prefix,
-            ..test_config()
-        };
+        let (Ok(url), Ok(prefix)) = (std::env::var(CHILD_URL), std::env::var(CHILD_PREFIX)) else { panic!("only runs as a child process") };
+        let config = LogConfig { prefix, ..test_config() };
         let log = NatsLog::connect(&url, config).await.unwrap();
-        let mut consumer = log
-            .join_group(Topic::Tasks, "gateways", "doomed")
-            .await
-            .unwrap();
+        let mut consumer = log.join_group(Topic::Tasks, "gateways", "doomed").await.unwrap();
         let taken = poll_n(consumer.as_mut(), 10).await;
         consumer.commit(&[taken[3].position]).await.unwrap();
         println!("{COMMITTED_MARKER} {}", taken[3].position.offset);

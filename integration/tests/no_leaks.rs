@@ -25,7 +25,8 @@ struct Secrets {
 
 impl Secrets {
     fn new(node_key: &str, node_urls: &[String]) -> Secrets {
-        let mut needles = vec![(node_key.to_owned(), "the nodes' API key".to_owned()), ("__shard-".to_owned(), "a node index name".to_owned())];
+        let mut needles =
+            vec![(node_key.to_owned(), "the nodes' API key".to_owned()), ("__shard-".to_owned(), "a node index name".to_owned())];
         let mut ports = Vec::new();
         for url in node_urls {
             needles.push((url.clone(), format!("node URL {url}")));
@@ -44,7 +45,8 @@ impl Secrets {
 
     /// [`Secrets::found_in`] with the byte offset of each secret's first appearance.
     fn found_at(&self, text: &str) -> Vec<(String, usize)> {
-        let mut found: Vec<(String, usize)> = self.needles.iter().filter_map(|(needle, what)| text.find(needle.as_str()).map(|at| (what.clone(), at))).collect();
+        let mut found: Vec<(String, usize)> =
+            self.needles.iter().filter_map(|(needle, what)| text.find(needle.as_str()).map(|at| (what.clone(), at))).collect();
         for port in &self.ports {
             let needle = format!(":{port}");
             let after_host = |at: usize| text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == ']');
@@ -82,9 +84,16 @@ fn movies() -> Value {
 fn writes() -> Vec<Value> {
     vec![
         request("POST", "/indexes", Some(json!({"uid": "movies", "primaryKey": "id"}))),
-        request("PATCH", "/indexes/movies/settings", Some(json!({"filterableAttributes": ["genre", "year"], "sortableAttributes": ["year"]}))),
+        request(
+            "PATCH",
+            "/indexes/movies/settings",
+            Some(json!({"filterableAttributes": ["genre", "year"], "sortableAttributes": ["year"]})),
+        ),
         request("POST", "/indexes/movies/documents", Some(movies())),
-        ndjson_request("/indexes/movies/documents", "{\"id\": 100, \"title\": \"ndjson one\", \"genre\": \"drama\"}\n{\"id\": 101, \"title\": \"ndjson two\"}\n"),
+        ndjson_request(
+            "/indexes/movies/documents",
+            "{\"id\": 100, \"title\": \"ndjson one\", \"genre\": \"drama\"}\n{\"id\": 101, \"title\": \"ndjson two\"}\n",
+        ),
         // failed tasks: a bad id, a missing id, a filter on a non-filterable attribute (a node error)
         request("POST", "/indexes/movies/documents", Some(json!([{"id": "bad id!", "title": "x"}]))),
         request("POST", "/indexes/movies/documents", Some(json!([{"title": "no id"}]))),
@@ -106,7 +115,13 @@ fn reads(task_uid: u64) -> Vec<Value> {
         request("GET", "/indexes/movies/settings", None),
         request("GET", "/indexes/movies/settings/filterable-attributes", None),
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "limit": 5}))),
-        request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "filter": "genre = drama", "sort": ["year:desc"], "facets": ["genre", "year"], "showRankingScore": true}))),
+        request(
+            "POST",
+            "/indexes/movies/search",
+            Some(
+                json!({"q": "movie", "filter": "genre = drama", "sort": ["year:desc"], "facets": ["genre", "year"], "showRankingScore": true}),
+            ),
+        ),
         request("POST", "/indexes/movies/search", Some(json!({"q": "", "offset": 20, "limit": 20, "showRankingScoreDetails": true}))),
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "filter": "genre = "}))),
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "filter": "title = x"}))),
@@ -116,11 +131,29 @@ fn reads(task_uid: u64) -> Vec<Value> {
         request("POST", "/indexes/missing/search", Some(json!({"q": "movie"}))),
         request("POST", "/indexes/movies/facet-search", Some(json!({"facetName": "genre", "facetQuery": "dr"}))),
         request("POST", "/indexes/movies/facet-search", Some(json!({"facetName": "title", "facetQuery": "m"}))),
-        request("POST", "/multi-search", Some(json!({"queries": [{"indexUid": "movies", "q": "movie"}, {"indexUid": "movies", "q": "two"}]}))),
-        request("POST", "/multi-search", Some(json!({"federation": {"limit": 5, "facetsByIndex": {"movies": ["genre"]}}, "queries": [{"indexUid": "movies", "q": "movie"}, {"indexUid": "movies", "q": "ndjson"}]}))),
-        request("POST", "/multi-search", Some(json!({"queries": [{"indexUid": "movies", "q": "movie"}, {"indexUid": "missing", "q": "x"}]}))),
+        request(
+            "POST",
+            "/multi-search",
+            Some(json!({"queries": [{"indexUid": "movies", "q": "movie"}, {"indexUid": "movies", "q": "two"}]})),
+        ),
+        request(
+            "POST",
+            "/multi-search",
+            Some(
+                json!({"federation": {"limit": 5, "facetsByIndex": {"movies": ["genre"]}}, "queries": [{"indexUid": "movies", "q": "movie"}, {"indexUid": "movies", "q": "ndjson"}]}),
+            ),
+        ),
+        request(
+            "POST",
+            "/multi-search",
+            Some(json!({"queries": [{"indexUid": "movies", "q": "movie"}, {"indexUid": "missing", "q": "x"}]})),
+        ),
         request("POST", "/multi-search", Some(json!({"queries": [{"indexUid": "movies", "q": "movie", "filter": "title = x"}]}))),
-        request("POST", "/multi-search", Some(json!({"federation": {}, "queries": [{"indexUid": "movies", "q": "movie", "sort": ["title:asc"]}]}))),
+        request(
+            "POST",
+            "/multi-search",
+            Some(json!({"federation": {}, "queries": [{"indexUid": "movies", "q": "movie", "sort": ["title:asc"]}]})),
+        ),
         request("GET", "/indexes/movies/documents/1", None),
         request("GET", "/indexes/movies/documents/404", None),
         request("GET", "/indexes/movies/documents?limit=3", None),
@@ -172,9 +205,12 @@ async fn wait_task(client: &reqwest::Client, base: &str, uid: u64) -> Reply {
 fn leaks_in_reply(secrets: &Secrets, request: &Value, reply: &Reply) -> Vec<String> {
     let label = format!("{} {} → {}", request["method"].as_str().unwrap_or("?"), request["path"].as_str().unwrap_or("?"), reply.status);
     let body = String::from_utf8_lossy(&reply.raw);
-    let mut out: Vec<String> = secrets.found_at(&body).into_iter().map(|(what, at)| format!("{label}: body shows {what}: …{}…", around(&body, at))).collect();
+    let mut out: Vec<String> =
+        secrets.found_at(&body).into_iter().map(|(what, at)| format!("{label}: body shows {what}: …{}…", around(&body, at))).collect();
     for (name, value) in &reply.headers {
-        out.extend(secrets.found_in(&format!("{name}: {value}")).into_iter().map(|what| format!("{label}: header `{name}: {value}` shows {what}")));
+        out.extend(
+            secrets.found_in(&format!("{name}: {value}")).into_iter().map(|what| format!("{label}: header `{name}: {value}` shows {what}")),
+        );
     }
     out
 }

@@ -39,12 +39,7 @@ pub fn cdc_record(record: &Record, now: OffsetDateTime) -> Option<NewRecord> {
 
 /// Publishes CDC events until `stop` resolves; commits each batch only after its events are
 /// durably stored, so a crash republishes (deduplicated) rather than loses.
-pub async fn run_cdc(
-    log: &dyn WriteLog,
-    group: &str,
-    member: &str,
-    stop: impl std::future::Future<Output = ()>,
-) -> Result<(), LogError> {
+pub async fn run_cdc(log: &dyn WriteLog, group: &str, member: &str, stop: impl std::future::Future<Output = ()>) -> Result<(), LogError> {
     let mut consumer = log.join_group(Topic::Ops, group, member).await?;
     tokio::pin!(stop);
     loop {
@@ -81,12 +76,16 @@ mod tests {
     async fn every_op_becomes_one_cdc_event_with_its_key_and_position() {
         let log = MemoryLog::new(LogConfig::for_tests("rc")).unwrap();
         let envelope = OpEnvelope::new(7, Some("movies".into()), ShardId(2), Op::DeleteDocuments { ids: vec!["a".into()] });
-        let position =
-            log.append(Topic::Ops, "movies/shard-2", &envelope.dedup_id(), Bytes::from(encode(&envelope))).await.unwrap();
+        let position = log.append(Topic::Ops, "movies/shard-2", &envelope.dedup_id(), Bytes::from(encode(&envelope))).await.unwrap();
         log.append(Topic::Ops, "movies/shard-2", "junk", Bytes::from_static(b"not json")).await.unwrap();
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let worker = async { run_cdc(&log, "rc", "m1", async { let _ = stop_rx.await; }).await };
+        let worker = async {
+            run_cdc(&log, "rc", "m1", async {
+                let _ = stop_rx.await;
+            })
+            .await
+        };
         let watcher = async {
             let partition = position.partition;
             // The event lands on the cdc partition of the op's key.

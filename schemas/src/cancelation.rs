@@ -139,10 +139,7 @@ mod tests {
 
     fn changes() -> impl Strategy<Value = Vec<TaskChange>> {
         let tasks = proptest::collection::vec(0u64..8, 0..4);
-        let change = prop_oneof![
-            tasks.clone().prop_map(|t| start(&t)),
-            (100u64..104, tasks).prop_map(|(uid, t)| cancel(uid, &t)),
-        ];
+        let change = prop_oneof![tasks.clone().prop_map(|t| start(&t)), (100u64..104, tasks).prop_map(|(uid, t)| cancel(uid, &t)),];
         proptest::collection::vec(change, 0..20)
     }
 

@@ -49,11 +49,19 @@ pub struct CdcEvent {
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum CdcChange {
     /// Documents written. With `update`, each document holds only the fields that changed.
-    DocumentsUpserted { method: DocumentMethod, primary_key: String, documents: Vec<Map<String, Value>> },
+    DocumentsUpserted {
+        method: DocumentMethod,
+        primary_key: String,
+        documents: Vec<Map<String, Value>>,
+    },
     /// Documents deleted by id.
-    DocumentsDeleted { ids: Vec<String> },
+    DocumentsDeleted {
+        ids: Vec<String>,
+    },
     /// Documents matching a filter deleted (the filter as the user sent it).
-    DocumentsDeletedByFilter { filter: Value },
+    DocumentsDeletedByFilter {
+        filter: Value,
+    },
     /// Every document of the index deleted.
     DocumentsCleared,
     /// Settings changed: the settings sent (a `null` field was reset), or every setting reset.
@@ -62,14 +70,18 @@ pub enum CdcChange {
         #[serde(default)]
         reset_all: bool,
     },
-    IndexCreated { primary_key: Option<String> },
+    IndexCreated {
+        primary_key: Option<String>,
+    },
     IndexUpdated {
         primary_key: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_index_uid: Option<String>,
     },
     IndexDeleted,
-    IndexesSwapped { swaps: Vec<IndexSwap> },
+    IndexesSwapped {
+        swaps: Vec<IndexSwap>,
+    },
 }
 
 impl CdcChange {
@@ -77,9 +89,7 @@ impl CdcChange {
     /// not `Op` itself, because this one is a published contract with its own version.
     pub fn from_op(op: &Op) -> CdcChange {
         match op.clone() {
-            Op::Documents { method, primary_key, documents } => {
-                CdcChange::DocumentsUpserted { method, primary_key, documents }
-            }
+            Op::Documents { method, primary_key, documents } => CdcChange::DocumentsUpserted { method, primary_key, documents },
             Op::DeleteDocuments { ids } => CdcChange::DocumentsDeleted { ids },
             Op::DeleteByFilter { filter } => CdcChange::DocumentsDeletedByFilter { filter },
             Op::ClearDocuments => CdcChange::DocumentsCleared,
@@ -152,10 +162,7 @@ mod tests {
             CdcChange::from_op(&op),
             CdcChange::DocumentsUpserted { method: DocumentMethod::Update, primary_key: "id".into(), documents: docs }
         );
-        assert_eq!(
-            CdcChange::from_op(&Op::ResetSettings),
-            CdcChange::SettingsChanged { settings: Map::new(), reset_all: true }
-        );
+        assert_eq!(CdcChange::from_op(&Op::ResetSettings), CdcChange::SettingsChanged { settings: Map::new(), reset_all: true });
         assert_eq!(CdcChange::from_op(&Op::DeleteIndex), CdcChange::IndexDeleted);
     }
 

@@ -18,13 +18,26 @@ pub struct IndexSwap {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum TaskDetails {
-    DocumentAdditionOrUpdate { received_documents: u64, indexed_documents: Option<u64> },
-    DocumentDeletion { provided_ids: u64, deleted_documents: Option<u64> },
-    DocumentDeletionByFilter { original_filter: String, deleted_documents: Option<u64> },
+    DocumentAdditionOrUpdate {
+        received_documents: u64,
+        indexed_documents: Option<u64>,
+    },
+    DocumentDeletion {
+        provided_ids: u64,
+        deleted_documents: Option<u64>,
+    },
+    DocumentDeletionByFilter {
+        original_filter: String,
+        deleted_documents: Option<u64>,
+    },
     /// Clearing documents and deleting an index both report this shape.
-    ClearAll { deleted_documents: Option<u64> },
+    ClearAll {
+        deleted_documents: Option<u64>,
+    },
     /// The settings as sent (already validated, secrets already hidden).
-    SettingsUpdate { settings: Map<String, Value> },
+    SettingsUpdate {
+        settings: Map<String, Value>,
+    },
     IndexInfo {
         primary_key: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,9 +45,19 @@ pub enum TaskDetails {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_index_uid: Option<String>,
     },
-    IndexSwap { swaps: Vec<IndexSwap> },
-    TaskCancelation { matched_tasks: u64, canceled_tasks: Option<u64>, original_filter: String },
-    TaskDeletion { matched_tasks: u64, deleted_tasks: Option<u64>, original_filter: String },
+    IndexSwap {
+        swaps: Vec<IndexSwap>,
+    },
+    TaskCancelation {
+        matched_tasks: u64,
+        canceled_tasks: Option<u64>,
+        original_filter: String,
+    },
+    TaskDeletion {
+        matched_tasks: u64,
+        deleted_tasks: Option<u64>,
+        original_filter: String,
+    },
 }
 
 /// Per-replica counts an indexer reads from a finished node task.
@@ -70,9 +93,7 @@ impl TaskDetails {
         let or_zero = |reported: Option<u64>| Some(reported.unwrap_or(0));
         let mut done = self.clone();
         match &mut done {
-            TaskDetails::DocumentAdditionOrUpdate { indexed_documents, .. } => {
-                *indexed_documents = or_zero(counts.indexed_documents)
-            }
+            TaskDetails::DocumentAdditionOrUpdate { indexed_documents, .. } => *indexed_documents = or_zero(counts.indexed_documents),
             TaskDetails::DocumentDeletion { deleted_documents, .. }
             | TaskDetails::DocumentDeletionByFilter { deleted_documents, .. }
             | TaskDetails::ClearAll { deleted_documents } => *deleted_documents = or_zero(counts.deleted_documents),
@@ -149,33 +170,20 @@ mod tests {
         let done = added.finished(DetailCounts { indexed_documents: Some(150), deleted_documents: None });
         assert_eq!(Value::Object(done.to_view()), json!({"receivedDocuments": 150, "indexedDocuments": 150}));
 
-        let deleted = TaskDetails::DocumentDeletion { provided_ids: 1, deleted_documents: None }.finished(DetailCounts {
-            indexed_documents: None,
-            deleted_documents: Some(1),
-        });
+        let deleted = TaskDetails::DocumentDeletion { provided_ids: 1, deleted_documents: None }
+            .finished(DetailCounts { indexed_documents: None, deleted_documents: Some(1) });
         let keys: Vec<String> = deleted.to_view().keys().cloned().collect();
         assert_eq!(keys, ["providedIds", "deletedDocuments", "originalFilter"]);
-        assert_eq!(
-            Value::Object(deleted.to_view()),
-            json!({"providedIds": 1, "deletedDocuments": 1, "originalFilter": null})
-        );
+        assert_eq!(Value::Object(deleted.to_view()), json!({"providedIds": 1, "deletedDocuments": 1, "originalFilter": null}));
 
-        let by_filter = TaskDetails::DocumentDeletionByFilter {
-            original_filter: "\"version = '1'\"".into(),
-            deleted_documents: None,
-        };
+        let by_filter = TaskDetails::DocumentDeletionByFilter { original_filter: "\"version = '1'\"".into(), deleted_documents: None };
         assert_eq!(
             Value::Object(by_filter.finished(DetailCounts::default()).to_view()),
             json!({"providedIds": 0, "deletedDocuments": 0, "originalFilter": "\"version = '1'\""})
         );
 
-        let swap = TaskDetails::IndexSwap {
-            swaps: vec![IndexSwap { indexes: ["numeric".into(), "inferred".into()], rename: false }],
-        };
-        assert_eq!(
-            Value::Object(swap.to_view()),
-            json!({"swaps": [{"indexes": ["numeric", "inferred"], "rename": false}]})
-        );
+        let swap = TaskDetails::IndexSwap { swaps: vec![IndexSwap { indexes: ["numeric".into(), "inferred".into()], rename: false }] };
+        assert_eq!(Value::Object(swap.to_view()), json!({"swaps": [{"indexes": ["numeric", "inferred"], "rename": false}]}));
         let info = TaskDetails::IndexInfo { primary_key: None, old_index_uid: None, new_index_uid: None };
         assert_eq!(Value::Object(info.to_view()), json!({"primaryKey": null}));
     }

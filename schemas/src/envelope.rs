@@ -23,7 +23,9 @@ pub trait LogRecord: Serialize + DeserializeOwned {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("{kind} record has schemaVersion {found}, but this build reads up to {supported}; upgrade this process before reading this log")]
+    #[error(
+        "{kind} record has schemaVersion {found}, but this build reads up to {supported}; upgrade this process before reading this log"
+    )]
     UnsupportedVersion { kind: &'static str, found: u64, supported: u32 },
     #[error("{kind} record has no valid schemaVersion: {source}")]
     MissingVersion { kind: &'static str, source: serde_json::Error },
@@ -107,17 +109,29 @@ pub enum DocumentMethod {
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Op {
     /// Documents routed to this shard; the primary key was decided once by the gateway.
-    Documents { method: DocumentMethod, primary_key: String, documents: Vec<Map<String, Value>> },
+    Documents {
+        method: DocumentMethod,
+        primary_key: String,
+        documents: Vec<Map<String, Value>>,
+    },
     /// Delete documents by external id (integer ids in their decimal form).
-    DeleteDocuments { ids: Vec<String> },
+    DeleteDocuments {
+        ids: Vec<String>,
+    },
     /// Delete documents matching a filter (string or array form, as the user sent it).
-    DeleteByFilter { filter: Value },
+    DeleteByFilter {
+        filter: Value,
+    },
     ClearDocuments,
     /// Apply validated settings; a `null` field resets that one setting, as in Meilisearch.
-    UpdateSettings { settings: Map<String, Value> },
+    UpdateSettings {
+        settings: Map<String, Value>,
+    },
     /// `DELETE /indexes/{uid}/settings`: reset every setting.
     ResetSettings,
-    CreateIndex { primary_key: Option<String> },
+    CreateIndex {
+        primary_key: Option<String>,
+    },
     UpdateIndex {
         primary_key: Option<String>,
         /// Renames the index (`PATCH /indexes/{uid}` with `uid`).
@@ -126,7 +140,9 @@ pub enum Op {
     },
     DeleteIndex,
     /// Swap (or rename) the node indexes of this shard for every pair.
-    SwapIndexes { swaps: Vec<IndexSwap> },
+    SwapIndexes {
+        swaps: Vec<IndexSwap>,
+    },
 }
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ pub struct ApiKeyRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum KeyChange {
-    Create { key: ApiKeyRecord },
+    Create {
+        key: ApiKeyRecord,
+    },
     Update {
         uid: Uuid,
         /// Absent: unchanged; `null`: cleared; a string: set.
@@ -44,7 +46,9 @@ pub enum KeyChange {
         #[serde(with = "time::serde::rfc3339")]
         updated_at: OffsetDateTime,
     },
-    Delete { uid: Uuid },
+    Delete {
+        uid: Uuid,
+    },
 }
 
 /// Tells a present field (even `null`) from an absent one, which `#[serde(default)]` maps to `None`.

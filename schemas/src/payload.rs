@@ -16,8 +16,7 @@ use serde_json::{Map, Value};
 pub type Document = Map<String, Value>;
 
 /// The content types Meilisearch accepts for documents, in its order.
-pub const ACCEPTED_CONTENT_TYPES: [&str; 3] =
-    ["application/json", "application/x-ndjson", "text/csv"];
+pub const ACCEPTED_CONTENT_TYPES: [&str; 3] = ["application/json", "application/x-ndjson", "text/csv"];
 
 /// How a payload is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +38,7 @@ impl PayloadFormat {
 
     /// Picks the format from the `Content-Type` header (parameters such as `charset` are
     /// ignored) and the `csvDelimiter` query parameter, with Meilisearch's 415/400 errors.
-    pub fn from_content_type(
-        content_type: Option<&str>,
-        csv_delimiter: Option<u8>,
-    ) -> Result<Self, ResponseError> {
+    pub fn from_content_type(content_type: Option<&str>, csv_delimiter: Option<u8>) -> Result<Self, ResponseError> {
         let Some(header) = content_type else {
             return Err(ResponseError::new(
                 Code::MissingContentType,
@@ -67,29 +63,19 @@ impl PayloadFormat {
 }
 
 fn accepted_list() -> String {
-    ACCEPTED_CONTENT_TYPES
-        .iter()
-        .map(|t| format!("`{t}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    ACCEPTED_CONTENT_TYPES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn invalid_content_type(shown: &str) -> ResponseError {
     ResponseError::new(
         Code::InvalidContentType,
-        format!(
-            "The Content-Type `{shown}` is invalid. Accepted values for the Content-Type header are: {}",
-            accepted_list()
-        ),
+        format!("The Content-Type `{shown}` is invalid. Accepted values for the Content-Type header are: {}", accepted_list()),
     )
 }
 
 /// `missing_payload` for an empty body.
 pub fn missing_payload(format: PayloadFormat) -> ResponseError {
-    ResponseError::new(
-        Code::MissingPayload,
-        format!("A {} payload is missing.", format.name()),
-    )
+    ResponseError::new(Code::MissingPayload, format!("A {} payload is missing.", format.name()))
 }
 
 /// `payload_too_large` for a body over `limit` bytes, with the limit written the way
@@ -97,10 +83,7 @@ pub fn missing_payload(format: PayloadFormat) -> ResponseError {
 pub fn payload_too_large(limit: u64) -> ResponseError {
     ResponseError::new(
         Code::PayloadTooLarge,
-        format!(
-            "The provided payload reached the size limit. The maximum accepted payload size is {}.",
-            human_size(limit)
-        ),
+        format!("The provided payload reached the size limit. The maximum accepted payload size is {}.", human_size(limit)),
     )
 }
 
@@ -167,27 +150,17 @@ pub fn read_documents<R: Read, E>(
 
 /// A JSON array of objects, or a single object. After a top-level array, anything that
 /// follows is ignored, as Meilisearch does.
-fn read_json<R: Read, E>(
-    reader: R,
-    mut sink: impl FnMut(Document) -> Result<(), E>,
-) -> Result<u64, ReadError<E>> {
+fn read_json<R: Read, E>(reader: R, mut sink: impl FnMut(Document) -> Result<(), E>) -> Result<u64, ReadError<E>> {
     let mut reader = BufReader::new(reader);
     if first_non_whitespace(&mut reader).map_err(io_error)? != Some(b'[') {
         // Not an array: Meilisearch retries the whole payload as one object.
-        let document: Document =
-            serde_json::from_reader(reader).map_err(|e| malformed_json(PayloadFormat::Json, &e))?;
+        let document: Document = serde_json::from_reader(reader).map_err(|e| malformed_json(PayloadFormat::Json, &e))?;
         sink(document).map_err(ReadError::Sink)?;
         return Ok(1);
     }
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let mut outcome = Ok(0);
-    let parsed = serde::Deserializer::deserialize_seq(
-        &mut deserializer,
-        ArrayVisitor {
-            sink: &mut sink,
-            outcome: &mut outcome,
-        },
-    );
+    let parsed = serde::Deserializer::deserialize_seq(&mut deserializer, ArrayVisitor { sink: &mut sink, outcome: &mut outcome });
     // A refused element stops the visit early, which serde then sees as an unfinished array:
     // the element's own error is the one to report.
     let count = outcome?;
@@ -214,9 +187,8 @@ where
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut count = 0;
         while let Some(raw) = seq.next_element_seed(RawSeed)? {
-            let result = object_from_raw(&raw)
-                .map_err(ReadError::Payload)
-                .and_then(|document| (self.sink)(document).map_err(ReadError::Sink));
+            let result =
+                object_from_raw(&raw).map_err(ReadError::Payload).and_then(|document| (self.sink)(document).map_err(ReadError::Sink));
             if let Err(error) = result {
                 *self.outcome = Err(error);
                 // Stop reading: the rest of the payload no longer matters.
@@ -240,12 +212,8 @@ impl<'de> DeserializeSeed<'de> for RawSeed {
 }
 
 /// Whitespace-separated JSON objects (not necessarily one per line).
-fn read_ndjson<R: Read, E>(
-    reader: R,
-    mut sink: impl FnMut(Document) -> Result<(), E>,
-) -> Result<u64, ReadError<E>> {
-    let stream =
-        serde_json::Deserializer::from_reader(BufReader::new(reader)).into_iter::<Box<RawValue>>();
+fn read_ndjson<R: Read, E>(reader: R, mut sink: impl FnMut(Document) -> Result<(), E>) -> Result<u64, ReadError<E>> {
+    let stream = serde_json::Deserializer::from_reader(BufReader::new(reader)).into_iter::<Box<RawValue>>();
     let mut count = 0;
     for raw in stream {
         let raw = raw.map_err(|e| malformed_json(PayloadFormat::Ndjson, &e))?;
@@ -268,20 +236,13 @@ fn malformed_json<E>(format: PayloadFormat, error: &serde_json::Error) -> ReadEr
         return ReadError::Payload(ResponseError::new(Code::Internal, error.to_string()));
     }
     let detail = match error.classify() {
-        Category::Data if format == PayloadFormat::Json => {
-            "data are neither an object nor a list of objects".to_owned()
-        }
-        Category::Data => {
-            return ReadError::Payload(ResponseError::new(Code::Internal, error.to_string()))
-        }
+        Category::Data if format == PayloadFormat::Json => "data are neither an object nor a list of objects".to_owned(),
+        Category::Data => return ReadError::Payload(ResponseError::new(Code::Internal, error.to_string())),
         _ => shorten(&error.to_string()),
     };
     ReadError::Payload(ResponseError::new(
         Code::MalformedPayload,
-        format!(
-            "The `{}` payload provided is malformed. `Couldn't serialize document value: {detail}`.",
-            format.name()
-        ),
+        format!("The `{}` payload provided is malformed. `Couldn't serialize document value: {detail}`.", format.name()),
     ))
 }
 
@@ -349,14 +310,8 @@ fn column(header: &str) -> (&str, ColumnType) {
 
 /// CSV with a header row. Empty cells are `null`; string cells are kept as written; number
 /// and boolean cells are trimmed first. Every row must have as many cells as the header.
-fn read_csv<R: Read, E>(
-    reader: R,
-    delimiter: u8,
-    mut sink: impl FnMut(Document) -> Result<(), E>,
-) -> Result<u64, ReadError<E>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(reader);
+fn read_csv<R: Read, E>(reader: R, delimiter: u8, mut sink: impl FnMut(Document) -> Result<(), E>) -> Result<u64, ReadError<E>> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(reader);
     let headers = reader.headers().map_err(malformed_csv)?.clone();
     let columns: Vec<(&str, ColumnType)> = headers.iter().map(column).collect();
     // Field order is the header order; a repeated field keeps its first place and its last value.
@@ -390,20 +345,12 @@ fn csv_value(kind: ColumnType, raw: &str, line: u64) -> Result<Value, ResponseEr
             Err(_) => match trimmed.parse::<f64>() {
                 // Non-finite numbers have no JSON form and become null.
                 Ok(float) => Value::from(float),
-                Err(error) => {
-                    return Err(malformed_csv_text(&format!(
-                        "Error parsing number {raw:?} at line {line}: {error}"
-                    )))
-                }
+                Err(error) => return Err(malformed_csv_text(&format!("Error parsing number {raw:?} at line {line}: {error}"))),
             },
         },
         ColumnType::Boolean => match trimmed.parse::<bool>() {
             Ok(boolean) => Value::from(boolean),
-            Err(error) => {
-                return Err(malformed_csv_text(&format!(
-                    "Error parsing boolean {raw:?} at line {line}: {error}"
-                )))
-            }
+            Err(error) => return Err(malformed_csv_text(&format!("Error parsing boolean {raw:?} at line {line}: {error}"))),
         },
     })
 }
@@ -416,10 +363,7 @@ fn malformed_csv<E>(error: csv::Error) -> ReadError<E> {
 }
 
 fn malformed_csv_text(detail: &str) -> ResponseError {
-    ResponseError::new(
-        Code::MalformedPayload,
-        format!("The `csv` payload provided is malformed: `{detail}`."),
-    )
+    ResponseError::new(Code::MalformedPayload, format!("The `csv` payload provided is malformed: `{detail}`."))
 }
 
 #[cfg(test)]

@@ -4,11 +4,7 @@ use serde_json::json;
 use super::*;
 
 fn docs(format: PayloadFormat, body: &str) -> Vec<Value> {
-    parse_payload(format, body.as_bytes())
-        .unwrap()
-        .into_iter()
-        .map(Value::Object)
-        .collect()
+    parse_payload(format, body.as_bytes()).unwrap().into_iter().map(Value::Object).collect()
 }
 
 fn refusal(format: PayloadFormat, body: &str) -> (String, String, u16) {
@@ -32,31 +28,19 @@ fn transcript_malformed_json_payload() {
 #[test]
 fn transcript_wrong_and_missing_content_type() {
     let wrong = PayloadFormat::from_content_type(Some("text/plain"), None).unwrap_err();
-    assert_eq!(
-        (wrong.code.as_str(), wrong.http_status),
-        ("invalid_content_type", 415)
-    );
+    assert_eq!((wrong.code.as_str(), wrong.http_status), ("invalid_content_type", 415));
     assert_eq!(wrong.message, "The Content-Type `text/plain` is invalid. Accepted values for the Content-Type header are: `application/json`, `application/x-ndjson`, `text/csv`");
     let missing = PayloadFormat::from_content_type(None, None).unwrap_err();
-    assert_eq!(
-        (missing.code.as_str(), missing.http_status),
-        ("missing_content_type", 415)
-    );
+    assert_eq!((missing.code.as_str(), missing.http_status), ("missing_content_type", 415));
     assert_eq!(missing.message, "A Content-Type header is missing. Accepted values for the Content-Type header are: `application/json`, `application/x-ndjson`, `text/csv`");
 }
 
 #[test]
 fn transcript_empty_payload() {
     let (code, message, status) = refusal(PayloadFormat::Json, "");
-    assert_eq!(
-        (code.as_str(), message.as_str(), status),
-        ("missing_payload", "A json payload is missing.", 400)
-    );
+    assert_eq!((code.as_str(), message.as_str(), status), ("missing_payload", "A json payload is missing.", 400));
     assert_eq!(refusal(CSV, "").1, "A csv payload is missing.");
-    assert_eq!(
-        refusal(PayloadFormat::Ndjson, "").1,
-        "A ndjson payload is missing."
-    );
+    assert_eq!(refusal(PayloadFormat::Ndjson, "").1, "A ndjson payload is missing.");
 }
 
 #[test]
@@ -73,82 +57,61 @@ fn transcript_add_documents_csv() {
 
 #[test]
 fn content_type_parameters_and_case_are_ignored() {
-    assert_eq!(
-        PayloadFormat::from_content_type(Some("application/json; charset=utf-8"), None).unwrap(),
-        PayloadFormat::Json
-    );
-    assert_eq!(
-        PayloadFormat::from_content_type(Some("text/csv"), Some(b';')).unwrap(),
-        PayloadFormat::Csv { delimiter: b';' }
-    );
+    assert_eq!(PayloadFormat::from_content_type(Some("application/json; charset=utf-8"), None).unwrap(), PayloadFormat::Json);
+    assert_eq!(PayloadFormat::from_content_type(Some("text/csv"), Some(b';')).unwrap(), PayloadFormat::Csv { delimiter: b';' });
     let error = PayloadFormat::from_content_type(Some("application/json"), Some(b';')).unwrap_err();
     assert_eq!(error.code, "invalid_content_type");
     assert_eq!(error.message, "The Content-Type `application/json` does not support the use of a csv delimiter. The csv delimiter can only be used with the Content-Type `text/csv`.");
     let unparsable = PayloadFormat::from_content_type(Some("json"), None).unwrap_err();
-    assert!(unparsable
-        .message
-        .starts_with("The Content-Type `json` is invalid."));
+    assert!(unparsable.message.starts_with("The Content-Type `json` is invalid."));
 }
 
 #[test]
 fn json_accepts_an_array_or_one_object() {
-    assert_eq!(
-        docs(PayloadFormat::Json, r#"[{"a":1},{"b":[2]}]"#),
-        vec![json!({"a":1}), json!({"b":[2]})]
-    );
-    assert_eq!(
-        docs(PayloadFormat::Json, r#"  {"a":1} "#),
-        vec![json!({"a":1})]
-    );
+    assert_eq!(docs(PayloadFormat::Json, r#"[{"a":1},{"b":[2]}]"#), vec![json!({"a":1}), json!({"b":[2]})]);
+    assert_eq!(docs(PayloadFormat::Json, r#"  {"a":1} "#), vec![json!({"a":1})]);
     assert_eq!(docs(PayloadFormat::Json, "[]"), Vec::<Value>::new());
     // Meilisearch stops reading after the array.
-    assert_eq!(
-        docs(PayloadFormat::Json, r#"[{"a":1}] trailing"#),
-        vec![json!({"a":1})]
-    );
+    assert_eq!(docs(PayloadFormat::Json, r#"[{"a":1}] trailing"#), vec![json!({"a":1})]);
 }
 
 #[test]
 fn json_of_the_wrong_shape_is_refused() {
     let (code, message, _) = refusal(PayloadFormat::Json, r#""a string""#);
     assert_eq!(code, "malformed_payload");
-    assert_eq!(message, "The `json` payload provided is malformed. `Couldn't serialize document value: data are neither an object nor a list of objects`.");
-    let (_, message, _) = refusal(PayloadFormat::Json, r#"{"a":1} {"b":2}"#);
-    assert_eq!(message, "The `json` payload provided is malformed. `Couldn't serialize document value: trailing characters at line 1 column 9`.");
-    let (code, message, status) = refusal(PayloadFormat::Json, "[1]");
-    assert_eq!((code.as_str(), status), ("internal", 500));
     assert_eq!(
         message,
-        "invalid type: integer `1`, expected a map at line 1 column 1"
+        "The `json` payload provided is malformed. `Couldn't serialize document value: data are neither an object nor a list of objects`."
     );
+    let (_, message, _) = refusal(PayloadFormat::Json, r#"{"a":1} {"b":2}"#);
+    assert_eq!(
+        message,
+        "The `json` payload provided is malformed. `Couldn't serialize document value: trailing characters at line 1 column 9`."
+    );
+    let (code, message, status) = refusal(PayloadFormat::Json, "[1]");
+    assert_eq!((code.as_str(), status), ("internal", 500));
+    assert_eq!(message, "invalid type: integer `1`, expected a map at line 1 column 1");
 }
 
 #[test]
 fn long_serde_messages_are_cut_in_the_middle() {
     let long = format!("[{{\"{}\": tru}}]", "k".repeat(300));
     let (_, message, _) = refusal(PayloadFormat::Json, &long);
-    let detail = message
-        .strip_prefix(
-            "The `json` payload provided is malformed. `Couldn't serialize document value: ",
-        )
-        .unwrap();
+    let detail = message.strip_prefix("The `json` payload provided is malformed. `Couldn't serialize document value: ").unwrap();
     assert_eq!(detail, "expected ident at line 1 column 310`.");
-    assert_eq!(
-        shorten(&"x".repeat(200)),
-        format!("{}...{}", "x".repeat(50), "x".repeat(85))
-    );
+    assert_eq!(shorten(&"x".repeat(200)), format!("{}...{}", "x".repeat(50), "x".repeat(85)));
     assert_eq!(shorten(&"x".repeat(138)), "x".repeat(138));
 }
 
 #[test]
 fn ndjson_reads_whitespace_separated_objects() {
-    assert_eq!(
-        docs(PayloadFormat::Ndjson, "{\"a\":1}\n{\"a\":2}\n\n"),
-        vec![json!({"a":1}), json!({"a":2})]
-    );
+    assert_eq!(docs(PayloadFormat::Ndjson, "{\"a\":1}\n{\"a\":2}\n\n"), vec![json!({"a":1}), json!({"a":2})]);
     let (code, message, _) = refusal(PayloadFormat::Ndjson, "{\"a\":1}\n{\"a\":");
     assert_eq!(code, "malformed_payload");
-    assert_eq!(message, "The `ndjson` payload provided is malformed. `Couldn't serialize document value: EOF while parsing a value at line 2 column 5`.");
+    assert_eq!(
+        message,
+        "The `ndjson` payload provided is malformed. `Couldn't serialize document value: EOF while parsing a value at line 2 column 5`."
+    );
 }
 
 #[test]
@@ -162,10 +125,7 @@ fn csv_typed_headers_and_empty_cells() {
             json!({"id":"3","price":null,"ok":null,"note":"z","a:b":null}),
         ]
     );
-    assert_eq!(
-        docs(PayloadFormat::Csv { delimiter: b';' }, "id;n\n1;a,b\n"),
-        vec![json!({"id":"1","n":"a,b"})]
-    );
+    assert_eq!(docs(PayloadFormat::Csv { delimiter: b';' }, "id;n\n1;a,b\n"), vec![json!({"id":"1","n":"a,b"})]);
 }
 
 #[test]
@@ -180,10 +140,7 @@ fn csv_refusals_name_the_line_and_value() {
     );
     let (code, message, _) = refusal(CSV, "id,name\n1,a,extra\n");
     assert_eq!(code, "malformed_payload");
-    assert!(
-        message.starts_with("The `csv` payload provided is malformed: `CSV error: "),
-        "{message}"
-    );
+    assert!(message.starts_with("The `csv` payload provided is malformed: `CSV error: "), "{message}");
 }
 
 #[test]

@@ -68,11 +68,7 @@ fn ranked_best_first(mut scored: Vec<(u64, &str, usize)>) -> Vec<usize> {
 /// `H(nodeId, shardName)`, ties to the greater node id. Returns indexes into `node_ids`;
 /// all of them when `rf` exceeds their number.
 pub fn top_replicas<S: AsRef<str>>(node_ids: &[S], shard_name: &str, rf: usize) -> Vec<usize> {
-    let scored = node_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (hrw_hash(id.as_ref(), shard_name), id.as_ref(), i))
-        .collect();
+    let scored = node_ids.iter().enumerate().map(|(i, id)| (hrw_hash(id.as_ref(), shard_name), id.as_ref(), i)).collect();
     let mut ranked = ranked_best_first(scored);
     ranked.truncate(rf);
     ranked
@@ -104,10 +100,8 @@ impl Placement {
             })
             .collect();
         let groups: Vec<String> = topology.replica_groups().into_iter().map(str::to_owned).collect();
-        let members: Vec<Vec<usize>> = groups
-            .iter()
-            .map(|g| (0..topology.nodes.len()).filter(|&i| topology.nodes[i].replica_group == *g).collect())
-            .collect();
+        let members: Vec<Vec<usize>> =
+            groups.iter().map(|g| (0..topology.nodes.len()).filter(|&i| topology.nodes[i].replica_group == *g).collect()).collect();
         let rf = topology.replication_factor as usize;
         let replicas = shard_names
             .iter()
@@ -149,11 +143,7 @@ impl Placement {
     }
 
     /// Splits items by the shard of their document id, keeping their order within a shard.
-    pub fn partition_by_shard<T>(
-        &self,
-        items: impl IntoIterator<Item = T>,
-        doc_id: impl Fn(&T) -> &str,
-    ) -> BTreeMap<ShardId, Vec<T>> {
+    pub fn partition_by_shard<T>(&self, items: impl IntoIterator<Item = T>, doc_id: impl Fn(&T) -> &str) -> BTreeMap<ShardId, Vec<T>> {
         let mut by_shard: BTreeMap<ShardId, Vec<T>> = BTreeMap::new();
         for item in items {
             by_shard.entry(self.shard_of(doc_id(&item))).or_default().push(item);
@@ -176,10 +166,7 @@ impl Placement {
         let Some(g) = self.groups.iter().position(|name| name == group) else {
             return Vec::new();
         };
-        self.replica_indexes(shard)
-            .nth(g)
-            .map(|holders| holders.iter().map(|&i| &self.topology.nodes[i]).collect())
-            .unwrap_or_default()
+        self.replica_indexes(shard).nth(g).map(|holders| holders.iter().map(|&i| &self.topology.nodes[i]).collect()).unwrap_or_default()
     }
 
     /// The shards `node_id` holds, ascending; empty for an unknown node.

@@ -61,12 +61,7 @@ impl LogRecord for TaskRecord {
 }
 
 impl TaskRecord {
-    pub fn new(
-        task_type: TaskType,
-        index_uid: Option<String>,
-        details: Option<TaskDetails>,
-        enqueued_at: OffsetDateTime,
-    ) -> TaskRecord {
+    pub fn new(task_type: TaskType, index_uid: Option<String>, details: Option<TaskDetails>, enqueued_at: OffsetDateTime) -> TaskRecord {
         TaskRecord {
             schema_version: SCHEMA_VERSION,
             task_type,

@@ -66,11 +66,8 @@ pub fn fold_task(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ta
             counts: DetailCounts::default(),
         };
     }
-    let expected: HashSet<(ShardId, &str)> = record
-        .targets
-        .iter()
-        .flat_map(|t| t.replicas.iter().map(move |r| (t.shard, r.as_str())))
-        .collect();
+    let expected: HashSet<(ShardId, &str)> =
+        record.targets.iter().flat_map(|t| t.replicas.iter().map(move |r| (t.shard, r.as_str()))).collect();
     let mut seen = HashSet::new();
     let relevant: Vec<&TaskEvent> = events
         .iter()

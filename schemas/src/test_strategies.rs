@@ -67,17 +67,15 @@ pub fn op() -> impl Strategy<Value = Op> {
 }
 
 pub fn op_envelope() -> impl Strategy<Value = OpEnvelope> {
-    (any::<u64>(), prop::option::of(name()), any::<u32>(), 0u32..4, op()).prop_map(
-        |(task_uid, index_uid, shard, part, op)| OpEnvelope {
-            schema_version: SCHEMA_VERSION,
-            task_uid,
-            index_uid,
-            shard: ShardId(shard),
-            part,
-            parts: part + 1,
-            op,
-        },
-    )
+    (any::<u64>(), prop::option::of(name()), any::<u32>(), 0u32..4, op()).prop_map(|(task_uid, index_uid, shard, part, op)| OpEnvelope {
+        schema_version: SCHEMA_VERSION,
+        task_uid,
+        index_uid,
+        shard: ShardId(shard),
+        part,
+        parts: part + 1,
+        op,
+    })
 }
 
 pub fn details() -> impl Strategy<Value = TaskDetails> {
@@ -93,9 +91,8 @@ pub fn details() -> impl Strategy<Value = TaskDetails> {
         }),
         count().prop_map(|deleted_documents| TaskDetails::ClearAll { deleted_documents }),
         json_object().prop_map(|settings| TaskDetails::SettingsUpdate { settings }),
-        (prop::option::of(name()), prop::option::of(name()), prop::option::of(name())).prop_map(
-            |(primary_key, old_index_uid, new_index_uid)| TaskDetails::IndexInfo { primary_key, old_index_uid, new_index_uid }
-        ),
+        (prop::option::of(name()), prop::option::of(name()), prop::option::of(name()))
+            .prop_map(|(primary_key, old_index_uid, new_index_uid)| TaskDetails::IndexInfo { primary_key, old_index_uid, new_index_uid }),
         prop::collection::vec(swap(), 0..3).prop_map(|swaps| TaskDetails::IndexSwap { swaps }),
         (any::<u64>(), count(), ".{0,20}").prop_map(|(matched_tasks, canceled_tasks, original_filter)| {
             TaskDetails::TaskCancelation { matched_tasks, canceled_tasks, original_filter }
@@ -121,8 +118,8 @@ pub fn task_type() -> impl Strategy<Value = TaskType> {
 }
 
 pub fn task_record() -> impl Strategy<Value = TaskRecord> {
-    let target = (0u32..64, prop::collection::vec(name(), 1..4))
-        .prop_map(|(shard, replicas)| ShardTarget { shard: ShardId(shard), replicas });
+    let target =
+        (0u32..64, prop::collection::vec(name(), 1..4)).prop_map(|(shard, replicas)| ShardTarget { shard: ShardId(shard), replicas });
     (
         task_type(),
         prop::option::of(name()),
@@ -189,9 +186,8 @@ pub fn meta_envelope() -> impl Strategy<Value = MetaEnvelope> {
         });
     let change = prop_oneof![
         key.prop_map(|key| KeyChange::Create { key }),
-        (uuid(), prop::option::of(opt_text()), prop::option::of(opt_text()), timestamp()).prop_map(
-            |(uid, name, description, updated_at)| KeyChange::Update { uid, name, description, updated_at }
-        ),
+        (uuid(), prop::option::of(opt_text()), prop::option::of(opt_text()), timestamp())
+            .prop_map(|(uid, name, description, updated_at)| KeyChange::Update { uid, name, description, updated_at }),
         uuid().prop_map(|uid| KeyChange::Delete { uid }),
     ];
     change.prop_map(MetaEnvelope::new)

@@ -17,8 +17,7 @@ pub fn transcript() -> Vec<Exchange> {
     let dir = std::env::var("MIROIR_REFERENCE_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference").to_owned());
     let path = format!("{dir}/transcripts-v1.50.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the reference transcript {path}: {e}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read the reference transcript {path}: {e}"));
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {

@@ -40,9 +40,7 @@ impl fmt::Display for ShardId {
 /// Only the spelling `name()` produces parses back, so a node index uid maps to exactly one
 /// (index, shard) pair.
 fn parse_canonical_u32(digits: &str) -> Option<u32> {
-    let canonical = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
+    let canonical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
     if canonical {
         digits.parse().ok()
     } else {
@@ -175,12 +173,7 @@ impl TryFrom<UncheckedTopology> for Topology {
 }
 
 impl Topology {
-    pub fn new(
-        version: u64,
-        shard_count: u32,
-        replication_factor: u32,
-        nodes: Vec<Node>,
-    ) -> Result<Topology, TopologyError> {
+    pub fn new(version: u64, shard_count: u32, replication_factor: u32, nodes: Vec<Node>) -> Result<Topology, TopologyError> {
         if shard_count == 0 {
             return Err(TopologyError::NoShards);
         }
@@ -269,10 +262,7 @@ mod tests {
         assert_eq!(Topology::new(1, 0, 1, vec![node("a", "g")]), Err(TopologyError::NoShards));
         assert_eq!(Topology::new(1, 1, 0, vec![node("a", "g")]), Err(TopologyError::NoReplication));
         assert_eq!(Topology::new(1, 1, 1, vec![]), Err(TopologyError::NoNodes));
-        assert_eq!(
-            Topology::new(1, 1, 1, vec![node("a", "g"), node("a", "h")]),
-            Err(TopologyError::DuplicateNode("a".into()))
-        );
+        assert_eq!(Topology::new(1, 1, 1, vec![node("a", "g"), node("a", "h")]), Err(TopologyError::DuplicateNode("a".into())));
         assert_eq!(Topology::new(1, 1, 1, vec![node("a", "")]), Err(TopologyError::EmptyReplicaGroup("a".into())));
     }
 

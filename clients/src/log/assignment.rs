@@ -10,16 +10,13 @@ pub fn assign_partitions(partitions: u32, members: &[String]) -> BTreeMap<String
     let mut sorted: Vec<&String> = members.iter().collect();
     sorted.sort();
     sorted.dedup();
-    let mut out: BTreeMap<String, Vec<u32>> =
-        sorted.iter().map(|m| ((*m).clone(), Vec::new())).collect();
+    let mut out: BTreeMap<String, Vec<u32>> = sorted.iter().map(|m| ((*m).clone(), Vec::new())).collect();
     if sorted.is_empty() {
         return out;
     }
     for partition in 0..partitions {
         let owner = sorted[partition as usize % sorted.len()];
-        out.get_mut(owner)
-            .expect("owner is a member")
-            .push(partition);
+        out.get_mut(owner).expect("owner is a member").push(partition);
     }
     out
 }

@@ -30,13 +30,7 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
-        Topic::Ops,
-        Topic::Tasks,
-        Topic::TaskEvents,
-        Topic::Meta,
-        Topic::Cdc,
-    ];
+    pub const ALL: [Topic; 5] = [Topic::Ops, Topic::Tasks, Topic::TaskEvents, Topic::Meta, Topic::Cdc];
 
     /// The topic's name without prefix.
     pub fn name(self) -> &'static str {
@@ -84,11 +78,7 @@ impl LogConfig {
 
     /// Short sessions and timeouts so tests notice dead members and dead brokers in seconds.
     pub fn for_tests(prefix: impl Into<String>) -> Self {
-        Self {
-            group_session: Duration::from_millis(2000),
-            request_timeout: Duration::from_secs(3),
-            ..Self::new(prefix)
-        }
+        Self { group_session: Duration::from_millis(2000), request_timeout: Duration::from_secs(3), ..Self::new(prefix) }
     }
 
     pub fn partitions(&self, topic: Topic) -> u32 {
@@ -109,10 +99,7 @@ impl LogConfig {
         check_name("prefix", &self.prefix)?;
         for topic in Topic::ALL {
             if self.partitions(topic) == 0 {
-                return Err(LogError::Invalid(format!(
-                    "topic {} needs at least one partition",
-                    topic.name()
-                )));
+                return Err(LogError::Invalid(format!("topic {} needs at least one partition", topic.name())));
             }
         }
         Ok(())
@@ -123,49 +110,30 @@ impl LogConfig {
         if partition < partitions {
             Ok(())
         } else {
-            Err(LogError::Invalid(format!(
-                "partition {partition} does not exist: topic {} has {partitions}",
-                topic.name()
-            )))
+            Err(LogError::Invalid(format!("partition {partition} does not exist: topic {} has {partitions}", topic.name())))
         }
     }
 }
 
 /// Group, member and prefix names end up in stream, bucket and key names on every broker.
 pub(crate) fn check_name(what: &str, name: &str) -> Result<(), LogError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let ok = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(LogError::Invalid(format!(
-            "{what} `{name}` must be 1-64 characters of [A-Za-z0-9_-]"
-        )))
+        Err(LogError::Invalid(format!("{what} `{name}` must be 1-64 characters of [A-Za-z0-9_-]")))
     }
 }
 
 /// Checks an append's key, dedup id and payload size against `limit`.
-pub(crate) fn check_append(
-    key: &str,
-    dedup_id: &str,
-    payload_len: usize,
-    limit: usize,
-) -> Result<(), LogError> {
+pub(crate) fn check_append(key: &str, dedup_id: &str, payload_len: usize, limit: usize) -> Result<(), LogError> {
     for (what, value) in [("key", key), ("dedup id", dedup_id)] {
         if value.is_empty() || value.len() > MAX_KEY_BYTES || value.contains(['\r', '\n']) {
-            return Err(LogError::Invalid(format!(
-                "{what} must be 1-{MAX_KEY_BYTES} bytes without line breaks"
-            )));
+            return Err(LogError::Invalid(format!("{what} must be 1-{MAX_KEY_BYTES} bytes without line breaks")));
         }
     }
     if payload_len > limit {
-        return Err(LogError::MessageTooLarge {
-            size: payload_len,
-            limit,
-        });
+        return Err(LogError::MessageTooLarge { size: payload_len, limit });
     }
     Ok(())
 }
@@ -199,9 +167,7 @@ mod tests {
 
     #[test]
     fn keys_spread_over_partitions() {
-        let used: std::collections::BTreeSet<u32> = (0..64)
-            .map(|i| partition_for_key(&format!("movies/shard-{i}"), 8))
-            .collect();
+        let used: std::collections::BTreeSet<u32> = (0..64).map(|i| partition_for_key(&format!("movies/shard-{i}"), 8)).collect();
         assert_eq!(used.len(), 8);
     }
 
@@ -215,17 +181,8 @@ mod tests {
 
     #[test]
     fn oversize_payload_reports_size_and_limit() {
-        assert_eq!(
-            check_append("k", "d", 11, 10),
-            Err(LogError::MessageTooLarge {
-                size: 11,
-                limit: 10
-            })
-        );
+        assert_eq!(check_append("k", "d", 11, 10), Err(LogError::MessageTooLarge { size: 11, limit: 10 }));
         assert!(check_append("k", "d", 10, 10).is_ok());
-        assert!(matches!(
-            check_append("", "d", 1, 10),
-            Err(LogError::Invalid(_))
-        ));
+        assert!(matches!(check_append("", "d", 1, 10), Err(LogError::Invalid(_))));
     }
 }

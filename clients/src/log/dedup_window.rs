@@ -13,11 +13,7 @@ pub(crate) struct DedupWindow<V> {
 
 impl<V: Clone> DedupWindow<V> {
     pub(crate) fn new(window: Duration) -> Self {
-        Self {
-            window,
-            entries: HashMap::new(),
-            order: VecDeque::new(),
-        }
+        Self { window, entries: HashMap::new(), order: VecDeque::new() }
     }
 
     /// The value stored for `id` if it was seen within the window before `now`.
@@ -44,11 +40,7 @@ impl<V: Clone> DedupWindow<V> {
             }
             let (at, id) = self.order.pop_front().expect("front exists");
             // Only the entry this queue slot was pushed for: the id may have been re-inserted since.
-            if self
-                .entries
-                .get(&id)
-                .is_some_and(|(_, inserted)| *inserted == at)
-            {
+            if self.entries.get(&id).is_some_and(|(_, inserted)| *inserted == at) {
                 self.entries.remove(&id);
             }
         }

@@ -30,10 +30,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use super::config::{check_append, BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 use super::dedup_window::DedupWindow;
 use super::kafka_group::KafkaGroupConsumer;
-use super::{
-    partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position,
-    Record, Topic, WriteLog,
-};
+use super::{partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Record, Topic, WriteLog};
 
 pub(crate) const DEDUP_HEADER: &str = "miroir-dedup-id";
 
@@ -50,11 +47,9 @@ pub struct KafkaLog {
 
 pub(crate) fn kafka_error(error: KafkaError) -> LogError {
     match error.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::MessageSizeTooLarge)
-        | Some(RDKafkaErrorCode::InvalidMessageSize) => LogError::MessageTooLarge {
-            size: 0,
-            limit: BROKER_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES,
-        },
+        Some(RDKafkaErrorCode::MessageSizeTooLarge) | Some(RDKafkaErrorCode::InvalidMessageSize) => {
+            LogError::MessageTooLarge { size: 0, limit: BROKER_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES }
+        }
         _ => LogError::Unavailable(error.to_string()),
     }
 }
@@ -64,14 +59,8 @@ pub(crate) fn client_config(bootstrap: &str, config: &LogConfig) -> ClientConfig
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", bootstrap)
-        .set(
-            "socket.timeout.ms",
-            config.request_timeout.as_millis().max(10).to_string(),
-        )
-        .set(
-            "message.max.bytes",
-            (BROKER_MESSAGE_BYTES + 64 * 1024).to_string(),
-        )
+        .set("socket.timeout.ms", config.request_timeout.as_millis().max(10).to_string())
+        .set("message.max.bytes", (BROKER_MESSAGE_BYTES + 64 * 1024).to_string())
         .set("log_level", "3");
     client
 }
@@ -80,37 +69,19 @@ impl KafkaLog {
     /// Connects to `bootstrap` (`host:port[,…]`) and creates the five topics if missing.
     pub async fn connect(bootstrap: &str, config: LogConfig) -> Result<Self, LogError> {
         config.validate()?;
-        let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, &config)
-            .create()
-            .map_err(kafka_error)?;
-        let names: Vec<String> = Topic::ALL
-            .iter()
-            .map(|t| config.qualified_name(*t))
-            .collect();
+        let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, &config).create().map_err(kafka_error)?;
+        let names: Vec<String> = Topic::ALL.iter().map(|t| config.qualified_name(*t)).collect();
         let new_topics: Vec<NewTopic<'_>> = Topic::ALL
             .iter()
             .zip(&names)
-            .map(|(topic, name)| {
-                NewTopic::new(
-                    name,
-                    config.partitions(*topic) as i32,
-                    TopicReplication::Fixed(1),
-                )
-            })
+            .map(|(topic, name)| NewTopic::new(name, config.partitions(*topic) as i32, TopicReplication::Fixed(1)))
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(config.request_timeout));
-        let results = admin
-            .create_topics(&new_topics, &options)
-            .await
-            .map_err(kafka_error)?;
+        let results = admin.create_topics(&new_topics, &options).await.map_err(kafka_error)?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    return Err(LogError::Unavailable(format!(
-                        "creating topic {name}: {code}"
-                    )))
-                }
+                Err((name, code)) => return Err(LogError::Unavailable(format!("creating topic {name}: {code}"))),
             }
         }
         let producer: FutureProducer = client_config(bootstrap, &config)
@@ -118,15 +89,10 @@ impl KafkaLog {
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set("queue.buffering.max.messages", "1000000")
-            .set(
-                "message.timeout.ms",
-                config.request_timeout.as_millis().max(10).to_string(),
-            )
+            .set("message.timeout.ms", config.request_timeout.as_millis().max(10).to_string())
             .create()
             .map_err(kafka_error)?;
-        let metadata: BaseConsumer = client_config(bootstrap, &config)
-            .create()
-            .map_err(kafka_error)?;
+        let metadata: BaseConsumer = client_config(bootstrap, &config).create().map_err(kafka_error)?;
         Ok(Self {
             bootstrap: bootstrap.to_owned(),
             recent: Mutex::new(DedupWindow::new(config.dedup_window)),
@@ -144,15 +110,9 @@ impl KafkaLog {
         }
         let partition = partition_for_key(&record.key, self.config.partitions(topic));
         let name = self.config.qualified_name(topic);
-        let headers = OwnedHeaders::new().insert(Header {
-            key: DEDUP_HEADER,
-            value: Some(record.dedup_id.as_str()),
-        });
-        let mut pending = FutureRecord::to(&name)
-            .partition(partition as i32)
-            .key(record.key.as_str())
-            .payload(record.payload.as_ref())
-            .headers(headers);
+        let headers = OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(record.dedup_id.as_str()) });
+        let mut pending =
+            FutureRecord::to(&name).partition(partition as i32).key(record.key.as_str()).payload(record.payload.as_ref()).headers(headers);
         let delivery = loop {
             match self.producer.send_result(pending) {
                 Ok(delivery) => break delivery,
@@ -166,38 +126,27 @@ impl KafkaLog {
         };
         let size = record.payload.len();
         let append = deliver(delivery, size).boxed().shared();
-        self.lock_recent()
-            .insert(&dedup_key, append.clone(), Instant::now());
+        self.lock_recent().insert(&dedup_key, append.clone(), Instant::now());
         Ok(append)
     }
 
     fn lock_recent(&self) -> std::sync::MutexGuard<'_, DedupWindow<SharedAppend>> {
-        self.recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn forget_failed(&self, topic: Topic, dedup_id: &str) {
-        self.lock_recent()
-            .remove(&format!("{}\u{0}{dedup_id}", topic.name()));
+        self.lock_recent().remove(&format!("{}\u{0}{dedup_id}", topic.name()));
     }
 }
 
 async fn deliver(delivery: DeliveryFuture, size: usize) -> Result<Position, LogError> {
     match delivery.await {
-        Ok(Ok(delivered)) => Ok(Position {
-            partition: delivered.partition as u32,
-            offset: delivered.offset as u64,
-        }),
+        Ok(Ok(delivered)) => Ok(Position { partition: delivered.partition as u32, offset: delivered.offset as u64 }),
         Ok(Err((error, _))) => match kafka_error(error) {
-            LogError::MessageTooLarge { limit, .. } => {
-                Err(LogError::MessageTooLarge { size, limit })
-            }
+            LogError::MessageTooLarge { limit, .. } => Err(LogError::MessageTooLarge { size, limit }),
             other => Err(other),
         },
-        Err(_) => Err(LogError::Unavailable(
-            "the Kafka producer was dropped".into(),
-        )),
+        Err(_) => Err(LogError::Unavailable("the Kafka producer was dropped".into())),
     }
 }
 
@@ -211,18 +160,9 @@ impl WriteLog for KafkaLog {
         BROKER_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES
     }
 
-    async fn append_many(
-        &self,
-        topic: Topic,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Position>, LogError> {
+    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
         for record in &records {
-            check_append(
-                &record.key,
-                &record.dedup_id,
-                record.payload.len(),
-                self.max_payload_bytes(),
-            )?;
+            check_append(&record.key, &record.dedup_id, record.payload.len(), self.max_payload_bytes())?;
         }
         let mut pending = Vec::with_capacity(records.len());
         for record in records {
@@ -252,52 +192,32 @@ impl WriteLog for KafkaLog {
         let metadata = Arc::clone(&self.metadata);
         let name = self.config.qualified_name(topic);
         let timeout = self.config.request_timeout;
-        let (_, high) = tokio::task::spawn_blocking(move || {
-            metadata.fetch_watermarks(&name, partition as i32, timeout)
-        })
-        .await
-        .map_err(|e| LogError::Broker(e.to_string()))?
-        .map_err(kafka_error)?;
+        let (_, high) = tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&name, partition as i32, timeout))
+            .await
+            .map_err(|e| LogError::Broker(e.to_string()))?
+            .map_err(kafka_error)?;
         Ok(high.max(0) as u64)
     }
 
-    async fn read_partition(
-        &self,
-        topic: Topic,
-        partition: u32,
-        from: u64,
-    ) -> Result<Box<dyn PartitionReader>, LogError> {
+    async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
         self.config.check_partition(topic, partition)?;
         // A group id is required by librdkafka, but `assign` never joins or commits to it.
         let consumer: StreamConsumer = client_config(&self.bootstrap, &self.config)
-            .set(
-                "group.id",
-                format!("{}-reader-{}", self.config.prefix, uuid::Uuid::new_v4()),
-            )
+            .set("group.id", format!("{}-reader-{}", self.config.prefix, uuid::Uuid::new_v4()))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .create()
             .map_err(kafka_error)?;
         let mut assignment = TopicPartitionList::new();
         assignment
-            .add_partition_offset(
-                &self.config.qualified_name(topic),
-                partition as i32,
-                Offset::Offset(from as i64),
-            )
+            .add_partition_offset(&self.config.qualified_name(topic), partition as i32, Offset::Offset(from as i64))
             .map_err(kafka_error)?;
         consumer.assign(&assignment).map_err(kafka_error)?;
         Ok(Box::new(KafkaReader { consumer }))
     }
 
-    async fn join_group(
-        &self,
-        topic: Topic,
-        group: &str,
-        member: &str,
-    ) -> Result<Box<dyn GroupConsumer>, LogError> {
-        let consumer =
-            KafkaGroupConsumer::join(&self.bootstrap, &self.config, topic, group, member)?;
+    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        let consumer = KafkaGroupConsumer::join(&self.bootstrap, &self.config, topic, group, member)?;
         Ok(Box::new(consumer))
     }
 }
@@ -310,25 +230,15 @@ pub(crate) fn to_record(message: &BorrowedMessage<'_>) -> Record {
         .map(|v| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_default();
     Record {
-        position: Position {
-            partition: message.partition() as u32,
-            offset: message.offset() as u64,
-        },
-        key: message
-            .key()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .unwrap_or_default(),
+        position: Position { partition: message.partition() as u32, offset: message.offset() as u64 },
+        key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
         dedup_id,
         payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
     }
 }
 
 /// Takes up to `max` records: the first may take up to `wait`, the rest only if already fetched.
-pub(crate) async fn receive_batch(
-    consumer: &StreamConsumer,
-    max: usize,
-    wait: Duration,
-) -> Result<Vec<Record>, LogError> {
+pub(crate) async fn receive_batch(consumer: &StreamConsumer, max: usize, wait: Duration) -> Result<Vec<Record>, LogError> {
     let mut out = Vec::new();
     let mut budget = wait;
     while out.len() < max {

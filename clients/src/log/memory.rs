@@ -12,8 +12,7 @@ use tokio::sync::watch;
 use super::config::{check_append, check_name, BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 use super::dedup_window::DedupWindow;
 use super::{
-    assign_partitions, partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord,
-    PartitionReader, Position, Record, Topic, WriteLog,
+    assign_partitions, partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Record, Topic, WriteLog,
 };
 
 #[derive(Clone)]
@@ -59,21 +58,9 @@ impl MemoryLog {
     /// A log whose payload limit is `max_payload` bytes (tests of splitting use small limits).
     pub fn with_max_payload(config: LogConfig, max_payload: usize) -> Result<Self, LogError> {
         config.validate()?;
-        let state = State {
-            available: true,
-            refusing_appends: HashSet::new(),
-            partitions: HashMap::new(),
-            groups: HashMap::new(),
-        };
-        let shared = Shared {
-            state: Mutex::new(state),
-            changed: watch::channel(0).0,
-        };
-        Ok(Self {
-            config,
-            max_payload,
-            shared: Arc::new(shared),
-        })
+        let state = State { available: true, refusing_appends: HashSet::new(), partitions: HashMap::new(), groups: HashMap::new() };
+        let shared = Shared { state: Mutex::new(state), changed: watch::channel(0).0 };
+        Ok(Self { config, max_payload, shared: Arc::new(shared) })
     }
 
     /// `false` simulates a broker outage: every operation fails with `Unavailable` until `true`.
@@ -99,9 +86,7 @@ impl MemoryLog {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn available_state(&self) -> Result<MutexGuard<'_, State>, LogError> {
@@ -109,9 +94,7 @@ impl Shared {
         if state.available {
             Ok(state)
         } else {
-            Err(LogError::Unavailable(
-                "the in-memory log is switched off".into(),
-            ))
+            Err(LogError::Unavailable("the in-memory log is switched off".into()))
         }
     }
 
@@ -122,12 +105,7 @@ impl Shared {
 
 impl State {
     fn partition(&mut self, topic: Topic, partition: u32, window: Duration) -> &mut PartitionLog {
-        self.partitions
-            .entry((topic, partition))
-            .or_insert_with(|| PartitionLog {
-                records: Vec::new(),
-                dedup: DedupWindow::new(window),
-            })
+        self.partitions.entry((topic, partition)).or_insert_with(|| PartitionLog { records: Vec::new(), dedup: DedupWindow::new(window) })
     }
 }
 
@@ -141,18 +119,9 @@ impl WriteLog for MemoryLog {
         self.max_payload
     }
 
-    async fn append_many(
-        &self,
-        topic: Topic,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Position>, LogError> {
+    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
         for record in &records {
-            check_append(
-                &record.key,
-                &record.dedup_id,
-                record.payload.len(),
-                self.max_payload,
-            )?;
+            check_append(&record.key, &record.dedup_id, record.payload.len(), self.max_payload)?;
         }
         let partitions = self.config.partitions(topic);
         let now = Instant::now();
@@ -171,12 +140,7 @@ impl WriteLog for MemoryLog {
                         let offset = log.records.len() as u64;
                         log.dedup.insert(&new.dedup_id, offset, now);
                         let position = Position { partition, offset };
-                        log.records.push(Record {
-                            position,
-                            key: new.key,
-                            dedup_id: new.dedup_id,
-                            payload: new.payload,
-                        });
+                        log.records.push(Record { position, key: new.key, dedup_id: new.dedup_id, payload: new.payload });
                         offset
                     }
                 };
@@ -191,34 +155,16 @@ impl WriteLog for MemoryLog {
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
         self.config.check_partition(topic, partition)?;
         let mut state = self.available_state()?;
-        Ok(state
-            .partition(topic, partition, self.config.dedup_window)
-            .records
-            .len() as u64)
+        Ok(state.partition(topic, partition, self.config.dedup_window).records.len() as u64)
     }
 
-    async fn read_partition(
-        &self,
-        topic: Topic,
-        partition: u32,
-        from: u64,
-    ) -> Result<Box<dyn PartitionReader>, LogError> {
+    async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
         self.config.check_partition(topic, partition)?;
         drop(self.available_state()?);
-        Ok(Box::new(MemoryReader {
-            log: self.clone(),
-            topic,
-            partition,
-            next: from,
-        }))
+        Ok(Box::new(MemoryReader { log: self.clone(), topic, partition, next: from }))
     }
 
-    async fn join_group(
-        &self,
-        topic: Topic,
-        group: &str,
-        member: &str,
-    ) -> Result<Box<dyn GroupConsumer>, LogError> {
+    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
         check_name("group", group)?;
         check_name("member", member)?;
         let generation = {
@@ -243,24 +189,11 @@ impl WriteLog for MemoryLog {
 
 impl MemoryLog {
     /// Records of `topic/partition` from `from`, at most `max`.
-    fn records_from(
-        state: &State,
-        topic: Topic,
-        partition: u32,
-        from: u64,
-        max: usize,
-    ) -> Vec<Record> {
+    fn records_from(state: &State, topic: Topic, partition: u32, from: u64, max: usize) -> Vec<Record> {
         state
             .partitions
             .get(&(topic, partition))
-            .map(|log| {
-                log.records
-                    .iter()
-                    .skip(from as usize)
-                    .take(max)
-                    .cloned()
-                    .collect()
-            })
+            .map(|log| log.records.iter().skip(from as usize).take(max).cloned().collect())
             .unwrap_or_default()
     }
 
@@ -295,12 +228,7 @@ struct MemoryReader {
 impl PartitionReader for MemoryReader {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, LogError> {
         let (topic, partition, from) = (self.topic, self.partition, self.next);
-        let records = self
-            .log
-            .wait_for(wait, |state| {
-                MemoryLog::records_from(state, topic, partition, from, max)
-            })
-            .await?;
+        let records = self.log.wait_for(wait, |state| MemoryLog::records_from(state, topic, partition, from, max)).await?;
         if let Some(last) = records.last() {
             self.next = last.position.offset + 1;
         }
@@ -321,31 +249,18 @@ struct MemoryGroupConsumer {
 impl MemoryGroupConsumer {
     /// This member's partitions under the current live member list.
     fn owned_partitions(&self, state: &State) -> Vec<u32> {
-        let members: Vec<String> = state
-            .groups
-            .get(&(self.topic, self.group.clone()))
-            .map(|g| g.members.keys().cloned().collect())
-            .unwrap_or_default();
-        assign_partitions(self.log.config.partitions(self.topic), &members)
-            .remove(&self.member)
-            .unwrap_or_default()
+        let members: Vec<String> =
+            state.groups.get(&(self.topic, self.group.clone())).map(|g| g.members.keys().cloned().collect()).unwrap_or_default();
+        assign_partitions(self.log.config.partitions(self.topic), &members).remove(&self.member).unwrap_or_default()
     }
 
     /// Follows membership changes; a newly owned partition starts at the group's committed offset.
     fn rebalance(&mut self, state: &State) {
         let mine = self.owned_partitions(state);
-        let committed = state
-            .groups
-            .get(&(self.topic, self.group.clone()))
-            .map(|g| &g.committed);
+        let committed = state.groups.get(&(self.topic, self.group.clone())).map(|g| &g.committed);
         self.cursors.retain(|partition, _| mine.contains(partition));
         for partition in mine {
-            self.cursors.entry(partition).or_insert_with(|| {
-                committed
-                    .and_then(|c| c.get(&partition))
-                    .copied()
-                    .unwrap_or(0)
-            });
+            self.cursors.entry(partition).or_insert_with(|| committed.and_then(|c| c.get(&partition)).copied().unwrap_or(0));
         }
     }
 
@@ -353,8 +268,7 @@ impl MemoryGroupConsumer {
         self.rebalance(state);
         let mut out = Vec::new();
         for (partition, next) in self.cursors.iter_mut() {
-            let records =
-                MemoryLog::records_from(state, self.topic, *partition, *next, max - out.len());
+            let records = MemoryLog::records_from(state, self.topic, *partition, *next, max - out.len());
             if let Some(last) = records.last() {
                 *next = last.position.offset + 1;
             }
@@ -389,14 +303,8 @@ impl GroupConsumer for MemoryGroupConsumer {
         let log = self.log.clone();
         let mut state = log.available_state()?;
         self.rebalance(&state);
-        let group = state
-            .groups
-            .entry((self.topic, self.group.clone()))
-            .or_default();
-        for position in upto
-            .iter()
-            .filter(|p| self.cursors.contains_key(&p.partition))
-        {
+        let group = state.groups.entry((self.topic, self.group.clone())).or_default();
+        for position in upto.iter().filter(|p| self.cursors.contains_key(&p.partition)) {
             let next = group.committed.entry(position.partition).or_insert(0);
             *next = (*next).max(position.offset + 1);
         }

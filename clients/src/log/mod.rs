@@ -50,50 +50,26 @@ pub trait WriteLog: Send + Sync + 'static {
     fn max_payload_bytes(&self) -> usize;
 
     /// Stores one record and returns its position once the broker acknowledged it durably.
-    async fn append(
-        &self,
-        topic: Topic,
-        key: &str,
-        dedup_id: &str,
-        payload: Bytes,
-    ) -> Result<Position, LogError> {
-        let mut positions = self
-            .append_many(topic, vec![NewRecord::new(key, dedup_id, payload)])
-            .await?;
-        positions
-            .pop()
-            .ok_or_else(|| LogError::Broker("the append returned no position".into()))
+    async fn append(&self, topic: Topic, key: &str, dedup_id: &str, payload: Bytes) -> Result<Position, LogError> {
+        let mut positions = self.append_many(topic, vec![NewRecord::new(key, dedup_id, payload)]).await?;
+        positions.pop().ok_or_else(|| LogError::Broker("the append returned no position".into()))
     }
 
     /// Stores many records with their acknowledgements in flight concurrently; positions come back
     /// in input order. Records with the same key keep their input order. On error, some records
     /// may be stored: retrying with the same dedup ids stores them once.
-    async fn append_many(
-        &self,
-        topic: Topic,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Position>, LogError>;
+    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError>;
 
     /// The offset the next record appended to this partition will get (0 when empty).
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError>;
 
     /// Reads one partition from `from` (inclusive) onwards and keeps tailing it. No group, no
     /// commits: for replica catch-up replays and for gateways folding `tasks` / `meta`.
-    async fn read_partition(
-        &self,
-        topic: Topic,
-        partition: u32,
-        from: u64,
-    ) -> Result<Box<dyn PartitionReader>, LogError>;
+    async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError>;
 
     /// Joins consumer group `group` on `topic` as `member`. Members of a group split the topic's
     /// partitions; each owner starts at the group's committed position.
-    async fn join_group(
-        &self,
-        topic: Topic,
-        group: &str,
-        member: &str,
-    ) -> Result<Box<dyn GroupConsumer>, LogError>;
+    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError>;
 }
 
 /// A cursor on one partition.

@@ -20,10 +20,7 @@ use tokio::sync::Mutex;
 use super::config::{check_append, ENVELOPE_RESERVE_BYTES};
 use super::nats_group::NatsGroupConsumer;
 use super::nats_reader::{open_ordered, NatsReader};
-use super::{
-    partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position,
-    Topic, WriteLog,
-};
+use super::{partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
 
 pub(crate) const KEY_HEADER: &str = "Miroir-Key";
 
@@ -60,20 +57,9 @@ impl NatsLog {
             .connect(url)
             .await
             .map_err(unavailable)?;
-        let js = jetstream::ContextBuilder::new()
-            .timeout(config.request_timeout)
-            .ack_timeout(config.request_timeout)
-            .build(client.clone());
-        let max_payload = client
-            .server_info()
-            .max_payload
-            .saturating_sub(ENVELOPE_RESERVE_BYTES);
-        Ok(Self {
-            js,
-            config,
-            max_payload,
-            ready_topics: Mutex::new(HashSet::new()),
-        })
+        let js = jetstream::ContextBuilder::new().timeout(config.request_timeout).ack_timeout(config.request_timeout).build(client.clone());
+        let max_payload = client.server_info().max_payload.saturating_sub(ENVELOPE_RESERVE_BYTES);
+        Ok(Self { js, config, max_payload, ready_topics: Mutex::new(HashSet::new()) })
     }
 
     async fn ensure_topic(&self, topic: Topic) -> Result<(), LogError> {
@@ -99,13 +85,8 @@ impl NatsLog {
 
     fn publish_error(&self, error: PublishError, size: usize) -> LogError {
         match error.kind() {
-            PublishErrorKind::MaxPayloadExceeded => LogError::MessageTooLarge {
-                size,
-                limit: self.max_payload,
-            },
-            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::Other => {
-                unavailable(error)
-            }
+            PublishErrorKind::MaxPayloadExceeded => LogError::MessageTooLarge { size, limit: self.max_payload },
+            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::Other => unavailable(error),
             _ => LogError::Broker(error.to_string()),
         }
     }
@@ -121,18 +102,9 @@ impl WriteLog for NatsLog {
         self.max_payload
     }
 
-    async fn append_many(
-        &self,
-        topic: Topic,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Position>, LogError> {
+    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
         for record in &records {
-            check_append(
-                &record.key,
-                &record.dedup_id,
-                record.payload.len(),
-                self.max_payload,
-            )?;
+            check_append(&record.key, &record.dedup_id, record.payload.len(), self.max_payload)?;
         }
         self.ensure_topic(topic).await?;
         let partitions = self.config.partitions(topic);
@@ -143,21 +115,13 @@ impl WriteLog for NatsLog {
         for record in records {
             let partition = partition_for_key(&record.key, partitions);
             let size = record.payload.len();
-            let message = PublishMessage::build()
-                .payload(record.payload)
-                .message_id(&record.dedup_id)
-                .header(KEY_HEADER, record.key.as_str());
-            let ack = self
-                .js
-                .send_publish(subject(&self.config, topic, partition), message)
-                .await
-                .map_err(|e| self.publish_error(e, size))?;
+            let message =
+                PublishMessage::build().payload(record.payload).message_id(&record.dedup_id).header(KEY_HEADER, record.key.as_str());
+            let ack =
+                self.js.send_publish(subject(&self.config, topic, partition), message).await.map_err(|e| self.publish_error(e, size))?;
             in_flight.push_back((partition, size, ack.into_future()));
             if in_flight.len() >= ACKS_IN_FLIGHT {
-                positions.push(
-                    self.settle(in_flight.pop_front().expect("non-empty"))
-                        .await?,
-                );
+                positions.push(self.settle(in_flight.pop_front().expect("non-empty")).await?);
             }
         }
         while let Some(pending) = in_flight.pop_front() {
@@ -169,44 +133,20 @@ impl WriteLog for NatsLog {
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
         self.config.check_partition(topic, partition)?;
         self.ensure_topic(topic).await?;
-        let stream = self
-            .js
-            .get_stream(stream_name(&self.config, topic, partition))
-            .await
-            .map_err(unavailable)?;
-        Ok(stream
-            .get_info()
-            .await
-            .map_err(unavailable)?
-            .state
-            .last_sequence)
+        let stream = self.js.get_stream(stream_name(&self.config, topic, partition)).await.map_err(unavailable)?;
+        Ok(stream.get_info().await.map_err(unavailable)?.state.last_sequence)
     }
 
-    async fn read_partition(
-        &self,
-        topic: Topic,
-        partition: u32,
-        from: u64,
-    ) -> Result<Box<dyn PartitionReader>, LogError> {
+    async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
         self.config.check_partition(topic, partition)?;
         self.ensure_topic(topic).await?;
         let messages = open_ordered(&self.js, &self.config, topic, partition, from).await?;
-        Ok(Box::new(NatsReader {
-            messages,
-            partition,
-        }))
+        Ok(Box::new(NatsReader { messages, partition }))
     }
 
-    async fn join_group(
-        &self,
-        topic: Topic,
-        group: &str,
-        member: &str,
-    ) -> Result<Box<dyn GroupConsumer>, LogError> {
+    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
         self.ensure_topic(topic).await?;
-        let consumer =
-            NatsGroupConsumer::join(self.js.clone(), self.config.clone(), topic, group, member)
-                .await?;
+        let consumer = NatsGroupConsumer::join(self.js.clone(), self.config.clone(), topic, group, member).await?;
         Ok(Box::new(consumer))
     }
 }
@@ -214,14 +154,8 @@ impl WriteLog for NatsLog {
 type AckFuture = <jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture;
 
 impl NatsLog {
-    async fn settle(
-        &self,
-        (partition, size, ack): (u32, usize, AckFuture),
-    ) -> Result<Position, LogError> {
+    async fn settle(&self, (partition, size, ack): (u32, usize, AckFuture)) -> Result<Position, LogError> {
         let ack = ack.await.map_err(|e| self.publish_error(e, size))?;
-        Ok(Position {
-            partition,
-            offset: ack.sequence - 1,
-        })
+        Ok(Position { partition, offset: ack.sequence - 1 })
     }
 }

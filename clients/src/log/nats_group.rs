@@ -66,10 +66,7 @@ struct Owned {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn member_key(member: &str) -> String {
@@ -96,13 +93,7 @@ fn parse_u64(value: &[u8]) -> Option<u64> {
 }
 
 impl NatsGroupConsumer {
-    pub(crate) async fn join(
-        js: Context,
-        config: LogConfig,
-        topic: Topic,
-        group: &str,
-        member: &str,
-    ) -> Result<Self, LogError> {
+    pub(crate) async fn join(js: Context, config: LogConfig, topic: Topic, group: &str, member: &str) -> Result<Self, LogError> {
         check_name("group", group)?;
         check_name("member", member)?;
         let bucket = format!("{}_grp_{}_{group}", config.prefix, topic.name());
@@ -132,11 +123,7 @@ impl NatsGroupConsumer {
         // The first tick runs before join returns, so the member is visible and owns what it can.
         shared.tick().await?;
         let ticker = tokio::spawn(Arc::clone(&shared).tick_forever());
-        Ok(Self {
-            shared,
-            deliveries,
-            ticker,
-        })
+        Ok(Self { shared, deliveries, ticker })
     }
 }
 
@@ -160,27 +147,15 @@ impl GroupShared {
     async fn tick(&self) -> Result<(), LogError> {
         let now = now_ms();
         let until = now + self.session_ms();
-        self.kv
-            .put(member_key(&self.member), until.to_string().into())
-            .await
-            .map_err(unavailable)?;
+        self.kv.put(member_key(&self.member), until.to_string().into()).await.map_err(unavailable)?;
         let members = self.live_members(now).await?;
-        let mine = assign_partitions(self.config.partitions(self.topic), &members)
-            .remove(&self.member)
-            .unwrap_or_default();
-        let held: Vec<(u32, u64)> = self
-            .lock_owned()
-            .iter()
-            .map(|(p, owned)| (*p, owned.lease_revision))
-            .collect();
+        let mine = assign_partitions(self.config.partitions(self.topic), &members).remove(&self.member).unwrap_or_default();
+        let held: Vec<(u32, u64)> = self.lock_owned().iter().map(|(p, owned)| (*p, owned.lease_revision)).collect();
         for (partition, revision) in &held {
             if !mine.contains(partition) {
                 self.stop_reading(*partition);
                 // Best effort: if this fails, the lease simply expires.
-                let _ = self
-                    .kv
-                    .update(lease_key(*partition), Vec::new().into(), *revision)
-                    .await;
+                let _ = self.kv.update(lease_key(*partition), Vec::new().into(), *revision).await;
             }
         }
         for partition in mine {
@@ -193,14 +168,7 @@ impl GroupShared {
     }
 
     async fn live_members(&self, now: u64) -> Result<Vec<String>, LogError> {
-        let keys: Vec<String> = self
-            .kv
-            .keys()
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
+        let keys: Vec<String> = self.kv.keys().await.map_err(unavailable)?.try_collect().await.map_err(unavailable)?;
         let mut members = vec![self.member.clone()];
         for key in keys {
             let Some(member) = key.strip_prefix("m.") else {
@@ -210,11 +178,7 @@ impl GroupShared {
                 continue;
             }
             let value = self.kv.get(key.clone()).await.map_err(unavailable)?;
-            if value
-                .as_deref()
-                .and_then(parse_u64)
-                .is_some_and(|until| until > now)
-            {
+            if value.as_deref().and_then(parse_u64).is_some_and(|until| until > now) {
                 members.push(member.to_owned());
             }
         }
@@ -223,11 +187,7 @@ impl GroupShared {
 
     async fn renew(&self, partition: u32, revision: u64, until: u64) -> Result<(), LogError> {
         let value = format!("{} {until}", self.member);
-        match self
-            .kv
-            .update(lease_key(partition), value.into(), revision)
-            .await
-        {
+        match self.kv.update(lease_key(partition), value.into(), revision).await {
             Ok(revision) => {
                 if let Some(owned) = self.lock_owned().get_mut(&partition) {
                     owned.lease_revision = revision;
@@ -244,39 +204,19 @@ impl GroupShared {
         }
     }
 
-    async fn try_claim(
-        &self,
-        partition: u32,
-        until: u64,
-        now: u64,
-        members: &[String],
-    ) -> Result<(), LogError> {
+    async fn try_claim(&self, partition: u32, until: u64, now: u64, members: &[String]) -> Result<(), LogError> {
         let value = format!("{} {until}", self.member);
-        let claimed = match self
-            .kv
-            .entry(lease_key(partition))
-            .await
-            .map_err(unavailable)?
-        {
-            None => self
-                .kv
-                .create(lease_key(partition), value.into())
-                .await
-                .ok(),
+        let claimed = match self.kv.entry(lease_key(partition)).await.map_err(unavailable)? {
+            None => self.kv.create(lease_key(partition), value.into()).await.ok(),
             Some(entry) => {
                 let free = match parse_lease(&entry.value) {
                     None => true,
-                    Some((owner, owner_until)) => {
-                        owner == self.member || owner_until <= now || !members.contains(&owner)
-                    }
+                    Some((owner, owner_until)) => owner == self.member || owner_until <= now || !members.contains(&owner),
                 };
                 if !free {
                     return Ok(()); // its owner releases it on its next tick
                 }
-                self.kv
-                    .update(lease_key(partition), value.into(), entry.revision)
-                    .await
-                    .ok()
+                self.kv.update(lease_key(partition), value.into(), entry.revision).await.ok()
             }
         };
         let Some(lease_revision) = claimed else {
@@ -293,12 +233,7 @@ impl GroupShared {
             generation,
             self.deliveries.clone(),
         ));
-        let owned = Owned {
-            generation,
-            lease_revision,
-            lease_until_ms: until,
-            reader,
-        };
+        let owned = Owned { generation, lease_revision, lease_until_ms: until, reader };
         if let Some(previous) = self.lock_owned().insert(partition, owned) {
             previous.reader.abort();
         }
@@ -306,58 +241,31 @@ impl GroupShared {
     }
 
     async fn committed(&self, partition: u32) -> Result<u64, LogError> {
-        let value = self
-            .kv
-            .get(commit_key(partition))
-            .await
-            .map_err(unavailable)?;
+        let value = self.kv.get(commit_key(partition)).await.map_err(unavailable)?;
         Ok(value.as_deref().and_then(parse_u64).unwrap_or(0))
     }
 
     /// Raises `c.<partition>` to `next` unless it is already there (compare-and-set loop).
     async fn raise_commit(&self, partition: u32, next: u64) -> Result<(), LogError> {
         for _ in 0..8 {
-            let entry = self
-                .kv
-                .entry(commit_key(partition))
-                .await
-                .map_err(unavailable)?;
-            let stored = entry
-                .as_ref()
-                .and_then(|e| parse_u64(&e.value))
-                .unwrap_or(0);
+            let entry = self.kv.entry(commit_key(partition)).await.map_err(unavailable)?;
+            let stored = entry.as_ref().and_then(|e| parse_u64(&e.value)).unwrap_or(0);
             if stored >= next {
                 return Ok(());
             }
             let written = match entry {
-                None => self
-                    .kv
-                    .create(commit_key(partition), next.to_string().into())
-                    .await
-                    .is_ok(),
-                Some(entry) => self
-                    .kv
-                    .update(
-                        commit_key(partition),
-                        next.to_string().into(),
-                        entry.revision,
-                    )
-                    .await
-                    .is_ok(),
+                None => self.kv.create(commit_key(partition), next.to_string().into()).await.is_ok(),
+                Some(entry) => self.kv.update(commit_key(partition), next.to_string().into(), entry.revision).await.is_ok(),
             };
             if written {
                 return Ok(());
             }
         }
-        Err(LogError::Unavailable(format!(
-            "could not store the commit of partition {partition}"
-        )))
+        Err(LogError::Unavailable(format!("could not store the commit of partition {partition}")))
     }
 
     fn lock_owned(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Owned>> {
-        self.owned
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.owned.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn stop_reading(&self, partition: u32) {
@@ -405,15 +313,7 @@ async fn read_partition(
                         if let Ok(record) = &record {
                             next = record.position.offset + 1;
                         }
-                        if deliveries
-                            .send(Delivery {
-                                partition,
-                                generation,
-                                record,
-                            })
-                            .await
-                            .is_err()
-                        {
+                        if deliveries.send(Delivery { partition, generation, record }).await.is_err() {
                             return; // the consumer is gone
                         }
                     }
@@ -423,15 +323,7 @@ async fn read_partition(
             },
             Err(error) => error,
         };
-        if deliveries
-            .send(Delivery {
-                partition,
-                generation,
-                record: Err(error),
-            })
-            .await
-            .is_err()
-        {
+        if deliveries.send(Delivery { partition, generation, record: Err(error) }).await.is_err() {
             return;
         }
         tokio::time::sleep(READER_RETRY).await;
@@ -441,10 +333,7 @@ async fn read_partition(
 impl NatsGroupConsumer {
     /// A delivery counts only if its partition is still owned under the same generation.
     fn current(&self, delivery: &Delivery) -> bool {
-        self.shared
-            .lock_owned()
-            .get(&delivery.partition)
-            .is_some_and(|o| o.generation == delivery.generation)
+        self.shared.lock_owned().get(&delivery.partition).is_some_and(|o| o.generation == delivery.generation)
     }
 }
 
@@ -499,25 +388,12 @@ impl GroupConsumer for NatsGroupConsumer {
 
     async fn leave(self: Box<Self>) -> Result<(), LogError> {
         self.ticker.abort();
-        let held: Vec<(u32, u64)> = self
-            .shared
-            .lock_owned()
-            .iter()
-            .map(|(p, owned)| (*p, owned.lease_revision))
-            .collect();
+        let held: Vec<(u32, u64)> = self.shared.lock_owned().iter().map(|(p, owned)| (*p, owned.lease_revision)).collect();
         self.shared.stop_all();
         for (partition, revision) in held {
-            let _ = self
-                .shared
-                .kv
-                .update(lease_key(partition), Vec::new().into(), revision)
-                .await;
+            let _ = self.shared.kv.update(lease_key(partition), Vec::new().into(), revision).await;
         }
-        self.shared
-            .kv
-            .put(member_key(&self.shared.member), "0".into())
-            .await
-            .map_err(unavailable)?;
+        self.shared.kv.put(member_key(&self.shared.member), "0".into()).await.map_err(unavailable)?;
         Ok(())
     }
 }
@@ -536,10 +412,7 @@ mod tests {
 
     #[test]
     fn lease_values_round_trip() {
-        assert_eq!(
-            parse_lease(b"worker-1 1700000000000"),
-            Some(("worker-1".into(), 1_700_000_000_000))
-        );
+        assert_eq!(parse_lease(b"worker-1 1700000000000"), Some(("worker-1".into(), 1_700_000_000_000)));
         assert_eq!(parse_lease(b""), None);
         assert_eq!(parse_lease(b"garbage"), None);
     }

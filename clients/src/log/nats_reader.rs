@@ -13,50 +13,21 @@ use super::{LogConfig, LogError, PartitionReader, Position, Record, Topic};
 
 /// An ordered (ack-less, self-healing) consumer on the partition's stream starting at `from`.
 /// Offsets are stream sequences minus one: one stream per partition keeps them contiguous.
-pub(crate) async fn open_ordered(
-    js: &Context,
-    config: &LogConfig,
-    topic: Topic,
-    partition: u32,
-    from: u64,
-) -> Result<Ordered, LogError> {
-    let stream = js
-        .get_stream(stream_name(config, topic, partition))
-        .await
-        .map_err(unavailable)?;
+pub(crate) async fn open_ordered(js: &Context, config: &LogConfig, topic: Topic, partition: u32, from: u64) -> Result<Ordered, LogError> {
+    let stream = js.get_stream(stream_name(config, topic, partition)).await.map_err(unavailable)?;
     let deliver_policy = match from {
         0 => DeliverPolicy::All,
-        from => DeliverPolicy::ByStartSequence {
-            start_sequence: from + 1,
-        },
+        from => DeliverPolicy::ByStartSequence { start_sequence: from + 1 },
     };
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            deliver_policy,
-            ..Default::default()
-        })
-        .await
-        .map_err(unavailable)?;
+    let consumer = stream.create_consumer(OrderedConfig { deliver_policy, ..Default::default() }).await.map_err(unavailable)?;
     consumer.messages().await.map_err(unavailable)
 }
 
 pub(crate) fn to_record(message: &jetstream::Message, partition: u32) -> Result<Record, LogError> {
-    let info = message
-        .info()
-        .map_err(|e| LogError::Broker(format!("message without JetStream info: {e}")))?;
-    let header = |name: &str| {
-        message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(name))
-            .map(|v| v.as_str().to_owned())
-            .unwrap_or_default()
-    };
+    let info = message.info().map_err(|e| LogError::Broker(format!("message without JetStream info: {e}")))?;
+    let header = |name: &str| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned()).unwrap_or_default();
     Ok(Record {
-        position: Position {
-            partition,
-            offset: info.stream_sequence - 1,
-        },
+        position: Position { partition, offset: info.stream_sequence - 1 },
         key: header(KEY_HEADER),
         dedup_id: header("Nats-Msg-Id"),
         payload: message.payload.clone(),

@@ -20,16 +20,8 @@ pub struct NewRecord {
 }
 
 impl NewRecord {
-    pub fn new(
-        key: impl Into<String>,
-        dedup_id: impl Into<String>,
-        payload: impl Into<Bytes>,
-    ) -> Self {
-        Self {
-            key: key.into(),
-            dedup_id: dedup_id.into(),
-            payload: payload.into(),
-        }
+    pub fn new(key: impl Into<String>, dedup_id: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+        Self { key: key.into(), dedup_id: dedup_id.into(), payload: payload.into() }
     }
 }
 

@@ -129,12 +129,10 @@ impl NodeClient {
     pub fn new(config: NodeClientConfig) -> Result<NodeClient, NodeError> {
         let mut headers = HeaderMap::new();
         if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                NodeError::UnexpectedResponse {
-                    node: config.node_id.clone(),
-                    status: 0,
-                    body: "the node key is not a valid header value".into(),
-                }
+            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| NodeError::UnexpectedResponse {
+                node: config.node_id.clone(),
+                status: 0,
+                body: "the node key is not a valid header value".into(),
             })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);

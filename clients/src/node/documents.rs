@@ -73,8 +73,7 @@ impl NodeClient {
         filter: &serde_json::Value,
         params: &WriteParams,
     ) -> Result<TaskInfo, NodeError> {
-        let req =
-            Request::new(Method::POST, format!("{}/delete", documents_path(index_uid))).json(&json!({ "filter": filter }));
+        let req = Request::new(Method::POST, format!("{}/delete", documents_path(index_uid))).json(&json!({ "filter": filter }));
         self.send_json(params.apply_metadata(req)).await
     }
 

@@ -29,9 +29,7 @@ impl NodeClient {
     pub async fn all_documents(&self, index_uid: &str, page_size: u32) -> Result<Vec<Value>, NodeError> {
         let mut out = Vec::new();
         loop {
-            let page = self
-                .fetch_documents(index_uid, &serde_json::json!({ "offset": out.len(), "limit": page_size }))
-                .await?;
+            let page = self.fetch_documents(index_uid, &serde_json::json!({ "offset": out.len(), "limit": page_size })).await?;
             let results = page.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
             let done = results.len() < page_size as usize;
             out.extend(results);

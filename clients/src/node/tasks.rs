@@ -145,12 +145,7 @@ impl NodeClient {
     /// Polls the task until it is succeeded, failed or canceled. The poll interval starts
     /// small (most node tasks of a small batch finish within milliseconds) and doubles up to
     /// `max_interval`.
-    pub async fn wait_for_task(
-        &self,
-        task_uid: u64,
-        max_interval: Duration,
-        timeout: Duration,
-    ) -> Result<TaskView, NodeError> {
+    pub async fn wait_for_task(&self, task_uid: u64, max_interval: Duration, timeout: Duration) -> Result<TaskView, NodeError> {
         let started = Instant::now();
         let mut interval = Duration::from_millis(5).min(max_interval);
         loop {
@@ -159,11 +154,7 @@ impl NodeClient {
                 return Ok(task);
             }
             if started.elapsed() >= timeout {
-                return Err(NodeError::TaskWaitTimeout {
-                    node: self.node_id().to_owned(),
-                    task_uid,
-                    waited: started.elapsed(),
-                });
+                return Err(NodeError::TaskWaitTimeout { node: self.node_id().to_owned(), task_uid, waited: started.elapsed() });
             }
             tokio::time::sleep(interval).await;
             interval = (interval * 2).min(max_interval);
@@ -178,12 +169,8 @@ impl NodeClient {
         statuses: &[TaskStatus],
         mut wanted: impl FnMut(&TaskView) -> bool,
     ) -> Result<Option<TaskView>, NodeError> {
-        let mut filter = TaskFilter {
-            index_uids: vec![index_uid.to_owned()],
-            statuses: statuses.to_vec(),
-            limit: Some(100),
-            ..TaskFilter::default()
-        };
+        let mut filter =
+            TaskFilter { index_uids: vec![index_uid.to_owned()], statuses: statuses.to_vec(), limit: Some(100), ..TaskFilter::default() };
         loop {
             let page = self.get_tasks(&filter).await?;
             if let Some(task) = page.results.into_iter().find(|t| wanted(t)) {

@@ -145,21 +145,44 @@ impl Action {
         use IndexScope::*;
         match self {
             All | AllGet | DocumentsAll | IndexesAll | TasksAll | SettingsAll => MultipleScope,
-            DocumentsGet | Search | IndexesCreate | IndexesGet | IndexesSwap | TasksCancel
-            | TasksDelete | TasksGet | SettingsGet | StatsAll | StatsGet | ChatCompletions => {
-                RouteHandlerChecksIndex
+            DocumentsGet | Search | IndexesCreate | IndexesGet | IndexesSwap | TasksCancel | TasksDelete | TasksGet | SettingsGet
+            | StatsAll | StatsGet | ChatCompletions => RouteHandlerChecksIndex,
+            DocumentsAdd | DocumentsDelete | IndexesUpdate | IndexesDelete | IndexesCompact | FieldsPost | SettingsUpdate => {
+                ControllerChecksIndex
             }
-            DocumentsAdd | DocumentsDelete | IndexesUpdate | IndexesDelete | IndexesCompact
-            | FieldsPost | SettingsUpdate => ControllerChecksIndex,
-            TasksCompact | MetricsAll | MetricsGet | DumpsAll | DumpsCreate | SnapshotsAll
-            | SnapshotsCreate | Version | KeysCreate | KeysGet | KeysUpdate | KeysDelete
-            | ExperimentalGet | ExperimentalUpdate | Export | NetworkGet | NetworkUpdate
-            | ChatsAll | ChatsGet | ChatsDelete | ChatsSettingsAll | ChatsSettingsGet
-            | ChatsSettingsUpdate | WebhooksGet | WebhooksUpdate | WebhooksDelete
-            | WebhooksCreate | WebhooksAll | DynamicSearchRulesGet | DynamicSearchRulesCreate
-            | DynamicSearchRulesUpdate | DynamicSearchRulesDelete | DynamicSearchRulesAll => {
-                DenyIndexScope
-            }
+            TasksCompact
+            | MetricsAll
+            | MetricsGet
+            | DumpsAll
+            | DumpsCreate
+            | SnapshotsAll
+            | SnapshotsCreate
+            | Version
+            | KeysCreate
+            | KeysGet
+            | KeysUpdate
+            | KeysDelete
+            | ExperimentalGet
+            | ExperimentalUpdate
+            | Export
+            | NetworkGet
+            | NetworkUpdate
+            | ChatsAll
+            | ChatsGet
+            | ChatsDelete
+            | ChatsSettingsAll
+            | ChatsSettingsGet
+            | ChatsSettingsUpdate
+            | WebhooksGet
+            | WebhooksUpdate
+            | WebhooksDelete
+            | WebhooksCreate
+            | WebhooksAll
+            | DynamicSearchRulesGet
+            | DynamicSearchRulesCreate
+            | DynamicSearchRulesUpdate
+            | DynamicSearchRulesDelete
+            | DynamicSearchRulesAll => DenyIndexScope,
         }
     }
 
@@ -172,14 +195,7 @@ impl Action {
             All => Action::ALL.iter().copied().filter(|a| *a != AllGet).collect(),
             AllGet => Action::ALL.iter().copied().filter(|a| a.is_read()).collect(),
             DocumentsAll => vec![DocumentsGet, DocumentsDelete, DocumentsAdd],
-            IndexesAll => vec![
-                IndexesCreate,
-                IndexesDelete,
-                IndexesGet,
-                IndexesUpdate,
-                IndexesSwap,
-                IndexesCompact,
-            ],
+            IndexesAll => vec![IndexesCreate, IndexesDelete, IndexesGet, IndexesUpdate, IndexesSwap, IndexesCompact],
             SettingsAll => vec![SettingsGet, SettingsUpdate],
             DumpsAll => vec![DumpsCreate],
             SnapshotsAll => vec![SnapshotsCreate],
@@ -189,12 +205,9 @@ impl Action {
             ChatsAll => vec![ChatsGet, ChatsDelete],
             ChatsSettingsAll => vec![ChatsSettingsGet, ChatsSettingsUpdate],
             WebhooksAll => vec![WebhooksGet, WebhooksUpdate, WebhooksDelete, WebhooksCreate],
-            DynamicSearchRulesAll => vec![
-                DynamicSearchRulesGet,
-                DynamicSearchRulesCreate,
-                DynamicSearchRulesUpdate,
-                DynamicSearchRulesDelete,
-            ],
+            DynamicSearchRulesAll => {
+                vec![DynamicSearchRulesGet, DynamicSearchRulesCreate, DynamicSearchRulesUpdate, DynamicSearchRulesDelete]
+            }
             other => vec![other],
         }
     }

@@ -16,7 +16,8 @@ use super::tenant::{self, fuse_filters, SearchRules, TenantError};
 
 const INVALID_API_KEY: &str = "The provided API key is invalid.";
 const MISSING_HEADER: &str = "The Authorization header is missing. It must use the bearer authorization method.";
-const MISSING_MASTER_KEY: &str = "Meilisearch is running without a master key. To access this API endpoint, you must have set a master key at launch.";
+const MISSING_MASTER_KEY: &str =
+    "Meilisearch is running without a master key. To access this API endpoint, you must have set a master key at launch.";
 
 /// What an authorized request may touch; route handlers ask it about the indexes they use.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +40,7 @@ impl AuthContext {
         match self {
             AuthContext::Unrestricted => true,
             AuthContext::Key { key_indexes, tenant, .. } => {
-                key_indexes.iter().any(|p| p.matches(index_uid))
-                    && tenant.as_ref().is_none_or(|rules| rules.is_index_authorized(index_uid))
+                key_indexes.iter().any(|p| p.matches(index_uid)) && tenant.as_ref().is_none_or(|rules| rules.is_index_authorized(index_uid))
             }
         }
     }
@@ -51,8 +51,7 @@ impl AuthContext {
         match self {
             AuthContext::Unrestricted => true,
             AuthContext::Key { key_indexes, tenant, .. } => {
-                key_indexes.iter().any(IndexPattern::matches_all)
-                    && tenant.as_ref().is_none_or(SearchRules::all_indexes_authorized)
+                key_indexes.iter().any(IndexPattern::matches_all) && tenant.as_ref().is_none_or(SearchRules::all_indexes_authorized)
             }
         }
     }
@@ -79,9 +78,7 @@ impl AuthContext {
     /// The tenant token's filter for `index_uid`, if any.
     pub fn rule_filter(&self, index_uid: &str) -> Option<Value> {
         match self {
-            AuthContext::Key { tenant: Some(rules), .. } if self.is_index_authorized(index_uid) => {
-                rules.filter_for(index_uid)
-            }
+            AuthContext::Key { tenant: Some(rules), .. } if self.is_index_authorized(index_uid) => rules.filter_for(index_uid),
             _ => None,
         }
     }
@@ -139,12 +136,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ResponseError> {
 /// is not allowed → 403 `invalid_api_key` with the precise reason (unknown key, index not
 /// allowed, tenant token expired or forged, …); `/keys` and `/_miroir` without a master key
 /// configured → 401 `missing_master_key`.
-pub fn authorize(
-    store: &KeyStore,
-    headers: &HeaderMap,
-    policy: &RoutePolicy,
-    now: OffsetDateTime,
-) -> Result<AuthContext, ResponseError> {
+pub fn authorize(store: &KeyStore, headers: &HeaderMap, policy: &RoutePolicy, now: OffsetDateTime) -> Result<AuthContext, ResponseError> {
     let (actions, index_uid) = match policy {
         RoutePolicy::Public => return Ok(AuthContext::Unrestricted),
         RoutePolicy::MasterKey => (None, None),
@@ -220,9 +212,7 @@ fn authenticate(
     };
     let (key_uid, tenant) = match tenant_result {
         Ok(token) => (token.api_key_uid, Some(token.search_rules)),
-        Err(TenantError::NotATenantToken) => {
-            (store.find_by_value(token).ok_or(INVALID_API_KEY)?.uid(), None)
-        }
+        Err(TenantError::NotATenantToken) => (store.find_by_value(token).ok_or(INVALID_API_KEY)?.uid(), None),
         Err(other) => return Err(other.message()),
     };
     let key = store.get(key_uid).ok_or(INVALID_API_KEY)?;
@@ -239,10 +229,7 @@ fn authenticate(
         if !key.covers_index(index) {
             return Err(match tenant {
                 Some(_) => format!("The API key used to generate this tenant token cannot acces the index `{index}`."),
-                None => format!(
-                    "The API key cannot acces the index `{index}`, authorized indexes are {:?}.",
-                    key.sorted_patterns()
-                ),
+                None => format!("The API key cannot acces the index `{index}`, authorized indexes are {:?}.", key.sorted_patterns()),
             });
         }
     }

@@ -185,11 +185,7 @@ pub fn query_param_repeated(param: &str) -> String {
 }
 
 pub fn query_param_unknown(param: &str, accepted: &[&str]) -> String {
-    format!(
-        "Unknown parameter `{param}`: {}expected one of {}",
-        did_you_mean(param, accepted),
-        quoted_list(accepted)
-    )
+    format!("Unknown parameter `{param}`: {}expected one of {}", did_you_mean(param, accepted), quoted_list(accepted))
 }
 
 #[cfg(test)]

@@ -28,8 +28,7 @@ pub fn value_matches(master_key: &str, uid: Uuid, presented: &str) -> bool {
 }
 
 fn key_mac(master_key: &str, uid: Uuid) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(master_key.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(master_key.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(uid.hyphenated().to_string().as_bytes());
     mac
 }
@@ -83,10 +82,7 @@ impl ApiKey {
         let index_ok = self.has_all_indexes()
             || match index {
                 Some(index) => self.covers_index(index),
-                None => {
-                    action.index_scope() == super::action::IndexScope::RouteHandlerChecksIndex
-                        && !self.indexes.is_empty()
-                }
+                None => action.index_scope() == super::action::IndexScope::RouteHandlerChecksIndex && !self.indexes.is_empty(),
             };
         index_ok && !self.is_expired(now)
     }
@@ -106,11 +102,7 @@ const DEFAULT_KEYS: &[(&str, &str, &[&str])] = &[
         "Use it to read information across the whole database. Caution! Do not expose this key on a public frontend",
         &["*.get", "keys.get"],
     ),
-    (
-        "Default Admin API Key",
-        "Use it for anything that is not a search operation. Caution! Do not expose it on a public frontend",
-        &["*"],
-    ),
+    ("Default Admin API Key", "Use it for anything that is not a search operation. Caution! Do not expose it on a public frontend", &["*"]),
     ("Default Search API Key", "Use it to search from the frontend", &["search"]),
 ];
 
@@ -142,8 +134,7 @@ pub fn default_keys(master_key: &str, now: OffsetDateTime) -> Vec<ApiKeyRecord> 
 }
 
 fn default_key_uid(master_key: &str, name: &str) -> Uuid {
-    let mut mac = Hmac::<Sha256>::new_from_slice(master_key.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(master_key.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(b"miroir:default-key:");
     mac.update(name.as_bytes());
     let digest = mac.finalize().into_bytes();

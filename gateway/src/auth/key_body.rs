@@ -209,9 +209,7 @@ pub fn parse_patch(body: &Value) -> Result<KeyPatch, ResponseError> {
     let mut patch = KeyPatch::default();
     for (field, value) in object {
         match field.as_str() {
-            "description" => {
-                patch.description = Some(optional_string(field, value, Code::InvalidApiKeyDescription)?)
-            }
+            "description" => patch.description = Some(optional_string(field, value, Code::InvalidApiKeyDescription)?),
             "name" => patch.name = Some(optional_string(field, value, Code::InvalidApiKeyName)?),
             other => {
                 let code = match other {

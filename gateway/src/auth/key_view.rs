@@ -60,10 +60,7 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, Respons
             return Err(ResponseError::new(code, msg::query_param_repeated(name)));
         }
         let parsed: usize = value.parse().map_err(|_| {
-            ResponseError::new(
-                code,
-                msg::query_param_unexpected(name, &format!("could not parse `{value}` as a positive integer")),
-            )
+            ResponseError::new(code, msg::query_param_unexpected(name, &format!("could not parse `{value}` as a positive integer")))
         })?;
         if name == "offset" {
             query.offset = parsed;
@@ -77,8 +74,7 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, Respons
 /// `{results, offset, limit, total}` over the keys, newest first.
 pub fn list_view(store: &KeyStore, query: ListQuery) -> Value {
     let keys = store.list();
-    let results: Vec<Value> =
-        keys.iter().skip(query.offset).take(query.limit).map(|key| key_view(store, key)).collect();
+    let results: Vec<Value> = keys.iter().skip(query.offset).take(query.limit).map(|key| key_view(store, key)).collect();
     json!({ "results": results, "offset": query.offset, "limit": query.limit, "total": keys.len() })
 }
 

@@ -15,10 +15,7 @@ use crate::body::{json_body, read_limited};
 use crate::error::GatewayError;
 
 pub fn router(keys: KeysService) -> Router {
-    Router::new()
-        .route("/keys", get(list).post(create))
-        .route("/keys/{key}", get(get_one).patch(update).delete(delete))
-        .with_state(keys)
+    Router::new().route("/keys", get(list).post(create)).route("/keys/{key}", get(get_one).patch(update).delete(delete)).with_state(keys)
 }
 
 /// A JSON body, refused as Meilisearch refuses it (content type, emptiness, syntax, size).

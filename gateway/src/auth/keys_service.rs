@@ -172,10 +172,9 @@ impl KeysService {
         let uid = new_key.record.uid;
         match self.append_and_fold(KeyChange::Create { key: new_key.record }).await? {
             Applied::Created(_) => self.view_of(uid),
-            Applied::AlreadyExists(_) => Err(GatewayError::meili(
-                Code::ApiKeyAlreadyExists,
-                format!("`uid` field value `{uid}` is already an existing API key."),
-            )),
+            Applied::AlreadyExists(_) => {
+                Err(GatewayError::meili(Code::ApiKeyAlreadyExists, format!("`uid` field value `{uid}` is already an existing API key.")))
+            }
             other => Err(unexpected(other)),
         }
     }
@@ -232,9 +231,10 @@ impl KeysService {
         let dedup_id = format!("request:{}", Uuid::new_v4());
         let position = self.0.log.append(Topic::Meta, META_KEY, &dedup_id, payload.into()).await?;
         self.wait_folded(position.offset + 1).await?;
-        self.0.ring.outcome(position.offset).ok_or_else(|| {
-            GatewayError::Internal(format!("the outcome of meta record {} is not known", position.offset))
-        })
+        self.0
+            .ring
+            .outcome(position.offset)
+            .ok_or_else(|| GatewayError::Internal(format!("the outcome of meta record {} is not known", position.offset)))
     }
 }
 

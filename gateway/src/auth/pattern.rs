@@ -25,9 +25,7 @@ impl fmt::Display for InvalidIndexPattern {
 
 /// Meilisearch's index uid rule: 1–400 bytes of ASCII alphanumerics, `-` and `_`.
 pub fn is_valid_index_uid(uid: &str) -> bool {
-    !uid.is_empty()
-        && uid.len() <= 400
-        && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !uid.is_empty() && uid.len() <= 400 && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl IndexPattern {

@@ -50,7 +50,6 @@ impl AuthContext {
     /// otherwise only tasks of a kind tied to exactly one index (not swaps, dumps, snapshots,
     /// task cancelations or deletions, …) whose indexes are all allowed.
     pub fn task_visible<'a>(&self, tied_to_one_index: bool, index_uids: impl IntoIterator<Item = &'a str>) -> bool {
-        self.all_indexes_authorized()
-            || (tied_to_one_index && index_uids.into_iter().all(|uid| self.is_index_authorized(uid)))
+        self.all_indexes_authorized() || (tied_to_one_index && index_uids.into_iter().all(|uid| self.is_index_authorized(uid)))
     }
 }

@@ -30,10 +30,7 @@ const ROUTES: &[(&str, Verbs)] = &[
     ("/version", &[(Method::GET, &[Version])]),
     ("/stats", &[(Method::GET, &[StatsGet])]),
     ("/indexes", &[(Method::GET, &[IndexesGet]), (Method::POST, &[IndexesCreate])]),
-    (
-        "/indexes/{index_uid}",
-        &[(Method::GET, &[IndexesGet]), (Method::PATCH, &[IndexesUpdate]), (Method::DELETE, &[IndexesDelete])],
-    ),
+    ("/indexes/{index_uid}", &[(Method::GET, &[IndexesGet]), (Method::PATCH, &[IndexesUpdate]), (Method::DELETE, &[IndexesDelete])]),
     (
         "/indexes/{index_uid}/documents",
         &[
@@ -47,10 +44,7 @@ const ROUTES: &[(&str, Verbs)] = &[
     ("/indexes/{index_uid}/documents/delete", &[(Method::POST, &[DocumentsDelete])]),
     ("/indexes/{index_uid}/documents/edit", &[(Method::POST, &[DocumentsAll])]),
     ("/indexes/{index_uid}/documents/fetch", &[(Method::POST, &[DocumentsGet])]),
-    (
-        "/indexes/{index_uid}/documents/{document_id}",
-        &[(Method::GET, &[DocumentsGet]), (Method::DELETE, &[DocumentsDelete])],
-    ),
+    ("/indexes/{index_uid}/documents/{document_id}", &[(Method::GET, &[DocumentsGet]), (Method::DELETE, &[DocumentsDelete])]),
     ("/indexes/{index_uid}/search", &[(Method::GET, &[Search]), (Method::POST, &[Search])]),
     ("/indexes/{index_uid}/facet-search", &[(Method::POST, &[Search])]),
     ("/indexes/{index_uid}/similar", &[(Method::GET, &[Search]), (Method::POST, &[Search])]),
@@ -91,10 +85,7 @@ const ROUTES: &[(&str, Verbs)] = &[
     ("/batches", &[(Method::GET, &[TasksGet])]),
     ("/batches/{batch_id}", &[(Method::GET, &[TasksGet])]),
     ("/keys", &[(Method::POST, &[KeysCreate]), (Method::GET, &[KeysGet])]),
-    (
-        "/keys/{key}",
-        &[(Method::GET, &[KeysGet]), (Method::PATCH, &[KeysUpdate]), (Method::DELETE, &[KeysDelete])],
-    ),
+    ("/keys/{key}", &[(Method::GET, &[KeysGet]), (Method::PATCH, &[KeysUpdate]), (Method::DELETE, &[KeysDelete])]),
     ("/multi-search", &[(Method::POST, &[Search])]),
     ("/swap-indexes", &[(Method::POST, &[IndexesSwap])]),
     ("/dumps", &[(Method::POST, &[DumpsCreate])]),
@@ -107,14 +98,8 @@ const ROUTES: &[(&str, Verbs)] = &[
     ("/network", &[(Method::GET, &[NetworkGet]), (Method::PATCH, &[NetworkUpdate])]),
     ("/network/control", &[(Method::POST, &[NetworkUpdate])]),
     ("/webhooks", &[(Method::GET, &[WebhooksGet]), (Method::POST, &[WebhooksCreate])]),
-    (
-        "/webhooks/{uuid}",
-        &[(Method::GET, &[WebhooksGet]), (Method::PATCH, &[WebhooksUpdate]), (Method::DELETE, &[WebhooksDelete])],
-    ),
-    (
-        "/dynamic-search-rules",
-        &[(Method::POST, &[DynamicSearchRulesGet]), (Method::DELETE, &[DynamicSearchRulesDelete])],
-    ),
+    ("/webhooks/{uuid}", &[(Method::GET, &[WebhooksGet]), (Method::PATCH, &[WebhooksUpdate]), (Method::DELETE, &[WebhooksDelete])]),
+    ("/dynamic-search-rules", &[(Method::POST, &[DynamicSearchRulesGet]), (Method::DELETE, &[DynamicSearchRulesDelete])]),
     (
         "/dynamic-search-rules/{uid}",
         &[
@@ -127,20 +112,14 @@ const ROUTES: &[(&str, Verbs)] = &[
     ("/chats", &[(Method::GET, &[ChatsGet])]),
     (
         "/chats/{workspace_uid}/settings",
-        &[
-            (Method::GET, &[ChatsSettingsGet]),
-            (Method::PATCH, &[ChatsSettingsUpdate]),
-            (Method::DELETE, &[ChatsSettingsUpdate]),
-        ],
+        &[(Method::GET, &[ChatsSettingsGet]), (Method::PATCH, &[ChatsSettingsUpdate]), (Method::DELETE, &[ChatsSettingsUpdate])],
     ),
     ("/chats/{workspace_uid}", &[(Method::GET, &[ChatsGet]), (Method::DELETE, &[ChatsDelete])]),
     ("/chats/{workspace_uid}/chat/completions", &[(Method::POST, &[ChatCompletions])]),
 ];
 
-const SETTING_PUT: Verbs =
-    &[(Method::GET, &[SettingsGet]), (Method::PUT, &[SettingsUpdate]), (Method::DELETE, &[SettingsUpdate])];
-const SETTING_PATCH: Verbs =
-    &[(Method::GET, &[SettingsGet]), (Method::PATCH, &[SettingsUpdate]), (Method::DELETE, &[SettingsUpdate])];
+const SETTING_PUT: Verbs = &[(Method::GET, &[SettingsGet]), (Method::PUT, &[SettingsUpdate]), (Method::DELETE, &[SettingsUpdate])];
+const SETTING_PATCH: Verbs = &[(Method::GET, &[SettingsGet]), (Method::PATCH, &[SettingsUpdate]), (Method::DELETE, &[SettingsUpdate])];
 
 /// Path segments, ignoring empty ones (Meilisearch trims trailing slashes and merges repeated
 /// ones before routing).
@@ -159,10 +138,7 @@ pub fn route_policy(method: &Method, path: &str) -> Option<RoutePolicy> {
     }
     for (pattern, verbs) in ROUTES {
         let Some(index_uid) = match_pattern(pattern, &parts) else { continue };
-        return verbs
-            .iter()
-            .find(|(verb, _)| verb == method)
-            .map(|(_, actions)| RoutePolicy::Actions { actions, index_uid });
+        return verbs.iter().find(|(verb, _)| verb == method).map(|(_, actions)| RoutePolicy::Actions { actions, index_uid });
     }
     None
 }

@@ -90,7 +90,10 @@ pub enum TenantError {
     NotATenantToken,
     /// A JWT that fails to decode or verify; Meilisearch's message text.
     Invalid(String),
-    Expired { exp: i64, now: i64 },
+    Expired {
+        exp: i64,
+        now: i64,
+    },
 }
 
 impl TenantError {
@@ -140,8 +143,8 @@ fn verified_validation() -> Validation {
 pub fn verify(store: &KeyStore, token: &str, now: OffsetDateTime) -> Result<TenantToken, TenantError> {
     let uid = unverified_key_uid(token)?;
     let secret = store.value_of(uid).ok_or(TenantError::NotATenantToken)?;
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &verified_validation())
-        .map_err(TenantError::from_jwt)?;
+    let data =
+        decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &verified_validation()).map_err(TenantError::from_jwt)?;
     if let Some(exp) = data.claims.exp {
         let now = now.unix_timestamp();
         if now > exp {

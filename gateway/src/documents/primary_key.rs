@@ -17,10 +17,9 @@ pub fn decide_primary_key(
     first_document: Option<&Map<String, Value>>,
 ) -> Result<String, ResponseError> {
     match (index_primary_key, requested) {
-        (Some(existing), Some(requested)) if existing != requested => Err(ResponseError::new(
-            Code::IndexPrimaryKeyAlreadyExists,
-            format!("Index already has a primary key: `{existing}`."),
-        )),
+        (Some(existing), Some(requested)) if existing != requested => {
+            Err(ResponseError::new(Code::IndexPrimaryKeyAlreadyExists, format!("Index already has a primary key: `{existing}`.")))
+        }
         (Some(existing), _) => Ok(existing.to_owned()),
         (None, Some(requested)) => Ok(requested.to_owned()),
         (None, None) => infer_primary_key(first_document),
@@ -29,9 +28,7 @@ pub fn decide_primary_key(
 
 /// The top-level field of the first document whose lowercase name ends with `id`, when
 /// there is exactly one.
-pub fn infer_primary_key(
-    first_document: Option<&Map<String, Value>>,
-) -> Result<String, ResponseError> {
+pub fn infer_primary_key(first_document: Option<&Map<String, Value>>) -> Result<String, ResponseError> {
     let mut candidates: Vec<&str> = first_document
         .into_iter()
         .flat_map(|document| document.keys())
@@ -59,10 +56,7 @@ pub fn infer_primary_key(
 /// The id of `document` under `primary_key`: a string of 1 to 511 bytes of `A-Za-z0-9_-`,
 /// or an integer (written in decimal). A dotted key also reaches into nested objects
 /// (`a.b` matches `{"a": {"b": 1}}` and `{"a.b": 1}`); finding it twice is an error.
-pub fn document_id(
-    primary_key: &str,
-    document: &Map<String, Value>,
-) -> Result<String, ResponseError> {
+pub fn document_id(primary_key: &str, document: &Map<String, Value>) -> Result<String, ResponseError> {
     let mut found = Vec::new();
     collect_ids(primary_key, document, &mut found);
     // Each match is checked as Meilisearch meets it: a bad value is reported before a
@@ -73,21 +67,12 @@ pub fn document_id(
         if id.replace(valid).is_some() {
             return Err(ResponseError::new(
                 Code::InvalidDocumentId,
-                format!(
-                    "Document have too many matching `{primary_key}` attribute: `{}`.",
-                    compact(document)
-                ),
+                format!("Document have too many matching `{primary_key}` attribute: `{}`.", compact(document)),
             ));
         }
     }
     id.ok_or_else(|| {
-        ResponseError::new(
-            Code::MissingDocumentId,
-            format!(
-                "Document doesn't have a `{primary_key}` attribute: `{}`.",
-                compact(document)
-            ),
-        )
+        ResponseError::new(Code::MissingDocumentId, format!("Document doesn't have a `{primary_key}` attribute: `{}`.", compact(document)))
     })
 }
 
@@ -96,10 +81,7 @@ pub fn document_ids<'d>(
     primary_key: &str,
     documents: impl IntoIterator<Item = &'d Map<String, Value>>,
 ) -> Result<Vec<String>, ResponseError> {
-    documents
-        .into_iter()
-        .map(|document| document_id(primary_key, document))
-        .collect()
+    documents.into_iter().map(|document| document_id(primary_key, document)).collect()
 }
 
 /// Values reached by `path` in `object`: a key equal to the whole remaining path, or to a
@@ -108,10 +90,7 @@ fn collect_ids<'v>(path: &str, object: &'v Map<String, Value>, found: &mut Vec<&
     for (key, value) in object {
         if key == path {
             found.push(value);
-        } else if let Some(rest) = path
-            .strip_prefix(key.as_str())
-            .and_then(|r| r.strip_prefix(SPLIT))
-        {
+        } else if let Some(rest) = path.strip_prefix(key.as_str()).and_then(|r| r.strip_prefix(SPLIT)) {
             if let Value::Object(inner) = value {
                 collect_ids(rest, inner, found);
             }
@@ -131,11 +110,7 @@ pub fn validate_id_value(value: &Value) -> Result<String, ResponseError> {
 
 /// Whether a string is usable as a document id.
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() < 512
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty() && id.len() < 512 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn invalid_document_id(value: &Value) -> ResponseError {

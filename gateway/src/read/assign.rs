@@ -94,9 +94,8 @@ mod tests {
     #[test]
     fn round_robin_spreads_turns_over_usable_replicas() {
         let shards = [ShardId(0)];
-        let chosen: Vec<usize> = (0..4)
-            .map(|turn| *assign(&shards, |_| vec![2, 5], &[None; 6], |_, _| false, turn).by_node.keys().next().unwrap())
-            .collect();
+        let chosen: Vec<usize> =
+            (0..4).map(|turn| *assign(&shards, |_| vec![2, 5], &[None; 6], |_, _| false, turn).by_node.keys().next().unwrap()).collect();
         assert_eq!(chosen, [2, 5, 2, 5]);
     }
 

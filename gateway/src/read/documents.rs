@@ -195,10 +195,8 @@ impl ReadExecutor {
         let mut pages: Vec<(ShardId, &Value)> = shard_pages(&fetched).collect();
         pages.sort_by_key(|(shard, _)| *shard);
         let total = pages.iter().map(|(_, page)| page_total(page)).sum();
-        let lists = pages
-            .iter()
-            .map(|(_, page)| page_results(page).filter_map(|document| document.as_object().cloned()).collect())
-            .collect();
+        let lists =
+            pages.iter().map(|(_, page)| page_results(page).filter_map(|document| document.as_object().cloned()).collect()).collect();
         let results = merge_sorted(keys, lists)
             .into_iter()
             .skip(offset)
@@ -221,7 +219,8 @@ impl ReadExecutor {
         shards: &[ShardId],
         body_of: impl Fn(ShardId) -> Option<Map<String, Value>>,
     ) -> Result<Gathered<Vec<(ShardId, Value)>>, ReadError> {
-        let call_of = |shard| Some(NodeCall::FetchDocuments { node_index: node_index_uid(index_uid, shard), body: Value::Object(body_of(shard)?) });
+        let call_of =
+            |shard| Some(NodeCall::FetchDocuments { node_index: node_index_uid(index_uid, shard), body: Value::Object(body_of(shard)?) });
         self.call_each_shard(index_uid, shards, call_of, Ok).await
     }
 
@@ -273,7 +272,6 @@ fn add_sort_fields(body: &mut Map<String, Value>, keys: &[SortKey]) -> Vec<Strin
     added
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,10 +308,10 @@ mod tests {
 
     #[test]
     fn sort_rules_parse() {
-        assert_eq!(parse_sort(&json!(["a.b:desc", "c:asc"])).unwrap(), [
-            SortKey { attribute: "a.b".into(), ascending: false },
-            SortKey { attribute: "c".into(), ascending: true }
-        ]);
+        assert_eq!(
+            parse_sort(&json!(["a.b:desc", "c:asc"])).unwrap(),
+            [SortKey { attribute: "a.b".into(), ascending: false }, SortKey { attribute: "c".into(), ascending: true }]
+        );
         assert_eq!(parse_sort(&json!(["a"])), None);
     }
 

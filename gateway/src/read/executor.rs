@@ -104,12 +104,9 @@ impl ReadExecutor {
     /// Talks to the nodes through `transport` (node positions = topology order).
     pub fn with_transport(topology: Topology, transport: Arc<dyn NodeTransport>, config: ReadConfig) -> ReadExecutor {
         let placement = Placement::new(topology);
-        let position: HashMap<&str, usize> =
-            placement.topology().nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
-        let replicas = placement
-            .shards()
-            .map(|shard| placement.replicas(shard).iter().map(|node| position[node.id.as_str()]).collect())
-            .collect();
+        let position: HashMap<&str, usize> = placement.topology().nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
+        let replicas =
+            placement.shards().map(|shard| placement.replicas(shard).iter().map(|node| position[node.id.as_str()]).collect()).collect();
         let bench = Mutex::new(Bench::new(placement.topology().nodes.len()));
         ReadExecutor(Arc::new(Inner {
             replicas,
@@ -177,7 +174,12 @@ impl ReadExecutor {
 
     /// `call` on a replica of `shard`: its answer, or `None` with the shard listed as missing
     /// (partial mode only).
-    pub(crate) async fn call_one_shard(&self, index_uid: &str, shard: ShardId, call: &NodeCall) -> Result<(Option<Value>, Vec<ShardId>), ReadError> {
+    pub(crate) async fn call_one_shard(
+        &self,
+        index_uid: &str,
+        shard: ShardId,
+        call: &NodeCall,
+    ) -> Result<(Option<Value>, Vec<ShardId>), ReadError> {
         let inner = self.inner();
         let gathered = inner
             .gather(index_uid, &[shard], |node, _| async move { inner.transport.call(node, call).await.map_err(single_index_failure) })

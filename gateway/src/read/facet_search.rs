@@ -99,10 +99,7 @@ mod tests {
             merge_facet_hits(&[a.clone(), b.clone()], FacetOrder::Count, 10),
             [("utils".to_owned(), 5), ("games".to_owned(), 1), ("admin".to_owned(), 1)]
         );
-        assert_eq!(
-            merge_facet_hits(&[a, b], FacetOrder::Alpha, 2),
-            [("admin".to_owned(), 1), ("games".to_owned(), 1)]
-        );
+        assert_eq!(merge_facet_hits(&[a, b], FacetOrder::Alpha, 2), [("admin".to_owned(), 1), ("games".to_owned(), 1)]);
     }
 
     proptest! {

@@ -178,13 +178,17 @@ pub fn search_query_to_body(pairs: &[(String, String)]) -> Result<Map<String, Va
     match (embedder, ratio) {
         (None, None) => {}
         (None, Some(_)) => {
-            return Err(ReadError::user(Code::InvalidSearchHybridQuery, "`hybridEmbedder` is mandatory when `hybridSemanticRatio` is present"))
+            return Err(ReadError::user(
+                Code::InvalidSearchHybridQuery,
+                "`hybridEmbedder` is mandatory when `hybridSemanticRatio` is present",
+            ))
         }
         (Some(embedder), ratio) => {
             let mut hybrid = Map::new();
             hybrid.insert("embedder".into(), embedder.into());
             if let Some(ratio) = ratio {
-                hybrid.insert("semanticRatio".into(), convert("hybridSemanticRatio", &ratio, Kind::Float, Code::InvalidSearchSemanticRatio)?);
+                hybrid
+                    .insert("semanticRatio".into(), convert("hybridSemanticRatio", &ratio, Kind::Float, Code::InvalidSearchSemanticRatio)?);
             }
             body.insert("hybrid".into(), Value::Object(hybrid));
         }
@@ -197,8 +201,17 @@ pub fn search_query_to_body(pairs: &[(String, String)]) -> Result<Map<String, Va
 
 /// The parameters of `GET /indexes/{uid}/similar`, in Meilisearch's order.
 const SIMILAR_PARAMETERS: &[&str] = &[
-    "id", "embedder", "offset", "limit", "attributesToRetrieve", "retrieveVectors", "filter", "showRankingScore",
-    "showRankingScoreDetails", "showPerformanceDetails", "rankingScoreThreshold",
+    "id",
+    "embedder",
+    "offset",
+    "limit",
+    "attributesToRetrieve",
+    "retrieveVectors",
+    "filter",
+    "showRankingScore",
+    "showRankingScoreDetails",
+    "showPerformanceDetails",
+    "rankingScoreThreshold",
 ];
 
 /// The `/similar` body equivalent to `GET /indexes/{uid}/similar?<pairs>`, with the query
@@ -257,14 +270,24 @@ mod tests {
         assert_eq!(error.message, "Invalid value in parameter `limit`: could not parse `ten` as a positive integer");
         let error = documents_query_to_body(&pairs(&[("retrieveVectors", "yes")])).unwrap_err().response_error();
         assert_eq!(error.code, "invalid_document_retrieve_vectors");
-        assert_eq!(error.message, "Invalid value in parameter `retrieveVectors`: could not parse `yes` as a boolean, expected either `true` or `false`");
+        assert_eq!(
+            error.message,
+            "Invalid value in parameter `retrieveVectors`: could not parse `yes` as a boolean, expected either `true` or `false`"
+        );
         let error = search_query_to_body(&pairs(&[("hybridSemanticRatio", "0.5")])).unwrap_err().response_error();
         assert_eq!(error.code, "invalid_search_hybrid_query");
     }
 
     #[test]
     fn similar_parameters_convert_like_meilisearch() {
-        let body = similar_query_to_body(&pairs(&[("id", "42"), ("embedder", "e"), ("limit", "3"), ("filter", "a = 1"), ("rankingScoreThreshold", "0.5")])).unwrap();
+        let body = similar_query_to_body(&pairs(&[
+            ("id", "42"),
+            ("embedder", "e"),
+            ("limit", "3"),
+            ("filter", "a = 1"),
+            ("rankingScoreThreshold", "0.5"),
+        ]))
+        .unwrap();
         assert_eq!(Value::Object(body), json!({"id": "42", "embedder": "e", "limit": 3, "filter": "a = 1", "rankingScoreThreshold": 0.5}));
         let error = similar_query_to_body(&pairs(&[("id", "1"), ("embedder", "e"), ("offset", "-1")])).unwrap_err().response_error();
         assert_eq!(error.code, "invalid_similar_offset");
@@ -277,7 +300,9 @@ mod tests {
 
     #[test]
     fn document_listing_parameters() {
-        let body = documents_query_to_body(&pairs(&[("limit", "3"), ("offset", "2"), ("fields", "id,name"), ("filter", "section = utils")])).unwrap();
+        let body =
+            documents_query_to_body(&pairs(&[("limit", "3"), ("offset", "2"), ("fields", "id,name"), ("filter", "section = utils")]))
+                .unwrap();
         assert_eq!(Value::Object(body), json!({"limit": 3, "offset": 2, "fields": ["id", "name"], "filter": "section = utils"}));
     }
 }

@@ -9,7 +9,6 @@ pub use miroir_schemas::topology::rewrite_node_index_names;
 const QUERY_PREFIX_START: &str = "Inside `.queries[";
 const QUERY_PREFIX_END: &str = "]`: ";
 
-
 /// Splits `Inside `.queries[k]`: rest` into `(Some(k), rest)`.
 pub fn split_query_context(message: &str) -> (Option<usize>, &str) {
     let parsed = message.strip_prefix(QUERY_PREFIX_START).and_then(|rest| {
@@ -75,7 +74,8 @@ mod tests {
 
     #[test]
     fn single_search_errors_lose_the_query_context_and_take_the_code_status() {
-        let node = ResponseError::new(Code::IndexNotFound, "Inside `.queries[3]`: Index `movies__shard-5` not found.").with_http_status(400);
+        let node =
+            ResponseError::new(Code::IndexNotFound, "Inside `.queries[3]`: Index `movies__shard-5` not found.").with_http_status(400);
         let error = client_error(&node, ClientRequest::SingleIndex, |_| Some(0));
         assert_eq!(error.message, "Index `movies` not found.");
         assert_eq!(error.http_status, 404);
@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn multi_search_errors_name_the_client_query() {
-        let node = ResponseError::new(Code::InvalidSearchFilter, "Inside `.queries[5]`: Attribute `x` is not filterable.").with_http_status(400);
+        let node =
+            ResponseError::new(Code::InvalidSearchFilter, "Inside `.queries[5]`: Attribute `x` is not filterable.").with_http_status(400);
         let error = client_error(&node, ClientRequest::MultiSearch, |k| Some(k / 3));
         assert_eq!(error.message, "Inside `.queries[1]`: Attribute `x` is not filterable.");
         assert_eq!(error.http_status, 400);

@@ -185,9 +185,7 @@ impl ReadExecutor {
                 async move {
                     let NodeRequest { body, origins } = request;
                     let answer = inner.transport.call(node, &NodeCall::ProxySearch { body }).await.map_err(|error| {
-                        Failure::from_node_error(error, |object| {
-                            client_error(object, mode, |k| origins.get(k).map(|origin| origin.query))
-                        })
+                        Failure::from_node_error(error, |object| client_error(object, mode, |k| origins.get(k).map(|origin| origin.query)))
                     })?;
                     let answer = NodeAnswer::parse(&answer).map_err(|error| Failure::Node(error.to_string()))?;
                     Ok(NodeResult { origins, answer })

@@ -20,7 +20,12 @@ use std::time::Instant;
 impl ReadExecutor {
     /// `POST /indexes/{index_uid}/similar`. `request` carries the tenant filter ANDed into its
     /// `filter`; `tenant_filter` is that rule alone, which the target document must match.
-    pub async fn similar(&self, index_uid: &str, request: &Map<String, Value>, tenant_filter: Option<Value>) -> Result<ReadAnswer, ReadError> {
+    pub async fn similar(
+        &self,
+        index_uid: &str,
+        request: &Map<String, Value>,
+        tenant_filter: Option<Value>,
+    ) -> Result<ReadAnswer, ReadError> {
         let started = Instant::now();
         let plan = SimilarPlan::new(request);
         // an id that cannot be routed is refused by whichever shard gets it
@@ -33,8 +38,10 @@ impl ReadExecutor {
             fetch["filter"] = filter;
         }
         let fetch_call = NodeCall::FetchDocuments { node_index, body: fetch };
-        let (similar, target) =
-            futures::join!(self.call_one_shard(index_uid, target_shard, &similar_call), self.call_one_shard(index_uid, target_shard, &fetch_call));
+        let (similar, target) = futures::join!(
+            self.call_one_shard(index_uid, target_shard, &similar_call),
+            self.call_one_shard(index_uid, target_shard, &fetch_call)
+        );
         let (similar, mut missing) = similar?;
         let Some(similar) = similar else {
             return Err(ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: missing });
@@ -60,7 +67,8 @@ impl ReadExecutor {
         missing.extend(searched.missing.iter().copied());
 
         let mut answers = vec![(target_shard, ShardAnswer { body: similar.clone(), is_vector_search: false })];
-        answers.extend(searched.values().flatten().map(|(shard, body)| (*shard, ShardAnswer { body: body.clone(), is_vector_search: true })));
+        answers
+            .extend(searched.values().flatten().map(|(shard, body)| (*shard, ShardAnswer { body: body.clone(), is_vector_search: true })));
         answers.sort_by_key(|(shard, _)| *shard);
         let answers: Vec<ShardAnswer> = answers.into_iter().map(|(_, answer)| answer).collect();
         let max_total_hits = self.index_meta(index_uid).await?.settings.max_total_hits;

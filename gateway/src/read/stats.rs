@@ -54,7 +54,13 @@ fn later(a: Value, b: &Value) -> Value {
     match (parse(&a), parse(b)) {
         (_, None) => a,
         (None, Some(_)) => b.clone(),
-        (Some(x), Some(y)) => if y > x { b.clone() } else { a },
+        (Some(x), Some(y)) => {
+            if y > x {
+                b.clone()
+            } else {
+                a
+            }
+        }
     }
 }
 
@@ -107,10 +113,13 @@ impl ReadExecutor {
         let shards = self.all_shards();
         let gathered = inner
             .gather(index_uid, &shards, |node, shards| {
-                let calls: Vec<_> = shards.into_iter().map(|shard| {
-                    let call = NodeCall::IndexStats { node_index: node_index_uid(index_uid, shard) };
-                    async move { inner.transport.call(node, &call).await }
-                }).collect();
+                let calls: Vec<_> = shards
+                    .into_iter()
+                    .map(|shard| {
+                        let call = NodeCall::IndexStats { node_index: node_index_uid(index_uid, shard) };
+                        async move { inner.transport.call(node, &call).await }
+                    })
+                    .collect();
                 async move {
                     futures::future::join_all(calls)
                         .await
@@ -183,7 +192,11 @@ mod tests {
         // shard 0 on nodes 0 and 1, shard 1 on node 1 only
         let holders = |shard: ShardId| if shard.0 == 0 { vec![0, 1] } else { vec![1] };
         let stats = [
-            node(100, "2026-01-01T00:00:00Z", json!({"m__shard-0": shard_stats(2), "m__shard-1": shard_stats(99), "other": shard_stats(5)})),
+            node(
+                100,
+                "2026-01-01T00:00:00Z",
+                json!({"m__shard-0": shard_stats(2), "m__shard-1": shard_stats(99), "other": shard_stats(5)}),
+            ),
             node(200, "2026-02-01T00:00:00.5Z", json!({"m__shard-0": shard_stats(2), "m__shard-1": shard_stats(3)})),
         ];
         let (body, unanswered) = cluster_stats(&stats, 2, holders);

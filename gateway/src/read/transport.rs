@@ -95,9 +95,7 @@ impl NodeTransport for HttpTransport {
                 let header = (HeaderName::from_static(PROXY_SEARCH_HEADER), HeaderValue::from_static("true"));
                 client.multi_search(body, &[header]).await
             }
-            NodeCall::FacetSearch { node_index, body } => {
-                post(client, &index_path(node_index, &["facet-search"]), body).await
-            }
+            NodeCall::FacetSearch { node_index, body } => post(client, &index_path(node_index, &["facet-search"]), body).await,
             NodeCall::FetchDocuments { node_index, body } => client.fetch_documents(node_index, body).await,
             NodeCall::GetDocument { node_index, document_id, query } => {
                 let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();

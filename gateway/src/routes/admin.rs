@@ -71,7 +71,10 @@ mod tests {
     fn every_shard_has_one_replica_per_group_and_nodes_list_their_shards() {
         let placement = placement();
         let view = topology_view(&placement, |node| node == 2);
-        assert_eq!((view["version"].clone(), view["shardCount"].clone(), view["replicationFactor"].clone()), (json!(3), json!(5), json!(1)));
+        assert_eq!(
+            (view["version"].clone(), view["shardCount"].clone(), view["replicationFactor"].clone()),
+            (json!(3), json!(5), json!(1))
+        );
         assert_eq!(view["replicaGroups"], json!(["g0", "g1"]));
         let shards = view["shards"].as_array().unwrap();
         assert_eq!(shards.len(), 5);

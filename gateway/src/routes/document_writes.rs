@@ -22,7 +22,9 @@ use crate::documents::payload::{parse_payload, PayloadFormat};
 use crate::documents::primary_key::{decide_primary_key, document_id};
 use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
-use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted};
+use crate::routes::write::{
+    checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted,
+};
 use crate::state::AppState;
 
 const ADD_PARAMS: [&str; 4] = ["primaryKey", "csvDelimiter", "customMetadata", "skipCreation"];
@@ -60,7 +62,10 @@ fn csv_delimiter(query: &QueryParams) -> Result<Option<u8>, ResponseError> {
             Code::InvalidDocumentCsvDelimiter,
             query_param_unexpected(
                 "csvDelimiter",
-                &format!("expected a string of one character, but found the following string of {} characters: `{text}`", text.chars().count()),
+                &format!(
+                    "expected a string of one character, but found the following string of {} characters: `{text}`",
+                    text.chars().count()
+                ),
             ),
         )),
     }
@@ -205,9 +210,7 @@ pub async fn delete_by_filter(
     let query = checked_query(&state, &uid, query)?;
     let body = json_request(&state, &headers, body).await?;
     let object = object_fields(&body, &["filter"])?;
-    let filter = object
-        .get("filter")
-        .ok_or_else(|| ResponseError::new(Code::MissingDocumentFilter, missing_field(&[], "filter")))?;
+    let filter = object.get("filter").ok_or_else(|| ResponseError::new(Code::MissingDocumentFilter, missing_field(&[], "filter")))?;
     let parsed = miroir_schemas::filter::parse_json(filter).map_err(|e| e.to_response(Code::InvalidDocumentFilter))?;
     if parsed.is_none() {
         return Err(GatewayError::meili(Code::InvalidDocumentFilter, "Sending an empty filter is forbidden."));

@@ -28,10 +28,7 @@ pub async fn render() -> String {
 
 /// Counts every request and its duration by route template (not raw path, to bound labels).
 pub async fn record_request(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;

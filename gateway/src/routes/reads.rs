@@ -2,8 +2,8 @@
 //! executor plans, fans out and merges; these handlers only read the request.
 
 use axum::extract::{Path, Query, State};
-use axum::Extension;
 use axum::http::HeaderMap;
+use axum::Extension;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
@@ -26,11 +26,36 @@ async fn object_body(state: &AppState, headers: &HeaderMap, body: axum::body::Bo
 /// The fields `POST /indexes/{uid}/search` accepts, in the order Meilisearch 1.50 lists them.
 /// Checked here because the nodes see a federated query, whose own field list differs.
 const SEARCH_FIELDS: &[&str] = &[
-    "q", "offset", "limit", "page", "hitsPerPage", "attributesToRetrieve", "attributesToCrop", "cropLength",
-    "cropMarker", "attributesToHighlight", "highlightPreTag", "highlightPostTag", "showMatchesPosition", "filter",
-    "sort", "distinct", "facets", "matchingStrategy", "attributesToSearchOn", "rankingScoreThreshold", "locales",
-    "hybrid", "vector", "retrieveVectors", "media", "personalize", "useNetwork", "showRankingScore",
-    "showRankingScoreDetails", "showPerformanceDetails",
+    "q",
+    "offset",
+    "limit",
+    "page",
+    "hitsPerPage",
+    "attributesToRetrieve",
+    "attributesToCrop",
+    "cropLength",
+    "cropMarker",
+    "attributesToHighlight",
+    "highlightPreTag",
+    "highlightPostTag",
+    "showMatchesPosition",
+    "filter",
+    "sort",
+    "distinct",
+    "facets",
+    "matchingStrategy",
+    "attributesToSearchOn",
+    "rankingScoreThreshold",
+    "locales",
+    "hybrid",
+    "vector",
+    "retrieveVectors",
+    "media",
+    "personalize",
+    "useNetwork",
+    "showRankingScore",
+    "showRankingScoreDetails",
+    "showPerformanceDetails",
 ];
 
 /// Meilisearch's `bad_request` for the first search field it does not know.
@@ -176,11 +201,7 @@ pub async fn stats(State(state): State<AppState>, caller: Option<Extension<AuthC
 
 /// Keeps the `indexes` of `/stats` that `allowed` accepts; `lastUpdate` becomes the latest
 /// `updated_at` of those (Meilisearch takes it from the authorized indexes only).
-pub fn restrict_stats(
-    body: &mut Value,
-    allowed: impl Fn(&str) -> bool,
-    updated_at: impl Fn(&str) -> Option<time::OffsetDateTime>,
-) {
+pub fn restrict_stats(body: &mut Value, allowed: impl Fn(&str) -> bool, updated_at: impl Fn(&str) -> Option<time::OffsetDateTime>) {
     let Some(indexes) = body.get_mut("indexes").and_then(Value::as_object_mut) else { return };
     indexes.retain(|uid, _| allowed(uid));
     let last = indexes.keys().filter_map(|uid| updated_at(uid)).max();
@@ -199,7 +220,13 @@ mod tests {
             "indexes": {"books": {"numberOfDocuments": 1}, "movies": {"numberOfDocuments": 2}, "movies_b": {"numberOfDocuments": 3}},
         });
         let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::January, d).unwrap().midnight().assume_utc();
-        let updated = |uid: &str| Some(match uid { "books" => day(3), "movies" => day(1), _ => day(2) });
+        let updated = |uid: &str| {
+            Some(match uid {
+                "books" => day(3),
+                "movies" => day(1),
+                _ => day(2),
+            })
+        };
         restrict_stats(&mut body, |uid| uid.starts_with("movies"), updated);
         assert_eq!(body["indexes"].as_object().unwrap().keys().collect::<Vec<_>>(), ["movies", "movies_b"]);
         assert_eq!((body["databaseSize"].clone(), body["lastUpdate"].clone()), (json!(100), json!("2026-01-02T00:00:00Z")));

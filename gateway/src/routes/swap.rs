@@ -22,16 +22,17 @@ pub fn parse_swaps(body: &Value, shard_count: u32) -> Result<Vec<IndexSwap>, Res
     let mut swaps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = |key: &str| vec![Step::Index(i), Step::Key(key.into())];
-        let object = item
-            .as_object()
-            .ok_or_else(|| ResponseError::new(Code::BadRequest, incorrect_type(&[Step::Index(i)], &[Kind::Map], item)))?;
+        let object =
+            item.as_object().ok_or_else(|| ResponseError::new(Code::BadRequest, incorrect_type(&[Step::Index(i)], &[Kind::Map], item)))?;
         if let Some(key) = object.keys().find(|key| !["indexes", "rename"].contains(&key.as_str())) {
             return Err(ResponseError::new(Code::BadRequest, unknown_field(&[Step::Index(i)], key, &["indexes", "rename"])));
         }
         let indexes = match object.get("indexes") {
             None => return Err(ResponseError::new(Code::MissingSwapIndexes, missing_field(&[Step::Index(i)], "indexes"))),
             Some(Value::Array(values)) => values,
-            Some(other) => return Err(ResponseError::new(Code::InvalidSwapIndexes, incorrect_type(&at("indexes"), &[Kind::Sequence], other))),
+            Some(other) => {
+                return Err(ResponseError::new(Code::InvalidSwapIndexes, incorrect_type(&at("indexes"), &[Kind::Sequence], other)))
+            }
         };
         let mut uids = Vec::with_capacity(indexes.len());
         for (j, value) in indexes.iter().enumerate() {
@@ -39,7 +40,8 @@ pub fn parse_swaps(body: &Value, shard_count: u32) -> Result<Vec<IndexSwap>, Res
                 let location = [Step::Index(i), Step::Key("indexes".into()), Step::Index(j)];
                 ResponseError::new(Code::InvalidSwapIndexes, incorrect_type(&location, &[Kind::String], value))
             })?;
-            body_index_uid(uid, &format!("[{i}].indexes[{j}]"), shard_count).map_err(|e| ResponseError::new(Code::InvalidSwapIndexes, e.message))?;
+            body_index_uid(uid, &format!("[{i}].indexes[{j}]"), shard_count)
+                .map_err(|e| ResponseError::new(Code::InvalidSwapIndexes, e.message))?;
             uids.push(uid.to_owned());
         }
         let rename = match object.get("rename") {
@@ -66,7 +68,9 @@ fn check_duplicates(swaps: &[IndexSwap]) -> Result<(), ResponseError> {
         swaps.iter().flat_map(|swap| swap.indexes.iter()).filter(|uid| !seen.insert(uid.as_str())).map(String::as_str).collect();
     let message = match duplicates.len() {
         0 => return Ok(()),
-        1 => format!("Indexes must be declared only once during a swap. `{}` was specified several times.", duplicates.first().expect("one")),
+        1 => {
+            format!("Indexes must be declared only once during a swap. `{}` was specified several times.", duplicates.first().expect("one"))
+        }
         _ => format!(
             "Indexes must be declared only once during a swap. {} were specified several times.",
             duplicates.iter().map(|uid| format!("`{uid}`")).collect::<Vec<_>>().join(", ")

@@ -91,7 +91,9 @@ impl<'c> Visible<'c> {
     /// Whether the caller's key may see the task (Meilisearch's rule: with a key restricted to
     /// some indexes, only tasks of one index, that index allowed).
     fn shown(&self, task: &TaskFacts) -> bool {
-        self.caller.as_ref().is_none_or(|context| context.task_visible(related_to_one_index(task.kind), task.indexes.iter().map(String::as_str)))
+        self.caller
+            .as_ref()
+            .is_none_or(|context| context.task_visible(related_to_one_index(task.kind), task.indexes.iter().map(String::as_str)))
     }
 
     fn facts(&self, uid: u64) -> Option<&TaskFacts> {

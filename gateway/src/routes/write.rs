@@ -76,9 +76,7 @@ pub async fn json_request(state: &AppState, headers: &HeaderMap, body: axum::bod
 
 /// An object body's fields, refusing other shapes and unknown fields with deserr's messages.
 pub fn object_fields<'v>(body: &'v Value, accepted: &[&str]) -> Result<&'v Map<String, Value>, ResponseError> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| ResponseError::new(Code::BadRequest, incorrect_type(&[], &[Kind::Map], body)))?;
+    let object = body.as_object().ok_or_else(|| ResponseError::new(Code::BadRequest, incorrect_type(&[], &[Kind::Map], body)))?;
     if let Some(key) = object.keys().find(|key| !accepted.contains(&key.as_str())) {
         return Err(ResponseError::new(Code::BadRequest, unknown_field(&[], key, accepted)));
     }

@@ -206,8 +206,8 @@ impl FacetMerge {
         };
         let shown_exact = shown.iter().all(|(value, _)| hidden_bound(Some(value)) == 0);
         let threshold = shown.last().map_or(0, |(_, count)| *count);
-        let hidden_fit = hidden.iter().all(|(value, count)| count + hidden_bound(Some(value)) <= threshold)
-            && hidden_bound(None) <= threshold;
+        let hidden_fit =
+            hidden.iter().all(|(value, count)| count + hidden_bound(Some(value)) <= threshold) && hidden_bound(None) <= threshold;
         shown_exact && hidden_fit
     }
 
@@ -269,11 +269,9 @@ pub fn keep_and_order(
 /// in the order a node lists numbers (by text, or by value). A number-looking value after it is
 /// a string (`150, 200, 12` ends at `200`: `12` breaks both orders).
 pub fn numbers_listed(values: &[(String, u64)]) -> Vec<&str> {
-    let numeric: Vec<(&str, f64)> =
-        values.iter().map_while(|(value, _)| Some((value.as_str(), displayed_number(value)?))).collect();
-    let prefix = |sorted: &dyn Fn(&(&str, f64), &(&str, f64)) -> bool| {
-        1 + numeric.windows(2).take_while(|pair| sorted(&pair[0], &pair[1])).count()
-    };
+    let numeric: Vec<(&str, f64)> = values.iter().map_while(|(value, _)| Some((value.as_str(), displayed_number(value)?))).collect();
+    let prefix =
+        |sorted: &dyn Fn(&(&str, f64), &(&str, f64)) -> bool| 1 + numeric.windows(2).take_while(|pair| sorted(&pair[0], &pair[1])).count();
     let by_text = prefix(&|a, b| a.0 <= b.0);
     let by_value = prefix(&|a, b| a.1 <= b.1);
     numeric.iter().take(by_text.max(by_value).min(numeric.len())).map(|(value, _)| *value).collect()
@@ -351,11 +349,7 @@ pub fn distribution_json(facets: &IndexFacets) -> Value {
 }
 
 pub fn stats_json(facets: &IndexFacets) -> Value {
-    let stats = facets
-        .stats
-        .iter()
-        .map(|(facet, stat)| (facet.clone(), serde_json::json!({"min": stat.min, "max": stat.max})))
-        .collect();
+    let stats = facets.stats.iter().map(|(facet, stat)| (facet.clone(), serde_json::json!({"min": stat.min, "max": stat.max}))).collect();
     Value::Object(stats)
 }
 

@@ -79,16 +79,14 @@ impl<'a> Distinct<'a> {
 
 /// Merges streams that are each sorted best first (a node's answer for one query and shard).
 pub fn merge_streams(streams: Vec<Vec<RankedHit>>, distinct: Distinct<'_>, window: Window) -> Merged {
-    let (pins, organic): (Vec<_>, Vec<_>) =
-        streams.into_iter().flatten().partition(|ranked| ranked.hit.pinned_position.is_some());
+    let (pins, organic): (Vec<_>, Vec<_>) = streams.into_iter().flatten().partition(|ranked| ranked.hit.pinned_position.is_some());
     let mut pins = pins;
     pins.sort_by_key(|pin| (pin.hit.pinned_position, pin.tie_key()));
     let organic_streams = regroup(organic);
 
     let page_end = window.skip.saturating_add(window.take).min(window.max_hits);
     // with pins, the organic prefix up to the page end is needed to place them
-    let (organic_skip, organic_take) =
-        if pins.is_empty() { (window.skip, page_end.saturating_sub(window.skip)) } else { (0, page_end) };
+    let (organic_skip, organic_take) = if pins.is_empty() { (window.skip, page_end.saturating_sub(window.skip)) } else { (0, page_end) };
 
     let mut merged = Merged::default();
     let mut seen: HashSet<(Option<usize>, FacetValue)> = HashSet::new();

@@ -6,7 +6,9 @@ use super::error::MergeError;
 use super::facets::{distribution_json, sort_values, stats_json, FacetMerge, FacetOrder, IndexFacets};
 use super::kmerge::{merge_streams, Distinct, Merged, RankedHit, Window};
 use super::plan::{node_index_of, node_query, IndexSearchSettings, NodeRequest, Pagination, QueryOrigin, SearchPlan};
-use super::single::{client_hit, insert_hits_info, merged_total, ranked_streams, refill, search_response, semantic_hit_count, MergedSearch, NodeResult};
+use super::single::{
+    client_hit, insert_hits_info, merged_total, ranked_streams, refill, search_response, semantic_hit_count, MergedSearch, NodeResult,
+};
 use miroir_schemas::error::Code;
 use miroir_schemas::topology::{parse_node_index_uid, ShardId};
 use serde_json::{json, Map, Value};
@@ -277,7 +279,13 @@ impl FederatedPlan {
                 let order = rules.order_of(facet);
                 let (first_index, first_order) = order_of.entry(facet.clone()).or_insert_with(|| (index.clone(), order));
                 if *first_order != order {
-                    return Err(MergeError::InconsistentFacetOrder(inconsistent_order_message(facet, first_index, *first_order, index, order)));
+                    return Err(MergeError::InconsistentFacetOrder(inconsistent_order_message(
+                        facet,
+                        first_index,
+                        *first_order,
+                        index,
+                        order,
+                    )));
                 }
             }
             merged.add(index_facets, usize::MAX);

@@ -103,11 +103,15 @@ fn plain_multi_search_answers_each_query_on_its_own() {
         .map(|search| {
             let node = search.node_request(&[ShardId(0)]);
             let index = &search.merge.index_uid;
-            let answer = NodeAnswer::parse(&json!({"hits": [node_hit(json!(index), &format!("{index}__shard-0"), 0, 0.5)], "estimatedTotalHits": 1})).unwrap();
+            let answer = NodeAnswer::parse(
+                &json!({"hits": [node_hit(json!(index), &format!("{index}__shard-0"), 0, 0.5)], "estimatedTotalHits": 1}),
+            )
+            .unwrap();
             vec![NodeResult { origins: node.origins, answer }]
         })
         .collect();
-    let merged: Vec<MergedSearch> = plan.searches.iter().zip(&results).map(|(search, results)| crate::search::merge_search(&search.merge, results).unwrap()).collect();
+    let merged: Vec<MergedSearch> =
+        plan.searches.iter().zip(&results).map(|(search, results)| crate::search::merge_search(&search.merge, results).unwrap()).collect();
     let response = plan.response(&merged, Some("uid"));
     assert_eq!(
         response,
@@ -115,7 +119,10 @@ fn plain_multi_search_answers_each_query_on_its_own() {
             {"indexUid": "a", "hits": [{"id": "a"}], "query": "x", "processingTimeMs": 0, "limit": 1, "offset": 0, "estimatedTotalHits": 1, "requestUid": "uid"},
             {"indexUid": "b", "hits": [{"id": "b"}], "query": "", "processingTimeMs": 0, "limit": 20, "offset": 0, "estimatedTotalHits": 1, "requestUid": "uid"}]})
     );
-    assert_eq!(MultiSearchPlan::new(&[json!({"q": "x"})], |_| IndexSearchSettings::default()).unwrap_err().response_error().code, "missing_index_uid");
+    assert_eq!(
+        MultiSearchPlan::new(&[json!({"q": "x"})], |_| IndexSearchSettings::default()).unwrap_err().response_error().code,
+        "missing_index_uid"
+    );
 }
 
 #[test]
@@ -148,6 +155,9 @@ fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more(
     // the node answers are exhausted (fewer hits than asked): settled
     assert_eq!(wider.distinct_refill(&results, &wider.merge(&results).unwrap()), None);
     // no distinct anywhere: never a refill
-    let plain = FederatedPlan::new(&body(json!({"federation": {"limit": 2}, "queries": [{"indexUid": "movies", "q": "x"}]})), |_| IndexSearchSettings::default()).unwrap();
+    let plain = FederatedPlan::new(&body(json!({"federation": {"limit": 2}, "queries": [{"indexUid": "movies", "q": "x"}]})), |_| {
+        IndexSearchSettings::default()
+    })
+    .unwrap();
     assert_eq!(plain.distinct_refill(&results, &plain.merge(&results).unwrap()), None);
 }

@@ -64,10 +64,8 @@ impl NodeAnswer {
             .iter()
             .find_map(|key| object.get(*key))
             .ok_or_else(|| MergeError::missing(".estimatedTotalHits"))?;
-        let total_hits = total_hits
-            .as_u64()
-            .ok_or_else(|| MergeError::bad_answer(".estimatedTotalHits", "an integer", total_hits))?
-            as usize;
+        let total_hits =
+            total_hits.as_u64().ok_or_else(|| MergeError::bad_answer(".estimatedTotalHits", "an integer", total_hits))? as usize;
         let processing_time_ms = object.get("processingTimeMs").and_then(Value::as_u64).unwrap_or(0);
         let facets_by_index = match object.get("facetsByIndex") {
             None | Some(Value::Null) => BTreeMap::new(),
@@ -92,24 +90,30 @@ impl NodeHit {
         };
         let field = |name: &'static str| federation.get(name).ok_or(MergeError::MissingPath(name));
         let score_values = field(WEIGHTED_SCORE_VALUES)?;
-        let score: Vec<ScoreValue> = serde_json::from_value(score_values.clone())
-            .map_err(|error| MergeError::BadScoreValues(error.to_string()))?;
+        let score: Vec<ScoreValue> =
+            serde_json::from_value(score_values.clone()).map_err(|error| MergeError::BadScoreValues(error.to_string()))?;
         let weighted = field(WEIGHTED_RANKING_SCORE)?;
         let weighted_global_score =
             weighted.as_f64().ok_or_else(|| MergeError::bad_answer("._federation.weightedRankingScore", "a number", weighted))?;
         let position = field(QUERIES_POSITION)?;
-        let node_query = position
-            .as_u64()
-            .ok_or_else(|| MergeError::bad_answer("._federation.queriesPosition", "an integer", position))?
-            as usize;
+        let node_query =
+            position.as_u64().ok_or_else(|| MergeError::bad_answer("._federation.queriesPosition", "an integer", position))? as usize;
         let index = field(INDEX_UID)?;
-        let node_index_uid =
-            index.as_str().ok_or_else(|| MergeError::bad_answer("._federation.indexUid", "a string", index))?.to_owned();
+        let node_index_uid = index.as_str().ok_or_else(|| MergeError::bad_answer("._federation.indexUid", "a string", index))?.to_owned();
         let extra_document = match federation.get(EXTRA_DOCUMENT) {
             Some(Value::Object(extra)) => extra.clone(),
             _ => Map::new(),
         };
         let pinned_position = federation.get(PINNED_POSITION).and_then(Value::as_u64).map(|p| p as usize);
-        Ok(NodeHit { document, score, weighted_global_score, node_query, node_index_uid, extra_document, pinned_position, federation_key_position })
+        Ok(NodeHit {
+            document,
+            score,
+            weighted_global_score,
+            node_query,
+            node_index_uid,
+            extra_document,
+            pinned_position,
+            federation_key_position,
+        })
     }
 }

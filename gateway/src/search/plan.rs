@@ -52,16 +52,11 @@ impl IndexSearchSettings {
     /// merge needs; missing parts keep Meilisearch's defaults.
     pub fn from_settings(settings: &Value) -> IndexSearchSettings {
         let defaults = IndexSearchSettings::default();
-        let number = |pointer: &str, default: usize| {
-            settings.pointer(pointer).and_then(Value::as_u64).map_or(default, |n| n as usize)
-        };
+        let number = |pointer: &str, default: usize| settings.pointer(pointer).and_then(Value::as_u64).map_or(default, |n| n as usize);
         let max_values_per_facet = number("/faceting/maxValuesPerFacet", defaults.max_values_per_facet);
         IndexSearchSettings {
             max_values_per_facet,
-            sort_facet_values_by: settings
-                .pointer("/faceting/sortFacetValuesBy")
-                .map(FacetOrderRules::from_setting)
-                .unwrap_or_default(),
+            sort_facet_values_by: settings.pointer("/faceting/sortFacetValuesBy").map(FacetOrderRules::from_setting).unwrap_or_default(),
             max_total_hits: number("/pagination/maxTotalHits", defaults.max_total_hits),
             distinct_attribute: settings.get("distinctAttribute").and_then(Value::as_str).map(str::to_owned),
             node_max_values_per_facet: max_values_per_facet,
@@ -251,10 +246,8 @@ impl SearchPlan {
     /// The federated `/multi-search` body for a node answering for `shards` (one query per
     /// node index). Send it with the header `Meili-Proxy-Search: true`.
     pub fn node_request(&self, shards: &[ShardId]) -> NodeRequest {
-        let origins: Vec<QueryOrigin> = shards
-            .iter()
-            .map(|&shard| QueryOrigin { query: 0, index_uid: self.merge.index_uid.clone(), shard })
-            .collect();
+        let origins: Vec<QueryOrigin> =
+            shards.iter().map(|&shard| QueryOrigin { query: 0, index_uid: self.merge.index_uid.clone(), shard }).collect();
         let queries: Vec<Value> = origins.iter().map(|origin| node_query(&self.node_query, origin)).collect();
         let mut federation = self.merge.pagination.node_federation_fetching(self.merge.settings.max_total_hits, self.node_fetch_floor);
         if let Some(facets) = &self.merge.facets {

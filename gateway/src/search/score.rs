@@ -55,9 +55,7 @@ pub fn compare_groups(left: &ScoreValue, right: &ScoreValue) -> Option<Ordering>
     match (left, right) {
         (WeightedScore(l) | VectorSort(l), WeightedScore(r) | VectorSort(r)) => Some(compare_scores(*l, *r)),
         (Sort { asc: la, value: l }, Sort { asc: ra, value: r }) if la == ra => Some(compare_sort_values(*la, l, r)),
-        (GeoSort { asc: la, distance: l }, GeoSort { asc: ra, distance: r }) if la == ra => {
-            Some(compare_distances(*la, *l, *r))
-        }
+        (GeoSort { asc: la, distance: l }, GeoSort { asc: ra, distance: r }) if la == ra => Some(compare_distances(*la, *l, *r)),
         _ => None,
     }
 }
@@ -87,9 +85,7 @@ pub fn compare_sort_values(ascending: bool, left: &Value, right: &Value) -> Orde
         (_, Value::Null) => Ordering::Greater,
         (Value::Number(_), Value::String(_)) => Ordering::Greater,
         (Value::String(_), Value::Number(_)) => Ordering::Less,
-        (Value::Number(l), Value::Number(r)) => {
-            by_direction(compare_f64(l.as_f64().unwrap_or(0.0), r.as_f64().unwrap_or(0.0)))
-        }
+        (Value::Number(l), Value::Number(r)) => by_direction(compare_f64(l.as_f64().unwrap_or(0.0), r.as_f64().unwrap_or(0.0))),
         (Value::String(l), Value::String(r)) => by_direction(l.cmp(r)),
         // Meilisearch only sorts on numbers and strings and treats anything else as a tie.
         _ => Ordering::Equal,

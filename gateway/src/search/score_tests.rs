@@ -15,7 +15,10 @@ fn parses_the_node_wire_format() {
     let wire = json!([{"weightedScore": 1.0}, {"sort": {"asc": true, "value": "a"}},
         {"geoSort": {"asc": true, "distance": null}}, {"vectorSort": 0.5}]);
     let parsed: Vec<ScoreValue> = serde_json::from_value(wire.clone()).unwrap();
-    assert_eq!(parsed, vec![ws(1.0), sort(true, json!("a")), ScoreValue::GeoSort { asc: true, distance: None }, ScoreValue::VectorSort(0.5)]);
+    assert_eq!(
+        parsed,
+        vec![ws(1.0), sort(true, json!("a")), ScoreValue::GeoSort { asc: true, distance: None }, ScoreValue::VectorSort(0.5)]
+    );
     assert_eq!(serde_json::to_value(&parsed).unwrap(), wire);
 }
 

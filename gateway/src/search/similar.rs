@@ -191,8 +191,13 @@ fn client_hit(plan: &SimilarPlan, hit: &Map<String, Value>) -> Map<String, Value
     }
     match hit.shift_remove("_rankingScoreDetails") {
         Some(details) if plan.show_ranking_score_details => {
-            let vector_only: Map<String, Value> =
-                details.as_object().into_iter().flatten().filter(|(rule, _)| *rule == "vectorSort").map(|(k, v)| (k.clone(), v.clone())).collect();
+            let vector_only: Map<String, Value> = details
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(rule, _)| *rule == "vectorSort")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             hit.insert("_rankingScoreDetails".into(), Value::Object(vector_only));
         }
         _ => {}

@@ -47,7 +47,8 @@ fn wrongly_typed_fields_reach_the_node_unchanged() {
 
 #[test]
 fn other_shards_run_a_pure_vector_search_or_only_count() {
-    let p = plan(json!({"id": "a", "embedder": "e", "limit": 2, "filter": ["x = 1"], "retrieveVectors": true, "rankingScoreThreshold": 0.5}));
+    let p =
+        plan(json!({"id": "a", "embedder": "e", "limit": 2, "filter": ["x = 1"], "retrieveVectors": true, "rankingScoreThreshold": 0.5}));
     assert_eq!(
         p.other_shard_request(Some(&json!([0.5, 1.0]))),
         json!({"filter": ["x = 1"], "retrieveVectors": true, "vector": [0.5, 1.0],
@@ -72,10 +73,8 @@ fn target_vectors_come_from_retrieved_embeddings() {
 fn answers_merge_by_similarity_and_drop_documents_without_embeddings() {
     let p = plan(json!({"id": "t", "embedder": "e", "offset": 1, "limit": 3}));
     let no_embedding = json!({"id": "n", "_rankingScore": 0.0, "_rankingScoreDetails": {"vectorSort": {"order": 0, "similarity": null}}});
-    let answers = [
-        answer(vec![hit("a", 0.9), hit("b", 0.4)], 10, false),
-        answer(vec![hit("c", 0.95), hit("d", 0.5), no_embedding], 7, true),
-    ];
+    let answers =
+        [answer(vec![hit("a", 0.9), hit("b", 0.4)], 10, false), answer(vec![hit("c", 0.95), hit("d", 0.5), no_embedding], 7, true)];
     let body = merge(&p, &answers, 1000, 3);
     assert_eq!(ids(&body), ["a", "d", "b"]);
     assert_eq!(body["estimatedTotalHits"], 17);

@@ -20,8 +20,12 @@ fn result(shard: u32, hits: Vec<Value>, total: usize) -> NodeResult {
 #[test]
 fn internal_fields_are_stripped_and_ranking_score_kept_only_when_asked() {
     let results = [result(0, vec![node_hit("a", 0.5, json!({}))], 3), result(1, vec![node_hit("b", 0.9, json!({}))], 4)];
-    for (asked, expected) in [(false, json!([{"id": "b"}, {"id": "a"}])), (true, json!([{"id": "b", "_rankingScore": 0.9}, {"id": "a", "_rankingScore": 0.5}]))] {
-        let plan = SearchPlan::new("movies", json!({"q": "x", "showRankingScore": asked}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    for (asked, expected) in
+        [(false, json!([{"id": "b"}, {"id": "a"}])), (true, json!([{"id": "b", "_rankingScore": 0.9}, {"id": "a", "_rankingScore": 0.5}]))]
+    {
+        let plan =
+            SearchPlan::new("movies", json!({"q": "x", "showRankingScore": asked}).as_object().unwrap(), IndexSearchSettings::default())
+                .unwrap();
         let merged = merge_search(&plan.merge, &results).unwrap();
         let response = search_response(&plan.merge, &merged, Some("uid"));
         assert_eq!(response["hits"], expected);
@@ -35,7 +39,8 @@ fn internal_fields_are_stripped_and_ranking_score_kept_only_when_asked() {
 #[test]
 fn pages_give_totals_and_page_counts_past_max_total_hits_as_a_real_node_does() {
     let results = [result(0, vec![], 700), result(1, vec![], 600)];
-    let plan = SearchPlan::new("movies", json!({"page": 2, "hitsPerPage": 30}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let plan =
+        SearchPlan::new("movies", json!({"page": 2, "hitsPerPage": 30}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
     let response = search_response(&plan.merge, &merge_search(&plan.merge, &results).unwrap(), None);
     assert_eq!((response["totalHits"].clone(), response["totalPages"].clone()), (json!(1300), json!(44)));
 }
@@ -58,7 +63,9 @@ fn a_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
         result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("drama"))], 9),
         result(1, vec![node_hit("c", 0.85, genre("drama")), node_hit("d", 0.7, genre("drama"))], 9),
     ];
-    let plan = SearchPlan::new("movies", json!({"q": "x", "limit": 2, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let plan =
+        SearchPlan::new("movies", json!({"q": "x", "limit": 2, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default())
+            .unwrap();
     assert_eq!(plan.node_fetch(), 2);
     let merged = merge_search(&plan.merge, &results).unwrap();
     assert_eq!(merged.page.len(), 1);
@@ -75,7 +82,9 @@ fn a_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
     let merged = merge_search(&plan.merge, &full_but_deep).unwrap();
     assert_eq!(merged.page.len(), 2, "a and c");
     assert_eq!(distinct_refill(&plan.merge, 2, &full_but_deep, &merged), None, "c (0.85) ranks before both cut ends");
-    let plan3 = SearchPlan::new("movies", json!({"q": "x", "limit": 3, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let plan3 =
+        SearchPlan::new("movies", json!({"q": "x", "limit": 3, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default())
+            .unwrap();
     let full_but_deep = [
         result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("drama")), node_hit("e", 0.75, genre("drama"))], 9),
         result(1, vec![node_hit("c", 0.85, genre("comedy")), node_hit("d", 0.1, genre("horror")), node_hit("f", 0.05, genre("x"))], 9),
@@ -96,7 +105,12 @@ fn a_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
 
 #[test]
 fn widening_a_paged_search_keeps_page_one_for_exhaustive_totals() {
-    let plan = SearchPlan::new("movies", json!({"page": 2, "hitsPerPage": 5, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let plan = SearchPlan::new(
+        "movies",
+        json!({"page": 2, "hitsPerPage": 5, "distinct": "genre"}).as_object().unwrap(),
+        IndexSearchSettings::default(),
+    )
+    .unwrap();
     let federation = plan.widened(40).node_request(&[ShardId(0)]).body["federation"].clone();
     assert_eq!((federation["page"].clone(), federation["hitsPerPage"].clone()), (json!(1), json!(40)));
 }
@@ -104,7 +118,12 @@ fn widening_a_paged_search_keeps_page_one_for_exhaustive_totals() {
 #[test]
 fn paged_distinct_totals_count_each_value_once_across_shards() {
     let genre = |g: &str| json!({"genre": g});
-    let plan = SearchPlan::new("movies", json!({"q": "x", "page": 1, "hitsPerPage": 2, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let plan = SearchPlan::new(
+        "movies",
+        json!({"q": "x", "page": 1, "hitsPerPage": 2, "distinct": "genre"}).as_object().unwrap(),
+        IndexSearchSettings::default(),
+    )
+    .unwrap();
     // every node sent fewer hits than asked (all it has): the merge saw every value
     let complete = [
         result(0, vec![node_hit("a", 0.9, genre("drama")), node_hit("b", 0.8, genre("comedy"))], 2),
@@ -120,7 +139,9 @@ fn paged_distinct_totals_count_each_value_once_across_shards() {
     ];
     assert_eq!(settle(&plan, &cut).unwrap(), Settled::Refill(1000));
     // offset/limit mode keeps Meilisearch's estimate
-    let estimated = SearchPlan::new("movies", json!({"q": "x", "limit": 10, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default()).unwrap();
+    let estimated =
+        SearchPlan::new("movies", json!({"q": "x", "limit": 10, "distinct": "genre"}).as_object().unwrap(), IndexSearchSettings::default())
+            .unwrap();
     let Settled::Done(merged) = settle(&estimated, &complete).unwrap() else { panic!("settled") };
     assert_eq!(merged.total_hits, 3, "node totals minus the one rejected duplicate");
     assert_eq!(exhaustive_distinct_total(estimated.merge.pagination, true, 1000, 10, &complete, 3), None);

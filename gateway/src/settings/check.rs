@@ -65,9 +65,7 @@ impl At {
         match value {
             Value::Number(number) => match number.as_u64() {
                 Some(n) if n <= max => Ok(n),
-                Some(n) => Err(self.invalid(&format!(
-                    "value: `{n}` is too large to be deserialized, maximum value authorized is `{max}`"
-                ))),
+                Some(n) => Err(self.invalid(&format!("value: `{n}` is too large to be deserialized, maximum value authorized is `{max}`"))),
                 None => Err(self.wrong_type(&[Kind::Integer], value)),
             },
             other => Err(self.wrong_type(&[Kind::Integer], other)),
@@ -77,10 +75,7 @@ impl At {
     /// A positive integer (`NonZeroUsize`).
     pub fn non_zero(&self, value: &Value) -> Checked<u64> {
         match self.unsigned(value, u64::MAX)? {
-            0 => Err(self.invalid(&format!(
-                "a non-zero integer value lower than `{}` was expected, but found a zero",
-                u64::MAX
-            ))),
+            0 => Err(self.invalid(&format!("a non-zero integer value lower than `{}` was expected, but found a zero", u64::MAX))),
             n => Ok(n),
         }
     }

@@ -81,11 +81,8 @@ mod tests {
     #[test]
     fn routes_are_the_kebab_case_of_names() {
         for field in FIELDS {
-            let kebab: String = field
-                .name
-                .chars()
-                .flat_map(|c| if c.is_ascii_uppercase() { vec!['-', c.to_ascii_lowercase()] } else { vec![c] })
-                .collect();
+            let kebab: String =
+                field.name.chars().flat_map(|c| if c.is_ascii_uppercase() { vec!['-', c.to_ascii_lowercase()] } else { vec![c] }).collect();
             assert_eq!(kebab, field.route);
             assert_eq!(by_route(field.route), Some(&field));
             assert_eq!(by_name(field.name), Some(&field));

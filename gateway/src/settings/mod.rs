@@ -22,8 +22,7 @@ pub fn parse_settings(body: &Value) -> Result<SettingsUpdate, ResponseError> {
     let object = body.as_object().ok_or_else(|| ResponseError::new(Code::BadRequest, incorrect_type(&[], &[Kind::Map], body)))?;
     let mut update = Vec::with_capacity(object.len());
     for (key, value) in object {
-        let field = fields::by_name(key)
-            .ok_or_else(|| ResponseError::new(Code::BadRequest, unknown_field(&[], key, &fields::names())))?;
+        let field = fields::by_name(key).ok_or_else(|| ResponseError::new(Code::BadRequest, unknown_field(&[], key, &fields::names())))?;
         update.push((key.clone(), read_value(field, &At::root(field.code).key(key), value)?));
     }
     update.sort_by_key(|(key, _)| fields::order(key));
@@ -82,10 +81,7 @@ fn check_semantics(update: &SettingsUpdate) -> Result<(), ResponseError> {
 }
 
 fn feature_not_enabled(action: &str, feature: &str, link: &str) -> ResponseError {
-    ResponseError::new(
-        Code::FeatureNotEnabled,
-        format!("{action} requires enabling the `{feature}` experimental feature. See {link}"),
-    )
+    ResponseError::new(Code::FeatureNotEnabled, format!("{action} requires enabling the `{feature}` experimental feature. See {link}"))
 }
 
 /// The task's `details`: the update as sent, with a reset wildcard setting shown as `["*"]`

@@ -30,11 +30,18 @@ fn transcript_errors() {
 fn wrong_types_carry_the_field_code_and_location() {
     assert_eq!(
         error(json!({"sortableAttributes": "name"})),
-        ("invalid_settings_sortable_attributes".into(), "Invalid value type at `.sortableAttributes`: expected an array, but found a string: `\"name\"`".into())
+        (
+            "invalid_settings_sortable_attributes".into(),
+            "Invalid value type at `.sortableAttributes`: expected an array, but found a string: `\"name\"`".into()
+        )
     );
     assert_eq!(
         error(json!({"typoTolerance": {"minWordSizeForTypos": {"oneTypo": "5"}}})),
-        ("invalid_settings_typo_tolerance".into(), "Invalid value type at `.typoTolerance.minWordSizeForTypos.oneTypo`: expected a positive integer, but found a string: `\"5\"`".into())
+        (
+            "invalid_settings_typo_tolerance".into(),
+            "Invalid value type at `.typoTolerance.minWordSizeForTypos.oneTypo`: expected a positive integer, but found a string: `\"5\"`"
+                .into()
+        )
     );
     assert_eq!(
         error(json!({"typoTolerance": {"minWordSizeForTypos": {"oneTypo": 9, "twoTypos": 5}}})).1,
@@ -46,10 +53,16 @@ fn wrong_types_carry_the_field_code_and_location() {
     );
     assert_eq!(
         error(json!({"proximityPrecision": "byWords"})),
-        ("invalid_settings_proximity_precision".into(), "Unknown value `byWords` at `.proximityPrecision`: did you mean `byWord`? expected one of `byWord`, `byAttribute`".into())
+        (
+            "invalid_settings_proximity_precision".into(),
+            "Unknown value `byWords` at `.proximityPrecision`: did you mean `byWord`? expected one of `byWord`, `byAttribute`".into()
+        )
     );
     assert_eq!(error(json!({"pagination": {"maxTotalHits": 0}})).0, "invalid_settings_pagination");
-    assert_eq!(error(json!({"searchCutoffMs": -1})).1, "Invalid value type at `.searchCutoffMs`: expected a positive integer, but found a negative integer: `-1`");
+    assert_eq!(
+        error(json!({"searchCutoffMs": -1})).1,
+        "Invalid value type at `.searchCutoffMs`: expected a positive integer, but found a negative integer: `-1`"
+    );
     assert_eq!(error(json!({"facetSearch": "yes"})).0, "invalid_settings_facet_search");
     assert_eq!(
         error(json!({"localizedAttributes": [{"attributePatterns": ["*_ja"]}]})).1,

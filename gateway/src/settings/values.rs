@@ -12,9 +12,7 @@ pub fn reader(name: &str) -> Reader {
     match name {
         "displayedAttributes" | "searchableAttributes" => |at, v| Ok(Value::from(at.string_list(v)?)),
         "filterableAttributes" => filterable_attributes,
-        "sortableAttributes" | "stopWords" | "nonSeparatorTokens" | "separatorTokens" | "dictionary" => {
-            |at, v| at.string_set(v)
-        }
+        "sortableAttributes" | "stopWords" | "nonSeparatorTokens" | "separatorTokens" | "dictionary" => |at, v| at.string_set(v),
         "foreignKeys" => foreign_keys,
         "rankingRules" => ranking_rules,
         "synonyms" => |at, v| at.map_of(v, |at, list| Ok(Value::from(at.string_list(list)?))),
@@ -22,7 +20,9 @@ pub fn reader(name: &str) -> Reader {
         "proximityPrecision" => |at, v| at.variant(v, &["byWord", "byAttribute"]),
         "typoTolerance" => typo_tolerance,
         "faceting" => faceting,
-        "pagination" => |at, v| Ok(Value::Object(at.object(v, &[("maxTotalHits", |at, v| nullable(at, v, |at, v| Ok(at.non_zero(v)?.into())))], &[])?)),
+        "pagination" => |at, v| {
+            Ok(Value::Object(at.object(v, &[("maxTotalHits", |at, v| nullable(at, v, |at, v| Ok(at.non_zero(v)?.into())))], &[])?))
+        },
         "embedders" => embedders,
         "searchCutoffMs" => |at, v| Ok(at.unsigned(v, u64::MAX)?.into()),
         "localizedAttributes" => localized_attributes,
@@ -64,7 +64,11 @@ fn filterable_attributes(at: &At, value: &Value) -> Checked {
     for (i, rule) in rules.iter().enumerate() {
         let at = at.index(i);
         read.push(if rule.is_object() {
-            Value::Object(at.object(rule, &[("attributePatterns", string_list), ("features", filterable_features)], &["attributePatterns"])?)
+            Value::Object(at.object(
+                rule,
+                &[("attributePatterns", string_list), ("features", filterable_features)],
+                &["attributePatterns"],
+            )?)
         } else {
             Value::from(at.string(rule)?)
         });
@@ -96,13 +100,17 @@ pub fn ranking_rule_error(rule: &str) -> Option<String> {
     if BUILTIN_RULES.contains(&rule) {
         return None;
     }
-    let invalid = || format!("`{rule}` ranking rule is invalid. Valid ranking rules are words, typo, sort, proximity, attribute, exactness and custom ranking rules.");
+    let invalid = || {
+        format!("`{rule}` ranking rule is invalid. Valid ranking rules are words, typo, sort, proximity, attribute, exactness and custom ranking rules.")
+    };
     let field = match rule.rsplit_once(':') {
         Some((field, "asc" | "desc")) => field,
         _ => return Some(invalid()),
     };
     let reserved_for = |name: &str, usage: &str| {
-        format!("`{name}` is a reserved keyword and thus can't be used as a ranking rule. `{name}` can only be used for {usage} at search time")
+        format!(
+            "`{name}` is a reserved keyword and thus can't be used as a ranking rule. `{name}` can only be used for {usage} at search time"
+        )
     };
     if field.starts_with("_geoPoint(") && field.ends_with(')') {
         return Some(reserved_for("_geoPoint", "sorting"));
@@ -234,7 +242,8 @@ fn localized_attributes(at: &At, value: &Value) -> Checked {
 
 /// Chat settings are checked for shape; applying them needs an experimental feature anyway.
 fn chat(at: &At, value: &Value) -> Checked {
-    let any_object: Reader = |at, v| nullable(at, v, |at, v| v.as_object().map(|_| v.clone()).ok_or_else(|| at.wrong_type(&[Kind::Map], v)));
+    let any_object: Reader =
+        |at, v| nullable(at, v, |at, v| v.as_object().map(|_| v.clone()).ok_or_else(|| at.wrong_type(&[Kind::Map], v)));
     let fields: [(&str, Reader); 4] = [
         ("description", nullable_string),
         ("documentTemplate", nullable_string),

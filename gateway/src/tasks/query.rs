@@ -201,8 +201,7 @@ fn kind_item(text: &str) -> Result<&'static str, String> {
 }
 
 fn status_item(text: &str) -> Result<&'static str, String> {
-    canonical(&STATUSES, text)
-        .ok_or_else(|| format!("`{text}` is not a valid task status. Available statuses are {}.", quoted(&STATUSES)))
+    canonical(&STATUSES, text).ok_or_else(|| format!("`{text}` is not a valid task status. Available statuses are {}.", quoted(&STATUSES)))
 }
 
 /// Meilisearch's own index uid rule (a filter naming an index Miroir could not hold is fine:

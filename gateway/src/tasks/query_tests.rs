@@ -75,7 +75,11 @@ fn unknown_parameters_name_the_accepted_ones_in_meilisearch_order() {
     // Cancelation and deletion take no paging.
     let error = parse_query(&pairs(&[("limit", "1")]), &FILTER_PARAMETERS).unwrap_err();
     assert_eq!(error.code, "bad_request");
-    assert!(error.message.starts_with("Unknown parameter `limit`: expected one of `uids`, `batchUids`, `canceledBy`,"), "{}", error.message);
+    assert!(
+        error.message.starts_with("Unknown parameter `limit`: expected one of `uids`, `batchUids`, `canceledBy`,"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -96,7 +100,10 @@ fn lists_stars_and_case() {
     assert_eq!(query.filter.index_uids, None, "`*` anywhere means every index");
     assert!(query.filtered);
     assert_eq!(list_query(&[("uids", "")]).unwrap().filter.uids, Some(vec![]), "an empty list matches nothing");
-    assert_eq!(list_query(&[("limit", "0"), ("from", "5"), ("reverse", "true")]).unwrap().paging, Paging { limit: 0, from: Some(5), reverse: true });
+    assert_eq!(
+        list_query(&[("limit", "0"), ("from", "5"), ("reverse", "true")]).unwrap().paging,
+        Paging { limit: 0, from: Some(5), reverse: true }
+    );
     assert!(!list_query(&[("limit", "3")]).unwrap().filtered);
     assert!(parse_query(&pairs(&[("uids", "*")]), &FILTER_PARAMETERS).unwrap().filtered, "`*` is a filter for cancel/delete");
 }
@@ -125,9 +132,15 @@ fn dates_follow_meilisearch() {
 fn path_uids_and_missing_filters() {
     assert_eq!(path_task_uid("12").unwrap(), 12);
     let bad = path_task_uid("abc").unwrap_err();
-    assert_eq!((bad.code.as_str(), bad.message.as_str()), ("invalid_task_uids", "Task uid `abc` is invalid. It should only contain numeric characters."));
+    assert_eq!(
+        (bad.code.as_str(), bad.message.as_str()),
+        ("invalid_task_uids", "Task uid `abc` is invalid. It should only contain numeric characters.")
+    );
     let bad = path_batch_uid("-1").unwrap_err();
-    assert_eq!((bad.code.as_str(), bad.message.as_str()), ("invalid_batch_uids", "Batch uid `-1` is invalid. It should only contain numeric characters."));
+    assert_eq!(
+        (bad.code.as_str(), bad.message.as_str()),
+        ("invalid_batch_uids", "Batch uid `-1` is invalid. It should only contain numeric characters.")
+    );
     let missing = missing_filters("cancel");
     assert_eq!(missing.code, "missing_task_filters");
     assert_eq!(missing.http_status, 400);

@@ -42,9 +42,8 @@ impl TaskFilter {
     /// Whether the task passes every filter. A date filter on a date the task does not have
     /// yet (started, finished) leaves it out.
     pub fn matches(&self, task: &TaskFacts) -> bool {
-        let in_date_range = |range: &super::query::DateRange, at: Option<OffsetDateTime>| {
-            range.is_unbounded() || at.is_some_and(|at| range.contains(at))
-        };
+        let in_date_range =
+            |range: &super::query::DateRange, at: Option<OffsetDateTime>| range.is_unbounded() || at.is_some_and(|at| range.contains(at));
         listed(&self.uids, &task.uid)
             && self.batch_uids.as_ref().is_none_or(|uids| task.batch_uid().is_some_and(|uid| uids.contains(&uid)))
             && self.canceled_by.as_ref().is_none_or(|uids| task.canceled_by.is_some_and(|uid| uids.contains(&uid)))

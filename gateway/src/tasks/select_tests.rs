@@ -69,7 +69,11 @@ fn index_filters_drop_multi_index_kinds_but_count_them() {
 
 #[test]
 fn batch_and_cancel_filters() {
-    let tasks = vec![task(0, "settingsUpdate", "succeeded", &["a"]), task(1, "settingsUpdate", "processing", &["a"]), task(2, "settingsUpdate", "enqueued", &["a"])];
+    let tasks = vec![
+        task(0, "settingsUpdate", "succeeded", &["a"]),
+        task(1, "settingsUpdate", "processing", &["a"]),
+        task(2, "settingsUpdate", "enqueued", &["a"]),
+    ];
     assert_eq!(page(&query(&[("batchUids", "0,1,2")]), &tasks, all).uids, vec![1, 0], "an enqueued task is in no batch");
     assert_eq!(page(&query(&[("canceledBy", "0,1,2")]), &tasks, all).total, 0, "Miroir cancels nothing");
     assert_eq!(page(&query(&[("canceledBy", "*")]), &tasks, all).total, 3);
@@ -78,7 +82,11 @@ fn batch_and_cancel_filters() {
 
 #[test]
 fn date_filters_need_the_date() {
-    let tasks = vec![task(0, "settingsUpdate", "succeeded", &["a"]), task(1, "settingsUpdate", "processing", &["a"]), task(2, "settingsUpdate", "enqueued", &["a"])];
+    let tasks = vec![
+        task(0, "settingsUpdate", "succeeded", &["a"]),
+        task(1, "settingsUpdate", "processing", &["a"]),
+        task(2, "settingsUpdate", "enqueued", &["a"]),
+    ];
     let after = |param: &str| {
         let text = at(0, 0).format(&time::format_description::well_known::Rfc3339).unwrap();
         page(&query(&[(param, &text)]), &tasks, all).uids

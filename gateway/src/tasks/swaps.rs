@@ -26,7 +26,15 @@ pub fn apply_swaps(tasks: &mut [TaskFacts], swaps: &[AppliedSwap]) -> Renames {
     let mut renames = Renames::new();
     for swap in swaps {
         for (lhs, rhs) in &swap.pairs {
-            let exchange = |name: &str| if name == lhs { Some(rhs) } else if name == rhs { Some(lhs) } else { None };
+            let exchange = |name: &str| {
+                if name == lhs {
+                    Some(rhs)
+                } else if name == rhs {
+                    Some(lhs)
+                } else {
+                    None
+                }
+            };
             for task in tasks.iter_mut().filter(|task| task.uid < swap.uid) {
                 if !task.indexes.iter().any(|index| exchange(index).is_some()) {
                     continue;

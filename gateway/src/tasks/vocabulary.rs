@@ -62,8 +62,8 @@ pub fn related_to_one_index(kind: &str) -> bool {
 /// which is what a one-task batch means).
 pub fn batch_strategy(kind: &str, uid: u64) -> String {
     match kind {
-        "indexCreation" | "indexUpdate" | "indexSwap" | "documentEdition" | "taskCancelation" | "indexCompaction"
-        | "export" | "dumpCreation" => {
+        "indexCreation" | "indexUpdate" | "indexSwap" | "documentEdition" | "taskCancelation" | "indexCompaction" | "export"
+        | "dumpCreation" => {
             format!("created batch containing only task with id {uid} of type `{kind}` that cannot be batched with any other task.")
         }
         "indexDeletion" => format!("stopped after task with id {uid} because it deletes the index"),
@@ -91,7 +91,16 @@ mod tests {
         let unrelated: Vec<&str> = KINDS.iter().copied().filter(|k| !related_to_one_index(k)).collect();
         assert_eq!(
             unrelated,
-            ["indexSwap", "taskCancelation", "taskDeletion", "dumpCreation", "snapshotCreation", "export", "upgradeDatabase", "networkTopologyChange"]
+            [
+                "indexSwap",
+                "taskCancelation",
+                "taskDeletion",
+                "dumpCreation",
+                "snapshotCreation",
+                "export",
+                "upgradeDatabase",
+                "networkTopologyChange"
+            ]
         );
     }
 

@@ -9,11 +9,11 @@ use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use miroir_clients::log::{LogConfig, MemoryLog, Record, Topic, WriteLog};
+use miroir_gateway::app::router;
+use miroir_gateway::state::AppState;
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::envelope::{decode, encode, OpEnvelope};
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent, TaskRecord};
-use miroir_gateway::app::router;
-use miroir_gateway::state::AppState;
 use miroir_schemas::topology::{Node, Topology};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -60,7 +60,11 @@ impl TestGateway {
     /// Sends any request; an empty response body reads as `Value::Null`.
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
         let (status, bytes) = self.send_raw(request).await;
-        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
         (status, json)
     }
 

@@ -10,10 +10,21 @@ type Doc = BTreeMap<String, u8>;
 #[derive(Debug, Clone, PartialEq)]
 enum ModelOp {
     /// `replace`: whole documents; otherwise fields are merged. Docs are `(id, fields)`.
-    Add { replace: bool, primary_key: &'static str, docs: Vec<(u8, Doc)>, task: u64 },
-    DeleteIds { ids: Vec<u8>, task: u64 },
+    Add {
+        replace: bool,
+        primary_key: &'static str,
+        docs: Vec<(u8, Doc)>,
+        task: u64,
+    },
+    DeleteIds {
+        ids: Vec<u8>,
+        task: u64,
+    },
     /// Deletes documents whose field `f` equals `v`.
-    DeleteWhere { field: String, value: u8 },
+    DeleteWhere {
+        field: String,
+        value: u8,
+    },
     Clear,
 }
 
@@ -117,11 +128,7 @@ fn op() -> impl Strategy<Value = ModelOp> {
 }
 
 fn limits() -> impl Strategy<Value = BatchLimits> {
-    (1usize..64, 1usize..12, 1usize..6).prop_map(|(max_bytes, max_items, max_ops)| BatchLimits {
-        max_bytes,
-        max_items,
-        max_ops,
-    })
+    (1usize..64, 1usize..12, 1usize..6).prop_map(|(max_bytes, max_items, max_ops)| BatchLimits { max_bytes, max_items, max_ops })
 }
 
 proptest! {

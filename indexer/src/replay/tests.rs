@@ -21,9 +21,8 @@ fn task(uid: u64, kind: &str, status: TaskStatus, metadata: Option<&str>, detail
         status,
         kind: kind.into(),
         details: Some(details),
-        error: (status == TaskStatus::Failed).then(|| {
-            miroir_schemas::error::ResponseError::new(miroir_schemas::error::Code::InvalidDocumentId, "bad id")
-        }),
+        error: (status == TaskStatus::Failed)
+            .then(|| miroir_schemas::error::ResponseError::new(miroir_schemas::error::Code::InvalidDocumentId, "bad id")),
         duration: None,
         enqueued_at: "2025-01-01T00:00:00Z".into(),
         started_at: Some("2025-01-01T00:00:01Z".into()),

@@ -186,13 +186,14 @@ async fn ops_reach_exactly_the_hrw_replicas_with_one_event_per_shard_replica() {
     }
     // Every replica indexed every document it received; each replica reports the same totals.
     for replica in ["n1", "n2", "n3"] {
-        let indexed: u64 = events_of(&events, first)
+        let indexed: u64 =
+            events_of(&events, first).iter().filter(|e| e.replica == replica).map(|e| e.counts.indexed_documents.unwrap()).sum();
+        let held: usize = c
+            .placement
+            .shards_of_node(replica)
             .iter()
-            .filter(|e| e.replica == replica)
-            .map(|e| e.counts.indexed_documents.unwrap())
+            .map(|s| docs(0..40, "a").iter().filter(|d| c.placement.shard_of(&d["id"].to_string()) == *s).count())
             .sum();
-        let held: usize =
-            c.placement.shards_of_node(replica).iter().map(|s| docs(0..40, "a").iter().filter(|d| c.placement.shard_of(&d["id"].to_string()) == *s).count()).sum();
         assert_eq!(indexed as usize, held, "{replica}");
     }
     let deleted: u64 = events_of(&events, delete).iter().map(|e| e.counts.deleted_documents.unwrap()).sum();

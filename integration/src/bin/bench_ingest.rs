@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use clap::Parser;
-use miroir_integration::bench_support::{binaries, corpus_batches, engine_name, load_average, write_section, BenchCluster, BenchPaths, CpuMeter, Target, NODE_KEY};
+use miroir_integration::bench_support::{
+    binaries, corpus_batches, engine_name, load_average, write_section, BenchCluster, BenchPaths, CpuMeter, Target, NODE_KEY,
+};
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 
 #[derive(Parser)]

@@ -47,28 +47,15 @@ fn payload(i: usize) -> bytes::Bytes {
 }
 
 async fn measure(backend: &'static str, log: Arc<dyn WriteLog>, args: &Args) -> Result<Row> {
-    let records: Vec<NewRecord> = (0..args.messages)
-        .map(|i| {
-            NewRecord::new(
-                format!("bench/shard-{}", i % 64),
-                format!("bench-{i}"),
-                payload(i),
-            )
-        })
-        .collect();
+    let records: Vec<NewRecord> =
+        (0..args.messages).map(|i| NewRecord::new(format!("bench/shard-{}", i % 64), format!("bench-{i}"), payload(i))).collect();
     let started = Instant::now();
     log.append_many(Topic::Ops, records).await?;
     let pipelined_append = args.messages as f64 / started.elapsed().as_secs_f64();
 
     let started = Instant::now();
     for i in 0..args.sequential {
-        log.append(
-            Topic::Cdc,
-            &format!("seq/{}", i % 8),
-            &format!("seq-{i}"),
-            payload(i),
-        )
-        .await?;
+        log.append(Topic::Cdc, &format!("seq/{}", i % 8), &format!("seq-{i}"), payload(i)).await?;
     }
     let sequential_append = args.sequential as f64 / started.elapsed().as_secs_f64();
 
@@ -91,43 +78,23 @@ async fn measure(backend: &'static str, log: Arc<dyn WriteLog>, args: &Args) -> 
         for record in &batch {
             last.insert(record.position.partition, record.position);
         }
-        consumer
-            .commit(&last.into_values().collect::<Vec<_>>())
-            .await?;
+        consumer.commit(&last.into_values().collect::<Vec<_>>()).await?;
     }
     // Rate from the first delivered record: the group join is reported separately.
-    let consume =
-        args.messages as f64 / first.map(|f| f.elapsed()).unwrap_or_default().as_secs_f64();
+    let consume = args.messages as f64 / first.map(|f| f.elapsed()).unwrap_or_default().as_secs_f64();
     consumer.leave().await?;
-    Ok(Row {
-        backend,
-        pipelined_append,
-        sequential_append,
-        consume,
-        join,
-    })
+    Ok(Row { backend, pipelined_append, sequential_append, consume, join })
 }
 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
         .map(|kb| kb / 1024.0 / 1024.0)
         .unwrap_or(0.0);
     // Other builds on the machine skew the numbers: record how busy it was.
@@ -184,56 +151,30 @@ fn report(rows: &[Row], args: &Args) -> String {
 /// Replaces the "## Log" section (up to the next "## " heading) or appends it.
 fn replace_section(document: &str, section: &str) -> String {
     let Some(start) = document.find("## Log\n") else {
-        let separator = if document.is_empty() || document.ends_with("\n\n") {
-            ""
-        } else {
-            "\n"
-        };
+        let separator = if document.is_empty() || document.ends_with("\n\n") { "" } else { "\n" };
         return format!("{document}{separator}{section}");
     };
     let after = &document[start + "## Log\n".len()..];
-    let end = after
-        .find("\n## ")
-        .map(|i| start + "## Log\n".len() + i + 1)
-        .unwrap_or(document.len());
-    format!(
-        "{}{}{}",
-        &document[..start],
-        section,
-        if end < document.len() {
-            format!("\n{}", &document[end..])
-        } else {
-            String::new()
-        }
-    )
+    let end = after.find("\n## ").map(|i| start + "## Log\n".len() + i + 1).unwrap_or(document.len());
+    format!("{}{}{}", &document[..start], section, if end < document.len() { format!("\n{}", &document[end..]) } else { String::new() })
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let prefix = |name: &str| {
-        format!(
-            "bench{name}{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        )
-    };
-    let config = |name: &str| LogConfig {
-        group_session: Duration::from_secs(2),
-        ..LogConfig::new(prefix(name))
-    };
+    let prefix = |name: &str| format!("bench{name}{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = |name: &str| LogConfig { group_session: Duration::from_secs(2), ..LogConfig::new(prefix(name)) };
     let mut rows = Vec::new();
 
     let memory: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(config("mem"))?);
     rows.push(measure("memory", memory, &args).await?);
 
     let nats_server = NatsServer::start().context("starting nats-server")?;
-    let nats: Arc<dyn WriteLog> =
-        Arc::new(NatsLog::connect(nats_server.url(), config("nats")).await?);
+    let nats: Arc<dyn WriteLog> = Arc::new(NatsLog::connect(nats_server.url(), config("nats")).await?);
     rows.push(measure("NATS JetStream", nats, &args).await?);
 
     let tansu = Tansu::start().context("starting tansu")?;
-    let kafka: Arc<dyn WriteLog> =
-        Arc::new(KafkaLog::connect(tansu.bootstrap(), config("kafka")).await?);
+    let kafka: Arc<dyn WriteLog> = Arc::new(KafkaLog::connect(tansu.bootstrap(), config("kafka")).await?);
     rows.push(measure("Kafka (Tansu)", kafka, &args).await?);
 
     let section = report(&rows, &args);

@@ -19,7 +19,7 @@ use anyhow::{bail, ensure, Result};
 use clap::Parser;
 use futures::stream::{self, StreamExt};
 use miroir_integration::bench_support::{
-    binaries, corpus_batches, BenchPaths, engine_name, load_average, write_section, BenchCluster, Target, NODE_KEY,
+    binaries, corpus_batches, engine_name, load_average, write_section, BenchCluster, BenchPaths, Target, NODE_KEY,
 };
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 use serde_json::{json, Value};
@@ -53,8 +53,26 @@ struct Args {
 /// placeholder, deep-offset and page-based searches over the corpus's fields.
 fn workload() -> Vec<Value> {
     let words = [
-        "python", "library", "game", "server", "kernel", "gtk theme", "documentation", "network", "editor", "compiler",
-        "font", "perl module", "pyhton", "libr", "xml parser", "database", "rust", "java", "audio", "shell",
+        "python",
+        "library",
+        "game",
+        "server",
+        "kernel",
+        "gtk theme",
+        "documentation",
+        "network",
+        "editor",
+        "compiler",
+        "font",
+        "perl module",
+        "pyhton",
+        "libr",
+        "xml parser",
+        "database",
+        "rust",
+        "java",
+        "audio",
+        "shell",
     ];
     let filters = [
         json!("section = games"),
@@ -199,7 +217,10 @@ async fn summary(target: &Target, name: &str) -> Result<(f64, f64)> {
 }
 
 async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, args: &Args, is_gateway: bool) -> Result<TargetResult> {
-    eprintln!("{name}: warm-up, then {} searches at each of {:?} in flight, then at {}", args.requests, args.latency_concurrency, args.load_concurrency);
+    eprintln!(
+        "{name}: warm-up, then {} searches at each of {:?} in flight, then at {}",
+        args.requests, args.latency_concurrency, args.load_concurrency
+    );
     run_workload(&target, queries, queries.len() * 2, 4).await?;
     let mut latency = Vec::new();
     let mut split = None;
@@ -248,7 +269,8 @@ async fn bench(args: &Args) -> Result<Report> {
     let gateway_pid = cluster.miroir.gateway.pid();
     let gateway_rss_before_kb = proc_status_kb(gateway_pid, "VmRSS:");
     let peak_reset = reset_peak_rss(gateway_pid);
-    let many = measure(format!("gateway, {} nodes, S = {}, RF = 1", args.nodes, args.shards), Arc::clone(&gateway), &queries, args, true).await?;
+    let many =
+        measure(format!("gateway, {} nodes, S = {}, RF = 1", args.nodes, args.shards), Arc::clone(&gateway), &queries, args, true).await?;
     Ok(Report {
         results: vec![one, many],
         gateway_rss_idle_kb,
@@ -338,7 +360,11 @@ fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
     if report.disagreements.is_empty() {
         out.push_str("Every workload query returned the same total on both targets (and, for sorted queries, the same first page).\n");
     } else {
-        out.push_str(&format!("**{} queries answered differently** on the gateway: {}\n", report.disagreements.len(), report.disagreements.join("; ")));
+        out.push_str(&format!(
+            "**{} queries answered differently** on the gateway: {}\n",
+            report.disagreements.len(),
+            report.disagreements.join("; ")
+        ));
     }
     out
 }

@@ -23,7 +23,11 @@ enum LogArg {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "miroir-dev", version, about = "Runs a local Miroir cluster (broker, Meilisearch nodes, gateway, indexer, reconciler) until Ctrl-C")]
+#[command(
+    name = "miroir-dev",
+    version,
+    about = "Runs a local Miroir cluster (broker, Meilisearch nodes, gateway, indexer, reconciler) until Ctrl-C"
+)]
 struct Args {
     /// Number of Meilisearch nodes.
     #[arg(long, default_value_t = 3)]
@@ -101,7 +105,9 @@ fn find_meilisearch() -> Result<PathBuf> {
         .map(|dir| dir.join("meilisearch"))
         .find(|candidate| candidate.is_file())
         .with_context(|| {
-            format!("Meilisearch not found: set MEILISEARCH_BIN=/path/to/meilisearch or put `meilisearch` on PATH. Download it from {DOWNLOAD}")
+            format!(
+                "Meilisearch not found: set MEILISEARCH_BIN=/path/to/meilisearch or put `meilisearch` on PATH. Download it from {DOWNLOAD}"
+            )
         })
 }
 

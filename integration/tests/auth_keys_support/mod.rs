@@ -29,8 +29,7 @@ impl Drop for Gateway {
 impl Gateway {
     pub async fn start(log: Arc<dyn WriteLog>) -> Gateway {
         let keys = KeysService::start(log, Some(MASTER_KEY.into()), KeysOptions::default()).await.expect("keys service");
-        let app = Router::new()
-            .route("/indexes/{index}/search", post(|auth: Auth| async move { format!("{:?}", auth.key_uid()) }));
+        let app = Router::new().route("/indexes/{index}/search", post(|auth: Auth| async move { format!("{:?}", auth.key_uid()) }));
         let router = auth::mount(app, keys.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -39,9 +38,7 @@ impl Gateway {
     }
 
     pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = reqwest::Client::new()
-            .request(method.parse().unwrap(), format!("{}{path}", self.url))
-            .bearer_auth(key);
+        let mut request = reqwest::Client::new().request(method.parse().unwrap(), format!("{}{path}", self.url)).bearer_auth(key);
         if let Some(json) = body {
             request = request.json(&json);
         }

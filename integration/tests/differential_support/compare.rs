@@ -216,4 +216,3 @@ pub fn with_details(query: &Value) -> Value {
     query["showRankingScoreDetails"] = json!(true);
     query
 }
-

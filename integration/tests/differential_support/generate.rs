@@ -141,7 +141,8 @@ impl Generator<'_> {
             }
             Kind::Facets => {
                 let q = if self.rng.gen_bool(0.4) { self.word() } else { String::new() };
-                let mut request = json!({"q": q, "facets": ["section", "priority", "architecture", "tags", "installed_size_kb"], "limit": 3});
+                let mut request =
+                    json!({"q": q, "facets": ["section", "priority", "architecture", "tags", "installed_size_kb"], "limit": 3});
                 if self.rng.gen_bool(0.4) {
                     request["filter"] = json!(self.filter());
                 }

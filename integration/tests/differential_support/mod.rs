@@ -205,4 +205,3 @@ pub fn read_answer(result: Result<miroir_gateway::read::ReadAnswer, ReadError>) 
         }
     }
 }
-

@@ -75,7 +75,8 @@ fn describe_difference(place: &str, actual: &NodeIndexDocuments, expected: &Node
     let missing: Vec<&String> = expected.keys().filter(|id| !actual.contains_key(*id)).collect();
     let extra: Vec<&String> = actual.keys().filter(|id| !expected.contains_key(*id)).collect();
     let changed: Vec<&String> = expected.iter().filter(|(id, d)| actual.get(*id).is_some_and(|a| a != *d)).map(|(id, _)| id).collect();
-    let first_change = changed.first().map(|id| format!("; e.g. `{id}` is {:?}, expected {:?}", actual[*id], expected[*id])).unwrap_or_default();
+    let first_change =
+        changed.first().map(|id| format!("; e.g. `{id}` is {:?}, expected {:?}", actual[*id], expected[*id])).unwrap_or_default();
     Some(format!(
         "{place}: holds {} documents, expected {}; {} missing {:?}, {} unexpected {:?}, {} different {:?}{first_change}",
         actual.len(),
@@ -112,7 +113,8 @@ pub fn placement_differences(snapshot: &Snapshot, placement: &Placement, index: 
 pub fn node_counts(snapshot: &Snapshot, placement: &Placement, index: &str, contents: &Contents) -> BTreeMap<String, (usize, usize)> {
     let mut counts = BTreeMap::new();
     for node in &placement.topology().nodes {
-        let held: usize = placement.shards().filter_map(|shard| snapshot.get(&node.id)?.get(&node_index_uid(index, shard))).map(BTreeMap::len).sum();
+        let held: usize =
+            placement.shards().filter_map(|shard| snapshot.get(&node.id)?.get(&node_index_uid(index, shard))).map(BTreeMap::len).sum();
         let placed: usize = placement.shards_of_node(&node.id).into_iter().map(|shard| shard_slice(placement, contents, shard).len()).sum();
         counts.insert(node.id.clone(), (held, placed));
     }
@@ -149,7 +151,13 @@ pub fn merge_update(contents: &mut Contents, id: &str, update: &Document) {
 
 /// Polls the nodes `nodes` until they hold `contents` of `index` as placed (other nodes are not
 /// read: one may be paused). `bound` only turns a hang into a failure.
-pub async fn wait_until_placed_on(nodes: &[NodeClient], placement: &Placement, index: &str, contents: &Contents, bound: std::time::Duration) {
+pub async fn wait_until_placed_on(
+    nodes: &[NodeClient],
+    placement: &Placement,
+    index: &str,
+    contents: &Contents,
+    bound: std::time::Duration,
+) {
     let give_up = std::time::Instant::now() + bound;
     loop {
         let differences = placement_differences(&snapshot(nodes).await, placement, index, contents);

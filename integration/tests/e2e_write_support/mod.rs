@@ -17,7 +17,7 @@ use std::time::Duration;
 use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_integration::brokers::{NatsServer, Tansu};
 use miroir_integration::cluster::{ClusterSpec, LogKind, ManagedProcess, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
-use miroir_integration::nodes::{free_port, find_meilisearch, MeiliNodes};
+use miroir_integration::nodes::{find_meilisearch, free_port, MeiliNodes};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{Node, Topology};
 
@@ -63,7 +63,8 @@ fn profile_dir() -> PathBuf {
 /// The gateway, indexer and reconciler of this profile; they belong to other packages, so cargo
 /// does not build them for this test.
 fn binaries() -> MiroirBinaries {
-    MiroirBinaries::in_dir(&profile_dir()).unwrap_or_else(|e| panic!("{e:#}\n(run `cargo build --workspace --bins` with the same profile and CARGO_TARGET_DIR first)"))
+    MiroirBinaries::in_dir(&profile_dir())
+        .unwrap_or_else(|e| panic!("{e:#}\n(run `cargo build --workspace --bins` with the same profile and CARGO_TARGET_DIR first)"))
 }
 
 impl Cluster {

@@ -78,7 +78,8 @@ pub async fn ingest_and_check_placement(cluster: &Cluster, index: &str) {
 /// Creates `INDEX` with primary key `id` and `section` filterable, through the gateway.
 pub async fn create_index(cluster: &Cluster) {
     let created = cluster.gateway.json(Method::POST, "/indexes", &json!({"uid": INDEX, "primaryKey": "id"})).await;
-    let settings = cluster.gateway.json(Method::PATCH, &format!("/indexes/{INDEX}/settings"), &json!({"filterableAttributes": ["section"]})).await;
+    let settings =
+        cluster.gateway.json(Method::PATCH, &format!("/indexes/{INDEX}/settings"), &json!({"filterableAttributes": ["section"]})).await;
     cluster.gateway.expect_succeeded(&[created.task_uid(), settings.task_uid()], TASK_BOUND).await;
 }
 
@@ -117,7 +118,8 @@ pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &Cluster) 
     let by_id = cluster.gateway.send(Method::DELETE, &format!("{}/{one}", documents_path()), None, None).await;
     let batch_ids: Vec<String> = documents[100..120].iter().map(|d| doc_id(d).to_owned()).chain(["no-such-package".to_owned()]).collect();
     let by_batch = cluster.gateway.json(Method::POST, &format!("{}/delete-batch", documents_path()), &json!(batch_ids)).await;
-    let by_filter = cluster.gateway.json(Method::POST, &format!("{}/delete", documents_path()), &json!({"filter": "section = games"})).await;
+    let by_filter =
+        cluster.gateway.json(Method::POST, &format!("{}/delete", documents_path()), &json!({"filter": "section = games"})).await;
     let deletions = [by_id.task_uid(), by_batch.task_uid(), by_filter.task_uid()];
     cluster.gateway.expect_succeeded(&deletions, TASK_BOUND).await;
     expected.remove(&one);
@@ -231,20 +233,83 @@ fn bad_writes(valid: &[Document]) -> Vec<BadWrite> {
     let docs = documents_path();
     let mut with_bad_id = valid.to_vec();
     with_bad_id.push(json!({"id": "bad id with spaces", "name": "x"}).as_object().unwrap().clone());
-    let bad = |name, method, path: &str, content_type, body: &[u8], refusal| BadWrite { name, method, path: path.to_owned(), content_type, body: body.to_vec(), refusal };
+    let bad = |name, method, path: &str, content_type, body: &[u8], refusal| BadWrite {
+        name,
+        method,
+        path: path.to_owned(),
+        content_type,
+        body: body.to_vec(),
+        refusal,
+    };
     vec![
         bad("malformed JSON", Method::POST, &docs, Some("application/json"), b"[{\"id\": 1,", Err((400, "malformed_payload"))),
-        bad("malformed NDJSON", Method::POST, &docs, Some("application/x-ndjson"), b"{\"id\": \"a\"}\n{\"id\": ", Err((400, "malformed_payload"))),
+        bad(
+            "malformed NDJSON",
+            Method::POST,
+            &docs,
+            Some("application/x-ndjson"),
+            b"{\"id\": \"a\"}\n{\"id\": ",
+            Err((400, "malformed_payload")),
+        ),
         bad("wrong content type", Method::POST, &docs, Some("text/plain"), b"id;name", Err((415, "invalid_content_type"))),
         bad("missing content type", Method::POST, &docs, None, b"[]", Err((415, "missing_content_type"))),
         bad("empty payload", Method::POST, &docs, Some("application/json"), b"", Err((400, "missing_payload"))),
-        bad("filter syntax error", Method::POST, &format!("{docs}/delete"), Some("application/json"), br#"{"filter": "section = "}"#, Err((400, "invalid_document_filter"))),
-        BadWrite { name: "valid documents with one invalid id", method: Method::POST, path: docs.clone(), content_type: Some("application/x-ndjson"), body: ndjson(&with_bad_id), refusal: Ok("invalid_document_id") },
-        bad("document without the primary key", Method::POST, &docs, Some("application/json"), br#"[{"name": "no id here"}]"#, Ok("missing_document_id")),
-        bad("another primary key than the index's", Method::POST, &format!("{docs}?primaryKey=name"), Some("application/json"), br#"[{"id": "pk-clash", "name": "n"}]"#, Ok("index_primary_key_already_exists")),
-        bad("no primary key candidate in a new index", Method::POST, "/indexes/nocandidate/documents", Some("application/json"), br#"[{"name": "x"}]"#, Ok("index_primary_key_no_candidate_found")),
-        bad("two primary key candidates in a new index", Method::POST, "/indexes/ambiguous/documents", Some("application/json"), br#"[{"id": 1, "uid": 2}]"#, Ok("index_primary_key_multiple_candidates_found")),
-        bad("delete by a filter on a non-filterable field", Method::POST, &format!("{docs}/delete"), Some("application/json"), br#"{"filter": "version = '1'"}"#, Ok("invalid_document_filter")),
+        bad(
+            "filter syntax error",
+            Method::POST,
+            &format!("{docs}/delete"),
+            Some("application/json"),
+            br#"{"filter": "section = "}"#,
+            Err((400, "invalid_document_filter")),
+        ),
+        BadWrite {
+            name: "valid documents with one invalid id",
+            method: Method::POST,
+            path: docs.clone(),
+            content_type: Some("application/x-ndjson"),
+            body: ndjson(&with_bad_id),
+            refusal: Ok("invalid_document_id"),
+        },
+        bad(
+            "document without the primary key",
+            Method::POST,
+            &docs,
+            Some("application/json"),
+            br#"[{"name": "no id here"}]"#,
+            Ok("missing_document_id"),
+        ),
+        bad(
+            "another primary key than the index's",
+            Method::POST,
+            &format!("{docs}?primaryKey=name"),
+            Some("application/json"),
+            br#"[{"id": "pk-clash", "name": "n"}]"#,
+            Ok("index_primary_key_already_exists"),
+        ),
+        bad(
+            "no primary key candidate in a new index",
+            Method::POST,
+            "/indexes/nocandidate/documents",
+            Some("application/json"),
+            br#"[{"name": "x"}]"#,
+            Ok("index_primary_key_no_candidate_found"),
+        ),
+        bad(
+            "two primary key candidates in a new index",
+            Method::POST,
+            "/indexes/ambiguous/documents",
+            Some("application/json"),
+            br#"[{"id": 1, "uid": 2}]"#,
+            Ok("index_primary_key_multiple_candidates_found"),
+        ),
+        bad(
+            "delete by a filter on a non-filterable field",
+            Method::POST,
+            &format!("{docs}/delete"),
+            Some("application/json"),
+            br#"{"filter": "version = '1'"}"#,
+            Ok("invalid_document_filter"),
+        ),
     ]
 }
 
@@ -274,7 +339,9 @@ pub async fn bad_writes_change_nothing_on_any_node(cluster: &Cluster) {
                     failures.push(format!("{}: the error names a node index: {message}", write.name));
                 }
             }
-            Ok(code) => failures.push(format!("{}: expected 202 and a task failed with {code}, got {} {}", write.name, answer.status, answer.body)),
+            Ok(code) => {
+                failures.push(format!("{}: expected 202 and a task failed with {code}, got {} {}", write.name, answer.status, answer.body))
+            }
         }
     }
     // Let anything wrongly sent to the nodes land before comparing: a good write to every shard
@@ -292,7 +359,12 @@ pub async fn bad_writes_change_nothing_on_any_node(cluster: &Cluster) {
             }
         }
     }
-    assert!(changed.is_empty() && failures.is_empty(), "bad writes changed nodes:\n{}\nwrong refusals:\n{}", changed.join("\n"), failures.join("\n"));
+    assert!(
+        changed.is_empty() && failures.is_empty(),
+        "bad writes changed nodes:\n{}\nwrong refusals:\n{}",
+        changed.join("\n"),
+        failures.join("\n")
+    );
     // Meilisearch creates the index of a first addition that fails (the recorded transcript
     // deletes `ambiguous` after its addition failed), with no document in it.
     let created = cluster.gateway.get("/indexes/nocandidate").await;

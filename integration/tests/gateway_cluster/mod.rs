@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use miroir_integration::brokers::NatsServer;
 use miroir_integration::cluster::{one_group_nodes, ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
-use miroir_integration::nodes::{free_port, find_meilisearch, MeiliNodes};
+use miroir_integration::nodes::{find_meilisearch, free_port, MeiliNodes};
 use serde_json::Value;
 
 /// The key clients give the gateway (the recording's master key).

@@ -35,7 +35,10 @@ pub fn indexer_binary() -> Result<PathBuf> {
     let profile = if deps.ends_with("deps") { deps.parent().context("no profile dir")? } else { deps };
     let binary = profile.join("miroir-indexer");
     if !binary.is_file() {
-        bail!("{} is missing: run `cargo build --workspace --bins` (with the same profile and target dir) before these tests", binary.display());
+        bail!(
+            "{} is missing: run `cargo build --workspace --bins` (with the same profile and target dir) before these tests",
+            binary.display()
+        );
     }
     Ok(binary)
 }
@@ -184,7 +187,13 @@ impl Cluster {
             .env("MIROIR_NODE_KEY", MASTER_KEY)
             .env("MIROIR_SHARDS", topology.shard_count.to_string())
             .env("MIROIR_REPLICATION_FACTOR", topology.replication_factor.to_string())
-            .env("MIROIR_LOG_BACKEND", match self.backend { Backend::Nats => "nats", Backend::Kafka => "kafka" })
+            .env(
+                "MIROIR_LOG_BACKEND",
+                match self.backend {
+                    Backend::Nats => "nats",
+                    Backend::Kafka => "kafka",
+                },
+            )
             .env("MIROIR_LOG_URL", &self.log_url)
             .env("MIROIR_TOPIC_PREFIX", &self.prefix)
             .env("MIROIR_OPS_PARTITIONS", self.ops_partitions.to_string())
@@ -259,10 +268,8 @@ impl Cluster {
             }
             by_shard.entry(shard).or_default().push(doc);
         }
-        let ops = by_shard
-            .into_iter()
-            .map(|(shard, documents)| (shard, Op::Documents { method, primary_key: "id".into(), documents }))
-            .collect();
+        let ops =
+            by_shard.into_iter().map(|(shard, documents)| (shard, Op::Documents { method, primary_key: "id".into(), documents })).collect();
         self.append_task(TaskType::DocumentAdditionOrUpdate, ops).await
     }
 
@@ -353,7 +360,11 @@ impl Cluster {
             if Instant::now() > deadline {
                 let missing: Vec<_> = expected.difference(&seen).take(10).collect();
                 let logs: String = indexers.iter().map(|i| i.log_tail()).collect::<Vec<_>>().join("\n-----\n");
-                bail!("{} of {} events still missing after {CONVERGE_TIMEOUT:?}, e.g. {missing:?}\n{logs}", expected.difference(&seen).count(), expected.len());
+                bail!(
+                    "{} of {} events still missing after {CONVERGE_TIMEOUT:?}, e.g. {missing:?}\n{logs}",
+                    expected.difference(&seen).count(),
+                    expected.len()
+                );
             }
             for reader in &mut readers {
                 for record in reader.next_batch(10_000, Duration::from_millis(100)).await? {
@@ -395,8 +406,7 @@ impl Cluster {
         let mut docs = Docs::new();
         let mut offset = 0;
         loop {
-            let (status, body) =
-                self.node_get(node_id, &format!("/indexes/{node_index}/documents?limit=1000&offset={offset}")).await?;
+            let (status, body) = self.node_get(node_id, &format!("/indexes/{node_index}/documents?limit=1000&offset={offset}")).await?;
             if status == 404 {
                 return Ok(None);
             }
@@ -447,8 +457,12 @@ impl Cluster {
                     if held != expected {
                         let missing: Vec<_> = expected.keys().filter(|k| !held.contains_key(*k)).take(5).collect();
                         let extra: Vec<_> = held.keys().filter(|k| !expected.contains_key(*k)).take(5).collect();
-                        let stale: Vec<_> =
-                            expected.iter().filter(|(k, v)| held.get(*k).is_some_and(|h| h != *v)).map(|(k, v)| (k, v, &held[k])).take(3).collect();
+                        let stale: Vec<_> = expected
+                            .iter()
+                            .filter(|(k, v)| held.get(*k).is_some_and(|h| h != *v))
+                            .map(|(k, v)| (k, v, &held[k]))
+                            .take(3)
+                            .collect();
                         bail!(
                             "{node} {node_index}: {} documents held, {} expected; missing {missing:?}, extra {extra:?}, stale (expected, held) {stale:?}",
                             held.len(),

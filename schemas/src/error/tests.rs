@@ -31,10 +31,7 @@ fn spot_checks_against_meilisearch_table() {
     assert_eq!(Code::UnretrievableDocument.http_status(), 400);
     assert_eq!(Code::InvalidSearchQ.name(), "invalid_search_q");
     assert_eq!(Code::InvalidS3SnapshotRequest.name(), "invalid_s_3_snapshot_request");
-    assert_eq!(
-        Code::InvalidSwapDuplicateIndexFound.link(),
-        "https://docs.meilisearch.com/errors#invalid_swap_duplicate_index_found"
-    );
+    assert_eq!(Code::InvalidSwapDuplicateIndexFound.link(), "https://docs.meilisearch.com/errors#invalid_swap_duplicate_index_found");
 }
 
 #[test]

@@ -28,17 +28,11 @@ pub struct Token {
 impl Token {
     /// A token that was not parsed from a filter string (tests, generated filters).
     pub fn new(value: impl Into<String>) -> Self {
-        Token {
-            value: value.into(),
-            span: None,
-        }
+        Token { value: value.into(), span: None }
     }
 
     pub(crate) fn parsed(value: String, span: TokenSpan) -> Self {
-        Token {
-            value,
-            span: Some(span),
-        }
+        Token { value, span: Some(span) }
     }
 
     /// The unescaped value.
@@ -62,10 +56,7 @@ impl Token {
     /// filterable, a bad latitude, …): the message, then `start:end filter` on a second line.
     pub fn error_message(&self, message: &str) -> String {
         match &self.span {
-            Some(span) => format!(
-                "{message}\n{}",
-                super::error::position_line(&span.source, span.start, span.end, 0)
-            ),
+            Some(span) => format!("{message}\n{}", super::error::position_line(&span.source, span.start, span.end, 0)),
             None => {
                 let chars = self.value.chars().count();
                 format!("{message}\n1:{} {}", 1 + chars, self.value)
@@ -143,37 +134,15 @@ pub enum VectorFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
     Not(Box<Filter>),
-    Condition {
-        field: Token,
-        op: Condition,
-    },
-    In {
-        field: Token,
-        values: Vec<Token>,
-    },
+    Condition { field: Token, op: Condition },
+    In { field: Token, values: Vec<Token> },
     Or(Vec<Filter>),
     And(Vec<Filter>),
-    VectorExists {
-        embedder: Option<Token>,
-        filter: VectorFilter,
-    },
-    GeoRadius {
-        lat: Token,
-        lng: Token,
-        radius: Token,
-        resolution: Option<Token>,
-    },
-    GeoBoundingBox {
-        top_right: [Token; 2],
-        bottom_left: [Token; 2],
-    },
-    GeoPolygon {
-        points: Vec<[Token; 2]>,
-    },
-    Foreign {
-        field: Token,
-        filter: Box<Filter>,
-    },
+    VectorExists { embedder: Option<Token>, filter: VectorFilter },
+    GeoRadius { lat: Token, lng: Token, radius: Token, resolution: Option<Token> },
+    GeoBoundingBox { top_right: [Token; 2], bottom_left: [Token; 2] },
+    GeoPolygon { points: Vec<[Token; 2]> },
+    Foreign { field: Token, filter: Box<Filter> },
 }
 
 impl Filter {
@@ -192,10 +161,7 @@ impl Filter {
                 Filter::Foreign { field, .. } => out.push(field),
                 Filter::Not(inner) => stack.push(inner),
                 Filter::And(children) | Filter::Or(children) => stack.extend(children.iter()),
-                Filter::VectorExists { .. }
-                | Filter::GeoRadius { .. }
-                | Filter::GeoBoundingBox { .. }
-                | Filter::GeoPolygon { .. } => {}
+                Filter::VectorExists { .. } | Filter::GeoRadius { .. } | Filter::GeoBoundingBox { .. } | Filter::GeoPolygon { .. } => {}
             }
         }
         out
@@ -204,18 +170,13 @@ impl Filter {
     /// Every attribute a condition of this filter reads (geo filters read `_geo`, which is
     /// reported separately by [`Filter::uses_geo`]).
     pub fn attributes(&self) -> BTreeSet<String> {
-        self.fields_in_check_order()
-            .into_iter()
-            .map(|t| t.value().to_owned())
-            .collect()
+        self.fields_in_check_order().into_iter().map(|t| t.value().to_owned()).collect()
     }
 
     /// Whether any part of the filter is a `_geoRadius`, `_geoBoundingBox` or `_geoPolygon`.
     pub fn uses_geo(&self) -> bool {
         match self {
-            Filter::GeoRadius { .. }
-            | Filter::GeoBoundingBox { .. }
-            | Filter::GeoPolygon { .. } => true,
+            Filter::GeoRadius { .. } | Filter::GeoBoundingBox { .. } | Filter::GeoPolygon { .. } => true,
             Filter::Not(inner) | Filter::Foreign { filter: inner, .. } => inner.uses_geo(),
             Filter::And(children) | Filter::Or(children) => children.iter().any(Filter::uses_geo),
             Filter::Condition { .. } | Filter::In { .. } | Filter::VectorExists { .. } => false,
@@ -249,9 +210,7 @@ impl fmt::Display for Filter {
                     write!(f, ".{}", embedder.escaped())?;
                 }
                 match filter {
-                    VectorFilter::Fragment(fragment) => {
-                        write!(f, ".fragments.{}", fragment.escaped())?
-                    }
+                    VectorFilter::Fragment(fragment) => write!(f, ".fragments.{}", fragment.escaped())?,
                     VectorFilter::DocumentTemplate => f.write_str(".documentTemplate")?,
                     VectorFilter::UserProvided => f.write_str(".userProvided")?,
                     VectorFilter::Regenerate => f.write_str(".regenerate")?,
@@ -259,28 +218,14 @@ impl fmt::Display for Filter {
                 }
                 f.write_str(" EXISTS")
             }
-            Filter::GeoRadius {
-                lat,
-                lng,
-                radius,
-                resolution,
-            } => {
-                write!(
-                    f,
-                    "_geoRadius({}, {}, {}",
-                    lat.original(),
-                    lng.original(),
-                    radius.original()
-                )?;
+            Filter::GeoRadius { lat, lng, radius, resolution } => {
+                write!(f, "_geoRadius({}, {}, {}", lat.original(), lng.original(), radius.original())?;
                 if let Some(resolution) = resolution {
                     write!(f, ", {}", resolution.original())?;
                 }
                 f.write_str(")")
             }
-            Filter::GeoBoundingBox {
-                top_right,
-                bottom_left,
-            } => write!(
+            Filter::GeoBoundingBox { top_right, bottom_left } => write!(
                 f,
                 "_geoBoundingBox([{}, {}], [{}, {}])",
                 top_right[0].original(),

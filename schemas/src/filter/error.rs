@@ -64,10 +64,7 @@ pub enum FilterError {
     Syntax(SyntaxError),
     /// The value (or an element of the array form) has the wrong JSON type.
     #[error("Invalid syntax for the filter parameter: `expected {}, found: {found}`.", .expected.join(", "))]
-    InvalidType {
-        expected: &'static [&'static str],
-        found: serde_json::Value,
-    },
+    InvalidType { expected: &'static [&'static str], found: serde_json::Value },
 }
 
 impl FilterError {
@@ -92,13 +89,7 @@ pub(crate) fn position_line(source: &str, start: usize, end: usize, extra_start:
 }
 
 /// Renders the full message of a syntax error found at `source[start..end]`.
-pub(crate) fn render(
-    kind: &SyntaxErrorKind,
-    source: &str,
-    start: usize,
-    end: usize,
-    extra_start: usize,
-) -> String {
+pub(crate) fn render(kind: &SyntaxErrorKind, source: &str, start: usize, end: usize, extra_start: usize) -> String {
     let fragment = &source[start..end];
     let quoted = fragment.escape_debug().to_string();
     let first_line = match kind {
@@ -204,18 +195,10 @@ pub(crate) fn render(
             "Encountered an internal `{kind}` error while parsing your filter. Please fill an issue"
         ),
     };
-    format!(
-        "{first_line}\n{}",
-        position_line(source, start, end, extra_start)
-    )
+    format!("{first_line}\n{}", position_line(source, start, end, extra_start))
 }
 
-const VECTOR_SUFFIXES: [&str; 4] = [
-    "fragments",
-    "userProvided",
-    "documentTemplate",
-    "regenerate",
-];
+const VECTOR_SUFFIXES: [&str; 4] = ["fragments", "userProvided", "documentTemplate", "regenerate"];
 
 /// Whether `a` turns into `b` with at most two insertions, deletions, substitutions or swaps
 /// of adjacent characters (the typo tolerance of Meilisearch's suggestion).
@@ -236,9 +219,7 @@ fn within_two_edits(a: &str, b: &str) -> bool {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }

@@ -25,33 +25,21 @@ pub fn matches(filter: &Filter, document: &Map<String, Value>) -> bool {
             let facets = Facets::of(document, field.value());
             values.iter().any(|v| equal(&facets, v))
         }
-        Filter::GeoRadius {
-            lat, lng, radius, ..
-        } => {
+        Filter::GeoRadius { lat, lng, radius, .. } => {
             let (Some(center), Some(radius)) = (point(lat, lng), radius.finite_float()) else {
                 return false;
             };
-            geo_point(document)
-                .is_some_and(|p| haversine_meters(center, p) <= radius + f64::EPSILON)
+            geo_point(document).is_some_and(|p| haversine_meters(center, p) <= radius + f64::EPSILON)
         }
-        Filter::GeoBoundingBox {
-            top_right,
-            bottom_left,
-        } => {
-            let (Some(top_right), Some(bottom_left)) = (
-                point(&top_right[0], &top_right[1]),
-                point(&bottom_left[0], &bottom_left[1]),
-            ) else {
+        Filter::GeoBoundingBox { top_right, bottom_left } => {
+            let (Some(top_right), Some(bottom_left)) = (point(&top_right[0], &top_right[1]), point(&bottom_left[0], &bottom_left[1]))
+            else {
                 return false;
             };
             geo_point(document).is_some_and(|p| in_bounding_box(p, top_right, bottom_left))
         }
         Filter::GeoPolygon { points } => {
-            let Some(polygon) = points
-                .iter()
-                .map(|[a, b]| point(a, b))
-                .collect::<Option<Vec<_>>>()
-            else {
+            let Some(polygon) = points.iter().map(|[a, b]| point(a, b)).collect::<Option<Vec<_>>>() else {
                 return false;
             };
             geo_point(document).is_some_and(|p| in_polygon(p, &polygon))
@@ -89,10 +77,7 @@ fn condition(facets: &Facets, op: &Condition) -> bool {
 
 fn equal(facets: &Facets, value: &Token) -> bool {
     let normalized = normalize_facet(value.value());
-    facets.strings.contains(&normalized)
-        || value
-            .finite_float()
-            .is_some_and(|n| facets.numbers.contains(&n))
+    facets.strings.contains(&normalized) || value.finite_float().is_some_and(|n| facets.numbers.contains(&n))
 }
 
 /// Numbers compare numerically when the bounds read as numbers (both of them for `TO`);
@@ -106,8 +91,7 @@ fn range(facets: &Facets, low: Bound<&Token>, high: Bound<&Token>) -> bool {
         }
     };
     let numeric = number(low).zip(number(high));
-    let in_numbers =
-        numeric.is_some_and(|(lo, hi)| facets.numbers.iter().any(|n| within(n, &lo, &hi)));
+    let in_numbers = numeric.is_some_and(|(lo, hi)| facets.numbers.iter().any(|n| within(n, &lo, &hi)));
     let string = |b: Bound<&Token>| b.map(|t| normalize_facet(t.value()));
     let (lo, hi) = (string(low), string(high));
     in_numbers || facets.strings.iter().any(|s| within(s, &lo, &hi))
@@ -156,11 +140,7 @@ fn haversine_meters([lat1, lng1]: [f64; 2], [lat2, lng2]: [f64; 2]) -> f64 {
 /// box's right edge is west of its left edge.
 fn in_bounding_box([lat, lng]: [f64; 2], [top, right]: [f64; 2], [bottom, left]: [f64; 2]) -> bool {
     let lat_ok = bottom <= lat && lat <= top;
-    let lng_ok = if left <= right {
-        left <= lng && lng <= right
-    } else {
-        lng >= left || lng <= right
-    };
+    let lng_ok = if left <= right { left <= lng && lng <= right } else { lng >= left || lng <= right };
     lat_ok && lng_ok
 }
 
@@ -197,10 +177,7 @@ mod tests {
         assert!(hit("size > 100", json!({"size": 106})));
         assert!(!hit("size > 100", json!({"size": 99})));
         assert!(hit("ok = true", json!({"ok": true})));
-        assert!(
-            hit("name > b", json!({"name": "C"})),
-            "strings compare in normalized order"
-        );
+        assert!(hit("name > b", json!({"name": "C"})), "strings compare in normalized order");
     }
 
     #[test]
@@ -229,10 +206,7 @@ mod tests {
         assert!(hit("_geoRadius(48.85, 2.35, 2000)", paris.clone()));
         assert!(!hit("_geoRadius(45.76, 4.83, 2000)", paris.clone()));
         assert!(hit("_geoBoundingBox([49, 3], [48, 2])", paris.clone()));
-        assert!(hit(
-            "_geoPolygon([48, 2], [49, 2], [49, 3], [48, 3])",
-            paris.clone()
-        ));
+        assert!(hit("_geoPolygon([48, 2], [49, 2], [49, 3], [48, 3])", paris.clone()));
         assert!(!hit("_geoRadius(48.85, 2.35, 2000)", json!({"lat": 48.85})));
     }
 }

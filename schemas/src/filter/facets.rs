@@ -35,17 +35,12 @@ impl Facets {
 
     fn visit_object(&mut self, object: &Map<String, Value>, base: &str, attribute: &str) {
         for (key, value) in object {
-            let path = if base.is_empty() {
-                key.clone()
-            } else {
-                format!("{base}.{key}")
-            };
+            let path = if base.is_empty() { key.clone() } else { format!("{base}.{key}") };
             if path == attribute {
                 self.add(value, true);
             }
-            let leads_to_attribute = attribute.len() > path.len()
-                && attribute.starts_with(path.as_str())
-                && attribute.as_bytes()[path.len()] == b'.';
+            let leads_to_attribute =
+                attribute.len() > path.len() && attribute.starts_with(path.as_str()) && attribute.as_bytes()[path.len()] == b'.';
             if path == attribute || leads_to_attribute {
                 match value {
                     Value::Object(inner) => self.visit_object(inner, &path, attribute),
@@ -111,10 +106,7 @@ mod tests {
         assert_eq!(f.numbers, [1.0]);
         assert_eq!(f.strings, ["x"]);
         let f = facets(doc, "c.b");
-        assert_eq!(
-            (f.numbers, f.strings),
-            (vec![2.0, 3.0], vec!["true".to_owned()])
-        );
+        assert_eq!((f.numbers, f.strings), (vec![2.0, 3.0], vec!["true".to_owned()]));
     }
 
     #[test]

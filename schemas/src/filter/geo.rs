@@ -15,9 +15,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn geo_radius(&self, at: usize) -> PResult<Filter> {
         let start = self.ascii_space0(at);
         let pos = self.word_exact(start, "_geoRadius")?;
-        let (end, args) = self
-            .parenthesized_list(pos, Self::spaced_float, false)
-            .map_err(|fail| committed(fail, K::GeoRadius))?;
+        let (end, args) = self.parenthesized_list(pos, Self::spaced_float, false).map_err(|fail| committed(fail, K::GeoRadius))?;
         if !(3..=4).contains(&args.len()) {
             return Err(self.hard(K::GeoRadiusArgumentCount(args.len()), end));
         }
@@ -33,36 +31,22 @@ impl<'a> Parser<'a> {
     pub(crate) fn geo_bounding_box(&self, at: usize) -> PResult<Filter> {
         let start = self.ascii_space0(at);
         let pos = self.word_exact(start, "_geoBoundingBox")?;
-        let (end, points) = self
-            .parenthesized_list(pos, Self::spaced_point, false)
-            .map_err(|fail| committed(fail, K::GeoBoundingBox))?;
+        let (end, points) = self.parenthesized_list(pos, Self::spaced_point, false).map_err(|fail| committed(fail, K::GeoBoundingBox))?;
         if points.len() != 2 {
             return Err(self.hard(K::GeoBoundingBox, end));
         }
         let points = self.pairs(&points, end)?;
-        let filter = Filter::GeoBoundingBox {
-            top_right: points[0].clone(),
-            bottom_left: points[1].clone(),
-        };
+        let filter = Filter::GeoBoundingBox { top_right: points[0].clone(), bottom_left: points[1].clone() };
         Ok((end, filter))
     }
 
     pub(crate) fn geo_polygon(&self, at: usize) -> PResult<Filter> {
         let start = self.ascii_space0(at);
         let pos = self.word_exact(start, "_geoPolygon")?;
-        let (end, points) = self
-            .parenthesized_list(pos, Self::spaced_point, true)
-            .map_err(|fail| committed(fail, K::GeoPolygon))?;
+        let (end, points) = self.parenthesized_list(pos, Self::spaced_point, true).map_err(|fail| committed(fail, K::GeoPolygon))?;
         if points.len() < 3 {
-            let (s, e) = *points
-                .last()
-                .and_then(|p| p.last())
-                .expect("lists are never empty");
-            return Err(Fail::Hard(self.located(
-                K::GeoPolygonNotEnoughPoints(points.len()),
-                s,
-                e,
-            )));
+            let (s, e) = *points.last().and_then(|p| p.last()).expect("lists are never empty");
+            return Err(Fail::Hard(self.located(K::GeoPolygonNotEnoughPoints(points.len()), s, e)));
         }
         let points = self.pairs(&points, end)?;
         Ok((end, Filter::GeoPolygon { points }))
@@ -89,16 +73,9 @@ impl<'a> Parser<'a> {
     fn pairs(&self, points: &[Vec<Span>], end: usize) -> Result<Vec<[Token; 2]>, Fail> {
         if let Some(bad) = points.iter().find(|p| p.len() != 2) {
             let (s, e) = bad.first().copied().unwrap_or((end, self.src.len()));
-            return Err(Fail::Hard(self.located(
-                K::GeoCoordinatesNotPair(bad.len()),
-                s,
-                e,
-            )));
+            return Err(Fail::Hard(self.located(K::GeoCoordinatesNotPair(bad.len()), s, e)));
         }
-        Ok(points
-            .iter()
-            .map(|p| [self.number(p[0]), self.number(p[1])])
-            .collect())
+        Ok(points.iter().map(|p| [self.number(p[0]), self.number(p[1])]).collect())
     }
 
     fn number(&self, (start, end): Span) -> Token {
@@ -106,12 +83,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `( item ("," item)* )`, optionally tolerating a trailing comma before `)`.
-    fn parenthesized_list<T>(
-        &self,
-        at: usize,
-        item: fn(&Self, usize) -> PResult<T>,
-        trailing_comma: bool,
-    ) -> PResult<Vec<T>> {
+    fn parenthesized_list<T>(&self, at: usize, item: fn(&Self, usize) -> PResult<T>, trailing_comma: bool) -> PResult<Vec<T>> {
         let pos = self.char(at, '(')?;
         let (mut pos, items) = self.comma_separated(pos, item)?;
         if trailing_comma {
@@ -124,11 +96,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `item ("," item)*`: stops before a comma that is not followed by an item.
-    fn comma_separated<T>(
-        &self,
-        at: usize,
-        item: fn(&Self, usize) -> PResult<T>,
-    ) -> PResult<Vec<T>> {
+    fn comma_separated<T>(&self, at: usize, item: fn(&Self, usize) -> PResult<T>) -> PResult<Vec<T>> {
         let (mut pos, first) = item(self, at)?;
         let mut items = vec![first];
         while let Ok(after_comma) = self.tag(pos, ",") {

@@ -29,10 +29,7 @@ fn parse_array(elements: &[Value]) -> Result<Option<Filter>, FilterError> {
         checked.push(match element {
             Value::String(s) => Element::Single(s),
             Value::Array(alternatives) => Element::AnyOf(
-                alternatives
-                    .iter()
-                    .map(|a| a.as_str().ok_or_else(|| invalid_type(&["String"], a)))
-                    .collect::<Result<_, _>>()?,
+                alternatives.iter().map(|a| a.as_str().ok_or_else(|| invalid_type(&["String"], a))).collect::<Result<_, _>>()?,
             ),
             other => return Err(invalid_type(&["String", "[String]"], other)),
         });
@@ -68,8 +65,5 @@ fn parse_one(expression: &str) -> Result<Option<Filter>, FilterError> {
 }
 
 fn invalid_type(expected: &'static [&'static str], found: &Value) -> FilterError {
-    FilterError::InvalidType {
-        expected,
-        found: found.clone(),
-    }
+    FilterError::InvalidType { expected, found: found.clone() }
 }

@@ -36,8 +36,5 @@ pub fn parse(input: &str) -> Result<Option<Filter>, SyntaxError> {
         return Ok(None);
     }
     let parser = scan::Parser::new(input);
-    parser
-        .filter()
-        .map(Some)
-        .map_err(|fail| parser.finish(fail))
+    parser.filter().map(Some).map_err(|fail| parser.finish(fail))
 }

@@ -67,11 +67,7 @@ impl<'a> Parser<'a> {
             operands.push(filter);
             pos = next;
         }
-        let filter = if operands.len() == 1 {
-            operands.pop().unwrap()
-        } else {
-            combine(operands)
-        };
+        let filter = if operands.len() == 1 { operands.pop().unwrap() } else { combine(operands) };
         Ok((pos, filter))
     }
 
@@ -100,39 +96,17 @@ impl<'a> Parser<'a> {
             |p, at, _| p.not_in_list(at),
             |p, at, _| p.comparison(at),
             |p, at, _| p.keyword_condition(at, &["IS", "NULL"], |f| cond(f, Condition::Null)),
-            |p, at, _| {
-                p.keyword_condition(at, &["IS", "NOT", "NULL"], |f| {
-                    not(cond(f, Condition::Null))
-                })
-            },
+            |p, at, _| p.keyword_condition(at, &["IS", "NOT", "NULL"], |f| not(cond(f, Condition::Null))),
             |p, at, _| p.keyword_condition(at, &["IS", "EMPTY"], |f| cond(f, Condition::Empty)),
-            |p, at, _| {
-                p.keyword_condition(at, &["IS", "NOT", "EMPTY"], |f| {
-                    not(cond(f, Condition::Empty))
-                })
-            },
+            |p, at, _| p.keyword_condition(at, &["IS", "NOT", "EMPTY"], |f| not(cond(f, Condition::Empty))),
             |p, at, _| p.vectors_exists(at),
             |p, at, _| p.exists(at),
-            |p, at, _| {
-                p.keyword_condition(at, &["NOT", "EXISTS"], |f| not(cond(f, Condition::Exists)))
-            },
+            |p, at, _| p.keyword_condition(at, &["NOT", "EXISTS"], |f| not(cond(f, Condition::Exists))),
             |p, at, _| p.between(at),
             |p, at, _| p.word_condition(at, &["CONTAINS"], |f, w| cond(f, Condition::Contains(w))),
-            |p, at, _| {
-                p.word_condition(at, &["NOT", "CONTAINS"], |f, w| {
-                    not(cond(f, Condition::Contains(w)))
-                })
-            },
-            |p, at, _| {
-                p.word_condition(at, &["STARTS WITH"], |f, w| {
-                    cond(f, Condition::StartsWith(w))
-                })
-            },
-            |p, at, _| {
-                p.word_condition(at, &["NOT", "STARTS WITH"], |f, w| {
-                    not(cond(f, Condition::StartsWith(w)))
-                })
-            },
+            |p, at, _| p.word_condition(at, &["NOT", "CONTAINS"], |f, w| not(cond(f, Condition::Contains(w)))),
+            |p, at, _| p.word_condition(at, &["STARTS WITH"], |f, w| cond(f, Condition::StartsWith(w))),
+            |p, at, _| p.word_condition(at, &["NOT", "STARTS WITH"], |f, w| not(cond(f, Condition::StartsWith(w)))),
             Self::foreign,
             |p, at, _| p.reserved_geo_primary(at),
             |p, at, _| p.reserved_keyword_as_field(at),
@@ -150,11 +124,9 @@ impl<'a> Parser<'a> {
     fn parenthesized(&self, at: usize, depth: usize) -> PResult<Filter> {
         let inside = self.spaced_char(at, '(')?;
         let (end, filter) = self.or(inside, depth + 1).map_err(Fail::cut)?;
-        let after = self.spaced_char(end, ')').map_err(|fail| {
-            match fail.kind().and_then(expected_char) {
-                Some(c) => self.hard(K::MissingClosingDelimiter(c), at),
-                None => fail.cut(),
-            }
+        let after = self.spaced_char(end, ')').map_err(|fail| match fail.kind().and_then(expected_char) {
+            Some(c) => self.hard(K::MissingClosingDelimiter(c), at),
+            None => fail.cut(),
         })?;
         Ok((after, filter))
     }
@@ -178,9 +150,7 @@ impl<'a> Parser<'a> {
     /// committed.
     fn in_body(&self, at: usize) -> PResult<Vec<Token>> {
         let pos = self.spaced_word(at, "IN")?;
-        let mut pos = self
-            .tag(pos, "[")
-            .map_err(|_| self.hard(K::InOpeningBracket, pos))?;
+        let mut pos = self.tag(pos, "[").map_err(|_| self.hard(K::InOpeningBracket, pos))?;
         let mut values = Vec::new();
         match self.value(pos) {
             Ok((next, first)) => {
@@ -242,24 +212,14 @@ impl<'a> Parser<'a> {
         Ok(pos)
     }
 
-    fn keyword_condition(
-        &self,
-        at: usize,
-        keywords: &[&str],
-        build: fn(Token) -> Filter,
-    ) -> PResult<Filter> {
+    fn keyword_condition(&self, at: usize, keywords: &[&str], build: fn(Token) -> Filter) -> PResult<Filter> {
         let (pos, field) = self.value(at)?;
         let end = self.keywords(pos, keywords)?;
         Ok((end, build(field)))
     }
 
     /// `value KEYWORDS value`, committed once the keywords are read.
-    fn word_condition(
-        &self,
-        at: usize,
-        keywords: &[&str],
-        build: fn(Token, Token) -> Filter,
-    ) -> PResult<Filter> {
+    fn word_condition(&self, at: usize, keywords: &[&str], build: fn(Token, Token) -> Filter) -> PResult<Filter> {
         let (pos, field) = self.value(at)?;
         let pos = self.keywords(pos, keywords)?;
         let (end, word) = self.value(pos).map_err(Fail::cut)?;
@@ -286,19 +246,11 @@ impl<'a> Parser<'a> {
     fn foreign(&self, at: usize, depth: usize) -> PResult<Filter> {
         let start = self.ascii_space0(at);
         let params = self.word_exact(start, "_foreign")?;
-        let inner = Parser {
-            src: self.src,
-            extra_start: at,
-        };
-        inner
-            .foreign_params(params, depth)
-            .map_err(|fail| match fail {
-                Fail::Soft(l) | Fail::Hard(l) => Fail::Hard(super::scan::Located {
-                    kind: K::Foreign,
-                    ..l
-                }),
-                Fail::Incomplete => Fail::Incomplete,
-            })
+        let inner = Parser { src: self.src, extra_start: at };
+        inner.foreign_params(params, depth).map_err(|fail| match fail {
+            Fail::Soft(l) | Fail::Hard(l) => Fail::Hard(super::scan::Located { kind: K::Foreign, ..l }),
+            Fail::Incomplete => Fail::Incomplete,
+        })
     }
 
     fn foreign_params(&self, at: usize, depth: usize) -> PResult<Filter> {
@@ -309,27 +261,14 @@ impl<'a> Parser<'a> {
         let (pos, filter) = self.or(pos, depth)?;
         let pos = self.ascii_space0(pos);
         let end = self.char(pos, ')')?;
-        Ok((
-            end,
-            Filter::Foreign {
-                field,
-                filter: Box::new(filter),
-            },
-        ))
+        Ok((end, Filter::Foreign { field, filter: Box::new(filter) }))
     }
 
     /// A field name that is a keyword (`AND = 8`) gets its own message rather than the
     /// generic one.
     fn reserved_keyword_as_field(&self, at: usize) -> PResult<Filter> {
         match self.comparison(at) {
-            Err(Fail::Soft(l)) | Err(Fail::Hard(l))
-                if l.kind
-                    == (K::ExpectedValue {
-                        reserved_keyword: true,
-                    }) =>
-            {
-                Err(Fail::Hard(l))
-            }
+            Err(Fail::Soft(l)) | Err(Fail::Hard(l)) if l.kind == (K::ExpectedValue { reserved_keyword: true }) => Err(Fail::Hard(l)),
             Err(Fail::Hard(l)) => Err(Fail::Soft(l)),
             other => other,
         }

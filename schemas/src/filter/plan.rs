@@ -13,21 +13,14 @@ use super::facets::normalize_facet;
 /// The set of document ids that can match `filter` when the primary key is `primary_key`,
 /// or `None` when the filter does not pin the primary key (or would need more than `limit`
 /// ids to say so). Sound: a document whose id is not in the set never matches.
-pub fn primary_key_candidates(
-    filter: &Filter,
-    primary_key: &str,
-    limit: usize,
-) -> Option<BTreeSet<String>> {
+pub fn primary_key_candidates(filter: &Filter, primary_key: &str, limit: usize) -> Option<BTreeSet<String>> {
     let candidates = plan(filter, primary_key, limit)?;
     (candidates.len() <= limit).then_some(candidates)
 }
 
 fn plan(filter: &Filter, primary_key: &str, limit: usize) -> Option<BTreeSet<String>> {
     match filter {
-        Filter::Condition {
-            field,
-            op: Condition::Equal(value),
-        } if field.value() == primary_key => ids_equal_to(value, limit),
+        Filter::Condition { field, op: Condition::Equal(value) } if field.value() == primary_key => ids_equal_to(value, limit),
         Filter::In { field, values } if field.value() == primary_key => {
             let mut all = BTreeSet::new();
             for value in values {
@@ -49,10 +42,9 @@ fn plan(filter: &Filter, primary_key: &str, limit: usize) -> Option<BTreeSet<Str
             Some(all)
         }
         // Children that say nothing only narrow further: intersect the ones that know.
-        Filter::And(children) => children
-            .iter()
-            .filter_map(|child| plan(child, primary_key, limit))
-            .reduce(|a, b| a.intersection(&b).cloned().collect()),
+        Filter::And(children) => {
+            children.iter().filter_map(|child| plan(child, primary_key, limit)).reduce(|a, b| a.intersection(&b).cloned().collect())
+        }
         _ => None,
     }
 }
@@ -85,11 +77,7 @@ fn ids_equal_to(value: &Token, limit: usize) -> Option<BTreeSet<String>> {
 
 /// Lowercase ids made only of id characters (a normalized value always is lowercase).
 fn is_id_text(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() < 512
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !value.is_empty() && value.len() < 512 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// All upper/lower-case spellings of an ASCII id, or None when there are more than `limit`.
@@ -128,35 +116,24 @@ mod tests {
     use crate::filter::parse;
 
     fn plan_of(filter: &str) -> Option<Vec<String>> {
-        primary_key_candidates(&parse(filter).unwrap().unwrap(), "id", 64)
-            .map(|s| s.into_iter().collect())
+        primary_key_candidates(&parse(filter).unwrap().unwrap(), "id", 64).map(|s| s.into_iter().collect())
     }
 
     #[test]
     fn equality_on_the_primary_key_pins_every_spelling() {
         assert_eq!(plan_of("id = aB1").unwrap(), ["AB1", "Ab1", "aB1", "ab1"]);
-        assert_eq!(
-            plan_of("id IN [7, x] OR id = 8").unwrap(),
-            ["7", "8", "X", "x"]
-        );
+        assert_eq!(plan_of("id IN [7, x] OR id = 8").unwrap(), ["7", "8", "X", "x"]);
         assert_eq!(plan_of("id = 7.0").unwrap(), ["7"]);
         assert_eq!(plan_of("id = 'a b'").unwrap(), Vec::<String>::new());
     }
 
     #[test]
     fn and_narrows_or_and_negations_give_up() {
-        assert_eq!(
-            plan_of("id IN [1, 2] AND (id = 2 OR id = 3) AND genre = x").unwrap(),
-            ["2"]
-        );
+        assert_eq!(plan_of("id IN [1, 2] AND (id = 2 OR id = 3) AND genre = x").unwrap(), ["2"]);
         assert_eq!(plan_of("id = 1 OR genre = x"), None);
         assert_eq!(plan_of("id != 1"), None);
         assert_eq!(plan_of("NOT id = 1"), None);
         assert_eq!(plan_of("id > 1"), None);
-        assert_eq!(
-            plan_of("id = abcdefgh"),
-            None,
-            "256 spellings exceed the limit"
-        );
+        assert_eq!(plan_of("id = abcdefgh"), None, "256 spellings exceed the limit");
     }
 }

@@ -56,19 +56,11 @@ pub(crate) struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     pub fn new(src: &'a str) -> Self {
-        Parser {
-            src,
-            extra_start: 0,
-        }
+        Parser { src, extra_start: 0 }
     }
 
     pub fn located(&self, kind: SyntaxErrorKind, start: usize, end: usize) -> Located {
-        Located {
-            kind,
-            start,
-            end,
-            extra_start: self.extra_start,
-        }
+        Located { kind, start, end, extra_start: self.extra_start }
     }
 
     /// A soft failure whose context is the rest of the input from `at`.
@@ -199,17 +191,8 @@ impl<'a> Parser<'a> {
             Fail::Soft(l) | Fail::Hard(l) => l,
             Fail::Incomplete => self.located(SyntaxErrorKind::Incomplete, 0, self.src.len()),
         };
-        let message = render(
-            &located.kind,
-            self.src,
-            located.start,
-            located.end,
-            located.extra_start,
-        );
-        SyntaxError {
-            kind: located.kind,
-            message,
-        }
+        let message = render(&located.kind, self.src, located.start, located.end, located.extra_start);
+        SyntaxError { kind: located.kind, message }
     }
 }
 

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use super::ast::{Token, TokenSpan};
 use super::error::SyntaxErrorKind as K;
-use super::scan::{
-    expected_char, is_keyword, is_syntax_component, is_value_component, Fail, PResult, Parser,
-};
+use super::scan::{expected_char, is_keyword, is_syntax_component, is_value_component, Fail, PResult, Parser};
 
 /// A token before unescaping: where its text is, and whether a quote inside it was escaped.
 struct RawToken {
@@ -25,11 +23,9 @@ impl<'a> Parser<'a> {
         let (after, raw) = match self.peek(start) {
             Some(quote @ ('\'' | '"')) => self.quoted(start, quote).map_err(|fail| match fail {
                 // An unterminated quote is reported on the whole value.
-                Fail::Hard(l) if expected_char(&l.kind).is_some() => Fail::Hard(self.located(
-                    K::MissingClosingDelimiter(expected_char(&l.kind).unwrap()),
-                    start,
-                    self.src.len(),
-                )),
+                Fail::Hard(l) if expected_char(&l.kind).is_some() => {
+                    Fail::Hard(self.located(K::MissingClosingDelimiter(expected_char(&l.kind).unwrap()), start, self.src.len()))
+                }
                 other => other,
             })?,
             _ => {
@@ -37,20 +33,9 @@ impl<'a> Parser<'a> {
                 if end == start || is_keyword(&self.src[start..end]) {
                     let reserved_keyword = end > start;
                     let word_end = self.skip_while(start, |c| !is_syntax_component(c));
-                    return Err(Fail::Soft(self.located(
-                        K::ExpectedValue { reserved_keyword },
-                        start,
-                        word_end,
-                    )));
+                    return Err(Fail::Soft(self.located(K::ExpectedValue { reserved_keyword }, start, word_end)));
                 }
-                (
-                    end,
-                    RawToken {
-                        start,
-                        end,
-                        escaped_quote: None,
-                    },
-                )
+                (end, RawToken { start, end, escaped_quote: None })
             }
         };
         let after = self.ascii_space0(after);
@@ -103,14 +88,7 @@ impl<'a> Parser<'a> {
             }
         }
         let after = self.char(end, quote).map_err(Fail::cut)?;
-        Ok((
-            after,
-            RawToken {
-                start,
-                end,
-                escaped_quote,
-            },
-        ))
+        Ok((after, RawToken { start, end, escaped_quote }))
     }
 
     /// Resolves escapes: `\<quote>` inside a quoted string first, then the usual backslash
@@ -125,23 +103,14 @@ impl<'a> Parser<'a> {
         let value = match unescaper::unescape(&text) {
             Ok(value) => value,
             Err(unescaper::Error::IncompleteStr(_)) => return Err(None),
-            Err(unescaper::Error::ParseIntError { .. }) => {
-                return Err(Some(K::InvalidEscapedNumber))
-            }
+            Err(unescaper::Error::ParseIntError { .. }) => return Err(Some(K::InvalidEscapedNumber)),
             Err(unescaper::Error::InvalidChar { .. }) => return Err(Some(K::MalformedValue)),
         };
         Ok(self.token(value, raw.start, raw.end))
     }
 
     pub(crate) fn token(&self, value: String, start: usize, end: usize) -> Token {
-        Token::parsed(
-            value,
-            TokenSpan {
-                source: Arc::from(self.src),
-                start,
-                end,
-            },
-        )
+        Token::parsed(value, TokenSpan { source: Arc::from(self.src), start, end })
     }
 
     /// `vector_value = word-without-dots | 'quoted' | "quoted"` (no surrounding spaces).
@@ -154,14 +123,7 @@ impl<'a> Parser<'a> {
                 if end == at {
                     return Err(self.soft(K::Internal("TakeWhile1"), at));
                 }
-                (
-                    end,
-                    RawToken {
-                        start: at,
-                        end,
-                        escaped_quote: None,
-                    },
-                )
+                (end, RawToken { start: at, end, escaped_quote: None })
             }
         };
         let token = self.unescape(&raw).map_err(|kind| match kind {
@@ -175,9 +137,7 @@ impl<'a> Parser<'a> {
     /// unterminated quote.
     pub(crate) fn required_vector_value(&self, at: usize, kind: K) -> PResult<Token> {
         self.vector_value(at).map_err(|fail| match fail {
-            Fail::Hard(l) if matches!(expected_char(&l.kind), Some('"' | '\'')) => {
-                self.hard(K::VectorFilterInvalidQuotes, at)
-            }
+            Fail::Hard(l) if matches!(expected_char(&l.kind), Some('"' | '\'')) => self.hard(K::VectorFilterInvalidQuotes, at),
             _ => self.hard(kind, at),
         })
     }

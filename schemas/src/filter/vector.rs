@@ -10,21 +10,11 @@ impl<'a> Parser<'a> {
         let start = self.ascii_space0(at);
         let pos = self.tag(start, "_vectors")?;
         if let Ok(after_spaces) = self.ascii_space1(pos) {
-            return self.vector_operation(
-                after_spaces,
-                Filter::VectorExists {
-                    embedder: None,
-                    filter: VectorFilter::None,
-                },
-            );
+            return self.vector_operation(after_spaces, Filter::VectorExists { embedder: None, filter: VectorFilter::None });
         }
         let pos = self.char(pos, '.')?;
         if self.rest(pos).starts_with(' ') {
-            return Err(Fail::Hard(self.located(
-                K::VectorFilterMissingEmbedder,
-                pos,
-                pos + 1,
-            )));
+            return Err(Fail::Hard(self.located(K::VectorFilterMissingEmbedder, pos, pos + 1)));
         }
         let (pos, embedder) = self.required_vector_value(pos, K::VectorFilterInvalidEmbedder)?;
         let (pos, filter) = self.vector_suffix(pos)?;
@@ -49,26 +39,15 @@ impl<'a> Parser<'a> {
         }
 
         let pos = self.ascii_space1(pos).map_err(|fail| match fail {
-            Fail::Soft(l) | Fail::Hard(l) => Fail::Hard(Located {
-                kind: K::VectorFilterLeftover,
-                ..l
-            }),
+            Fail::Soft(l) | Fail::Hard(l) => Fail::Hard(Located { kind: K::VectorFilterLeftover, ..l }),
             Fail::Incomplete => Fail::Incomplete,
         })?;
-        self.vector_operation(
-            pos,
-            Filter::VectorExists {
-                embedder: Some(embedder),
-                filter,
-            },
-        )
+        self.vector_operation(pos, Filter::VectorExists { embedder: Some(embedder), filter })
     }
 
     fn vector_suffix(&self, at: usize) -> PResult<VectorFilter> {
         if let Ok(pos) = self.tag(at, ".fragments") {
-            let pos = self
-                .tag(pos, ".")
-                .map_err(|_| self.hard(K::VectorFilterMissingFragment, pos))?;
+            let pos = self.tag(pos, ".").map_err(|_| self.hard(K::VectorFilterMissingFragment, pos))?;
             let (end, name) = self.required_vector_value(pos, K::VectorFilterInvalidFragment)?;
             return Ok((end, VectorFilter::Fragment(name)));
         }
@@ -90,10 +69,7 @@ impl<'a> Parser<'a> {
         if let Ok(end) = self.tag(at, "EXISTS") {
             return Ok((end, exists));
         }
-        let not_exists = self
-            .tag(at, "NOT")
-            .and_then(|pos| self.ascii_space1(pos))
-            .and_then(|pos| self.tag(pos, "EXISTS"));
+        let not_exists = self.tag(at, "NOT").and_then(|pos| self.ascii_space1(pos)).and_then(|pos| self.tag(pos, "EXISTS"));
         match not_exists {
             Ok(end) => Ok((end, Filter::Not(Box::new(exists)))),
             Err(_) => Err(self.hard(K::VectorFilterOperation, at)),

@@ -36,16 +36,12 @@ fn addition() -> TaskRecord {
         Some(TaskDetails::DocumentAdditionOrUpdate { received_documents: 10, indexed_documents: None }),
         at("2025-01-01T00:00:00.123456789Z"),
     );
-    record.targets = (0..3)
-        .map(|k| ShardTarget { shard: ShardId(k), replicas: vec![format!("a{k}"), format!("b{k}")] })
-        .collect();
+    record.targets = (0..3).map(|k| ShardTarget { shard: ShardId(k), replicas: vec![format!("a{k}"), format!("b{k}")] }).collect();
     record
 }
 
 fn all_replicas(per_shard: [u64; 3]) -> Vec<TaskEvent> {
-    (0..3u32)
-        .flat_map(|k| ["a", "b"].map(|g| event(5, k, &format!("{g}{k}"), indexed(per_shard[k as usize]), None)))
-        .collect()
+    (0..3u32).flat_map(|k| ["a", "b"].map(|g| event(5, k, &format!("{g}{k}"), indexed(per_shard[k as usize]), None))).collect()
 }
 
 #[test]
@@ -153,11 +149,7 @@ fn split_finished_details(view: &Map<String, Value>) -> (TaskDetails, DetailCoun
     } else if view.len() == 1 && view.contains_key("deletedDocuments") {
         TaskDetails::ClearAll { deleted_documents: None }
     } else if let Some(primary_key) = view.get("primaryKey") {
-        TaskDetails::IndexInfo {
-            primary_key: primary_key.as_str().map(str::to_owned),
-            old_index_uid: None,
-            new_index_uid: None,
-        }
+        TaskDetails::IndexInfo { primary_key: primary_key.as_str().map(str::to_owned), old_index_uid: None, new_index_uid: None }
     } else if let Some(swaps) = view.get("swaps") {
         TaskDetails::IndexSwap { swaps: serde_json::from_value::<Vec<IndexSwap>>(swaps.clone()).unwrap() }
     } else {
@@ -194,12 +186,7 @@ fn finished_tasks_render_exactly_like_the_transcript() {
             ..event(uid, 0, "n", DetailCounts::default(), None)
         };
         let got = task_view(uid, &record, &[replica_event]);
-        assert_eq!(
-            serde_json::to_string(&got).unwrap(),
-            serde_json::to_string(&expected).unwrap(),
-            "{}",
-            exchange.name
-        );
+        assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap(), "{}", exchange.name);
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} finished tasks in the transcript");

@@ -48,7 +48,11 @@ fn header_errors() {
     let store = KeyStore::new(Some(MASTER.into()));
     assert_eq!(
         error(&store, &HeaderMap::new(), Method::GET, "/indexes"),
-        (401, "missing_authorization_header".into(), "The Authorization header is missing. It must use the bearer authorization method.".into())
+        (
+            401,
+            "missing_authorization_header".into(),
+            "The Authorization header is missing. It must use the bearer authorization method.".into()
+        )
     );
     assert_eq!(
         error(&store, &bearer("wrong-key"), Method::GET, "/indexes"),
@@ -108,7 +112,11 @@ fn index_restrictions_and_expiry() {
     let movies = add_key(&mut store, 1, &["search", "documents.*", "tasks.get", "indexes.create"], &["movies", "films*"], None);
     assert_eq!(
         error(&store, &bearer(&movies), Method::POST, "/indexes/books/search"),
-        (403, "invalid_api_key".into(), "The API key cannot acces the index `books`, authorized indexes are [\"films*\", \"movies\"].".into())
+        (
+            403,
+            "invalid_api_key".into(),
+            "The API key cannot acces the index `books`, authorized indexes are [\"films*\", \"movies\"].".into()
+        )
     );
     assert!(call(&store, &bearer(&movies), Method::POST, "/indexes/films_fr/documents").is_ok());
     assert_eq!(error(&store, &bearer(&movies), Method::POST, "/indexes/movies/documents/edit").1, "invalid_api_key", "edit needs `*`");
@@ -142,7 +150,10 @@ fn without_master_key_only_keys_routes_are_closed() {
     for headers in [HeaderMap::new(), bearer("anything")] {
         let (status, code, message) = error(&store, &headers, Method::GET, "/keys");
         assert_eq!((status, code.as_str()), (401, "missing_master_key"));
-        assert_eq!(message, "Meilisearch is running without a master key. To access this API endpoint, you must have set a master key at launch.");
+        assert_eq!(
+            message,
+            "Meilisearch is running without a master key. To access this API endpoint, you must have set a master key at launch."
+        );
         assert_eq!(error(&store, &headers, Method::GET, "/_miroir/x").1, "missing_master_key");
     }
 }
@@ -167,8 +178,15 @@ fn tenant_tokens() {
         error(&store, &bearer(&token), Method::POST, "/indexes/books/search").2,
         "The provided tenant token cannot acces the index `books`, allowed indexes are [\"movies\", \"movies_fr\"]."
     );
-    assert_eq!(context.check_multi_search(["movies", "movies_de"]).unwrap_err().message, "Inside `.queries[1]`: The provided API key is invalid.");
-    assert_eq!(error(&store, &bearer(&token), Method::GET, "/indexes/movies/documents").2, "The provided API key is invalid.", "tenant tokens only search");
+    assert_eq!(
+        context.check_multi_search(["movies", "movies_de"]).unwrap_err().message,
+        "Inside `.queries[1]`: The provided API key is invalid."
+    );
+    assert_eq!(
+        error(&store, &bearer(&token), Method::GET, "/indexes/movies/documents").2,
+        "The provided API key is invalid.",
+        "tenant tokens only search"
+    );
 
     let wide = tenant_token(&store, 1, json!({"searchRules": ["*"], "apiKeyUid": uid}));
     assert_eq!(
@@ -182,7 +200,11 @@ fn tenant_tokens() {
 
     add_key(&mut store, 2, &["documents.get"], &["*"], None);
     let no_search = tenant_token(&store, 2, json!({"searchRules": ["*"], "apiKeyUid": Uuid::from_u128(2)}));
-    assert_eq!(error(&store, &bearer(&no_search), Method::POST, "/indexes/movies/search").1, "invalid_api_key", "parent key must hold search");
+    assert_eq!(
+        error(&store, &bearer(&no_search), Method::POST, "/indexes/movies/search").1,
+        "invalid_api_key",
+        "parent key must hold search"
+    );
 }
 
 fn any_action() -> impl Strategy<Value = Action> {

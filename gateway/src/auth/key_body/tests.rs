@@ -43,7 +43,10 @@ fn expires_at_formats_and_future_rule() {
     }
     assert_eq!(
         create_err(json!({"actions": ["search"], "indexes": ["*"], "expiresAt": 3})),
-        ("invalid_api_key_expires_at".to_owned(), "Invalid value type at `.expiresAt`: expected a string, but found a positive integer: `3`".to_owned())
+        (
+            "invalid_api_key_expires_at".to_owned(),
+            "Invalid value type at `.expiresAt`: expected a string, but found a positive integer: `3`".to_owned()
+        )
     );
 }
 
@@ -67,7 +70,11 @@ fn create_errors_are_meilisearch_errors() {
         assert_eq!(create_err(body.clone()), (code.to_owned(), message.to_owned()), "{body}");
     }
     let e = parse_create(&json!({"actions": ["serach"], "indexes": ["*"], "expiresAt": null}), Uuid::nil(), NOW).unwrap_err();
-    assert!(e.message.starts_with("Unknown value `serach` at `.actions[0]`: did you mean `search`? expected one of `*`, `search`, "), "{}", e.message);
+    assert!(
+        e.message.starts_with("Unknown value `serach` at `.actions[0]`: did you mean `search`? expected one of `*`, `search`, "),
+        "{}",
+        e.message
+    );
     assert_eq!(e.http_status, 400);
 }
 
@@ -79,7 +86,10 @@ fn index_scoped_keys_cannot_hold_global_actions() {
     for indexes in [json!(["*"]), json!([]), json!(["movies", "*"])] {
         assert!(parse_create(&json!({"actions": ["keys.get"], "indexes": indexes, "expiresAt": null}), Uuid::nil(), NOW).is_ok());
     }
-    assert!(parse_create(&json!({"actions": ["*"], "indexes": ["movies"], "expiresAt": null}), Uuid::nil(), NOW).is_ok(), "`*` is multi-scope");
+    assert!(
+        parse_create(&json!({"actions": ["*"], "indexes": ["movies"], "expiresAt": null}), Uuid::nil(), NOW).is_ok(),
+        "`*` is multi-scope"
+    );
 }
 
 #[test]
@@ -101,7 +111,10 @@ fn patch_changes_only_name_and_description() {
         ("updatedAt", "immutable_api_key_updated_at"),
     ] {
         let e = parse_patch(&json!({"name": "ok", field: "x"})).unwrap_err();
-        assert_eq!((e.code.as_str(), e.message.as_str()), (code, format!("Immutable field `{field}`: expected one of `description`, `name`").as_str()));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (code, format!("Immutable field `{field}`: expected one of `description`, `name`").as_str())
+        );
     }
     let e = parse_patch(&json!({"key": "x"})).unwrap_err();
     assert_eq!((e.code.as_str(), e.message.as_str()), ("bad_request", "Unknown field `key`: expected one of `description`, `name`"));

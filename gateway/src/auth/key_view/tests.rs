@@ -66,11 +66,17 @@ fn list_query_errors() {
     assert_eq!(parse_list_query(&[]).unwrap(), ListQuery { offset: 0, limit: 20 });
     assert_eq!(parse_list_query(&pairs(&[("limit", "3"), ("offset", "1")])).unwrap(), ListQuery { offset: 1, limit: 3 });
     let e = parse_list_query(&pairs(&[("offset", "-1")])).unwrap_err();
-    assert_eq!((e.code.as_str(), e.message.as_str()), ("invalid_api_key_offset", "Invalid value in parameter `offset`: could not parse `-1` as a positive integer"));
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("invalid_api_key_offset", "Invalid value in parameter `offset`: could not parse `-1` as a positive integer")
+    );
     let e = parse_list_query(&pairs(&[("limit", "x")])).unwrap_err();
     assert_eq!(e.code, "invalid_api_key_limit");
     let e = parse_list_query(&pairs(&[("limt", "1")])).unwrap_err();
-    assert_eq!((e.code.as_str(), e.message.as_str()), ("bad_request", "Unknown parameter `limt`: did you mean `limit`? expected one of `offset`, `limit`"));
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("bad_request", "Unknown parameter `limt`: did you mean `limit`? expected one of `offset`, `limit`")
+    );
 }
 
 #[test]

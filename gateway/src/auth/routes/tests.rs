@@ -86,7 +86,9 @@ proptest! {
 
 #[test]
 fn served_paths_tell_405_from_404() {
-    for path in ["/health", "/indexes", "/indexes/movies/search", "/keys/abc", "/_miroir/anything/here", "/indexes/movies/settings/stop-words/"] {
+    for path in
+        ["/health", "/indexes", "/indexes/movies/search", "/keys/abc", "/_miroir/anything/here", "/indexes/movies/settings/stop-words/"]
+    {
         assert!(serves_path(path), "{path}");
     }
     for path in ["/", "/nope", "/indexes/movies/unknown", "/indexes/movies/settings/stop-words/extra", "/keys/a/b"] {

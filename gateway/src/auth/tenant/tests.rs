@@ -53,10 +53,7 @@ fn refuses_forged_wrong_key_and_expired_tokens() {
     let mut parts: Vec<&str> = genuine.split('.').collect();
     let forged_payload = sign(Algorithm::HS256, &secret, &json!({"searchRules": ["*"], "apiKeyUid": uid, "x": 1}));
     parts[1] = forged_payload.split('.').nth(1).unwrap();
-    assert_eq!(
-        verify(&store, &parts.join("."), NOW).unwrap_err().message(),
-        "Could not decode tenant token, InvalidSignature."
-    );
+    assert_eq!(verify(&store, &parts.join("."), NOW).unwrap_err().message(), "Could not decode tenant token, InvalidSignature.");
 
     let exp = NOW.unix_timestamp() - 1;
     let expired = sign(Algorithm::HS256, &secret, &json!({"searchRules": ["*"], "apiKeyUid": uid, "exp": exp}));

@@ -7,14 +7,8 @@ use crate::filter::{matches, parse, primary_key_candidates};
 
 /// Fuzz budget: `MIROIR_FUZZ_CASES` raises it (see fuzz/run-short.sh).
 fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("MIROIR_FUZZ_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    let cases = std::env::var("MIROIR_FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default);
+    ProptestConfig { cases, ..ProptestConfig::default() }
 }
 
 proptest! {
@@ -84,14 +78,9 @@ proptest! {
 
 fn check_refusal_shape(input: &str) -> Result<(), TestCaseError> {
     if let Err(error) = parse(input) {
-        let (_, position) = error
-            .message
-            .split_once('\n')
-            .ok_or_else(|| TestCaseError::fail("one-line message"))?;
+        let (_, position) = error.message.split_once('\n').ok_or_else(|| TestCaseError::fail("one-line message"))?;
         let columns = position.split(' ').next().unwrap();
-        let (start, end) = columns
-            .split_once(':')
-            .ok_or_else(|| TestCaseError::fail(position.to_owned()))?;
+        let (start, end) = columns.split_once(':').ok_or_else(|| TestCaseError::fail(position.to_owned()))?;
         let (start, end): (usize, usize) = (start.parse().unwrap(), end.parse().unwrap());
         prop_assert!(start >= 1 && end >= start, "{position}");
     }

@@ -7,27 +7,12 @@ use crate::filter::{Condition, Filter, Token, VectorFilter};
 
 /// Field names, including ones that need quoting (keywords, spaces, dots).
 pub fn field() -> impl Strategy<Value = Token> {
-    prop_oneof![
-        Just("id"),
-        Just("name"),
-        Just("price"),
-        Just("tags"),
-        Just("a.b"),
-        Just("AND"),
-        Just("dog race"),
-    ]
-    .prop_map(Token::new)
+    prop_oneof![Just("id"), Just("name"), Just("price"), Just("tags"), Just("a.b"), Just("AND"), Just("dog race"),].prop_map(Token::new)
 }
 
 /// Values, including quotes, backslashes, control characters and non-ASCII text.
 pub fn value() -> impl Strategy<Value = Token> {
-    prop_oneof![
-        "[a-zA-Z0-9_-]{1,6}",
-        "-?[0-9]{1,4}(\\.[0-9]{1,2})?",
-        "[ a-zA-Z'\"\\\\\\n\\té]{0,8}",
-        any::<String>(),
-    ]
-    .prop_map(Token::new)
+    prop_oneof!["[a-zA-Z0-9_-]{1,6}", "-?[0-9]{1,4}(\\.[0-9]{1,2})?", "[ a-zA-Z'\"\\\\\\n\\té]{0,8}", any::<String>(),].prop_map(Token::new)
 }
 
 fn number() -> impl Strategy<Value = Token> {
@@ -83,65 +68,36 @@ pub fn filter() -> impl Strategy<Value = Filter> {
             }),
             prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::And),
             prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::Or),
-            (field(), inner).prop_map(|(field, f)| Filter::Foreign {
-                field,
-                filter: Box::new(f)
-            }),
+            (field(), inner).prop_map(|(field, f)| Filter::Foreign { field, filter: Box::new(f) }),
         ]
     })
 }
 
 /// Ids with mixed case, and integers, so that case-insensitive matching is exercised.
 pub fn id_value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        "[aAbB0-9_-]{1,4}".prop_map(Value::from),
-        (-20i64..20).prop_map(Value::from),
-    ]
+    prop_oneof!["[aAbB0-9_-]{1,4}".prop_map(Value::from), (-20i64..20).prop_map(Value::from),]
 }
 
 pub fn document() -> impl Strategy<Value = Map<String, Value>> {
-    (
-        id_value(),
-        prop::option::of(id_value()),
-        prop::collection::vec(id_value(), 0..3),
-    )
-        .prop_map(|(id, name, tags)| {
-            let mut doc = json!({"id": id, "tags": tags});
-            if let Some(name) = name {
-                doc["name"] = name;
-            }
-            doc.as_object().unwrap().clone()
-        })
+    (id_value(), prop::option::of(id_value()), prop::collection::vec(id_value(), 0..3)).prop_map(|(id, name, tags)| {
+        let mut doc = json!({"id": id, "tags": tags});
+        if let Some(name) = name {
+            doc["name"] = name;
+        }
+        doc.as_object().unwrap().clone()
+    })
 }
 
 /// Filters over the fields of [`document`] whose values are often ids.
 pub fn filter_on_documents() -> impl Strategy<Value = Filter> {
-    let token = || {
-        prop_oneof![
-            id_value().prop_map(|v| Token::new(v.as_str().map_or(v.to_string(), str::to_owned))),
-            value()
-        ]
-    };
+    let token = || prop_oneof![id_value().prop_map(|v| Token::new(v.as_str().map_or(v.to_string(), str::to_owned))), value()];
     let field = || prop_oneof![Just("id"), Just("name"), Just("tags")].prop_map(Token::new);
     let leaf = prop_oneof![
-        (field(), token()).prop_map(|(field, v)| Filter::Condition {
-            field,
-            op: Condition::Equal(v)
-        }),
-        (field(), token()).prop_map(|(field, v)| Filter::Condition {
-            field,
-            op: Condition::NotEqual(v)
-        }),
-        (field(), token()).prop_map(|(field, v)| Filter::Condition {
-            field,
-            op: Condition::GreaterThan(v)
-        }),
-        (field(), prop::collection::vec(token(), 0..4))
-            .prop_map(|(field, values)| Filter::In { field, values }),
-        field().prop_map(|field| Filter::Condition {
-            field,
-            op: Condition::Exists
-        }),
+        (field(), token()).prop_map(|(field, v)| Filter::Condition { field, op: Condition::Equal(v) }),
+        (field(), token()).prop_map(|(field, v)| Filter::Condition { field, op: Condition::NotEqual(v) }),
+        (field(), token()).prop_map(|(field, v)| Filter::Condition { field, op: Condition::GreaterThan(v) }),
+        (field(), prop::collection::vec(token(), 0..4)).prop_map(|(field, values)| Filter::In { field, values }),
+        field().prop_map(|field| Filter::Condition { field, op: Condition::Exists }),
     ];
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
