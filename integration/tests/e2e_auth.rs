@@ -33,7 +33,7 @@ fn invalid_api_key(message: &str) -> Value {
 }
 
 fn tenant_of(id: u64) -> &'static str {
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         "A"
     } else {
         "B"

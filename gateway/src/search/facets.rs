@@ -270,10 +270,10 @@ pub fn keep_and_order(
 /// a string (`150, 200, 12` ends at `200`: `12` breaks both orders).
 pub fn numbers_listed(values: &[(String, u64)]) -> Vec<&str> {
     let numeric: Vec<(&str, f64)> = values.iter().map_while(|(value, _)| Some((value.as_str(), displayed_number(value)?))).collect();
-    let prefix =
-        |sorted: &dyn Fn(&(&str, f64), &(&str, f64)) -> bool| 1 + numeric.windows(2).take_while(|pair| sorted(&pair[0], &pair[1])).count();
-    let by_text = prefix(&|a, b| a.0 <= b.0);
-    let by_value = prefix(&|a, b| a.1 <= b.1);
+    let sorted_prefix =
+        |in_order: fn(&(&str, f64), &(&str, f64)) -> bool| 1 + numeric.windows(2).take_while(|pair| in_order(&pair[0], &pair[1])).count();
+    let by_text = sorted_prefix(|a, b| a.0 <= b.0);
+    let by_value = sorted_prefix(|a, b| a.1 <= b.1);
     numeric.iter().take(by_text.max(by_value).min(numeric.len())).map(|(value, _)| *value).collect()
 }
 

@@ -6,7 +6,7 @@ use miroir_clients::node::NodeClient;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{node_index_uid, ShardId};
 use reqwest::Method;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::corpus::Document;
 
@@ -41,7 +41,7 @@ pub async fn snapshot(nodes: &[NodeClient]) -> Snapshot {
             let uid = index["uid"].as_str().expect("an index uid").to_owned();
             let documents = node.all_documents(&uid, 1000).await.unwrap_or_else(|e| panic!("reading {uid} on {}: {e}", node.node_id()));
             let by_id = match index["primaryKey"].as_str() {
-                Some(primary_key) => documents.into_iter().map(|d| as_document(d)).map(|d| (key_of(&d, primary_key), d)).collect(),
+                Some(primary_key) => documents.into_iter().map(as_document).map(|d| (key_of(&d, primary_key), d)).collect(),
                 None => {
                     assert!(documents.is_empty(), "{uid} on {} holds documents but has no primary key", node.node_id());
                     NodeIndexDocuments::new()
@@ -143,7 +143,7 @@ pub async fn assert_placed(nodes: &[NodeClient], placement: &Placement, index: &
 /// Meilisearch's `PUT /documents` merge: top-level fields of `update` replace the stored ones,
 /// the others are kept; an unknown id is added as is.
 pub fn merge_update(contents: &mut Contents, id: &str, update: &Document) {
-    let stored = contents.entry(id.to_owned()).or_insert_with(Map::new);
+    let stored = contents.entry(id.to_owned()).or_default();
     for (field, value) in update {
         stored.insert(field.clone(), value.clone());
     }

@@ -89,9 +89,9 @@ pub fn documents_path() -> String {
 
 /// Deletes by id, by batch and by filter, clear-all and PUT partial updates reach every replica.
 pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &Cluster) {
-    create_index(&cluster).await;
+    create_index(cluster).await;
     let documents = corpus(1_500);
-    let tasks = post_batches(&cluster, INDEX, &documents, 500).await;
+    let tasks = post_batches(cluster, INDEX, &documents, 500).await;
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
     let mut expected = contents_of(&documents);
     assert_placed(&cluster.node_clients, &cluster.placement, INDEX, &expected).await;
@@ -146,11 +146,11 @@ pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &Cluster) 
 /// kill -9 of the indexer with tasks in flight, more writes while none runs, a restart: the
 /// nodes end exactly equal to what was written.
 pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
-    create_index(&cluster).await;
+    create_index(cluster).await;
     let slice = small_slice();
     let (first, second) = slice.documents.split_at(slice.documents.len() / 2);
     let batch = slice.batch_size / 2;
-    let mut tasks = post_batches(&cluster, INDEX, first, batch).await;
+    let mut tasks = post_batches(cluster, INDEX, first, batch).await;
 
     // Crash the indexer as soon as it has finished one task, with the rest still in flight.
     cluster.gateway.expect_succeeded(&tasks[..1], TASK_BOUND).await;
@@ -164,7 +164,7 @@ pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
     eprintln!("indexer killed with {unfinished} of {} tasks unfinished", tasks.len());
 
     // Written while no indexer runs: the rest, newer versions of already-applied documents, a deletion.
-    tasks.extend(post_batches(&cluster, INDEX, second, batch).await);
+    tasks.extend(post_batches(cluster, INDEX, second, batch).await);
     let rewritten: Vec<Document> = first[..batch]
         .iter()
         .map(|d| {
@@ -173,7 +173,7 @@ pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
             newer
         })
         .collect();
-    tasks.extend(post_batches(&cluster, INDEX, &rewritten, batch).await);
+    tasks.extend(post_batches(cluster, INDEX, &rewritten, batch).await);
     let gone: Vec<&str> = first[batch..batch + 50].iter().map(doc_id).collect();
     tasks.push(cluster.gateway.json(Method::POST, &format!("{}/delete-batch", documents_path()), &json!(gone)).await.task_uid());
 
@@ -190,15 +190,15 @@ pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
 /// A node hangs (SIGSTOP) during an ingest: the others get everything, tasks wait for it, and
 /// it catches up when it resumes.
 pub async fn node_stopped_during_ingest_catches_up(cluster: &Cluster) {
-    create_index(&cluster).await;
+    create_index(cluster).await;
     let documents = corpus(3_000);
     let (first, rest) = documents.split_at(500);
-    let tasks = post_batches(&cluster, INDEX, first, 500).await;
+    let tasks = post_batches(cluster, INDEX, first, 500).await;
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
 
     const PAUSED: usize = 1;
     cluster.pause_node(PAUSED);
-    let mut tasks = post_batches(&cluster, INDEX, rest, 500).await;
+    let mut tasks = post_batches(cluster, INDEX, rest, 500).await;
     let gone: Vec<&str> = first[..40].iter().map(doc_id).collect();
     tasks.push(cluster.gateway.json(Method::POST, &format!("{}/delete-batch", documents_path()), &json!(gone)).await.task_uid());
     let mut expected = contents_of(&documents);
@@ -315,9 +315,9 @@ fn bad_writes(valid: &[Document]) -> Vec<BadWrite> {
 
 /// Every bad write is refused as Meilisearch refuses it and changes nothing on any node.
 pub async fn bad_writes_change_nothing_on_any_node(cluster: &Cluster) {
-    create_index(&cluster).await;
+    create_index(cluster).await;
     let documents = corpus(300);
-    let tasks = post_batches(&cluster, INDEX, &documents, 300).await;
+    let tasks = post_batches(cluster, INDEX, &documents, 300).await;
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
     let before = snapshot(&cluster.node_clients).await;
 
