@@ -1,4 +1,10 @@
 //! Clients for what Miroir talks to: the write log and Meilisearch nodes.
+//!
+//! Module map:
+//! * [`log`]: the `WriteLog` trait and its NATS JetStream, Kafka and in-memory implementations
+//!   (a new log backend goes here, behind the same contract suite).
+//! * [`node`]: the HTTP client of one Meilisearch node.
+//! * [`cluster_config`]: the launch flags every Miroir process of one cluster shares.
 
 pub mod cluster_config;
 pub mod log;

@@ -1,4 +1,17 @@
 //! Miroir gateway: the Meilisearch HTTP API in front of a sharded, replicated fleet.
+//!
+//! Module map:
+//! * [`app`], [`routes`], [`serve`], [`state`]: the router (every route and its guard), the
+//!   handlers, serving over HTTP/HTTPS, what handlers share.
+//! * [`auth`], [`access`]: API keys, actions and tenant tokens, as Meilisearch decides them.
+//! * Writes: [`body`], [`params`], [`documents`] check a request; [`enqueue`] appends the task
+//!   and splits the documents per shard into `ops` (where a write is split).
+//! * Reads: [`read`] fans a request out to one replica per shard; [`search`] plans it and merges
+//!   the node answers (where a search is merged), pure.
+//! * Tasks and indexes: [`watch`] tails the logs into [`catalog`], the folded index catalog and
+//!   task table.
+//! * [`node_features`]: preparing nodes (the `network` feature a merge needs).
+//! * [`config`], [`error`]: launch flags; the one error type of the HTTP layer.
 
 pub mod access;
 pub mod app;

@@ -1,4 +1,16 @@
 //! The indexer: applies `ops` to every replica of each shard and reports `task-events`.
+//!
+//! Module map:
+//! * [`worker`]: the loop — consume `ops` as a group member, apply each partition, commit.
+//! * [`request`], [`batch`]: from `ops` records to node requests, batched as Meilisearch's
+//!   auto-batcher would (pure).
+//! * [`job`], [`apply`], [`replica`]: applying one node index's requests to one replica, behind
+//!   a small node trait.
+//! * [`checkpoint`], [`replay`], [`catch_up`]: each replica's apply position, kept in the node
+//!   itself, and catching a lagging replica up from it.
+//! * [`events`]: per-operation outcomes into `task-events`; [`cancelation`]: the indexer's side
+//!   of task cancelation.
+//! * [`config`]: launch flags.
 
 pub mod apply;
 pub mod batch;

@@ -1,4 +1,17 @@
 //! The data model every Miroir process shares. Pure: no I/O.
+//!
+//! Module map:
+//! * [`topology`], [`placement`]: the cluster's shape; which shard a document belongs to and
+//!   which nodes hold a shard (rendezvous hashing, bit-compatible with Meilisearch Enterprise).
+//! * [`envelope`], [`task_log`], [`meta_log`]: every record Miroir writes to its logs (`ops`,
+//!   `tasks`, `task-events`, `meta`), versioned.
+//! * [`tasks`], [`details`], [`cancelation`]: where a task's status comes from — the task record
+//!   and the per-replica events folded into Meilisearch's task object; which tasks a
+//!   cancelation canceled.
+//! * [`payload`], [`filter`]: document payloads (JSON, NDJSON, CSV) and the filter language,
+//!   with Meilisearch's exact errors.
+//! * [`error`]: Meilisearch's error vocabulary, the one table every layer's errors map through.
+//! * [`cdc`]: the change-data-capture events the reconciler publishes.
 
 pub mod cancelation;
 pub mod cdc;

@@ -2,10 +2,10 @@
 //! fan-out with failover every read endpoint uses.
 
 use super::assign::assign;
-use super::bench::Bench;
 use super::error::ReadError;
 use super::fanout::{Answered, Failure, Gathered};
 use super::index_meta::IndexMeta;
+use super::node_health::Bench;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::{HttpTransport, NodeCall, NodeTransport};
 use axum::http::{HeaderName, HeaderValue};

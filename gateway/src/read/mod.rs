@@ -11,13 +11,13 @@
 //! The HTTP layer mounts the public functions of [`ReadExecutor`] (see each endpoint module).
 
 pub mod assign;
-pub mod bench;
 pub mod documents;
 pub mod error;
 pub mod executor;
 pub mod facet_search;
 pub mod fanout;
 pub mod index_meta;
+pub mod node_health;
 pub mod params;
 pub mod rewrite;
 pub mod search;

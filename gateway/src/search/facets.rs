@@ -2,12 +2,13 @@
 //! shards, taking rejected (distinct) hits back out, and the index's order and truncation.
 //!
 //! Exactness bound. Every node truncates each facet to its node index's `maxValuesPerFacet`
-//! before we see it. Node indexes are meant to carry [`node_max_values_per_facet`] values
-//! (more than the client's setting), and the merge keeps the client's `maxValuesPerFacet`:
-//! * alphabetical order: a node keeps the first values of its walk (numbers by value, then
-//!   strings by normalized form, [`keep_and_order`]); a value among the first `M` merged values
-//!   is among the first `M` of every shard that holds it, so its count is exact whenever the
-//!   node limit is `≥ M` — always, given [`node_max_values_per_facet`];
+//! (today the client's setting, `M`) before we see it, and the merge keeps `M` values:
+//! * alphabetical order: a node keeps the first values of its walk ([`keep_and_order`]); when
+//!   every shard takes the walk the whole index takes, a value among the first `M` merged values
+//!   is among the first `M` of every shard that holds it, so its count is exact. A shard that
+//!   matched 3,000 documents or fewer while the whole index matched more walks its numbers in
+//!   text order instead of numeric order and may not send the values the merge needs
+//!   (ARCHITECTURE.md, "What a sharded answer cannot match");
 //! * count order: a value a truncated shard did not return has at most that shard's smallest
 //!   returned count there; [`FacetMerge::count_order_is_exact`] checks that no hidden value can
 //!   reach the returned list, and otherwise the tail can be undercounted by at most the sum
@@ -21,16 +22,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Meilisearch's default `faceting.maxValuesPerFacet`.
 pub const DEFAULT_MAX_VALUES_PER_FACET: usize = 100;
-/// Node indexes carry at least this many facet values per facet (see the module docs).
-pub const NODE_MAX_VALUES_PER_FACET_FLOOR: usize = 1_000;
-
-/// How many facet values per facet node indexes must be configured to return for an index
-/// whose client-visible setting is `client_max`: never fewer than the client sees, and at
-/// least [`NODE_MAX_VALUES_PER_FACET_FLOOR`] so count-ordered facets are exact far more often.
-pub fn node_max_values_per_facet(client_max: usize) -> usize {
-    client_max.max(NODE_MAX_VALUES_PER_FACET_FLOOR)
-}
-
 /// `faceting.sortFacetValuesBy` order for one facet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FacetOrder {

@@ -50,12 +50,6 @@ fn count_order_exactness_detects_values_a_truncated_shard_may_hide() {
 }
 
 #[test]
-fn node_indexes_carry_more_values_than_the_client_sees() {
-    assert_eq!(node_max_values_per_facet(100), NODE_MAX_VALUES_PER_FACET_FLOOR);
-    assert_eq!(node_max_values_per_facet(5000), 5000);
-}
-
-#[test]
 fn alphabetical_order_is_numbers_by_displayed_text_then_strings_by_normalized_form() {
     let mut merge = FacetMerge::default();
     merge.add(&shard(json!({"size": {"10": 1, "100": 1, "9": 2}, "tag": {"apt": 2, "Zlib": 1}}), json!({})), 100);

@@ -30,8 +30,8 @@ pub struct IndexSearchSettings {
     pub max_total_hits: usize,
     /// `distinctAttribute`.
     pub distinct_attribute: Option<String>,
-    /// `maxValuesPerFacet` the node indexes actually carry (see `facets::node_max_values_per_facet`);
-    /// only used to tell whether a shard's facet list may have been cut.
+    /// `maxValuesPerFacet` the node indexes actually carry (today the client's value); only used
+    /// to tell whether a shard's facet list may have been cut.
     pub node_max_values_per_facet: usize,
 }
 
