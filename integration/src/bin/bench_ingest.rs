@@ -49,9 +49,14 @@ impl Run {
         self.cpu.iter().map(|(_, seconds)| seconds).sum()
     }
 
-    /// CPU seconds of the processes whose name starts with `prefix`.
-    fn cpu_of(&self, prefix: &str) -> f64 {
-        self.cpu.iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, seconds)| seconds).sum()
+    /// CPU seconds of the processes whose name starts with `prefix`, or `–` when the run had none.
+    fn cpu_of(&self, prefix: &str) -> String {
+        let seconds: Vec<f64> = self.cpu.iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, seconds)| *seconds).collect();
+        if seconds.is_empty() {
+            "–".to_owned()
+        } else {
+            format!("{:.1}", seconds.iter().sum::<f64>())
+        }
     }
 }
 
@@ -115,7 +120,7 @@ fn markdown(args: &Args, runs: &[Run], engine: &str, load_before: &str) -> Strin
     );
     for run in runs {
         out.push_str(&format!(
-            "| {} | {:.2} | {:.0} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} |\n",
+            "| {} | {:.2} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {:.1} | {:.2} |\n",
             run.target,
             run.took.as_secs_f64(),
             rate(run),
