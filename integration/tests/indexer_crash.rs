@@ -1,4 +1,4 @@
-//! kill -9 of `miroir-indexer` in the middle of a stream of several thousand documents (with
+//! kill -9 of `miroir-indexer` in the middle of a stream of thousands of document writes (with
 //! replacements, partial updates of the same ids and deletions, so a lost, doubled or stale
 //! version would show), then a restart: every replica ends exactly equal to the model of what
 //! was written, and every (task, shard, replica) has a succeeded event.
@@ -34,8 +34,8 @@ async fn wait_for_distinct_events(readers: &mut [Box<dyn PartitionReader>], want
 async fn kill9_mid_stream(backend: Backend) -> Result<()> {
     let mut cluster = Cluster::start(backend, 3, 4, 2).await?;
     cluster.create_index().await?;
-    // 80 tasks × 100 documents over 1500 ids: 6000+ documents, every id written several times.
-    cluster.write_stream(7, 80, 100, 1500, 6).await?;
+    // 40 tasks × 100 documents over 1500 ids: every id written two or three times, a few deleted.
+    cluster.write_stream(7, 40, 100, 1500, 6).await?;
     let total = cluster.expected_event_keys().len();
 
     // Readers opened and fetching before the indexer starts, so the kill lands mid-stream.

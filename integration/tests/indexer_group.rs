@@ -52,7 +52,7 @@ async fn two_members(backend: Backend) -> Result<()> {
     }
 
     cluster.create_index().await?;
-    cluster.write_stream(3, 40, 100, 1000, 5).await?;
+    cluster.write_stream(3, 24, 100, 1000, 5).await?;
     let events = cluster.wait_for_events(&mut [&mut a, &mut b]).await?;
     event_counts(&events)?;
     cluster.assert_nodes_match_model().await?;
