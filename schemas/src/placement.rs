@@ -7,8 +7,9 @@
 //!   `Hash for str` writes the bytes then `0xFF`), so data can move between Miroir and an EE
 //!   cluster. A tie goes to the lexicographically greatest shard name, as EE's `max_by_key`
 //!   over name-sorted shards keeps the last maximum.
-//! * shard → nodes: inside each replica group, the `RF` nodes scoring highest with
-//!   `H(nodeId, shardName)`, ties to the greater node id.
+//! * shard → nodes: inside each replica group, a balanced placement (every node holds
+//!   `⌊S·RF/N⌋` or `⌈S·RF/N⌉` shard replicas) with the highest total `H(nodeId, shardName)`;
+//!   see [`balance`].
 //!
 //! Document ids are hashed as Meilisearch sees them externally: the string itself, or the
 //! decimal rendering of an integer id.
@@ -57,23 +58,6 @@ fn best_scored<'a>(scored: impl Iterator<Item = (u64, &'a str, usize)>) -> Optio
     scored.max_by(|(ha, na, _), (hb, nb, _)| ha.cmp(hb).then_with(|| na.cmp(nb))).map(|(_, _, i)| i)
 }
 
-/// Indexes carried by `(score, name, index)` triples, best first: highest score, ties to the
-/// greatest name.
-fn ranked_best_first(mut scored: Vec<(u64, &str, usize)>) -> Vec<usize> {
-    scored.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1)));
-    scored.into_iter().map(|(_, _, i)| i).collect()
-}
-
-/// The `rf` best nodes for `shard_name` among `node_ids`, best first: highest
-/// `H(nodeId, shardName)`, ties to the greater node id. Returns indexes into `node_ids`;
-/// all of them when `rf` exceeds their number.
-pub fn top_replicas<S: AsRef<str>>(node_ids: &[S], shard_name: &str, rf: usize) -> Vec<usize> {
-    let scored = node_ids.iter().enumerate().map(|(i, id)| (hrw_hash(id.as_ref(), shard_name), id.as_ref(), i)).collect();
-    let mut ranked = ranked_best_first(scored);
-    ranked.truncate(rf);
-    ranked
-}
-
 /// The placement of every shard of a topology, computed once.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -103,17 +87,16 @@ impl Placement {
         let members: Vec<Vec<usize>> =
             groups.iter().map(|g| (0..topology.nodes.len()).filter(|&i| topology.nodes[i].replica_group == *g).collect()).collect();
         let rf = topology.replication_factor as usize;
-        let replicas = shard_names
+        // Per group, per shard: the holders as indexes into that group's members.
+        let by_group: Vec<Vec<Vec<usize>>> = members
             .iter()
-            .map(|shard_name| {
-                members
-                    .iter()
-                    .map(|member_idx| {
-                        let ids: Vec<&str> = member_idx.iter().map(|&i| topology.nodes[i].id.as_str()).collect();
-                        top_replicas(&ids, shard_name, rf).into_iter().map(|j| member_idx[j]).collect()
-                    })
-                    .collect()
+            .map(|member_idx| {
+                let ids: Vec<&str> = member_idx.iter().map(|&i| topology.nodes[i].id.as_str()).collect();
+                balance::balanced_holders(&ids, &shard_names, rf)
             })
+            .collect();
+        let replicas = (0..shard_names.len())
+            .map(|k| by_group.iter().zip(&members).map(|(holders, member_idx)| holders[k].iter().map(|&j| member_idx[j]).collect()).collect())
             .collect();
         Placement { topology, shard_names, shard_prefixes, groups, replicas }
     }
@@ -181,6 +164,8 @@ impl Placement {
         self.replicas.get(shard.0 as usize).into_iter().flatten()
     }
 }
+
+mod balance;
 
 #[cfg(test)]
 mod tests;

@@ -126,20 +126,32 @@ fn agrees_with_three_real_enterprise_nodes() {
 // ---- shard → replicas ----
 
 #[test]
-fn replicas_follow_node_hrw_within_each_group() {
+fn replicas_are_balanced_within_each_group_best_score_first() {
     let nodes = [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("b2", "b")];
     let p = placement(8, 2, &nodes);
     for shard in p.shards() {
         let name = shard.name();
-        for (group, ids) in [("a", vec!["a1", "a2", "a3"]), ("b", vec!["b1", "b2"])] {
-            let mut ranked: Vec<(u64, &str)> = ids.iter().map(|id| (hrw_hash(id, &name), *id)).collect();
-            ranked.sort_by(|x, y| y.cmp(x));
-            let expected: Vec<&str> = ranked.iter().take(2).map(|(_, id)| *id).collect();
-            let got: Vec<&str> = p.replicas_in_group(shard, group).iter().map(|n| n.id.as_str()).collect();
-            assert_eq!(got, expected, "{name} in {group}");
+        for group in ["a", "b"] {
+            let scores: Vec<u64> = p.replicas_in_group(shard, group).iter().map(|n| hrw_hash(&n.id, &name)).collect();
+            assert_eq!(scores.len(), 2, "{name} in {group}");
+            assert!(scores[0] > scores[1], "{name} in {group}: best score first");
         }
         assert_eq!(p.replicas(shard).len(), 4);
     }
+    // 8 shards × RF 2 over 3 nodes: 16 replicas, so 5 or 6 each; over 2 nodes, everything on both.
+    for id in ["a1", "a2", "a3"] {
+        assert!((5..=6).contains(&p.shards_of_node(id).len()), "{id}");
+    }
+    assert_eq!(p.shards_of_node("b1").len(), 8);
+}
+
+#[test]
+fn seven_shards_over_three_nodes_leave_no_node_idle() {
+    // Plain HRW put 4, 3 and 0 shards on these nodes (the cluster issue 11 measured).
+    let p = placement(7, 1, &[("node-0", "g"), ("node-1", "g"), ("node-2", "g")]);
+    let mut loads: Vec<usize> = ["node-0", "node-1", "node-2"].iter().map(|id| p.shards_of_node(id).len()).collect();
+    loads.sort_unstable();
+    assert_eq!(loads, [2, 2, 3]);
 }
 
 #[test]
@@ -157,7 +169,6 @@ fn ties_go_to_the_greater_name() {
     // Real 64-bit collisions are not findable, so the tie rule is checked on crafted scores.
     let scored = || vec![(7, "shard-2", 0), (9, "shard-1", 1), (9, "shard-10", 2), (3, "shard-9", 3)];
     assert_eq!(best_scored(scored().into_iter()), Some(2));
-    assert_eq!(ranked_best_first(scored()), [2, 1, 0, 3]);
     assert_eq!(best_scored(std::iter::empty()), None);
     assert_eq!(hrw_winner::<&str>(&[], "1"), None);
 }
@@ -199,6 +210,70 @@ fn holders(p: &Placement) -> Vec<BTreeSet<String>> {
     p.shards().map(|s| p.replicas(s).iter().map(|n| n.id.clone()).collect()).collect()
 }
 
+/// Replicas that sit on a node after a change and did not before.
+fn moved_replicas(before: &[BTreeSet<String>], after: &[BTreeSet<String>]) -> usize {
+    before.iter().zip(after).map(|(old, new)| new.difference(old).count()).sum()
+}
+
+/// `Σ H(nodeId, shardName)` over every replica placed.
+fn placement_score(holders: &[BTreeSet<String>]) -> u128 {
+    holders.iter().enumerate().flat_map(|(k, h)| h.iter().map(move |id| u128::from(hrw_hash(id, &ShardId(k as u32).name())))).sum()
+}
+
+/// The highest score of any balanced placement, by enumerating every choice of holders.
+fn best_balanced_score(ids: &[String], shards: u32, copies: usize) -> u128 {
+    let subsets: Vec<BTreeSet<String>> = (0u32..1 << ids.len())
+        .filter(|mask| mask.count_ones() as usize == copies)
+        .map(|mask| ids.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, id)| id.clone()).collect())
+        .collect();
+    let total = shards as usize * copies;
+    let (floor, ceil) = (total / ids.len(), total.div_ceil(ids.len()));
+    let mut best = 0;
+    let mut choice = vec![0usize; shards as usize];
+    loop {
+        let holders: Vec<BTreeSet<String>> = choice.iter().map(|&c| subsets[c].clone()).collect();
+        if ids.iter().all(|id| (floor..=ceil).contains(&holders.iter().filter(|h| h.contains(id)).count())) {
+            best = best.max(placement_score(&holders));
+        }
+        // The next choice, odometer style.
+        let Some(k) = choice.iter().position(|&c| c + 1 < subsets.len()) else {
+            return best;
+        };
+        choice[k] += 1;
+        choice[..k].iter_mut().for_each(|c| *c = 0);
+    }
+}
+
+/// Replicas moved when a node joins, summed over seeded topologies with S in `shard_counts`,
+/// and the newcomers' shares: the fewest moves any balanced placement could make.
+fn movement_when_a_node_joins(shard_counts: std::ops::Range<u32>) -> (usize, usize) {
+    let (mut moved, mut ideal) = (0, 0);
+    for seed in 0..120u32 {
+        let nodes = 2 + (seed % 7) as usize;
+        let shards = shard_counts.start + seed * 7919 % (shard_counts.end - shard_counts.start);
+        let rf = 1 + seed % 2;
+        let ids: Vec<String> = (0..nodes).map(|i| format!("n{seed}-{i}")).collect();
+        let newcomer = format!("new-{seed}");
+        let mut grown = ids.clone();
+        grown.push(newcomer.clone());
+        let before = holders(&single_group(shards, rf, &ids));
+        let after = holders(&single_group(shards, rf, &grown));
+        moved += moved_replicas(&before, &after);
+        ideal += after.iter().filter(|h| h.contains(&newcomer)).count();
+    }
+    (moved, ideal)
+}
+
+#[test]
+fn a_joining_node_moves_little_beyond_its_share() {
+    for (shards, bound) in [(1..16, 1.5), (16..64, 1.25), (64..160, 1.2)] {
+        let (moved, ideal) = movement_when_a_node_joins(shards.clone());
+        let ratio = moved as f64 / ideal as f64;
+        println!("S in {shards:?}: moved {moved} replicas for an ideal {ideal} ({ratio:.3}×)");
+        assert!(ratio <= bound, "S in {shards:?}: {ratio:.3}× the ideal movement");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -218,53 +293,54 @@ proptest! {
         }
     }
 
-    /// 1024 shards: every node holds within 50% of its fair share S·RF/N.
+    /// Every node holds ⌊S·RF/N⌋ or ⌈S·RF/N⌉ replicas; a shard's replicas are on distinct nodes.
     #[test]
-    fn shards_spread_evenly_over_nodes(ids in node_ids(), rf in 1u32..4) {
-        let p = single_group(1024, rf, &ids);
-        let copies = rf.min(ids.len() as u32);
-        let mean = 1024.0 * f64::from(copies) / ids.len() as f64;
+    fn every_node_holds_its_fair_share(ids in node_ids(), shards in 1u32..200, rf in 1u32..4) {
+        let p = single_group(shards, rf, &ids);
+        let copies = rf.min(ids.len() as u32) as usize;
+        let total = shards as usize * copies;
+        let (floor, ceil) = (total / ids.len(), total.div_ceil(ids.len()));
         for id in &ids {
-            let held = p.shards_of_node(id).len() as f64;
-            prop_assert!((held - mean).abs() < 0.5 * mean, "{} holds {} (mean {})", id, held, mean);
+            let held = p.shards_of_node(id).len();
+            prop_assert!((floor..=ceil).contains(&held), "{} holds {} (fair share {}..={})", id, held, floor, ceil);
         }
         for shard in p.shards() {
-            prop_assert_eq!(p.replicas(shard).len() as u32, copies);
+            let holders: BTreeSet<&str> = p.replicas(shard).iter().map(|n| n.id.as_str()).collect();
+            prop_assert_eq!(holders.len(), copies);
         }
     }
 
+    /// The order of nodes in the topology does not change where anything goes.
     #[test]
-    fn adding_a_node_only_moves_shards_onto_it(ids in node_ids(), extra in "[A-Z]{1,6}", rf in 1u32..4) {
-        let before = holders(&single_group(64, rf, &ids));
+    fn placement_depends_on_the_node_set_only(ids in node_ids(), shards in 1u32..40, rf in 1u32..4) {
+        let mut reversed = ids.clone();
+        reversed.reverse();
+        prop_assert_eq!(holders(&single_group(shards, rf, &ids)), holders(&single_group(shards, rf, &reversed)));
+    }
+
+    /// On clusters small enough to enumerate, no balanced placement scores higher.
+    #[test]
+    fn no_balanced_placement_scores_higher(ids in prop::collection::btree_set("[a-z]{1,4}", 2..4), shards in 1u32..5, rf in 1u32..3) {
+        let ids: Vec<String> = ids.into_iter().collect();
+        let p = single_group(shards, rf, &ids);
+        let chosen = placement_score(&holders(&p));
+        let best = best_balanced_score(&ids, shards, rf.min(ids.len() as u32) as usize);
+        prop_assert_eq!(chosen, best);
+    }
+
+    /// The newcomer takes a fair share, and the old nodes pass few replicas among themselves.
+    #[test]
+    fn adding_a_node_gives_it_a_fair_share(ids in node_ids(), extra in "[A-Z]{1,6}", shards in 1u32..64, rf in 1u32..4) {
+        let before = holders(&single_group(shards, rf, &ids));
         let mut grown = ids.clone();
         grown.push(extra.clone());
-        let after = holders(&single_group(64, rf, &grown));
-        for (old, new) in before.iter().zip(&after) {
-            if new.contains(&extra) {
-                // The newcomer took at most one seat; everyone else kept theirs or gave it up.
-                prop_assert!(new.iter().filter(|id| **id != extra).all(|id| old.contains(id)));
-                prop_assert!(old.difference(new).count() <= 1);
-            } else {
-                prop_assert_eq!(old, new);
-            }
-        }
-    }
-
-    #[test]
-    fn removing_a_node_only_moves_its_shards(ids in node_ids(), victim in any::<prop::sample::Index>(), rf in 1u32..4) {
-        let p = single_group(64, rf, &ids);
-        let before = holders(&p);
-        let gone = ids[victim.index(ids.len())].clone();
-        let held: BTreeSet<ShardId> = p.shards_of_node(&gone).into_iter().collect();
-        let rest: Vec<String> = ids.iter().filter(|id| **id != gone).cloned().collect();
-        let after = holders(&single_group(64, rf, &rest));
-        for (k, (old, new)) in before.iter().zip(&after).enumerate() {
-            if held.contains(&ShardId(k as u32)) {
-                prop_assert!(old.iter().filter(|id| **id != gone).all(|id| new.contains(id)));
-            } else {
-                prop_assert_eq!(old, new);
-            }
-        }
+        let after = holders(&single_group(shards, rf, &grown));
+        let taken = after.iter().filter(|h| h.contains(&extra)).count();
+        let copies = rf.min(grown.len() as u32) as usize * shards as usize;
+        prop_assert!((copies / grown.len()..=copies.div_ceil(grown.len())).contains(&taken));
+        let moved = moved_replicas(&before, &after);
+        prop_assert!(moved >= taken);
+        prop_assert!(moved <= 4 * taken.max(1), "moved {} for a share of {}", moved, taken);
     }
 
     #[test]
