@@ -2,7 +2,8 @@
 //!
 //! Module map:
 //! * [`log`]: the `WriteLog` trait and its NATS JetStream, Kafka and in-memory implementations
-//!   (a new log backend goes here, behind the same contract suite).
+//!   (a new log backend goes here, behind the same contract suite); `tail_partition`, the one
+//!   follow-a-partition-forever loop every fold of the log (catalog, keys, cancelations) uses.
 //! * [`node`]: the HTTP client of one Meilisearch node.
 //! * [`cluster_config`]: the launch flags every Miroir process of one cluster shares.
 

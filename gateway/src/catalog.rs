@@ -105,14 +105,6 @@ pub struct TaskSummary {
     pub canceled_by: Option<u64>,
 }
 
-fn not_found(index_uid: &str) -> ResponseError {
-    ResponseError::new(Code::IndexNotFound, format!("Index `{index_uid}` not found."))
-}
-
-fn already_exists(index_uid: &str) -> ResponseError {
-    ResponseError::new(Code::IndexAlreadyExists, format!("Index `{index_uid}` already exists."))
-}
-
 impl Catalog {
     pub fn new() -> Self {
         Self::default()
@@ -293,7 +285,7 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
     match record.task_type {
         TaskType::IndexCreation => {
             if indexes.contains_key(index_uid) {
-                return Err(already_exists(index_uid));
+                return Err(ResponseError::index_already_exists(index_uid));
             }
             let primary_key = match &record.details {
                 Some(TaskDetails::IndexInfo { primary_key, .. }) => primary_key.clone(),
@@ -320,7 +312,7 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
             indexes.entry(index_uid.to_owned()).or_insert_with(|| new_index(None, at)).updated_at = at;
         }
         TaskType::DocumentDeletion => {
-            let index = indexes.get_mut(index_uid).ok_or_else(|| not_found(index_uid))?;
+            let index = indexes.get_mut(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?;
             if matches!(record.details, Some(TaskDetails::ClearAll { .. })) {
                 index.may_have_documents = false;
             }
@@ -328,7 +320,7 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
         }
         TaskType::IndexUpdate => update_index(indexes, index_uid, record)?,
         TaskType::IndexDeletion => {
-            indexes.remove(index_uid).ok_or_else(|| not_found(index_uid))?;
+            indexes.remove(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?;
         }
         TaskType::IndexSwap => swap(indexes, record)?,
         TaskType::TaskCancelation | TaskType::TaskDeletion => {}
@@ -340,7 +332,7 @@ fn update_index(indexes: &mut Indexes, index_uid: &str, record: &TaskRecord) -> 
     let Some(TaskDetails::IndexInfo { primary_key, new_index_uid, .. }) = &record.details else {
         return Ok(());
     };
-    let index = indexes.get(index_uid).ok_or_else(|| not_found(index_uid))?;
+    let index = indexes.get(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?;
     if let (Some(wanted), Some(existing)) = (primary_key, &index.primary_key) {
         if wanted != existing && index.may_have_documents {
             return Err(ResponseError::new(
@@ -351,7 +343,7 @@ fn update_index(indexes: &mut Indexes, index_uid: &str, record: &TaskRecord) -> 
     }
     if let Some(new_uid) = new_index_uid.as_deref().filter(|new| *new != index_uid) {
         if indexes.contains_key(new_uid) {
-            return Err(already_exists(new_uid));
+            return Err(ResponseError::index_already_exists(new_uid));
         }
     }
     let mut index = indexes.remove(index_uid).expect("checked above");
@@ -385,7 +377,7 @@ fn swap(indexes: &mut Indexes, record: &TaskRecord) -> Result<(), ResponseError>
     }
     match missing.as_slice() {
         [] => {}
-        [one] => return Err(not_found(one)),
+        [one] => return Err(ResponseError::index_not_found(one)),
         many => {
             let list = many.iter().map(|uid| format!("`{uid}`")).collect::<Vec<_>>().join(", ");
             return Err(ResponseError::new(Code::IndexNotFound, format!("Indexes {list} not found.")));
@@ -412,5 +404,4 @@ fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {
 }
 
 #[cfg(test)]
-#[path = "catalog_tests.rs"]
 mod tests;

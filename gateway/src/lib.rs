@@ -4,12 +4,15 @@
 //! * [`app`], [`routes`], [`serve`], [`state`]: the router (every route and its guard), the
 //!   handlers, serving over HTTP/HTTPS, what handlers share.
 //! * [`auth`], [`access`]: API keys, actions and tenant tokens, as Meilisearch decides them.
+//! * [`request_errors`]: body and query-parameter validation messages, worded as Meilisearch's
+//!   request deserializer words them.
 //! * Writes: [`body`], [`params`], [`documents`] check a request; [`enqueue`] appends the task
 //!   and splits the documents per shard into `ops` (where a write is split).
 //! * Reads: [`read`] fans a request out to one replica per shard; [`search`] plans it and merges
 //!   the node answers (where a search is merged), pure.
 //! * Tasks and indexes: [`watch`] tails the logs into [`catalog`], the folded index catalog and
-//!   task table.
+//!   task table; [`tasks`] parses and applies `/tasks` queries (pure).
+//! * [`settings`]: every index setting's validation and defaults, as Meilisearch has them (pure).
 //! * [`node_features`]: preparing nodes (the `network` feature a merge needs).
 //! * [`config`], [`error`]: launch flags; the one error type of the HTTP layer.
 
@@ -25,8 +28,11 @@ pub mod error;
 pub mod node_features;
 pub mod params;
 pub mod read;
+pub mod request_errors;
 pub mod routes;
 pub mod search;
 pub mod serve;
+pub mod settings;
 pub mod state;
+pub mod tasks;
 pub mod watch;

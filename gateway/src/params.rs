@@ -3,7 +3,7 @@
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::topology::{node_index_uid, ShardId};
 
-use crate::auth::json_error::{query_param_repeated, query_param_unexpected, query_param_unknown};
+use crate::request_errors::{query_param_repeated, query_param_unexpected, query_param_unknown};
 
 /// Meilisearch's longest index uid.
 const MAX_INDEX_UID_BYTES: usize = 400;

@@ -2,11 +2,10 @@
 //! the task records of `meta` (cancelation) from position 0 and folds what arrives. Nothing here is kept anywhere else, so a restarted
 //! gateway rebuilds the same catalog by reading the same records.
 
-use std::convert::Infallible;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use miroir_clients::log::{LogError, Topic, WriteLog};
+use miroir_clients::log::{tail_partition, LogError, Record, Topic, WriteLog};
 use miroir_schemas::envelope::decode;
 use miroir_schemas::meta_log::MetaEnvelope;
 use miroir_schemas::task_log::TaskEvent;
@@ -14,10 +13,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::catalog::{Catalog, TaskLogEntry};
-
-const BATCH: usize = 1000;
-const WAIT: Duration = Duration::from_millis(500);
-const RETRY: Duration = Duration::from_millis(500);
 
 /// The shared catalog and how far it has folded `tasks`.
 pub struct CatalogHandle {
@@ -70,101 +65,63 @@ impl CatalogHandle {
 
 /// Starts the tailers; they run until the returned tasks are aborted.
 pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec<JoinHandle<()>> {
-    let mut tasks =
-        vec![tokio::spawn(tail_tasks(log.clone(), handle.clone())), tokio::spawn(tail_task_changes(log.clone(), handle.clone()))];
+    let from = handle.read(Catalog::next_task_uid);
+    let tasks_handle = handle.clone();
+    let changes_handle = handle.clone();
+    let mut tasks = vec![
+        tokio::spawn(tail_partition(log.clone(), Topic::Tasks, 0, from, move |records| fold_tasks(&tasks_handle, records))),
+        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_task_changes(&changes_handle, &records))),
+    ];
     for partition in 0..log.config().partitions(Topic::TaskEvents) {
-        tasks.push(tokio::spawn(tail_events(log.clone(), handle.clone(), partition)));
+        let handle = handle.clone();
+        tasks.push(tokio::spawn(tail_partition(log.clone(), Topic::TaskEvents, partition, 0, move |records| {
+            fold_events(&handle, &records)
+        })));
     }
     tasks
 }
 
-async fn tail_tasks(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) {
-    loop {
-        let Err(error) = fold_tasks(log.as_ref(), &handle).await;
-        tracing::warn!(%error, "tailing tasks failed; retrying");
-        tokio::time::sleep(RETRY).await;
-    }
-}
-
-/// Folds `tasks` from the first record not folded yet, forever (or until the log fails).
-async fn fold_tasks(log: &dyn WriteLog, handle: &CatalogHandle) -> Result<Infallible, LogError> {
-    let from = handle.read(Catalog::next_task_uid);
-    let mut reader = log.read_partition(Topic::Tasks, 0, from).await?;
-    loop {
-        let records = reader.next_batch(BATCH, WAIT).await?;
-        if records.is_empty() {
-            continue;
-        }
-        handle.write(|catalog| {
-            for record in records {
-                let uid = record.position.offset;
-                match decode::<TaskLogEntry>(&record.payload) {
-                    Ok(entry) => catalog.apply_task(uid, entry),
-                    Err(error) => {
-                        tracing::error!(uid, %error, "unreadable tasks record");
-                        catalog.skip_task(uid);
-                    }
-                }
-            }
-        });
-    }
-}
-
-async fn tail_events(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>, partition: u32) {
-    let mut next = 0;
-    loop {
-        let Err(error) = fold_events(log.as_ref(), &handle, partition, &mut next).await;
-        tracing::warn!(%error, partition, "tailing task-events failed; retrying");
-        tokio::time::sleep(RETRY).await;
-    }
-}
-
-/// Folds one `task-events` partition from `*next`, advancing it past every record folded.
-async fn fold_events(log: &dyn WriteLog, handle: &CatalogHandle, partition: u32, next: &mut u64) -> Result<Infallible, LogError> {
-    let mut reader = log.read_partition(Topic::TaskEvents, partition, *next).await?;
-    loop {
-        let records = reader.next_batch(BATCH, WAIT).await?;
-        let Some(last) = records.last() else { continue };
-        *next = last.position.offset + 1;
-        handle.write(|catalog| {
-            for record in &records {
-                match decode::<TaskEvent>(&record.payload) {
-                    Ok(event) => catalog.apply_event(event),
-                    Err(error) => tracing::error!(position = ?record.position, %error, "unreadable task-events record"),
-                }
-            }
-        });
-    }
-}
-
-async fn tail_task_changes(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) {
-    let mut next = 0;
-    loop {
-        let Err(error) = fold_task_changes(log.as_ref(), &handle, &mut next).await;
-        tracing::warn!(%error, "tailing meta failed; retrying");
-        tokio::time::sleep(RETRY).await;
-    }
-}
-
-/// Folds the task records of `meta` from `*next` (key changes are the keys service's).
-async fn fold_task_changes(log: &dyn WriteLog, handle: &CatalogHandle, next: &mut u64) -> Result<Infallible, LogError> {
-    let mut reader = log.read_partition(Topic::Meta, 0, *next).await?;
-    loop {
-        let records = reader.next_batch(BATCH, WAIT).await?;
-        let Some(last) = records.last() else { continue };
-        *next = last.position.offset + 1;
-        let changes: Vec<_> = records
-            .iter()
-            .filter_map(|record| match decode::<MetaEnvelope>(&record.payload) {
-                Ok(envelope) => envelope.task_change(),
+/// Folds `tasks` records; each record's offset is its task uid.
+fn fold_tasks(handle: &CatalogHandle, records: Vec<Record>) {
+    handle.write(|catalog| {
+        for record in records {
+            let uid = record.position.offset;
+            match decode::<TaskLogEntry>(&record.payload) {
+                Ok(entry) => catalog.apply_task(uid, entry),
                 Err(error) => {
-                    tracing::error!(position = ?record.position, %error, "unreadable meta record");
-                    None
+                    tracing::error!(uid, %error, "unreadable tasks record");
+                    catalog.skip_task(uid);
                 }
-            })
-            .collect();
-        if !changes.is_empty() {
-            handle.write(|catalog| changes.iter().for_each(|change| catalog.apply_task_change(change)));
+            }
         }
+    });
+}
+
+/// Folds `task-events` records of one partition.
+fn fold_events(handle: &CatalogHandle, records: &[Record]) {
+    handle.write(|catalog| {
+        for record in records {
+            match decode::<TaskEvent>(&record.payload) {
+                Ok(event) => catalog.apply_event(event),
+                Err(error) => tracing::error!(position = ?record.position, %error, "unreadable task-events record"),
+            }
+        }
+    });
+}
+
+/// Folds the task records of `meta` (key changes are the keys service's).
+fn fold_task_changes(handle: &CatalogHandle, records: &[Record]) {
+    let changes: Vec<_> = records
+        .iter()
+        .filter_map(|record| match decode::<MetaEnvelope>(&record.payload) {
+            Ok(envelope) => envelope.task_change(),
+            Err(error) => {
+                tracing::error!(position = ?record.position, %error, "unreadable meta record");
+                None
+            }
+        })
+        .collect();
+    if !changes.is_empty() {
+        handle.write(|catalog| changes.iter().for_each(|change| catalog.apply_task_change(change)));
     }
 }

@@ -66,7 +66,7 @@ async fn fake_node(settings: Value, holds: &'static str, seen: Seen) -> String {
                 let seen = seen.clone();
                 async move {
                     seen.lock().unwrap().push(format!("/indexes/{index}/settings/{route}"));
-                    let name = miroir_gateway::routes::settings::validation::fields::by_route(&route).unwrap().name;
+                    let name = miroir_gateway::settings::fields::by_route(&route).unwrap().name;
                     answer(&index, holds, settings[name].clone())
                 }
             }),

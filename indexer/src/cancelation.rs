@@ -6,20 +6,16 @@
 
 use crate::request::PositionedOp;
 use bytes::Bytes;
-use miroir_clients::log::{LogError, Topic, WriteLog};
+use miroir_clients::log::{tail_partition, LogError, Record, Topic, WriteLog};
 use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::envelope::{decode, encode};
 use miroir_schemas::meta_log::{MetaEnvelope, TaskChange};
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-const BATCH: usize = 1000;
-const WAIT: Duration = Duration::from_millis(500);
-const RETRY: Duration = Duration::from_millis(500);
 /// How long an announcement may take to come back through the fold before the step fails (and
 /// is retried: nothing was sent to a node yet).
 const FOLD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,7 +43,8 @@ impl CancelGate {
     /// Starts tailing `meta` from its beginning. Call inside a Tokio runtime.
     pub fn start(log: Arc<dyn WriteLog>) -> CancelGate {
         let folded = Arc::new(Folded::default());
-        let tailer = tokio::spawn(tail(log.clone(), folded.clone()));
+        let (folding, from) = (folded.clone(), *folded.next.borrow());
+        let tailer = tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, from, move |records| fold(&folding, &records)));
         CancelGate { log, folded, tailer }
     }
 
@@ -79,29 +76,17 @@ impl CancelGate {
     }
 }
 
-async fn tail(log: Arc<dyn WriteLog>, folded: Arc<Folded>) {
-    loop {
-        let Err(error) = fold(log.as_ref(), &folded).await;
-        tracing::warn!(%error, "tailing meta failed; retrying");
-        tokio::time::sleep(RETRY).await;
-    }
-}
-
-async fn fold(log: &dyn WriteLog, folded: &Folded) -> Result<Infallible, LogError> {
-    let from = *folded.next.borrow();
-    let mut reader = log.read_partition(Topic::Meta, 0, from).await?;
-    loop {
-        let records = reader.next_batch(BATCH, WAIT).await?;
-        let Some(last) = records.last().map(|r| r.position.offset) else { continue };
-        {
-            let mut book = folded.book.lock().expect("cancelation book lock");
-            for record in &records {
-                match decode::<MetaEnvelope>(&record.payload) {
-                    Ok(envelope) => envelope.task_change().iter().for_each(|change| book.apply(change)),
-                    Err(error) => tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped"),
-                }
+/// Folds `meta` records into the cancelation book, then publishes how far it has folded.
+fn fold(folded: &Folded, records: &[Record]) {
+    let Some(last) = records.last().map(|r| r.position.offset) else { return };
+    {
+        let mut book = folded.book.lock().expect("cancelation book lock");
+        for record in records {
+            match decode::<MetaEnvelope>(&record.payload) {
+                Ok(envelope) => envelope.task_change().iter().for_each(|change| book.apply(change)),
+                Err(error) => tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped"),
             }
         }
-        folded.next.send_replace(last + 1);
     }
+    folded.next.send_replace(last + 1);
 }

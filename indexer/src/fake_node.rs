@@ -58,7 +58,7 @@ fn err(code: Code, msg: String) -> Option<ResponseError> {
 
 /// Applies a request to the model; returns `(error, details)`.
 fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<ResponseError>, Value) {
-    let missing = || err(Code::IndexNotFound, format!("Index `{index}` not found."));
+    let missing = || Some(ResponseError::index_not_found(index));
     match request {
         NodeRequest::Documents { method, primary_key, ndjson, count } => {
             let mut parsed = Vec::new();
@@ -98,7 +98,7 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
         },
         NodeRequest::CreateIndex { primary_key } => {
             if state.indexes.contains_key(index) {
-                return (err(Code::IndexAlreadyExists, format!("Index `{index}` already exists.")), json!({}));
+                return (Some(ResponseError::index_already_exists(index)), json!({}));
             }
             state.indexes.insert(index.into(), (primary_key.clone(), Docs::new()));
             (None, json!({"primaryKey": primary_key}))

@@ -53,7 +53,7 @@ fn covering_task(op: &PositionedOp, tasks: &[TaskView]) -> Option<usize> {
         if marker.merged_from.is_some_and(|first| first > op.position) {
             continue;
         }
-        if !task.status.is_terminal() || task.status == TaskStatus::Canceled {
+        if !task.status.is_finished() || task.status == TaskStatus::Canceled {
             continue;
         }
         if task.status == TaskStatus::Failed && marker.merged_from.is_some() {

@@ -428,6 +428,16 @@ impl ResponseError {
         }
     }
 
+    /// `Index `uid` not found.`: the one message every route and fold gives for a missing index.
+    pub fn index_not_found(index_uid: &str) -> Self {
+        ResponseError::new(Code::IndexNotFound, format!("Index `{index_uid}` not found."))
+    }
+
+    /// `Index `uid` already exists.`
+    pub fn index_already_exists(index_uid: &str) -> Self {
+        ResponseError::new(Code::IndexAlreadyExists, format!("Index `{index_uid}` already exists."))
+    }
+
     /// The typed code, when the `code` field is one Meilisearch defines.
     pub fn known_code(&self) -> Option<Code> {
         Code::from_name(&self.code)

@@ -367,5 +367,4 @@ fn malformed_csv_text(detail: &str) -> ResponseError {
 }
 
 #[cfg(test)]
-#[path = "payload_tests.rs"]
 mod tests;

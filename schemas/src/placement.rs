@@ -96,7 +96,9 @@ impl Placement {
             })
             .collect();
         let replicas = (0..shard_names.len())
-            .map(|k| by_group.iter().zip(&members).map(|(holders, member_idx)| holders[k].iter().map(|&j| member_idx[j]).collect()).collect())
+            .map(|k| {
+                by_group.iter().zip(&members).map(|(holders, member_idx)| holders[k].iter().map(|&j| member_idx[j]).collect()).collect()
+            })
             .collect();
         Placement { topology, shard_names, shard_prefixes, groups, replicas }
     }

@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, HashSet};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-/// A task's lifecycle state, spelled as Meilisearch spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A task's lifecycle state, spelled as Meilisearch spells it: a Miroir task's and a node task's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum TaskStatus {
     Enqueued,
     Processing,

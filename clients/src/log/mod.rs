@@ -25,6 +25,7 @@ mod nats;
 mod nats_group;
 mod nats_reader;
 mod record;
+mod tail;
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ pub use kafka::KafkaLog;
 pub use memory::MemoryLog;
 pub use nats::NatsLog;
 pub use record::{NewRecord, Position, Record};
+pub use tail::tail_partition;
 
 /// The partitioned, durable log Miroir writes its state to.
 #[async_trait]

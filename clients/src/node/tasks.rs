@@ -7,31 +7,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TaskStatus {
-    Enqueued,
-    Processing,
-    Succeeded,
-    Failed,
-    Canceled,
-}
-
-impl TaskStatus {
-    pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Canceled)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Enqueued => "enqueued",
-            TaskStatus::Processing => "processing",
-            TaskStatus::Succeeded => "succeeded",
-            TaskStatus::Failed => "failed",
-            TaskStatus::Canceled => "canceled",
-        }
-    }
-}
+pub use miroir_schemas::tasks::TaskStatus;
 
 /// The `202` answer to a write: the node task it enqueued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +126,7 @@ impl NodeClient {
         let mut interval = Duration::from_millis(5).min(max_interval);
         loop {
             let task = self.get_task(task_uid).await?;
-            if task.status.is_terminal() {
+            if task.status.is_finished() {
                 return Ok(task);
             }
             if started.elapsed() >= timeout {

@@ -11,8 +11,8 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use super::action::{Action, IndexScope};
-use super::json_error::{self as msg, Kind, Step};
 use super::pattern::IndexPattern;
+use crate::request_errors::{self as msg, Kind, Step};
 
 const CREATE_FIELDS: &[&str] = &["description", "name", "uid", "actions", "indexes", "expiresAt"];
 const PATCH_FIELDS: &[&str] = &["description", "name"];

@@ -7,9 +7,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::json_error as msg;
 use super::key::ApiKey;
 use super::store::KeyStore;
+use crate::request_errors as msg;
 
 fn rfc3339(date: OffsetDateTime) -> String {
     date.format(&Rfc3339).expect("key dates are within RFC 3339's range")

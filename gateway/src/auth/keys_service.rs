@@ -11,12 +11,11 @@
 //!   key and their dedup ids from the uids, so gateways racing to seed store them once.
 //! * Expiry is checked at request time ([`authorize`] gets the clock's `now`).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use miroir_clients::log::{LogError, NewRecord, Topic, WriteLog};
+use miroir_clients::log::{tail_partition, NewRecord, Record, Topic, WriteLog};
 use miroir_schemas::envelope::{decode, encode};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::meta_log::{KeyChange, MetaEnvelope};
@@ -36,9 +35,6 @@ use crate::error::GatewayError;
 
 /// Routing key of every `meta` record (the topic has one partition).
 const META_KEY: &str = "keys";
-const BATCH: usize = 1000;
-const WAIT: Duration = Duration::from_millis(500);
-const RETRY: Duration = Duration::from_millis(500);
 
 /// The time requests are judged at (a fixed or stepped clock in tests).
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -90,7 +86,9 @@ impl KeysService {
     /// request is judged against the whole key set. Call inside a Tokio runtime.
     pub async fn start(log: Arc<dyn WriteLog>, master_key: Option<String>, options: KeysOptions) -> Result<Self, GatewayError> {
         let ring = Arc::new(KeyRing::new(master_key.clone()));
-        let watcher = tokio::spawn(tail_meta(log.clone(), ring.clone()));
+        let folding = ring.clone();
+        let watcher =
+            tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, ring.next_offset(), move |records| fold_meta(&folding, records)));
         let service = KeysService(Arc::new(Inner { log, ring, options, watcher }));
         service.catch_up().await?;
         if let Some(master_key) = master_key {
@@ -242,32 +240,17 @@ fn unexpected(applied: Applied) -> GatewayError {
     GatewayError::Internal(format!("a meta record folded as {applied:?}, which its request cannot cause"))
 }
 
-async fn tail_meta(log: Arc<dyn WriteLog>, ring: Arc<KeyRing>) {
-    loop {
-        let Err(error) = fold_meta(log.as_ref(), &ring).await;
-        tracing::warn!(%error, "tailing meta failed; retrying");
-        tokio::time::sleep(RETRY).await;
-    }
-}
-
-/// Folds `meta` from the first record not folded yet, forever (or until the log fails).
-async fn fold_meta(log: &dyn WriteLog, ring: &KeyRing) -> Result<Infallible, LogError> {
-    let mut reader = log.read_partition(Topic::Meta, 0, ring.next_offset()).await?;
-    loop {
-        let records = reader.next_batch(BATCH, WAIT).await?;
-        if records.is_empty() {
-            continue;
-        }
-        ring.fold(records.into_iter().map(|record| {
-            let change = match decode::<MetaEnvelope>(&record.payload) {
-                // Task records (cancelation) are the catalog's: folded as "no key change".
-                Ok(envelope) => envelope.key_change(),
-                Err(error) => {
-                    tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped");
-                    None
-                }
-            };
-            (record.position.offset, change)
-        }));
-    }
+/// Folds `meta` records into the key ring.
+fn fold_meta(ring: &KeyRing, records: Vec<Record>) {
+    ring.fold(records.into_iter().map(|record| {
+        let change = match decode::<MetaEnvelope>(&record.payload) {
+            // Task records (cancelation) are the catalog's: folded as "no key change".
+            Ok(envelope) => envelope.key_change(),
+            Err(error) => {
+                tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped");
+                None
+            }
+        };
+        (record.position.offset, change)
+    }));
 }

@@ -16,7 +16,6 @@
 
 pub mod action;
 pub mod authorize;
-pub mod json_error;
 pub mod key;
 pub mod key_body;
 pub mod key_ring;

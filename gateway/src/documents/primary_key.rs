@@ -128,5 +128,4 @@ fn compact(value: &impl serde::Serialize) -> String {
 }
 
 #[cfg(test)]
-#[path = "primary_key_tests.rs"]
 mod tests;

@@ -136,7 +136,7 @@ impl ReadExecutor {
 
     /// `GET /indexes/{index_uid}/documents?<query>`: the same listing as `documents/fetch`.
     pub async fn list_documents(&self, index_uid: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
-        let request = super::params::documents_query_to_body(query)?;
+        let request = super::query_string::documents_query_to_body(query)?;
         self.fetch_documents(index_uid, &request).await
     }
 

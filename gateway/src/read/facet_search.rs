@@ -5,8 +5,8 @@ use super::error::ReadError;
 use super::executor::{ReadAnswer, ReadExecutor};
 use super::transport::NodeCall;
 use crate::search::facets::FacetOrder;
-use crate::search::hit_values::FacetValue;
 use miroir_schemas::error::Code;
+use miroir_schemas::filter::normalize_facet;
 use miroir_schemas::topology::node_index_uid;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -20,7 +20,7 @@ pub fn merge_facet_hits(shards: &[Vec<(String, u64)>], order: FacetOrder, max_va
     let mut position: HashMap<String, usize> = HashMap::new();
     for hits in shards {
         for (value, count) in hits {
-            let key = FacetValue::normalize_str(value);
+            let key = normalize_facet(value);
             match position.get(&key) {
                 Some(&at) => merged[at].2 += count,
                 None => {

@@ -11,6 +11,7 @@
 //! The HTTP layer mounts the public functions of [`ReadExecutor`] (see each endpoint module).
 
 pub mod assign;
+pub mod cluster_search;
 pub mod documents;
 pub mod error;
 pub mod executor;
@@ -18,9 +19,8 @@ pub mod facet_search;
 pub mod fanout;
 pub mod index_meta;
 pub mod node_health;
-pub mod params;
+pub mod query_string;
 pub mod rewrite;
-pub mod search;
 pub mod similar;
 pub mod stats;
 pub mod transport;

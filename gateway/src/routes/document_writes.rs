@@ -14,7 +14,6 @@ use miroir_schemas::task_log::TaskType;
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 
-use crate::auth::json_error::{incorrect_type, missing_field, query_param_unexpected, Kind};
 use crate::auth::Auth;
 use crate::body::{content_type, read_limited};
 use crate::catalog::TaskLogEntry;
@@ -22,6 +21,7 @@ use crate::documents::payload::{parse_payload, PayloadFormat};
 use crate::documents::primary_key::{decide_primary_key, document_id};
 use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
+use crate::request_errors::{incorrect_type, missing_field, query_param_unexpected, Kind};
 use crate::routes::write::{
     checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted,
 };
@@ -93,7 +93,7 @@ async fn add_or_update(
     if index.is_none() && !auth.allow_index_creation(&uid) {
         // Meilisearch accepts the addition and fails its task, creating nothing, when the key
         // may not create the index it names.
-        entry.record.error = Some(ResponseError::new(Code::IndexNotFound, format!("Index `{uid}` not found.")));
+        entry.record.error = Some(ResponseError::index_not_found(&uid));
         return submit_as_is(&state, entry, Vec::new()).await;
     }
     let index_pk = index.as_ref().and_then(|index| index.primary_key.as_deref());

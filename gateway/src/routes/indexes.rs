@@ -10,11 +10,11 @@ use miroir_schemas::task_log::TaskType;
 use miroir_schemas::tasks::rfc3339;
 use serde_json::{json, Map, Value};
 
-use crate::auth::json_error::{incorrect_type, missing_field, Kind, Step};
 use crate::auth::{Auth, AuthContext};
 use crate::catalog::IndexInfo;
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, path_index_uid, QueryParams};
+use crate::request_errors::{incorrect_type, missing_field, Kind, Step};
 use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, Accepted};
 use crate::state::AppState;
 
@@ -30,7 +30,7 @@ fn index_view(uid: &str, index: &IndexInfo) -> Value {
 }
 
 fn index_not_found(uid: &str) -> GatewayError {
-    GatewayError::meili(Code::IndexNotFound, format!("Index `{uid}` not found."))
+    ResponseError::index_not_found(uid).into()
 }
 
 /// `GET /indexes?offset&limit`.

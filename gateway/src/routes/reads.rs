@@ -7,11 +7,11 @@ use axum::Extension;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
-use crate::auth::json_error::{incorrect_type, unknown_field, Kind};
 use crate::auth::{Auth, AuthContext};
 use crate::error::GatewayError;
 use crate::params::path_index_uid;
 use crate::read::executor::ReadAnswer;
+use crate::request_errors::{incorrect_type, unknown_field, Kind};
 use crate::routes::write::json_request;
 use crate::state::AppState;
 
@@ -91,7 +91,7 @@ pub async fn search_get(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().shard_count)?;
-    let mut request = crate::read::params::search_query_to_body(&query)?;
+    let mut request = crate::read::query_string::search_query_to_body(&query)?;
     auth.restrict_search(&uid, &mut request);
     Ok(state.reads().search(&uid, &request).await?)
 }
@@ -155,7 +155,7 @@ pub async fn similar_get(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().shard_count)?;
-    let mut request = crate::read::params::similar_query_to_body(&query)?;
+    let mut request = crate::read::query_string::similar_query_to_body(&query)?;
     auth.restrict_search(&uid, &mut request);
     Ok(state.reads().similar(&uid, &request, auth.rule_filter(&uid)).await?)
 }

@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
-use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::error::ResponseError;
 use miroir_schemas::task_log::TaskType;
 use miroir_schemas::topology::{node_index_uid, ShardId};
 use reqwest::Method as NodeMethod;
@@ -27,13 +27,8 @@ use crate::read::ReadError;
 use crate::routes::write::{current_catalog, json_request, new_entry, on_every_shard, submit, submit_as_is, Accepted};
 use crate::state::AppState;
 
-/// Settings validation (pure). It lives in `gateway/src/settings/`; declared here so this file
-/// works before `lib.rs` declares it (then: `pub mod settings;` there and `use crate::settings`).
-#[path = "../settings/mod.rs"]
-pub mod validation;
-
-use validation::fields::{self, SettingField, UpdateVerb};
-use validation::{self as checks, SettingsUpdate};
+use crate::settings::fields::{self, SettingField, UpdateVerb};
+use crate::settings::{self as checks, SettingsUpdate};
 
 /// The caller's credentials (absent when the router runs without the auth layer).
 type Caller = Option<Extension<AuthContext>>;
@@ -46,7 +41,7 @@ async fn enqueue(state: &AppState, caller: &Caller, uid: &str, update: SettingsU
     if !exists && caller.as_ref().is_some_and(|Extension(context)| !context.allow_index_creation(uid)) {
         // As with documents, Meilisearch accepts the update and fails its task, creating
         // nothing, when the key may not create the index it names.
-        entry.record.error = Some(ResponseError::new(Code::IndexNotFound, format!("Index `{uid}` not found.")));
+        entry.record.error = Some(ResponseError::index_not_found(uid));
         return submit_as_is(state, entry, Vec::new()).await;
     }
     let op = if reset_all { Op::ResetSettings } else { Op::UpdateSettings { settings: update } };
@@ -119,7 +114,7 @@ pub async fn get_one(State(state): State<AppState>, Path((uid, route)): Path<(St
 async fn read_settings(state: &AppState, uid: &str, field: Option<&SettingField>) -> Result<Value, GatewayError> {
     path_index_uid(uid, state.topology().shard_count)?;
     if current_catalog(state, |catalog| catalog.index(uid).is_none()).await? {
-        return Err(GatewayError::meili(Code::IndexNotFound, format!("Index `{uid}` not found.")));
+        return Err(ResponseError::index_not_found(uid).into());
     }
     let node_index = node_index_uid(uid, ShardId(0));
     let path = match field {

@@ -10,9 +10,9 @@ use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::task_log::TaskType;
 use serde_json::Value;
 
-use crate::auth::json_error::{incorrect_type, missing_field, unknown_field, Kind, Step};
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, QueryParams};
+use crate::request_errors::{incorrect_type, missing_field, unknown_field, Kind, Step};
 use crate::routes::write::{current_catalog, json_request, new_entry, on_every_shard, submit, Accepted};
 use crate::state::AppState;
 

@@ -32,14 +32,11 @@ use crate::error::GatewayError;
 use crate::routes::write::current_catalog;
 use crate::state::AppState;
 
-#[path = "../tasks/mod.rs"]
-mod logic;
-
-use logic::batch_view::batch_view;
-use logic::query::{missing_filters, parse_query, path_batch_uid, path_task_uid, TaskQuery, FILTER_PARAMETERS, LIST_PARAMETERS};
-use logic::select::{apply_deletions, matched, page, Deleted, Deletion, Page, TaskFacts};
-use logic::swaps::{apply_swaps, AppliedSwap, Renames};
-use logic::vocabulary::{canonical, related_to_one_index, KINDS};
+use crate::tasks::batch_view::batch_view;
+use crate::tasks::query::{missing_filters, parse_query, path_batch_uid, path_task_uid, TaskQuery, FILTER_PARAMETERS, LIST_PARAMETERS};
+use crate::tasks::select::{apply_deletions, matched, page, Deleted, Deletion, Page, TaskFacts};
+use crate::tasks::swaps::{apply_swaps, AppliedSwap, Renames};
+use crate::tasks::vocabulary::{canonical, related_to_one_index, KINDS};
 
 type Pairs = Query<Vec<(String, String)>>;
 
@@ -215,7 +212,7 @@ fn deletion(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> Deletio
         .map(|query| query.filter);
     let filter = filter.unwrap_or_else(|| {
         tracing::error!(uid = summary.uid, "unreadable taskDeletion filter; it deletes nothing");
-        logic::query::TaskFilter { uids: Some(Vec::new()), ..Default::default() }
+        crate::tasks::query::TaskFilter { uids: Some(Vec::new()), ..Default::default() }
     });
     Deletion { uid: summary.uid, enqueued_at: summary.enqueued_at, filter }
 }

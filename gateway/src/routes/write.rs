@@ -15,12 +15,12 @@ use time::OffsetDateTime;
 use axum::http::HeaderMap;
 use miroir_schemas::error::{Code, ResponseError};
 
-use crate::auth::json_error::{incorrect_type, unknown_field, Kind};
 use crate::body::{json_body, read_limited};
 use crate::catalog::{Catalog, TaskLogEntry};
 use crate::enqueue::{enqueue, Write};
 use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
+use crate::request_errors::{incorrect_type, unknown_field, Kind};
 use crate::state::AppState;
 
 /// How long a write waits for this gateway's catalog to reach the end of `tasks`.

@@ -16,6 +16,7 @@
 
 use super::error::MergeError;
 use super::hit_values::{visit_facet_values, FacetValue};
+use miroir_schemas::filter::normalize_facet;
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -125,7 +126,7 @@ impl FacetMerge {
             let positions = self.positions.entry(facet.clone()).or_default();
             for (value, count) in values {
                 // one node folds spellings that normalize alike into one value; so do shards
-                match positions.entry(FacetValue::normalize_str(value)) {
+                match positions.entry(normalize_facet(value)) {
                     Entry::Occupied(at) => counts[*at.get()].1 += count,
                     Entry::Vacant(slot) => {
                         slot.insert(counts.len());
@@ -135,7 +136,7 @@ impl FacetMerge {
             }
             if values.len() >= node_limit {
                 let smallest = values.iter().map(|(_, count)| *count).min().unwrap_or(0);
-                let returned = values.iter().map(|(value, _)| FacetValue::normalize_str(value)).collect();
+                let returned = values.iter().map(|(value, _)| normalize_facet(value)).collect();
                 self.truncated_minimums.entry(facet.clone()).or_default().push((smallest, returned));
             }
         }
@@ -157,7 +158,7 @@ impl FacetMerge {
             // strings are matched by their normalized form, numbers by their display
             let mut by_key: HashMap<String, usize> = HashMap::new();
             for (at, (value, _)) in counts.iter().enumerate() {
-                by_key.entry(FacetValue::normalize_str(value)).or_insert(at);
+                by_key.entry(normalize_facet(value)).or_insert(at);
             }
             let mut emptied = false;
             let mut take_one = |value: FacetValue| {
@@ -175,7 +176,7 @@ impl FacetMerge {
             if emptied {
                 counts.retain(|(_, count)| *count != 0);
                 let positions = self.positions.entry(facet.clone()).or_default();
-                *positions = counts.iter().enumerate().map(|(at, (value, _))| (FacetValue::normalize_str(value), at)).collect();
+                *positions = counts.iter().enumerate().map(|(at, (value, _))| (normalize_facet(value), at)).collect();
             }
         }
     }
@@ -188,7 +189,7 @@ impl FacetMerge {
         sort_values(&mut sorted, FacetOrder::Count);
         let (shown, hidden) = sorted.split_at(max_values.min(sorted.len()));
         let hidden_bound = |value: Option<&str>| -> u64 {
-            let key = value.map(FacetValue::normalize_str);
+            let key = value.map(normalize_facet);
             truncated
                 .iter()
                 .filter(|(_, returned)| key.as_ref().is_none_or(|key| !returned.contains(key)))
@@ -287,7 +288,7 @@ impl AlphaWalkKey {
         match displayed_number(displayed).filter(|_| is_number) {
             Some(_) if by_text => AlphaWalkKey::NumberText(displayed.to_owned()),
             Some(number) => AlphaWalkKey::Number(number),
-            None => AlphaWalkKey::Text(FacetValue::normalize_str(displayed)),
+            None => AlphaWalkKey::Text(normalize_facet(displayed)),
         }
     }
 
@@ -345,5 +346,4 @@ pub fn stats_json(facets: &IndexFacets) -> Value {
 }
 
 #[cfg(test)]
-#[path = "facets_tests.rs"]
 mod tests;

@@ -2,8 +2,8 @@
 //! and distinct values: `a.b` matches `{"a": {"b": …}}`, `{"a.b": …}` and arrays on the way,
 //! strings compare by their normalized form.
 
+use miroir_schemas::filter::normalize_facet;
 use serde_json::{Map, Number, Value};
-use unicode_normalization::UnicodeNormalization;
 
 /// A value as `distinct` and facet counts compare it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -13,16 +13,11 @@ pub enum FacetValue {
 }
 
 impl FacetValue {
-    /// Meilisearch's facet normalization: trimmed, compatibility-decomposed, lowercased.
-    pub fn normalize_str(original: &str) -> String {
-        original.trim().nfkd().collect::<String>().to_lowercase()
-    }
-
     fn from_leaf(value: &Value) -> Option<FacetValue> {
         match value {
             Value::Bool(b) => Some(FacetValue::Normalized(b.to_string())),
             Value::Number(n) => Some(FacetValue::Number(n.clone())),
-            Value::String(s) => Some(FacetValue::Normalized(Self::normalize_str(s))),
+            Value::String(s) => Some(FacetValue::Normalized(normalize_facet(s))),
             _ => None,
         }
     }

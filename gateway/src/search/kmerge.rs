@@ -184,5 +184,4 @@ fn place_pins(pins: Vec<RankedHit>, skip: usize, take: usize, organic: Vec<Ranke
 }
 
 #[cfg(test)]
-#[path = "kmerge_tests.rs"]
 mod tests;

@@ -327,5 +327,4 @@ fn split_index_uid(position: usize, query: &Value) -> Result<(String, Map<String
 }
 
 #[cfg(test)]
-#[path = "multi_tests.rs"]
 mod tests;

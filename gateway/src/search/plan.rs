@@ -296,5 +296,4 @@ fn invalid(code: Code, name: &str, expected: &str, found: &Value) -> MergeError 
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -115,5 +115,4 @@ fn compare_distances(ascending: bool, left: Option<f64>, right: Option<f64>) -> 
 }
 
 #[cfg(test)]
-#[path = "score_tests.rs"]
 mod tests;

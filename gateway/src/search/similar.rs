@@ -206,5 +206,4 @@ fn client_hit(plan: &SimilarPlan, hit: &Map<String, Value>) -> Map<String, Value
 }
 
 #[cfg(test)]
-#[path = "similar_tests.rs"]
 mod tests;

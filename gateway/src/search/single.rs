@@ -256,5 +256,4 @@ pub fn search_response(params: &MergeParams, merged: &MergedSearch, request_uid:
 }
 
 #[cfg(test)]
-#[path = "single_tests.rs"]
 mod tests;

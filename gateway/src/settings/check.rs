@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
-use crate::auth::json_error::{incorrect_type, missing_field, unexpected, unknown_field, unknown_value, Kind, Step};
+use crate::request_errors::{incorrect_type, missing_field, unexpected, unknown_field, unknown_value, Kind, Step};
 
 /// Where a value sits and which code its errors carry.
 #[derive(Debug, Clone)]

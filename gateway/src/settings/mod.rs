@@ -10,7 +10,7 @@ pub mod values;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
-use crate::auth::json_error::{incorrect_type, unknown_field, Kind};
+use crate::request_errors::{incorrect_type, unknown_field, Kind};
 use check::At;
 use fields::SettingField;
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::check::{nullable, At, Checked, Reader};
 use super::locales::LOCALES;
-use crate::auth::json_error::Kind;
+use crate::request_errors::Kind;
 
 /// The reader of the setting named `name` (one of [`super::fields::FIELDS`]).
 pub fn reader(name: &str) -> Reader {
@@ -208,7 +208,7 @@ fn embedders(at: &At, value: &Value) -> Checked {
         }
         let object = embedder.as_object().ok_or_else(|| at.wrong_type(&[Kind::Map], embedder))?;
         if let Some(key) = object.keys().find(|key| !EMBEDDER_FIELDS.contains(&key.as_str())) {
-            return Err(at.error(crate::auth::json_error::unknown_field(&at.path, key, &EMBEDDER_FIELDS)));
+            return Err(at.error(crate::request_errors::unknown_field(&at.path, key, &EMBEDDER_FIELDS)));
         }
         if let Some(source) = object.get("source").filter(|source| !source.is_null()) {
             at.key("source").variant(source, &["openAi", "huggingFace", "ollama", "userProvided", "rest", "composite"])?;

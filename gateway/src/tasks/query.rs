@@ -13,7 +13,7 @@ use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use super::vocabulary::{canonical, KINDS, STATUSES};
-use crate::auth::json_error::{query_param_unexpected, query_param_unknown};
+use crate::request_errors::{query_param_unexpected, query_param_unknown};
 
 /// `GET /tasks` and `GET /batches` parameters, in Meilisearch's declaration order (the order
 /// "expected one of" lists them in).
@@ -277,5 +277,4 @@ pub fn missing_filters(action: &str) -> ResponseError {
 }
 
 #[cfg(test)]
-#[path = "query_tests.rs"]
 mod tests;

@@ -150,5 +150,4 @@ pub fn apply_deletions(tasks: &[TaskFacts], deletions: &[Deletion]) -> Deleted {
 }
 
 #[cfg(test)]
-#[path = "select_tests.rs"]
 mod tests;

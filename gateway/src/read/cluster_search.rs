@@ -50,7 +50,7 @@ impl ReadExecutor {
     /// `GET /indexes/{index_uid}/search?<query>`: the query string converted as Meilisearch
     /// converts it, then the same search as POST.
     pub async fn search_get(&self, index_uid: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
-        let request = super::params::search_query_to_body(query)?;
+        let request = super::query_string::search_query_to_body(query)?;
         self.search(index_uid, &request).await
     }
 

@@ -1,6 +1,6 @@
 use super::*;
-use crate::routes::tasks::logic::query::{parse_query, Paging, LIST_PARAMETERS};
-use crate::routes::tasks::logic::vocabulary::{KINDS, STATUSES};
+use crate::tasks::query::{parse_query, Paging, LIST_PARAMETERS};
+use crate::tasks::vocabulary::{KINDS, STATUSES};
 use proptest::prelude::*;
 use time::Duration;
 

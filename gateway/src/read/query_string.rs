@@ -218,7 +218,7 @@ const SIMILAR_PARAMETERS: &[&str] = &[
 /// string's own errors (unknown and missing parameters).
 pub fn similar_query_to_body(pairs: &[(String, String)]) -> Result<Map<String, Value>, ReadError> {
     if let Some((unknown, _)) = pairs.iter().find(|(name, _)| !SIMILAR_PARAMETERS.contains(&name.as_str())) {
-        return Err(ReadError::user(Code::BadRequest, crate::auth::json_error::query_param_unknown(unknown, SIMILAR_PARAMETERS)));
+        return Err(ReadError::user(Code::BadRequest, crate::request_errors::query_param_unknown(unknown, SIMILAR_PARAMETERS)));
     }
     let body = to_body(pairs, similar_parameter)?;
     for required in ["id", "embedder"] {
