@@ -256,11 +256,6 @@ impl Catalog {
         })
     }
 
-    /// The details of task `uid` as its view shows them, for batch views.
-    pub fn task_status(&self, uid: u64) -> Option<TaskStatus> {
-        let task = self.tasks.get(&uid)?;
-        Some(self.state(uid, task).0.status)
-    }
 }
 
 /// A task may be canceled only if undoing it cannot contradict what the catalog already told

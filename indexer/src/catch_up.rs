@@ -100,16 +100,9 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
             let mut reported = Vec::new();
             let mut stopped_at = None;
             for result in results {
-                for (i, outcome) in result.skipped.iter().chain(&result.applied) {
-                    if let Some(outcome) = outcome {
-                        reported.extend(events.record(&segment[*i], replica, Some(outcome)));
-                    }
-                }
-                match result.unavailable_from {
-                    Some(i) => {
-                        let position = segment[i].position;
-                        stopped_at = Some(stopped_at.map_or(position, |p: u64| p.min(position)));
-                    }
+                reported.extend(result.record_outcomes(segment, &mut events));
+                match result.unavailable_position(segment) {
+                    Some(position) => stopped_at = Some(stopped_at.map_or(position, |p: u64| p.min(position))),
                     None => {
                         checkpoints.insert(result.node_index, result.checkpoint);
                     }

@@ -4,6 +4,7 @@
 use crate::apply::{apply_to_replica, outcomes_of_task, OpOutcome};
 use crate::batch::BatchLimits;
 use crate::checkpoint::Marker;
+use crate::events::EventAssembler;
 use crate::replay::outcomes_from_history;
 use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
@@ -11,6 +12,7 @@ use miroir_clients::log::Record;
 use miroir_clients::node::{TaskStatus, TaskView};
 use miroir_schemas::envelope::{decode, Op, OpEnvelope};
 use miroir_schemas::placement::Placement;
+use miroir_schemas::task_log::TaskEvent;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -61,6 +63,24 @@ pub fn plan_jobs(
         }
     }
     jobs
+}
+
+impl JobResult {
+    /// Feeds this job's outcomes to `events` and returns the task events that became complete.
+    /// Operations the replica already had count as seen (with the outcome its task history gave,
+    /// when it was read); operations applied now count with their outcome; an operation whose
+    /// outcome is unknown (the replica stopped) stays open, so its task is replayed whole.
+    /// The one rule for the main loop and catch-up alike.
+    pub fn record_outcomes(&self, segment: &[PositionedOp], events: &mut EventAssembler) -> Vec<TaskEvent> {
+        let skipped = self.skipped.iter().map(|(i, outcome)| (i, outcome.as_ref()));
+        let applied = self.applied.iter().filter_map(|(i, outcome)| outcome.as_ref().map(|o| (i, Some(o))));
+        skipped.chain(applied).filter_map(|(&i, outcome)| events.record(&segment[i], &self.replica, outcome)).collect()
+    }
+
+    /// The log position from which the replica may have missed operations, if it stopped.
+    pub fn unavailable_position(&self, segment: &[PositionedOp]) -> Option<u64> {
+        self.unavailable_from.map(|i| segment[i].position)
+    }
 }
 
 pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {

@@ -227,18 +227,10 @@ impl Indexer {
             }))
             .await;
             for result in results {
-                for (i, outcome) in &result.skipped {
-                    events.extend(state.events.record(&segment[*i], &result.replica, outcome.as_ref()));
-                }
-                for (i, outcome) in &result.applied {
-                    if let Some(outcome) = outcome {
-                        events.extend(state.events.record(&segment[*i], &result.replica, Some(outcome)));
-                    }
-                }
-                match result.unavailable_from {
-                    Some(i) => {
+                events.extend(result.record_outcomes(segment, &mut state.events));
+                match result.unavailable_position(segment) {
+                    Some(position) => {
                         // Tasks of this replica still waiting for parts are replayed whole.
-                        let position = segment[i].position;
                         let from = state.events.oldest_open_position_of(&result.replica).map_or(position, |o| o.min(position));
                         // Logged as index + shard: node index names stay internal, even in logs.
                         let (index, shard) = miroir_schemas::topology::parse_node_index_uid(&result.node_index)

@@ -64,8 +64,6 @@ pub struct Placement {
     topology: Topology,
     /// `shard-k`, indexed by `k`.
     shard_names: Vec<String>,
-    /// `shard-k ‖ 0xFF`, the fixed prefix of every document hash for shard `k`.
-    shard_prefixes: Vec<Vec<u8>>,
     /// Replica group names, sorted.
     groups: Vec<String>,
     /// `replicas[k][g]`: indexes into `topology.nodes` of shard `k`'s holders in group `g`, best first.
@@ -75,14 +73,6 @@ pub struct Placement {
 impl Placement {
     pub fn new(topology: Topology) -> Placement {
         let shard_names: Vec<String> = topology.shards().map(ShardId::name).collect();
-        let shard_prefixes = shard_names
-            .iter()
-            .map(|name| {
-                let mut prefix = name.as_bytes().to_vec();
-                prefix.push(SEPARATOR);
-                prefix
-            })
-            .collect();
         let groups: Vec<String> = topology.replica_groups().into_iter().map(str::to_owned).collect();
         let members: Vec<Vec<usize>> =
             groups.iter().map(|g| (0..topology.nodes.len()).filter(|&i| topology.nodes[i].replica_group == *g).collect()).collect();
@@ -100,7 +90,7 @@ impl Placement {
                 by_group.iter().zip(&members).map(|(holders, member_idx)| holders[k].iter().map(|&j| member_idx[j]).collect()).collect()
             })
             .collect();
-        Placement { topology, shard_names, shard_prefixes, groups, replicas }
+        Placement { topology, shard_names, groups, replicas }
     }
 
     pub fn topology(&self) -> &Topology {
@@ -116,15 +106,10 @@ impl Placement {
         &self.groups
     }
 
-    /// The shard document `doc_id` belongs to.
+    /// The shard document `doc_id` belongs to: the HRW winner among the shard names, Meilisearch
+    /// Enterprise's rule.
     pub fn shard_of(&self, doc_id: &str) -> ShardId {
-        let mut buf = Vec::with_capacity(16 + doc_id.len());
-        let best = best_scored(self.shard_prefixes.iter().enumerate().map(|(k, prefix)| {
-            buf.clear();
-            buf.extend_from_slice(prefix);
-            (hash_suffixed(&mut buf, doc_id), self.shard_names[k].as_str(), k)
-        }));
-        ShardId(best.expect("a topology has at least one shard") as u32)
+        ShardId(hrw_winner(&self.shard_names, doc_id).expect("a topology has at least one shard") as u32)
     }
 
     /// Splits items by the shard of their document id, keeping their order within a shard.
@@ -134,11 +119,6 @@ impl Placement {
             by_shard.entry(self.shard_of(doc_id(&item))).or_default().push(item);
         }
         by_shard
-    }
-
-    /// Groups document ids by shard (only shards that get at least one id appear).
-    pub fn group_by_shard<'a>(&self, doc_ids: impl IntoIterator<Item = &'a str>) -> BTreeMap<ShardId, Vec<&'a str>> {
-        self.partition_by_shard(doc_ids, |id| id)
     }
 
     /// Every node holding `shard`, group by group (groups sorted by name), best first in a group.

@@ -30,14 +30,6 @@ pub enum NodeError {
 }
 
 impl NodeError {
-    /// The node's own error object, when it sent one.
-    pub fn meilisearch_error(&self) -> Option<&ResponseError> {
-        match self {
-            NodeError::Meilisearch { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-
     /// True when the node could not be reached or did not answer: the node may be down, as
     /// opposed to having refused the request.
     pub fn is_unavailable(&self) -> bool {
@@ -79,7 +71,7 @@ mod tests {
     fn keeps_the_node_error_object_and_status() {
         let body = br#"{"message":"Index `x` not found.","code":"index_not_found","type":"invalid_request","link":"https://docs.meilisearch.com/errors#index_not_found"}"#;
         let err = NodeError::from_body("n1", 404, body);
-        let obj = err.meilisearch_error().expect("meilisearch error");
+        let NodeError::Meilisearch { error: obj, .. } = &err else { panic!("a Meilisearch error: {err:?}") };
         assert_eq!(obj.code, "index_not_found");
         assert_eq!(obj.message, "Index `x` not found.");
         assert_eq!(obj.http_status, 404);

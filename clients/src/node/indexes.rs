@@ -58,8 +58,4 @@ impl NodeClient {
         self.send_json(Request::new(Method::GET, path)).await
     }
 
-    /// `GET /indexes/{uid}`: `{uid, primaryKey, createdAt, updatedAt}`.
-    pub async fn get_index(&self, index_uid: &str) -> Result<Value, NodeError> {
-        self.send_json(Request::new(Method::GET, index_path(index_uid))).await
-    }
 }

@@ -48,11 +48,4 @@ impl NodeClient {
         self.send_json(req).await
     }
 
-    /// `GET /health`: true when the node answers `available`.
-    pub async fn is_healthy(&self) -> bool {
-        matches!(
-            self.send_json::<Value>(Request::new(Method::GET, "/health")).await,
-            Ok(v) if v.get("status").and_then(Value::as_str) == Some("available")
-        )
-    }
 }

@@ -137,33 +137,6 @@ impl NodeClient {
         }
     }
 
-    /// The newest task of `index_uid` (among `statuses`, all when empty) that satisfies
-    /// `wanted`, scanning newest first a page at a time. `None` when no task matches.
-    pub async fn newest_task_matching(
-        &self,
-        index_uid: &str,
-        statuses: &[TaskStatus],
-        mut wanted: impl FnMut(&TaskView) -> bool,
-    ) -> Result<Option<TaskView>, NodeError> {
-        let mut filter =
-            TaskFilter { index_uids: vec![index_uid.to_owned()], statuses: statuses.to_vec(), limit: Some(100), ..TaskFilter::default() };
-        loop {
-            let page = self.get_tasks(&filter).await?;
-            if let Some(task) = page.results.into_iter().find(|t| wanted(t)) {
-                return Ok(Some(task));
-            }
-            match page.next {
-                Some(next) => filter.from = Some(next),
-                None => return Ok(None),
-            }
-        }
-    }
-
-    /// The newest task of `index_uid`, whatever its status.
-    pub async fn newest_task(&self, index_uid: &str) -> Result<Option<TaskView>, NodeError> {
-        let filter = TaskFilter { index_uids: vec![index_uid.to_owned()], limit: Some(1), ..TaskFilter::default() };
-        Ok(self.get_tasks(&filter).await?.results.into_iter().next())
-    }
 }
 
 #[cfg(test)]

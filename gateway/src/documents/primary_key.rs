@@ -76,14 +76,6 @@ pub fn document_id(primary_key: &str, document: &Map<String, Value>) -> Result<S
     })
 }
 
-/// The ids of every document, or the error of the first document that has none or a bad one.
-pub fn document_ids<'d>(
-    primary_key: &str,
-    documents: impl IntoIterator<Item = &'d Map<String, Value>>,
-) -> Result<Vec<String>, ResponseError> {
-    documents.into_iter().map(|document| document_id(primary_key, document)).collect()
-}
-
 /// Values reached by `path` in `object`: a key equal to the whole remaining path, or to a
 /// dotted prefix of it whose value is an object holding the rest.
 fn collect_ids<'v>(path: &str, object: &'v Map<String, Value>, found: &mut Vec<&'v Value>) {

@@ -1,6 +1,7 @@
 //! What the read path needs to know about an index besides its data: its primary key (to
 //! narrow primary-key filters to their shards) and the settings the merge depends on. Read
-//! from a replica of `shard-0` and cached briefly, unless the HTTP layer provides them.
+//! from a replica of `shard-0` and cached for `index_meta_ttl` (5 s): a settings change reaches
+//! the merge within that time, as it reaches the nodes' own search asynchronously.
 
 use super::error::ReadError;
 use super::executor::ReadExecutor;
@@ -31,17 +32,6 @@ impl ReadExecutor {
         let meta = self.read_index_meta(index_uid).await?;
         self.inner().meta_cache.lock().expect("meta lock").insert(index_uid.to_owned(), (Instant::now(), meta.clone()));
         Ok(meta)
-    }
-
-    /// Provides an index's metadata (e.g. from the catalog after a settings change); it is
-    /// used for `index_meta_ttl` like a value read from a node.
-    pub fn set_index_meta(&self, index_uid: &str, meta: IndexMeta) {
-        self.inner().meta_cache.lock().expect("meta lock").insert(index_uid.to_owned(), (Instant::now(), meta));
-    }
-
-    /// Forgets an index's metadata (after a settings change, deletion, swap).
-    pub fn invalidate_index_meta(&self, index_uid: &str) {
-        self.inner().meta_cache.lock().expect("meta lock").remove(index_uid);
     }
 
     /// Reads the metadata from a replica of `shard-0`, else of the next shard, and so on: every

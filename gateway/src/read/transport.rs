@@ -70,9 +70,6 @@ impl HttpTransport {
         Ok(HttpTransport { clients })
     }
 
-    pub fn from_clients(clients: Vec<NodeClient>) -> HttpTransport {
-        HttpTransport { clients }
-    }
 }
 
 /// `/indexes/{index}/<rest…>` with every segment percent-encoded.

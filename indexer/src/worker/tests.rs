@@ -94,7 +94,7 @@ impl Cluster {
         let id_strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
         let grouped: Vec<(ShardId, Vec<String>)> = self
             .placement
-            .group_by_shard(id_strings.iter().map(String::as_str))
+            .partition_by_shard(id_strings.iter().map(String::as_str), |id| id)
             .into_iter()
             .map(|(s, v)| (s, v.into_iter().map(str::to_owned).collect()))
             .collect();

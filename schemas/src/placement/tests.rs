@@ -185,7 +185,7 @@ fn lookups_for_unknown_things_are_empty() {
 fn group_by_shard_keeps_every_id_once_in_order() {
     let p = placement(4, 1, &[("a", "g")]);
     let ids: Vec<String> = (0..100).map(|i| format!("doc-{i}")).collect();
-    let groups = p.group_by_shard(ids.iter().map(String::as_str));
+    let groups = p.partition_by_shard(ids.iter().map(String::as_str), |id| id);
     let total: usize = groups.values().map(Vec::len).sum();
     assert_eq!(total, 100);
     for (shard, members) in &groups {

@@ -45,7 +45,8 @@ fn transcript_invalid_document_id() {
 
 #[test]
 fn transcript_numeric_ids() {
-    let ids = document_ids("id", &[object(json!({"id": 1, "t": "one"})), object(json!({"id": 2, "t": "two"}))]).unwrap();
+    let documents = [object(json!({"id": 1, "t": "one"})), object(json!({"id": 2, "t": "two"}))];
+    let ids: Vec<String> = documents.iter().map(|document| document_id("id", document).unwrap()).collect();
     assert_eq!(ids, ["1", "2"]);
 }
 

@@ -1,9 +1,10 @@
-//! Properties of the parser, the serialization, the evaluator and the planner.
+//! Properties of the parser, the serialization and the planner (checked against the oracle).
 
 use proptest::prelude::*;
 
 use super::strategies::{document, filter, filter_on_documents};
-use crate::filter::{matches, parse, primary_key_candidates};
+use super::oracle::matches;
+use crate::filter::{parse, primary_key_candidates};
 
 /// Fuzz budget: `MIROIR_FUZZ_CASES` raises it (see fuzz/run-short.sh).
 fn cases(default: u32) -> ProptestConfig {

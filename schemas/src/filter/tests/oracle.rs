@@ -1,4 +1,4 @@
-//! Whether a document matches a filter, with Meilisearch's semantics: a value compares as a
+//! The tests' oracle: whether a document matches a filter, with Meilisearch's semantics: a value compares as a
 //! number when it reads as one and always as a normalized (case-insensitive) string; an array
 //! matches when any element matches; `!=` and `NOT` also match documents without the
 //! attribute.
@@ -11,8 +11,8 @@ use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use serde_json::{Map, Value};
 
-use super::ast::{Condition, Filter, Token};
-use super::facets::{normalize_facet, Facets};
+use super::document_facets::Facets;
+use crate::filter::{normalize_facet, Condition, Filter, Token};
 
 /// Whether `document` is selected by `filter`.
 pub fn matches(filter: &Filter, document: &Map<String, Value>) -> bool {
