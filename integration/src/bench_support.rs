@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::brokers::NatsServer;
-use crate::cluster::{one_group_nodes, ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
-use crate::nodes::{free_port, MeiliNodes};
+use crate::brokers::LogKind;
+use crate::cluster::Cluster;
+use crate::locate::MiroirBinaries;
 
 /// Where a cluster benchmark finds its inputs and writes its section.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,19 +39,14 @@ pub const NODE_KEY: &str = "bench-node-key";
 /// Bound on one task: turns a stuck task into an error.
 const TASK_BOUND: Duration = Duration::from_secs(3600);
 
-/// The Debian packages corpus ([`crate::shared_files::corpus_path`]).
+/// The Debian packages corpus ([`crate::locate::corpus_path`]).
 pub fn default_corpus() -> PathBuf {
-    crate::shared_files::corpus_path()
+    crate::locate::corpus_path()
 }
 
 /// The first `count` corpus documents, as NDJSON bodies of `batch` documents each.
 pub fn corpus_batches(corpus: &Path, count: usize, batch: usize) -> Result<Vec<String>> {
-    let output = std::process::Command::new("zstd").arg("-dc").arg(corpus).output().context("running zstd -dc (is zstd installed?)")?;
-    if !output.status.success() {
-        bail!("zstd -dc {} failed: {}", corpus.display(), String::from_utf8_lossy(&output.stderr));
-    }
-    let text = String::from_utf8(output.stdout).context("the corpus is UTF-8")?;
-    let lines: Vec<&str> = text.lines().take(count).collect();
+    let lines = crate::corpus::corpus_lines(corpus, count)?;
     if lines.len() < count {
         bail!("the corpus has {} documents, {count} asked", lines.len());
     }
@@ -165,47 +160,33 @@ impl Target {
 
 /// A Miroir cluster on loopback: `nodes` nodes in one replica group, NATS JetStream, and the
 /// gateway, indexer and reconciler processes. Dropping it stops everything.
-pub struct BenchCluster {
-    pub miroir: MiroirProcesses,
-    pub nodes: MeiliNodes,
-    pub nats: NatsServer,
-    _data: tempfile::TempDir,
+pub async fn start_cluster(binaries: &MiroirBinaries, meilisearch: &Path, nodes: usize, shards: u32, rf: u32) -> Result<Cluster> {
+    Cluster::builder(LogKind::Nats)
+        .nodes(nodes)
+        .shards(shards)
+        .replication_factor(rf)
+        .node_key(NODE_KEY)
+        .master_key(GATEWAY_KEY)
+        .topic_prefix("bench")
+        .binaries(binaries.clone())
+        .meilisearch(meilisearch)
+        .start()
+        .await
 }
 
-impl BenchCluster {
-    pub async fn start(binaries: &MiroirBinaries, meilisearch: &Path, nodes: usize, shards: u32, rf: u32) -> Result<BenchCluster> {
-        let data = tempfile::Builder::new().prefix("miroir-bench-").tempdir()?;
-        let meili = MeiliNodes::start(meilisearch, nodes, &data.path().join("nodes"), NODE_KEY).await?;
-        let nats = NatsServer::start()?;
-        let spec = ClusterSpec {
-            nodes: one_group_nodes(meili.urls()),
-            node_key: Some(NODE_KEY.into()),
-            shards,
-            replication_factor: rf,
-            log: LogKind::Nats,
-            log_url: nats.url().to_owned(),
-            topic_prefix: "bench".into(),
-            master_key: Some(GATEWAY_KEY.into()),
-        };
-        let mut miroir = MiroirProcesses::start(binaries, &spec, free_port()?, &data.path().join("logs"))?;
-        miroir.wait_healthy(HEALTH_TIMEOUT).await?;
-        Ok(BenchCluster { miroir, nodes: meili, nats, _data: data })
-    }
+/// Every process of `cluster` by role, for [`CpuMeter`].
+pub fn cluster_processes(cluster: &Cluster) -> Vec<(String, u32)> {
+    let mut processes: Vec<(String, u32)> =
+        cluster.nodes.pids().into_iter().enumerate().map(|(i, pid)| (format!("node {i}"), pid)).collect();
+    processes.push(("nats-server".to_owned(), cluster.broker.pid()));
+    let miroir = cluster.miroir.as_ref().expect("a benchmark cluster runs Miroir");
+    processes.extend(miroir.all().map(|process| (process.name().to_owned(), process.pid())));
+    processes
+}
 
-    /// Every process of the cluster by role, for [`CpuMeter`].
-    pub fn processes(&self) -> Vec<(String, u32)> {
-        let mut processes: Vec<(String, u32)> =
-            self.nodes.pids().into_iter().enumerate().map(|(i, pid)| (format!("node {i}"), pid)).collect();
-        processes.extend(self.nats.pid().map(|pid| ("nats-server".to_owned(), pid)));
-        for process in [&self.miroir.gateway, &self.miroir.indexer, &self.miroir.reconciler] {
-            processes.push((process.name().to_owned(), process.pid()));
-        }
-        processes
-    }
-
-    pub fn gateway(&self, connections: usize) -> Result<Target> {
-        Target::new(&self.miroir.gateway_url, GATEWAY_KEY, connections)
-    }
+/// The gateway of `cluster` as a benchmark target.
+pub fn gateway_target(cluster: &Cluster, connections: usize) -> Result<Target> {
+    Target::new(cluster.gateway_url(), GATEWAY_KEY, connections)
 }
 
 /// Which node binary the benchmark runs, as the report names it: the version it prints.

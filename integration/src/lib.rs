@@ -1,8 +1,26 @@
-//! Test harness: brokers, real Meilisearch nodes and Miroir processes on loopback, the files
-//! shared with the workplace, the local-cluster launcher's parts and the benchmarks' support.
-//! Never a dependency of product code.
+//! Test harness: brokers, real Meilisearch nodes and Miroir processes on loopback, for the
+//! integration tests, the benchmarks and the `miroir-dev` launcher. Never a dependency of
+//! product code.
+//!
+//! - [`cluster`]: the one builder of a whole cluster (broker, nodes, gateway, indexer, reconciler).
+//! - [`process`]: the one child-process wrapper (process group, log file, signals, restart, stop on drop).
+//! - [`wait`]: the one polling loop, `wait_until(deadline, message, condition)`.
+//! - [`locate`]: where binaries and shared files are found.
+//! - [`brokers`]: nats-server and Tansu.
+//! - [`nodes`]: real Meilisearch nodes.
+//! - [`miroir_processes`]: the gateway, indexer and reconciler, and the environment they share.
+//! - [`recorded`]: requests in the format of the recorded Meilisearch exchanges.
+//! - [`corpus`]: the Debian packages corpus.
+//! - [`indexer_cluster`]: the `indexer_*` tests' cluster: ops appended straight to the log, a model of every shard.
+//! - [`bench_support`]: what the cluster benchmarks share.
 pub mod bench_support;
 pub mod brokers;
 pub mod cluster;
+pub mod corpus;
+pub mod indexer_cluster;
+pub mod locate;
+pub mod miroir_processes;
 pub mod nodes;
-pub mod shared_files;
+pub mod process;
+pub mod recorded;
+pub mod wait;

@@ -1,11 +1,12 @@
-//! The files tests and benchmarks share with the rest of the workplace, found relative to the
-//! checkout (`../shared` beside it) or through `MIROIR_SHARED_DIR`: the Debian corpus, the
-//! recorded Meilisearch exchanges and the real Meilisearch binary. Never an absolute path.
+//! The one place the harness finds what it runs and reads: Miroir's binaries (beside the
+//! running executable), the brokers (environment variable, `PATH` or a known package path), the
+//! real Meilisearch binary and the files shared with the rest of the workplace (`../shared`
+//! beside the checkout, or `MIROIR_SHARED_DIR`: the corpus and the recorded exchanges).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 /// `$MIROIR_SHARED_DIR`, else `shared/` beside the checkout.
 pub fn shared_dir() -> PathBuf {
@@ -55,26 +56,55 @@ pub fn meilisearch_binary() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The first `count` documents of the corpus, in corpus order (decompressed with `zstd -dc`,
-/// read only as far as needed).
-pub fn corpus_documents(count: usize) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
-    use std::io::BufRead;
-    let path = corpus_path();
-    let mut child = Command::new("zstd")
-        .arg("-dc")
-        .arg(&path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .context("running zstd -dc (is zstd installed?)")?;
-    let reader = std::io::BufReader::new(child.stdout.take().context("zstd's stdout")?);
-    let documents = reader
-        .lines()
-        .take(count)
-        .map(|line| Ok(serde_json::from_str(&line.with_context(|| format!("reading {}", path.display()))?)?))
-        .collect::<Result<Vec<_>>>();
-    // Stopping early leaves zstd writing into a closed pipe: end it.
-    child.kill().ok();
-    child.wait().ok();
-    documents
+/// `name` from the environment variable `env`, else found on `PATH`, else at `fallback`. A
+/// missing binary is an error that says how to install it: tests fail instead of skipping.
+pub fn find_binary(env: &str, name: &str, fallback: Option<&str>, install_hint: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        return if path.is_file() { Ok(path) } else { bail!("{env}={} does not exist", path.display()) };
+    }
+    let on_path = std::env::var_os("PATH").iter().flat_map(std::env::split_paths).map(|dir| dir.join(name)).find(|path| path.is_file());
+    on_path
+        .or_else(|| fallback.map(PathBuf::from).filter(|p| p.is_file()))
+        .ok_or_else(|| anyhow!("{name} not found: set {env} or {install_hint} (.ci/run does this)"))
+}
+
+/// Paths of the Miroir binaries.
+#[derive(Debug, Clone)]
+pub struct MiroirBinaries {
+    pub gateway: PathBuf,
+    pub indexer: PathBuf,
+    pub reconciler: PathBuf,
+}
+
+impl MiroirBinaries {
+    /// The binaries in `dir`.
+    pub fn in_dir(dir: &Path) -> Result<Self> {
+        let find = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                bail!(
+                    "{} not found; build the binaries first: cargo build --workspace --bins (same profile and CARGO_TARGET_DIR; \
+                     add --release for target/release)",
+                    path.display()
+                )
+            }
+        };
+        Ok(MiroirBinaries { gateway: find("miroir-gateway")?, indexer: find("miroir-indexer")?, reconciler: find("miroir-reconciler")? })
+    }
+
+    /// The binaries of the cargo profile directory the running executable belongs to: next to
+    /// it (the launcher, a benchmark) or one level up (a test executable lives in
+    /// `<profile>/deps`; the binaries belong to other packages, so cargo does not build them for
+    /// the test).
+    pub fn beside_current_exe() -> Result<Self> {
+        let exe = std::env::current_exe().context("locating the running executable")?;
+        let dir = exe.parent().context("executable without a directory")?;
+        Self::in_dir(dir).or_else(|first| match dir.parent() {
+            Some(parent) if dir.ends_with("deps") => Self::in_dir(parent),
+            _ => Err(first),
+        })
+    }
 }

@@ -7,13 +7,13 @@
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
-mod gateway_cluster;
-
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gateway_cluster::{http_client, is_finished, GatewayCluster, MASTER_KEY};
 use jsonwebtoken::{encode, EncodingKey, Header};
+use miroir_integration::cluster::Cluster;
+use miroir_integration::recorded::{http_client, is_finished, start_cluster, MASTER_KEY};
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
 const INDEX: &str = "tenants";
@@ -80,15 +80,13 @@ impl Client {
 
     /// Polls task `uid` until it reaches a final status.
     async fn finished_task(&self, uid: u64) -> Value {
-        let deadline = Instant::now() + TASK_BOUND;
-        loop {
+        let deadline = Deadline::after(TASK_BOUND).polling_every(Duration::from_millis(20));
+        wait_until(deadline, format!("task {uid} never finished"), async || {
             let (_, task) = self.call("GET", &format!("/tasks/{uid}"), MASTER_KEY, None).await;
-            if is_finished(task["status"].as_str().unwrap_or("")) {
-                return task;
-            }
-            assert!(Instant::now() < deadline, "task {uid} never finished: {task}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            Ok(if is_finished(task["status"].as_str().unwrap_or("")) { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
+        })
+        .await
+        .unwrap()
     }
 
     async fn create_key(&self, actions: &[&str], indexes: &[&str]) -> (String, String) {
@@ -115,7 +113,7 @@ fn hit_ids(hits: &Value) -> BTreeSet<u64> {
 
 /// How many of `tenant`'s documents each shard holds, read from the nodes themselves (the most
 /// any replica of the shard reports).
-async fn per_shard_counts(cluster: &GatewayCluster, tenant: &str) -> Vec<u64> {
+async fn per_shard_counts(cluster: &Cluster, tenant: &str) -> Vec<u64> {
     let http = http_client();
     let mut counts = Vec::new();
     for shard in 0..SHARDS {
@@ -123,7 +121,7 @@ async fn per_shard_counts(cluster: &GatewayCluster, tenant: &str) -> Vec<u64> {
         for url in cluster.nodes.urls() {
             let response = http
                 .post(format!("{url}/indexes/{INDEX}__shard-{shard}/search"))
-                .bearer_auth(&cluster.node_key)
+                .bearer_auth(cluster.node_key())
                 .json(&json!({"filter": format!("tenant = {tenant}"), "limit": 0}))
                 .send()
                 .await
@@ -140,8 +138,8 @@ async fn per_shard_counts(cluster: &GatewayCluster, tenant: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_tokens_and_keys_hold_on_every_shard() {
-    let cluster = GatewayCluster::start(3, SHARDS, 2).await;
-    let client = Client { http: http_client(), base: cluster.url().to_owned() };
+    let cluster = start_cluster(3, SHARDS, 2).await;
+    let client = Client { http: http_client(), base: cluster.gateway_url().to_owned() };
 
     client.write_and_wait("POST", "/indexes", json!({"uid": INDEX, "primaryKey": "id"})).await;
     client.write_and_wait("PUT", &format!("/indexes/{INDEX}/settings/filterable-attributes"), json!(["tenant"])).await;

@@ -2,12 +2,11 @@
 //! canceled before any indexer announced it; once the indexer resumes, it applies the tasks
 //! around it and no node ever receives the canceled documents.
 
-mod gateway_cluster;
+use std::time::Duration;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use gateway_cluster::{http_client, is_finished, GatewayCluster, MASTER_KEY};
+use miroir_integration::process::Signal;
+use miroir_integration::recorded::{http_client, is_finished, start_cluster, MASTER_KEY};
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
 const TASK_BOUND: Duration = Duration::from_secs(120);
@@ -23,20 +22,12 @@ async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, bo
 }
 
 async fn wait_task(client: &reqwest::Client, base: &str, uid: u64) -> Value {
-    let give_up = Instant::now() + TASK_BOUND;
-    loop {
+    wait_until(Deadline::after(TASK_BOUND), format!("task {uid} did not finish"), async || {
         let (_, task) = call(client, reqwest::Method::GET, format!("{base}/tasks/{uid}"), None).await;
-        if task["status"].as_str().is_some_and(is_finished) {
-            return task;
-        }
-        assert!(Instant::now() < give_up, "task {uid} did not finish: {task}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().expect("kill runs");
-    assert!(status.success(), "kill -{signal} {pid}");
+        Ok(if task["status"].as_str().is_some_and(is_finished) { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
+    })
+    .await
+    .unwrap()
 }
 
 fn books(ids: std::ops::Range<u32>, tag: &str) -> Value {
@@ -45,24 +36,23 @@ fn books(ids: std::ops::Range<u32>, tag: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canceled_addition_never_reaches_a_node() {
-    let cluster = GatewayCluster::start(3, 3, 2).await;
+    let mut cluster = start_cluster(3, 3, 2).await;
     let client = http_client();
-    let base = cluster.url().to_owned();
+    let base = cluster.gateway_url().to_owned();
     let post = |path: &str, body: Value| call(&client, reqwest::Method::POST, format!("{base}{path}"), Some(body));
 
     let (status, created) = post("/indexes", json!({"uid": "books", "primaryKey": "id"})).await;
     assert_eq!(status, 202, "{created}");
     assert_eq!(wait_task(&client, &base, created["taskUid"].as_u64().unwrap()).await["status"], "succeeded");
 
-    let indexer = cluster.miroir.indexer.pid();
-    signal(indexer, "STOP");
+    cluster.miroir().indexer.signal(Signal::Stop);
     let (_, kept) = post("/indexes/books/documents", books(0..40, "kept")).await;
     let (_, canceled) = post("/indexes/books/documents", books(20..60, "canceled")).await;
     let (kept, canceled) = (kept["taskUid"].as_u64().unwrap(), canceled["taskUid"].as_u64().unwrap());
     let (status, cancelation) = call(&client, reqwest::Method::POST, format!("{base}/tasks/cancel?uids={canceled}"), None).await;
     assert_eq!(status, 200, "{cancelation}");
     let cancelation = wait_task(&client, &base, cancelation["taskUid"].as_u64().unwrap()).await;
-    signal(indexer, "CONT");
+    cluster.miroir().indexer.signal(Signal::Cont);
 
     assert_eq!(cancelation["status"], "succeeded");
     assert_eq!(cancelation["details"]["canceledTasks"], 1, "{cancelation}");

@@ -8,31 +8,31 @@
 mod e2e_write_support;
 
 use e2e_write_support::scenarios::{self, INDEX};
-use e2e_write_support::Cluster;
-use miroir_integration::cluster::LogKind;
+use e2e_write_support::E2eCluster;
+use miroir_integration::brokers::LogKind;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_on_kafka_places_every_document_on_exactly_its_replicas() {
-    let cluster = Cluster::start(LogKind::Kafka, 2).await;
+    let cluster = E2eCluster::start(LogKind::Kafka, 2).await;
     scenarios::ingest_and_check_placement(&cluster, INDEX).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deletes_and_partial_updates_reach_every_replica_on_kafka() {
-    scenarios::deletes_and_partial_updates_reach_every_replica(&Cluster::start(LogKind::Kafka, 2).await).await;
+    scenarios::deletes_and_partial_updates_reach_every_replica(&E2eCluster::start(LogKind::Kafka, 2).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn indexer_killed_mid_ingest_loses_nothing_on_kafka() {
-    scenarios::indexer_killed_mid_ingest_loses_nothing(&mut Cluster::start(LogKind::Kafka, 2).await).await;
+    scenarios::indexer_killed_mid_ingest_loses_nothing(&mut E2eCluster::start(LogKind::Kafka, 2).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn node_stopped_during_ingest_catches_up_on_kafka() {
-    scenarios::node_stopped_during_ingest_catches_up(&Cluster::start(LogKind::Kafka, 2).await).await;
+    scenarios::node_stopped_during_ingest_catches_up(&E2eCluster::start(LogKind::Kafka, 2).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_writes_change_nothing_on_any_node_on_kafka() {
-    scenarios::bad_writes_change_nothing_on_any_node(&Cluster::start(LogKind::Kafka, 2).await).await;
+    scenarios::bad_writes_change_nothing_on_any_node(&E2eCluster::start(LogKind::Kafka, 2).await).await;
 }

@@ -18,35 +18,35 @@ use e2e_write_support::contents::assert_placed;
 use e2e_write_support::corpus::{corpus, doc_id, ndjson};
 use e2e_write_support::gateway::Answer;
 use e2e_write_support::scenarios::{self, contents_of, create_index, documents_path, post_batches, CONVERGE_BOUND, INDEX};
-use e2e_write_support::{Cluster, TASK_BOUND};
-use miroir_integration::cluster::LogKind;
+use e2e_write_support::{E2eCluster, TASK_BOUND};
+use miroir_integration::brokers::LogKind;
 use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_places_every_document_on_exactly_its_replicas() {
-    let cluster = Cluster::start(LogKind::Nats, 2).await;
+    let cluster = E2eCluster::start(LogKind::Nats, 2).await;
     scenarios::ingest_and_check_placement(&cluster, INDEX).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deletes_and_partial_updates_reach_every_replica() {
-    scenarios::deletes_and_partial_updates_reach_every_replica(&Cluster::start(LogKind::Nats, 2).await).await;
+    scenarios::deletes_and_partial_updates_reach_every_replica(&E2eCluster::start(LogKind::Nats, 2).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn indexer_killed_mid_ingest_loses_nothing() {
-    scenarios::indexer_killed_mid_ingest_loses_nothing(&mut Cluster::start(LogKind::Nats, 2).await).await;
+    scenarios::indexer_killed_mid_ingest_loses_nothing(&mut E2eCluster::start(LogKind::Nats, 2).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn node_stopped_during_ingest_catches_up() {
-    scenarios::node_stopped_during_ingest_catches_up(&Cluster::start(LogKind::Nats, 2).await).await;
+    scenarios::node_stopped_during_ingest_catches_up(&E2eCluster::start(LogKind::Nats, 2).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_writes_change_nothing_on_any_node() {
-    scenarios::bad_writes_change_nothing_on_any_node(&Cluster::start(LogKind::Nats, 2).await).await;
+    scenarios::bad_writes_change_nothing_on_any_node(&E2eCluster::start(LogKind::Nats, 2).await).await;
 }
 
 /// Asserts a write was refused with `503` and a Meilisearch error object.
@@ -57,14 +57,14 @@ fn assert_refused(answer: &Answer, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
-    let mut cluster = Cluster::start(LogKind::Nats, 2).await;
+    let mut cluster = E2eCluster::start(LogKind::Nats, 2).await;
     create_index(&cluster).await;
     let documents = corpus(1_500);
     let (before, after) = documents.split_at(1_000);
     let tasks = post_batches(&cluster, INDEX, before, 500).await;
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
 
-    cluster.kill9_broker();
+    cluster.cluster.broker.nats().kill9();
     let add = cluster.gateway.ndjson(Method::POST, &documents_path(), ndjson(after)).await;
     assert_refused(&add, "adding documents");
     let delete = cluster.gateway.send(Method::DELETE, &format!("{}/{}", documents_path(), doc_id(&before[0])), None, None).await;
@@ -75,7 +75,7 @@ async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
     let create = cluster.gateway.json(Method::POST, "/indexes", &json!({"uid": "other"})).await;
     assert_refused(&create, "creating an index");
 
-    cluster.restart_broker();
+    cluster.cluster.broker.nats().restart().expect("restarting nats-server");
     // Clients retry on 503; every answer is a 503 until the gateway is reconnected, then a 202.
     let give_up = std::time::Instant::now() + CONVERGE_BOUND;
     let task = loop {
@@ -89,7 +89,7 @@ async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
     };
     assert!(task > *tasks.last().unwrap(), "task uids keep increasing across the crash: {task} after {tasks:?}");
     cluster.gateway.expect_succeeded(&[task], TASK_BOUND).await;
-    cluster.assert_processes_alive();
+    cluster.cluster.miroir().check_alive().expect("every Miroir process runs");
     // Exactly what was acknowledged: the refused deletion did not happen, no index was created.
     assert_placed(&cluster.node_clients, &cluster.placement, INDEX, &contents_of(&documents)).await;
     assert_eq!(cluster.gateway.get("/indexes/other").await.status, 404);

@@ -11,12 +11,10 @@
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
-mod gateway_cluster;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use gateway_cluster::{http_client, is_finished, send_recorded, GatewayCluster, Reply};
+use miroir_integration::recorded::{http_client, is_finished, send_recorded, start_cluster, Reply};
 use serde_json::Value;
 
 /// Values that change from run to run (reference README), plus `progressTrace`, whose keys are
@@ -60,7 +58,7 @@ const SHARDS: u32 = 3;
 const REPLICATION_FACTOR: u32 = 2;
 
 fn transcript() -> Vec<Value> {
-    let text = std::fs::read_to_string(miroir_integration::shared_files::transcript_path()).expect("the recorded transcript is present");
+    let text = std::fs::read_to_string(miroir_integration::locate::transcript_path()).expect("the recorded transcript is present");
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("a JSON exchange per line")).collect()
 }
 
@@ -216,7 +214,7 @@ async fn read_when_finished(client: &reqwest::Client, base: &str, request: &Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_answers_every_recorded_exchange_like_one_meilisearch() {
-    let cluster = GatewayCluster::start(NODES, SHARDS, REPLICATION_FACTOR).await;
+    let cluster = start_cluster(NODES, SHARDS, REPLICATION_FACTOR).await;
     let client = http_client();
     let exchanges = transcript();
     assert!(exchanges.len() >= 100, "the transcript has {} exchanges", exchanges.len());
@@ -238,9 +236,9 @@ async fn cluster_answers_every_recorded_exchange_like_one_meilisearch() {
                 continue;
             };
             let path = format!("/tasks/{}", uids[&uid]);
-            read_when_finished(&client, cluster.url(), request, &path).await
+            read_when_finished(&client, cluster.gateway_url(), request, &path).await
         } else {
-            send_recorded(&client, cluster.url(), request, &map_task_uids(recorded_path, &uids)).await
+            send_recorded(&client, cluster.gateway_url(), request, &map_task_uids(recorded_path, &uids)).await
         };
         if let (Some(recorded_uid), Some(answered_uid)) = (recorded["taskUid"].as_u64(), reply.body["taskUid"].as_u64()) {
             uids.insert(recorded_uid, answered_uid);
@@ -260,7 +258,7 @@ async fn cluster_answers_every_recorded_exchange_like_one_meilisearch() {
         failures.is_empty(),
         "{} differences from the recorded Meilisearch 1.50 (gateway output in {}):\n{}",
         failures.len(),
-        cluster.log_dir.display(),
+        cluster.log_dir().display(),
         failures.join("\n")
     );
 }

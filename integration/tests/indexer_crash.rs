@@ -3,23 +3,22 @@
 //! version would show), then a restart: every replica ends exactly equal to the model of what
 //! was written, and every (task, shard, replica) has a succeeded event.
 
-mod indexer_harness;
-
-use anyhow::{bail, Result};
-use indexer_harness::{event_counts, Backend, Cluster, CONVERGE_TIMEOUT};
+use anyhow::Result;
 use miroir_clients::log::PartitionReader;
+use miroir_integration::brokers::LogKind;
+use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, CONVERGE_TIMEOUT};
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use miroir_schemas::envelope::decode;
 use miroir_schemas::task_log::TaskEvent;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Reads events until at least `wanted` distinct (task, shard, replica) keys were seen.
 async fn wait_for_distinct_events(readers: &mut [Box<dyn PartitionReader>], wanted: usize) -> Result<usize> {
     let mut seen = BTreeSet::new();
-    let deadline = Instant::now() + CONVERGE_TIMEOUT;
-    while seen.len() < wanted {
-        if Instant::now() > deadline {
-            bail!("only {} of {wanted} events arrived", seen.len());
+    wait_until(Deadline::after(CONVERGE_TIMEOUT).polling_every(Duration::ZERO), format!("{wanted} events did not arrive"), async || {
+        if seen.len() >= wanted {
+            return Ok(Progress::Done(seen.len()));
         }
         for reader in readers.iter_mut() {
             for record in reader.next_batch(10_000, Duration::from_millis(50)).await? {
@@ -27,12 +26,13 @@ async fn wait_for_distinct_events(readers: &mut [Box<dyn PartitionReader>], want
                 seen.insert((e.task_uid, e.shard, e.replica));
             }
         }
-    }
-    Ok(seen.len())
+        Ok(Progress::Waiting(format!("only {} arrived", seen.len())))
+    })
+    .await
 }
 
-async fn kill9_mid_stream(backend: Backend) -> Result<()> {
-    let mut cluster = Cluster::start(backend, 3, 4, 2).await?;
+async fn kill9_mid_stream(backend: LogKind) -> Result<()> {
+    let mut cluster = IndexerCluster::start(backend, 3, 4, 2).await?;
     cluster.create_index().await?;
     // 40 tasks × 100 documents over 1500 ids: every id written two or three times, a few deleted.
     cluster.write_stream(7, 40, 100, 1500, 6).await?;
@@ -62,10 +62,10 @@ async fn kill9_mid_stream(backend: Backend) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_kill9_mid_stream_loses_and_doubles_nothing() -> Result<()> {
-    kill9_mid_stream(Backend::Nats).await
+    kill9_mid_stream(LogKind::Nats).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_kill9_mid_stream_loses_and_doubles_nothing() -> Result<()> {
-    kill9_mid_stream(Backend::Kafka).await
+    kill9_mid_stream(LogKind::Kafka).await
 }

@@ -3,17 +3,18 @@
 //! increase per partition (an operation applied twice would repeat or go back), every replica
 //! ends equal to the model, and every (task, shard, replica) has its event.
 
-mod indexer_harness;
-
 use anyhow::{bail, Context, Result};
-use indexer_harness::{event_counts, Backend, Cluster, IndexerProcess, CONVERGE_TIMEOUT, INDEX};
 use miroir_clients::log::partition_for_key;
+use miroir_integration::brokers::LogKind;
+use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, CONVERGE_TIMEOUT, INDEX};
+use miroir_integration::process::ManagedProcess;
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use miroir_schemas::topology::node_index_uid;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The partitions a member last logged as owned.
-fn owned(indexer: &IndexerProcess) -> Option<BTreeSet<u32>> {
+fn owned(indexer: &ManagedProcess) -> Option<BTreeSet<u32>> {
     let text = indexer.log_text();
     let plain = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap().replace_all(&text, "");
     let line = plain.lines().rev().find(|l| l.contains("ops partitions owned"))?;
@@ -22,26 +23,24 @@ fn owned(indexer: &IndexerProcess) -> Option<BTreeSet<u32>> {
 }
 
 /// Waits until the two members own disjoint, non-empty sets covering every partition.
-async fn wait_for_split(a: &mut IndexerProcess, b: &mut IndexerProcess, partitions: u32) -> Result<(BTreeSet<u32>, BTreeSet<u32>)> {
-    let deadline = Instant::now() + CONVERGE_TIMEOUT;
-    loop {
+async fn wait_for_split(a: &mut ManagedProcess, b: &mut ManagedProcess, partitions: u32) -> Result<(BTreeSet<u32>, BTreeSet<u32>)> {
+    let deadline = Deadline::after(CONVERGE_TIMEOUT).polling_every(Duration::from_millis(100));
+    wait_until(deadline, "the members never split the partitions", async || {
         a.check_alive()?;
         b.check_alive()?;
         if let (Some(x), Some(y)) = (owned(a), owned(b)) {
             let all: BTreeSet<u32> = x.union(&y).copied().collect();
             if !x.is_empty() && !y.is_empty() && x.is_disjoint(&y) && all == (0..partitions).collect() {
-                return Ok((x, y));
+                return Ok(Progress::Done((x, y)));
             }
         }
-        if Instant::now() > deadline {
-            bail!("the members never split the partitions: {:?} / {:?}", owned(a), owned(b));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Ok(Progress::Waiting(format!("{:?} / {:?}", owned(a), owned(b))))
+    })
+    .await
 }
 
-async fn two_members(backend: Backend) -> Result<()> {
-    let mut cluster = Cluster::start(backend, 3, 8, 2).await?;
+async fn two_members(backend: LogKind) -> Result<()> {
+    let mut cluster = IndexerCluster::start(backend, 3, 8, 2).await?;
     let mut a = cluster.spawn_indexer("ma")?;
     let mut b = cluster.spawn_indexer("mb")?;
     let (owned_a, owned_b) = wait_for_split(&mut a, &mut b, cluster.ops_partitions).await?;
@@ -83,10 +82,10 @@ async fn two_members(backend: Backend) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_two_members_split_partitions_without_double_apply() -> Result<()> {
-    two_members(Backend::Nats).await
+    two_members(LogKind::Nats).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_two_members_split_partitions_without_double_apply() -> Result<()> {
-    two_members(Backend::Kafka).await
+    two_members(LogKind::Kafka).await
 }

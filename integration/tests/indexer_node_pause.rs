@@ -2,29 +2,27 @@
 //! peer replicas. "Unreachable for a while" is a SIGSTOP … SIGCONT of the node process: it accepts TCP
 //! connections but answers nothing, the worst case for an HTTP client.
 
-mod indexer_harness;
-
 use anyhow::Result;
-use indexer_harness::{event_counts, node_pid, signal, Backend, Cluster};
+use miroir_integration::brokers::LogKind;
+use miroir_integration::indexer_cluster::{event_counts, IndexerCluster};
+use miroir_integration::process::Signal;
 use std::collections::BTreeSet;
 
-async fn paused_node_catches_up(backend: Backend) -> Result<()> {
-    let mut cluster = Cluster::start(backend, 3, 4, 2).await?;
+async fn paused_node_catches_up(backend: LogKind) -> Result<()> {
+    let mut cluster = IndexerCluster::start(backend, 3, 4, 2).await?;
     let mut indexer = cluster.spawn_indexer("m1")?;
     cluster.create_index().await?;
     cluster.write_stream(1, 10, 100, 800, 4).await?;
     cluster.wait_for_events(&mut [&mut indexer]).await?;
 
-    let paused = "n1";
-    let pid = node_pid(&cluster.nodes.urls()[1])?;
-    signal(pid, "STOP")?;
-    let guard = ContOnDrop(pid);
+    let paused = "node-1";
+    cluster.cluster.nodes.process(1).signal(Signal::Stop);
     cluster.write_stream(2, 40, 100, 800, 5).await?;
     // Every other replica gets every event while n1 answers nothing.
     let others: BTreeSet<_> = cluster.expected_event_keys().into_iter().filter(|(_, _, r)| r != paused).collect();
     cluster.wait_for_event_keys(others, &mut [&mut indexer]).await?;
 
-    drop(guard); // SIGCONT
+    cluster.cluster.nodes.process(1).signal(Signal::Cont);
     let events = cluster.wait_for_events(&mut [&mut indexer]).await?;
     event_counts(&events)?;
     cluster.assert_nodes_match_model().await?;
@@ -35,22 +33,20 @@ async fn paused_node_catches_up(backend: Backend) -> Result<()> {
 
 /// The indexer dies (kill -9) while a replica lags: the committed positions must not have passed
 /// what that replica lacks, so the next indexer still brings it level with its peers.
-async fn paused_node_then_indexer_crash(backend: Backend) -> Result<()> {
-    let mut cluster = Cluster::start(backend, 3, 4, 2).await?;
+async fn paused_node_then_indexer_crash(backend: LogKind) -> Result<()> {
+    let mut cluster = IndexerCluster::start(backend, 3, 4, 2).await?;
     let mut first = cluster.spawn_indexer("m1")?;
     cluster.create_index().await?;
     cluster.write_stream(4, 10, 100, 800, 4).await?;
     cluster.wait_for_events(&mut [&mut first]).await?;
 
-    let paused = "n2";
-    let pid = node_pid(&cluster.nodes.urls()[2])?;
-    signal(pid, "STOP")?;
-    let guard = ContOnDrop(pid);
+    let paused = "node-2";
+    cluster.cluster.nodes.process(2).signal(Signal::Stop);
     cluster.write_stream(5, 30, 100, 800, 5).await?;
     let others: BTreeSet<_> = cluster.expected_event_keys().into_iter().filter(|(_, _, r)| r != paused).collect();
     cluster.wait_for_event_keys(others, &mut [&mut first]).await?;
     first.kill9();
-    drop(guard); // SIGCONT
+    cluster.cluster.nodes.process(2).signal(Signal::Cont);
 
     let mut second = cluster.spawn_indexer("m2")?;
     let events = cluster.wait_for_events(&mut [&mut second]).await?;
@@ -59,31 +55,22 @@ async fn paused_node_then_indexer_crash(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-/// Resumes a stopped node even when the test fails, so it can be killed and reaped.
-struct ContOnDrop(u32);
-
-impl Drop for ContOnDrop {
-    fn drop(&mut self) {
-        let _ = signal(self.0, "CONT");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_paused_node_catches_up_to_its_peers() -> Result<()> {
-    paused_node_catches_up(Backend::Nats).await
+    paused_node_catches_up(LogKind::Nats).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_paused_node_catches_up_to_its_peers() -> Result<()> {
-    paused_node_catches_up(Backend::Kafka).await
+    paused_node_catches_up(LogKind::Kafka).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_lagging_replica_survives_an_indexer_crash() -> Result<()> {
-    paused_node_then_indexer_crash(Backend::Nats).await
+    paused_node_then_indexer_crash(LogKind::Nats).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_lagging_replica_survives_an_indexer_crash() -> Result<()> {
-    paused_node_then_indexer_crash(Backend::Kafka).await
+    paused_node_then_indexer_crash(LogKind::Kafka).await
 }

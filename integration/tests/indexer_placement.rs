@@ -2,10 +2,9 @@
 //! appended to `ops` reach exactly the HRW replicas of their shard and no other node, and one
 //! succeeded `task-events` record arrives for every (task, shard, replica).
 
-mod indexer_harness;
-
 use anyhow::Result;
-use indexer_harness::{event_counts, Backend, Cluster, INDEX};
+use miroir_integration::brokers::LogKind;
+use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, INDEX};
 use miroir_schemas::envelope::DocumentMethod;
 use miroir_schemas::topology::node_index_uid;
 use serde_json::{json, Map, Value};
@@ -14,8 +13,8 @@ fn doc(id: &str, title: &str) -> Map<String, Value> {
     json!({ "id": id, "title": title }).as_object().unwrap().clone()
 }
 
-async fn placement_and_events(backend: Backend) -> Result<()> {
-    let mut cluster = Cluster::start(backend, 4, 4, 2).await?;
+async fn placement_and_events(backend: LogKind) -> Result<()> {
+    let mut cluster = IndexerCluster::start(backend, 4, 4, 2).await?;
     let mut indexer = cluster.spawn_indexer("m1")?;
     cluster.create_index().await?;
     for round in 0..4 {
@@ -36,7 +35,7 @@ async fn placement_and_events(backend: Backend) -> Result<()> {
     // A node that is not a replica of a shard never saw a single task for its node index.
     for shard in cluster.placement.shards() {
         let replicas: Vec<String> = cluster.placement.replicas(shard).iter().map(|n| n.id.clone()).collect();
-        for node in cluster.node_ids.clone() {
+        for node in cluster.node_ids() {
             let tasks = cluster.node_tasks(&node, &node_index_uid(INDEX, shard)).await?;
             assert_eq!(!tasks.is_empty(), replicas.contains(&node), "{node} {shard}: {} tasks", tasks.len());
         }
@@ -46,10 +45,10 @@ async fn placement_and_events(backend: Backend) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_ops_reach_exactly_the_hrw_replicas() -> Result<()> {
-    placement_and_events(Backend::Nats).await
+    placement_and_events(LogKind::Nats).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_ops_reach_exactly_the_hrw_replicas() -> Result<()> {
-    placement_and_events(Backend::Kafka).await
+    placement_and_events(LogKind::Kafka).await
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use miroir_integration::cluster::is_running;
+use miroir_integration::process::is_running;
 use serde_json::{json, Value};
 
 const KEY: &str = "launcher-test-key";

@@ -7,11 +7,10 @@
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
-mod gateway_cluster;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use gateway_cluster::{http_client, is_finished, send_recorded, GatewayCluster, Reply};
+use miroir_integration::recorded::{http_client, is_finished, send_recorded, start_cluster, Reply};
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
 /// Bound on one task reaching a final status: turns a hang into a failure, not a speed claim.
@@ -188,17 +187,15 @@ fn degraded() -> Vec<Value> {
 
 /// Waits for task `uid` to be final (a `404` means the gateway has not folded it yet).
 async fn wait_task(client: &reqwest::Client, base: &str, uid: u64) -> Reply {
-    let give_up = Instant::now() + TASK_BOUND;
     let read = request("GET", &format!("/tasks/{uid}"), None);
-    loop {
+    let deadline = Deadline::after(TASK_BOUND).polling_every(Duration::from_millis(20));
+    wait_until(deadline, format!("task {uid} did not finish"), async || {
         let reply = send_recorded(client, base, &read, &format!("/tasks/{uid}")).await;
         let pending = reply.status == 404 || (reply.status == 200 && !reply.body["status"].as_str().is_some_and(is_finished));
-        assert!(!pending || Instant::now() < give_up, "task {uid} did not finish within {TASK_BOUND:?}: {}", reply.body);
-        if !pending {
-            return reply;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        Ok(if pending { Progress::Waiting(reply.body.to_string()) } else { Progress::Done(reply) })
+    })
+    .await
+    .unwrap()
 }
 
 /// Every secret a reply shows, as `what: where`.
@@ -230,10 +227,10 @@ fn around(text: &str, at: usize) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_node_key_url_port_or_node_index_reaches_clients_or_logs() {
-    let mut cluster = GatewayCluster::start(3, 3, 2).await;
-    let secrets = Secrets::new(&cluster.node_key, cluster.nodes.urls());
+    let mut cluster = start_cluster(3, 3, 2).await;
+    let secrets = Secrets::new(cluster.node_key(), cluster.nodes.urls());
     let client = http_client();
-    let base = cluster.url().to_owned();
+    let base = cluster.gateway_url().to_owned();
     let mut leaks = Vec::new();
     let mut sent = 0;
 
@@ -255,8 +252,8 @@ async fn no_node_key_url_port_or_node_index_reaches_clients_or_logs() {
         sent += 1;
     }
     // Two of three nodes down: with RF = 2 some shards have no replica left.
-    cluster.nodes.kill(0).unwrap();
-    cluster.nodes.kill(1).unwrap();
+    cluster.nodes.kill(0);
+    cluster.nodes.kill(1);
     for read in degraded() {
         let reply = send_recorded(&client, &base, &read, read["path"].as_str().unwrap()).await;
         leaks.extend(leaks_in_reply(&secrets, &read, &reply));
@@ -265,8 +262,8 @@ async fn no_node_key_url_port_or_node_index_reaches_clients_or_logs() {
     // Let the indexer try the dead nodes (what it logs then is checked too), then stop every
     // process so its output is complete.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    cluster.miroir.stop();
-    // Terminal colours off, so the reported lines read as plain text.
+    cluster.miroir = None; // stops the gateway, indexer and reconciler
+                           // Terminal colours off, so the reported lines read as plain text.
     let ansi = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
     for process in ["gateway", "indexer", "reconciler"] {
         let output = cluster.process_output(process);
@@ -276,7 +273,7 @@ async fn no_node_key_url_port_or_node_index_reaches_clients_or_logs() {
         }
     }
     eprintln!("{sent} requests checked, {} task reads", uids.len());
-    assert!(leaks.is_empty(), "{} leaks (process output in {}):\n{}", leaks.len(), cluster.log_dir.display(), leaks.join("\n"));
+    assert!(leaks.is_empty(), "{} leaks (process output in {}):\n{}", leaks.len(), cluster.log_dir().display(), leaks.join("\n"));
 }
 
 mod properties {

@@ -14,7 +14,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use clap::Parser;
 use miroir_integration::bench_support::{
-    binaries, corpus_batches, engine_name, load_average, write_section, BenchCluster, BenchPaths, CpuMeter, Target, NODE_KEY,
+    binaries, cluster_processes, corpus_batches, engine_name, gateway_target, load_average, start_cluster, write_section, BenchPaths,
+    CpuMeter, Target, NODE_KEY,
 };
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 
@@ -86,10 +87,10 @@ async fn bench(args: &Args) -> Result<(Vec<Run>, String)> {
     }
     for rf in [1, 2] {
         eprintln!("cluster RF = {rf}: ingesting through the gateway");
-        let cluster = BenchCluster::start(&binaries, &meilisearch, args.nodes, args.shards, rf).await?;
-        let target = cluster.gateway(4)?;
+        let cluster = start_cluster(&binaries, &meilisearch, args.nodes, args.shards, rf).await?;
+        let target = gateway_target(&cluster, 4)?;
         let name = format!("gateway, {} nodes, S = {}, RF = {rf}", args.nodes, args.shards);
-        runs.push(ingest_into(name, &target, &cluster.processes(), &batches, args.docs).await?);
+        runs.push(ingest_into(name, &target, &cluster_processes(&cluster), &batches, args.docs).await?);
     }
     Ok((runs, engine_name(&meilisearch)))
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Parser;
 use miroir_integration::bench_support::write_section;
-use miroir_integration::cluster::one_group_nodes;
+use miroir_integration::miroir_processes::grouped_nodes;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::Topology;
 
@@ -29,7 +29,7 @@ const TOPOLOGIES: [(usize, u32, u32); 8] = [(2, 8, 1), (3, 3, 1), (3, 7, 1), (3,
 
 fn placement(nodes: usize, shards: u32, rf: u32) -> Result<Placement> {
     let urls: Vec<String> = (0..nodes).map(|i| format!("http://node-{i}")).collect();
-    Ok(Placement::new(Topology::new(1, shards, rf, one_group_nodes(&urls))?))
+    Ok(Placement::new(Topology::new(1, shards, rf, grouped_nodes(&urls, 1))?))
 }
 
 fn holders(p: &Placement) -> Vec<BTreeSet<String>> {

@@ -19,7 +19,7 @@ use anyhow::{bail, ensure, Result};
 use clap::Parser;
 use futures::stream::{self, StreamExt};
 use miroir_integration::bench_support::{
-    binaries, corpus_batches, engine_name, load_average, write_section, BenchCluster, BenchPaths, Target, NODE_KEY,
+    binaries, corpus_batches, engine_name, gateway_target, load_average, start_cluster, write_section, BenchPaths, Target, NODE_KEY,
 };
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 use serde_json::{json, Value};
@@ -254,9 +254,9 @@ async fn bench(args: &Args) -> Result<Report> {
     let single = Arc::new(Target::new(&node.urls()[0], NODE_KEY, connections)?);
     single.create_index().await?;
     single.ingest(&batches).await?;
-    let cluster = BenchCluster::start(&binaries, &meilisearch, args.nodes, args.shards, 1).await?;
-    let gateway_rss_idle_kb = proc_status_kb(cluster.miroir.gateway.pid(), "VmRSS:");
-    let gateway = Arc::new(cluster.gateway(connections)?);
+    let mut cluster = start_cluster(&binaries, &meilisearch, args.nodes, args.shards, 1).await?;
+    let gateway_rss_idle_kb = proc_status_kb(cluster.miroir().gateway.pid(), "VmRSS:");
+    let gateway = Arc::new(gateway_target(&cluster, connections)?);
     gateway.create_index().await?;
     gateway.ingest(&batches).await?;
     for target in [&single, &gateway] {
@@ -266,7 +266,7 @@ async fn bench(args: &Args) -> Result<Report> {
     let disagreements = disagreements(&single, &gateway, &queries).await?;
 
     let one = measure("one node, direct".into(), Arc::clone(&single), &queries, args, false).await?;
-    let gateway_pid = cluster.miroir.gateway.pid();
+    let gateway_pid = cluster.miroir().gateway.pid();
     let gateway_rss_before_kb = proc_status_kb(gateway_pid, "VmRSS:");
     let peak_reset = reset_peak_rss(gateway_pid);
     let many =

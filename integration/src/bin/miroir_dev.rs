@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
-use miroir_integration::brokers::{NatsServer, Tansu};
-use miroir_integration::cluster::{ClusterSpec, LogKind, MiroirBinaries, MiroirProcesses, HEALTH_TIMEOUT};
-use miroir_integration::nodes::{free_port, MeiliNodes};
-use miroir_schemas::topology::Node;
+use miroir_integration::brokers::LogKind;
+use miroir_integration::cluster::Cluster;
+use miroir_integration::locate::MiroirBinaries;
+use miroir_integration::nodes::free_port;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogArg {
@@ -79,16 +79,6 @@ impl Args {
     }
 }
 
-/// Everything the launcher started. Fields drop in declaration order: Miroir's processes
-/// first, then the nodes, then the broker, then the data directory.
-struct Running {
-    miroir: MiroirProcesses,
-    _nodes: MeiliNodes,
-    _nats: Option<NatsServer>,
-    _tansu: Option<Tansu>,
-    _data: Option<tempfile::TempDir>,
-}
-
 /// Meilisearch for the launcher: `MEILISEARCH_BIN`, else `meilisearch` on `PATH`.
 fn find_meilisearch() -> Result<PathBuf> {
     const DOWNLOAD: &str = "https://github.com/meilisearch/meilisearch/releases";
@@ -115,70 +105,39 @@ fn random_key(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn start(args: &Args) -> Result<(Running, String)> {
+/// Everything the launcher started (the data directory too, unless `--data-dir` names one),
+/// and the key for clients.
+async fn start(args: &Args) -> Result<(Cluster, String)> {
     args.check()?;
     let meilisearch = find_meilisearch()?;
     let binaries = match &args.bin_dir {
         Some(dir) => MiroirBinaries::in_dir(dir)?,
         None => MiroirBinaries::beside_current_exe()?,
     };
-    let (data_dir, temp) = match &args.data_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            (dir.clone(), None)
-        }
-        None => {
-            let temp = tempfile::Builder::new().prefix("miroir-dev-").tempdir()?;
-            (temp.path().to_owned(), Some(temp))
-        }
-    };
     let master_key = args.master_key.clone().unwrap_or_else(|| random_key("miroir"));
-    let node_key = random_key("node");
-
-    let (nats, tansu, log, log_url) = match args.log {
-        LogArg::Nats => {
-            let nats = NatsServer::start()?;
-            let url = nats.url().to_owned();
-            (Some(nats), None, LogKind::Nats, url)
-        }
-        LogArg::Kafka => {
-            let tansu = Tansu::start()?;
-            let url = tansu.bootstrap().to_owned();
-            (None, Some(tansu), LogKind::Kafka, url)
-        }
+    let log = match args.log {
+        LogArg::Nats => LogKind::Nats,
+        LogArg::Kafka => LogKind::Kafka,
     };
-    eprintln!("miroir-dev: {} broker at {log_url}", log.as_str());
-
-    let nodes = MeiliNodes::start(&meilisearch, args.nodes as usize, &data_dir.join("nodes"), &node_key).await?;
-    let topology_nodes: Vec<Node> = nodes
-        .urls()
-        .iter()
-        .enumerate()
-        .map(|(i, url)| Node {
-            id: format!("node-{i}"),
-            url: url.clone(),
-            replica_group: format!("group-{}", i as u32 % args.replica_groups),
-            api_key: None,
-        })
-        .collect();
-    eprintln!("miroir-dev: {} Meilisearch node(s) from {}", topology_nodes.len(), meilisearch.display());
-
-    let spec = ClusterSpec {
-        nodes: topology_nodes,
-        node_key: Some(node_key),
-        shards: args.shards,
-        replication_factor: args.replication_factor,
-        log,
-        log_url,
-        topic_prefix: "miroir".into(),
-        master_key: Some(master_key.clone()),
-    };
-    let port = if args.port == 0 { free_port()? } else { args.port };
-    let logs = data_dir.join("logs");
-    let mut miroir = MiroirProcesses::start(&binaries, &spec, port, &logs)?;
-    miroir.wait_healthy(HEALTH_TIMEOUT).await?;
-    eprintln!("miroir-dev: process logs in {}", logs.display());
-    Ok((Running { miroir, _nodes: nodes, _nats: nats, _tansu: tansu, _data: temp }, master_key))
+    let mut builder = Cluster::builder(log)
+        .nodes(args.nodes as usize)
+        .replica_groups(args.replica_groups as usize)
+        .shards(args.shards)
+        .replication_factor(args.replication_factor)
+        .node_key(&random_key("node"))
+        .master_key(&master_key)
+        .gateway_port(if args.port == 0 { free_port()? } else { args.port })
+        .meilisearch(&meilisearch)
+        .binaries(binaries);
+    if let Some(dir) = &args.data_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        builder = builder.data_dir(dir);
+    }
+    let cluster = builder.start().await?;
+    eprintln!("miroir-dev: {} broker at {}", log.as_str(), cluster.spec.log_url);
+    eprintln!("miroir-dev: {} Meilisearch node(s) from {}", cluster.spec.nodes.len(), meilisearch.display());
+    eprintln!("miroir-dev: process logs in {}", cluster.log_dir().display());
+    Ok((cluster, master_key))
 }
 
 /// Completes on the first Ctrl-C or SIGTERM.
@@ -192,12 +151,10 @@ async fn stop_requested() -> Result<()> {
 }
 
 /// Completes when a Miroir process exits on its own, naming it.
-async fn watch_children(running: &mut Running) -> String {
+async fn watch_children(running: &mut Cluster) -> String {
     loop {
-        for process in [&mut running.miroir.gateway, &mut running.miroir.indexer, &mut running.miroir.reconciler] {
-            if let Some(status) = process.exited() {
-                return format!("{} exited with {status}:\n{}", process.name(), process.log_tail());
-            }
+        if let Err(exited) = running.miroir().check_alive() {
+            return format!("{exited:#}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -212,7 +169,7 @@ async fn run(args: Args) -> Result<ExitCode> {
         started = start(&args) => started?,
         stopped = &mut stop => { stopped?; eprintln!("miroir-dev: stopped during start-up"); return Ok(ExitCode::SUCCESS); }
     };
-    println!("ready: {}", running.miroir.gateway_url);
+    println!("ready: {}", running.gateway_url());
     println!("key: {key}");
     let code = tokio::select! {
         stopped = &mut stop => { stopped?; ExitCode::SUCCESS }

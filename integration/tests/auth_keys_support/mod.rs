@@ -1,6 +1,5 @@
 //! A minimal gateway for the cluster-wide key tests (one per log backend): keys from the
 //! `meta` log, `/keys`, and one search route behind the auth middleware.
-#![allow(dead_code)] // each test file uses a different part
 
 use std::sync::Arc;
 

@@ -57,7 +57,7 @@ pub fn without_vectors(document: &Value) -> Value {
 
 /// The first `count` documents of the corpus, with embeddings.
 pub fn corpus(count: usize) -> Vec<Value> {
-    let documents = miroir_integration::shared_files::corpus_documents(count).expect("reading the corpus");
+    let documents = miroir_integration::corpus::corpus_documents(count).expect("reading the corpus");
     documents.into_iter().enumerate().map(|(position, document)| with_embedding(position, Value::Object(document))).collect()
 }
 

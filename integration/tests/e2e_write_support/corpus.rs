@@ -10,7 +10,7 @@ pub type Document = Map<String, Value>;
 
 /// The first `count` documents of the corpus.
 pub fn corpus(count: usize) -> Vec<Document> {
-    let documents = miroir_integration::shared_files::corpus_documents(count).expect("reading the corpus");
+    let documents = miroir_integration::corpus::corpus_documents(count).expect("reading the corpus");
     assert!(documents.len() == count.min(CORPUS_SIZE), "the corpus gave {} documents, wanted {count}", documents.len());
     documents
 }

@@ -96,12 +96,4 @@ impl Gateway {
             assert_eq!(task["status"], "succeeded", "task {uid} did not succeed: {task}");
         }
     }
-
-    /// Waits for the task and asserts it `failed` with error `code`; returns the task.
-    pub async fn expect_failed(&self, uid: u64, code: &str, bound: Duration) -> Value {
-        let task = self.wait_task(uid, bound).await;
-        assert_eq!(task["status"], "failed", "task {uid} should have failed with {code}: {task}");
-        assert_eq!(task["error"]["code"], code, "task {uid}: {task}");
-        task
-    }
 }

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 
 use super::contents::{assert_placed, merge_update, snapshot, wait_until_placed_on, Contents};
 use super::corpus::{corpus, doc_id, ndjson, Document, CORPUS_SIZE};
-use super::{Cluster, TASK_BOUND};
-use miroir_integration::cluster::LogKind;
+use super::{E2eCluster, TASK_BOUND};
+use miroir_integration::brokers::LogKind;
+use miroir_integration::process::Signal;
 
 /// The index the scenarios write to.
 pub const INDEX: &str = "deb";
@@ -31,9 +32,9 @@ pub fn small_slice() -> Slice {
 /// the small slice with `MIROIR_E2E_QUICK=1`. On Kafka always the small slice: the test broker
 /// (Tansu, in memory) serves fetches of a 70 MB topic at 100 % of both CPUs of a CI machine, so the
 /// full corpus measures Tansu, not Miroir (users run Apache Kafka or Redpanda).
-pub fn placement_slice(cluster: &Cluster) -> Slice {
+pub fn placement_slice(cluster: &E2eCluster) -> Slice {
     let quick = std::env::var("MIROIR_E2E_QUICK").is_ok_and(|v| v == "1");
-    if quick || cluster.spec.log == LogKind::Kafka {
+    if quick || cluster.cluster.spec.log == LogKind::Kafka {
         small_slice()
     } else {
         Slice { documents: corpus(CORPUS_SIZE), batch_size: 10_000 }
@@ -42,7 +43,7 @@ pub fn placement_slice(cluster: &Cluster) -> Slice {
 
 /// POSTs `documents` to `index` as NDJSON batches of `batch_size`, back to back; returns the
 /// task uids in order.
-pub async fn post_batches(cluster: &Cluster, index: &str, documents: &[Document], batch_size: usize) -> Vec<u64> {
+pub async fn post_batches(cluster: &E2eCluster, index: &str, documents: &[Document], batch_size: usize) -> Vec<u64> {
     let mut tasks = Vec::new();
     for batch in documents.chunks(batch_size) {
         let answer = cluster.gateway.ndjson(Method::POST, &format!("/indexes/{index}/documents"), ndjson(batch)).await;
@@ -59,7 +60,7 @@ pub fn contents_of<'a>(documents: impl IntoIterator<Item = &'a Document>) -> Con
 /// The core case: the slice goes in through the gateway (primary key inferred from the first
 /// document, as a new index does), every task succeeds, and every document is on exactly the
 /// replicas of its HRW shard.
-pub async fn ingest_and_check_placement(cluster: &Cluster, index: &str) {
+pub async fn ingest_and_check_placement(cluster: &E2eCluster, index: &str) {
     let slice = placement_slice(cluster);
     let tasks = post_batches(cluster, index, &slice.documents, slice.batch_size).await;
     assert!(tasks.windows(2).all(|w| w[0] < w[1]), "task uids must increase: {tasks:?}");
@@ -76,7 +77,7 @@ pub async fn ingest_and_check_placement(cluster: &Cluster, index: &str) {
 }
 
 /// Creates `INDEX` with primary key `id` and `section` filterable, through the gateway.
-pub async fn create_index(cluster: &Cluster) {
+pub async fn create_index(cluster: &E2eCluster) {
     let created = cluster.gateway.json(Method::POST, "/indexes", &json!({"uid": INDEX, "primaryKey": "id"})).await;
     let settings =
         cluster.gateway.json(Method::PATCH, &format!("/indexes/{INDEX}/settings"), &json!({"filterableAttributes": ["section"]})).await;
@@ -88,7 +89,7 @@ pub fn documents_path() -> String {
 }
 
 /// Deletes by id, by batch and by filter, clear-all and PUT partial updates reach every replica.
-pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &Cluster) {
+pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &E2eCluster) {
     create_index(cluster).await;
     let documents = corpus(1_500);
     let tasks = post_batches(cluster, INDEX, &documents, 500).await;
@@ -145,7 +146,7 @@ pub async fn deletes_and_partial_updates_reach_every_replica(cluster: &Cluster) 
 
 /// kill -9 of the indexer with tasks in flight, more writes while none runs, a restart: the
 /// nodes end exactly equal to what was written.
-pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
+pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut E2eCluster) {
     create_index(cluster).await;
     let slice = small_slice();
     let (first, second) = slice.documents.split_at(slice.documents.len() / 2);
@@ -154,7 +155,7 @@ pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
 
     // Crash the indexer as soon as it has finished one task, with the rest still in flight.
     cluster.gateway.expect_succeeded(&tasks[..1], TASK_BOUND).await;
-    cluster.kill9_indexer();
+    cluster.cluster.miroir().indexer.kill9();
     let mut unfinished = 0;
     for uid in &tasks {
         if cluster.gateway.get(&format!("/tasks/{uid}")).await.body["status"] != "succeeded" {
@@ -177,9 +178,9 @@ pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
     let gone: Vec<&str> = first[batch..batch + 50].iter().map(doc_id).collect();
     tasks.push(cluster.gateway.json(Method::POST, &format!("{}/delete-batch", documents_path()), &json!(gone)).await.task_uid());
 
-    cluster.restart_indexer();
+    cluster.cluster.miroir().indexer.restart().expect("restarting the indexer");
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
-    cluster.assert_processes_alive();
+    cluster.cluster.miroir().check_alive().expect("every Miroir process runs");
     let mut expected = contents_of(slice.documents.iter().chain(&rewritten));
     for id in gone {
         expected.remove(id);
@@ -189,7 +190,7 @@ pub async fn indexer_killed_mid_ingest_loses_nothing(cluster: &mut Cluster) {
 
 /// A node hangs (SIGSTOP) during an ingest: the others get everything, tasks wait for it, and
 /// it catches up when it resumes.
-pub async fn node_stopped_during_ingest_catches_up(cluster: &Cluster) {
+pub async fn node_stopped_during_ingest_catches_up(cluster: &E2eCluster) {
     create_index(cluster).await;
     let documents = corpus(3_000);
     let (first, rest) = documents.split_at(500);
@@ -197,7 +198,7 @@ pub async fn node_stopped_during_ingest_catches_up(cluster: &Cluster) {
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
 
     const PAUSED: usize = 1;
-    cluster.pause_node(PAUSED);
+    cluster.cluster.nodes.process(PAUSED).signal(Signal::Stop);
     let mut tasks = post_batches(cluster, INDEX, rest, 500).await;
     let gone: Vec<&str> = first[..40].iter().map(doc_id).collect();
     tasks.push(cluster.gateway.json(Method::POST, &format!("{}/delete-batch", documents_path()), &json!(gone)).await.task_uid());
@@ -213,7 +214,7 @@ pub async fn node_stopped_during_ingest_catches_up(cluster: &Cluster) {
     let last = cluster.gateway.get(&format!("/tasks/{}", tasks.last().unwrap())).await;
     assert_ne!(last.body["status"], "succeeded", "a task succeeded while a replica of its shards was stopped: {}", last.body);
 
-    cluster.resume_node(PAUSED);
+    cluster.cluster.nodes.process(PAUSED).signal(Signal::Cont);
     cluster.gateway.expect_succeeded(&tasks, TASK_BOUND).await;
     assert_placed(&cluster.node_clients, &cluster.placement, INDEX, &expected).await;
 }
@@ -314,7 +315,7 @@ fn bad_writes(valid: &[Document]) -> Vec<BadWrite> {
 }
 
 /// Every bad write is refused as Meilisearch refuses it and changes nothing on any node.
-pub async fn bad_writes_change_nothing_on_any_node(cluster: &Cluster) {
+pub async fn bad_writes_change_nothing_on_any_node(cluster: &E2eCluster) {
     create_index(cluster).await;
     let documents = corpus(300);
     let tasks = post_batches(cluster, INDEX, &documents, 300).await;

@@ -1,216 +1,96 @@
-//! Shared harness of the `indexer_*` tests: a broker (NATS or Tansu), real Meilisearch
-//! nodes, `miroir-indexer` as real child processes, a writer
-//! that appends `TaskRecord`s and `OpEnvelope`s straight to the log, a model of what every
-//! shard must hold, and readers of `task-events` and of node contents.
-#![allow(dead_code)] // each test file uses its own subset
+//! What the `indexer_*` tests share: a [`Cluster`] without Miroir processes (the tests start
+//! their own `miroir-indexer`s), a writer that appends `TaskRecord`s and `OpEnvelope`s straight
+//! to the log as a gateway would, a model of what every shard must hold, and readers of
+//! `task-events` and of node contents.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, PartitionReader, Topic, WriteLog};
-use miroir_integration::brokers::{NatsServer, Tansu};
-use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 use miroir_schemas::envelope::{decode, encode, DocumentMethod, Op, OpEnvelope};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ShardTarget, TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::topology::{node_index_uid, Node, ShardId, Topology};
+use miroir_schemas::topology::{node_index_uid, ShardId};
 use serde_json::{json, Map, Value};
 
-pub const MASTER_KEY: &str = "indexer-test-master-key";
+use crate::brokers::LogKind;
+use crate::cluster::Cluster;
+use crate::process::ManagedProcess;
+use crate::wait::{wait_until, Deadline, Progress};
+
 pub const INDEX: &str = "movies";
 /// Upper bound on waiting for the cluster to converge: only turns a hang into a failure.
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// `miroir-indexer` of the cargo profile this test executable belongs to
-/// (`target/<profile>/deps/<test>` → `target/<profile>/miroir-indexer`).
-pub fn indexer_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let deps = exe.parent().context("test executable without a directory")?;
-    let profile = if deps.ends_with("deps") { deps.parent().context("no profile dir")? } else { deps };
-    let binary = profile.join("miroir-indexer");
-    if !binary.is_file() {
-        bail!(
-            "{} is missing: run `cargo build --workspace --bins` (with the same profile and target dir) before these tests",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Nats,
-    Kafka,
-}
-
-enum Broker {
-    Nats(NatsServer),
-    Kafka(Tansu),
-}
-
-/// One `miroir-indexer` child in its own process group; killed (SIGKILL) on drop.
-pub struct IndexerProcess {
-    child: Option<Child>,
-    pub log_path: PathBuf,
-}
-
-impl IndexerProcess {
-    /// SIGKILL, as in a crash: nothing runs on the way out.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// Fails with the process output if it exited.
-    pub fn check_alive(&mut self) -> Result<()> {
-        if let Some(child) = self.child.as_mut() {
-            if let Some(status) = child.try_wait()? {
-                bail!("miroir-indexer exited with {status}:\n{}", self.log_tail());
-            }
-        }
-        Ok(())
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-
-    pub fn log_tail(&self) -> String {
-        let text = self.log_text();
-        let start = text.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
-        text[start..].to_owned()
-    }
-}
-
-impl Drop for IndexerProcess {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
+/// Partitions of `ops`: more than one, so two indexers can split them.
+const OPS_PARTITIONS: u32 = 4;
+const TASK_EVENTS_PARTITIONS: u32 = 2;
 
 /// What a shard must hold: id → document.
 pub type Docs = BTreeMap<String, Map<String, Value>>;
 
-pub struct Cluster {
-    pub backend: Backend,
-    _broker: Broker,
-    pub log_url: String,
-    pub prefix: String,
+/// Fields drop in declaration order: the log client before the broker it talks to.
+pub struct IndexerCluster {
     pub log: Arc<dyn WriteLog>,
-    pub nodes: MeiliNodes,
-    pub node_ids: Vec<String>,
+    pub cluster: Cluster,
     pub placement: Placement,
     pub ops_partitions: u32,
     pub expected: BTreeMap<ShardId, Docs>,
     /// Every (task, shard) an op was appended for.
     pub touched: BTreeSet<(u64, ShardId)>,
-    dir: tempfile::TempDir,
-    spawned: u32,
     http: reqwest::Client,
 }
 
-impl Cluster {
+impl IndexerCluster {
     /// A broker, `node_count` nodes in one replica group, `shards` shards with `rf` replicas.
-    pub async fn start(backend: Backend, node_count: usize, shards: u32, rf: u32) -> Result<Cluster> {
-        let prefix = format!("it{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let ops_partitions = 4;
-        let mut config = LogConfig::for_tests(prefix.clone());
-        config.ops_partitions = ops_partitions;
-        config.task_events_partitions = 2;
-        let (broker, log_url, log): (Broker, String, Arc<dyn WriteLog>) = match backend {
-            Backend::Nats => {
-                let server = NatsServer::start()?;
-                let url = server.url().to_owned();
-                let log = Arc::new(NatsLog::connect(&url, config).await?);
-                (Broker::Nats(server), url, log)
-            }
-            Backend::Kafka => {
-                let tansu = Tansu::start()?;
-                let url = tansu.bootstrap().to_owned();
-                let log = Arc::new(KafkaLog::connect(&url, config).await?);
-                (Broker::Kafka(tansu), url, log)
-            }
+    pub async fn start(log: LogKind, node_count: usize, shards: u32, rf: u32) -> Result<IndexerCluster> {
+        let cluster = Cluster::builder(log)
+            .nodes(node_count)
+            .shards(shards)
+            .replication_factor(rf)
+            .env("MIROIR_OPS_PARTITIONS", OPS_PARTITIONS)
+            .env("MIROIR_TASK_EVENTS_PARTITIONS", TASK_EVENTS_PARTITIONS)
+            .env("MIROIR_INDEXER_GROUP", "indexers")
+            .env("MIROIR_GROUP_SESSION_MS", 2000)
+            .env("MIROIR_NODE_REQUEST_TIMEOUT_MS", 1500)
+            .without_miroir()
+            .start()
+            .await?;
+        let mut config = LogConfig::for_tests(cluster.spec.topic_prefix.clone());
+        config.ops_partitions = OPS_PARTITIONS;
+        config.task_events_partitions = TASK_EVENTS_PARTITIONS;
+        let log: Arc<dyn WriteLog> = match log {
+            LogKind::Nats => Arc::new(NatsLog::connect(cluster.broker.url(), config).await?),
+            LogKind::Kafka => Arc::new(KafkaLog::connect(cluster.broker.url(), config).await?),
         };
-        let nodes = MeiliNodes::start_temp(&find_meilisearch()?, node_count, MASTER_KEY).await?;
-        let node_ids: Vec<String> = (0..node_count).map(|i| format!("n{i}")).collect();
-        let topology_nodes = node_ids
-            .iter()
-            .zip(nodes.urls())
-            .map(|(id, url)| Node { id: id.clone(), url: url.clone(), replica_group: "g".into(), api_key: None })
-            .collect();
-        let placement = Placement::new(Topology::new(1, shards, rf, topology_nodes)?);
-        Ok(Cluster {
-            backend,
-            _broker: broker,
-            log_url,
-            prefix,
+        Ok(IndexerCluster {
             log,
-            nodes,
-            node_ids,
-            placement,
-            ops_partitions,
+            placement: cluster.placement(),
+            cluster,
+            ops_partitions: OPS_PARTITIONS,
             expected: BTreeMap::new(),
             touched: BTreeSet::new(),
-            dir: tempfile::Builder::new().prefix("miroir-indexer-it-").tempdir()?,
-            spawned: 0,
             http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?,
         })
     }
 
     /// Starts `miroir-indexer` as member `member` of the group `indexers`.
-    pub fn spawn_indexer(&mut self, member: &str) -> Result<IndexerProcess> {
+    pub fn spawn_indexer(&self, member: &str) -> Result<ManagedProcess> {
         self.spawn_indexer_polling(member, 200)
     }
 
     /// An indexer taking at most `poll_max` records per step (small: many steps, so a kill
     /// lands between them).
-    pub fn spawn_indexer_polling(&mut self, member: &str, poll_max: usize) -> Result<IndexerProcess> {
-        self.spawned += 1;
-        let log_path = self.dir.path().join(format!("indexer-{}-{member}.log", self.spawned));
-        let nodes: Vec<String> = self.node_ids.iter().zip(self.nodes.urls()).map(|(id, url)| format!("{id}={url}@g")).collect();
-        let topology = self.placement.topology();
-        let log = std::fs::File::create(&log_path)?;
-        let child = Command::new(indexer_binary()?)
-            .env("MIROIR_NODES", nodes.join(","))
-            .env("MIROIR_NODE_KEY", MASTER_KEY)
-            .env("MIROIR_SHARDS", topology.shard_count.to_string())
-            .env("MIROIR_REPLICATION_FACTOR", topology.replication_factor.to_string())
-            .env(
-                "MIROIR_LOG_BACKEND",
-                match self.backend {
-                    Backend::Nats => "nats",
-                    Backend::Kafka => "kafka",
-                },
-            )
-            .env("MIROIR_LOG_URL", &self.log_url)
-            .env("MIROIR_TOPIC_PREFIX", &self.prefix)
-            .env("MIROIR_OPS_PARTITIONS", self.ops_partitions.to_string())
-            .env("MIROIR_TASK_EVENTS_PARTITIONS", "2")
-            .env("MIROIR_INDEXER_GROUP", "indexers")
-            .env("MIROIR_INDEXER_MEMBER", member)
-            .env("MIROIR_GROUP_SESSION_MS", "2000")
-            .env("MIROIR_POLL_MAX", poll_max.to_string())
-            .env("MIROIR_NODE_REQUEST_TIMEOUT_MS", "1500")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting miroir-indexer")?;
-        Ok(IndexerProcess { child: Some(child), log_path })
+    pub fn spawn_indexer_polling(&self, member: &str, poll_max: usize) -> Result<ManagedProcess> {
+        let env = [("MIROIR_INDEXER_MEMBER", member.to_owned()), ("MIROIR_POLL_MAX", poll_max.to_string())];
+        self.cluster.spawn_indexer(&format!("indexer-{member}"), &env)
+    }
+
+    /// The node ids, in node order.
+    pub fn node_ids(&self) -> Vec<String> {
+        self.cluster.spec.nodes.iter().map(|node| node.id.clone()).collect()
     }
 
     fn shard_ops_key(shard: ShardId) -> String {
@@ -339,32 +219,22 @@ impl Cluster {
 
     /// Reads `task-events` until every expected (task, shard, replica) has an event, checking
     /// the indexers stay alive. Returns every event read (duplicates included).
-    pub async fn wait_for_events(&self, indexers: &mut [&mut IndexerProcess]) -> Result<Vec<TaskEvent>> {
+    pub async fn wait_for_events(&self, indexers: &mut [&mut ManagedProcess]) -> Result<Vec<TaskEvent>> {
         self.wait_for_event_keys(self.expected_event_keys(), indexers).await
     }
 
-    /// Like [`Cluster::wait_for_events`] for the given keys only.
+    /// Like [`IndexerCluster::wait_for_events`] for the given keys only.
     pub async fn wait_for_event_keys(
         &self,
         expected: BTreeSet<(u64, ShardId, String)>,
-        indexers: &mut [&mut IndexerProcess],
+        indexers: &mut [&mut ManagedProcess],
     ) -> Result<Vec<TaskEvent>> {
         let mut readers = self.event_readers().await?;
         let mut events = Vec::new();
         let mut seen = BTreeSet::new();
-        let deadline = Instant::now() + CONVERGE_TIMEOUT;
-        while !expected.is_subset(&seen) {
+        let arrived = wait_until(Deadline::after(CONVERGE_TIMEOUT).polling_every(Duration::ZERO), "events missing", async || {
             for indexer in indexers.iter_mut() {
                 indexer.check_alive()?;
-            }
-            if Instant::now() > deadline {
-                let missing: Vec<_> = expected.difference(&seen).take(10).collect();
-                let logs: String = indexers.iter().map(|i| i.log_tail()).collect::<Vec<_>>().join("\n-----\n");
-                bail!(
-                    "{} of {} events still missing after {CONVERGE_TIMEOUT:?}, e.g. {missing:?}\n{logs}",
-                    expected.difference(&seen).count(),
-                    expected.len()
-                );
             }
             for reader in &mut readers {
                 for record in reader.next_batch(10_000, Duration::from_millis(100)).await? {
@@ -373,6 +243,16 @@ impl Cluster {
                     events.push(event);
                 }
             }
+            let missing: Vec<_> = expected.difference(&seen).collect();
+            Ok(match missing.len() {
+                0 => Progress::Done(()),
+                n => Progress::Waiting(format!("{n} of {} events still missing, e.g. {:?}", expected.len(), &missing[..n.min(10)])),
+            })
+        })
+        .await;
+        if let Err(error) = arrived {
+            let logs: String = indexers.iter().map(|i| i.log_tail()).collect::<Vec<_>>().join("\n-----\n");
+            bail!("{error:#}\n{logs}");
         }
         // Whatever else is already there (late duplicates) is read too.
         for reader in &mut readers {
@@ -390,13 +270,13 @@ impl Cluster {
     }
 
     fn node_url(&self, node_id: &str) -> &str {
-        let i = self.node_ids.iter().position(|n| n == node_id).expect("known node");
-        &self.nodes.urls()[i]
+        let node = self.cluster.spec.nodes.iter().find(|n| n.id == node_id).expect("known node");
+        &node.url
     }
 
     /// `GET` on a node with the master key: `(status, body)`.
     pub async fn node_get(&self, node_id: &str, path: &str) -> Result<(u16, Value)> {
-        let response = self.http.get(format!("{}{path}", self.node_url(node_id))).bearer_auth(MASTER_KEY).send().await?;
+        let response = self.http.get(format!("{}{path}", self.node_url(node_id))).bearer_auth(self.cluster.node_key()).send().await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
@@ -450,7 +330,7 @@ impl Cluster {
             let node_index = node_index_uid(INDEX, shard);
             let replicas: BTreeSet<String> = self.placement.replicas(shard).iter().map(|n| n.id.clone()).collect();
             let expected = self.expected.get(&shard).cloned().unwrap_or_default();
-            for node in &self.node_ids {
+            for node in &self.node_ids() {
                 let held = self.node_documents(node, &node_index).await?;
                 if replicas.contains(node) {
                     let held = held.with_context(|| format!("{node} lacks {node_index}"))?;
@@ -483,34 +363,6 @@ impl Cluster {
         tasks.reverse();
         Ok(tasks.iter().filter_map(|t| t["customMetadata"].as_str().map(str::to_owned)).collect())
     }
-
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-/// The pid of the node process listening on `url`'s port (the node harness keeps its children
-/// private): found by its `--http-addr` argument in `/proc`.
-pub fn node_pid(url: &str) -> Result<u32> {
-    let addr = url.trim_start_matches("http://");
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        if args.windows(2).any(|w| w[0] == b"--http-addr" && w[1] == addr.as_bytes()) {
-            return Ok(pid);
-        }
-    }
-    bail!("no node process listens on {addr}")
-}
-
-/// Sends `signal` (`STOP`, `CONT`) to process `pid`.
-pub fn signal(pid: u32, signal: &str) -> Result<()> {
-    let status = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status()?;
-    if !status.success() {
-        bail!("kill -{signal} {pid} failed");
-    }
-    Ok(())
 }
 
 /// Counts events per (task, shard, replica) and checks every one succeeded.
