@@ -8,7 +8,7 @@ use std::str::FromStr;
 use clap::{Args, ValueEnum};
 use miroir_schemas::topology::{Node, Topology, TopologyError};
 
-use crate::log::{KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, WriteLog};
+use crate::log::{retry_while_unavailable, KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, WriteLog};
 
 /// Which implementation of the write log to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,14 +79,25 @@ impl LogArgs {
     }
 
     /// Connects to the configured backend with `config` (normally [`Self::log_config`], with
-    /// whatever the process tunes on top, such as its group session).
+    /// whatever the process tunes on top, such as its group session). While the broker is
+    /// unreachable it waits (with backoff, saying so) rather than failing: a process started before its broker, or during an outage, comes
+    /// up when the broker does. A missing URL fails at once.
     pub async fn open_log(&self, config: LogConfig) -> Result<Box<dyn WriteLog>, OpenLogError> {
-        let url = || self.log_url.as_deref().ok_or(OpenLogError::MissingUrl(self.log_backend));
-        Ok(match self.log_backend {
-            LogBackend::Memory => Box::new(MemoryLog::new(config)?),
-            LogBackend::Nats => Box::new(NatsLog::connect(url()?, config).await?),
-            LogBackend::Kafka => Box::new(KafkaLog::connect(url()?, config).await?),
+        let url = match (self.log_backend, self.log_url.as_deref()) {
+            (LogBackend::Memory, _) => return Ok(Box::new(MemoryLog::new(config)?)),
+            (_, None) => return Err(OpenLogError::MissingUrl(self.log_backend)),
+            (_, Some(url)) => url,
+        };
+        let log = retry_while_unavailable("opening the log", || async {
+            let log: Box<dyn WriteLog> = match self.log_backend {
+                LogBackend::Kafka => Box::new(KafkaLog::connect(url, config.clone()).await?),
+                LogBackend::Nats => Box::new(NatsLog::connect(url, config.clone()).await?),
+                LogBackend::Memory => unreachable!("the in-memory log returned above"),
+            };
+            Ok(log)
         })
+        .await?;
+        Ok(log)
     }
 }
 

@@ -108,7 +108,7 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
                     }
                 }
             }
-            publish(shared.log.as_ref(), reported).await?;
+            publish(shared.log.as_ref(), &reported).await?;
             if let Some(position) = stopped_at {
                 let resume = events.oldest_open_position().map_or(position, |o| o.min(position));
                 board.lock().expect("lag board lock").lagging.insert(replica.to_owned(), resume);

@@ -12,7 +12,7 @@ use crate::replica::ReplicaNode;
 use crate::request::PositionedOp;
 use bytes::Bytes;
 use futures::future::join_all;
-use miroir_clients::log::{GroupConsumer, LogError, NewRecord, Position, Record, Topic, WriteLog};
+use miroir_clients::log::{retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Position, Record, Topic, WriteLog};
 use miroir_schemas::envelope::encode;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskEvent;
@@ -101,7 +101,7 @@ pub enum IndexerError {
 
 /// Appends task events (dedup id `<task>:<shard>:<replica>`, so a replay within the broker's
 /// window is stored once).
-pub async fn publish(log: &dyn WriteLog, events: Vec<TaskEvent>) -> Result<(), IndexerError> {
+pub async fn publish(log: &dyn WriteLog, events: &[TaskEvent]) -> Result<(), LogError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -128,24 +128,35 @@ impl Indexer {
         Ok(Indexer { shared, partitions: HashMap::new(), owned: Vec::new() })
     }
 
-    /// Runs until `shutdown` resolves, then leaves the group.
+    /// Runs until `shutdown` resolves, then leaves the group. An unavailable log is waited out,
+    /// never a reason to stop.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), IndexerError> {
         let settings = &self.shared.settings;
-        let mut consumer = self.shared.log.join_group(Topic::Ops, &settings.group, &settings.member).await?;
+        let log = self.shared.log.clone();
         tokio::pin!(shutdown);
+        let mut consumer = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            joined = retry_while_unavailable("joining the ops consumer group", || log.join_group(Topic::Ops, &settings.group, &settings.member)) => joined?,
+        };
+        let mut pause = FailurePause::default();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                step = self.step(consumer.as_mut()) => {
-                    if let Err(e) = step {
-                        tracing::warn!(error = %e, "indexer step failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                step = self.step(consumer.as_mut()) => match step {
+                    Ok(()) => pause.reset(),
+                    Err(e) => {
+                        let delay = pause.next_delay();
+                        tracing::warn!(error = %e, ?delay, "indexer step failed; retrying");
+                        tokio::time::sleep(delay).await;
                     }
                 }
             }
         }
         self.partitions.clear();
-        consumer.leave().await?;
+        if let Err(error) = consumer.leave().await {
+            // The group notices a member that left silently when its session expires.
+            tracing::warn!(%error, "leaving the consumer group failed");
+        }
         Ok(())
     }
 
@@ -171,9 +182,14 @@ impl Indexer {
             }
             let head = records.last().map(|r| r.position.offset);
             tracing::debug!(partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
-            let ops = self.shared.cancels.admit(decode_ops(&records)).await?;
+            // Records polled here are not delivered again by this consumer, so the log's
+            // unavailability is waited out in place rather than returned (which would drop them).
+            let decoded = decode_ops(&records);
+            let cancels = &self.shared.cancels;
+            let ops = retry_while_unavailable("reading task cancelations", || cancels.admit(decoded.clone())).await?;
             let events = self.process(partition, &ops).await;
-            publish(self.shared.log.as_ref(), events).await?;
+            let log = self.shared.log.as_ref();
+            retry_while_unavailable("publishing task events", || publish(log, &events)).await?;
             let state = self.partitions.entry(partition).or_default();
             state.head = head.max(state.head);
         }

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use miroir_clients::log::{GroupConsumer, LogError, NewRecord, Record, Topic, WriteLog};
+use miroir_clients::log::{
+    is_transient, retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Record, Topic, WriteLog,
+};
 use miroir_schemas::cdc::{CdcChange, CdcEvent, LogPosition, CDC_SCHEMA_VERSION};
 use miroir_schemas::envelope::{decode, OpEnvelope};
 use time::OffsetDateTime;
@@ -38,18 +40,45 @@ pub fn cdc_record(record: &Record, now: OffsetDateTime) -> Option<NewRecord> {
 }
 
 /// Publishes CDC events until `stop` resolves; commits each batch only after its events are
-/// durably stored, so a crash republishes (deduplicated) rather than loses.
+/// durably stored, so a crash republishes (deduplicated) rather than loses. An unavailable log
+/// is waited out, never a reason to exit: a batch whose publication failed is published again
+/// (the dedup ids keep its events once) before anything newer is polled.
 pub async fn run_cdc(log: &dyn WriteLog, group: &str, member: &str, stop: impl std::future::Future<Output = ()>) -> Result<(), LogError> {
-    let mut consumer = log.join_group(Topic::Ops, group, member).await?;
     tokio::pin!(stop);
+    let mut consumer = tokio::select! {
+        () = &mut stop => return Ok(()),
+        joined = retry_while_unavailable("joining the ops consumer group", || log.join_group(Topic::Ops, group, member)) => joined?,
+    };
+    let mut pause = FailurePause::default();
+    let mut unpublished: Vec<Record> = Vec::new();
     loop {
-        let records = tokio::select! {
-            () = &mut stop => break,
-            polled = consumer.poll(POLL_MAX, POLL_WAIT) => polled?,
+        let step = if unpublished.is_empty() {
+            tokio::select! {
+                () = &mut stop => break,
+                polled = consumer.poll(POLL_MAX, POLL_WAIT) => polled.map(|records| unpublished = records),
+            }
+        } else {
+            // Not raced against `stop`: a batch is published and committed whole.
+            publish_batch(log, consumer.as_mut(), &unpublished).await.map(|()| unpublished.clear())
         };
-        publish_batch(log, consumer.as_mut(), &records).await?;
+        match step {
+            Ok(()) => pause.reset(),
+            Err(error) if is_transient(&error) => {
+                let delay = pause.next_delay();
+                tracing::warn!(%error, ?delay, "following the ops log failed; retrying");
+                tokio::select! {
+                    () = &mut stop => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            Err(error) => return Err(error),
+        }
     }
-    consumer.leave().await
+    if let Err(error) = consumer.leave().await {
+        // The group notices a member that left silently when its session expires.
+        tracing::warn!(%error, "leaving the consumer group failed");
+    }
+    Ok(())
 }
 
 async fn publish_batch(log: &dyn WriteLog, consumer: &mut dyn GroupConsumer, records: &[Record]) -> Result<(), LogError> {

@@ -24,6 +24,7 @@ mod memory;
 mod nats;
 mod nats_group;
 mod nats_reader;
+mod patience;
 mod record;
 mod tail;
 
@@ -38,6 +39,7 @@ pub use error::LogError;
 pub use kafka::KafkaLog;
 pub use memory::MemoryLog;
 pub use nats::NatsLog;
+pub use patience::{is_transient, retry_while_unavailable, FailurePause};
 pub use record::{NewRecord, Position, Record};
 pub use tail::tail_partition;
 

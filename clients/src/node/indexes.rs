@@ -57,5 +57,4 @@ impl NodeClient {
         let path = format!("{}/settings", index_path(index_uid));
         self.send_json(Request::new(Method::GET, path)).await
     }
-
 }

@@ -47,5 +47,4 @@ impl NodeClient {
         }
         self.send_json(req).await
     }
-
 }

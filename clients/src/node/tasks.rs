@@ -136,7 +136,6 @@ impl NodeClient {
             interval = (interval * 2).min(max_interval);
         }
     }
-
 }
 
 #[cfg(test)]
