@@ -1,69 +1,261 @@
-//! The gateway's router: every route, its guard, and what unknown routes answer.
+//! The gateway's router: one table of routes, each a verb on a path pattern with what a caller
+//! must present ([`Guard`]) and the handler that answers it. The axum router and the auth
+//! middleware's lookup ([`RouteTable`]) are both made from that table, so they cannot drift.
 
-use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
-use axum::Router;
+use std::sync::{Arc, LazyLock};
 
-use crate::access::require_master_key;
-use crate::auth::{self, KeysService};
+use axum::body::Body;
+use axum::extract::{FromRef, Path, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, Method};
+use axum::middleware::from_fn;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Extension, Router};
+
+use crate::auth::action::Action::{self, *};
+use crate::auth::keys_routes;
+use crate::auth::{self, AuthContext, Guard, KeysService, RouteTable};
 use crate::routes::{admin, document_writes, health, indexes, metrics, reads, settings, swap, tasks};
+use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
 
-/// Every Meilisearch route Miroir serves except `/health`, without any guard.
-fn api() -> Router<AppState> {
-    Router::new()
-        .route("/version", get(health::version))
-        .route("/indexes", get(indexes::list).post(indexes::create))
-        .route("/indexes/{uid}", get(indexes::get).patch(indexes::update).delete(indexes::delete))
-        .route("/swap-indexes", post(swap::swap_indexes))
-        .route(
-            "/indexes/{uid}/documents",
-            get(reads::list_documents).post(document_writes::add).put(document_writes::update).delete(document_writes::clear),
-        )
-        .route("/indexes/{uid}/documents/{id}", get(reads::get_document).delete(document_writes::delete_one))
-        .route("/indexes/{uid}/documents/fetch", post(reads::fetch_documents))
-        .route("/indexes/{uid}/search", get(reads::search_get).post(reads::search))
-        .route("/indexes/{uid}/facet-search", post(reads::facet_search))
-        .route("/indexes/{uid}/similar", get(reads::similar_get).post(reads::similar))
-        .route("/multi-search", post(reads::multi_search))
-        .route("/indexes/{uid}/stats", get(reads::index_stats))
-        .route("/stats", get(reads::stats))
-        .route("/indexes/{uid}/documents/delete-batch", post(document_writes::delete_batch))
-        .route("/indexes/{uid}/documents/delete", post(document_writes::delete_by_filter))
-        .route("/indexes/{uid}/settings", get(settings::get_all).patch(settings::update_all).delete(settings::reset_all))
-        .route(
-            "/indexes/{uid}/settings/{name}",
-            get(settings::get_one).put(settings::update_one).patch(settings::update_one).delete(settings::update_one),
-        )
-        .route("/tasks", get(tasks::list).delete(tasks::delete))
-        .route("/tasks/cancel", post(tasks::cancel))
-        .route("/tasks/{uid}", get(tasks::get))
-        .route("/batches", get(tasks::list_batches))
-        .route("/batches/{uid}", get(tasks::get_batch))
-        // Miroir's own admin prefix: the auth layer lets only the master key through.
-        .route("/_miroir/topology", get(admin::topology))
+/// What the handlers share: the cluster (`State<AppState>`) and the API keys
+/// (`State<KeysService>`, for `/keys`).
+#[derive(Clone, FromRef)]
+pub struct RouterState {
+    app: AppState,
+    keys: KeysService,
 }
 
-/// The API guarded by the master key alone (no API keys): for tests and embedding. Unknown
-/// paths answer `404` and known paths with another method `405`, both with an empty body, as
-/// Meilisearch (actix-web without a default service) does.
-pub fn router(state: AppState) -> Router {
+/// One row of the route table: a verb on a path pattern (axum's syntax; the segment named
+/// `{index_uid}` is the index the request is about), its guard, and its handler.
+pub struct Route<S = RouterState> {
+    method: Method,
+    pattern: String,
+    guard: Guard,
+    /// `None` for a Meilisearch route Miroir does not serve yet: the guard still applies (as
+    /// on Meilisearch, a caller learns nothing before authenticating), then the router has no
+    /// handler for it.
+    handler: Option<MethodRouter<S>>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Route<S> {
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The same route and guard answered by `handler` (tests use it to observe the verdict a
+    /// handler receives).
+    pub fn answered_by<H: Handler<T, S>, T: 'static>(self, handler: H) -> Route<S> {
+        let handler = Some(on_verb(&self.method, handler));
+        Route { handler, ..self }
+    }
+}
+
+fn on_verb<S: Clone + Send + Sync + 'static, H: Handler<T, S>, T: 'static>(method: &Method, handler: H) -> MethodRouter<S> {
+    on(MethodFilter::try_from(method.clone()).expect("the table uses verbs axum routes"), handler)
+}
+
+/// A route that takes a key holding every one of `actions`.
+fn serve<S: Clone + Send + Sync + 'static, H: Handler<T, S>, T: 'static>(
+    method: Method,
+    pattern: &str,
+    actions: &'static [Action],
+    handler: H,
+) -> Route<S> {
+    let handler = Some(on_verb(&method, handler));
+    Route { method, pattern: pattern.to_owned(), guard: Guard::Actions(actions), handler }
+}
+
+/// A route open to every caller.
+fn public<H: Handler<T, RouterState>, T: 'static>(method: Method, pattern: &str, handler: H) -> Route {
+    let handler = Some(on_verb(&method, handler));
+    Route { method, pattern: pattern.to_owned(), guard: Guard::Public, handler }
+}
+
+/// One of Miroir's admin routes (`/_miroir/…`): the master key only.
+fn admin_route<H: Handler<T, RouterState>, T: 'static>(method: Method, path: &str, handler: H) -> Route {
+    let handler = Some(on_verb(&method, handler));
+    Route { method, pattern: format!("/{}/{path}", auth::routes::MIROIR_ADMIN_PREFIX), guard: Guard::MasterKey, handler }
+}
+
+/// A Meilisearch route Miroir does not serve yet (see [`Route`]'s `handler`).
+fn not_served(method: Method, pattern: &str, actions: &'static [Action]) -> Route {
+    Route { method, pattern: pattern.to_owned(), guard: Guard::Actions(actions), handler: None }
+}
+
+/// Every route, with the actions Meilisearch 1.50's handlers require, in lookup order: like
+/// actix, the first pattern matching a path decides, so a literal such as `/documents/fetch`
+/// comes before `/documents/{document_id}`. A path in no row answers `404` and a listed path
+/// with an unlisted verb `405`, both before any key check (see `auth::layer`).
+pub fn routes() -> Vec<Route> {
+    use Method as M;
+    const DOCUMENTS: &str = "/indexes/{index_uid}/documents";
+    const SETTINGS: &str = "/indexes/{index_uid}/settings";
+    let mut routes = vec![
+        public(M::GET, "/health", health::health),
+        // The gateway's own Prometheus metrics, scraped without a key (Meilisearch's
+        // `/metrics`, behind `metrics.get`, describes a single node).
+        public(M::GET, "/metrics", metrics::render),
+        serve(M::GET, "/version", &[Version], health::version),
+        serve(M::GET, "/stats", &[StatsGet], reads::stats),
+        serve(M::GET, "/indexes", &[IndexesGet], indexes::list),
+        serve(M::POST, "/indexes", &[IndexesCreate], indexes::create),
+        serve(M::GET, "/indexes/{index_uid}", &[IndexesGet], indexes::get),
+        serve(M::PATCH, "/indexes/{index_uid}", &[IndexesUpdate], indexes::update),
+        serve(M::DELETE, "/indexes/{index_uid}", &[IndexesDelete], indexes::delete),
+        serve(M::GET, DOCUMENTS, &[DocumentsGet], reads::list_documents),
+        serve(M::POST, DOCUMENTS, &[DocumentsAdd], document_writes::add),
+        serve(M::PUT, DOCUMENTS, &[DocumentsAdd], document_writes::update),
+        serve(M::DELETE, DOCUMENTS, &[DocumentsDelete], document_writes::clear),
+        serve(M::POST, "/indexes/{index_uid}/documents/delete-batch", &[DocumentsDelete], document_writes::delete_batch),
+        serve(M::POST, "/indexes/{index_uid}/documents/delete", &[DocumentsDelete], document_writes::delete_by_filter),
+        not_served(M::POST, "/indexes/{index_uid}/documents/edit", &[DocumentsAll]),
+        serve(M::POST, "/indexes/{index_uid}/documents/fetch", &[DocumentsGet], reads::fetch_documents),
+        serve(M::GET, "/indexes/{index_uid}/documents/{document_id}", &[DocumentsGet], reads::get_document),
+        serve(M::DELETE, "/indexes/{index_uid}/documents/{document_id}", &[DocumentsDelete], document_writes::delete_one),
+        serve(M::GET, "/indexes/{index_uid}/search", &[Search], reads::search_get),
+        serve(M::POST, "/indexes/{index_uid}/search", &[Search], reads::search),
+        serve(M::POST, "/indexes/{index_uid}/facet-search", &[Search], reads::facet_search),
+        serve(M::GET, "/indexes/{index_uid}/similar", &[Search], reads::similar_get),
+        serve(M::POST, "/indexes/{index_uid}/similar", &[Search], reads::similar),
+        serve(M::GET, SETTINGS, &[SettingsGet], settings::get_all),
+        serve(M::PATCH, SETTINGS, &[SettingsUpdate], settings::update_all),
+        serve(M::DELETE, SETTINGS, &[SettingsUpdate], settings::reset_all),
+    ];
+    routes.extend(FIELDS.iter().flat_map(setting_routes));
+    routes.extend([
+        not_served(M::POST, "/indexes/{index_uid}/compact", &[IndexesCompact]),
+        serve(M::GET, "/indexes/{index_uid}/stats", &[StatsGet], reads::index_stats),
+        not_served(M::POST, "/indexes/{index_uid}/fields", &[FieldsPost]),
+        serve(M::GET, "/tasks", &[TasksGet], tasks::list),
+        serve(M::DELETE, "/tasks", &[TasksDelete], tasks::delete),
+        serve(M::POST, "/tasks/cancel", &[TasksCancel], tasks::cancel),
+        not_served(M::POST, "/tasks/compact", &[TasksCompact]),
+        serve(M::GET, "/tasks/{task_id}", &[TasksGet], tasks::get),
+        not_served(M::GET, "/tasks/{task_id}/documents", &[TasksGet]),
+        serve(M::GET, "/batches", &[TasksGet], tasks::list_batches),
+        serve(M::GET, "/batches/{batch_id}", &[TasksGet], tasks::get_batch),
+    ]);
+    routes.extend(api_key_routes());
+    routes.extend([
+        serve(M::POST, "/multi-search", &[Search], reads::multi_search),
+        serve(M::POST, "/swap-indexes", &[IndexesSwap], swap::swap_indexes),
+        not_served(M::POST, "/dumps", &[DumpsCreate]),
+        not_served(M::POST, "/snapshots", &[SnapshotsCreate]),
+        not_served(M::POST, "/logs/stream", &[MetricsGet]),
+        not_served(M::DELETE, "/logs/stream", &[MetricsGet]),
+        not_served(M::POST, "/logs/stderr", &[MetricsGet]),
+        not_served(M::GET, "/experimental-features", &[ExperimentalGet]),
+        not_served(M::PATCH, "/experimental-features", &[ExperimentalUpdate]),
+        not_served(M::POST, "/export", &[Export]),
+        not_served(M::GET, "/network", &[NetworkGet]),
+        not_served(M::PATCH, "/network", &[NetworkUpdate]),
+        not_served(M::POST, "/network/control", &[NetworkUpdate]),
+        not_served(M::GET, "/webhooks", &[WebhooksGet]),
+        not_served(M::POST, "/webhooks", &[WebhooksCreate]),
+        not_served(M::GET, "/webhooks/{uuid}", &[WebhooksGet]),
+        not_served(M::PATCH, "/webhooks/{uuid}", &[WebhooksUpdate]),
+        not_served(M::DELETE, "/webhooks/{uuid}", &[WebhooksDelete]),
+        not_served(M::POST, "/dynamic-search-rules", &[DynamicSearchRulesGet]),
+        not_served(M::DELETE, "/dynamic-search-rules", &[DynamicSearchRulesDelete]),
+        not_served(M::GET, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesGet]),
+        not_served(M::PATCH, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesUpdate]),
+        not_served(M::DELETE, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesDelete]),
+        not_served(M::POST, "/render-template", &[SettingsGet, DocumentsGet]),
+        not_served(M::GET, "/chats", &[ChatsGet]),
+        not_served(M::GET, "/chats/{workspace_uid}/settings", &[ChatsSettingsGet]),
+        not_served(M::PATCH, "/chats/{workspace_uid}/settings", &[ChatsSettingsUpdate]),
+        not_served(M::DELETE, "/chats/{workspace_uid}/settings", &[ChatsSettingsUpdate]),
+        not_served(M::GET, "/chats/{workspace_uid}", &[ChatsGet]),
+        not_served(M::DELETE, "/chats/{workspace_uid}", &[ChatsDelete]),
+        not_served(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions]),
+        admin_route(M::GET, "topology", admin::topology),
+    ]);
+    routes
+}
+
+/// `/keys`, whose handlers need only the keys (see [`keys_router`]).
+fn api_key_routes<S: Clone + Send + Sync + 'static>() -> [Route<S>; 5]
+where
+    KeysService: FromRef<S>,
+{
+    use Method as M;
+    [
+        serve(M::GET, "/keys", &[KeysGet], keys_routes::list),
+        serve(M::POST, "/keys", &[KeysCreate], keys_routes::create),
+        serve(M::GET, "/keys/{key}", &[KeysGet], keys_routes::get_one),
+        serve(M::PATCH, "/keys/{key}", &[KeysUpdate], keys_routes::update),
+        serve(M::DELETE, "/keys/{key}", &[KeysDelete], keys_routes::delete),
+    ]
+}
+
+/// The `/keys` routes of [`routes`] alone, for an app embedding the auth middleware with
+/// handlers of its own (see [`auth::mount`]).
+pub fn keys_router(keys: KeysService) -> Router {
+    api_key_routes().into_iter().fold(Router::new(), add_handler).with_state(keys)
+}
+
+/// Adds `route`'s handler, if it has one, to `router`.
+fn add_handler<S: Clone + Send + Sync + 'static>(router: Router<S>, route: Route<S>) -> Router<S> {
+    match route.handler {
+        Some(handler) => router.route(&route.pattern, handler),
+        None => router,
+    }
+}
+
+/// `GET`, the update verb (`PUT` or `PATCH`, as Meilisearch has it) and `DELETE` of one
+/// setting's sub-route, answered by the sub-route handlers, which take the setting's route
+/// name as their second path parameter.
+fn setting_routes(field: &'static SettingField) -> [Route; 3] {
+    let pattern = format!("/indexes/{{index_uid}}/settings/{}", field.route);
+    let with_setting = move |uid: String| Path((uid, field.route.to_owned()));
+    let get_one = move |state: State<AppState>, Path(uid): Path<String>| settings::get_one(state, with_setting(uid));
+    let update_one =
+        move |state: State<AppState>,
+              caller: Option<Extension<AuthContext>>,
+              Path(uid): Path<String>,
+              method: Method,
+              headers: HeaderMap,
+              body: Body| { settings::update_one(state, caller, with_setting(uid), method, headers, body) };
+    let update_verb = match field.verb {
+        UpdateVerb::Put => Method::PUT,
+        UpdateVerb::Patch => Method::PATCH,
+    };
+    [
+        serve(Method::GET, &pattern, &[SettingsGet], get_one),
+        serve(update_verb, &pattern, &[SettingsUpdate], update_one),
+        serve(Method::DELETE, &pattern, &[SettingsUpdate], update_one),
+    ]
+}
+
+/// The auth middleware's lookup of `routes`.
+fn table_of<S>(routes: &[Route<S>]) -> RouteTable {
+    RouteTable::new(routes.iter().map(|route| (route.pattern.clone(), route.method.clone(), route.guard)))
+}
+
+/// The guards of [`routes`], as the auth middleware looks them up.
+pub fn route_table() -> &'static Arc<RouteTable> {
+    static TABLE: LazyLock<Arc<RouteTable>> = LazyLock::new(|| Arc::new(table_of(&routes())));
+    &TABLE
+}
+
+/// The router the gateway process serves: [`routes`] behind the auth middleware (Meilisearch's
+/// API keys and tenant tokens, the master key for `/_miroir`), every request counted for
+/// `/metrics`.
+pub fn authenticated_router(state: AppState, keys: KeysService) -> Router {
+    router_for(routes(), state, keys)
+}
+
+/// `routes` served behind the auth middleware, which guards each with its own guard.
+pub fn router_for(routes: Vec<Route>, state: AppState, keys: KeysService) -> Router {
     // Install the recorder before the first request is counted.
     metrics::prometheus();
-    let guarded = api().route_layer(from_fn_with_state(state.clone(), require_master_key));
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/metrics", get(metrics::render))
-        .merge(guarded)
-        .layer(from_fn(metrics::record_request))
-        .with_state(state)
-}
-
-/// The API as the gateway process serves it: Meilisearch's API keys and tenant tokens
-/// (`auth` middleware, `/keys` routes) in front of every route; `/metrics` for Prometheus.
-pub fn authenticated_router(state: AppState, keys: KeysService) -> Router {
-    metrics::prometheus();
-    // `/health` is public by the auth policy, as in Meilisearch.
-    let api = auth::mount(api().route("/health", get(health::health)).with_state(state), keys);
-    Router::new().route("/metrics", get(metrics::render)).merge(api).layer(from_fn(metrics::record_request))
+    let table = Arc::new(table_of(&routes));
+    let router = routes.into_iter().fold(Router::new(), add_handler).with_state(RouterState { app: state, keys: keys.clone() });
+    auth::guard(router, table, keys).layer(from_fn(metrics::record_request))
 }

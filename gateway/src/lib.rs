@@ -1,9 +1,10 @@
 //! Miroir gateway: the Meilisearch HTTP API in front of a sharded, replicated fleet.
 //!
 //! Module map:
-//! * [`app`], [`routes`], [`serve`], [`state`]: the router (every route and its guard), the
-//!   handlers, serving over HTTP/HTTPS, what handlers share.
-//! * [`auth`], [`access`]: API keys, actions and tenant tokens, as Meilisearch decides them.
+//! * [`app`], [`routes`], [`serve`], [`state`]: the route table (every route with its guard and
+//!   handler) and the router made from it, the handlers, serving over HTTP/HTTPS, what handlers
+//!   share.
+//! * [`auth`]: API keys, actions and tenant tokens, as Meilisearch decides them.
 //! * [`request_errors`]: body and query-parameter validation messages, worded as Meilisearch's
 //!   request deserializer words them.
 //! * Writes: [`body`], [`params`], [`documents`] check a request; [`enqueue`] appends the task
@@ -16,7 +17,6 @@
 //! * [`node_features`]: preparing nodes (the `network` feature a merge needs).
 //! * [`config`], [`error`]: launch flags; the one error type of the HTTP layer.
 
-pub mod access;
 pub mod app;
 pub mod auth;
 pub mod body;

@@ -3,11 +3,12 @@
 //!
 //! Like Meilisearch (actix resolves the route before the `GuardedData` extractor runs), a
 //! path Meilisearch does not serve answers `404` and a served path with another verb `405`,
-//! both with an empty body and before any key check. The middleware answers those itself,
-//! so no handler is ever reached without a verdict (axum would otherwise route `HEAD` to `GET`
-//! handlers, and a handler mounted for more verbs than Meilisearch has would go unguarded).
+//! both with an empty body and before any key check. The middleware answers those itself from
+//! the [`RouteTable`], so no handler is ever reached without a verdict (axum would otherwise
+//! route `HEAD` to `GET` handlers).
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -17,26 +18,37 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use super::authorize::AuthContext;
-use super::keys_routes;
 use super::keys_service::KeysService;
-use super::routes::{route_policy, serves_path};
+use super::routes::{RouteTable, Routing};
 use crate::error::{error_response, GatewayError};
 
-/// Adds the `/keys` routes to `router` and puts the whole API behind the middleware.
-pub fn mount(router: Router, keys: KeysService) -> Router {
-    router.merge(keys_routes::router(keys.clone())).layer(from_fn_with_state(keys, authenticate))
+/// The middleware's state: the routes it guards and the keys it checks.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub routes: Arc<RouteTable>,
+    pub keys: KeysService,
 }
 
-/// The middleware (`from_fn_with_state(keys, authenticate)`).
-pub async fn authenticate(State(keys): State<KeysService>, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let Some(policy) = route_policy(request.method(), path) else {
-        return match serves_path(path) {
-            true => StatusCode::METHOD_NOT_ALLOWED.into_response(),
-            false => StatusCode::NOT_FOUND.into_response(),
-        };
+/// Puts `router`, whose routes are those of `routes`, behind the middleware.
+pub fn guard(router: Router, routes: Arc<RouteTable>, keys: KeysService) -> Router {
+    router.layer(from_fn_with_state(Authenticator { routes, keys }, authenticate))
+}
+
+/// Adds the gateway's `/keys` routes to `app`, whose handlers answer some of the gateway's
+/// routes, and puts it behind the middleware with the gateway's route table: an app embedding
+/// Miroir's API keys with handlers of its own.
+pub fn mount(app: Router, keys: KeysService) -> Router {
+    guard(app.merge(crate::app::keys_router(keys.clone())), crate::app::route_table().clone(), keys)
+}
+
+/// The middleware (`from_fn_with_state(authenticator, authenticate)`).
+pub async fn authenticate(State(authenticator): State<Authenticator>, mut request: Request, next: Next) -> Response {
+    let policy = match authenticator.routes.route(request.method(), request.uri().path()) {
+        Routing::Guarded(policy) => policy,
+        Routing::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
+        Routing::NotFound => return StatusCode::NOT_FOUND.into_response(),
     };
-    match keys.authorize(request.headers(), &policy).await {
+    match authenticator.keys.authorize(request.headers(), &policy).await {
         Ok(context) => {
             request.extensions_mut().insert(context);
             next.run(request).await

@@ -1,11 +1,11 @@
 //! Cluster-wide API keys over one shared in-memory log: keys changed through one gateway apply
-//! on every gateway, the log settles races, and everything survives restarts.
-
-mod auth_support;
+//! on every gateway, the log settles races, and everything survives restarts. The gateways
+//! answer searches and writes with the verdict they got (`support::echo`): these tests are
+//! about which keys pass, and the real handlers would need nodes behind the gateway.
 
 use std::sync::Arc;
 
-use auth_support::*;
+use crate::support::*;
 use axum::http::StatusCode;
 use miroir_clients::log::{LogConfig, MemoryLog, Topic, WriteLog};
 use serde_json::{json, Value};
@@ -27,20 +27,20 @@ async fn a_key_created_on_one_gateway_works_on_another_and_survives_restarts() {
     let view = a.create_key(json!({ "actions": ["search"], "indexes": ["movies"], "expiresAt": null, "name": "web" })).await;
     let key = key_of(&view);
     // No waiting: B folds `meta` up to the log's end when it meets an unknown key.
-    let (status, body) = b.call("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await;
+    let (status, body) = b.call_as("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await;
     assert_eq!((status, body["index"].clone()), (StatusCode::OK, json!("movies")));
-    let (status, on_b) = b.master("GET", &format!("/keys/{}", uid_of(&view)), None).await;
+    let (status, on_b) = b.call("GET", &format!("/keys/{}", uid_of(&view)), None).await;
     assert_eq!((status, &on_b), (StatusCode::OK, &view), "B shows the key exactly as A created it");
-    let (_, by_value) = b.master("GET", &format!("/keys/{key}"), None).await;
+    let (_, by_value) = b.call("GET", &format!("/keys/{key}"), None).await;
     assert_eq!(by_value, view, "a key is also found by its value");
 
     drop((a, b));
-    let a = Gateway::start(log.clone(), Some(MASTER_KEY), &clock).await;
-    let b = Gateway::start(log.clone(), Some(MASTER_KEY), &clock).await;
+    let a = echoing_gateway(log.clone(), Some(MASTER_KEY), &clock).await;
+    let b = echoing_gateway(log.clone(), Some(MASTER_KEY), &clock).await;
     for gateway in [&a, &b] {
-        let (status, _) = gateway.call("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await;
+        let (status, _) = gateway.call_as("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await;
         assert_eq!(status, StatusCode::OK);
-        let (_, list) = gateway.master("GET", "/keys", None).await;
+        let (_, list) = gateway.call("GET", "/keys", None).await;
         assert_eq!(list["total"], 5, "the four default keys, seeded once, and ours: {list}");
         assert_eq!(list["results"][0], view, "newest first");
     }
@@ -51,38 +51,38 @@ async fn a_deleted_key_is_refused_on_every_gateway() {
     let (log, _, a, b) = two_gateways().await;
     let view = a.create_key(json!({ "actions": ["*"], "indexes": ["*"], "expiresAt": null })).await;
     let key = key_of(&view);
-    assert_eq!(a.call("GET", "/tasks", Some(&key), None).await.0, StatusCode::OK);
-    assert_eq!(b.call("GET", "/tasks", Some(&key), None).await.0, StatusCode::OK);
+    assert_eq!(a.call_as("GET", "/tasks", Some(&key), None).await.0, StatusCode::OK);
+    assert_eq!(b.call_as("GET", "/tasks", Some(&key), None).await.0, StatusCode::OK);
 
-    let (status, body) = b.master("DELETE", &format!("/keys/{}", uid_of(&view)), None).await;
+    let (status, body) = b.call("DELETE", &format!("/keys/{}", uid_of(&view)), None).await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
     // B answered after folding the delete; A refuses it once its watcher has folded it too.
     a.keys.ring().wait_folded(log.end_offset(Topic::Meta, 0).await.unwrap(), std::time::Duration::from_secs(10)).await;
     for gateway in [&a, &b] {
-        let (status, body) = gateway.call("GET", "/tasks", Some(&key), None).await;
+        let (status, body) = gateway.call_as("GET", "/tasks", Some(&key), None).await;
         assert_eq!((status, body), (StatusCode::FORBIDDEN, invalid_api_key(INVALID_KEY)));
-        let (status, body) = gateway.master("GET", &format!("/keys/{}", uid_of(&view)), None).await;
+        let (status, body) = gateway.call("GET", &format!("/keys/{}", uid_of(&view)), None).await;
         let message = format!("API key `{}` not found.", uid_of(&view));
         assert_eq!((status, body), (StatusCode::NOT_FOUND, meili_error("api_key_not_found", "invalid_request", &message)));
     }
-    let (status, body) = a.master("DELETE", &format!("/keys/{}", uid_of(&view)), None).await;
+    let (status, body) = a.call("DELETE", &format!("/keys/{}", uid_of(&view)), None).await;
     assert_eq!((status, body["code"].clone()), (StatusCode::NOT_FOUND, json!("api_key_not_found")));
 }
 
 #[tokio::test]
 async fn an_expired_key_is_refused_at_request_time() {
     let clock = ManualClock::default();
-    let gateway = Gateway::start(memory_log(), Some(MASTER_KEY), &clock).await;
+    let gateway = echoing_gateway(memory_log(), Some(MASTER_KEY), &clock).await;
     let expires_at = ManualClock::START + Duration::hours(1);
     let view = gateway
         .create_key(json!({ "actions": ["search"], "indexes": ["*"], "expiresAt": expires_at.format(&time::format_description::well_known::Rfc3339).unwrap() }))
         .await;
     let key = key_of(&view);
-    assert_eq!(gateway.call("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await.0, StatusCode::OK);
+    assert_eq!(gateway.call_as("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await.0, StatusCode::OK);
     clock.advance(Duration::hours(1));
-    let (status, body) = gateway.call("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await;
+    let (status, body) = gateway.call_as("POST", "/indexes/movies/search", Some(&key), Some(json!({}))).await;
     assert_eq!((status, body), (StatusCode::FORBIDDEN, invalid_api_key(INVALID_KEY)), "usable strictly before expiresAt");
-    let (status, _) = gateway.master("GET", &format!("/keys/{}", uid_of(&view)), None).await;
+    let (status, _) = gateway.call("GET", &format!("/keys/{}", uid_of(&view)), None).await;
     assert_eq!(status, StatusCode::OK, "an expired key is still listed, as in Meilisearch");
 }
 
@@ -91,7 +91,7 @@ async fn the_log_decides_which_of_two_creates_of_one_uid_wins() {
     let (_, _, a, b) = two_gateways().await;
     let uid = "b0a4a9a6-1c55-4a6e-9d8e-0123456789ab";
     let body = |name: &str| json!({ "uid": uid, "name": name, "actions": ["search"], "indexes": ["*"], "expiresAt": null });
-    let (first, second) = tokio::join!(a.master("POST", "/keys", Some(body("from a"))), b.master("POST", "/keys", Some(body("from b"))));
+    let (first, second) = tokio::join!(a.call("POST", "/keys", Some(body("from a"))), b.call("POST", "/keys", Some(body("from b"))));
     let mut statuses = [first.0, second.0];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
@@ -99,7 +99,7 @@ async fn the_log_decides_which_of_two_creates_of_one_uid_wins() {
     let message = format!("`uid` field value `{uid}` is already an existing API key.");
     assert_eq!(loser, meili_error("api_key_already_exists", "invalid_request", &message));
     for gateway in [&a, &b] {
-        let (_, stored) = gateway.master("GET", &format!("/keys/{uid}"), None).await;
+        let (_, stored) = gateway.call("GET", &format!("/keys/{uid}"), None).await;
         assert_eq!(stored, winner, "both gateways keep the create the log ordered first");
     }
 }
@@ -109,18 +109,18 @@ async fn racing_gateways_seed_the_default_keys_once() {
     // Without the log's dedup window the fold alone must keep one copy of each key.
     for dedup_window in [std::time::Duration::from_secs(120), std::time::Duration::ZERO] {
         let config = LogConfig { dedup_window, ..LogConfig::for_tests("seed") };
-        let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(config).unwrap());
+        let log = Arc::new(MemoryLog::new(config).unwrap());
         let clock = ManualClock::default();
         let (a, b) =
-            tokio::join!(Gateway::start(log.clone(), Some(MASTER_KEY), &clock), Gateway::start(log.clone(), Some(MASTER_KEY), &clock));
-        let (_, on_a) = a.master("GET", "/keys", None).await;
-        let (_, on_b) = b.master("GET", "/keys", None).await;
+            tokio::join!(echoing_gateway(log.clone(), Some(MASTER_KEY), &clock), echoing_gateway(log.clone(), Some(MASTER_KEY), &clock));
+        let (_, on_a) = a.call("GET", "/keys", None).await;
+        let (_, on_b) = b.call("GET", "/keys", None).await;
         let names: Vec<&str> = on_a["results"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["Default Search API Key", "Default Admin API Key", "Default Read-Only Admin API Key", "Default Chat API Key"]);
         assert_eq!(on_a, on_b);
         // The default admin key works for keys management on either gateway.
         let admin = key_of(&on_a["results"][1]);
-        assert_eq!(b.call("GET", "/keys", Some(&admin), None).await.0, StatusCode::OK);
+        assert_eq!(b.call_as("GET", "/keys", Some(&admin), None).await.0, StatusCode::OK);
     }
 }
 
@@ -131,13 +131,13 @@ async fn updates_apply_everywhere_and_bad_bodies_get_meilisearch_errors() {
     let path = format!("/keys/{}", key_of(&view));
 
     clock.advance(Duration::seconds(5));
-    let (status, updated) = b.master("PATCH", &path, Some(json!({ "name": "new", "description": null }))).await;
+    let (status, updated) = b.call("PATCH", &path, Some(json!({ "name": "new", "description": null }))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!((updated["name"].clone(), updated["createdAt"].clone()), (json!("new"), view["createdAt"].clone()));
     assert_eq!(updated["updatedAt"], "2030-01-01T00:00:05Z");
-    assert_eq!(a.master("GET", &path, None).await.1, updated);
+    assert_eq!(a.call("GET", &path, None).await.1, updated);
 
-    let (status, body) = b.master("PATCH", &path, Some(json!({ "actions": ["*"] }))).await;
+    let (status, body) = b.call("PATCH", &path, Some(json!({ "actions": ["*"] }))).await;
     assert_eq!(
         (status, body),
         (
@@ -145,7 +145,7 @@ async fn updates_apply_everywhere_and_bad_bodies_get_meilisearch_errors() {
             meili_error("immutable_api_key_actions", "invalid_request", "Immutable field `actions`: expected one of `description`, `name`")
         )
     );
-    let (status, body) = a.master("POST", "/keys", Some(json!({ "actions": ["search"], "indexes": ["*"] }))).await;
+    let (status, body) = a.call("POST", "/keys", Some(json!({ "actions": ["search"], "indexes": ["*"] }))).await;
     assert_eq!(
         (status, body),
         (StatusCode::BAD_REQUEST, meili_error("missing_api_key_expires_at", "invalid_request", "Missing field `expiresAt`"))
@@ -158,12 +158,12 @@ async fn updates_apply_everywhere_and_bad_bodies_get_meilisearch_errors() {
         .unwrap();
     let response = tower::ServiceExt::oneshot(a.router.clone(), no_content_type).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let (status, body) = a.master("GET", "/keys?limit=1&offset=1", None).await;
+    let (status, body) = a.call("GET", "/keys?limit=1&offset=1", None).await;
     assert_eq!(
         (status, body["limit"].clone(), body["offset"].clone(), body["total"].clone()),
         (StatusCode::OK, json!(1), json!(1), json!(5))
     );
-    let (status, body) = a.master("GET", "/keys?limit=x", None).await;
+    let (status, body) = a.call("GET", "/keys?limit=x", None).await;
     assert_eq!(
         (status, body),
         (
@@ -179,14 +179,14 @@ async fn updates_apply_everywhere_and_bad_bodies_get_meilisearch_errors() {
 
 #[tokio::test]
 async fn without_a_master_key_keys_routes_are_closed_and_the_rest_is_open() {
-    let gateway = Gateway::start(memory_log(), None, &ManualClock::default()).await;
+    let gateway = echoing_gateway(memory_log(), None, &ManualClock::default()).await;
     let missing = meili_error(
         "missing_master_key",
         "auth",
         "Meilisearch is running without a master key. To access this API endpoint, you must have set a master key at launch.",
     );
-    assert_eq!(gateway.call("GET", "/keys", None, None).await, (StatusCode::UNAUTHORIZED, missing.clone()));
-    assert_eq!(gateway.call("GET", "/keys", Some("anything"), None).await, (StatusCode::UNAUTHORIZED, missing));
-    assert_eq!(gateway.call("POST", "/indexes/movies/documents", None, None).await.0, StatusCode::ACCEPTED);
+    assert_eq!(gateway.call_as("GET", "/keys", None, None).await, (StatusCode::UNAUTHORIZED, missing.clone()));
+    assert_eq!(gateway.call_as("GET", "/keys", Some("anything"), None).await, (StatusCode::UNAUTHORIZED, missing));
+    assert_eq!(gateway.call_as("POST", "/indexes/movies/documents", None, None).await.0, StatusCode::ACCEPTED);
     assert_eq!(gateway.keys.ring().read(|store| store.len()), 0, "no default keys without a master key");
 }

@@ -2,6 +2,7 @@
 //! `masterKey`) through the pure auth code and compares whole response bodies.
 
 use axum::http::{HeaderMap, HeaderValue, Method};
+use miroir_gateway::app::route_table;
 use miroir_gateway::auth::{self, Action, KeyStore};
 use miroir_schemas::meta_log::{ApiKeyRecord, KeyChange};
 use serde_json::Value;
@@ -9,16 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const TRANSCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/transcripts-v1.50.jsonl");
-const MASTER_KEY: &str = "masterKey";
-
-fn exchange(name: &str) -> Value {
-    let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript present");
-    text.lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|e| e["name"] == name)
-        .unwrap_or_else(|| panic!("no exchange {name}"))
-}
+use crate::support::{exchange, MASTER_KEY};
 
 fn date(value: &Value) -> OffsetDateTime {
     OffsetDateTime::parse(value.as_str().unwrap(), &Rfc3339).unwrap()
@@ -54,7 +46,7 @@ fn auth_errors_match_meilisearch() {
         let recorded = exchange(name);
         let request = &recorded["request"];
         let path = request["path"].as_str().unwrap();
-        let policy = auth::route_policy(&method(request), path).unwrap();
+        let policy = route_table().policy(&method(request), path).unwrap();
         let error = auth::authorize(&store, &headers(request), &policy, OffsetDateTime::now_utc()).unwrap_err();
         assert_eq!(error_body(&error), (recorded["status"].as_u64().unwrap() as u16, recorded["response"].clone()), "{name}");
     }
@@ -80,7 +72,7 @@ fn list_keys_matches_meilisearch() {
             },
         });
     }
-    let policy = auth::route_policy(&Method::GET, "/keys").unwrap();
+    let policy = route_table().policy(&Method::GET, "/keys").unwrap();
     assert!(auth::authorize(&store, &headers(&recorded["request"]), &policy, OffsetDateTime::now_utc()).is_ok());
     let view = auth::list_view(&store, auth::parse_list_query(&[]).unwrap());
     assert_eq!(view, recorded["response"], "same keys, same key values, same order and shape");

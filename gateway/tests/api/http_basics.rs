@@ -1,15 +1,13 @@
 //! Health, version, auth guard, unknown routes and metrics, answered as Meilisearch does.
 
-mod support;
-
+use crate::support::TestGateway;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
-use support::TestGateway;
 
 #[tokio::test]
 async fn health_needs_no_key_and_answers_available() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, body) = gateway.send(Request::get("/health").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "available"}));
@@ -17,7 +15,7 @@ async fn health_needs_no_key_and_answers_available() {
 
 #[tokio::test]
 async fn version_has_meilisearch_shape_and_needs_the_key() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, body) = gateway.call("GET", "/version", None).await;
     assert_eq!(status, StatusCode::OK);
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
@@ -41,7 +39,7 @@ async fn version_has_meilisearch_shape_and_needs_the_key() {
 
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405_with_empty_bodies() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, body) = gateway.send_raw(Request::get("/no-such-route").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.is_empty());
@@ -52,7 +50,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_empty_bodies() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     gateway.send(Request::get("/health").body(Body::empty()).unwrap()).await;
     let (status, text) = gateway.send_raw(Request::get("/metrics").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);

@@ -1,34 +1,20 @@
 //! Settings routes against Meilisearch 1.50's recorded exchanges, on the in-memory log, with
 //! in-process fake nodes answering settings reads.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::{exchange, Setup, TestGateway};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use miroir_clients::log::{LogConfig, MemoryLog};
-use miroir_gateway::app::router;
-use miroir_gateway::state::AppState;
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::task_log::ReplicaStatus;
 use miroir_schemas::topology::{Node, Topology};
 use serde_json::{json, Value};
-use support::{TestGateway, MASTER_KEY};
 
-const TRANSCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/transcripts-v1.50.jsonl");
 const VOLATILE: &[&str] = &["enqueuedAt", "startedAt", "finishedAt", "duration", "batchUid", "taskUid", "uid"];
-
-fn exchange(name: &str) -> Value {
-    let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript present");
-    text.lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|e| e["name"] == name)
-        .unwrap_or_else(|| panic!("no exchange `{name}`"))
-}
 
 fn without_volatile(mut value: Value) -> Value {
     if let Value::Object(map) = &mut value {
@@ -92,14 +78,11 @@ fn answer(index: &str, holds: &str, body: Value) -> (StatusCode, Json<Value>) {
 }
 
 /// A gateway over 3 shards, RF 2 on 3 nodes at `urls`.
-fn gateway(urls: Vec<String>) -> TestGateway {
+async fn gateway(urls: Vec<String>) -> TestGateway {
     let nodes =
         urls.into_iter().enumerate().map(|(i, url)| Node { id: format!("n{i}"), url, replica_group: "g0".into(), api_key: None }).collect();
     let topology = Topology::new(1, 3, 2, nodes).unwrap();
-    let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
-    let state = AppState::new(topology, log.clone(), Some(MASTER_KEY.into()), miroir_gateway::config::DEFAULT_PAYLOAD_LIMIT);
-    state.start_watching();
-    TestGateway { router: router(state), log }
+    Setup { topology, ..Setup::default() }.start().await
 }
 
 /// A port nothing listens on.
@@ -133,7 +116,7 @@ async fn recorded_settings_exchanges_read_the_same() {
     for _ in 0..3 {
         urls.push(fake_node(defaults.clone(), "packages__shard-0", seen.clone()).await);
     }
-    let gateway = gateway(urls);
+    let gateway = gateway(urls).await;
     // Tasks 0 and 1 as in the recording.
     assert_replays(&gateway, "create index").await;
     gateway.finish_task(0, ReplicaStatus::Succeeded, DetailCounts::default()).await;
@@ -165,7 +148,7 @@ async fn a_sub_route_reads_the_node_sub_route() {
     let settings = json!({"filterableAttributes": recorded["response"].clone()});
     let seen: Seen = Arc::default();
     let url = fake_node(settings, "packages__shard-0", seen.clone()).await;
-    let gateway = gateway(vec![url.clone(), url.clone(), url]);
+    let gateway = gateway(vec![url.clone(), url.clone(), url]).await;
     gateway.call("POST", "/indexes", Some(json!({"uid": "packages"}))).await;
     assert_replays(&gateway, "get filterable attributes").await;
     assert_eq!(seen.lock().unwrap().as_slice(), ["/indexes/packages__shard-0/settings/filterable-attributes"]);
@@ -177,7 +160,7 @@ async fn reads_fail_over_and_never_leak_node_index_names() {
     let live = fake_node(json!({"stopWords": ["a"]}), "other__shard-0", seen.clone()).await;
     let (dead_a, dead_b) = (dead_url().await, dead_url().await);
     // Whatever replicas hold shard-0, at most one of them is live: a read must reach it.
-    let gateway = gateway(vec![dead_a, dead_b, live]);
+    let gateway = gateway(vec![dead_a, dead_b, live]).await;
     gateway.call("POST", "/indexes", Some(json!({"uid": "movies"}))).await;
     let (status, body) = gateway.call("GET", "/indexes/nope/settings", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -201,7 +184,7 @@ async fn reads_fail_over_and_never_leak_node_index_names() {
 
 #[tokio::test]
 async fn updates_reach_every_shard_normalized_and_resets_are_nulls() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, _) = gateway.call("PATCH", "/indexes/movies/settings", Some(json!({"stopWords": ["the", "a", "the"]}))).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let (status, body) = gateway.call("PUT", "/indexes/movies/settings/sortable-attributes", Some(json!(["b", "a"]))).await;
@@ -234,7 +217,7 @@ async fn updates_reach_every_shard_normalized_and_resets_are_nulls() {
 
 #[tokio::test]
 async fn sub_routes_take_only_their_verb_and_refuse_bad_values_with_their_code() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, body) = gateway.call("PATCH", "/indexes/movies/settings/sortable-attributes", Some(json!(["a"]))).await;
     assert_eq!((status, body), (StatusCode::METHOD_NOT_ALLOWED, Value::Null));
     let (status, body) = gateway.call("PUT", "/indexes/movies/settings/typo-tolerance", Some(json!({}))).await;

@@ -1,41 +1,18 @@
-//! Task routes through a router mounted as `app.rs` should mount them (the lines are in
-//! `task_router` below), on the in-memory log: filters and paging over folded tasks, one batch
-//! per started task, `POST /tasks/cancel` and `DELETE /tasks`.
+//! Task routes through the gateway's router, on the in-memory log: filters and paging over
+//! folded tasks, one batch per started task, `POST /tasks/cancel` and `DELETE /tasks`.
 
-mod support;
-
-use std::sync::Arc;
-
+use crate::support::{memory_log, Setup, TestGateway};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
-use axum::Router;
-use miroir_clients::log::{LogConfig, MemoryLog, Topic, WriteLog};
-use miroir_gateway::access::require_master_key;
+use miroir_clients::log::{MemoryLog, Topic, WriteLog};
 use miroir_gateway::catalog::TaskLogEntry;
-use miroir_gateway::routes::tasks;
-use miroir_gateway::state::AppState;
 use miroir_schemas::details::{DetailCounts, IndexSwap, TaskDetails};
 use miroir_schemas::envelope::{encode, SCHEMA_VERSION};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::task_log::{ReplicaStatus, ShardTarget, TaskEvent, TaskRecord, TaskType};
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Value};
-use support::{TestGateway, MASTER_KEY};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-
-/// The task routes, guarded like every route in `app.rs`.
-fn task_router(state: AppState) -> Router {
-    Router::new()
-        .route("/tasks", get(tasks::list).delete(tasks::delete))
-        .route("/tasks/cancel", post(tasks::cancel))
-        .route("/tasks/{uid}", get(tasks::get))
-        .route("/batches", get(tasks::list_batches))
-        .route("/batches/{uid}", get(tasks::get_batch))
-        .route_layer(from_fn_with_state(state.clone(), require_master_key))
-        .with_state(state)
-}
 
 const REPLICAS: [&str; 2] = ["n0", "n1"];
 
@@ -93,7 +70,7 @@ fn index_info(primary_key: Option<&str>, new_index_uid: Option<&str>) -> TaskDet
 /// (succeeded), 5 renames `b` to `c` (succeeded). As in Meilisearch, the swap and the rename
 /// rewrite the earlier tasks: 0, 1 and 2 now name `c`, 3 names `a`, 4 swapped `a` and `c`.
 async fn seeded_gateway() -> TestGateway {
-    let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
+    let log = memory_log();
     append(&log, 0, TaskType::IndexCreation, Some("a"), index_info(Some("id"), None)).await;
     append(
         &log,
@@ -118,9 +95,7 @@ async fn seeded_gateway() -> TestGateway {
     }
     report(&log, 2, "n0", ReplicaStatus::Succeeded).await;
 
-    let state = AppState::new(support::topology(3), log.clone(), Some(MASTER_KEY.into()), 100 << 20);
-    state.start_watching();
-    let gateway = TestGateway { router: task_router(state), log };
+    let gateway = Setup { log, payload_limit: 100 << 20, ..Setup::default() }.start().await;
     for (uid, status) in [(0, "succeeded"), (1, "failed"), (2, "processing"), (3, "enqueued"), (4, "succeeded"), (5, "succeeded")] {
         gateway.wait_status(uid, status).await;
     }

@@ -6,35 +6,18 @@
 //! "/ finished task" exchanges: one `tasks` record per task and one `task-events` record with
 //! the node's outcome and timings, so the fold reproduces each task, timings included.
 
-mod support;
-
-use std::sync::Arc;
-
+use crate::support::{exchange, exchanges, memory_log, Setup, TestGateway};
 use axum::http::StatusCode;
-use miroir_clients::log::{LogConfig, MemoryLog, Topic, WriteLog};
-use miroir_gateway::app::router;
+use miroir_clients::log::{MemoryLog, Topic, WriteLog};
 use miroir_gateway::catalog::TaskLogEntry;
-use miroir_gateway::state::AppState;
 use miroir_schemas::details::{DetailCounts, TaskDetails};
 use miroir_schemas::envelope::{encode, SCHEMA_VERSION};
 use miroir_schemas::error::ResponseError;
 use miroir_schemas::task_log::{ReplicaStatus, ShardTarget, TaskEvent, TaskRecord};
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
-use support::{TestGateway, MASTER_KEY};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-
-const TRANSCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/meilisearch-reference/transcripts-v1.50.jsonl");
-
-fn exchanges() -> Vec<Value> {
-    let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript present");
-    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-}
-
-fn exchange(name: &str) -> Value {
-    exchanges().into_iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("no exchange `{name}`"))
-}
 
 /// Every finished task the recording shows before it listed tasks, by uid.
 fn recorded_tasks() -> Vec<Map<String, Value>> {
@@ -117,11 +100,9 @@ async fn seed(log: &MemoryLog) {
 
 /// The gateway's full router over a log holding the recorded tasks, every task folded.
 async fn recorded_gateway() -> TestGateway {
-    let log = Arc::new(MemoryLog::new(LogConfig::for_tests("gw")).unwrap());
+    let log = memory_log();
     seed(&log).await;
-    let state = AppState::new(support::topology(3), log.clone(), Some(MASTER_KEY.into()), 100 << 20);
-    state.start_watching();
-    let gateway = TestGateway { router: router(state), log };
+    let gateway = Setup { log, payload_limit: 100 << 20, ..Setup::default() }.start().await;
     for task in recorded_tasks() {
         gateway.wait_status(task["uid"].as_u64().unwrap(), task["status"].as_str().unwrap()).await;
     }

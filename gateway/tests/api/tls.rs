@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use miroir_gateway::serve::{serve, TlsFiles};
 
-mod support;
-
 #[tokio::test]
 async fn health_over_https() {
     let dir = tempfile::tempdir().unwrap();
@@ -16,7 +14,7 @@ async fn health_over_https() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let gateway = support::TestGateway::new();
+    let gateway = crate::support::TestGateway::new().await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(gateway.router.clone(), address, Some(files), async {
         let _ = stopped.await;

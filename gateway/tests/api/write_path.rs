@@ -2,11 +2,10 @@
 //! `ops` envelope per shard keyed `index/shard-k`, failures Meilisearch reports in tasks
 //! folded as failed tasks, `/tasks` and `/indexes` answered from the fold.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::{Setup, TestGateway, MASTER_KEY};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use miroir_clients::log::{Topic, WriteLog};
@@ -14,7 +13,6 @@ use miroir_schemas::details::DetailCounts;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::task_log::ReplicaStatus;
 use serde_json::{json, Value};
-use support::{TestGateway, MASTER_KEY};
 
 const DONE: DetailCounts = DetailCounts { indexed_documents: None, deleted_documents: None };
 
@@ -28,7 +26,7 @@ fn documents_request(path: &str, content_type: &str, body: &str) -> Request<Body
 
 #[tokio::test]
 async fn index_lifecycle_goes_through_the_log_and_the_fold() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, body) = gateway.call("POST", "/indexes", Some(json!({"uid": "packages", "primaryKey": "id"}))).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
@@ -76,7 +74,7 @@ async fn index_lifecycle_goes_through_the_log_and_the_fold() {
 
 #[tokio::test]
 async fn synchronous_errors_write_nothing() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, body) = gateway.call("POST", "/indexes", Some(json!({"uid": "bad uid!"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "invalid_index_uid");
@@ -94,7 +92,7 @@ async fn synchronous_errors_write_nothing() {
 
 #[tokio::test]
 async fn documents_are_split_by_shard_with_one_primary_key() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let docs: Vec<Value> = (0..40).map(|i| json!({"package_id": format!("p{i}"), "name": format!("n{i}")})).collect();
     let request =
         documents_request("/indexes/inferred/documents?customMetadata=log-seq-42", "application/json", &Value::Array(docs).to_string());
@@ -134,7 +132,7 @@ async fn documents_are_split_by_shard_with_one_primary_key() {
 
 #[tokio::test]
 async fn document_errors_meilisearch_reports_in_tasks_become_failed_tasks() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let bad_id = documents_request("/indexes/packages/documents?primaryKey=id", "application/json", r#"[{"id": "bad id with spaces"}]"#);
     let (status, body) = gateway.send(bad_id).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -165,7 +163,7 @@ async fn document_errors_meilisearch_reports_in_tasks_become_failed_tasks() {
 
 #[tokio::test]
 async fn deletions_settings_and_swaps_target_the_right_shards() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     for uid in ["a", "b"] {
         gateway.call("POST", "/indexes", Some(json!({"uid": uid, "primaryKey": "id"}))).await;
     }
@@ -215,7 +213,7 @@ async fn deletions_settings_and_swaps_target_the_right_shards() {
 
 #[tokio::test]
 async fn batches_show_started_tasks() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     gateway.call("POST", "/indexes", Some(json!({"uid": "a"}))).await;
     gateway.call("POST", "/indexes", Some(json!({"uid": "b"}))).await;
     gateway.finish_task(1, ReplicaStatus::Succeeded, DONE).await;
@@ -233,7 +231,7 @@ async fn batches_show_started_tasks() {
 
 #[tokio::test]
 async fn an_unavailable_log_answers_503_with_retry_after() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     gateway.log.set_available(false);
     let request = Request::post("/indexes")
         .header("Authorization", format!("Bearer {MASTER_KEY}"))
@@ -249,7 +247,7 @@ async fn an_unavailable_log_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn oversized_payloads_are_refused() {
-    let gateway = TestGateway::with_payload_limit(100);
+    let gateway = Setup { payload_limit: 100, ..Setup::default() }.start().await;
     let body = format!("[{{\"id\": \"{}\"}}]", "a".repeat(200));
     let (status, error) = gateway.send(documents_request("/indexes/a/documents", "application/json", &body)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -258,7 +256,7 @@ async fn oversized_payloads_are_refused() {
 
 #[tokio::test]
 async fn operations_lost_to_an_outage_after_the_task_record_are_appended_once_the_log_returns() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     let (status, _) = gateway.call("POST", "/indexes", Some(json!({"uid": "packages", "primaryKey": "id"}))).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let ops_before = gateway.ops().await.len();
@@ -299,7 +297,7 @@ async fn operations_lost_to_an_outage_after_the_task_record_are_appended_once_th
 
 #[tokio::test]
 async fn a_write_refused_for_its_size_leaves_no_task_behind() {
-    let gateway = TestGateway::new();
+    let gateway = TestGateway::new().await;
     gateway.call("POST", "/indexes", Some(json!({"uid": "packages", "primaryKey": "id"}))).await;
     let tasks_before = gateway.records(Topic::Tasks).await.len();
     // One document larger than a log message: refused before anything is appended.

@@ -1,5 +1,17 @@
 use super::*;
+use crate::app::route_table;
 use proptest::prelude::*;
+use Action::*;
+
+fn route_policy(method: &Method, path: &str) -> Option<RoutePolicy> {
+    route_table().policy(method, path)
+}
+
+/// Whether some verb reaches `path`: no row uses `OPTIONS`, so any answer but `NotFound` means
+/// the path is known.
+fn serves_path(path: &str) -> bool {
+    route_table().route(&Method::OPTIONS, path) != Routing::NotFound
+}
 
 fn actions(method: Method, path: &str) -> Option<(&'static [Action], Option<String>)> {
     match route_policy(&method, path)? {
@@ -42,7 +54,6 @@ fn meilisearch_route_actions() {
         (Method::GET, "/stats", &[StatsGet], None),
         (Method::POST, "/dumps", &[DumpsCreate], None),
         (Method::POST, "/snapshots", &[SnapshotsCreate], None),
-        (Method::GET, "/metrics", &[MetricsGet], None),
         (Method::PATCH, "/experimental-features", &[ExperimentalUpdate], None),
         (Method::POST, "/render-template", &[SettingsGet, DocumentsGet], None),
         (Method::POST, "/chats/ws/chat/completions", &[ChatCompletions], None),
@@ -57,6 +68,8 @@ fn meilisearch_route_actions() {
 #[test]
 fn special_and_unknown_routes() {
     assert_eq!(route_policy(&Method::GET, "/health"), Some(RoutePolicy::Public));
+    // Miroir's own Prometheus metrics, not Meilisearch's `metrics.get` route.
+    assert_eq!(route_policy(&Method::GET, "/metrics"), Some(RoutePolicy::Public));
     assert_eq!(route_policy(&Method::GET, "/_miroir/topology"), Some(RoutePolicy::MasterKey));
     assert_eq!(route_policy(&Method::POST, "/_miroir"), Some(RoutePolicy::MasterKey));
     assert_eq!(route_policy(&Method::GET, "/nope"), None);
@@ -65,13 +78,25 @@ fn special_and_unknown_routes() {
     assert_eq!(actions(Method::GET, "/indexes/movies/").unwrap().1.as_deref(), Some("movies"), "trailing slash");
 }
 
+/// A concrete path for `pattern`: each `{name}` segment becomes `name`.
+fn path_of(pattern: &str, index: &str) -> String {
+    pattern.replace("{index_uid}", index).replace(['{', '}'], "")
+}
+
+/// No row is shadowed by an earlier pattern: each one decides for its own paths.
 #[test]
 fn every_row_is_reachable() {
-    for (method, pattern, expected) in table() {
-        let path = pattern.replace("{index_uid}", "idx").replace(['{', '}'], "");
-        let (got, index) = actions(method.clone(), &path).unwrap_or_else(|| panic!("{method} {pattern}"));
-        assert_eq!(got, expected, "{method} {pattern}");
-        assert_eq!(index.is_some(), pattern.contains("{index_uid}"));
+    for (method, pattern, guard) in route_table().rows() {
+        let path = path_of(pattern, "idx");
+        let policy = route_policy(method, &path).unwrap_or_else(|| panic!("{method} {pattern}"));
+        match (guard, policy) {
+            (Guard::Actions(expected), RoutePolicy::Actions { actions, index_uid }) => {
+                assert_eq!(actions, expected, "{method} {pattern}");
+                assert_eq!(index_uid.is_some(), pattern.contains("{index_uid}"), "{method} {pattern}");
+            }
+            (Guard::Public, RoutePolicy::Public) | (Guard::MasterKey, RoutePolicy::MasterKey) => {}
+            (guard, policy) => panic!("{method} {pattern}: {guard:?} gave {policy:?}"),
+        }
     }
 }
 
@@ -103,9 +128,9 @@ proptest! {
     /// Every path with a policy for some verb is a served path.
     #[test]
     fn paths_with_a_policy_are_served(index in "[a-z]{1,8}", row in 0usize..200) {
-        let rows: Vec<_> = table().collect();
+        let rows: Vec<_> = route_table().rows().collect();
         let (method, pattern, _) = rows[row % rows.len()];
-        let path = pattern.replace("{index_uid}", &index).replace(['{', '}'], "");
+        let path = path_of(pattern, &index);
         prop_assert!(route_policy(method, &path).is_some());
         prop_assert!(serves_path(&path));
     }

@@ -1,0 +1,16 @@
+//! The gateway's HTTP API through the router the process serves, auth middleware included, and
+//! the auth code against Meilisearch's recorded exchanges. One test binary: one link instead of
+//! one per file, and one `support` module whose every helper some test uses.
+
+mod support;
+
+mod auth_keys;
+mod auth_layer;
+mod auth_transcript;
+mod authenticated_app;
+mod http_basics;
+mod settings_transcript;
+mod tasks_routes;
+mod tasks_transcript;
+mod tls;
+mod write_path;
