@@ -8,7 +8,7 @@ use std::str::FromStr;
 use clap::{Args, ValueEnum};
 use miroir_schemas::topology::{Node, Topology, TopologyError};
 
-use crate::log::{retry_while_unavailable, KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, WriteLog};
+use crate::log::{retry_while_unavailable, KafkaLog, LogConfig, LogError, MemoryLog, MeteredLog, NatsLog, WriteLog};
 
 /// Which implementation of the write log to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,7 +84,7 @@ impl LogArgs {
     /// up when the broker does. A missing URL fails at once.
     pub async fn open_log(&self, config: LogConfig) -> Result<Box<dyn WriteLog>, OpenLogError> {
         let url = match (self.log_backend, self.log_url.as_deref()) {
-            (LogBackend::Memory, _) => return Ok(Box::new(MemoryLog::new(config)?)),
+            (LogBackend::Memory, _) => return Ok(Box::new(MeteredLog(Box::new(MemoryLog::new(config)?)))),
             (_, None) => return Err(OpenLogError::MissingUrl(self.log_backend)),
             (_, Some(url)) => url,
         };
@@ -97,7 +97,7 @@ impl LogArgs {
             Ok(log)
         })
         .await?;
-        Ok(log)
+        Ok(Box::new(MeteredLog(log)))
     }
 }
 

@@ -75,6 +75,8 @@ impl IntoResponse for GatewayError {
 /// The HTTP response carrying `error`, with `Retry-After` when it is a `503`.
 pub fn error_response(error: &ResponseError) -> Response {
     let status = StatusCode::from_u16(error.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // Codes come from Meilisearch's closed vocabulary, so the label stays bounded.
+    metrics::counter!("miroir_errors_total", "code" => error.code.clone()).increment(1);
     let mut response = (status, axum::Json(error)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));

@@ -97,6 +97,7 @@ async fn send_batch(node: &dyn ReplicaNode, node_index: &str, batch: &[Positione
     let last = &batch[batch.len() - 1];
     let marker = Marker { partition: first.partition, last: last.position, merged_from: merged.then_some(first.position) }.encode();
     let request = build_request(batch);
+    metrics::histogram!("miroir_indexer_batch_operations").record(batch.len() as f64);
     let sent = match node.send(node_index, &request, request.carries_metadata().then_some(&marker)).await {
         Ok(uid) => Sent::Task(uid),
         Err(NodeError::Meilisearch { error, .. }) if error.error_type == "invalid_request" => Sent::Refused(error),
@@ -136,6 +137,9 @@ async fn settle(
         let per_op = match sent {
             Sent::Task(uid) => {
                 let task = node.wait(uid).await?;
+                let processing = parse_time(task.finished_at.as_deref()) - parse_time(task.started_at.as_deref());
+                metrics::histogram!("miroir_indexer_node_task_seconds", "node" => node.id().to_owned())
+                    .record(processing.as_seconds_f64().max(0.0));
                 if let Some(error) = task.error.as_ref().filter(|e| is_node_side(e)) {
                     // The node failed for its own reasons (disk, I/O…) and changed nothing: the
                     // replica is treated as unavailable and replays from here later.

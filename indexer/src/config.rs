@@ -28,6 +28,9 @@ pub struct IndexerArgs {
     /// Node task wait timeout (s).
     #[arg(long, env = "MIROIR_NODE_TASK_TIMEOUT_S", default_value_t = 600)]
     pub node_task_timeout_s: u64,
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9101`; none when unset.
+    #[arg(long, env = "MIROIR_INDEXER_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 // Hand-written: the cluster part hides its credentials.

@@ -12,7 +12,7 @@ use miroir_clients::log::Record;
 use miroir_clients::node::{TaskStatus, TaskView};
 use miroir_schemas::envelope::{decode, Op, OpEnvelope};
 use miroir_schemas::placement::Placement;
-use miroir_schemas::task_log::TaskEvent;
+use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -72,6 +72,16 @@ impl JobResult {
     /// outcome is unknown (the replica stopped) stays open, so its task is replayed whole.
     /// The one rule for the main loop and catch-up alike.
     pub fn record_outcomes(&self, segment: &[PositionedOp], events: &mut EventAssembler) -> Vec<TaskEvent> {
+        count_outcomes(&self.replica, "already_applied", self.skipped.len());
+        let (succeeded, failed) = self.applied.iter().filter_map(|(_, outcome)| outcome.as_ref()).fold((0, 0), |(s, f), outcome| {
+            if outcome.status == ReplicaStatus::Succeeded {
+                (s + 1, f)
+            } else {
+                (s, f + 1)
+            }
+        });
+        count_outcomes(&self.replica, "succeeded", succeeded);
+        count_outcomes(&self.replica, "failed", failed);
         let skipped = self.skipped.iter().map(|(i, outcome)| (i, outcome.as_ref()));
         let applied = self.applied.iter().filter_map(|(i, outcome)| outcome.as_ref().map(|o| (i, Some(o))));
         skipped.chain(applied).filter_map(|(&i, outcome)| events.record(&segment[i], &self.replica, outcome)).collect()
@@ -80,6 +90,13 @@ impl JobResult {
     /// The log position from which the replica may have missed operations, if it stopped.
     pub fn unavailable_position(&self, segment: &[PositionedOp]) -> Option<u64> {
         self.unavailable_from.map(|i| segment[i].position)
+    }
+}
+
+/// `miroir_indexer_operations_total`: operations that reached a replica, by how they ended.
+fn count_outcomes(replica: &str, outcome: &'static str, count: usize) {
+    if count > 0 {
+        metrics::counter!("miroir_indexer_operations_total", "node" => replica.to_owned(), "outcome" => outcome).increment(count as u64);
     }
 }
 

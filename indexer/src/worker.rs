@@ -167,6 +167,7 @@ impl Indexer {
         let owned = consumer.assignment();
         if owned != self.owned {
             tracing::info!(member = %settings.member, partitions = ?owned, "ops partitions owned");
+            metrics::gauge!("miroir_indexer_partitions_owned").set(owned.len() as f64);
             self.owned = owned.clone();
         }
         self.partitions.retain(|p, _| owned.contains(p));
@@ -204,6 +205,8 @@ impl Indexer {
 
     /// Starts a catch-up task for every lagging replica that has none running.
     fn ensure_catch_ups(&mut self) {
+        let lagging: usize = self.partitions.values().map(|state| state.board.lock().expect("lag board lock").lagging.len()).sum();
+        metrics::gauge!("miroir_indexer_replicas_lagging").set(lagging as f64);
         for (&partition, state) in &mut self.partitions {
             let lagging: Vec<String> = state.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
             for replica in lagging {

@@ -88,7 +88,9 @@ async fn publish_batch(log: &dyn WriteLog, consumer: &mut dyn GroupConsumer, rec
     let now = OffsetDateTime::now_utc();
     let events: Vec<NewRecord> = records.iter().filter_map(|record| cdc_record(record, now)).collect();
     if !events.is_empty() {
+        let published = events.len() as u64;
         log.append_many(Topic::Cdc, events).await?;
+        metrics::counter!("miroir_cdc_events_published_total").increment(published);
     }
     let positions: Vec<_> = records.iter().map(|r| r.position).collect();
     consumer.commit(&positions).await

@@ -13,6 +13,9 @@ pub struct ReconcilerArgs {
     /// Consumer group the reconcilers share on `ops`.
     #[arg(long, env = "MIROIR_RECONCILER_GROUP", default_value = "miroir-reconciler")]
     pub group: String,
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9102`; none when unset.
+    #[arg(long, env = "MIROIR_RECONCILER_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ReconcilerArgs {

@@ -10,6 +10,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = ReconcilerArgs::parse();
+    if let Some(listen) = args.metrics_listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new().with_http_listener(listen).install()?;
+    }
     let log = args.open_log().await?;
     let member = format!("reconciler-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(group = %args.group, %member, "reconciler publishing CDC events");

@@ -194,6 +194,22 @@ pub(crate) fn single_index_failure(error: NodeError) -> Failure {
 }
 
 impl Inner {
+    /// Benches a node that failed a read or clears it after an answer, and exports how many
+    /// nodes are benched now.
+    fn record_node_outcome(&self, node: usize, answered: bool) {
+        let now = Instant::now();
+        let benched = {
+            let mut bench = self.bench.lock().expect("bench lock");
+            if answered {
+                bench.record_success(node);
+            } else {
+                bench.record_failure(node, now);
+            }
+            bench.benched_until(now).iter().filter(|until| until.is_some()).count()
+        };
+        metrics::gauge!("miroir_read_nodes_benched").set(benched as f64);
+    }
+
     /// Asks one replica of every shard in `shards`, each chosen node once for all its shards
     /// (`send(node, its shards)`), and moves a failing node's shards to other replicas until
     /// every shard has answered or the deadline passes. `index` names the index in errors.
@@ -230,11 +246,16 @@ impl Inner {
                 for (node, node_shards) in assignment.by_node {
                     tried.extend(node_shards.iter().map(|&shard| (shard, node)));
                     let call = send(node, node_shards.clone());
+                    let node_id = self.placement.topology().nodes[node].id.clone();
                     in_flight.push(async move {
+                        let asked = Instant::now();
                         let outcome = match tokio::time::timeout_at(deadline.into(), call).await {
                             Ok(outcome) => outcome,
                             Err(_) => Err(Failure::Node("no answer before the request deadline".into())),
                         };
+                        let answer = if matches!(outcome, Err(Failure::Node(_))) { "failed" } else { "answered" };
+                        metrics::histogram!("miroir_read_node_seconds", "node" => node_id, "outcome" => answer)
+                            .record(asked.elapsed().as_secs_f64());
                         (node, node_shards, outcome)
                     });
                 }
@@ -242,13 +263,13 @@ impl Inner {
             let Some((node, node_shards, outcome)) = in_flight.next().await else { break };
             match outcome {
                 Ok(value) => {
-                    self.bench.lock().expect("bench lock").record_success(node);
+                    self.record_node_outcome(node, true);
                     answers.push(Answered { node, shards: node_shards, value });
                 }
                 Err(Failure::User(error)) => return Err(ReadError::User(error)),
                 Err(Failure::Node(reason)) => {
                     tracing::warn!(node = %self.placement.topology().nodes[node].id, %reason, "node failed a read; trying other replicas");
-                    self.bench.lock().expect("bench lock").record_failure(node, Instant::now());
+                    self.record_node_outcome(node, false);
                     if Instant::now() >= deadline {
                         if !self.config.allow_partial {
                             return Err(ReadError::ShardsUnavailable { index: index.to_owned(), shards: node_shards });

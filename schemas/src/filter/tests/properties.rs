@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 
-use super::strategies::{document, filter, filter_on_documents};
 use super::oracle::matches;
+use super::strategies::{document, filter, filter_on_documents};
 use crate::filter::{parse, primary_key_candidates};
 
 /// Fuzz budget: `MIROIR_FUZZ_CASES` raises it (see fuzz/run-short.sh).

@@ -1,0 +1,43 @@
+//! Every log a Miroir process opens is wrapped here, so append latency and failures are
+//! measured once for all backends (`docs/metrics.md`).
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use super::{GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
+
+/// A [`WriteLog`] that records `miroir_log_append_seconds` around every append.
+pub struct MeteredLog(pub Box<dyn WriteLog>);
+
+#[async_trait]
+impl WriteLog for MeteredLog {
+    fn config(&self) -> &LogConfig {
+        self.0.config()
+    }
+
+    fn max_payload_bytes(&self) -> usize {
+        self.0.max_payload_bytes()
+    }
+
+    async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
+        let started = Instant::now();
+        let stored = self.0.append_many(topic, records).await;
+        let outcome = if stored.is_ok() { "stored" } else { "failed" };
+        metrics::histogram!("miroir_log_append_seconds", "topic" => topic.name(), "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        stored
+    }
+
+    async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
+        self.0.end_offset(topic, partition).await
+    }
+
+    async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
+        self.0.read_partition(topic, partition, from).await
+    }
+
+    async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        self.0.join_group(topic, group, member).await
+    }
+}
