@@ -255,7 +255,6 @@ impl Catalog {
             }
         })
     }
-
 }
 
 /// A task may be canceled only if undoing it cannot contradict what the catalog already told

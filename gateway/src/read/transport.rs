@@ -69,7 +69,6 @@ impl HttpTransport {
             .collect::<Result<_, _>>()?;
         Ok(HttpTransport { clients })
     }
-
 }
 
 /// `/indexes/{index}/<rest…>` with every segment percent-encoded.
