@@ -10,11 +10,11 @@ use axum::handler::Handler;
 use axum::http::{HeaderMap, Method};
 use axum::middleware::from_fn;
 use axum::routing::{on, MethodFilter, MethodRouter};
-use axum::{Extension, Router};
+use axum::Router;
 
 use crate::auth::action::Action::{self, *};
 use crate::auth::keys_routes;
-use crate::auth::{self, AuthContext, Guard, KeysService, RouteTable};
+use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::routes::{admin, document_writes, health, indexes, metrics, reads, settings, swap, tasks};
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -216,12 +216,9 @@ fn setting_routes(field: &'static SettingField) -> [Route; 3] {
     let with_setting = move |uid: String| Path((uid, field.route.to_owned()));
     let get_one = move |state: State<AppState>, Path(uid): Path<String>| settings::get_one(state, with_setting(uid));
     let update_one =
-        move |state: State<AppState>,
-              caller: Option<Extension<AuthContext>>,
-              Path(uid): Path<String>,
-              method: Method,
-              headers: HeaderMap,
-              body: Body| { settings::update_one(state, caller, with_setting(uid), method, headers, body) };
+        move |state: State<AppState>, caller: Auth, Path(uid): Path<String>, method: Method, headers: HeaderMap, body: Body| {
+            settings::update_one(state, caller, with_setting(uid), method, headers, body)
+        };
     let update_verb = match field.verb {
         UpdateVerb::Put => Method::PUT,
         UpdateVerb::Patch => Method::PATCH,

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::{Extension, Json};
+use axum::Json;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::error::{Code, ResponseError};
@@ -10,7 +10,7 @@ use miroir_schemas::task_log::TaskType;
 use miroir_schemas::tasks::rfc3339;
 use serde_json::{json, Map, Value};
 
-use crate::auth::{Auth, AuthContext};
+use crate::auth::Auth;
 use crate::catalog::IndexInfo;
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, path_index_uid, QueryParams};
@@ -39,14 +39,14 @@ fn index_not_found(uid: &str) -> GatewayError {
 /// only those.
 pub async fn list(
     State(state): State<AppState>,
-    caller: Option<Extension<AuthContext>>,
+    Auth(caller): Auth,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, GatewayError> {
     let query = QueryParams(query);
     query.check(&["offset", "limit"])?;
     let offset = query.integer("offset", Code::InvalidIndexOffset)?.unwrap_or(0);
     let limit = query.integer("limit", Code::InvalidIndexLimit)?.unwrap_or(DEFAULT_LIMIT);
-    let allowed = |uid: &str| caller.as_ref().is_none_or(|Extension(context)| context.is_index_authorized(uid));
+    let allowed = |uid: &str| caller.is_index_authorized(uid);
     let (results, total) = current_catalog(&state, |catalog| {
         let visible: Vec<_> = catalog.indexes().filter(|(uid, _)| allowed(uid)).collect();
         let results: Vec<Value> =

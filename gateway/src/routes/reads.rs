@@ -3,11 +3,10 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::Extension;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
-use crate::auth::{Auth, AuthContext};
+use crate::auth::Auth;
 use crate::error::GatewayError;
 use crate::params::path_index_uid;
 use crate::read::executor::ReadAnswer;
@@ -190,9 +189,9 @@ pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>)
 
 /// `GET /stats`. A key restricted to some indexes sees only those (the database sizes still
 /// count every index, as Meilisearch counts them).
-pub async fn stats(State(state): State<AppState>, caller: Option<Extension<AuthContext>>) -> Result<ReadAnswer, GatewayError> {
+pub async fn stats(State(state): State<AppState>, Auth(context): Auth) -> Result<ReadAnswer, GatewayError> {
     let mut answer = state.reads().stats().await?;
-    if let Some(Extension(context)) = caller.filter(|Extension(context)| !context.all_indexes_authorized()) {
+    if !context.all_indexes_authorized() {
         let updated_at = |uid: &str| state.catalog().read(|catalog| catalog.index(uid).map(|index| index.updated_at));
         restrict_stats(&mut answer.body, |uid| context.is_index_authorized(uid), updated_at);
     }

@@ -8,7 +8,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
@@ -18,7 +18,7 @@ use miroir_schemas::topology::{node_index_uid, ShardId};
 use reqwest::Method as NodeMethod;
 use serde_json::Value;
 
-use crate::auth::AuthContext;
+use crate::auth::Auth;
 use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
 use crate::read::fanout::Failure;
@@ -30,15 +30,15 @@ use crate::state::AppState;
 use crate::settings::fields::{self, SettingField, UpdateVerb};
 use crate::settings::{self as checks, SettingsUpdate};
 
-/// The caller's credentials (absent when the router runs without the auth layer).
-type Caller = Option<Extension<AuthContext>>;
+/// The caller's credentials, as the auth middleware judged them.
+type Caller = Auth;
 
 /// Enqueues `update` for index `uid`; `reset_all` sends the nodes a plain settings reset.
 async fn enqueue(state: &AppState, caller: &Caller, uid: &str, update: SettingsUpdate, reset_all: bool) -> Result<Accepted, GatewayError> {
     let exists = current_catalog(state, |catalog| catalog.index(uid).is_some()).await?;
     let details = TaskDetails::SettingsUpdate { settings: checks::details(&update) };
     let mut entry = new_entry(TaskType::SettingsUpdate, Some(uid), details, &QueryParams::default());
-    if !exists && caller.as_ref().is_some_and(|Extension(context)| !context.allow_index_creation(uid)) {
+    if !exists && !caller.allow_index_creation(uid) {
         // As with documents, Meilisearch accepts the update and fails its task, creating
         // nothing, when the key may not create the index it names.
         entry.record.error = Some(ResponseError::index_not_found(uid));

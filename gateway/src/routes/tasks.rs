@@ -17,7 +17,7 @@
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::error::Code;
 use miroir_schemas::task_log::{TaskRecord, TaskType};
@@ -25,7 +25,7 @@ use miroir_schemas::tasks::TaskStatus;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use crate::auth::AuthContext;
+use crate::auth::{Auth, AuthContext};
 use crate::catalog::{Catalog, TaskLogEntry, TaskSummary};
 use crate::enqueue::{enqueue, Write};
 use crate::error::GatewayError;
@@ -42,7 +42,7 @@ type Pairs = Query<Vec<(String, String)>>;
 
 /// What the request's credentials allow, when the API-key middleware (`auth::mount`) ran;
 /// absent behind the master-key-only guard, where everything is allowed.
-type Caller = Option<Extension<AuthContext>>;
+type Caller = Auth;
 
 /// The tasks still shown (deleted ones left out), their indexes as swaps left them, and what
 /// the deletions did, read from the catalog in one go.
@@ -52,7 +52,7 @@ struct Visible<'c> {
     tasks: Vec<TaskFacts>,
     renames: Renames,
     deleted: Deleted,
-    caller: Option<AuthContext>,
+    caller: AuthContext,
 }
 
 impl<'c> Visible<'c> {
@@ -82,15 +82,13 @@ impl<'c> Visible<'c> {
         let renames = apply_swaps(&mut tasks, &swaps);
         let deleted = apply_deletions(&tasks, &deletions);
         tasks.retain(|task| !deleted.hidden.contains(&task.uid));
-        Visible { catalog, tasks, renames, deleted, caller: caller.clone().map(|Extension(context)| context) }
+        Visible { catalog, tasks, renames, deleted, caller: caller.0.clone() }
     }
 
     /// Whether the caller's key may see the task (Meilisearch's rule: with a key restricted to
     /// some indexes, only tasks of one index, that index allowed).
     fn shown(&self, task: &TaskFacts) -> bool {
-        self.caller
-            .as_ref()
-            .is_none_or(|context| context.task_visible(related_to_one_index(task.kind), task.indexes.iter().map(String::as_str)))
+        self.caller.task_visible(related_to_one_index(task.kind), task.indexes.iter().map(String::as_str))
     }
 
     fn facts(&self, uid: u64) -> Option<&TaskFacts> {
