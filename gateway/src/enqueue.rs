@@ -8,7 +8,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use miroir_clients::log::{LogError, NewRecord, Topic, WriteLog};
-use miroir_schemas::envelope::{encode, Op, OpEnvelope};
+use miroir_schemas::envelope::{encode, ops_key, Op, OpEnvelope};
 use miroir_schemas::error::ResponseError;
 use miroir_schemas::meta_log::{MetaEnvelope, TaskChange};
 use miroir_schemas::placement::Placement;
@@ -74,8 +74,10 @@ pub fn split_documents(documents: Vec<Map<String, Value>>, budget: usize) -> Res
     Ok(parts)
 }
 
-/// The `ops` envelopes of task `task_uid`, documents split to fit `max_payload` bytes, each
-/// shard's parts numbered so the dedup id `<taskUid>:<shard>:<part>` is unique per task.
+/// The `ops` envelopes of task `task_uid` in the order of `ops` (so an index creation given
+/// first reaches every node index before the documents), documents split to fit `max_payload`
+/// bytes, each shard's parts numbered so the dedup id `<taskUid>:<shard>:<part>` is unique per
+/// task.
 pub fn envelopes(
     task_uid: u64,
     index_uid: Option<&str>,
@@ -83,35 +85,32 @@ pub fn envelopes(
     max_payload: usize,
 ) -> Result<Vec<OpEnvelope>, ResponseError> {
     let budget = max_payload.saturating_sub(ENVELOPE_OVERHEAD + index_uid.map_or(0, str::len));
-    let mut per_shard: BTreeMap<ShardId, Vec<Op>> = BTreeMap::new();
+    let mut split: Vec<(ShardId, Op)> = Vec::new();
     for (shard, op) in ops {
         match op {
             Op::Documents { method, primary_key, documents } => {
                 for part in split_documents(documents, budget.saturating_sub(primary_key.len()))? {
-                    let op = Op::Documents { method, primary_key: primary_key.clone(), documents: part };
-                    per_shard.entry(shard).or_default().push(op);
+                    split.push((shard, Op::Documents { method, primary_key: primary_key.clone(), documents: part }));
                 }
             }
-            other => per_shard.entry(shard).or_default().push(other),
+            other => split.push((shard, other)),
         }
     }
-    let mut envelopes = Vec::new();
-    for (shard, ops) in per_shard {
-        let parts = ops.len() as u32;
-        for (part, op) in ops.into_iter().enumerate() {
+    let mut parts: BTreeMap<ShardId, u32> = BTreeMap::new();
+    split.iter().for_each(|(shard, _)| *parts.entry(*shard).or_default() += 1);
+    let mut next_part: BTreeMap<ShardId, u32> = BTreeMap::new();
+    let envelopes = split
+        .into_iter()
+        .map(|(shard, op)| {
+            let part = next_part.entry(shard).or_default();
             let mut envelope = OpEnvelope::new(task_uid, index_uid.map(str::to_owned), shard, op);
-            envelope.part = part as u32;
-            envelope.parts = parts;
-            envelopes.push(envelope);
-        }
-    }
+            envelope.part = *part;
+            envelope.parts = parts[&shard];
+            *part += 1;
+            envelope
+        })
+        .collect();
     Ok(envelopes)
-}
-
-/// The `ops` key of a shard of an index: one key per (index, shard), so a shard's operations
-/// stay in order on one partition.
-pub fn ops_key(index_uid: &str, shard: ShardId) -> String {
-    format!("{index_uid}/{shard}")
 }
 
 /// Appends the task and its operations; returns the `202` body.
@@ -136,10 +135,8 @@ pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value
     for envelope in &mut envelopes {
         envelope.task_uid = task_uid;
     }
-    let ops_records: Vec<NewRecord> = envelopes
-        .iter()
-        .map(|envelope| NewRecord::new(ops_key(&key_index, envelope.shard), envelope.dedup_id(), encode(envelope)))
-        .collect();
+    let ops_records: Vec<NewRecord> =
+        envelopes.iter().map(|envelope| NewRecord::new(ops_key(&key_index), envelope.dedup_id(), encode(envelope))).collect();
     let mut follow_ups = vec![(Topic::Ops, ops_records)];
     if let Some(tasks) = cancels {
         let change = TaskChange::TasksCanceled { cancelation_uid: task_uid, tasks, at: entry.record.enqueued_at };
@@ -226,10 +223,11 @@ mod tests {
         let ops = vec![(ShardId(1), documents(6)), (ShardId(0), Op::ClearDocuments), (ShardId(1), Op::ClearDocuments)];
         let envelopes = envelopes(9, Some("movies"), ops, ENVELOPE_OVERHEAD + 6 + 2 + 1000).unwrap();
         let ids: Vec<String> = envelopes.iter().map(OpEnvelope::dedup_id).collect();
-        // 6 documents of ~420 bytes: 2 per 1000-byte message → 3 parts, then the clear.
-        assert_eq!(ids, ["9:shard-0:0", "9:shard-1:0", "9:shard-1:1", "9:shard-1:2", "9:shard-1:3"]);
+        // 6 documents of ~420 bytes: 2 per 1000-byte message → 3 parts, then the clear; the
+        // operations keep the order they were given in.
+        assert_eq!(ids, ["9:shard-1:0", "9:shard-1:1", "9:shard-1:2", "9:shard-0:0", "9:shard-1:3"]);
         assert!(envelopes.iter().filter(|e| e.shard == ShardId(1)).all(|e| e.parts == 4));
         assert!(matches!(envelopes[4].op, Op::ClearDocuments), "order within a shard is kept");
-        assert_eq!(ops_key("movies", ShardId(1)), "movies/shard-1");
+        assert_eq!(ops_key("movies"), "movies");
     }
 }

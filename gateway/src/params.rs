@@ -1,7 +1,7 @@
 //! Query parameters and index uids, checked with Meilisearch's messages.
 
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::{node_index_uid, ReplicaRank};
 
 use crate::request_errors::{query_param_repeated, query_param_unexpected, query_param_unknown};
 
@@ -62,9 +62,10 @@ impl QueryParams {
 }
 
 /// Whether `uid` is a usable index uid: Meilisearch's rule (1-400 bytes of `A-Za-z0-9_-`),
-/// and short enough that every node index `uid__shard-k` is one too.
-pub fn is_valid_index_uid(uid: &str, shard_count: u32) -> bool {
-    let longest_node_uid = node_index_uid(uid, ShardId(shard_count.saturating_sub(1))).len();
+/// and short enough that every node index `uid__rank-r` is one too (`replication_factor`
+/// ranks).
+pub fn is_valid_index_uid(uid: &str, replication_factor: u32) -> bool {
+    let longest_node_uid = node_index_uid(uid, ReplicaRank(replication_factor.saturating_sub(1))).len();
     !uid.is_empty() && longest_node_uid <= MAX_INDEX_UID_BYTES && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -73,8 +74,8 @@ fn index_uid_rule(uid: &str) -> String {
 }
 
 /// An index uid from the path: `invalid_index_uid` when unusable.
-pub fn path_index_uid(uid: &str, shard_count: u32) -> Result<(), ResponseError> {
-    if is_valid_index_uid(uid, shard_count) {
+pub fn path_index_uid(uid: &str, replication_factor: u32) -> Result<(), ResponseError> {
+    if is_valid_index_uid(uid, replication_factor) {
         Ok(())
     } else {
         Err(ResponseError::new(Code::InvalidIndexUid, index_uid_rule(uid)))
@@ -82,8 +83,8 @@ pub fn path_index_uid(uid: &str, shard_count: u32) -> Result<(), ResponseError> 
 }
 
 /// An index uid from a JSON body at `location` (e.g. `.uid`).
-pub fn body_index_uid(uid: &str, location: &str, shard_count: u32) -> Result<(), ResponseError> {
-    if is_valid_index_uid(uid, shard_count) {
+pub fn body_index_uid(uid: &str, location: &str, replication_factor: u32) -> Result<(), ResponseError> {
+    if is_valid_index_uid(uid, replication_factor) {
         Ok(())
     } else {
         Err(ResponseError::new(Code::InvalidIndexUid, format!("Invalid value at `{location}`: {}", index_uid_rule(uid))))
@@ -121,17 +122,17 @@ mod tests {
         );
         assert!(path_index_uid("movies-2_a", 3).is_ok());
         assert!(path_index_uid("", 3).is_err());
-        // Room is kept for the node index suffix `__shard-k`.
-        assert!(path_index_uid(&"a".repeat(391), 10).is_ok());
-        assert!(path_index_uid(&"a".repeat(391), 11).is_err());
+        // Room is kept for the node index suffix `__rank-r`.
+        assert!(path_index_uid(&"a".repeat(392), 10).is_ok());
+        assert!(path_index_uid(&"a".repeat(392), 11).is_err());
     }
 
     proptest! {
         #[test]
-        fn a_valid_uid_makes_valid_node_uids(uid in "[A-Za-z0-9_-]{1,420}", shards in 1u32..2000) {
-            if is_valid_index_uid(&uid, shards) {
-                for k in [0, shards - 1] {
-                    let node_uid = node_index_uid(&uid, ShardId(k));
+        fn a_valid_uid_makes_valid_node_uids(uid in "[A-Za-z0-9_-]{1,420}", ranks in 1u32..2000) {
+            if is_valid_index_uid(&uid, ranks) {
+                for r in [0, ranks - 1] {
+                    let node_uid = node_index_uid(&uid, ReplicaRank(r));
                     prop_assert!(node_uid.len() <= MAX_INDEX_UID_BYTES);
                 }
             }

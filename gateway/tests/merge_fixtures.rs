@@ -18,7 +18,8 @@ use miroir_gateway::search::score::compare_hits;
 use miroir_gateway::search::{
     merge_search, search_response, IndexSearchSettings, NodeAnswer, NodeHit, NodeResult, QueryOrigin, SearchPlan,
 };
-use miroir_schemas::topology::ShardId;
+use miroir_schemas::placement::NodeIndexPart;
+use miroir_schemas::topology::{ReplicaRank, ShardId};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -266,7 +267,9 @@ fn shard_results(fixture: &Value) -> Vec<NodeResult> {
             let name = shard["shard"].as_str().unwrap();
             assert_eq!(shard["proxyFederated"]["status"], 200);
             let answer = NodeAnswer::parse(&shard["proxyFederated"]["response"]).unwrap();
-            let origin = QueryOrigin { query: 0, index_uid: INDEX.to_owned(), shard: ShardId::parse(name).unwrap() };
+            let shard = ShardId::parse(name).unwrap();
+            let part = NodeIndexPart { rank: ReplicaRank(shard.0), shards: vec![shard], whole: true };
+            let origin = QueryOrigin::new(0, INDEX, &part);
             NodeResult { origins: vec![origin], answer }
         })
         .collect()
@@ -275,13 +278,13 @@ fn shard_results(fixture: &Value) -> Vec<NodeResult> {
 /// Our node request asks each node for at least what the fixture's coordinator asked, with the
 /// same query parameters.
 fn check_node_request(plan: &SearchPlan, fixture: &Value, context: &str) {
-    let ours = plan.node_request(&[ShardId(0)]).body;
+    let ours = plan.node_request(&[NodeIndexPart { rank: ReplicaRank(0), shards: vec![ShardId(0)], whole: true }]).body;
     let theirs = &fixture["shards"][0]["proxyFederated"]["request"];
     let our_query = ours["queries"][0].as_object().unwrap();
     let their_query = theirs["queries"][0].as_object().unwrap();
     for (name, value) in their_query {
         match name.as_str() {
-            "indexUid" => assert_eq!(our_query[name], "packages__shard-0", "{context}"),
+            "indexUid" => assert_eq!(our_query[name], "packages__rank-0", "{context}"),
             // moved to `federation.distinct` so that nodes return the value in `extra_document`
             "distinct" => assert_eq!(&ours["federation"]["distinct"], value, "{context}"),
             _ => assert_eq!(our_query.get(name), Some(value), "{context}: {name}"),

@@ -7,7 +7,7 @@ use miroir_clients::node::NodeError;
 use miroir_gateway::read::{NodeCall, NodeTransport, ReadConfig, ReadError, ReadExecutor};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::placement::Placement;
-use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, Node, ShardId, Topology};
+use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, Node, ShardId, Topology, SHARD_FIELD};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -22,15 +22,33 @@ enum Behaviour {
     Refuses(ResponseError),
 }
 
-/// Fake nodes: node index `idx__shard-k` holds one document `doc-k`, ranked higher for lower k.
+/// Fake nodes: each shard `k` holds one document `doc-k`, ranked higher for lower k, in the
+/// node index of the rank its node holds it at (as the placement says).
 struct FakeNodes {
+    placement: Placement,
     behaviour: Mutex<Vec<Behaviour>>,
     calls: Mutex<Vec<(usize, NodeCall)>>,
 }
 
 impl FakeNodes {
-    fn new(count: usize) -> FakeNodes {
-        FakeNodes { behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
+    fn new(placement: Placement) -> FakeNodes {
+        let count = placement.topology().nodes.len();
+        FakeNodes { placement, behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
+    }
+
+    /// The shards one query of a proxy search covers on `node`: those its node index holds,
+    /// narrowed by a shard condition when the query carries one.
+    fn covered(&self, node: usize, query: &Value) -> Vec<ShardId> {
+        let rank = parse_node_index_uid(query["indexUid"].as_str().unwrap()).unwrap().1;
+        let held = self.placement.shards_of_node_at(&format!("node-{node}"), rank);
+        let condition = query["filter"].as_array().and_then(|parts| parts.last()).and_then(Value::as_str);
+        match condition.filter(|c| c.starts_with(SHARD_FIELD)) {
+            None => held,
+            Some(condition) => {
+                let named: Vec<ShardId> = condition.split('"').skip(1).step_by(2).filter_map(ShardId::from_field_value).collect();
+                held.into_iter().filter(|shard| named.contains(shard)).collect()
+            }
+        }
     }
 
     fn set(&self, node: usize, behaviour: Behaviour) {
@@ -47,12 +65,7 @@ impl FakeNodes {
             .into_iter()
             .filter_map(|(node, call)| match call {
                 NodeCall::ProxySearch { body } => {
-                    let shards = body["queries"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|q| parse_node_index_uid(q["indexUid"].as_str().unwrap()).unwrap().1)
-                        .collect();
+                    let shards = body["queries"].as_array().unwrap().iter().flat_map(|q| self.covered(node, q)).collect();
                     Some((node, shards))
                 }
                 _ => None,
@@ -61,24 +74,26 @@ impl FakeNodes {
     }
 }
 
-fn proxy_answer(body: &Value) -> Value {
+fn proxy_answer(fake: &FakeNodes, node: usize, body: &Value) -> Value {
     let queries = body["queries"].as_array().unwrap();
     let mut hits: Vec<Value> = queries
         .iter()
         .enumerate()
-        .map(|(position, query)| {
-            let node_index = query["indexUid"].as_str().unwrap();
-            let shard = parse_node_index_uid(node_index).unwrap().1;
-            let score = 1.0 - f64::from(shard.0) / 100.0;
-            json!({"id": format!("doc-{}", shard.0), "_federation": {
-                "indexUid": node_index, "queriesPosition": position,
-                "weightedRankingScore": score, "weightedScoreValues": [{"weightedScore": score}]}})
+        .flat_map(|(position, query)| {
+            let node_index = query["indexUid"].as_str().unwrap().to_owned();
+            fake.covered(node, query).into_iter().map(move |shard| {
+                let score = 1.0 - f64::from(shard.0) / 100.0;
+                json!({"id": format!("doc-{}", shard.0), SHARD_FIELD: shard.field_value(), "_federation": {
+                    "indexUid": node_index, "queriesPosition": position,
+                    "weightedRankingScore": score, "weightedScoreValues": [{"weightedScore": score}]}})
+            })
         })
         .collect();
     hits.sort_by(|a, b| {
         b["_federation"]["weightedRankingScore"].as_f64().partial_cmp(&a["_federation"]["weightedRankingScore"].as_f64()).unwrap()
     });
-    json!({"hits": hits, "processingTimeMs": 1, "limit": 20, "offset": 0, "estimatedTotalHits": queries.len()})
+    let total = hits.len();
+    json!({"hits": hits, "processingTimeMs": 1, "limit": 20, "offset": 0, "estimatedTotalHits": total})
 }
 
 #[async_trait]
@@ -96,7 +111,7 @@ impl NodeTransport for FakeNodes {
             (_, NodeCall::Index { node_index }) => Ok(json!({"uid": node_index, "primaryKey": "id"})),
             (_, NodeCall::Settings { .. }) => Ok(json!({})),
             (Behaviour::Refuses(error), _) => Err(NodeError::Meilisearch { node: node_id, error }),
-            (Behaviour::Up, NodeCall::ProxySearch { body }) => Ok(proxy_answer(body)),
+            (Behaviour::Up, NodeCall::ProxySearch { body }) => Ok(proxy_answer(self, node, body)),
             (Behaviour::Up, NodeCall::GetDocument { document_id, .. }) => Ok(json!({"id": document_id})),
             (Behaviour::Up, other) => panic!("unexpected call {other:?}"),
         }
@@ -124,7 +139,7 @@ fn topology(nodes: usize, rf: u32) -> Topology {
 }
 
 fn executor(nodes: usize, rf: u32, config: ReadConfig) -> (ReadExecutor, std::sync::Arc<FakeNodes>) {
-    let fake = std::sync::Arc::new(FakeNodes::new(nodes));
+    let fake = std::sync::Arc::new(FakeNodes::new(Placement::new(topology(nodes, rf))));
     let executor = ReadExecutor::with_transport(topology(nodes, rf), fake.clone(), config);
     (executor, fake)
 }
@@ -212,7 +227,7 @@ async fn a_shard_without_reachable_replica_is_a_503_naming_no_node() {
     assert_eq!(error, ReadError::ShardsUnavailable { index: "movies".into(), shards: lost.clone() });
     let object = error.response_error();
     assert_eq!((object.http_status, object.code.as_str()), (503, "shard_unavailable"));
-    for secret in [format!("node-{victim}").as_str(), "10.0.0", "secret", "__shard"] {
+    for secret in [format!("node-{victim}").as_str(), "10.0.0", "secret", "__rank"] {
         assert!(!object.message.contains(secret), "{}", object.message);
     }
 }
@@ -236,7 +251,7 @@ async fn user_errors_come_back_verbatim_with_client_index_names() {
     let (executor, fake) = executor(3, 2, ReadConfig::default());
     let node_error = ResponseError::new(
         Code::InvalidSearchFilter,
-        "Inside `.queries[1]`: Index `movies__shard-3`: Attribute `genre` is not filterable. Available filterable attribute patterns are: `year`.\n1:6 genre = x",
+        "Inside `.queries[0]`: Index `movies__rank-1`: Attribute `genre` is not filterable. Available filterable attribute patterns are: `year`.\n1:6 genre = x",
     );
     for node in 0..3 {
         fake.set(node, Behaviour::Refuses(node_error.clone()));
@@ -254,7 +269,7 @@ async fn user_errors_come_back_verbatim_with_client_index_names() {
     fake.take_calls();
     let body = query(json!({"queries": [{"indexUid": "movies", "q": "a"}, {"indexUid": "movies", "filter": "genre = x"}]}));
     let error = executor.multi_search(&body).await.unwrap_err().response_error();
-    assert!(error.message.starts_with("Inside `.queries[") && !error.message.contains("__shard"), "{}", error.message);
+    assert!(error.message.starts_with("Inside `.queries[") && !error.message.contains("__rank"), "{}", error.message);
 }
 
 #[tokio::test]
@@ -304,7 +319,9 @@ async fn a_document_is_read_from_its_shard_only() {
     let calls = fake.take_calls();
     assert_eq!(calls.len(), 1);
     let NodeCall::GetDocument { node_index, .. } = &calls[0].1 else { panic!() };
-    assert_eq!(node_index, &node_index_uid("movies", placement.shard_of("tt0111161")));
+    let shard = placement.shard_of("tt0111161");
+    let rank = placement.rank_of(shard, &format!("node-{}", calls[0].0)).unwrap();
+    assert_eq!(node_index, &node_index_uid("movies", rank));
 }
 
 #[tokio::test]

@@ -9,8 +9,10 @@ use crate::replica::ReplicaNode;
 use crate::request::{build_request, per_task_runs, spans_several_tasks, NodeRequest, PositionedOp};
 use miroir_clients::node::{NodeError, TaskStatus, TaskView};
 use miroir_schemas::details::DetailCounts;
-use miroir_schemas::error::ResponseError;
+use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::task_log::ReplicaStatus;
+use miroir_schemas::topology::{shard_filter_rule, with_shard_rule, ReplicaRank};
+use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::ops::Range;
 use time::format_description::well_known::Rfc3339;
@@ -40,11 +42,12 @@ enum Sent {
     Refused(ResponseError),
 }
 
-/// Applies `ops` (one node index, log order, already past the replica's checkpoint) to `node`.
-/// Returns one outcome per op, in order, or where it stopped.
+/// Applies `ops` (one node index of replica rank `rank`, log order, already past the replica's
+/// checkpoint) to `node`. Returns one outcome per op, in order, or where it stopped.
 pub async fn apply_to_replica(
     node: &dyn ReplicaNode,
     node_index: &str,
+    rank: ReplicaRank,
     ops: &[PositionedOp],
     limits: BatchLimits,
 ) -> (Vec<Option<OpOutcome>>, Option<Unavailable>) {
@@ -55,7 +58,7 @@ pub async fn apply_to_replica(
     while let Some((range, may_split)) = queue.pop_front() {
         let batch = &ops[range.clone()];
         let merged = spans_several_tasks(batch);
-        match send_batch(node, node_index, batch, merged).await {
+        match send_batch(node, node_index, rank, batch, merged).await {
             Ok(sent) => in_flight.push((range.clone(), sent)),
             Err(error) => {
                 let stopped = first_unknown(&outcomes, error);
@@ -92,22 +95,41 @@ fn user_failure(outcome: Option<&OpOutcome>) -> bool {
     outcome.is_some_and(|o| o.status == ReplicaStatus::Failed && o.error.as_ref().is_some_and(|e| e.error_type == "invalid_request"))
 }
 
-async fn send_batch(node: &dyn ReplicaNode, node_index: &str, batch: &[PositionedOp], merged: bool) -> Result<Sent, NodeError> {
+async fn send_batch(
+    node: &dyn ReplicaNode,
+    node_index: &str,
+    rank: ReplicaRank,
+    batch: &[PositionedOp],
+    merged: bool,
+) -> Result<Sent, NodeError> {
     let first = &batch[0];
     let last = &batch[batch.len() - 1];
     let marker = Marker { partition: first.partition, last: last.position, merged_from: merged.then_some(first.position) }.encode();
-    let request = build_request(batch);
+    let request = build_request(batch, rank);
     metrics::histogram!("miroir_indexer_batch_operations").record(batch.len() as f64);
     let sent = match node.send(node_index, &request, request.carries_metadata().then_some(&marker)).await {
         Ok(uid) => Sent::Task(uid),
         Err(NodeError::Meilisearch { error, .. }) if error.error_type == "invalid_request" => Sent::Refused(error),
         Err(e) => return Err(e),
     };
+    match (&request, &sent) {
+        // Whether this request created the node index or another shard's did (or a replay
+        // finds it), the index must carry Miroir's filterable rule before anything else runs.
+        (NodeRequest::CreateIndex { .. }, Sent::Task(uid)) => {
+            node.wait(*uid).await?;
+            ensure_shard_rule(node, node_index).await?;
+        }
+        (NodeRequest::ResetSettings, Sent::Task(_)) => {
+            let rule = Map::from_iter([("filterableAttributes".to_owned(), Value::Array(vec![shard_filter_rule()]))]);
+            node.send(node_index, &NodeRequest::UpdateSettings(rule), None).await?;
+        }
+        _ => {}
+    }
     if !request.carries_metadata() {
         // Index, settings and swap routes take no customMetadata: record the checkpoint with an
         // empty deletion right behind (the node runs its queue in order).
         let empty = NodeRequest::DeleteIds(Vec::new());
-        for target in checkpoint_targets(first, node_index) {
+        for target in checkpoint_targets(first, node_index, rank) {
             node.send(&target, &empty, Some(&marker)).await?;
         }
     }
@@ -116,13 +138,25 @@ async fn send_batch(node: &dyn ReplicaNode, node_index: &str, batch: &[Positione
 
 /// Where the checkpoint of a metadata-less request goes: the node index itself, or both sides
 /// of every swapped pair.
-fn checkpoint_targets(op: &PositionedOp, node_index: &str) -> Vec<String> {
-    let targets = op.node_indexes();
+fn checkpoint_targets(op: &PositionedOp, node_index: &str, rank: ReplicaRank) -> Vec<String> {
+    let targets = op.node_indexes(rank);
     if targets.is_empty() {
         vec![node_index.to_owned()]
     } else {
         targets
     }
+}
+
+/// Puts Miroir's filterable rule first in `node_index`'s `filterableAttributes` unless it is
+/// there already, keeping the user's rules (a settings change in flight also carries the rule).
+async fn ensure_shard_rule(node: &dyn ReplicaNode, node_index: &str) -> Result<(), NodeError> {
+    let current = node.filterable_attributes(node_index).await?;
+    if current.as_array().and_then(|rules| rules.first()) == Some(&shard_filter_rule()) {
+        return Ok(());
+    }
+    let settings = Map::from_iter([("filterableAttributes".to_owned(), with_shard_rule(&current))]);
+    node.send(node_index, &NodeRequest::UpdateSettings(settings), None).await?;
+    Ok(())
 }
 
 /// Waits for every in-flight request and records the outcomes of their operations.
@@ -173,6 +207,20 @@ fn parse_time(s: Option<&str>) -> OffsetDateTime {
     s.and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok()).unwrap_or_else(OffsetDateTime::now_utc)
 }
 
+/// A node index holds several shards, and an index creation or deletion reaches it once per
+/// shard (or again on a replay): finding it already created or already gone is what the task
+/// asked for. (Whether the index exists is decided by the gateway's catalog before any node
+/// sees the task, so this is never a user's conflict.)
+fn already_done(batch: &[PositionedOp], task: &TaskView) -> bool {
+    use miroir_schemas::envelope::Op;
+    let code = task.error.as_ref().and_then(ResponseError::known_code);
+    match batch[0].envelope.op {
+        Op::CreateIndex { .. } => code == Some(Code::IndexAlreadyExists),
+        Op::DeleteIndex => code == Some(Code::IndexNotFound),
+        _ => false,
+    }
+}
+
 /// Splits a finished node task's outcome over the operations it carried: document counts per
 /// operation (each operation's own document count), deletion counts to the batch's first
 /// operation (deletion batches never span tasks).
@@ -180,7 +228,7 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
     use miroir_schemas::envelope::Op;
     let started_at = parse_time(task.started_at.as_deref());
     let finished_at = parse_time(task.finished_at.as_deref());
-    if task.status != TaskStatus::Succeeded {
+    if task.status != TaskStatus::Succeeded && !already_done(batch, task) {
         let error = task.error.clone().unwrap_or_else(|| {
             ResponseError::new(miroir_schemas::error::Code::Internal, format!("node task {} was {}", task.uid, task.status.as_str()))
         });

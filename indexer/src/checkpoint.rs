@@ -92,7 +92,7 @@ mod tests {
         TaskView {
             uid: 9,
             batch_uid: None,
-            index_uid: Some("m__shard-0".into()),
+            index_uid: Some("m__rank-0".into()),
             status,
             kind: "documentAdditionOrUpdate".into(),
             details: None,

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use miroir_clients::node::{NodeError, TaskStatus, TaskView};
 use miroir_schemas::envelope::DocumentMethod;
 use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::topology::SHARD_FIELD;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,6 +17,8 @@ pub type Docs = BTreeMap<String, Map<String, Value>>;
 #[derive(Default)]
 struct State {
     indexes: BTreeMap<String, (Option<String>, Docs)>,
+    /// `filterableAttributes` per index (absent: the default, `null`).
+    filterable: BTreeMap<String, Value>,
     tasks: Vec<TaskView>,
     down: bool,
 }
@@ -36,6 +39,10 @@ impl FakeNode {
 
     pub fn documents(&self, index: &str) -> Option<Docs> {
         self.state.lock().unwrap().indexes.get(index).map(|(_, d)| d.clone())
+    }
+
+    pub fn filterable(&self, index: &str) -> Option<Value> {
+        self.state.lock().unwrap().filterable.get(index).cloned()
     }
 
     pub fn index_names(&self) -> Vec<String> {
@@ -88,14 +95,22 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
                 (None, json!({"providedIds": ids.len(), "deletedDocuments": deleted}))
             }
         },
-        NodeRequest::Clear => match state.indexes.get_mut(index) {
-            None => (missing(), json!({"deletedDocuments": 0})),
-            Some((_, docs)) => {
-                let deleted = docs.len();
-                docs.clear();
-                (None, json!({"deletedDocuments": deleted}))
+        NodeRequest::DeleteByFilter(filter) => {
+            // Only what a clear becomes: the shard condition alone.
+            let condition = filter.as_array().filter(|parts| parts.len() == 1).and_then(|parts| parts[0].as_str());
+            let Some(value) = condition.and_then(|c| c.strip_prefix(&format!("{SHARD_FIELD} = \""))).and_then(|v| v.strip_suffix('"'))
+            else {
+                return (err(Code::Internal, "only shard conditions are modelled by the fake node".into()), json!({}));
+            };
+            match state.indexes.get_mut(index) {
+                None => (missing(), json!({"deletedDocuments": 0})),
+                Some((_, docs)) => {
+                    let before = docs.len();
+                    docs.retain(|_, doc| doc.get(SHARD_FIELD).and_then(Value::as_str) != Some(value));
+                    (None, json!({"deletedDocuments": before - docs.len()}))
+                }
             }
-        },
+        }
         NodeRequest::CreateIndex { primary_key } => {
             if state.indexes.contains_key(index) {
                 return (Some(ResponseError::index_already_exists(index)), json!({}));
@@ -108,13 +123,23 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
             Some((_, docs)) => (None, json!({"deletedDocuments": docs.len()})),
         },
         NodeRequest::UpdateSettings(_) | NodeRequest::ResetSettings | NodeRequest::UpdateIndex { .. } => {
-            if state.indexes.contains_key(index) {
-                (None, json!({}))
-            } else {
-                (missing(), json!({}))
+            if !state.indexes.contains_key(index) {
+                return (missing(), json!({}));
             }
+            match request {
+                NodeRequest::UpdateSettings(settings) => {
+                    if let Some(filterable) = settings.get("filterableAttributes") {
+                        state.filterable.insert(index.into(), filterable.clone());
+                    }
+                }
+                NodeRequest::ResetSettings => {
+                    state.filterable.remove(index);
+                }
+                _ => {}
+            }
+            (None, json!({}))
         }
-        NodeRequest::DeleteByFilter(_) | NodeRequest::Swap(_) => (err(Code::Internal, "not modelled by the fake node".into()), json!({})),
+        NodeRequest::Swap(_) => (err(Code::Internal, "not modelled by the fake node".into()), json!({})),
     }
 }
 
@@ -122,7 +147,7 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
 fn task_type(request: &NodeRequest) -> &'static str {
     match request {
         NodeRequest::Documents { .. } => "documentAdditionOrUpdate",
-        NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::Clear => "documentDeletion",
+        NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) => "documentDeletion",
         NodeRequest::UpdateSettings(_) | NodeRequest::ResetSettings => "settingsUpdate",
         NodeRequest::CreateIndex { .. } => "indexCreation",
         NodeRequest::UpdateIndex { .. } => "indexUpdate",
@@ -190,5 +215,13 @@ impl ReplicaNode for FakeNode {
 
     async fn healthy(&self) -> bool {
         !self.state.lock().unwrap().down
+    }
+
+    async fn filterable_attributes(&self, node_index: &str) -> Result<Value, NodeError> {
+        let state = self.state.lock().unwrap();
+        if state.down {
+            return Err(self.unavailable());
+        }
+        Ok(state.filterable.get(node_index).cloned().unwrap_or(Value::Null))
     }
 }

@@ -1,24 +1,27 @@
 //! One (node index, replica) job: what the replica already has, what to send, and how it ended.
+//! A node index holds every shard its node holds at one replica rank, so a job carries the
+//! operations of all those shards, in log order.
 //! Shared by the main loop (every healthy replica) and catch-up tasks (one lagging replica).
 
-use crate::apply::{apply_to_replica, outcomes_of_task, OpOutcome};
+use crate::apply::{apply_to_replica, OpOutcome};
 use crate::batch::BatchLimits;
-use crate::checkpoint::Marker;
 use crate::events::EventAssembler;
 use crate::replay::outcomes_from_history;
 use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
 use miroir_clients::log::Record;
-use miroir_clients::node::{TaskStatus, TaskView};
-use miroir_schemas::envelope::{decode, Op, OpEnvelope};
+use miroir_schemas::envelope::{decode, OpEnvelope};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
+use miroir_schemas::topology::ReplicaRank;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A job to run: the segment's op indexes for one node index on one replica.
 pub struct Job {
     pub node_index: String,
+    /// The replica rank `node_index` holds.
+    pub rank: ReplicaRank,
     pub replica: String,
     pub idxs: Vec<usize>,
     /// The replica's checkpoint on that node index when known (`None`: read it from the node).
@@ -47,22 +50,25 @@ pub fn plan_jobs(
     wanted: impl Fn(&str) -> bool,
     cached: impl Fn(&str, &str) -> Option<Option<u64>>,
 ) -> Vec<Job> {
-    let mut by_index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut by_target: BTreeMap<(String, String), (ReplicaRank, Vec<usize>)> = BTreeMap::new();
     for (i, op) in segment.iter().enumerate() {
-        if let Some(node_index) = op.node_indexes().into_iter().next() {
-            by_index.entry(node_index).or_default().push(i);
-        }
-    }
-    let mut jobs = Vec::new();
-    for (node_index, idxs) in by_index {
-        for replica in placement.replicas(segment[idxs[0]].shard()) {
-            if wanted(&replica.id) {
-                let cached = cached(&replica.id, &node_index);
-                jobs.push(Job { node_index: node_index.clone(), replica: replica.id.clone(), idxs: idxs.clone(), cached });
+        for replica in placement.replicas(op.shard()) {
+            let Some(rank) = placement.rank_of(op.shard(), &replica.id) else { continue };
+            if !wanted(&replica.id) {
+                continue;
+            }
+            if let Some(node_index) = op.node_indexes(rank).into_iter().next() {
+                by_target.entry((node_index, replica.id.clone())).or_insert_with(|| (rank, Vec::new())).1.push(i);
             }
         }
     }
-    jobs
+    by_target
+        .into_iter()
+        .map(|((node_index, replica), (rank, idxs))| {
+            let cached = cached(&replica, &node_index);
+            Job { node_index, rank, replica, idxs, cached }
+        })
+        .collect()
 }
 
 impl JobResult {
@@ -101,7 +107,7 @@ fn count_outcomes(replica: &str, outcome: &'static str, count: usize) {
 }
 
 pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
-    let Job { node_index, replica, idxs, cached } = job;
+    let Job { node_index, rank, replica, idxs, cached } = job;
     let mut result = JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
     let (checkpoint, history) = match cached {
         Some(c) => (c, None),
@@ -127,14 +133,10 @@ pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Posi
         return result;
     }
     let ops: Vec<PositionedOp> = pending.iter().map(|&i| segment[i].clone()).collect();
-    let (outcomes, unavailable) = apply_to_replica(node.as_ref(), &result.node_index, &ops, limits).await;
+    let (outcomes, unavailable) = apply_to_replica(node.as_ref(), &result.node_index, rank, &ops, limits).await;
     if let Some(u) = &unavailable {
         tracing::debug!(error = %u.error, "replica stopped");
         result.unavailable_from = Some(pending[u.from_index.min(pending.len() - 1)]);
-    }
-    let mut outcomes = outcomes;
-    if let Some(tasks) = &history {
-        own_unmarked_creation(&ops, &mut outcomes, tasks, partition);
     }
     result.checkpoint =
         pending.iter().zip(&outcomes).filter(|(_, o)| o.is_some()).map(|(&i, _)| segment[i].position).next_back().or(checkpoint);
@@ -142,42 +144,26 @@ pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Posi
     result
 }
 
-/// A crash between an index creation and its checkpoint-only deletion leaves a succeeded,
-/// unmarked `indexCreation` newer than every marker of the partition; replaying the creation
-/// then fails with `index_already_exists`. That failure is the replay's, not the task's: the
-/// creation's own node task is reported instead. (Only Miroir writes to node indexes, so such a
-/// creation can only be the one being replayed.)
-pub fn own_unmarked_creation(ops: &[PositionedOp], outcomes: &mut [Option<OpOutcome>], tasks: &[TaskView], partition: u32) {
-    let Some(first) = ops.first() else { return };
-    if !matches!(first.envelope.op, Op::CreateIndex { .. }) {
-        return;
-    }
-    let replay_failed = outcomes[0].as_ref().and_then(|o| o.error.as_ref()).is_some_and(|e| e.code == "index_already_exists");
-    if !replay_failed {
-        return;
-    }
-    let mut newer_than_markers =
-        tasks.iter().take_while(|t| t.custom_metadata.as_deref().and_then(Marker::parse).is_none_or(|m| m.partition != partition));
-    // The replay's own failed creation and its checkpoint deletion are not in `tasks` (read
-    // before the replay), so the newest succeeded creation here is the crashed one.
-    if let Some(creation) = newer_than_markers.find(|t| t.kind == "indexCreation" && t.status == TaskStatus::Succeeded) {
-        outcomes[0] = outcomes_of_task(&ops[..1], creation).into_iter().next();
-    }
-}
-
 /// Splits ops at barriers (swaps): everything before a barrier is applied before it, and it
-/// alone, before anything after it.
+/// alone (with the same task's barriers for its other shards), before anything after it.
 pub fn segments(ops: &[PositionedOp]) -> Vec<&[PositionedOp]> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (i, op) in ops.iter().enumerate() {
-        if op.is_barrier() {
-            if start < i {
-                out.push(&ops[start..i]);
-            }
-            out.push(&ops[i..i + 1]);
-            start = i + 1;
+    let mut i = 0;
+    while i < ops.len() {
+        if !ops[i].is_barrier() {
+            i += 1;
+            continue;
         }
+        if start < i {
+            out.push(&ops[start..i]);
+        }
+        // A swap comes as one operation per shard; a node index gets it once, for all of them.
+        let task = ops[i].envelope.task_uid;
+        let end = i + ops[i..].iter().take_while(|op| op.is_barrier() && op.envelope.task_uid == task).count();
+        out.push(&ops[i..end]);
+        start = end;
+        i = end;
     }
     if start < ops.len() {
         out.push(&ops[start..]);

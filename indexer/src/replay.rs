@@ -8,6 +8,7 @@ use crate::apply::{outcomes_of_task, OpOutcome};
 use crate::checkpoint::Marker;
 use crate::request::{build_request, PositionedOp};
 use miroir_clients::node::{TaskStatus, TaskView};
+use miroir_schemas::topology::ReplicaRank;
 
 /// The outcome of each of `ops` (one node index, log order, all at or below the replica's
 /// checkpoint) according to `tasks` (that node index's tasks, newest first). `None` where no
@@ -27,7 +28,8 @@ pub fn outcomes_from_history(ops: &[PositionedOp], tasks: &[TaskView]) -> Vec<Op
         while end < ops.len() && covering[end] == Some(t) {
             end += 1;
         }
-        let carries_metadata = build_request(&ops[i..i + 1]).carries_metadata();
+        // Which requests carry a marker depends on the operation alone, not on the rank.
+        let carries_metadata = build_request(&ops[i..i + 1], ReplicaRank(0)).carries_metadata();
         let source = if carries_metadata { tasks.get(t) } else { tasks.get(t + 1) };
         if let Some(task) = source {
             for (k, outcome) in outcomes_of_task(&ops[i..end], task).into_iter().enumerate() {

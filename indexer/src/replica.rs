@@ -20,6 +20,8 @@ pub trait ReplicaNode: Send + Sync {
     async fn tasks_of(&self, node_index: &str, from: Option<u64>) -> Result<(Vec<TaskView>, Option<u64>), NodeError>;
     /// A quick probe, without retries.
     async fn healthy(&self) -> bool;
+    /// The node index's `filterableAttributes` setting.
+    async fn filterable_attributes(&self, node_index: &str) -> Result<Value, NodeError>;
 }
 
 /// How far `node_index` on `node` has applied `partition`: the newest Miroir task of that
@@ -106,7 +108,6 @@ impl ReplicaNode for HttpReplica {
             }
             NodeRequest::DeleteIds(ids) => c.delete_documents_by_ids(node_index, ids, &meta).await?,
             NodeRequest::DeleteByFilter(filter) => c.delete_documents_by_filter(node_index, filter, &meta).await?,
-            NodeRequest::Clear => c.clear_documents(node_index, &meta).await?,
             NodeRequest::UpdateSettings(settings) => c.update_settings(node_index, &Value::Object(settings.clone())).await?,
             NodeRequest::ResetSettings => c.reset_settings(node_index).await?,
             NodeRequest::CreateIndex { primary_key } => c.create_index(node_index, primary_key.as_deref()).await?,
@@ -138,5 +139,9 @@ impl ReplicaNode for HttpReplica {
 
     async fn healthy(&self) -> bool {
         self.client.probe_health().await
+    }
+
+    async fn filterable_attributes(&self, node_index: &str) -> Result<Value, NodeError> {
+        Ok(self.client.get_settings(node_index).await?.get("filterableAttributes").cloned().unwrap_or(Value::Null))
     }
 }

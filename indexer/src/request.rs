@@ -1,10 +1,12 @@
 //! From `ops` records to node requests (pure): which operations may share a request, and what
-//! request a batch becomes.
+//! request a batch becomes on a node index that holds several shards of one replica rank
+//! (documents carry their shard in [`SHARD_FIELD`], deletions by filter and clears are narrowed
+//! to the operation's shard, and every settings change keeps Miroir's filterable rule first).
 
 use crate::batch::Batchable;
 use bytes::Bytes;
 use miroir_schemas::envelope::{DocumentMethod, Op, OpEnvelope};
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::{narrowed_to_shards, node_index_uid, with_shard_rule, ReplicaRank, ShardId, SHARD_FIELD};
 use serde_json::{Map, Value};
 
 /// One `ops` record with where it sits in the log.
@@ -22,19 +24,18 @@ impl PositionedOp {
         self.envelope.shard
     }
 
-    /// The node indexes this operation touches: one, except for a swap, which touches both
-    /// sides of every pair.
-    pub fn node_indexes(&self) -> Vec<String> {
-        let shard = self.envelope.shard;
+    /// The node indexes this operation touches on a replica holding its shard at `rank`: one,
+    /// except for a swap, which touches both sides of every pair.
+    pub fn node_indexes(&self, rank: ReplicaRank) -> Vec<String> {
         match (&self.envelope.op, &self.envelope.index_uid) {
-            (Op::SwapIndexes { swaps }, _) => swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| node_index_uid(uid, shard))).collect(),
-            (_, Some(index)) => vec![node_index_uid(index, shard)],
+            (Op::SwapIndexes { swaps }, _) => swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| node_index_uid(uid, rank))).collect(),
+            (_, Some(index)) => vec![node_index_uid(index, rank)],
             (_, None) => Vec::new(),
         }
     }
 
-    /// A swap reorders the names other operations refer to, so it is applied on its own, with
-    /// every operation before it finished first.
+    /// A swap reorders the names other operations refer to, so it is applied on its own (one
+    /// request for all the shards of its task), with every operation before it finished first.
     pub fn is_barrier(&self) -> bool {
         matches!(self.envelope.op, Op::SwapIndexes { .. }) || self.envelope.index_uid.is_none()
     }
@@ -45,9 +46,12 @@ impl PositionedOp {
 pub enum MergeKey {
     /// Document additions with one method and one primary key, from any tasks.
     Documents(DocumentMethod, String),
-    /// Deletions by id of one task (its parts). Not merged across tasks: the node reports one
-    /// `deletedDocuments` per request, which could not be split between tasks.
-    DeleteIds(u64),
+    /// Deletions by id of one task and shard (its parts). Not merged across tasks or shards: the
+    /// node reports one `deletedDocuments` per request, which could not be split between them.
+    DeleteIds(u64, ShardId),
+    /// The same index-level operation (creation, settings, deletion, swap…) of one task, one
+    /// per shard the node index holds: the node index gets it once.
+    SameForEveryShard(u64, std::mem::Discriminant<Op>),
 }
 
 impl Batchable for PositionedOp {
@@ -56,8 +60,10 @@ impl Batchable for PositionedOp {
     fn batch_key(&self) -> Option<MergeKey> {
         match &self.envelope.op {
             Op::Documents { method, primary_key, .. } => Some(MergeKey::Documents(*method, primary_key.clone())),
-            Op::DeleteDocuments { .. } => Some(MergeKey::DeleteIds(self.envelope.task_uid)),
-            _ => None,
+            Op::DeleteDocuments { .. } => Some(MergeKey::DeleteIds(self.envelope.task_uid, self.envelope.shard)),
+            // Narrowed to their own shard, so each shard's count is the node's.
+            Op::DeleteByFilter { .. } | Op::ClearDocuments => None,
+            op => Some(MergeKey::SameForEveryShard(self.envelope.task_uid, std::mem::discriminant(op))),
         }
     }
 
@@ -85,7 +91,6 @@ pub enum NodeRequest {
     },
     DeleteIds(Vec<Value>),
     DeleteByFilter(Value),
-    Clear,
     UpdateSettings(Map<String, Value>),
     ResetSettings,
     CreateIndex {
@@ -104,13 +109,27 @@ impl NodeRequest {
     /// Only document routes take `customMetadata`; other requests are followed by an empty
     /// deletion that carries the checkpoint.
     pub fn carries_metadata(&self) -> bool {
-        matches!(self, NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::Clear)
+        matches!(self, NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_))
     }
 }
 
+/// One NDJSON line: the document with its shard in [`SHARD_FIELD`], written last so the user's
+/// fields keep their order.
+fn write_with_shard(out: &mut Vec<u8>, document: &Map<String, Value>, shard: ShardId) {
+    serde_json::to_writer(&mut *out, document).expect("a JSON object always serializes");
+    out.pop(); // the closing brace
+    if !document.is_empty() {
+        out.push(b',');
+    }
+    serde_json::to_writer(&mut *out, SHARD_FIELD).expect("a string always serializes");
+    out.push(b':');
+    serde_json::to_writer(&mut *out, &shard.field_value()).expect("a string always serializes");
+    out.extend_from_slice(b"}\n");
+}
+
 /// The request carrying `batch` (a range [`crate::batch::plan_batches`] produced, so its
-/// operations share a merge key, or it holds one operation).
-pub fn build_request(batch: &[PositionedOp]) -> NodeRequest {
+/// operations share a merge key, or it holds one operation) to a node index of replica `rank`.
+pub fn build_request(batch: &[PositionedOp], rank: ReplicaRank) -> NodeRequest {
     let first = &batch[0];
     let shard = first.envelope.shard;
     match &first.envelope.op {
@@ -120,8 +139,7 @@ pub fn build_request(batch: &[PositionedOp]) -> NodeRequest {
             for op in batch {
                 let Op::Documents { documents, .. } = &op.envelope.op else { unreachable!("only documents share a documents batch") };
                 for doc in documents {
-                    serde_json::to_writer(&mut ndjson, doc).expect("a JSON object always serializes");
-                    ndjson.push(b'\n');
+                    write_with_shard(&mut ndjson, doc, op.envelope.shard);
                     count += 1;
                 }
             }
@@ -136,18 +154,26 @@ pub fn build_request(batch: &[PositionedOp]) -> NodeRequest {
                 })
                 .collect(),
         ),
-        Op::DeleteByFilter { filter } => NodeRequest::DeleteByFilter(filter.clone()),
-        Op::ClearDocuments => NodeRequest::Clear,
-        Op::UpdateSettings { settings } => NodeRequest::UpdateSettings(settings.clone()),
+        Op::DeleteByFilter { filter } => NodeRequest::DeleteByFilter(narrowed_to_shards(filter, &[shard])),
+        // The node index holds other shards too.
+        Op::ClearDocuments => NodeRequest::DeleteByFilter(narrowed_to_shards(&Value::Null, &[shard])),
+        Op::UpdateSettings { settings } => {
+            let mut settings = settings.clone();
+            if let Some(user) = settings.get("filterableAttributes") {
+                let rules = with_shard_rule(user);
+                settings.insert("filterableAttributes".into(), rules);
+            }
+            NodeRequest::UpdateSettings(settings)
+        }
         Op::ResetSettings => NodeRequest::ResetSettings,
         Op::CreateIndex { primary_key } => NodeRequest::CreateIndex { primary_key: primary_key.clone() },
         Op::UpdateIndex { primary_key, new_index_uid } => NodeRequest::UpdateIndex {
             primary_key: primary_key.clone(),
-            new_node_index: new_index_uid.as_ref().map(|uid| node_index_uid(uid, shard)),
+            new_node_index: new_index_uid.as_ref().map(|uid| node_index_uid(uid, rank)),
         },
         Op::DeleteIndex => NodeRequest::DeleteIndex,
         Op::SwapIndexes { swaps } => NodeRequest::Swap(
-            swaps.iter().map(|s| (node_index_uid(&s.indexes[0], shard), node_index_uid(&s.indexes[1], shard), s.rename)).collect(),
+            swaps.iter().map(|s| (node_index_uid(&s.indexes[0], rank), node_index_uid(&s.indexes[1], rank), s.rename)).collect(),
         ),
     }
 }

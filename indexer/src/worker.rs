@@ -251,11 +251,11 @@ impl Indexer {
                     Some(position) => {
                         // Tasks of this replica still waiting for parts are replayed whole.
                         let from = state.events.oldest_open_position_of(&result.replica).map_or(position, |o| o.min(position));
-                        // Logged as index + shard: node index names stay internal, even in logs.
-                        let (index, shard) = miroir_schemas::topology::parse_node_index_uid(&result.node_index)
-                            .map(|(index, shard)| (index.to_owned(), shard.to_string()))
+                        // Logged as index + rank: node index names stay internal, even in logs.
+                        let (index, rank) = miroir_schemas::topology::parse_node_index_uid(&result.node_index)
+                            .map(|(index, rank)| (index.to_owned(), rank.to_string()))
                             .unwrap_or_default();
-                        tracing::warn!(node = %result.replica, index, shard, position, from, "replica unavailable; marked lagging");
+                        tracing::warn!(node = %result.replica, index, rank, position, from, "replica unavailable; marked lagging");
                         mark_lagging(&state.board, &result.replica, from);
                         state.events.forget_replica(&result.replica);
                         state.checkpoints.retain(|(n, _), _| *n != result.replica);

@@ -13,7 +13,7 @@ use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, PartitionReader, Topic, 
 use miroir_schemas::envelope::{decode, encode, DocumentMethod, Op, OpEnvelope};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ShardTarget, TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::{node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
 use serde_json::{json, Map, Value};
 
 use crate::brokers::LogKind;
@@ -37,7 +37,10 @@ pub struct IndexerCluster {
     pub cluster: Cluster,
     pub placement: Placement,
     pub ops_partitions: u32,
-    pub expected: BTreeMap<ShardId, Docs>,
+    /// The index the next tasks write (see [`IndexerCluster::use_index`]).
+    pub index: String,
+    /// What every (index, shard) must hold.
+    pub expected: BTreeMap<(String, ShardId), Docs>,
     /// Every (task, shard) an op was appended for.
     pub touched: BTreeSet<(u64, ShardId)>,
     http: reqwest::Client,
@@ -70,10 +73,22 @@ impl IndexerCluster {
             placement: cluster.placement(),
             cluster,
             ops_partitions: OPS_PARTITIONS,
+            index: INDEX.to_owned(),
             expected: BTreeMap::new(),
             touched: BTreeSet::new(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?,
         })
+    }
+
+    /// Makes the next tasks write index `index` (all of an index's operations share one `ops`
+    /// partition, so indexers split the work by index).
+    pub fn use_index(&mut self, index: &str) {
+        self.index = index.to_owned();
+    }
+
+    /// The `ops` partition the operations of `index` go to.
+    pub fn partition_of(&self, index: &str) -> u32 {
+        miroir_clients::log::partition_for_key(&miroir_schemas::envelope::ops_key(index), self.ops_partitions)
     }
 
     /// Starts `miroir-indexer` as member `member` of the group `indexers`.
@@ -93,13 +108,10 @@ impl IndexerCluster {
         self.cluster.spec.nodes.iter().map(|node| node.id.clone()).collect()
     }
 
-    fn shard_ops_key(shard: ShardId) -> String {
-        format!("{INDEX}/{shard}")
-    }
-
     /// Appends a task record and its per-shard operations as a gateway would; returns the uid.
     pub async fn append_task(&mut self, task_type: TaskType, ops: Vec<(ShardId, Op)>) -> Result<u64> {
-        let mut record = TaskRecord::new(task_type, Some(INDEX.into()), None, time::OffsetDateTime::now_utc());
+        let index = self.index.clone();
+        let mut record = TaskRecord::new(task_type, Some(index.clone()), None, time::OffsetDateTime::now_utc());
         record.targets = ops
             .iter()
             .map(|(shard, _)| ShardTarget {
@@ -113,8 +125,8 @@ impl IndexerCluster {
             .into_iter()
             .map(|(shard, op)| {
                 self.touched.insert((task_uid, shard));
-                let envelope = OpEnvelope::new(task_uid, Some(INDEX.into()), shard, op);
-                miroir_clients::log::NewRecord::new(Self::shard_ops_key(shard), envelope.dedup_id(), encode(&envelope))
+                let envelope = OpEnvelope::new(task_uid, Some(index.clone()), shard, op);
+                miroir_clients::log::NewRecord::new(miroir_schemas::envelope::ops_key(&index), envelope.dedup_id(), encode(&envelope))
             })
             .collect();
         self.log.append_many(Topic::Ops, records).await?;
@@ -125,7 +137,7 @@ impl IndexerCluster {
     pub async fn create_index(&mut self) -> Result<u64> {
         let ops = self.placement.shards().map(|s| (s, Op::CreateIndex { primary_key: Some("id".into()) })).collect();
         for shard in self.placement.shards() {
-            self.expected.entry(shard).or_default();
+            self.expected.entry((self.index.clone(), shard)).or_default();
         }
         self.append_task(TaskType::IndexCreation, ops).await
     }
@@ -136,7 +148,7 @@ impl IndexerCluster {
         for doc in docs {
             let id = doc["id"].as_str().expect("string ids").to_owned();
             let shard = self.placement.shard_of(&id);
-            let model = self.expected.entry(shard).or_default();
+            let model = self.expected.entry((self.index.clone(), shard)).or_default();
             match method {
                 DocumentMethod::Replace => {
                     model.insert(id, doc.clone());
@@ -158,7 +170,7 @@ impl IndexerCluster {
         let mut by_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
         for id in ids {
             let shard = self.placement.shard_of(id);
-            self.expected.entry(shard).or_default().remove(id);
+            self.expected.entry((self.index.clone(), shard)).or_default().remove(id);
             by_shard.entry(shard).or_default().push(id.clone());
         }
         let ops = by_shard.into_iter().map(|(shard, ids)| (shard, Op::DeleteDocuments { ids })).collect();
@@ -305,6 +317,29 @@ impl IndexerCluster {
         }
     }
 
+    /// The documents of `shard` of `index` on `node_id`, from every node index of `index`
+    /// there (each checked to carry its shard, which is removed); `None` when the node has no
+    /// node index of it at all.
+    pub async fn shard_documents(&self, node_id: &str, index: &str, shard: ShardId) -> Result<Option<Docs>> {
+        let mut found: Option<Docs> = None;
+        for rank in (0..self.placement.topology().replication_factor).map(ReplicaRank) {
+            let node_index = node_index_uid(index, rank);
+            let Some(docs) = self.node_documents(node_id, &node_index).await? else { continue };
+            let found = found.get_or_insert_with(Docs::new);
+            for (id, mut doc) in docs {
+                let value = doc.remove(SHARD_FIELD).with_context(|| format!("{node_id} {node_index}: {id} has no shard field"))?;
+                let held = value.as_str().and_then(ShardId::from_field_value);
+                if held == Some(shard) {
+                    if self.placement.rank_of(shard, node_id) != Some(rank) {
+                        bail!("{node_id} holds {shard} in {node_index}, not in the node index of its rank");
+                    }
+                    found.insert(id, doc);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Every node task of a node index (newest first).
     pub async fn node_tasks(&self, node_id: &str, node_index: &str) -> Result<Vec<Value>> {
         let mut tasks = Vec::new();
@@ -323,18 +358,18 @@ impl IndexerCluster {
         }
     }
 
-    /// Asserts that every replica of every shard holds exactly the model's documents and that
-    /// no other node has that shard's node index.
+    /// Asserts that every replica of every shard holds exactly the model's documents (in the
+    /// node index of its rank) and that no other node holds any of them.
     pub async fn assert_nodes_match_model(&self) -> Result<()> {
-        for shard in self.placement.shards() {
-            let node_index = node_index_uid(INDEX, shard);
+        for ((index, shard), expected) in &self.expected {
+            let shard = *shard;
             let replicas: BTreeSet<String> = self.placement.replicas(shard).iter().map(|n| n.id.clone()).collect();
-            let expected = self.expected.get(&shard).cloned().unwrap_or_default();
             for node in &self.node_ids() {
-                let held = self.node_documents(node, &node_index).await?;
+                let held = self.shard_documents(node, index, shard).await?;
+                let node_index = format!("{shard} of {index}");
                 if replicas.contains(node) {
                     let held = held.with_context(|| format!("{node} lacks {node_index}"))?;
-                    if held != expected {
+                    if held != *expected {
                         let missing: Vec<_> = expected.keys().filter(|k| !held.contains_key(*k)).take(5).collect();
                         let extra: Vec<_> = held.keys().filter(|k| !expected.contains_key(*k)).take(5).collect();
                         let stale: Vec<_> = expected
@@ -349,8 +384,8 @@ impl IndexerCluster {
                             expected.len()
                         );
                     }
-                } else if held.is_some() {
-                    bail!("{node} is not a replica of {shard} but holds {node_index}");
+                } else if held.is_some_and(|held| !held.is_empty()) {
+                    bail!("{node} is not a replica of {shard} but holds documents of it");
                 }
             }
         }

@@ -1,5 +1,5 @@
 //! Differential test of the read path on real Meilisearch: the Debian corpus loaded whole into
-//! one node and, in every layout of [`differential_support::LAYOUTS`] (S ∈ {1, 7}, RF ∈ {1, 2}),
+//! one node and, in every layout of [`differential_support::LAYOUTS`] (S ∈ {1, 7, 12}, RF ∈ {1, 2}),
 //! into a 3-node cluster. Every query kind runs through the gateway's `ReadExecutor` and directly
 //! on the single node: the answers must be identical — same totals, facets, stats and errors,
 //! same hits in the same order, where hits with equal score vectors may be permuted among
@@ -339,13 +339,18 @@ async fn a_killed_replica_fails_no_search() {
         json!({"q": "", "sort": ["installed_size_kb:desc"], "limit": 50}),
         json!({"q": "python", "filter": "priority = optional"}),
     ]
-    .into_iter()
-    .map(object)
+    .iter()
+    .map(|query| object(with_details(query)))
     .collect();
     let mut expected = Vec::new();
     for query in &queries {
         expected.push(normalize(read_answer(executor.search("deb", query).await), "deb").unwrap());
     }
+    // While the victim is down its shards are read from node indexes holding other mixes of
+    // shards, which may order hits with equal scores differently: those may be permuted.
+    let same = |expected: &Value, body: &Value| {
+        without_hits(expected) == without_hits(body) && same_up_to_ties(&expected["hits"], &body["hits"], 0).is_ok()
+    };
 
     let victim = 1;
     let mut failures = Vec::new();
@@ -358,7 +363,7 @@ async fn a_killed_replica_fails_no_search() {
         let answers = futures::future::join_all((0..2).map(|_| executor.search("deb", &queries[at]))).await;
         for answer in answers {
             match normalize(read_answer(answer), "deb") {
-                Ok(body) if body == expected[at] => {}
+                Ok(body) if same(&expected[at], &body) => {}
                 other => failures.push((round, other)),
             }
         }

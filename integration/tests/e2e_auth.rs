@@ -14,10 +14,12 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use miroir_integration::cluster::Cluster;
 use miroir_integration::recorded::{http_client, is_finished, start_cluster, MASTER_KEY};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
+use miroir_schemas::topology::{node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
 use serde_json::{json, Value};
 
 const INDEX: &str = "tenants";
 const SHARDS: u32 = 3;
+const REPLICATION: u32 = 2;
 /// Documents per tenant; ids `0..2*PER_TENANT`, even ids belong to A, odd ids to B.
 const PER_TENANT: u64 = 30;
 /// Bound on one task reaching a final status: turns a hang into a failure, not a speed claim.
@@ -112,24 +114,30 @@ fn hit_ids(hits: &Value) -> BTreeSet<u64> {
 }
 
 /// How many of `tenant`'s documents each shard holds, read from the nodes themselves (the most
-/// any replica of the shard reports).
+/// any replica of the shard reports): every node index of the index (one per replica rank),
+/// narrowed to the shard.
 async fn per_shard_counts(cluster: &Cluster, tenant: &str) -> Vec<u64> {
     let http = http_client();
     let mut counts = Vec::new();
-    for shard in 0..SHARDS {
+    for shard in (0..SHARDS).map(ShardId) {
+        let filter = json!([format!("tenant = {tenant}"), format!("{SHARD_FIELD} = \"{}\"", shard.field_value())]);
         let mut most = 0;
         for url in cluster.nodes.urls() {
-            let response = http
-                .post(format!("{url}/indexes/{INDEX}__shard-{shard}/search"))
-                .bearer_auth(cluster.node_key())
-                .json(&json!({"filter": format!("tenant = {tenant}"), "limit": 0}))
-                .send()
-                .await
-                .unwrap();
-            if response.status().is_success() {
-                let body: Value = response.json().await.unwrap();
-                most = most.max(body["estimatedTotalHits"].as_u64().unwrap_or(0));
+            let mut on_node = 0;
+            for rank in (0..REPLICATION).map(ReplicaRank) {
+                let response = http
+                    .post(format!("{url}/indexes/{}/search", node_index_uid(INDEX, rank)))
+                    .bearer_auth(cluster.node_key())
+                    .json(&json!({"filter": filter, "limit": 0}))
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status().is_success() {
+                    let body: Value = response.json().await.unwrap();
+                    on_node += body["estimatedTotalHits"].as_u64().unwrap_or(0);
+                }
             }
+            most = most.max(on_node);
         }
         counts.push(most);
     }
@@ -138,7 +146,7 @@ async fn per_shard_counts(cluster: &Cluster, tenant: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_tokens_and_keys_hold_on_every_shard() {
-    let cluster = start_cluster(3, SHARDS, 2).await;
+    let cluster = start_cluster(3, SHARDS, REPLICATION).await;
     let client = Client { http: http_client(), base: cluster.gateway_url().to_owned() };
 
     client.write_and_wait("POST", "/indexes", json!({"uid": INDEX, "primaryKey": "id"})).await;

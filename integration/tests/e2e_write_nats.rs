@@ -1,6 +1,6 @@
 //! The write path end to end on NATS JetStream: gateway → `tasks`/`ops` log → indexer → 3
 //! Meilisearch nodes (S = 7, RF = 2), all as separate processes, checked by reading every
-//! node's `index__shard-k` directly.
+//! node's node indexes (`index__rank-r`) directly.
 //!
 //! Needs the gateway, indexer and reconciler binaries of the same profile:
 //! `cargo build --workspace --bins` first. Nodes are real Meilisearch. The placement check ingests

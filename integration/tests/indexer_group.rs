@@ -4,12 +4,11 @@
 //! ends equal to the model, and every (task, shard, replica) has its event.
 
 use anyhow::{bail, Context, Result};
-use miroir_clients::log::partition_for_key;
 use miroir_integration::brokers::LogKind;
 use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, CONVERGE_TIMEOUT, INDEX};
 use miroir_integration::process::ManagedProcess;
 use miroir_integration::wait::{wait_until, Deadline, Progress};
-use miroir_schemas::topology::node_index_uid;
+use miroir_schemas::topology::{node_index_uid, ReplicaRank};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -39,37 +38,55 @@ async fn wait_for_split(a: &mut ManagedProcess, b: &mut ManagedProcess, partitio
     .await
 }
 
+/// Index names whose `ops` partitions both members own some of: all of an index's operations
+/// share one partition (a node index holds several of its shards), so work splits by index.
+fn indexes_for_both(cluster: &IndexerCluster, owned_a: &BTreeSet<u32>, owned_b: &BTreeSet<u32>) -> Result<Vec<String>> {
+    let candidates = (0..200).map(|i| format!("{INDEX}{i}"));
+    let for_a = candidates.clone().find(|uid| owned_a.contains(&cluster.partition_of(uid))).context("an index for member a")?;
+    let for_b = candidates.clone().find(|uid| owned_b.contains(&cluster.partition_of(uid))).context("an index for member b")?;
+    let third = candidates.filter(|uid| *uid != for_a && *uid != for_b).nth(3).context("a third index")?;
+    Ok(vec![for_a, for_b, third])
+}
+
 async fn two_members(backend: LogKind) -> Result<()> {
     let mut cluster = IndexerCluster::start(backend, 3, 8, 2).await?;
     let mut a = cluster.spawn_indexer("ma")?;
     let mut b = cluster.spawn_indexer("mb")?;
     let (owned_a, owned_b) = wait_for_split(&mut a, &mut b, cluster.ops_partitions).await?;
-    let used: BTreeSet<u32> =
-        cluster.placement.shards().map(|s| partition_for_key(&format!("{INDEX}/{s}"), cluster.ops_partitions)).collect();
+    let indexes = indexes_for_both(&cluster, &owned_a, &owned_b)?;
+    let used: BTreeSet<u32> = indexes.iter().map(|uid| cluster.partition_of(uid)).collect();
     if owned_a.is_disjoint(&used) || owned_b.is_disjoint(&used) {
         bail!("one member owns no partition with data ({owned_a:?} / {owned_b:?}, data on {used:?}): the test would prove nothing");
     }
 
-    cluster.create_index().await?;
-    cluster.write_stream(3, 24, 100, 1000, 5).await?;
+    for (seed, index) in indexes.iter().enumerate() {
+        cluster.use_index(index);
+        cluster.create_index().await?;
+        cluster.write_stream(3 + seed as u64, 12, 100, 1000, 5).await?;
+    }
     let events = cluster.wait_for_events(&mut [&mut a, &mut b]).await?;
     event_counts(&events)?;
     cluster.assert_nodes_match_model().await?;
 
-    for shard in cluster.placement.shards() {
-        let node_index = node_index_uid(INDEX, shard);
-        for replica in cluster.placement.replicas(shard) {
-            let mut last_by_partition: BTreeMap<u32, u64> = BTreeMap::new();
-            let markers = cluster.markers(&replica.id, &node_index).await?;
-            assert!(!markers.is_empty(), "{} {node_index}: no markers", replica.id);
-            for marker in markers {
-                let mut parts = marker.strip_prefix("miroir:").context("marker")?.split(':');
-                let partition: u32 = parts.next().context("partition")?.parse()?;
-                let last: u64 = parts.next().context("last")?.parse()?;
-                if let Some(&previous) = last_by_partition.get(&partition) {
-                    assert!(last > previous, "{} {node_index}: marker {marker} after position {previous}: applied twice", replica.id);
+    for index in &indexes {
+        for node in cluster.node_ids() {
+            for rank in (0..cluster.placement.topology().replication_factor).map(ReplicaRank) {
+                if cluster.placement.shards_of_node_at(&node, rank).is_empty() {
+                    continue;
                 }
-                last_by_partition.insert(partition, last);
+                let node_index = node_index_uid(index, rank);
+                let mut last_by_partition: BTreeMap<u32, u64> = BTreeMap::new();
+                let markers = cluster.markers(&node, &node_index).await?;
+                assert!(!markers.is_empty(), "{node} {node_index}: no markers");
+                for marker in markers {
+                    let mut parts = marker.strip_prefix("miroir:").context("marker")?.split(':');
+                    let partition: u32 = parts.next().context("partition")?.parse()?;
+                    let last: u64 = parts.next().context("last")?.parse()?;
+                    if let Some(&previous) = last_by_partition.get(&partition) {
+                        assert!(last > previous, "{node} {node_index}: marker {marker} after position {previous}: applied twice");
+                    }
+                    last_by_partition.insert(partition, last);
+                }
             }
         }
     }

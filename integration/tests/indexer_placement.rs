@@ -6,7 +6,7 @@ use anyhow::Result;
 use miroir_integration::brokers::LogKind;
 use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, INDEX};
 use miroir_schemas::envelope::DocumentMethod;
-use miroir_schemas::topology::node_index_uid;
+use miroir_schemas::topology::{node_index_uid, ReplicaRank};
 use serde_json::{json, Map, Value};
 
 fn doc(id: &str, title: &str) -> Map<String, Value> {
@@ -32,12 +32,12 @@ async fn placement_and_events(backend: LogKind) -> Result<()> {
     assert!(counts.values().all(|&n| n == 1), "duplicate events: {:?}", counts.iter().filter(|(_, &n)| n > 1).collect::<Vec<_>>());
 
     cluster.assert_nodes_match_model().await?;
-    // A node that is not a replica of a shard never saw a single task for its node index.
-    for shard in cluster.placement.shards() {
-        let replicas: Vec<String> = cluster.placement.replicas(shard).iter().map(|n| n.id.clone()).collect();
-        for node in cluster.node_ids() {
-            let tasks = cluster.node_tasks(&node, &node_index_uid(INDEX, shard)).await?;
-            assert_eq!(!tasks.is_empty(), replicas.contains(&node), "{node} {shard}: {} tasks", tasks.len());
+    // A node holding no shard at a rank never saw a single task for that rank's node index.
+    for node in cluster.node_ids() {
+        for rank in (0..cluster.placement.topology().replication_factor).map(ReplicaRank) {
+            let holds = !cluster.placement.shards_of_node_at(&node, rank).is_empty();
+            let tasks = cluster.node_tasks(&node, &node_index_uid(INDEX, rank)).await?;
+            assert_eq!(!tasks.is_empty(), holds, "{node} {rank}: {} tasks", tasks.len());
         }
     }
     Ok(())

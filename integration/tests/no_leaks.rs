@@ -3,7 +3,7 @@
 //! documents, tasks, batches, stats, keys, metrics, then two of three nodes down) goes through
 //! the gateway of a cluster (NATS, 3 Meilisearch nodes, S = 3, RF = 2), and no response body or
 //! header, and no line the gateway, indexer or reconciler wrote, may contain the nodes' API key,
-//! a node URL or port, or a node index name (`<index>__shard-<k>`).
+//! a node URL or port, a node index name (`<index>__rank-<r>`) or Miroir's shard field.
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
@@ -24,8 +24,11 @@ struct Secrets {
 
 impl Secrets {
     fn new(node_key: &str, node_urls: &[String]) -> Secrets {
-        let mut needles =
-            vec![(node_key.to_owned(), "the nodes' API key".to_owned()), ("__shard-".to_owned(), "a node index name".to_owned())];
+        let mut needles = vec![
+            (node_key.to_owned(), "the nodes' API key".to_owned()),
+            ("__rank-".to_owned(), "a node index name".to_owned()),
+            ("_miroir_shard".to_owned(), "Miroir's shard field".to_owned()),
+        ];
         let mut ports = Vec::new();
         for url in node_urls {
             needles.push((url.clone(), format!("node URL {url}")));
@@ -287,7 +290,8 @@ mod properties {
     #[test]
     fn each_kind_of_secret_is_found() {
         let s = secrets();
-        assert_eq!(s.found_in("Index `movies__shard-2` not found"), vec!["a node index name"]);
+        assert_eq!(s.found_in("Index `movies__rank-1` not found"), vec!["a node index name"]);
+        assert_eq!(s.found_in("{\"_miroir_shard\": \"·\"}"), vec!["Miroir's shard field"]);
         assert_eq!(s.found_in("Bearer node-secret-abc"), vec!["the nodes' API key"]);
         assert_eq!(s.found_in("error sending request for url (http://localhost:41235/search)"), vec!["node port 41235"]);
         assert_eq!(s.found_in("connect to http://127.0.0.1:41234/x failed").len(), 2, "URL and port");
@@ -301,7 +305,7 @@ mod properties {
         #[test]
         fn a_secret_is_found_anywhere(prefix in "[a-z {}\"0-9,.]{0,40}", suffix in "[a-z {}\",.]{0,40}", which in 0usize..4) {
             let s = secrets();
-            let secret = ["node-secret-abc", "x__shard-0", "127.0.0.1:41234", "localhost:41235"][which];
+            let secret = ["node-secret-abc", "x__rank-0", "127.0.0.1:41234", "localhost:41235"][which];
             let clean = format!("{prefix}{suffix}");
             let dirty = format!("{prefix}{secret}{suffix}");
             prop_assert!(s.found_in(&clean).is_empty());

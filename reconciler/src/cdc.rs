@@ -1,5 +1,5 @@
 //! Change-data-capture: every operation appended to `ops` becomes one event on `cdc`, with the
-//! same key (`index/shard`), so a consumer sees each shard's changes in log order.
+//! same key (the index uid), so a consumer sees each index's changes in log order.
 
 use std::time::Duration;
 

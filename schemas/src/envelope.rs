@@ -145,5 +145,14 @@ pub enum Op {
     },
 }
 
+/// The `ops` key of an index: every operation of an index on one partition, in log order. A
+/// node index holds several shards of an index (those its node holds at one replica rank), so
+/// the operations of different shards must not overtake each other there: an index deletion
+/// applied for one shard while another shard's older documents were still on their way would
+/// bring the documents back.
+pub fn ops_key(index_uid: &str) -> String {
+    index_uid.to_owned()
+}
+
 #[cfg(test)]
 mod tests;

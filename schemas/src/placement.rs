@@ -14,7 +14,7 @@
 //! Document ids are hashed as Meilisearch sees them externally: the string itself, or the
 //! decimal rendering of an integer id.
 
-use crate::topology::{Node, ShardId, Topology};
+use crate::topology::{Node, ReplicaRank, ShardId, Topology};
 use std::collections::BTreeMap;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -58,6 +58,16 @@ fn best_scored<'a>(scored: impl Iterator<Item = (u64, &'a str, usize)>) -> Optio
     scored.max_by(|(ha, na, _), (hb, nb, _)| ha.cmp(hb).then_with(|| na.cmp(nb))).map(|(_, _, i)| i)
 }
 
+/// What one node index of a node answers for in a read: see [`Placement::node_index_parts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeIndexPart {
+    pub rank: ReplicaRank,
+    /// The shards asked of it, ascending.
+    pub shards: Vec<ShardId>,
+    /// Whether it holds no other shard (no shard filter needed).
+    pub whole: bool,
+}
+
 /// The placement of every shard of a topology, computed once.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -66,7 +76,8 @@ pub struct Placement {
     shard_names: Vec<String>,
     /// Replica group names, sorted.
     groups: Vec<String>,
-    /// `replicas[k][g]`: indexes into `topology.nodes` of shard `k`'s holders in group `g`, best first.
+    /// `replicas[k][g]`: indexes into `topology.nodes` of shard `k`'s holders in group `g`, by replica rank
+    /// (`[0]` holds the rank-0 copy).
     replicas: Vec<Vec<Vec<usize>>>,
 }
 
@@ -82,7 +93,8 @@ impl Placement {
             .iter()
             .map(|member_idx| {
                 let ids: Vec<&str> = member_idx.iter().map(|&i| topology.nodes[i].id.as_str()).collect();
-                balance::balanced_holders(&ids, &shard_names, rf)
+                let holders = balance::balanced_holders(&ids, &shard_names, rf);
+                balance::ranked_holders(&holders, ids.len(), |k, n| hrw_hash(ids[n], &shard_names[k]))
             })
             .collect();
         let replicas = (0..shard_names.len())
@@ -121,12 +133,12 @@ impl Placement {
         by_shard
     }
 
-    /// Every node holding `shard`, group by group (groups sorted by name), best first in a group.
+    /// Every node holding `shard`, group by group (groups sorted by name), by replica rank in a group.
     pub fn replicas(&self, shard: ShardId) -> Vec<&Node> {
         self.replica_indexes(shard).flat_map(|g| g.iter()).map(|&i| &self.topology.nodes[i]).collect()
     }
 
-    /// The nodes of `group` holding `shard`, best first; empty for an unknown group or shard.
+    /// The nodes of `group` holding `shard`, by replica rank; empty for an unknown group or shard.
     pub fn replicas_in_group(&self, shard: ShardId, group: &str) -> Vec<&Node> {
         let Some(g) = self.groups.iter().position(|name| name == group) else {
             return Vec::new();
@@ -140,6 +152,38 @@ impl Placement {
             return Vec::new();
         };
         self.shards().filter(|&shard| self.replica_indexes(shard).any(|g| g.contains(&n))).collect()
+    }
+
+    /// The rank of `node_id`'s copy of `shard` in its replica group; `None` when it holds none.
+    pub fn rank_of(&self, shard: ShardId, node_id: &str) -> Option<ReplicaRank> {
+        let n = self.topology.nodes.iter().position(|node| node.id == node_id)?;
+        self.replica_indexes(shard).find_map(|holders| holders.iter().position(|&i| i == n)).map(|r| ReplicaRank(r as u32))
+    }
+
+    /// The shards `node_id` holds at `rank` (what its node index for that rank holds), ascending.
+    pub fn shards_of_node_at(&self, node_id: &str, rank: ReplicaRank) -> Vec<ShardId> {
+        self.shards().filter(|&shard| self.rank_of(shard, node_id) == Some(rank)).collect()
+    }
+
+    /// How `node_id` answers for `shards` (shards it holds): one part per replica rank among
+    /// them, each one node index. A part is `whole` when the node index holds exactly those
+    /// shards, so no filter is needed; otherwise the request must be narrowed to them.
+    pub fn node_index_parts(&self, node_id: &str, shards: &[ShardId]) -> Vec<NodeIndexPart> {
+        let mut by_rank: BTreeMap<ReplicaRank, Vec<ShardId>> = BTreeMap::new();
+        for &shard in shards {
+            if let Some(rank) = self.rank_of(shard, node_id) {
+                by_rank.entry(rank).or_default().push(shard);
+            }
+        }
+        by_rank
+            .into_iter()
+            .map(|(rank, mut asked)| {
+                asked.sort_unstable();
+                asked.dedup();
+                let whole = asked == self.shards_of_node_at(node_id, rank);
+                NodeIndexPart { rank, shards: asked, whole }
+            })
+            .collect()
     }
 
     fn replica_indexes(&self, shard: ShardId) -> impl Iterator<Item = &Vec<usize>> {

@@ -4,7 +4,8 @@
 //! Rules: the task is `enqueued` until a replica reports, `processing` until every expected
 //! (shard, replica) has reported, then `succeeded` if all of them succeeded, else `failed` with
 //! the first failing replica's error (in event order). Counts are summed over shards taking one
-//! replica per shard, as one node holding all the data would report them.
+//! replica per shard (the first the targets list), as one node holding all the data would report
+//! them.
 
 use crate::cancelation::Canceled;
 use crate::details::DetailCounts;
@@ -90,7 +91,7 @@ pub fn fold_task(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ta
             error: Some(match &failed.error {
                 Some(error) => {
                     let mut error = error.clone();
-                    error.message = crate::topology::rewrite_node_index_names(&error.message);
+                    error.message = crate::topology::client_message(&error.message);
                     error
                 }
                 None => ResponseError::new(crate::error::Code::Internal, "A replica failed without reporting an error."),
@@ -100,11 +101,23 @@ pub fn fold_task(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ta
             counts: DetailCounts::default(),
         },
         None => {
-            let mut per_shard: BTreeMap<ShardId, DetailCounts> = BTreeMap::new();
+            // Per shard, the replica listed first in the targets (rank 0 of the first group): a
+            // node index holds several shards of one rank, and a count a node reports for the
+            // whole index (an index deletion) is booked on one of them, so taking one rank
+            // everywhere adds every node index of that rank exactly once.
+            let listed_at = |event: &TaskEvent| {
+                let target = record.targets.iter().find(|target| target.shard == event.shard);
+                target.and_then(|target| target.replicas.iter().position(|replica| *replica == event.replica)).unwrap_or(usize::MAX)
+            };
+            let mut per_shard: BTreeMap<ShardId, (usize, DetailCounts)> = BTreeMap::new();
             for event in &relevant {
-                per_shard.entry(event.shard).or_insert(event.counts);
+                let candidate = (listed_at(event), event.counts);
+                let chosen = per_shard.entry(event.shard).or_insert(candidate);
+                if candidate.0 < chosen.0 {
+                    *chosen = candidate;
+                }
             }
-            let counts = per_shard.into_values().fold(DetailCounts::default(), |sum, c| sum + c);
+            let counts = per_shard.into_values().fold(DetailCounts::default(), |sum, (_, c)| sum + c);
             TaskState { status: TaskStatus::Succeeded, error: None, started_at, finished_at, counts }
         }
     }

@@ -17,7 +17,7 @@ pub(crate) const BROKER_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Miroir's topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Topic {
-    /// Document and settings operations, keyed by `index/shard`.
+    /// Document and settings operations, keyed by index uid (one partition per index).
     Ops,
     /// One record per task; exactly one partition, the offset is the task uid.
     Tasks,

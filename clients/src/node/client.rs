@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn segments_are_escaped() {
-        assert_eq!(segment("movies__shard-1"), "movies__shard-1");
+        assert_eq!(segment("movies__rank-1"), "movies__rank-1");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");
     }
 }

@@ -146,7 +146,7 @@ mod tests {
     fn filter_query() {
         let filter = TaskFilter {
             uids: vec![1, 2],
-            index_uids: vec!["a__shard-0".into(), "b".into()],
+            index_uids: vec!["a__rank-0".into(), "b".into()],
             statuses: vec![TaskStatus::Succeeded, TaskStatus::Failed],
             limit: Some(1),
             from: Some(9),
@@ -157,7 +157,7 @@ mod tests {
             filter.to_query(),
             vec![
                 ("uids", "1,2".to_string()),
-                ("indexUids", "a__shard-0,b".into()),
+                ("indexUids", "a__rank-0,b".into()),
                 ("statuses", "succeeded,failed".into()),
                 ("limit", "1".into()),
                 ("from", "9".into()),

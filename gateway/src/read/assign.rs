@@ -14,26 +14,24 @@ pub struct Assignment {
     pub unservable: Vec<ShardId>,
 }
 
-/// For each shard, among its replicas (node positions) that `excluded` does not rule out: the
-/// `turn`-th usable one round-robin, else (all benched) the one whose bench ends first.
-/// `benched_until[node]` is `Some` for a benched node.
+/// For each shard, among its replicas (node positions, in the caller's order of preference)
+/// that `excluded` does not rule out: the first usable one, else (all benched) the one whose
+/// bench ends first. `benched_until[node]` is `Some` for a benched node. Preferring the same
+/// replicas every time keeps a query on the same node indexes (see `gather_from_group`).
 pub fn assign(
     shards: &[ShardId],
     replicas: impl Fn(ShardId) -> Vec<usize>,
     benched_until: &[Option<Instant>],
     excluded: impl Fn(ShardId, usize) -> bool,
-    turn: usize,
 ) -> Assignment {
     let mut assignment = Assignment::default();
     for &shard in shards {
         let candidates: Vec<usize> = replicas(shard).into_iter().filter(|&node| !excluded(shard, node)).collect();
         let benched = |node: usize| benched_until.get(node).copied().flatten();
-        let usable: Vec<usize> = candidates.iter().copied().filter(|&node| benched(node).is_none()).collect();
-        let chosen = if usable.is_empty() {
+        let chosen = match candidates.iter().copied().find(|&node| benched(node).is_none()) {
+            Some(usable) => Some(usable),
             // every replica is benched: trying one beats failing outright
-            candidates.iter().copied().min_by_key(|&node| (benched(node), node))
-        } else {
-            Some(usable[turn % usable.len()])
+            None => candidates.iter().copied().min_by_key(|&node| (benched(node), node)),
         };
         match chosen {
             Some(node) => assignment.by_node.entry(node).or_default().push(shard),
@@ -63,13 +61,12 @@ mod tests {
             (nodes, replicas) in replicas_strategy(),
             benched in proptest::collection::vec(proptest::option::of(1u64..100), 6),
             excluded_bits in proptest::collection::vec(any::<bool>(), 60),
-            turn in 0usize..100,
         ) {
             let now = Instant::now();
             let benched: Vec<Option<Instant>> = benched[..nodes].iter().map(|b| b.map(|s| now + Duration::from_secs(s))).collect();
             let shards: Vec<ShardId> = (0..replicas.len() as u32).map(ShardId).collect();
             let excluded = |shard: ShardId, node: usize| excluded_bits[shard.0 as usize * 6 + node];
-            let result = assign(&shards, |s| replicas[s.0 as usize].clone(), &benched, excluded, turn);
+            let result = assign(&shards, |s| replicas[s.0 as usize].clone(), &benched, excluded);
 
             let mut seen = BTreeSet::new();
             for (&node, node_shards) in &result.by_node {
@@ -92,18 +89,21 @@ mod tests {
     }
 
     #[test]
-    fn round_robin_spreads_turns_over_usable_replicas() {
-        let shards = [ShardId(0)];
-        let chosen: Vec<usize> =
-            (0..4).map(|turn| *assign(&shards, |_| vec![2, 5], &[None; 6], |_, _| false, turn).by_node.keys().next().unwrap()).collect();
-        assert_eq!(chosen, [2, 5, 2, 5]);
+    fn the_first_usable_replica_in_preference_order_is_chosen() {
+        let now = Instant::now();
+        let mut benched = [None; 6];
+        let first =
+            |benched: &[Option<Instant>]| *assign(&[ShardId(0)], |_| vec![2, 5, 1], benched, |_, _| false).by_node.keys().next().unwrap();
+        assert_eq!(first(&benched), 2);
+        benched[2] = Some(now + Duration::from_secs(30));
+        assert_eq!(first(&benched), 5);
     }
 
     #[test]
     fn all_benched_picks_the_earliest_release() {
         let now = Instant::now();
         let benched = [Some(now + Duration::from_secs(60)), Some(now + Duration::from_secs(30))];
-        let result = assign(&[ShardId(3)], |_| vec![0, 1], &benched, |_, _| false, 0);
+        let result = assign(&[ShardId(3)], |_| vec![0, 1], &benched, |_, _| false);
         assert_eq!(result.by_node.into_iter().collect::<Vec<_>>(), [(1, vec![ShardId(3)])]);
     }
 }

@@ -10,6 +10,7 @@ use crate::search::multi::{FederatedPlan, MultiSearchPlan};
 use crate::search::{search_response, settle, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan, Settled};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::filter::{parse_json, primary_key_candidates};
+use miroir_schemas::placement::NodeIndexPart;
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +34,9 @@ impl ReadExecutor {
         let shards = self.narrowed_shards(request, &meta);
         loop {
             let asked = Instant::now();
-            let gathered = self.gather_search(index_uid, &shards, ClientRequest::SingleIndex, |shards| plan.node_request(shards)).await?;
+            let turn = search_turn(&[(index_uid, request)]);
+            let gathered =
+                self.gather_search(index_uid, &shards, turn, ClientRequest::SingleIndex, |parts| plan.node_request(parts)).await?;
             waited_for_nodes += asked.elapsed();
             let results: Vec<NodeResult> = gathered.values().cloned().collect();
             match settle(&plan, &results)? {
@@ -64,8 +67,12 @@ impl ReadExecutor {
             let mut plan = FederatedPlan::new(body, settings_of)?;
             let shards = self.all_shards();
             let label = federated_label(&queries);
+            let searched: Vec<(&str, &Map<String, Value>)> =
+                queries.iter().filter_map(|query| Some((query.get("indexUid")?.as_str()?, query.as_object()?))).collect();
+            let turn = search_turn(&searched);
             loop {
-                let gathered = self.gather_search(&label, &shards, ClientRequest::MultiSearch, |shards| plan.node_request(shards)).await?;
+                let gathered =
+                    self.gather_search(&label, &shards, turn, ClientRequest::MultiSearch, |parts| plan.node_request(parts)).await?;
                 let results: Vec<NodeResult> = gathered.values().cloned().collect();
                 let merged = plan.merge(&results)?;
                 if let Some(fetch) = plan.distinct_refill(&results, &merged) {
@@ -84,10 +91,11 @@ impl ReadExecutor {
                 let shards = meta.map_or_else(|| self.all_shards(), |meta| self.narrowed_shards(&request, &meta));
                 let mode = ClientRequest::MultiSearch;
                 let mut search = search.clone();
+                let turn = search_turn(&[(search.merge.index_uid.as_str(), &request)]);
                 loop {
                     let gathered = self
-                        .gather_search(&search.merge.index_uid, &shards, mode, |shards| {
-                            let mut request = search.node_request(shards);
+                        .gather_search(&search.merge.index_uid, &shards, turn, mode, |parts| {
+                            let mut request = search.node_request(parts);
                             // the node sees one query; its errors must name the client's position
                             request.origins.iter_mut().for_each(|origin| origin.query = position);
                             request
@@ -170,18 +178,21 @@ impl ReadExecutor {
         shards.into_iter().collect()
     }
 
-    /// Sends every chosen node the proxy search `node_request(its shards)` and parses the answers.
+    /// Sends every chosen node the proxy search `node_request(its node index parts)` and parses
+    /// the answers.
     async fn gather_search(
         &self,
         index_label: &str,
         shards: &[ShardId],
+        turn: usize,
         mode: ClientRequest,
-        node_request: impl Fn(&[ShardId]) -> NodeRequest,
+        node_request: impl Fn(&[NodeIndexPart]) -> NodeRequest,
     ) -> Result<Gathered<NodeResult>, ReadError> {
         let inner: &Inner = self.inner();
         inner
-            .gather(index_label, shards, |node, shards| {
-                let request = node_request(&shards);
+            .gather_from_group(index_label, shards, turn, |node, shards| {
+                let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
+                let request = node_request(&parts);
                 async move {
                     let NodeRequest { body, origins } = request;
                     let answer = inner.transport.call(node, &NodeCall::ProxySearch { body }).await.map_err(|error| {
@@ -193,6 +204,20 @@ impl ReadExecutor {
             })
             .await
     }
+}
+
+/// Which replica group a search reads first: derived from what it searches (indexes and `q`),
+/// not from its page or display options, so every page of a search, and the same search again,
+/// read the same node indexes and order equal hits the same way (see `gather_from_group`).
+/// Different searches spread over the groups.
+fn search_turn(searched: &[(&str, &Map<String, Value>)]) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for (index_uid, request) in searched {
+        index_uid.hash(&mut hasher);
+        request.get("q").and_then(Value::as_str).unwrap_or_default().hash(&mut hasher);
+    }
+    hasher.finish() as usize
 }
 
 /// A UUIDv7 per request, as Meilisearch's `requestUid`.

@@ -4,7 +4,9 @@
 //!
 //! Order. Without `sort`, the documents are listed shard after shard (`shard-0` first), each
 //! shard in its own order: stable, and `offset`/`limit` are exact because each shard is first
-//! asked only for its `total` and then for exactly its part of the window. With `sort`, every
+//! asked only for its `total` and then for exactly its part of the window. A node index holds
+//! every shard its node holds at one replica rank, so each shard's fetch is narrowed to it with
+//! a filter on the shard field. With `sort`, every
 //! shard returns its first `offset + limit` documents and they are merged by the sort values
 //! (ties: shard, then position), as Meilisearch Enterprise merges a sharded fetch.
 
@@ -13,9 +15,10 @@ use super::executor::{ReadAnswer, ReadExecutor};
 use super::fanout::Gathered;
 use super::index_meta::IndexMeta;
 use super::transport::NodeCall;
+use crate::search::node_answer::hide_shard_field;
 use crate::search::score::compare_sort_values;
 
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::{narrowed_to_shards, ShardId};
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -104,13 +107,15 @@ impl ReadExecutor {
     /// `query` is the client's query string (`fields`, `retrieveVectors`), forwarded as is.
     pub async fn get_document(&self, index_uid: &str, document_id: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
         let shard = self.placement().shard_of(document_id);
-        let call = NodeCall::GetDocument {
-            node_index: node_index_uid(index_uid, shard),
-            document_id: document_id.to_owned(),
-            query: query.to_vec(),
-        };
-        match self.call_one_shard(index_uid, shard, &call).await? {
-            (Some(body), _) => Ok(ReadAnswer::complete(body)),
+        // The id names one document in the node index, whatever other shards it holds.
+        let call_of = |node_index| NodeCall::GetDocument { node_index, document_id: document_id.to_owned(), query: query.to_vec() };
+        match self.call_one_shard(index_uid, shard, call_of).await? {
+            (Some(mut body), _) => {
+                if let Some(document) = body.as_object_mut() {
+                    hide_shard_field(document);
+                }
+                Ok(ReadAnswer::complete(body))
+            }
             // partial answers allowed, but a document read without its shard has nothing to give
             (None, missing) => Err(ReadError::ShardsUnavailable { index: index_uid.to_owned(), shards: missing }),
         }
@@ -219,8 +224,12 @@ impl ReadExecutor {
         shards: &[ShardId],
         body_of: impl Fn(ShardId) -> Option<Map<String, Value>>,
     ) -> Result<Gathered<Vec<(ShardId, Value)>>, ReadError> {
-        let call_of =
-            |shard| Some(NodeCall::FetchDocuments { node_index: node_index_uid(index_uid, shard), body: Value::Object(body_of(shard)?) });
+        let call_of = |shard, node_index| {
+            let mut body = body_of(shard)?;
+            let filter = narrowed_to_shards(body.get("filter").unwrap_or(&Value::Null), &[shard]);
+            body.insert("filter".into(), filter);
+            Some(NodeCall::FetchDocuments { node_index, body: Value::Object(body) })
+        };
         self.call_each_shard(index_uid, shards, call_of, Ok).await
     }
 
@@ -252,8 +261,14 @@ fn page_total(page: &Value) -> usize {
     page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize
 }
 
+/// A page's documents as the client sees them (Miroir's shard field removed).
 fn page_results(page: &Value) -> impl Iterator<Item = Value> + '_ {
-    page.get("results").and_then(Value::as_array).into_iter().flatten().cloned()
+    page.get("results").and_then(Value::as_array).into_iter().flatten().cloned().map(|mut document| {
+        if let Some(document) = document.as_object_mut() {
+            hide_shard_field(document);
+        }
+        document
+    })
 }
 
 /// Adds the sort attributes to an explicit `fields` list; returns the ones added.

@@ -12,9 +12,9 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{FuturesUnordered, StreamExt};
 use miroir_clients::node::NodeError;
-use miroir_schemas::placement::Placement;
-use miroir_schemas::topology::{ShardId, Topology};
-use serde_json::Value;
+use miroir_schemas::placement::{NodeIndexPart, Placement};
+use miroir_schemas::topology::{narrowed_to_shards, node_index_uid, ReplicaRank, ShardId, Topology};
+use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,8 +85,8 @@ pub struct ReadExecutor(Arc<Inner>);
 
 pub(crate) struct Inner {
     pub placement: Placement,
-    /// `replicas[k]`: node positions holding shard `k`, in placement order.
-    replicas: Vec<Vec<usize>>,
+    /// `replicas[k][g]`: node positions holding shard `k` in replica group `g`, by rank.
+    replicas: Vec<Vec<Vec<usize>>>,
     pub transport: Arc<dyn NodeTransport>,
     bench: Mutex<Bench>,
     turn: AtomicUsize,
@@ -105,8 +105,13 @@ impl ReadExecutor {
     pub fn with_transport(topology: Topology, transport: Arc<dyn NodeTransport>, config: ReadConfig) -> ReadExecutor {
         let placement = Placement::new(topology);
         let position: HashMap<&str, usize> = placement.topology().nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
-        let replicas =
-            placement.shards().map(|shard| placement.replicas(shard).iter().map(|node| position[node.id.as_str()]).collect()).collect();
+        let replicas = placement
+            .shards()
+            .map(|shard| {
+                let in_group = |group: &String| placement.replicas_in_group(shard, group).iter().map(|n| position[n.id.as_str()]).collect();
+                placement.replica_groups().iter().map(in_group).collect()
+            })
+            .collect();
         let bench = Mutex::new(Bench::new(placement.topology().nodes.len()));
         ReadExecutor(Arc::new(Inner {
             replicas,
@@ -143,49 +148,87 @@ impl ReadExecutor {
 }
 
 impl ReadExecutor {
-    /// One node call per shard of `shards` (`call_of(shard)`; `None` skips the shard), each
-    /// chosen node answering for all its shards concurrently, every answer read by `parse` (an
-    /// answer it refuses counts as the node's failure, so another replica is asked). Node errors
-    /// that are the user's come back as a single-index route gives them.
+    /// The node index of `index_uid` that node `node` (topology position) keeps `shard` in.
+    pub(crate) fn node_index_of(&self, index_uid: &str, node: usize, shard: ShardId) -> String {
+        let placement = self.placement();
+        let rank = placement.rank_of(shard, &placement.topology().nodes[node].id).unwrap_or(ReplicaRank(0));
+        node_index_uid(index_uid, rank)
+    }
+
+    /// One node call per shard of `shards` (`call_of(shard, node index holding it)`; `None`
+    /// skips the shard; the call must narrow itself to the shard, the node index holds others),
+    /// each chosen node answering for all its shards concurrently, every answer read by `parse`
+    /// (an answer it refuses counts as the node's failure, so another replica is asked). Node
+    /// errors that are the user's come back as a single-index route gives them.
     pub(crate) async fn call_each_shard<T>(
         &self,
         index_uid: &str,
         shards: &[ShardId],
-        call_of: impl Fn(ShardId) -> Option<NodeCall>,
+        call_of: impl Fn(ShardId, String) -> Option<NodeCall>,
         parse: impl Fn(Value) -> Result<T, String> + Copy,
     ) -> Result<Gathered<Vec<(ShardId, T)>>, ReadError> {
         let inner = self.inner();
         inner
             .gather(index_uid, shards, |node, shards| {
-                let calls: Vec<_> = shards
-                    .into_iter()
-                    .filter_map(|shard| {
-                        let call = call_of(shard)?;
-                        Some(async move {
-                            let answer = inner.transport.call(node, &call).await.map_err(single_index_failure)?;
-                            Ok((shard, parse(answer).map_err(Failure::Node)?))
-                        })
-                    })
-                    .collect();
-                async move { futures::future::join_all(calls).await.into_iter().collect::<Result<Vec<_>, Failure>>() }
+                let calls =
+                    shards.into_iter().filter_map(|shard| Some((shard, call_of(shard, self.node_index_of(index_uid, node, shard))?)));
+                inner.call_all(node, calls.collect(), parse)
             })
             .await
     }
 
-    /// `call` on a replica of `shard`: its answer, or `None` with the shard listed as missing
-    /// (partial mode only).
+    /// One node call per node index part answering for `shards` (`call_of(part, its node
+    /// index)`, narrowed by the caller to the part's shards unless it is whole; `None` skips
+    /// it), as [`ReadExecutor::call_each_shard`] otherwise.
+    pub(crate) async fn call_each_part<T>(
+        &self,
+        index_uid: &str,
+        shards: &[ShardId],
+        call_of: impl Fn(&NodeIndexPart, String) -> Option<NodeCall>,
+        parse: impl Fn(Value) -> Result<T, String> + Copy,
+    ) -> Result<Gathered<Vec<(NodeIndexPart, T)>>, ReadError> {
+        let inner = self.inner();
+        inner
+            .gather(index_uid, shards, |node, shards| {
+                let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
+                let calls = parts.into_iter().filter_map(|part| {
+                    let call = call_of(&part, node_index_uid(index_uid, part.rank))?;
+                    Some((part, call))
+                });
+                inner.call_all(node, calls.collect(), parse)
+            })
+            .await
+    }
+
+    /// `call_of(node index holding shard)` on a replica of `shard`: its answer, or `None` with
+    /// the shard listed as missing (partial mode only).
     pub(crate) async fn call_one_shard(
         &self,
         index_uid: &str,
         shard: ShardId,
-        call: &NodeCall,
+        call_of: impl Fn(String) -> NodeCall,
     ) -> Result<(Option<Value>, Vec<ShardId>), ReadError> {
         let inner = self.inner();
+        let call_of = &call_of;
         let gathered = inner
-            .gather(index_uid, &[shard], |node, _| async move { inner.transport.call(node, call).await.map_err(single_index_failure) })
+            .gather(index_uid, &[shard], |node, _| async move {
+                let call = call_of(self.node_index_of(index_uid, node, shard));
+                inner.transport.call(node, &call).await.map_err(single_index_failure)
+            })
             .await?;
         Ok((gathered.answers.into_iter().next().map(|answered| answered.value), gathered.missing))
     }
+}
+
+/// A request body for the node index `part` names: as the client sent it, its `filter`
+/// narrowed to the part's shards when the node index holds others too.
+pub(crate) fn narrowed_body(request: &Map<String, Value>, part: &NodeIndexPart) -> Value {
+    let mut body = request.clone();
+    if !part.whole {
+        let filter = narrowed_to_shards(body.get("filter").unwrap_or(&Value::Null), &part.shards);
+        body.insert("filter".into(), filter);
+    }
+    Value::Object(body)
 }
 
 /// A node error as a single-index route reports it (see [`Failure::from_node_error`]).
@@ -194,6 +237,29 @@ pub(crate) fn single_index_failure(error: NodeError) -> Failure {
 }
 
 impl Inner {
+    /// Sends every call of `calls` to `node` concurrently; each answer read by `parse` (an answer
+    /// it refuses counts as the node's failure) and kept with its key.
+    async fn call_all<K, T>(
+        &self,
+        node: usize,
+        calls: Vec<(K, NodeCall)>,
+        parse: impl Fn(Value) -> Result<T, String> + Copy,
+    ) -> Result<Vec<(K, T)>, Failure> {
+        let answers = calls.into_iter().map(|(key, call)| async move {
+            let answer = self.transport.call(node, &call).await.map_err(single_index_failure)?;
+            Ok((key, parse(answer).map_err(Failure::Node)?))
+        });
+        futures::future::join_all(answers).await.into_iter().collect()
+    }
+
+    /// The replicas of `shard` in the order a read tries them: group `turn % groups` first, then
+    /// the next groups, each by replica rank.
+    fn preference(&self, shard: ShardId, turn: usize) -> Vec<usize> {
+        let Some(groups) = self.replicas.get(shard.0 as usize) else { return Vec::new() };
+        let first = turn % groups.len().max(1);
+        groups[first..].iter().chain(&groups[..first]).flatten().copied().collect()
+    }
+
     /// Benches a node that failed a read or clears it after an answer, and exports how many
     /// nodes are benched now.
     fn record_node_outcome(&self, node: usize, answered: bool) {
@@ -218,8 +284,27 @@ impl Inner {
         F: Fn(usize, Vec<ShardId>) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let deadline = Instant::now() + self.config.deadline;
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        self.gather_from_group(index, shards, turn, send).await
+    }
+
+    /// [`Inner::gather`] starting from replica group `turn % groups`, rank 0 first: the same
+    /// `turn` always reads the same node indexes while they answer. A search passes a turn
+    /// derived from its query, so asking again (another page, more details) ranks ties the same
+    /// way: node indexes of different ranks or groups hold different mixes of shards, and
+    /// Meilisearch orders equal hits by their position in the node index.
+    pub async fn gather_from_group<T, F, Fut>(
+        &self,
+        index: &str,
+        shards: &[ShardId],
+        turn: usize,
+        send: F,
+    ) -> Result<Gathered<T>, ReadError>
+    where
+        F: Fn(usize, Vec<ShardId>) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let deadline = Instant::now() + self.config.deadline;
         let mut tried: HashSet<(ShardId, usize)> = HashSet::new();
         let mut missing: BTreeSet<ShardId> = BTreeSet::new();
         let mut answers = Vec::new();
@@ -229,13 +314,8 @@ impl Inner {
         loop {
             if !pending.is_empty() {
                 let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
-                let assignment = assign(
-                    &pending,
-                    |shard| self.replicas.get(shard.0 as usize).cloned().unwrap_or_default(),
-                    &benched,
-                    |shard, node| tried.contains(&(shard, node)),
-                    turn,
-                );
+                let assignment =
+                    assign(&pending, |shard| self.preference(shard, turn), &benched, |shard, node| tried.contains(&(shard, node)));
                 pending.clear();
                 if !assignment.unservable.is_empty() {
                     if !self.config.allow_partial {

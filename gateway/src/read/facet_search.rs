@@ -2,12 +2,12 @@
 //! then Meilisearch's order for the facet (`sortFacetValuesBy`) and its `maxValuesPerFacet`.
 
 use super::error::ReadError;
-use super::executor::{ReadAnswer, ReadExecutor};
+use super::executor::{narrowed_body, ReadAnswer, ReadExecutor};
 use super::transport::NodeCall;
 use crate::search::facets::FacetOrder;
 use miroir_schemas::error::Code;
 use miroir_schemas::filter::normalize_facet;
-use miroir_schemas::topology::node_index_uid;
+use miroir_schemas::placement::NodeIndexPart;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -62,9 +62,8 @@ impl ReadExecutor {
         let order = meta.settings.sort_facet_values_by.order_of(facet_name);
         let max_values = meta.settings.max_values_per_facet;
         let shards = self.narrowed_shards(request, &meta);
-        let body = Value::Object(request.clone());
-        let call_of = |shard| Some(NodeCall::FacetSearch { node_index: node_index_uid(index_uid, shard), body: body.clone() });
-        let gathered = self.call_each_shard(index_uid, &shards, call_of, |answer| parse_facet_hits(&answer)).await?;
+        let call_of = |part: &NodeIndexPart, node_index| Some(NodeCall::FacetSearch { node_index, body: narrowed_body(request, part) });
+        let gathered = self.call_each_part(index_uid, &shards, call_of, |answer| parse_facet_hits(&answer)).await?;
         let per_shard: Vec<Vec<(String, u64)>> = gathered.values().flatten().map(|(_, (hits, _))| hits.clone()).collect();
         let processing_time_ms = gathered.values().flatten().map(|(_, (_, ms))| *ms).max().unwrap_or(0);
         let hits: Vec<Value> = merge_facet_hits(&per_shard, order, max_values)

@@ -9,7 +9,7 @@ use super::fanout::Failure;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
 use crate::search::IndexSearchSettings;
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::ShardId;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -49,10 +49,9 @@ impl ReadExecutor {
 
     async fn read_index_meta_from(&self, index_uid: &str, shard: ShardId) -> Result<IndexMeta, ReadError> {
         let inner = self.inner();
-        let node_index = node_index_uid(index_uid, shard);
         let gathered = inner
             .gather(index_uid, &[shard], |node, _| {
-                let node_index = node_index.clone();
+                let node_index = self.node_index_of(index_uid, node, shard);
                 async move {
                     let rewrite = |error: &_| client_error(error, ClientRequest::SingleIndex, |_| None);
                     let index = inner

@@ -1,10 +1,12 @@
 //! Turning a node's error object into the one the client gets: node index names
-//! (`movies__shard-3`) become the client's index uid, and the `Inside `.queries[k]`` context a
-//! node adds for its k-th query is mapped back to the client's query (or dropped for a
-//! single-index search). Pure.
+//! (`movies__rank-1`) become the client's index uid, Miroir's shard field disappears
+//! ([`client_message`]), and the `Inside `.queries[k]`` context a node adds for its k-th query
+//! is mapped back to the client's query (or dropped for a single-index search). Pure.
 
 use miroir_schemas::error::ResponseError;
-pub use miroir_schemas::topology::rewrite_node_index_names;
+use miroir_schemas::topology::client_message;
+#[cfg(test)]
+use miroir_schemas::topology::rewrite_node_index_names;
 
 const QUERY_PREFIX_START: &str = "Inside `.queries[";
 const QUERY_PREFIX_END: &str = "]`: ";
@@ -35,7 +37,7 @@ pub enum ClientRequest {
 /// position to the client's.
 pub fn client_error(node_error: &ResponseError, request: ClientRequest, client_query_of: impl Fn(usize) -> Option<usize>) -> ResponseError {
     let (node_query, rest) = split_query_context(&node_error.message);
-    let rest = rewrite_node_index_names(rest);
+    let rest = client_message(rest);
     let mut error = node_error.clone();
     match request {
         ClientRequest::SingleIndex => {
@@ -62,20 +64,19 @@ mod tests {
 
     #[test]
     fn node_index_names_become_client_names() {
-        assert_eq!(rewrite_node_index_names("Index `movies__shard-3` not found."), "Index `movies` not found.");
+        assert_eq!(rewrite_node_index_names("Index `movies__rank-3` not found."), "Index `movies` not found.");
         assert_eq!(
-            rewrite_node_index_names("Inside `.federation.facetsByIndex.a__shard-0`: x\n - Note: index `a__shard-0` is not used"),
+            rewrite_node_index_names("Inside `.federation.facetsByIndex.a__rank-0`: x\n - Note: index `a__rank-0` is not used"),
             "Inside `.federation.facetsByIndex.a`: x\n - Note: index `a` is not used"
         );
-        assert_eq!(rewrite_node_index_names("a__shard-1__shard-2"), "a__shard-1");
-        assert_eq!(rewrite_node_index_names("no__shard-x here, shard-1 stays"), "no__shard-x here, shard-1 stays");
-        assert_eq!(rewrite_node_index_names("été `m__shard-10`"), "été `m`");
+        assert_eq!(rewrite_node_index_names("a__rank-1__rank-2"), "a__rank-1");
+        assert_eq!(rewrite_node_index_names("no__rank-x here, rank-1 stays"), "no__rank-x here, rank-1 stays");
+        assert_eq!(rewrite_node_index_names("été `m__rank-10`"), "été `m`");
     }
 
     #[test]
     fn single_search_errors_lose_the_query_context_and_take_the_code_status() {
-        let node =
-            ResponseError::new(Code::IndexNotFound, "Inside `.queries[3]`: Index `movies__shard-5` not found.").with_http_status(400);
+        let node = ResponseError::new(Code::IndexNotFound, "Inside `.queries[3]`: Index `movies__rank-1` not found.").with_http_status(400);
         let error = client_error(&node, ClientRequest::SingleIndex, |_| Some(0));
         assert_eq!(error.message, "Index `movies` not found.");
         assert_eq!(error.http_status, 404);
@@ -94,10 +95,10 @@ mod tests {
     proptest! {
         #[test]
         fn no_node_index_name_survives(uid in "[A-Za-z0-9-][A-Za-z0-9_-]{0,20}", k in 0u32..1000, before in "[ `.:a-z]{0,10}", after in "[ `.:]{1,10}") {
-            let node_uid = format!("{uid}__shard-{k}");
+            let node_uid = format!("{uid}__rank-{k}");
             let message = format!("{before}{node_uid}{after}{node_uid}");
             let rewritten = rewrite_node_index_names(&message);
-            prop_assert!(!rewritten.contains(&format!("__shard-{k}")) || uid.contains(&format!("__shard-{k}")), "{}", rewritten);
+            prop_assert!(!rewritten.contains(&format!("__rank-{k}")) || uid.contains(&format!("__rank-{k}")), "{}", rewritten);
             prop_assert!(rewritten.contains(&uid));
         }
 

@@ -9,11 +9,12 @@
 //! 3. The answers merge by similarity.
 
 use super::error::ReadError;
-use super::executor::{ReadAnswer, ReadExecutor};
+use super::executor::{narrowed_body, ReadAnswer, ReadExecutor};
 use super::transport::NodeCall;
 use crate::search::similar::{merge, target_vector, ShardAnswer, SimilarPlan};
 use miroir_schemas::error::Code;
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::placement::NodeIndexPart;
+use miroir_schemas::topology::{ReplicaRank, ShardId};
 use serde_json::{json, Map, Value};
 use std::time::Instant;
 
@@ -30,17 +31,23 @@ impl ReadExecutor {
         let plan = SimilarPlan::new(request);
         // an id that cannot be routed is refused by whichever shard gets it
         let target_shard = plan.id.as_deref().map_or(ShardId(0), |id| self.placement().shard_of(id));
-        let node_index = node_index_uid(index_uid, target_shard);
-
-        let similar_call = NodeCall::Similar { node_index: node_index.clone(), body: plan.target_request() };
+        // The target's node index holds other shards too: its similar documents are narrowed to
+        // the target's shard, the other shards answer below.
+        let similar_request = match plan.target_request() {
+            Value::Object(request) => request,
+            _ => Map::new(),
+        };
+        let target_part = NodeIndexPart { rank: ReplicaRank(0), shards: vec![target_shard], whole: false };
+        let similar_body = narrowed_body(&similar_request, &target_part);
+        let similar_call = |node_index| NodeCall::Similar { node_index, body: similar_body.clone() };
         let mut fetch = json!({"ids": [plan.id.clone().unwrap_or_default()], "retrieveVectors": true, "limit": 1});
         if let Some(filter) = tenant_filter {
             fetch["filter"] = filter;
         }
-        let fetch_call = NodeCall::FetchDocuments { node_index, body: fetch };
+        let fetch_call = |node_index| NodeCall::FetchDocuments { node_index, body: fetch.clone() };
         let (similar, target) = futures::join!(
-            self.call_one_shard(index_uid, target_shard, &similar_call),
-            self.call_one_shard(index_uid, target_shard, &fetch_call)
+            self.call_one_shard(index_uid, target_shard, similar_call),
+            self.call_one_shard(index_uid, target_shard, fetch_call)
         );
         let (similar, mut missing) = similar?;
         let Some(similar) = similar else {
@@ -61,14 +68,18 @@ impl ReadExecutor {
 
         let vector = plan.embedder.as_deref().and_then(|embedder| target_vector(&target, embedder));
         let others: Vec<ShardId> = self.all_shards().into_iter().filter(|shard| *shard != target_shard).collect();
-        let body = plan.other_shard_request(vector.as_ref());
-        let search_of = |shard| Some(NodeCall::Search { node_index: node_index_uid(index_uid, shard), body: body.clone() });
-        let searched = self.call_each_shard(index_uid, &others, search_of, Ok).await?;
+        let request = match plan.other_shard_request(vector.as_ref()) {
+            Value::Object(request) => request,
+            _ => Map::new(),
+        };
+        let search_of = |part: &NodeIndexPart, node_index| Some(NodeCall::Search { node_index, body: narrowed_body(&request, part) });
+        let searched = self.call_each_part(index_uid, &others, search_of, Ok).await?;
         missing.extend(searched.missing.iter().copied());
 
         let mut answers = vec![(target_shard, ShardAnswer { body: similar.clone(), is_vector_search: false })];
-        answers
-            .extend(searched.values().flatten().map(|(shard, body)| (*shard, ShardAnswer { body: body.clone(), is_vector_search: true })));
+        answers.extend(
+            searched.values().flatten().map(|(part, body)| (part.shards[0], ShardAnswer { body: body.clone(), is_vector_search: true })),
+        );
         answers.sort_by_key(|(shard, _)| *shard);
         let answers: Vec<ShardAnswer> = answers.into_iter().map(|(_, answer)| answer).collect();
         let max_total_hits = self.index_meta(index_uid).await?.settings.max_total_hits;

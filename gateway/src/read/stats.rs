@@ -1,20 +1,21 @@
-//! `GET /indexes/{uid}/stats` (one replica per shard, summed) and `GET /stats` (every node's
-//! database sizes, each index's stats summed over one replica per shard).
+//! `GET /indexes/{uid}/stats` (one replica per shard, summed by node index) and `GET /stats`
+//! (every node's database sizes, each index's stats summed over one replica per shard).
 
 use super::error::ReadError;
 use super::executor::{ReadAnswer, ReadExecutor};
 use super::fanout::Failure;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
-use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, ShardId};
+use miroir_schemas::topology::{narrowed_to_shards, node_index_uid, parse_node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// Sums per-shard index stats into one index's: counts and sizes add up, the average
-/// document size is weighted by document counts, `isIndexing` if any shard is, and the field
-/// distribution adds up per field (fields sorted, as Meilisearch lists them).
+/// Sums node index stats into one index's: counts and sizes add up, the average document size
+/// is weighted by document counts, `isIndexing` if any node index is, and the field
+/// distribution adds up per field (fields sorted, as Meilisearch lists them; Miroir's shard
+/// field left out).
 pub fn sum_index_stats<'a>(shards: impl IntoIterator<Item = &'a Value>) -> Value {
     let mut documents = 0u64;
     let mut raw_size = 0u64;
@@ -33,7 +34,9 @@ pub fn sum_index_stats<'a>(shards: impl IntoIterator<Item = &'a Value>) -> Value
         embeddings += number(stats, "numberOfEmbeddings");
         embedded_documents += number(stats, "numberOfEmbeddedDocuments");
         for (field, count) in stats.get("fieldDistribution").and_then(Value::as_object).into_iter().flatten() {
-            *fields.entry(field.clone()).or_default() += count.as_u64().unwrap_or(0);
+            if field != SHARD_FIELD {
+                *fields.entry(field.clone()).or_default() += count.as_u64().unwrap_or(0);
+            }
         }
     }
     let avg = if documents == 0 { 0 } else { (weighted_avg / u128::from(documents)) as u64 };
@@ -64,39 +67,80 @@ fn later(a: Value, b: &Value) -> Value {
     }
 }
 
-/// `/stats` from each node's `/stats` (`None` for a node that did not answer) and
-/// `holders(shard)` for each of the `shard_count` shards: the cluster's database sizes are summed over the nodes that answered;
-/// each user index's stats are summed over one answering replica per shard.
-pub fn cluster_stats(node_stats: &[Option<Value>], shard_count: u32, holders: impl Fn(ShardId) -> Vec<usize>) -> (Value, Vec<ShardId>) {
+/// A node index's stats cut down to `documents` of its documents (a node answering for only
+/// some of the shards its node index holds, when another replica is down): counts and sizes
+/// in proportion, the average document size as it is. An estimate, said in ARCHITECTURE.md.
+pub fn scaled_index_stats(stats: &Value, documents: u64) -> Value {
+    let held = stats.get("numberOfDocuments").and_then(Value::as_u64).unwrap_or(0);
+    let scale = |value: &Value| match (value.as_u64(), held) {
+        (Some(count), held) if held > 0 => json!((u128::from(count) * u128::from(documents) / u128::from(held)) as u64),
+        _ => json!(0),
+    };
+    let mut scaled = stats.clone();
+    for name in ["rawDocumentDbSize", "numberOfEmbeddings", "numberOfEmbeddedDocuments"] {
+        if let Some(value) = stats.get(name) {
+            scaled[name] = scale(value);
+        }
+    }
+    if let Some(fields) = stats.get("fieldDistribution").and_then(Value::as_object) {
+        scaled["fieldDistribution"] = Value::Object(fields.iter().map(|(field, count)| (field.clone(), scale(count))).collect());
+    }
+    scaled["numberOfDocuments"] = json!(documents);
+    scaled
+}
+
+/// `/stats` from each node's `/stats` (`None` for a node that did not answer), with
+/// `holders(shard)` the `(node, rank)` holding each of the `shard_count` shards, in placement
+/// order, and `held_at(node, rank)` how many shards that node index holds. The cluster's
+/// database sizes are summed over the nodes that answered; each user index's stats over one
+/// answering replica per shard: the first listed, so while every node answers, the node
+/// indexes of one rank, each counted whole. A node index standing in for only some of its
+/// shards counts in proportion to them.
+pub fn cluster_stats(
+    node_stats: &[Option<Value>],
+    shard_count: u32,
+    holders: impl Fn(ShardId) -> Vec<(usize, ReplicaRank)>,
+    held_at: impl Fn(usize, ReplicaRank) -> usize,
+) -> (Value, Vec<ShardId>) {
     let mut database_size = 0u64;
     let mut used_size = 0u64;
     let mut last_update = Value::Null;
-    // (index, shard) → the stats of its first answering holder
-    let mut per_shard: BTreeMap<(String, ShardId), (usize, Value)> = BTreeMap::new();
+    // (node, index, rank) → the node index's stats
+    let mut by_node_index: BTreeMap<(usize, String, ReplicaRank), Value> = BTreeMap::new();
     for (node, stats) in node_stats.iter().enumerate() {
         let Some(stats) = stats else { continue };
         database_size += stats.get("databaseSize").and_then(Value::as_u64).unwrap_or(0);
         used_size += stats.get("usedDatabaseSize").and_then(Value::as_u64).unwrap_or(0);
         last_update = later(last_update, stats.get("lastUpdate").unwrap_or(&Value::Null));
         for (node_index, index_stats) in stats.get("indexes").and_then(Value::as_object).into_iter().flatten() {
-            let Some((index, shard)) = parse_node_index_uid(node_index) else { continue };
-            if !holders(shard).contains(&node) {
-                // a leftover copy of a shard this node no longer holds
-                continue;
+            if let Some((index, rank)) = parse_node_index_uid(node_index) {
+                by_node_index.insert((node, index.to_owned(), rank), index_stats.clone());
             }
-            per_shard.entry((index.to_owned(), shard)).or_insert((node, index_stats.clone()));
+        }
+    }
+    let answered = |node: usize| node_stats.get(node).is_some_and(Option::is_some);
+    // Per shard the first answering holder; per chosen node index, how many of its shards.
+    let mut chosen: BTreeMap<(usize, ReplicaRank), usize> = BTreeMap::new();
+    let mut unanswered = Vec::new();
+    for shard in (0..shard_count).map(ShardId) {
+        match holders(shard).into_iter().find(|(node, _)| answered(*node)) {
+            Some(holder) => *chosen.entry(holder).or_default() += 1,
+            None => unanswered.push(shard),
         }
     }
     let mut indexes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for ((index, _), (_, stats)) in per_shard {
+    for ((node, index, rank), stats) in by_node_index {
+        let Some(&asked) = chosen.get(&(node, rank)) else { continue };
+        let held = held_at(node, rank).max(1);
+        let stats = if asked >= held {
+            stats
+        } else {
+            let documents = stats.get("numberOfDocuments").and_then(Value::as_u64).unwrap_or(0);
+            scaled_index_stats(&stats, documents * asked as u64 / held as u64)
+        };
         indexes.entry(index).or_default().push(stats);
     }
-    let indexes: Map<String, Value> = indexes.into_iter().map(|(index, shards)| (index, sum_index_stats(&shards))).collect();
-    // shards whose every holder failed to answer
-    let unanswered: Vec<ShardId> = {
-        let answered: BTreeSet<usize> = node_stats.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(n, _)| n).collect();
-        (0..shard_count).map(ShardId).filter(|&shard| !holders(shard).iter().any(|n| answered.contains(n))).collect()
-    };
+    let indexes: Map<String, Value> = indexes.into_iter().map(|(index, parts)| (index, sum_index_stats(&parts))).collect();
     let body = json!({
         "databaseSize": database_size,
         "usedDatabaseSize": used_size,
@@ -107,30 +151,36 @@ pub fn cluster_stats(node_stats: &[Option<Value>], shard_count: u32, holders: im
 }
 
 impl ReadExecutor {
-    /// `GET /indexes/{index_uid}/stats`.
+    /// `GET /indexes/{index_uid}/stats`: one node index per part, summed. A part that is not
+    /// its node index's whole (another replica is down) counts its documents exactly (a
+    /// filtered count) and the rest in proportion.
     pub async fn index_stats(&self, index_uid: &str) -> Result<ReadAnswer, ReadError> {
         let inner = self.inner();
         let shards = self.all_shards();
+        let user_failure = |error| Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None));
         let gathered = inner
             .gather(index_uid, &shards, |node, shards| {
-                let calls: Vec<_> = shards
+                let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
+                let calls: Vec<_> = parts
                     .into_iter()
-                    .map(|shard| {
-                        let call = NodeCall::IndexStats { node_index: node_index_uid(index_uid, shard) };
-                        async move { inner.transport.call(node, &call).await }
+                    .map(|part| async move {
+                        let node_index = node_index_uid(index_uid, part.rank);
+                        let stats = inner
+                            .transport
+                            .call(node, &NodeCall::IndexStats { node_index: node_index.clone() })
+                            .await
+                            .map_err(user_failure)?;
+                        if part.whole {
+                            return Ok(stats);
+                        }
+                        let body = json!({"limit": 0, "filter": narrowed_to_shards(&Value::Null, &part.shards)});
+                        let counted =
+                            inner.transport.call(node, &NodeCall::FetchDocuments { node_index, body }).await.map_err(user_failure)?;
+                        let documents = counted.get("total").and_then(Value::as_u64).unwrap_or(0);
+                        Ok(scaled_index_stats(&stats, documents))
                     })
                     .collect();
-                async move {
-                    futures::future::join_all(calls)
-                        .await
-                        .into_iter()
-                        .map(|stats| {
-                            stats.map_err(|error| {
-                                Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None))
-                            })
-                        })
-                        .collect::<Result<Vec<_>, Failure>>()
-                }
+                async move { futures::future::join_all(calls).await.into_iter().collect::<Result<Vec<_>, Failure>>() }
             })
             .await?;
         let body = sum_index_stats(gathered.values().flatten());
@@ -149,15 +199,20 @@ impl ReadExecutor {
             }
         });
         let node_stats = futures::future::join_all(calls).await;
+        let placement = self.placement();
+        let nodes = &placement.topology().nodes;
         let holders = |shard: ShardId| {
-            let topology = self.placement().topology();
-            self.placement()
+            placement
                 .replicas(shard)
                 .iter()
-                .filter_map(|node| topology.nodes.iter().position(|n| n.id == node.id))
-                .collect::<Vec<usize>>()
+                .filter_map(|holder| {
+                    let node = nodes.iter().position(|n| n.id == holder.id)?;
+                    Some((node, placement.rank_of(shard, &holder.id)?))
+                })
+                .collect::<Vec<_>>()
         };
-        let (body, unanswered) = cluster_stats(&node_stats, self.placement().topology().shard_count, holders);
+        let held_at = |node: usize, rank| placement.shards_of_node_at(&nodes[node].id, rank).len();
+        let (body, unanswered) = cluster_stats(&node_stats, placement.topology().shard_count, holders, held_at);
         if !unanswered.is_empty() && !self.config().allow_partial {
             return Err(ReadError::ShardsUnavailable { index: "*".into(), shards: unanswered });
         }
@@ -185,29 +240,42 @@ mod tests {
 
     #[test]
     fn cluster_stats_take_one_replica_per_shard() {
-        let shard_stats = |n: u64| json!({"numberOfDocuments": n, "fieldDistribution": {"id": n}});
+        let index_stats = |n: u64| json!({"numberOfDocuments": n, "fieldDistribution": {"id": n, "_miroir_shard": n}});
         let node = |size: u64, update: &str, indexes: Value| {
             Some(json!({"databaseSize": size, "usedDatabaseSize": size / 2, "lastUpdate": update, "indexes": indexes}))
         };
-        // shard 0 on nodes 0 and 1, shard 1 on node 1 only
-        let holders = |shard: ShardId| if shard.0 == 0 { vec![0, 1] } else { vec![1] };
+        // Shards 0 and 1 at rank 0 on node 0; at rank 1, shard 0 on node 1 and shard 1 on node 2.
+        let holders = |shard: ShardId| vec![(0, ReplicaRank(0)), (1 + shard.0 as usize, ReplicaRank(1))];
+        let held_at = |node: usize, rank: ReplicaRank| if rank == ReplicaRank(0) && node == 0 { 2 } else { 1 };
         let stats = [
-            node(
-                100,
-                "2026-01-01T00:00:00Z",
-                json!({"m__shard-0": shard_stats(2), "m__shard-1": shard_stats(99), "other": shard_stats(5)}),
-            ),
-            node(200, "2026-02-01T00:00:00.5Z", json!({"m__shard-0": shard_stats(2), "m__shard-1": shard_stats(3)})),
+            node(100, "2026-01-01T00:00:00Z", json!({"m__rank-0": index_stats(10), "other": index_stats(5)})),
+            node(200, "2026-02-01T00:00:00.5Z", json!({"m__rank-1": index_stats(4)})),
+            node(50, "2026-01-01T00:00:00Z", json!({"m__rank-1": index_stats(6)})),
         ];
-        let (body, unanswered) = cluster_stats(&stats, 2, holders);
+        let (body, unanswered) = cluster_stats(&stats, 2, holders, held_at);
         assert!(unanswered.is_empty());
-        assert_eq!(body["databaseSize"], 300);
-        assert_eq!(body["usedDatabaseSize"], 150);
+        assert_eq!(body["databaseSize"], 350);
+        assert_eq!(body["usedDatabaseSize"], 175);
         assert_eq!(body["lastUpdate"], "2026-02-01T00:00:00.5Z");
         assert_eq!(body["indexes"].as_object().unwrap().keys().collect::<Vec<_>>(), ["m"]);
-        assert_eq!(body["indexes"]["m"]["numberOfDocuments"], 5, "node 0's stray copy of shard 1 is not counted");
+        assert_eq!(body["indexes"]["m"]["numberOfDocuments"], 10, "rank 0 only: the rank-1 copies are not counted");
+        assert_eq!(body["indexes"]["m"]["fieldDistribution"], json!({"id": 10}), "the shard field never shows");
 
-        let (_, unanswered) = cluster_stats(&[stats[0].clone(), None], 2, holders);
-        assert_eq!(unanswered, [ShardId(1)]);
+        // Node 0 down: each shard from its rank-1 copy.
+        let (body, unanswered) = cluster_stats(&[None, stats[1].clone(), stats[2].clone()], 2, holders, held_at);
+        assert!(unanswered.is_empty());
+        assert_eq!(body["indexes"]["m"]["numberOfDocuments"], 10);
+        let (_, unanswered) = cluster_stats(&[None, None, stats[2].clone()], 2, holders, held_at);
+        assert_eq!(unanswered, [ShardId(0)]);
+    }
+
+    #[test]
+    fn a_node_index_standing_in_for_some_shards_counts_in_proportion() {
+        let stats =
+            json!({"numberOfDocuments": 10, "rawDocumentDbSize": 1000, "avgDocumentSize": 100, "fieldDistribution": {"id": 10, "a": 5}});
+        assert_eq!(
+            scaled_index_stats(&stats, 4),
+            json!({"numberOfDocuments": 4, "rawDocumentDbSize": 400, "avgDocumentSize": 100, "fieldDistribution": {"id": 4, "a": 2}})
+        );
     }
 }

@@ -118,8 +118,8 @@ mod tests {
 
     #[test]
     fn paths_escape_ids() {
-        assert_eq!(index_path("m__shard-1", &["documents", "a/b c"]), "/indexes/m__shard-1/documents/a%2Fb%20c");
-        assert_eq!(index_path("m__shard-1", &[]), "/indexes/m__shard-1");
+        assert_eq!(index_path("m__rank-1", &["documents", "a/b c"]), "/indexes/m__rank-1/documents/a%2Fb%20c");
+        assert_eq!(index_path("m__rank-1", &[]), "/indexes/m__rank-1");
         assert_eq!(index_path("m", &["facet-search"]), "/indexes/m/facet-search");
     }
 }

@@ -11,7 +11,7 @@ use miroir_schemas::envelope::{DocumentMethod, Op};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskType;
-use miroir_schemas::topology::ShardId;
+use miroir_schemas::topology::{ShardId, SHARD_FIELD};
 use serde_json::{Map, Value};
 
 use crate::auth::Auth;
@@ -23,7 +23,7 @@ use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
 use crate::request_errors::{incorrect_type, missing_field, query_param_unexpected, Kind};
 use crate::routes::write::{
-    checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted,
+    checked_query, created_first, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted,
 };
 use crate::state::AppState;
 
@@ -43,10 +43,23 @@ pub fn route_documents(
     let primary_key = decide_primary_key(index_primary_key, requested_primary_key, documents.first())?;
     let mut sharded = ShardedDocuments::new();
     for document in documents {
+        if document.contains_key(SHARD_FIELD) {
+            return Err(reserved_shard_field(&document));
+        }
         let id = document_id(&primary_key, &document)?;
         sharded.entry(placement.shard_of(&id)).or_default().push(document);
     }
     Ok((primary_key, sharded))
+}
+
+/// A document naming Miroir's shard field fails its task: the nodes keep each document's shard
+/// there, so a user value would be overwritten and never read back.
+fn reserved_shard_field(document: &Map<String, Value>) -> ResponseError {
+    let shown = serde_json::to_string(document).expect("a JSON object always serializes");
+    ResponseError::new(
+        Code::InvalidDocumentFields,
+        format!("The field `{SHARD_FIELD}` is reserved: Miroir records each document's shard in it. Rename it in: `{shown}`."),
+    )
 }
 
 fn csv_delimiter(query: &QueryParams) -> Result<Option<u8>, ResponseError> {
@@ -82,7 +95,7 @@ async fn add_or_update(
 ) -> Result<Accepted, GatewayError> {
     let query = QueryParams(query);
     query.check(&ADD_PARAMS)?;
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let format = PayloadFormat::from_content_type(content_type(&headers), csv_delimiter(&query)?)?;
     let bytes = read_limited(body, state.payload_limit()).await?;
     let documents = parse_payload(format, &bytes)?;
@@ -99,19 +112,12 @@ async fn add_or_update(
     let index_pk = index.as_ref().and_then(|index| index.primary_key.as_deref());
     let ops = match route_documents(state.placement(), index_pk, query.get("primaryKey"), documents) {
         Ok((primary_key, sharded)) => {
-            let mut ops: Vec<(ShardId, Op)> = Vec::new();
-            for shard in state.placement().shards() {
-                match sharded.get(&shard) {
-                    Some(_) => {}
-                    // A new index must exist on every shard, also those this batch leaves
-                    // empty; an empty settings update creates it and is harmless otherwise.
-                    None if index.is_none() => ops.push((shard, Op::UpdateSettings { settings: Map::new() })),
-                    None => {}
-                }
-            }
-            for (shard, documents) in sharded {
-                ops.push((shard, Op::Documents { method, primary_key: primary_key.clone(), documents }));
-            }
+            let documents = sharded
+                .into_iter()
+                .map(|(shard, documents)| (shard, Op::Documents { method, primary_key: primary_key.clone(), documents }))
+                .collect();
+            // A new index exists on every shard, also those this batch leaves empty.
+            let ops = created_first(&state, index.is_some(), Some(primary_key.clone()), documents);
             entry.primary_key = Some(primary_key);
             ops
         }
@@ -119,10 +125,7 @@ async fn add_or_update(
             entry.record.error = Some(error);
             // Meilisearch creates the index of a document addition even when the addition
             // fails (missing or ambiguous primary key…): the nodes get the same empty index.
-            let creation = match index {
-                None => state.placement().shards().map(|shard| (shard, Op::UpdateSettings { settings: Map::new() })).collect(),
-                Some(_) => Vec::new(),
-            };
+            let creation = created_first(&state, index.is_some(), None, Vec::new());
             return submit_as_is(&state, entry, creation).await;
         }
     };

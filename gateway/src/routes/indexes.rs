@@ -59,7 +59,7 @@ pub async fn list(
 
 /// `GET /indexes/{uid}`.
 pub async fn get(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Json<Value>, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     current_catalog(&state, |catalog| catalog.index(&uid).map(|index| index_view(&uid, index)))
         .await?
         .map(Json)
@@ -97,7 +97,7 @@ pub async fn create(
             return Err(GatewayError::meili(Code::InvalidIndexUid, incorrect_type(&[Step::Key("uid".into())], &[Kind::String], other)))
         }
     };
-    body_index_uid(&uid, ".uid", state.topology().shard_count)?;
+    body_index_uid(&uid, ".uid", state.topology().replication_factor)?;
     let primary_key = primary_key_field(object)?;
     // The route's action check cannot see the body's uid: a key holding `indexes.create` for
     // other indexes only is refused here, as Meilisearch does once the body is parsed.
@@ -125,7 +125,7 @@ pub async fn update(
     let new_uid = match object.get("uid") {
         None | Some(Value::Null) => None,
         Some(Value::String(new_uid)) => {
-            body_index_uid(new_uid, ".uid", state.topology().shard_count)?;
+            body_index_uid(new_uid, ".uid", state.topology().replication_factor)?;
             Some(new_uid.clone())
         }
         Some(other) => {

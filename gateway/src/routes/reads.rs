@@ -73,7 +73,7 @@ pub async fn search(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = object_body(&state, &headers, body).await?;
     check_search_fields(&request)?;
     // A tenant token's filter is ANDed in before planning, so every shard query carries it.
@@ -89,7 +89,7 @@ pub async fn search_get(
     Path(uid): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = crate::read::query_string::search_query_to_body(&query)?;
     auth.restrict_search(&uid, &mut request);
     Ok(state.reads().search(&uid, &request).await?)
@@ -101,7 +101,7 @@ pub async fn list_documents(
     Path(uid): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     Ok(state.reads().list_documents(&uid, &query).await?)
 }
 
@@ -125,7 +125,7 @@ pub async fn facet_search(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = object_body(&state, &headers, body).await?;
     auth.restrict_search(&uid, &mut request);
     Ok(state.reads().facet_search(&uid, &request).await?)
@@ -139,7 +139,7 @@ pub async fn similar(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = object_body(&state, &headers, body).await?;
     // Meilisearch ANDs the tenant filter into the query's and also requires the target to match it
     auth.restrict_search(&uid, &mut request);
@@ -153,7 +153,7 @@ pub async fn similar_get(
     Path(uid): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = crate::read::query_string::similar_query_to_body(&query)?;
     auth.restrict_search(&uid, &mut request);
     Ok(state.reads().similar(&uid, &request, auth.rule_filter(&uid)).await?)
@@ -165,7 +165,7 @@ pub async fn get_document(
     Path((uid, id)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     Ok(state.reads().get_document(&uid, &id, &query).await?)
 }
 
@@ -176,14 +176,14 @@ pub async fn fetch_documents(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let request = object_body(&state, &headers, body).await?;
     Ok(state.reads().fetch_documents(&uid, &request).await?)
 }
 
 /// `GET /indexes/{uid}/stats`.
 pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>) -> Result<ReadAnswer, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     Ok(state.reads().index_stats(&uid).await?)
 }
 

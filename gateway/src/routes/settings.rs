@@ -14,7 +14,7 @@ use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::error::ResponseError;
 use miroir_schemas::task_log::TaskType;
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::{node_index_uid, without_shard_rule, ReplicaRank, ShardId};
 use reqwest::Method as NodeMethod;
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ use crate::params::{path_index_uid, QueryParams};
 use crate::read::fanout::Failure;
 use crate::read::rewrite::{client_error, ClientRequest};
 use crate::read::ReadError;
-use crate::routes::write::{current_catalog, json_request, new_entry, on_every_shard, submit, submit_as_is, Accepted};
+use crate::routes::write::{created_first, current_catalog, json_request, new_entry, on_every_shard, submit, submit_as_is, Accepted};
 use crate::state::AppState;
 
 use crate::settings::fields::{self, SettingField, UpdateVerb};
@@ -45,7 +45,7 @@ async fn enqueue(state: &AppState, caller: &Caller, uid: &str, update: SettingsU
         return submit_as_is(state, entry, Vec::new()).await;
     }
     let op = if reset_all { Op::ResetSettings } else { Op::UpdateSettings { settings: update } };
-    submit(state, entry, on_every_shard(state, op)).await
+    submit(state, entry, created_first(state, exists, None, on_every_shard(state, op))).await
 }
 
 /// `PATCH /indexes/{uid}/settings`.
@@ -56,7 +56,7 @@ pub async fn update_all(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Accepted, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     let body = json_request(&state, &headers, body).await?;
     let update = checks::parse_settings(&body)?;
     enqueue(&state, &caller, &uid, update, false).await
@@ -64,7 +64,7 @@ pub async fn update_all(
 
 /// `DELETE /indexes/{uid}/settings`: every setting back to its default.
 pub async fn reset_all(State(state): State<AppState>, caller: Caller, Path(uid): Path<String>) -> Result<Accepted, GatewayError> {
-    path_index_uid(&uid, state.topology().shard_count)?;
+    path_index_uid(&uid, state.topology().replication_factor)?;
     enqueue(&state, &caller, &uid, checks::reset_all(), true).await
 }
 
@@ -80,7 +80,7 @@ pub async fn update_one(
 ) -> Result<Response, GatewayError> {
     let Some(field) = fields::by_route(&route) else { return Ok(StatusCode::NOT_FOUND.into_response()) };
     let update = if method == Method::DELETE {
-        path_index_uid(&uid, state.topology().shard_count)?;
+        path_index_uid(&uid, state.topology().replication_factor)?;
         checks::reset_one(field)
     } else {
         let expected = match field.verb {
@@ -90,7 +90,7 @@ pub async fn update_one(
         if method != expected {
             return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
         }
-        path_index_uid(&uid, state.topology().shard_count)?;
+        path_index_uid(&uid, state.topology().replication_factor)?;
         let body = json_request(&state, &headers, body).await?;
         checks::parse_one(field, &body)?
     };
@@ -108,24 +108,40 @@ pub async fn get_one(State(state): State<AppState>, Path((uid, route)): Path<(St
     Ok(Json(read_settings(&state, &uid, Some(field)).await?).into_response())
 }
 
+/// The settings as the user set them: Miroir's filterable rule for the shard field, which
+/// every node index carries first, taken out.
+fn user_settings(mut settings: Value, field: Option<&SettingField>) -> Value {
+    match field {
+        None => {
+            if let Some(rules) = settings.get("filterableAttributes") {
+                settings["filterableAttributes"] = without_shard_rule(rules);
+            }
+            settings
+        }
+        Some(field) if field.route == "filterable-attributes" => without_shard_rule(&settings),
+        Some(_) => settings,
+    }
+}
+
 /// Reads the settings (or one sub-route) of `uid` from a replica of `shard-0`: replicas are
 /// tried in placement order until one answers; an error that is the user's (e.g. the index
 /// is not created on the nodes yet) is returned at once with the client's index name.
 async fn read_settings(state: &AppState, uid: &str, field: Option<&SettingField>) -> Result<Value, GatewayError> {
-    path_index_uid(uid, state.topology().shard_count)?;
+    path_index_uid(uid, state.topology().replication_factor)?;
     if current_catalog(state, |catalog| catalog.index(uid).is_none()).await? {
         return Err(ResponseError::index_not_found(uid).into());
     }
-    let node_index = node_index_uid(uid, ShardId(0));
-    let path = match field {
-        None => format!("/indexes/{node_index}/settings"),
-        Some(field) => format!("/indexes/{node_index}/settings/{}", field.route),
-    };
     for node in state.placement().replicas(ShardId(0)) {
+        let rank = state.placement().rank_of(ShardId(0), &node.id).unwrap_or(ReplicaRank(0));
+        let node_index = node_index_uid(uid, rank);
+        let path = match field {
+            None => format!("/indexes/{node_index}/settings"),
+            Some(field) => format!("/indexes/{node_index}/settings/{}", field.route),
+        };
         let client = NodeClient::new(NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone()))
             .map_err(|error| GatewayError::Internal(error.to_string()))?;
         match client.request_json(NodeMethod::GET, &path, &[], None).await {
-            Ok((_, settings)) => return Ok(settings),
+            Ok((_, settings)) => return Ok(user_settings(settings, field)),
             Err(error) => match Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None)) {
                 Failure::User(object) => return Err(GatewayError::Meili(object)),
                 Failure::Node(reason) => tracing::warn!(node = %node.id, %reason, "settings read failed; trying another replica"),

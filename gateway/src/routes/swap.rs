@@ -17,7 +17,7 @@ use crate::routes::write::{current_catalog, json_request, new_entry, on_every_sh
 use crate::state::AppState;
 
 /// Reads the body `[{indexes: [a, b], rename?}]` with Meilisearch's checks and messages.
-pub fn parse_swaps(body: &Value, shard_count: u32) -> Result<Vec<IndexSwap>, ResponseError> {
+pub fn parse_swaps(body: &Value, replication_factor: u32) -> Result<Vec<IndexSwap>, ResponseError> {
     let items = body.as_array().ok_or_else(|| ResponseError::new(Code::BadRequest, incorrect_type(&[], &[Kind::Sequence], body)))?;
     let mut swaps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -40,7 +40,7 @@ pub fn parse_swaps(body: &Value, shard_count: u32) -> Result<Vec<IndexSwap>, Res
                 let location = [Step::Index(i), Step::Key("indexes".into()), Step::Index(j)];
                 ResponseError::new(Code::InvalidSwapIndexes, incorrect_type(&location, &[Kind::String], value))
             })?;
-            body_index_uid(uid, &format!("[{i}].indexes[{j}]"), shard_count)
+            body_index_uid(uid, &format!("[{i}].indexes[{j}]"), replication_factor)
                 .map_err(|e| ResponseError::new(Code::InvalidSwapIndexes, e.message))?;
             uids.push(uid.to_owned());
         }
@@ -90,7 +90,7 @@ pub async fn swap_indexes(
     let query = QueryParams(query);
     query.check(&["customMetadata"])?;
     let body = json_request(&state, &headers, body).await?;
-    let swaps = parse_swaps(&body, state.topology().shard_count)?;
+    let swaps = parse_swaps(&body, state.topology().replication_factor)?;
     // Meilisearch refuses a swap naming any index the key may not use.
     auth.check_indexes(swaps.iter().flat_map(|swap| swap.indexes.iter().map(String::as_str)))?;
     current_catalog(&state, |_| ()).await?;

@@ -46,6 +46,19 @@ pub fn on_every_shard(state: &AppState, op: Op) -> Vec<(ShardId, Op)> {
     state.placement().shards().map(|shard| (shard, op.clone())).collect()
 }
 
+/// `ops` preceded, when the index does not exist yet, by its creation on every shard: the nodes
+/// create a node index with Miroir's filterable rule for the shard field (which an index a
+/// document or settings write creates implicitly would lack), and every node index gets the
+/// primary key the gateway decided.
+pub fn created_first(state: &AppState, exists: bool, primary_key: Option<String>, ops: Vec<(ShardId, Op)>) -> Vec<(ShardId, Op)> {
+    if exists {
+        return ops;
+    }
+    let mut with_creation = on_every_shard(state, Op::CreateIndex { primary_key });
+    with_creation.extend(ops);
+    with_creation
+}
+
 /// Enqueues the task; when the fold will fail it (judged on the caught-up catalog), nothing
 /// is sent to the nodes and the task reads as failed with Meilisearch's error.
 pub async fn submit(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
@@ -65,7 +78,7 @@ pub async fn submit_as_is(state: &AppState, entry: TaskLogEntry, ops: Vec<(Shard
 pub fn checked_query(state: &AppState, uid: &str, query: Vec<(String, String)>) -> Result<QueryParams, GatewayError> {
     let query = QueryParams(query);
     query.check(&["customMetadata"])?;
-    path_index_uid(uid, state.topology().shard_count)?;
+    path_index_uid(uid, state.topology().replication_factor)?;
     Ok(query)
 }
 

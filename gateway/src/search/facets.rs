@@ -17,6 +17,7 @@
 use super::error::MergeError;
 use super::hit_values::{visit_facet_values, FacetValue};
 use miroir_schemas::filter::normalize_facet;
+use miroir_schemas::topology::SHARD_FIELD;
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -79,7 +80,8 @@ impl IndexFacets {
             Some(Value::Object(distribution)) => distribution,
             Some(other) => return Err(MergeError::bad_answer(&path(".distribution"), "an object", other)),
         };
-        for (facet, values) in distribution {
+        // Miroir's shard field is filterable on every node index (`facets: ["*"]` lists it).
+        for (facet, values) in distribution.iter().filter(|(facet, _)| facet.as_str() != SHARD_FIELD) {
             let values = values.as_object().ok_or_else(|| MergeError::bad_answer(&path(".distribution"), "an object", values))?;
             let counts = values
                 .iter()

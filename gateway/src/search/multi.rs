@@ -10,7 +10,8 @@ use super::single::{
     client_hit, insert_hits_info, merged_total, ranked_streams, refill, search_response, semantic_hit_count, MergedSearch, NodeResult,
 };
 use miroir_schemas::error::Code;
-use miroir_schemas::topology::{parse_node_index_uid, ShardId};
+use miroir_schemas::placement::NodeIndexPart;
+use miroir_schemas::topology::parse_node_index_uid;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -149,13 +150,14 @@ impl FederatedPlan {
         refill(self.pagination, self.max_hits(), self.node_fetch(), results, &merged.page)
     }
 
-    /// The body a node answering for `shards` gets: every client query once per shard.
-    pub fn node_request(&self, shards: &[ShardId]) -> NodeRequest {
+    /// The body a node answering through `parts` gets: every client query once per part (one
+    /// node index each).
+    pub fn node_request(&self, parts: &[NodeIndexPart]) -> NodeRequest {
         let mut origins = Vec::new();
         let mut queries = Vec::new();
         for (position, query) in self.queries.iter().enumerate() {
-            for &shard in shards {
-                let origin = QueryOrigin { query: position, index_uid: query.index_uid.clone(), shard };
+            for part in parts {
+                let origin = QueryOrigin::new(position, &query.index_uid, part);
                 queries.push(node_query(&query.body, &origin));
                 origins.push(origin);
             }
@@ -164,9 +166,8 @@ impl FederatedPlan {
         if !self.facets_by_index.is_empty() {
             let mut by_index = Map::new();
             for (index, facets) in &self.facets_by_index {
-                for &shard in shards {
-                    let origin = QueryOrigin { query: 0, index_uid: index.clone(), shard };
-                    by_index.insert(node_index_of(&origin), facets.clone());
+                for part in parts {
+                    by_index.insert(node_index_of(&QueryOrigin::new(0, index, part)), facets.clone());
                 }
             }
             federation.insert("facetsByIndex".into(), Value::Object(by_index));

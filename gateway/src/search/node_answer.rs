@@ -5,6 +5,7 @@
 use super::error::MergeError;
 use super::facets::IndexFacets;
 use super::score::ScoreValue;
+use miroir_schemas::topology::SHARD_FIELD;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -27,7 +28,7 @@ pub struct NodeHit {
     pub weighted_global_score: f64,
     /// Position of the query inside the node's request.
     pub node_query: usize,
-    /// The node index that produced the hit (`movies__shard-3`).
+    /// The node index that produced the hit (`movies__rank-1`).
     pub node_index_uid: String,
     /// Attributes the node retrieved only for us (`federation.distinct` and its facets).
     pub extra_document: Map<String, Value>,
@@ -79,9 +80,19 @@ impl NodeAnswer {
     }
 }
 
+/// Removes Miroir's shard field from a document a node returned, and from its `_formatted`
+/// copy: clients never see it.
+pub fn hide_shard_field(document: &mut Map<String, Value>) {
+    document.shift_remove(SHARD_FIELD);
+    if let Some(Value::Object(formatted)) = document.get_mut("_formatted") {
+        formatted.shift_remove(SHARD_FIELD);
+    }
+}
+
 impl NodeHit {
     pub fn parse(hit: &Value) -> Result<NodeHit, MergeError> {
         let mut document = hit.as_object().cloned().ok_or_else(|| MergeError::bad_answer(".hits[]", "an object", hit))?;
+        hide_shard_field(&mut document);
         let federation_key_position = document.keys().position(|key| key == FEDERATION).unwrap_or(document.len());
         let federation = match document.shift_remove(FEDERATION) {
             Some(Value::Object(federation)) => federation,
@@ -100,10 +111,11 @@ impl NodeHit {
             position.as_u64().ok_or_else(|| MergeError::bad_answer("._federation.queriesPosition", "an integer", position))? as usize;
         let index = field(INDEX_UID)?;
         let node_index_uid = index.as_str().ok_or_else(|| MergeError::bad_answer("._federation.indexUid", "a string", index))?.to_owned();
-        let extra_document = match federation.get(EXTRA_DOCUMENT) {
+        let mut extra_document = match federation.get(EXTRA_DOCUMENT) {
             Some(Value::Object(extra)) => extra.clone(),
             _ => Map::new(),
         };
+        hide_shard_field(&mut extra_document);
         let pinned_position = federation.get(PINNED_POSITION).and_then(Value::as_u64).map(|p| p as usize);
         Ok(NodeHit {
             document,

@@ -4,7 +4,8 @@
 use super::error::MergeError;
 use super::facets::{FacetOrderRules, DEFAULT_MAX_VALUES_PER_FACET};
 use miroir_schemas::error::Code;
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::placement::NodeIndexPart;
+use miroir_schemas::topology::{narrowed_to_shards, node_index_uid, ReplicaRank, ShardId};
 use serde_json::{json, Map, Value};
 
 /// Meilisearch's default `limit` / `hitsPerPage`.
@@ -137,14 +138,33 @@ impl Pagination {
     }
 }
 
-/// Where a node query came from: the client query and the shard it covers.
+/// Where a node query came from: the client query and the node index part it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryOrigin {
     /// Position of the query in the client's request (0 for a single search).
     pub query: usize,
     /// The user's index uid.
     pub index_uid: String,
+    /// The lowest shard the query covers: each shard is answered once per client query, so this
+    /// names the query's stream uniquely and orders ties the same way every time.
     pub shard: ShardId,
+    /// The replica rank of the node index asked.
+    pub rank: ReplicaRank,
+    /// The shards to narrow the query to, when the node index holds others too.
+    pub narrowed_to: Option<Vec<ShardId>>,
+}
+
+impl QueryOrigin {
+    /// Client query `query` on `index_uid`, asked of the node index `part` names.
+    pub fn new(query: usize, index_uid: &str, part: &NodeIndexPart) -> QueryOrigin {
+        QueryOrigin {
+            query,
+            index_uid: index_uid.to_owned(),
+            shard: part.shards[0],
+            rank: part.rank,
+            narrowed_to: (!part.whole).then(|| part.shards.clone()),
+        }
+    }
 }
 
 /// The body one node gets, and, for each of its queries in order, where it came from.
@@ -243,11 +263,10 @@ impl SearchPlan {
         SearchPlan { node_fetch_floor: fetch, ..self.clone() }
     }
 
-    /// The federated `/multi-search` body for a node answering for `shards` (one query per
+    /// The federated `/multi-search` body for a node answering through `parts` (one query per
     /// node index). Send it with the header `Meili-Proxy-Search: true`.
-    pub fn node_request(&self, shards: &[ShardId]) -> NodeRequest {
-        let origins: Vec<QueryOrigin> =
-            shards.iter().map(|&shard| QueryOrigin { query: 0, index_uid: self.merge.index_uid.clone(), shard }).collect();
+    pub fn node_request(&self, parts: &[NodeIndexPart]) -> NodeRequest {
+        let origins: Vec<QueryOrigin> = parts.iter().map(|part| QueryOrigin::new(0, &self.merge.index_uid, part)).collect();
         let queries: Vec<Value> = origins.iter().map(|origin| node_query(&self.node_query, origin)).collect();
         let mut federation = self.merge.pagination.node_federation_fetching(self.merge.settings.max_total_hits, self.node_fetch_floor);
         if let Some(facets) = &self.merge.facets {
@@ -261,15 +280,20 @@ impl SearchPlan {
     }
 }
 
-/// The client's query aimed at one node index.
+/// The client's query aimed at one node index, narrowed to the origin's shards when the node
+/// index holds others.
 pub(crate) fn node_query(query: &Map<String, Value>, origin: &QueryOrigin) -> Value {
     let mut query = query.clone();
     query.insert("indexUid".into(), node_index_of(origin).into());
+    if let Some(shards) = &origin.narrowed_to {
+        let filter = narrowed_to_shards(query.get("filter").unwrap_or(&Value::Null), shards);
+        query.insert("filter".into(), filter);
+    }
     Value::Object(query)
 }
 
 pub(crate) fn node_index_of(origin: &QueryOrigin) -> String {
-    node_index_uid(&origin.index_uid, origin.shard)
+    node_index_uid(&origin.index_uid, origin.rank)
 }
 
 fn optional_usize(request: &Map<String, Value>, name: &str, code: Code) -> Result<Option<usize>, MergeError> {
@@ -293,6 +317,13 @@ fn invalid(code: Code, name: &str, expected: &str, found: &Value) -> MergeError 
         code,
         message: format!("Invalid value type at `.{name}`: expected {expected}, but found {kind}: `{found}`"),
     }
+}
+
+/// For the merge's tests: each shard `k` alone in a whole node index of rank `k`, so node index
+/// names (`movies__rank-k`) follow the shards.
+#[cfg(test)]
+pub(crate) fn test_parts(shards: &[u32]) -> Vec<NodeIndexPart> {
+    shards.iter().map(|&k| NodeIndexPart { rank: ReplicaRank(k), shards: vec![ShardId(k)], whole: true }).collect()
 }
 
 #[cfg(test)]

@@ -186,6 +186,7 @@ fn similarity(hit: &Map<String, Value>) -> Option<f64> {
 /// (only `vectorSort`: a search may also list the index's later ranking rules).
 fn client_hit(plan: &SimilarPlan, hit: &Map<String, Value>) -> Map<String, Value> {
     let mut hit = hit.clone();
+    super::node_answer::hide_shard_field(&mut hit);
     if !plan.show_ranking_score {
         hit.shift_remove("_rankingScore");
     }

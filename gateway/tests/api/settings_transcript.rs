@@ -63,8 +63,9 @@ async fn fake_node(settings: Value, holds: &'static str, seen: Seen) -> String {
     url
 }
 
+/// A node holding user index `holds` has it under a node index of some rank (`holds__rank-r`).
 fn answer(index: &str, holds: &str, body: Value) -> (StatusCode, Json<Value>) {
-    if index == holds {
+    if miroir_schemas::topology::parse_node_index_uid(index).is_some_and(|(uid, _)| uid == holds) {
         (StatusCode::OK, Json(body))
     } else {
         let message = format!("Index `{index}` not found.");
@@ -114,7 +115,7 @@ async fn recorded_settings_exchanges_read_the_same() {
     let seen: Seen = Arc::default();
     let mut urls = Vec::new();
     for _ in 0..3 {
-        urls.push(fake_node(defaults.clone(), "packages__shard-0", seen.clone()).await);
+        urls.push(fake_node(defaults.clone(), "packages", seen.clone()).await);
     }
     let gateway = gateway(urls).await;
     // Tasks 0 and 1 as in the recording.
@@ -124,7 +125,8 @@ async fn recorded_settings_exchanges_read_the_same() {
     assert_replays(&gateway, "create index again").await;
 
     assert_replays(&gateway, "default settings").await;
-    assert!(seen.lock().unwrap().iter().all(|path| path == "/indexes/packages__shard-0/settings"), "{seen:?}");
+    let read_a_rank_index = |path: &String| path.starts_with("/indexes/packages__rank-") && path.ends_with("/settings");
+    assert!(seen.lock().unwrap().iter().all(read_a_rank_index), "{seen:?}");
 
     let accepted = assert_replays(&gateway, "update settings").await;
     assert_eq!(accepted["taskUid"], 2);
@@ -147,17 +149,19 @@ async fn a_sub_route_reads_the_node_sub_route() {
     let recorded = exchange("get filterable attributes");
     let settings = json!({"filterableAttributes": recorded["response"].clone()});
     let seen: Seen = Arc::default();
-    let url = fake_node(settings, "packages__shard-0", seen.clone()).await;
+    let url = fake_node(settings, "packages", seen.clone()).await;
     let gateway = gateway(vec![url.clone(), url.clone(), url]).await;
     gateway.call("POST", "/indexes", Some(json!({"uid": "packages"}))).await;
     assert_replays(&gateway, "get filterable attributes").await;
-    assert_eq!(seen.lock().unwrap().as_slice(), ["/indexes/packages__shard-0/settings/filterable-attributes"]);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with("/indexes/packages__rank-") && seen[0].ends_with("/settings/filterable-attributes"), "{seen:?}");
 }
 
 #[tokio::test]
 async fn reads_fail_over_and_never_leak_node_index_names() {
     let seen: Seen = Arc::default();
-    let live = fake_node(json!({"stopWords": ["a"]}), "other__shard-0", seen.clone()).await;
+    let live = fake_node(json!({"stopWords": ["a"]}), "other", seen.clone()).await;
     let (dead_a, dead_b) = (dead_url().await, dead_url().await);
     // Whatever replicas hold shard-0, at most one of them is live: a read must reach it.
     let gateway = gateway(vec![dead_a, dead_b, live]).await;
@@ -175,11 +179,11 @@ async fn reads_fail_over_and_never_leak_node_index_names() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["code"], "shard_unavailable");
     } else {
-        // The live node answered for `movies__shard-0`, which it lacks: the error names `movies`.
+        // The live node answered for `movies__rank-r`, which it lacks: the error names `movies`.
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert_eq!(body["message"], "Index `movies` not found.");
     }
-    assert!(!body.to_string().contains("__shard-"), "{body}");
+    assert!(!body.to_string().contains("__rank-"), "{body}");
 }
 
 #[tokio::test]
@@ -198,8 +202,11 @@ async fn updates_reach_every_shard_normalized_and_resets_are_nulls() {
     let ops = gateway.ops().await;
     let per_task = |uid: u64| ops.iter().filter(|(_, e)| e.task_uid == uid).map(|(key, e)| (key.clone(), e.op.clone())).collect::<Vec<_>>();
     let first = per_task(0);
-    assert_eq!(first.len(), 3, "one op per shard");
-    for (_, op) in &first {
+    assert_eq!(first.len(), 6, "the index is new: one creation, then one update, per shard");
+    for (_, op) in &first[..3] {
+        assert_eq!(*op, Op::CreateIndex { primary_key: None });
+    }
+    for (_, op) in &first[3..] {
         assert_eq!(*op, Op::UpdateSettings { settings: json!({"stopWords": ["a", "the"]}).as_object().unwrap().clone() });
     }
     assert!(per_task(1)

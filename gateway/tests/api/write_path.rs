@@ -1,5 +1,5 @@
 //! The gateway's half of writes, on the in-memory log: 202 only after durable appends, one
-//! `ops` envelope per shard keyed `index/shard-k`, failures Meilisearch reports in tasks
+//! `ops` envelope per shard keyed by the index, failures Meilisearch reports in tasks
 //! folded as failed tasks, `/tasks` and `/indexes` answered from the fold.
 
 use std::collections::BTreeSet;
@@ -12,6 +12,7 @@ use miroir_clients::log::{Topic, WriteLog};
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::task_log::ReplicaStatus;
+use miroir_schemas::topology::ShardId;
 use serde_json::{json, Value};
 
 const DONE: DetailCounts = DetailCounts { indexed_documents: None, deleted_documents: None };
@@ -36,10 +37,13 @@ async fn index_lifecycle_goes_through_the_log_and_the_fold() {
         (json!(0), json!("enqueued"), json!("indexCreation"))
     );
 
-    // One createIndex per shard, keyed by index and shard, deduplicated by task, shard and part.
+    // One createIndex per shard, keyed by index (one partition keeps an index's operations in
+    // order), deduplicated by task, shard and part.
     let ops = gateway.ops().await;
     let keys: BTreeSet<String> = ops.iter().map(|(key, _)| key.clone()).collect();
-    assert_eq!(keys, BTreeSet::from(["packages/shard-0".into(), "packages/shard-1".into(), "packages/shard-2".into()]));
+    assert_eq!(keys, BTreeSet::from(["packages".to_owned()]));
+    let shards: BTreeSet<ShardId> = ops.iter().map(|(_, e)| e.shard).collect();
+    assert_eq!(shards.len(), 3);
     assert!(ops.iter().all(|(_, e)| e.task_uid == 0 && matches!(&e.op, Op::CreateIndex { primary_key: Some(k) } if k == "id")));
 
     assert_eq!(gateway.call("GET", "/tasks/0", None).await.1["status"], "enqueued");
@@ -102,8 +106,9 @@ async fn documents_are_split_by_shard_with_one_primary_key() {
     assert_eq!(body["customMetadata"], "log-seq-42");
 
     let mut seen = BTreeSet::new();
+    let mut created = BTreeSet::new();
     for (key, envelope) in gateway.ops().await {
-        assert_eq!(key, format!("inferred/{}", envelope.shard));
+        assert_eq!(key, "inferred");
         match envelope.op {
             Op::Documents { primary_key, documents, .. } => {
                 assert_eq!(primary_key, "package_id");
@@ -111,12 +116,18 @@ async fn documents_are_split_by_shard_with_one_primary_key() {
                     assert!(seen.insert(document["package_id"].as_str().unwrap().to_owned()), "a document reached two shards");
                 }
             }
-            // A new index is created on shards this batch leaves empty.
-            Op::UpdateSettings { settings } => assert!(settings.is_empty()),
+            // A new index is created first, on every shard (also those this batch leaves empty),
+            // with the primary key the gateway decided.
+            Op::CreateIndex { primary_key } => {
+                assert_eq!(primary_key.as_deref(), Some("package_id"));
+                assert!(seen.is_empty(), "the creation comes before the documents");
+                created.insert(envelope.shard);
+            }
             other => panic!("unexpected op {other:?}"),
         }
     }
     assert_eq!(seen.len(), 40);
+    assert_eq!(created.len(), 3);
 
     gateway.finish_task(0, ReplicaStatus::Succeeded, DetailCounts { indexed_documents: Some(0), deleted_documents: None }).await;
     gateway.wait_status(0, "succeeded").await;
@@ -149,9 +160,9 @@ async fn document_errors_meilisearch_reports_in_tasks_become_failed_tasks() {
     let ops = gateway.ops().await;
     assert!(!ops.is_empty());
     for (key, envelope) in &ops {
-        assert!(key.starts_with("ambiguous/") || key.starts_with("packages/"), "only the new indexes are touched: {key}");
+        assert!(key == "ambiguous" || key == "packages", "only the new indexes are touched: {key}");
         assert!(
-            matches!(&envelope.op, miroir_schemas::envelope::Op::UpdateSettings { settings } if settings.is_empty()),
+            matches!(&envelope.op, miroir_schemas::envelope::Op::CreateIndex { primary_key: None }),
             "only an empty index creation reaches the nodes: {:?}",
             envelope.op
         );

@@ -17,7 +17,7 @@ fn task(uid: u64, kind: &str, status: TaskStatus, metadata: Option<&str>, detail
     TaskView {
         uid,
         batch_uid: Some(uid),
-        index_uid: Some("m__shard-0".into()),
+        index_uid: Some("m__rank-0".into()),
         status,
         kind: kind.into(),
         details: Some(details),

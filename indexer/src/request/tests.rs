@@ -24,10 +24,21 @@ fn documents_of_several_tasks_merge_into_one_ndjson_body() {
     ];
     let batches = plan_batches(&ops, BatchLimits::default());
     assert_eq!(batches, vec![0..2, 2..3]);
-    let NodeRequest::Documents { method, primary_key, ndjson, count } = build_request(&ops[0..2]) else { panic!() };
+    let NodeRequest::Documents { method, primary_key, ndjson, count } = build_request(&ops[0..2], ReplicaRank(0)) else { panic!() };
     assert_eq!((method, primary_key.as_str(), count), (DocumentMethod::Replace, "id", 3));
-    let lines: Vec<Value> = std::str::from_utf8(&ndjson).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines, vec![json!({"id":1,"t":"x"}), json!({"id":2,"t":"x"}), json!({"id":3,"t":"x"})]);
+    let text = std::str::from_utf8(&ndjson).unwrap();
+    // The shard goes last, after the user's fields.
+    assert!(text.starts_with("{\"id\":1,\"t\":\"x\",\"_miroir_shard\":\"•·\"}\n"), "{text}");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let shard = ShardId(2).field_value();
+    assert_eq!(
+        lines,
+        vec![
+            json!({"id":1,"t":"x","_miroir_shard":shard}),
+            json!({"id":2,"t":"x","_miroir_shard":shard}),
+            json!({"id":3,"t":"x","_miroir_shard":shard})
+        ]
+    );
     assert!(spans_several_tasks(&ops[0..2]));
     assert_eq!(per_task_runs(&ops[0..2]), vec![0..1, 1..2]);
 }
@@ -37,19 +48,62 @@ fn deletions_merge_only_within_a_task() {
     let del = |ids: &[&str]| Op::DeleteDocuments { ids: ids.iter().map(|s| s.to_string()).collect() };
     let ops = vec![op(1, 10, del(&["a"])), op(2, 10, del(&["b"])), op(3, 11, del(&["c"]))];
     assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2, 2..3]);
-    assert_eq!(build_request(&ops[0..2]), NodeRequest::DeleteIds(vec![json!("a"), json!("b")]));
+    assert_eq!(build_request(&ops[0..2], ReplicaRank(0)), NodeRequest::DeleteIds(vec![json!("a"), json!("b")]));
 }
 
 #[test]
-fn index_operations_name_the_shard_node_index() {
+fn filters_and_clears_are_narrowed_to_the_shard_and_settings_keep_the_rule_first() {
+    let narrowed = |filter: Value| build_request(&[op(1, 1, Op::DeleteByFilter { filter })], ReplicaRank(0));
+    let condition = json!("_miroir_shard = \"•·\"");
+    assert_eq!(narrowed(json!("genre = a")), NodeRequest::DeleteByFilter(json!(["genre = a", condition])));
+    assert_eq!(
+        narrowed(json!(["a = 1", ["b = 2", "c = 3"]])),
+        NodeRequest::DeleteByFilter(json!(["a = 1", ["b = 2", "c = 3"], condition]))
+    );
+    assert_eq!(build_request(&[op(1, 1, Op::ClearDocuments)], ReplicaRank(0)), NodeRequest::DeleteByFilter(json!([condition])));
+    let settings = |value: Value| {
+        let settings = json!({"filterableAttributes": value, "searchableAttributes": ["t"]}).as_object().unwrap().clone();
+        build_request(&[op(1, 1, Op::UpdateSettings { settings })], ReplicaRank(0))
+    };
+    let rule = miroir_schemas::topology::shard_filter_rule();
+    assert_eq!(
+        settings(json!(["genre"])),
+        NodeRequest::UpdateSettings(
+            json!({"filterableAttributes": [rule, "genre"], "searchableAttributes": ["t"]}).as_object().unwrap().clone()
+        )
+    );
+    assert_eq!(
+        settings(Value::Null),
+        NodeRequest::UpdateSettings(json!({"filterableAttributes": [rule], "searchableAttributes": ["t"]}).as_object().unwrap().clone())
+    );
+}
+
+#[test]
+fn one_index_level_operation_per_node_index_for_all_its_shards() {
+    let shard_op = |shard: u32, op_: Op| {
+        let mut positioned = op(u64::from(shard), 7, op_);
+        positioned.envelope.shard = ShardId(shard);
+        positioned
+    };
+    let ops: Vec<PositionedOp> = (0..3).map(|s| shard_op(s, Op::CreateIndex { primary_key: None })).collect();
+    assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..3]);
+    let deletes: Vec<PositionedOp> = (0..2).map(|s| shard_op(s, Op::DeleteDocuments { ids: vec!["x".into()] })).collect();
+    assert_eq!(plan_batches(&deletes, BatchLimits::default()), vec![0..1, 1..2], "deletion counts stay per shard");
+}
+
+#[test]
+fn index_operations_name_the_rank_node_index() {
     let create = op(1, 1, Op::CreateIndex { primary_key: Some("id".into()) });
-    assert_eq!(create.node_indexes(), vec!["movies__shard-2"]);
-    assert!(!build_request(std::slice::from_ref(&create)).carries_metadata());
+    assert_eq!(create.node_indexes(ReplicaRank(1)), vec!["movies__rank-1"]);
+    assert!(!build_request(std::slice::from_ref(&create), ReplicaRank(1)).carries_metadata());
     let rename = op(2, 2, Op::UpdateIndex { primary_key: None, new_index_uid: Some("films".into()) });
-    assert_eq!(build_request(&[rename]), NodeRequest::UpdateIndex { primary_key: None, new_node_index: Some("films__shard-2".into()) });
+    assert_eq!(
+        build_request(&[rename], ReplicaRank(1)),
+        NodeRequest::UpdateIndex { primary_key: None, new_node_index: Some("films__rank-1".into()) }
+    );
     let mut swap = op(3, 3, Op::SwapIndexes { swaps: vec![IndexSwap { indexes: ["a".into(), "b".into()], rename: false }] });
     swap.envelope.index_uid = None;
     assert!(swap.is_barrier());
-    assert_eq!(swap.node_indexes(), vec!["a__shard-2", "b__shard-2"]);
-    assert_eq!(build_request(&[swap]), NodeRequest::Swap(vec![("a__shard-2".into(), "b__shard-2".into(), false)]));
+    assert_eq!(swap.node_indexes(ReplicaRank(0)), vec!["a__rank-0", "b__rank-0"]);
+    assert_eq!(build_request(&[swap], ReplicaRank(0)), NodeRequest::Swap(vec![("a__rank-0".into(), "b__rank-0".into(), false)]));
 }

@@ -5,7 +5,7 @@ use crate::fake_node::{Docs, FakeNode};
 use miroir_clients::log::{LogConfig, MemoryLog};
 use miroir_schemas::envelope::{decode, DocumentMethod, Op, OpEnvelope};
 use miroir_schemas::task_log::ReplicaStatus;
-use miroir_schemas::topology::{node_index_uid, Node, ShardId, Topology};
+use miroir_schemas::topology::{node_index_uid, Node, ReplicaRank, ShardId, Topology, SHARD_FIELD};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -41,7 +41,8 @@ impl Cluster {
     }
 
     async fn append(&self, envelope: OpEnvelope) {
-        let key = format!("{}/{}", envelope.index_uid.as_deref().unwrap_or("-"), envelope.shard);
+        // As the gateway keys them: every operation of an index on one partition, in order.
+        let key = envelope.index_uid.clone().unwrap_or_default();
         self.log.append(Topic::Ops, &key, &envelope.dedup_id(), Bytes::from(encode(&envelope))).await.unwrap();
     }
 
@@ -125,16 +126,43 @@ impl Cluster {
         out
     }
 
-    /// Every replica of every shard holds exactly the modelled documents; other nodes hold nothing.
+    /// The documents of `shard` on `node`, from every node index of `movies` it has (the
+    /// shard field checked and removed); `None` when it has no node index of `movies` at all.
+    fn shard_documents(node: &FakeNode, shard: ShardId) -> Option<Docs> {
+        let indexes: Vec<String> = node.index_names().into_iter().filter(|uid| uid.starts_with("movies__rank-")).collect();
+        if indexes.is_empty() {
+            return None;
+        }
+        let mut found = Docs::new();
+        for uid in indexes {
+            for (id, mut doc) in node.documents(&uid).unwrap() {
+                let value = doc.remove(SHARD_FIELD).unwrap_or_else(|| panic!("{uid}: document {id} without its shard"));
+                if ShardId::from_field_value(value.as_str().unwrap()) == Some(shard) {
+                    assert!(found.insert(id, doc).is_none(), "{shard} held twice on one node");
+                }
+            }
+        }
+        Some(found)
+    }
+
+    /// Every replica of every shard holds exactly the modelled documents, in the node index of
+    /// its rank, which puts Miroir's filterable rule first; other nodes hold none of them.
     fn assert_contents(&self) {
         for (shard, docs) in &self.expected {
             let holders: BTreeSet<String> = self.placement.replicas(*shard).iter().map(|n| n.id.clone()).collect();
             for (id, node) in &self.nodes {
-                let held = node.documents(&node_index_uid("movies", *shard));
+                let held = Self::shard_documents(node, *shard);
                 if holders.contains(id) {
                     assert_eq!(held.as_ref(), Some(docs), "{id} {shard}");
+                    let rank = self.placement.rank_of(*shard, id).unwrap();
+                    let index = node_index_uid("movies", rank);
+                    let in_rank_index = node.documents(&index).unwrap_or_default();
+                    let value = Value::String(shard.field_value());
+                    assert_eq!(in_rank_index.values().filter(|d| d[SHARD_FIELD] == value).count(), docs.len(), "{id} {index}");
+                    let rules = node.filterable(&index).unwrap_or_else(|| panic!("{id} {index} has no filterable rule"));
+                    assert_eq!(rules[0], miroir_schemas::topology::shard_filter_rule(), "{id} {index}");
                 } else {
-                    assert_eq!(held, None, "{id} must not hold {shard}");
+                    assert!(held.unwrap_or_default().is_empty(), "{id} must not hold {shard}");
                 }
             }
         }
@@ -292,7 +320,8 @@ async fn a_creation_replayed_after_a_crash_before_its_checkpoint_is_reported_suc
         for replica in c.placement.replicas(shard) {
             let request = crate::request::NodeRequest::CreateIndex { primary_key: Some("id".into()) };
             let node = c.nodes[&replica.id].clone();
-            let uid = node.send(&node_index_uid("movies", shard), &request, None).await.unwrap();
+            let rank = c.placement.rank_of(shard, &replica.id).unwrap();
+            let uid = node.send(&node_index_uid("movies", rank), &request, None).await.unwrap();
             node.wait(uid).await.unwrap();
         }
     }
@@ -340,4 +369,46 @@ async fn a_task_canceled_before_any_indexer_announced_it_reaches_no_node() {
     assert!(book.started(create) && book.started(kept) && book.started(after));
     assert_eq!(book.canceled(canceled).map(|c| c.by), Some(99));
     assert_eq!(book.cancelation(99).map(|o| o.canceled_tasks), Some(1));
+}
+
+#[tokio::test]
+async fn a_clear_removes_only_its_shards_and_settings_keep_the_shard_rule() {
+    let mut c = Cluster::new();
+    c.create_index().await;
+    c.write(DocumentMethod::Replace, docs(0..40, "a")).await;
+    // Settings with the user's own filterable attributes: the rule stays first.
+    let task = c.next_task;
+    c.next_task += 1;
+    for shard in c.placement.shards() {
+        let settings = json!({"filterableAttributes": ["tag"]}).as_object().unwrap().clone();
+        c.append(OpEnvelope::new(task, Some("movies".into()), shard, Op::UpdateSettings { settings })).await;
+    }
+    // A clear, shard by shard (what the gateway appends for `DELETE /documents`).
+    let clear = c.next_task;
+    c.next_task += 1;
+    for shard in c.placement.shards() {
+        c.append(OpEnvelope::new(clear, Some("movies".into()), shard, Op::ClearDocuments)).await;
+        c.expected.insert(shard, Docs::new());
+    }
+    let (after, _) = c.write(DocumentMethod::Replace, docs(100..110, "b")).await;
+    let mut indexer = c.indexer("g", 1000);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    let pairs = c.placement.shards().flat_map(|s| c.placement.replicas(s)).count();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| events_of(e, clear).len() >= pairs && !events_of(e, after).is_empty()).await;
+    for _ in 0..5 {
+        indexer.step(consumer.as_mut()).await.unwrap();
+    }
+    c.assert_contents();
+    let events = c.events().await;
+    assert!(events.iter().all(|e| e.status == ReplicaStatus::Succeeded), "{events:#?}");
+    // Each shard's clear reports that shard's documents, once per replica.
+    let cleared: u64 = events_of(&events, clear).iter().map(|e| e.counts.deleted_documents.unwrap()).sum();
+    assert_eq!(cleared, 40 * 2);
+    for node in c.nodes.values() {
+        for rank in [ReplicaRank(0), ReplicaRank(1)] {
+            if let Some(rules) = node.filterable(&node_index_uid("movies", rank)) {
+                assert_eq!(rules, json!([miroir_schemas::topology::shard_filter_rule(), "tag"]));
+            }
+        }
+    }
 }

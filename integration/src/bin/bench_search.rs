@@ -1,6 +1,7 @@
-//! Search latency and throughput: a mixed query workload through the gateway of a Miroir
-//! cluster (3 nodes, RF = 1) against one node holding the whole corpus, in the same run, plus
-//! the gateway's resident memory under 64 concurrent searches.
+//! Search latency, throughput and node CPU per search: a mixed query workload through the
+//! gateway of Miroir clusters of several layouts (nodes, S, RF) against one node holding the
+//! whole corpus, in the same run, plus the gateway's resident memory under 64 concurrent
+//! searches (first layout).
 //!
 //! Nodes run the real Meilisearch binary (`MEILISEARCH_BIN`, else `../shared/meilisearch/unpack`).
 //! Prints a markdown section and, with `--write-docs`, replaces the "## Search" section
@@ -19,7 +20,8 @@ use anyhow::{bail, ensure, Result};
 use clap::Parser;
 use futures::stream::{self, StreamExt};
 use miroir_integration::bench_support::{
-    binaries, corpus_batches, engine_name, gateway_target, load_average, start_cluster, write_section, BenchPaths, Target, NODE_KEY,
+    binaries, corpus_batches, engine_name, gateway_target, load_average, start_cluster, write_section, BenchPaths, CpuMeter, Target,
+    NODE_KEY,
 };
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 use serde_json::{json, Value};
@@ -30,12 +32,9 @@ struct Args {
     /// Documents of the Debian packages corpus to load (63,666 is all of it).
     #[arg(long, default_value_t = 63_666)]
     docs: usize,
-    /// Meilisearch nodes of the cluster (one replica group).
-    #[arg(long, default_value_t = 3)]
-    nodes: usize,
-    /// `S` of the cluster.
-    #[arg(long, default_value_t = 7)]
-    shards: u32,
+    /// Cluster layouts measured one after the other, as `nodes:S:RF` (one replica group each).
+    #[arg(long, value_delimiter = ',', default_value = "2:8:1,3:3:1,3:7:1,3:12:1,3:3:2,3:7:2,3:12:2")]
+    layouts: Vec<Layout>,
     /// Searches per measured run (the workload is cycled).
     #[arg(long, default_value_t = 2_000)]
     requests: usize,
@@ -47,6 +46,31 @@ struct Args {
     load_concurrency: usize,
     #[command(flatten)]
     paths: BenchPaths,
+}
+
+/// One cluster shape: nodes in one replica group, shards, replication factor.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    nodes: usize,
+    shards: u32,
+    rf: u32,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Layout, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [nodes, shards, rf] = parts.as_slice() else { return Err(format!("`{text}`: expected nodes:S:RF")) };
+        let number = |part: &str| part.parse::<u32>().map_err(|e| format!("`{text}`: {e}"));
+        Ok(Layout { nodes: number(nodes)? as usize, shards: number(shards)?, rf: number(rf)? })
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} nodes, S = {}, RF = {}", self.nodes, self.shards, self.rf)
+    }
 }
 
 /// The mixed workload: keyword, typo, prefix, multi-word, filtered, sorted, faceted,
@@ -190,9 +214,14 @@ struct TargetResult {
     /// The gateway's mean own time and node wait per search (ms) during the first latency run,
     /// from its `/metrics`; `None` for a node.
     split: Option<(f64, f64)>,
+    /// CPU seconds every Meilisearch node used per 1,000 searches during the first latency run.
+    node_cpu_per_1000: f64,
+    /// What the disagreement check found (empty for the single node).
+    disagreements: Vec<String>,
 }
 
 struct Report {
+    /// The single node first, then one per layout.
     results: Vec<TargetResult>,
     /// Right after the gateway started, before any request.
     gateway_rss_idle_kb: Option<u64>,
@@ -202,7 +231,6 @@ struct Report {
     gateway_rss_after_kb: Option<u64>,
     peak_reset: bool,
     queries: usize,
-    disagreements: Vec<String>,
     engine: String,
 }
 
@@ -216,7 +244,14 @@ async fn summary(target: &Target, name: &str) -> Result<(f64, f64)> {
     Ok((value("_sum"), value("_count")))
 }
 
-async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, args: &Args, is_gateway: bool) -> Result<TargetResult> {
+async fn measure(
+    name: String,
+    target: Arc<Target>,
+    node_pids: &[u32],
+    queries: &Arc<Vec<Value>>,
+    args: &Args,
+    is_gateway: bool,
+) -> Result<TargetResult> {
     eprintln!(
         "{name}: warm-up, then {} searches at each of {:?} in flight, then at {}",
         args.requests, args.latency_concurrency, args.load_concurrency
@@ -224,13 +259,20 @@ async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, a
     run_workload(&target, queries, queries.len() * 2, 4).await?;
     let mut latency = Vec::new();
     let mut split = None;
+    let mut node_cpu_per_1000 = 0.0;
     for (at, &concurrency) in args.latency_concurrency.iter().enumerate() {
+        let nodes: Vec<(String, u32)> = node_pids.iter().map(|&pid| (format!("node {pid}"), pid)).collect();
+        let meter = CpuMeter::start(&nodes);
         let before = if is_gateway && at == 0 {
             Some((summary(&target, "miroir_search_gateway_seconds").await?, summary(&target, "miroir_search_node_wait_seconds").await?))
         } else {
             None
         };
         latency.push(run_workload(&target, queries, args.requests, concurrency).await?);
+        if at == 0 {
+            let seconds: f64 = meter.used().iter().map(|(_, seconds)| seconds).sum();
+            node_cpu_per_1000 = seconds * 1000.0 / args.requests as f64;
+        }
         if let Some(((own_sum, own_count), (wait_sum, _))) = before {
             let (own_after, count_after) = summary(&target, "miroir_search_gateway_seconds").await?;
             let (wait_after, _) = summary(&target, "miroir_search_node_wait_seconds").await?;
@@ -239,7 +281,7 @@ async fn measure(name: String, target: Arc<Target>, queries: &Arc<Vec<Value>>, a
         }
     }
     let load = run_workload(&target, queries, args.requests, args.load_concurrency).await?;
-    Ok(TargetResult { name, latency, load, split })
+    Ok(TargetResult { name, latency, load, split, node_cpu_per_1000, disagreements: Vec::new() })
 }
 
 async fn bench(args: &Args) -> Result<Report> {
@@ -249,37 +291,48 @@ async fn bench(args: &Args) -> Result<Report> {
     let queries = Arc::new(workload());
     let connections = args.latency_concurrency.iter().copied().fold(args.load_concurrency, usize::max);
 
-    eprintln!("loading {} documents into one node and into the cluster", args.docs);
+    eprintln!("loading {} documents into one node", args.docs);
     let node = MeiliNodes::start_temp(&meilisearch, 1, NODE_KEY).await?;
     let single = Arc::new(Target::new(&node.urls()[0], NODE_KEY, connections)?);
     single.create_index().await?;
     single.ingest(&batches).await?;
-    let mut cluster = start_cluster(&binaries, &meilisearch, args.nodes, args.shards, 1).await?;
-    let gateway_rss_idle_kb = proc_status_kb(cluster.miroir().gateway.pid(), "VmRSS:");
-    let gateway = Arc::new(gateway_target(&cluster, connections)?);
-    gateway.create_index().await?;
-    gateway.ingest(&batches).await?;
-    for target in [&single, &gateway] {
-        let count = target.document_count().await?;
-        ensure!(count == args.docs as u64, "{} holds {count} documents, {} were sent", target.url, args.docs);
-    }
-    let disagreements = disagreements(&single, &gateway, &queries).await?;
+    ensure!(single.document_count().await? == args.docs as u64, "the single node lost documents");
+    let mut results = vec![measure("one node, direct".into(), Arc::clone(&single), &node.pids(), &queries, args, false).await?];
 
-    let one = measure("one node, direct".into(), Arc::clone(&single), &queries, args, false).await?;
-    let gateway_pid = cluster.miroir().gateway.pid();
-    let gateway_rss_before_kb = proc_status_kb(gateway_pid, "VmRSS:");
-    let peak_reset = reset_peak_rss(gateway_pid);
-    let many =
-        measure(format!("gateway, {} nodes, S = {}, RF = 1", args.nodes, args.shards), Arc::clone(&gateway), &queries, args, true).await?;
+    let (mut rss_idle, mut rss_before, mut rss_peak, mut rss_after, mut peak_reset) = (None, None, None, None, false);
+    for (at, layout) in args.layouts.iter().enumerate() {
+        eprintln!("{layout}: loading {} documents through the gateway", args.docs);
+        let mut cluster = start_cluster(&binaries, &meilisearch, layout.nodes, layout.shards, layout.rf).await?;
+        let gateway_pid = cluster.miroir().gateway.pid();
+        let idle = proc_status_kb(gateway_pid, "VmRSS:");
+        let gateway = Arc::new(gateway_target(&cluster, connections)?);
+        gateway.create_index().await?;
+        gateway.ingest(&batches).await?;
+        let count = gateway.document_count().await?;
+        ensure!(count == args.docs as u64, "{layout}: the cluster holds {count} documents, {} were sent", args.docs);
+        let differ = disagreements(&single, &gateway, &queries).await?;
+        if at == 0 {
+            rss_idle = idle;
+            rss_before = proc_status_kb(gateway_pid, "VmRSS:");
+            peak_reset = reset_peak_rss(gateway_pid);
+        }
+        let node_pids = cluster.nodes.pids();
+        let mut result = measure(format!("gateway, {layout}"), Arc::clone(&gateway), &node_pids, &queries, args, true).await?;
+        result.disagreements = differ;
+        if at == 0 {
+            rss_peak = proc_status_kb(gateway_pid, "VmHWM:");
+            rss_after = proc_status_kb(gateway_pid, "VmRSS:");
+        }
+        results.push(result);
+    }
     Ok(Report {
-        results: vec![one, many],
-        gateway_rss_idle_kb,
-        gateway_rss_before_kb,
-        gateway_peak_rss_kb: proc_status_kb(gateway_pid, "VmHWM:"),
-        gateway_rss_after_kb: proc_status_kb(gateway_pid, "VmRSS:"),
+        results,
+        gateway_rss_idle_kb: rss_idle,
+        gateway_rss_before_kb: rss_before,
+        gateway_peak_rss_kb: rss_peak,
+        gateway_rss_after_kb: rss_after,
         peak_reset,
         queries: queries.len(),
-        disagreements,
         engine: engine_name(&meilisearch),
     })
 }
@@ -290,22 +343,32 @@ fn ms(d: Duration) -> String {
 
 fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
     let mut out = String::from("## Search\n\n");
+    let layouts: Vec<String> = args.layouts.iter().map(|l| format!("{}:{}:{}", l.nodes, l.shards, l.rf)).collect();
     out.push_str(&format!(
         "Nodes: **{}**. Machine: 2 cores, 24 GiB; client, gateway, NATS, indexer and every node share it over loopback \
          (1-min load average {load_before} before, {} after). Date: {}.\n\
-         Command: `cargo build --release --workspace --bins && target/release/bench_search --docs {} --requests {} --write-docs docs/benchmarks.md`.\n\n",
+         Command: `cargo build --release --workspace --bins && target/release/bench_search --docs {} --requests {} --layouts {} --write-docs docs/benchmarks.md`.\n\n",
         report.engine,
         load_average(),
         time::OffsetDateTime::now_utc().date(),
         args.docs,
         args.requests,
+        layouts.join(","),
     ));
     out.push_str(&format!(
-        "{} documents in one node and, through the gateway, in {} nodes (S = {}, RF = 1). The workload cycles {} searches: \
-         keyword, typo, prefix, multi-word, filtered (string and array forms), sorted, faceted, placeholder, deep offset and \
-         page/hitsPerPage. Each target gets a warm-up, then {} searches at each of {:?} in flight and {} with {} in flight \
-         (throughput and memory). Latency is measured at the client, from sending the request to reading the whole body.\n\n",
-        args.docs, args.nodes, args.shards, report.queries, args.requests, args.latency_concurrency, args.requests, args.load_concurrency
+        "{} documents in one node and, through the gateway, in each cluster layout (one replica group; a node keeps the \
+         shards it holds at one replica rank in one node index). The workload cycles {} searches: keyword, typo, prefix, \
+         multi-word, filtered (string and array forms), sorted, faceted, placeholder, deep offset and page/hitsPerPage. Each \
+         target gets a warm-up, then {} searches at each of {:?} in flight and {} with {} in flight (throughput). Latency is \
+         measured at the client, from sending the request to reading the whole body; node CPU is every Meilisearch \
+         process's user + system time during the {}-in-flight run, per 1,000 searches.\n\n",
+        args.docs,
+        report.queries,
+        args.requests,
+        args.latency_concurrency,
+        args.requests,
+        args.load_concurrency,
+        args.latency_concurrency[0]
     ));
     out.push_str("| target | in flight | p50 (ms) | p99 (ms) | searches/s |\n|---|---:|---:|---:|---:|\n");
     for r in &report.results {
@@ -320,36 +383,36 @@ fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
             ));
         }
     }
-    let [one, gateway] = [&report.results[0], &report.results[1]];
+    let one = &report.results[0];
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-    out.push('\n');
-    for (at, in_flight) in args.latency_concurrency.iter().enumerate() {
-        let (g, o) = (&gateway.latency[at], &one.latency[at]);
+    let busy = args.latency_concurrency.get(1).copied().unwrap_or(args.load_concurrency);
+    let busy_run = |r: &TargetResult| r.latency.get(1).unwrap_or(&r.load).throughput();
+    out.push_str(&format!(
+        "\nEach layout against one node: latency at {} in flight, throughput at {busy} in flight, node CPU seconds per 1,000 \
+         searches. Targets (search-cost issue): 2 nodes, S = 8: p50 ≤ 1.10×, p99 ≤ 1.25×, throughput ≥ 0.9×; 3 nodes: latency \
+         and node CPU no more than 5 % above S = 3's.\n\n\
+         | layout | p50 | p99 | throughput | node CPU s / 1,000 | gateway's own ms | node wait ms |\n|---|---:|---:|---:|---:|---:|---:|\n\
+         | one node | 1.00× | 1.00× | 1.00× | {:.2} | — | — |\n",
+        args.latency_concurrency[0], one.node_cpu_per_1000
+    ));
+    for r in &report.results[1..] {
+        let (g, o) = (&r.latency[0], &one.latency[0]);
+        let (own, wait) = r.split.map_or(("—".to_owned(), "—".to_owned()), |(own, wait)| (format!("{own:.2}"), format!("{wait:.2}")));
         out.push_str(&format!(
-            "Gateway ÷ one node, {in_flight} in flight: p50 {:.2}×, p99 {:.2}×, throughput {:.2}×.\n",
+            "| {} | {:.2}× | {:.2}× | {:.2}× | {:.2} ({:.2}×) | {own} | {wait} |\n",
+            r.name.trim_start_matches("gateway, "),
             ratio(g.percentile(50.0), o.percentile(50.0)),
             ratio(g.percentile(99.0), o.percentile(99.0)),
-            g.throughput() / o.throughput(),
-        ));
-    }
-    out.push_str(&format!(
-        "Gateway ÷ one node, {} in flight: throughput {:.2}×. Targets (search-cost issue): p50 ≤ 1.10×, p99 ≤ 1.25× at 1 in flight; \
-         throughput ≥ 0.9× at 8.\n\n",
-        args.load_concurrency,
-        gateway.load.throughput() / one.load.throughput(),
-    ));
-    if let Some((own, wait)) = gateway.split {
-        out.push_str(&format!(
-            "Where a gateway search's time goes ({} in flight, means from the gateway's `/metrics`, `docs/metrics.md`): \
-             {own:.2} ms the gateway's own work (index metadata, planning, merge, answer) and {wait:.2} ms waiting for the nodes' \
-             answers (one federated multi-search per node, in parallel).\n\n",
-            args.latency_concurrency[0]
+            busy_run(r) / busy_run(one),
+            r.node_cpu_per_1000,
+            r.node_cpu_per_1000 / one.node_cpu_per_1000,
         ));
     }
     let mib = |kb: Option<u64>| kb.map_or("unknown".to_owned(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0));
     out.push_str(&format!(
-        "Gateway resident memory: {} idle (just started), {} after loading the corpus through it, peak {} during its search \
-         runs ({}), {} after. Targets: ≤ 50 MB idle, ≤ 150 MB at {} concurrent searches.\n\n",
+        "\nGateway resident memory ({}): {} idle (just started), {} after loading the corpus through it, peak {} during its \
+         search runs ({}), {} after. Targets: ≤ 50 MB idle, ≤ 150 MB at {} concurrent searches.\n\n",
+        report.results.get(1).map_or("", |r| r.name.as_str()),
         mib(report.gateway_rss_idle_kb),
         mib(report.gateway_rss_before_kb),
         mib(report.gateway_peak_rss_kb),
@@ -357,14 +420,15 @@ fn markdown(args: &Args, report: &Report, load_before: &str) -> String {
         mib(report.gateway_rss_after_kb),
         args.load_concurrency,
     ));
-    if report.disagreements.is_empty() {
-        out.push_str("Every workload query returned the same total on both targets (and, for sorted queries, the same first page).\n");
+    let differing: Vec<String> = report.results[1..]
+        .iter()
+        .filter(|r| !r.disagreements.is_empty())
+        .map(|r| format!("{}: {}", r.name, r.disagreements.join("; ")))
+        .collect();
+    if differing.is_empty() {
+        out.push_str("Every workload query returned the same total on every target (and, for sorted queries, the same first page).\n");
     } else {
-        out.push_str(&format!(
-            "**{} queries answered differently** on the gateway: {}\n",
-            report.disagreements.len(),
-            report.disagreements.join("; ")
-        ));
+        out.push_str(&format!("**Queries answered differently** through the gateway: {}\n", differing.join(" | ")));
     }
     out
 }

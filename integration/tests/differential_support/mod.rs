@@ -13,7 +13,7 @@ use miroir_clients::node::{DocumentsMethod, NodeClient, NodeClientConfig, NodeEr
 use miroir_gateway::read::{ReadConfig, ReadError, ReadExecutor};
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
 use miroir_schemas::placement::Placement;
-use miroir_schemas::topology::{node_index_uid, Node, Topology};
+use miroir_schemas::topology::{node_index_uid, with_shard_rule, Node, ReplicaRank, Topology, SHARD_FIELD};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -74,11 +74,11 @@ pub fn client(id: &str, url: &str) -> NodeClient {
     NodeClient::new(NodeClientConfig::new(id, url, Some(MASTER_KEY.into()))).unwrap()
 }
 
-/// Creates `index` on `node` with the shared settings and documents; returns the task uids.
-pub async fn load(node: &NodeClient, index: &str, documents: &[&Value]) -> Vec<u64> {
+/// Creates `index` on `node` with `settings` and the documents; returns the task uids.
+pub async fn load(node: &NodeClient, index: &str, settings: &Value, documents: &[&Value]) -> Vec<u64> {
     let params = WriteParams { primary_key: Some("id".into()), custom_metadata: None };
     let mut tasks = vec![node.create_index(index, Some("id")).await.unwrap().task_uid];
-    tasks.push(node.update_settings(index, &settings()).await.unwrap().task_uid);
+    tasks.push(node.update_settings(index, settings).await.unwrap().task_uid);
     for chunk in documents.chunks(1000) {
         tasks.push(node.add_documents_ndjson(index, DocumentsMethod::Replace, ndjson(chunk), &params).await.unwrap().task_uid);
     }
@@ -101,16 +101,33 @@ pub fn topology(urls: &[String], shards: u32, rf: u32) -> Topology {
     Topology::new(1, shards, rf, nodes).unwrap()
 }
 
-/// Loads `documents` into the cluster of `urls` as index `index`, placed by `topology`.
+/// Loads `documents` into the cluster of `urls` as index `index`, placed by `topology` and
+/// laid out as the indexer lays them out: on each node, one node index per replica rank
+/// holding the shards the node holds at that rank, each document carrying its shard, the
+/// filterable rule for the shard field first.
 pub async fn load_cluster(clients: &[NodeClient], topology: &Topology, index: &str, documents: &[Value]) {
     let placement = Placement::new(topology.clone());
     let by_shard = placement.partition_by_shard(documents.iter(), |d| d["id"].as_str().unwrap());
+    let mut node_settings = settings();
+    node_settings["filterableAttributes"] = with_shard_rule(&node_settings["filterableAttributes"]);
     let mut pending: Vec<(usize, Vec<u64>)> = Vec::new();
-    for shard in placement.shards() {
-        let shard_documents = by_shard.get(&shard).cloned().unwrap_or_default();
-        for holder in placement.replicas(shard) {
-            let at = topology.nodes.iter().position(|n| n.id == holder.id).unwrap();
-            let tasks = load(&clients[at], &node_index_uid(index, shard), &shard_documents).await;
+    for (at, node) in topology.nodes.iter().enumerate() {
+        for rank in (0..topology.replication_factor).map(ReplicaRank) {
+            let shards = placement.shards_of_node_at(&node.id, rank);
+            if shards.is_empty() {
+                continue;
+            }
+            let held: Vec<Value> = shards
+                .iter()
+                .flat_map(|shard| by_shard.get(shard).into_iter().flatten().map(move |document| (shard, document)))
+                .map(|(shard, document)| {
+                    let mut document = (*document).clone();
+                    document[SHARD_FIELD] = Value::String(shard.field_value());
+                    document
+                })
+                .collect();
+            let held: Vec<&Value> = held.iter().collect();
+            let tasks = load(&clients[at], &node_index_uid(index, rank), &node_settings, &held).await;
             pending.push((at, tasks));
         }
     }
@@ -136,12 +153,14 @@ pub struct Layout {
     pub rf: u32,
 }
 
-/// Every layout differential tests compare: S ∈ {1, 7}, RF ∈ {1, 2}.
-pub const LAYOUTS: [Layout; 4] = [
+/// Every layout differential tests compare: S ∈ {1, 7, 12}, RF ∈ {1, 2}.
+pub const LAYOUTS: [Layout; 6] = [
     Layout { index: "deb_s1_rf1", shards: 1, rf: 1 },
     Layout { index: "deb_s1_rf2", shards: 1, rf: 2 },
     Layout { index: "deb_s7_rf1", shards: 7, rf: 1 },
     Layout { index: "deb_s7_rf2", shards: 7, rf: 2 },
+    Layout { index: "deb_s12_rf1", shards: 12, rf: 1 },
+    Layout { index: "deb_s12_rf2", shards: 12, rf: 2 },
 ];
 
 /// The corpus on one node and, in every layout, on a 3-node cluster.
@@ -165,7 +184,7 @@ pub async fn fixture(documents: usize, layouts: &[Layout]) -> Fixture {
         enable_network(node).await;
     }
     let all: Vec<&Value> = documents.iter().collect();
-    let single_tasks = load(&single, SINGLE, &all).await;
+    let single_tasks = load(&single, SINGLE, &settings(), &all).await;
     let mut clusters = Vec::new();
     for layout in layouts {
         let topology = topology(&cluster_urls, layout.shards, layout.rf);

@@ -1,10 +1,10 @@
 //! What the nodes hold, read directly from every node, against what was written, placed by HRW.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use miroir_clients::node::NodeClient;
 use miroir_schemas::placement::Placement;
-use miroir_schemas::topology::{node_index_uid, ShardId};
+use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -90,20 +90,69 @@ fn describe_difference(place: &str, actual: &NodeIndexDocuments, expected: &Node
     ))
 }
 
+/// The node indexes of `index` on a node of the snapshot: rank → documents.
+fn node_indexes_of<'s>(
+    snapshot: &'s Snapshot,
+    node: &str,
+    index: &'s str,
+) -> impl Iterator<Item = (ReplicaRank, &'s NodeIndexDocuments)> + 's {
+    snapshot.get(node).into_iter().flatten().filter_map(move |(uid, documents)| match parse_node_index_uid(uid) {
+        Some((of, rank)) if of == index => Some((rank, documents)),
+        _ => None,
+    })
+}
+
+/// The documents of `shard` of `index` on `node`, their shard field checked and removed, and
+/// the ranks of the node indexes they were found in.
+fn shard_documents(snapshot: &Snapshot, node: &str, index: &str, shard: ShardId) -> (NodeIndexDocuments, BTreeSet<ReplicaRank>) {
+    let mut found = NodeIndexDocuments::new();
+    let mut ranks = BTreeSet::new();
+    for (rank, documents) in node_indexes_of(snapshot, node, index) {
+        for (id, document) in documents {
+            let value = document.get(SHARD_FIELD).and_then(Value::as_str);
+            if value.and_then(ShardId::from_field_value) == Some(shard) {
+                let mut document = document.clone();
+                document.remove(SHARD_FIELD);
+                found.insert(id.clone(), document);
+                ranks.insert(rank);
+            }
+        }
+    }
+    (found, ranks)
+}
+
 /// Every way the nodes of `snapshot` differ from `contents` of `index` placed by `placement`:
-/// each document on exactly the replicas of its HRW shard, identical there, and on no other
-/// node. Nodes missing from the snapshot are not checked.
+/// each document on exactly the replicas of its HRW shard, in the node index of the replica's
+/// rank, identical there, and on no other node; every document carries a shard field naming a
+/// shard. Nodes missing from the snapshot are not checked.
 pub fn placement_differences(snapshot: &Snapshot, placement: &Placement, index: &str, contents: &Contents) -> Vec<String> {
     let empty = NodeIndexDocuments::new();
     let mut differences = Vec::new();
+    let checked = || placement.topology().nodes.iter().filter(|n| snapshot.contains_key(&n.id));
+    for node in checked() {
+        for (rank, documents) in node_indexes_of(snapshot, &node.id, index) {
+            let unmarked =
+                documents.values().filter(|d| d.get(SHARD_FIELD).and_then(Value::as_str).and_then(ShardId::from_field_value).is_none());
+            if let Some(document) = unmarked.into_iter().next() {
+                differences.push(format!(
+                    "{} {}: a document without a valid shard field: {document:?}",
+                    node.id,
+                    node_index_uid(index, rank)
+                ));
+            }
+        }
+    }
     for shard in placement.shards() {
         let expected = shard_slice(placement, contents, shard);
-        let holders: Vec<&str> = placement.replicas(shard).iter().map(|n| n.id.as_str()).collect();
-        let uid = node_index_uid(index, shard);
-        for node in placement.topology().nodes.iter().filter(|n| snapshot.contains_key(&n.id)) {
-            let actual = snapshot[&node.id].get(&uid).unwrap_or(&empty);
-            let wanted = if holders.contains(&node.id.as_str()) { &expected } else { &empty };
-            differences.extend(describe_difference(&format!("{} {uid}", node.id), actual, wanted));
+        for node in checked() {
+            let (actual, ranks) = shard_documents(snapshot, &node.id, index, shard);
+            let rank = placement.rank_of(shard, &node.id);
+            let wanted = if rank.is_some() { &expected } else { &empty };
+            let place = format!("{} {shard} of {index}", node.id);
+            differences.extend(describe_difference(&place, &actual, wanted));
+            if ranks.iter().any(|r| Some(*r) != rank) {
+                differences.push(format!("{place}: found in the node indexes of ranks {ranks:?}, placed at {rank:?}"));
+            }
         }
     }
     differences
@@ -113,8 +162,7 @@ pub fn placement_differences(snapshot: &Snapshot, placement: &Placement, index: 
 pub fn node_counts(snapshot: &Snapshot, placement: &Placement, index: &str, contents: &Contents) -> BTreeMap<String, (usize, usize)> {
     let mut counts = BTreeMap::new();
     for node in &placement.topology().nodes {
-        let held: usize =
-            placement.shards().filter_map(|shard| snapshot.get(&node.id)?.get(&node_index_uid(index, shard))).map(BTreeMap::len).sum();
+        let held: usize = node_indexes_of(snapshot, &node.id, index).map(|(_, documents)| documents.len()).sum();
         let placed: usize = placement.shards_of_node(&node.id).into_iter().map(|shard| shard_slice(placement, contents, shard).len()).sum();
         counts.insert(node.id.clone(), (held, placed));
     }

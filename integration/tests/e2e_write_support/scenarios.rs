@@ -336,7 +336,7 @@ pub async fn bad_writes_change_nothing_on_any_node(cluster: &E2eCluster) {
                 let message = task["error"]["message"].as_str().unwrap_or_default();
                 if task["status"] != "failed" || task["error"]["code"] != code {
                     failures.push(format!("{}: expected a task failed with {code}, got {task}", write.name));
-                } else if message.contains("__shard-") {
+                } else if message.contains("__rank-") || message.contains("_miroir_shard") {
                     failures.push(format!("{}: the error names a node index: {message}", write.name));
                 }
             }

@@ -31,13 +31,10 @@ pub(super) fn balanced_holders(node_ids: &[&str], shard_names: &[String], rf: us
     let (floor, extra) = (total / nodes, total % nodes);
     let scores: Vec<Vec<u64>> = shard_names.iter().map(|shard| node_ids.iter().map(|id| hrw_hash(id, shard)).collect()).collect();
 
-    // Vertices: source, shards, nodes, each node's "ceiling" vertex, sink.
-    let source = 0;
-    let shard_vertex = |k: usize| 1 + k;
-    let node_vertex = |n: usize| 1 + shards + n;
-    let ceiling_vertex = |n: usize| 1 + shards + nodes + n;
-    let sink = 1 + shards + 2 * nodes;
-    let mut graph = FlowGraph::new(sink + 1);
+    let v = Vertices { shards, nodes };
+    let (source, sink) = (v.source(), v.sink());
+    let (shard_vertex, node_vertex, ceiling_vertex) = (|k| v.shard(k), |n| v.node(n), |n| v.ceiling(n));
+    let mut graph = FlowGraph::new(v.count());
     // Larger than any sum of scores along a path, so filling floors always wins.
     let floor_bonus: i128 = 1 << 100;
     for (k, shard_scores) in scores.iter().enumerate() {
@@ -66,6 +63,82 @@ pub(super) fn balanced_holders(node_ids: &[&str], shard_names: &[String], rf: us
             held
         })
         .collect()
+}
+
+/// Orders every shard's holders by **replica rank**: `ranked[k][r]` holds shard `k`'s rank-`r`
+/// copy. A node keeps the shards it holds at one rank in one node index (see
+/// `topology::node_index_uid`), and a search asks every node for one rank, so the ranks are
+/// balanced too: rank by rank, each node takes `⌊u/left⌋` or `⌈u/left⌉` of its `u` still unranked
+/// replicas (`left` ranks to go), preferring, among such choices, the highest total score. With
+/// `RF = 1` the order is the holders' own.
+pub(super) fn ranked_holders(holders: &[Vec<usize>], nodes: usize, score: impl Fn(usize, usize) -> u64) -> Vec<Vec<usize>> {
+    let shards = holders.len();
+    let rf = holders.iter().map(Vec::len).max().unwrap_or(0);
+    let mut unranked: Vec<Vec<usize>> = holders.to_vec();
+    let mut ranked: Vec<Vec<usize>> = vec![Vec::new(); shards];
+    for rank in 0..rf {
+        let left = rf - rank;
+        let mut remaining = vec![0usize; nodes];
+        unranked.iter().flatten().for_each(|&n| remaining[n] += 1);
+        let v = Vertices { shards, nodes };
+        let (source, sink) = (v.source(), v.sink());
+        let (shard_vertex, node_vertex, ceiling_vertex) = (|k| v.shard(k), |n| v.node(n), |n| v.ceiling(n));
+        let mut graph = FlowGraph::new(v.count());
+        let (floor_bonus, overflow_penalty): (i128, i128) = (-(1 << 100), 1 << 100);
+        let mut units = 0;
+        for (k, candidates) in unranked.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+            units += 1;
+            graph.add_edge(source, shard_vertex(k), 1, 0);
+            for &n in candidates {
+                graph.add_edge(shard_vertex(k), node_vertex(n), 1, -i128::from(score(k, n)));
+            }
+        }
+        for (n, &count) in remaining.iter().enumerate() {
+            graph.add_edge(node_vertex(n), sink, (count / left) as i64, floor_bonus);
+            if count % left > 0 {
+                graph.add_edge(node_vertex(n), ceiling_vertex(n), 1, 0);
+                graph.add_edge(ceiling_vertex(n), sink, 1, 0);
+            }
+            // Never needed when a balanced ranking exists; keeps every shard ranked otherwise.
+            graph.add_edge(node_vertex(n), sink, shards as i64, overflow_penalty);
+        }
+        let pushed = graph.push_cheapest_units(source, sink, units);
+        debug_assert_eq!(pushed, units, "every shard with an unranked holder gets a rank");
+        for (k, candidates) in unranked.iter_mut().enumerate() {
+            if let Some(at) = candidates.iter().position(|&n| graph.flow_between(shard_vertex(k), node_vertex(n)) > 0) {
+                ranked[k].push(candidates.remove(at));
+            }
+        }
+    }
+    ranked
+}
+
+/// The vertices of both flows: source, shards, nodes, each node's "ceiling" vertex (one unit
+/// above its floor), sink.
+struct Vertices {
+    shards: usize,
+    nodes: usize,
+}
+
+impl Vertices {
+    fn source(&self) -> usize {
+        0
+    }
+    fn shard(&self, k: usize) -> usize {
+        1 + k
+    }
+    fn node(&self, n: usize) -> usize {
+        1 + self.shards + n
+    }
+    fn ceiling(&self, n: usize) -> usize {
+        1 + self.shards + self.nodes + n
+    }
+    fn sink(&self) -> usize {
+        1 + self.shards + 2 * self.nodes
+    }
+    fn count(&self) -> usize {
+        self.sink() + 1
+    }
 }
 
 struct Edge {

@@ -126,23 +126,30 @@ fn agrees_with_three_real_enterprise_nodes() {
 // ---- shard → replicas ----
 
 #[test]
-fn replicas_are_balanced_within_each_group_best_score_first() {
+fn replicas_are_balanced_within_each_group_and_ranked() {
     let nodes = [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("b2", "b")];
     let p = placement(8, 2, &nodes);
     for shard in p.shards() {
         let name = shard.name();
         for group in ["a", "b"] {
-            let scores: Vec<u64> = p.replicas_in_group(shard, group).iter().map(|n| hrw_hash(&n.id, &name)).collect();
-            assert_eq!(scores.len(), 2, "{name} in {group}");
-            assert!(scores[0] > scores[1], "{name} in {group}: best score first");
+            let holders = p.replicas_in_group(shard, group);
+            assert_eq!(holders.len(), 2, "{name} in {group}");
+            for (rank, holder) in holders.iter().enumerate() {
+                assert_eq!(p.rank_of(shard, &holder.id), Some(ReplicaRank(rank as u32)), "{name} in {group}");
+            }
         }
         assert_eq!(p.replicas(shard).len(), 4);
     }
-    // 8 shards × RF 2 over 3 nodes: 16 replicas, so 5 or 6 each; over 2 nodes, everything on both.
+    // 8 shards × RF 2 over 3 nodes: 16 replicas, so 5 or 6 each, 2 or 3 at each rank; over 2
+    // nodes, everything on both, 4 at each rank.
     for id in ["a1", "a2", "a3"] {
         assert!((5..=6).contains(&p.shards_of_node(id).len()), "{id}");
+        for rank in [ReplicaRank(0), ReplicaRank(1)] {
+            assert!((2..=3).contains(&p.shards_of_node_at(id, rank).len()), "{id} at {rank}");
+        }
     }
     assert_eq!(p.shards_of_node("b1").len(), 8);
+    assert_eq!(p.shards_of_node_at("b1", ReplicaRank(0)).len(), 4);
 }
 
 #[test]
@@ -311,6 +318,42 @@ proptest! {
     }
 
     /// The order of nodes in the topology does not change where anything goes.
+    /// A read of some of a node's shards: one part per rank, covering exactly those shards,
+    /// whole exactly when it asks for everything the node index holds.
+    #[test]
+    fn node_index_parts_cover_what_is_asked(ids in node_ids(), shards in 1u32..40, rf in 1u32..4, pick in any::<u64>()) {
+        let p = single_group(shards, rf, &ids);
+        for id in &ids {
+            let held = p.shards_of_node(id);
+            let asked: Vec<ShardId> = held.iter().copied().enumerate().filter(|(i, _)| pick >> (i % 64) & 1 == 1).map(|(_, s)| s).collect();
+            let parts = p.node_index_parts(id, &asked);
+            let covered: Vec<ShardId> = { let mut c: Vec<ShardId> = parts.iter().flat_map(|part| part.shards.clone()).collect(); c.sort(); c };
+            prop_assert_eq!(&covered, &asked);
+            for part in &parts {
+                prop_assert!(part.shards.iter().all(|&s| p.rank_of(s, id) == Some(part.rank)));
+                prop_assert_eq!(part.whole, part.shards == p.shards_of_node_at(id, part.rank));
+            }
+            let all = p.node_index_parts(id, &held);
+            prop_assert!(all.iter().all(|part| part.whole), "asking for everything a node holds needs no filter");
+        }
+    }
+
+    /// A search asks every node for one rank, so every rank is spread like the shards are: at
+    /// each rank a node holds `⌊S/N⌋` to `⌈S/N⌉ + 1` shards, and its ranks differ by at most one.
+    #[test]
+    fn every_rank_is_spread_evenly(ids in node_ids(), shards in 1u32..120, rf in 1u32..4) {
+        let p = single_group(shards, rf, &ids);
+        let n = ids.len() as u32;
+        let rf = rf.min(n);
+        for id in &ids {
+            let counts: Vec<u32> = (0..rf).map(|r| p.shards_of_node_at(id, ReplicaRank(r)).len() as u32).collect();
+            let (low, high) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
+            prop_assert!(high - low <= 1, "{id}: {counts:?}");
+            prop_assert!(high <= shards.div_ceil(n) + 1 && low + 1 >= shards / n, "{id}: {counts:?} for S={shards} N={n}");
+            prop_assert_eq!(counts.iter().sum::<u32>() as usize, p.shards_of_node(id).len());
+        }
+    }
+
     #[test]
     fn placement_depends_on_the_node_set_only(ids in node_ids(), shards in 1u32..40, rf in 1u32..4) {
         let mut reversed = ids.clone();

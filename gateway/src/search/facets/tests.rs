@@ -2,7 +2,7 @@ use super::*;
 use serde_json::json;
 
 fn shard(distribution: Value, stats: Value) -> IndexFacets {
-    IndexFacets::parse("movies__shard-0", &json!({"distribution": distribution, "stats": stats})).unwrap()
+    IndexFacets::parse("movies__rank-0", &json!({"distribution": distribution, "stats": stats})).unwrap()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::search::score::ScoreValue;
-use miroir_schemas::topology::ShardId;
+use miroir_schemas::topology::{ReplicaRank, ShardId};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -16,12 +16,12 @@ fn hit(id: usize, score: f64, shard: u32, position: usize, extra: Value) -> Rank
             score: vec![ScoreValue::WeightedScore(score)],
             weighted_global_score: score,
             node_query: 0,
-            node_index_uid: format!("movies__shard-{shard}"),
+            node_index_uid: format!("movies__rank-{shard}"),
             extra_document: Map::new(),
             pinned_position: None,
             federation_key_position: 1,
         },
-        origin: QueryOrigin { query: 0, index_uid: "movies".into(), shard: ShardId(shard) },
+        origin: QueryOrigin { query: 0, index_uid: "movies".into(), shard: ShardId(shard), rank: ReplicaRank(shard), narrowed_to: None },
         position,
     }
 }

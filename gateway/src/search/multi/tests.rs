@@ -1,6 +1,7 @@
 use super::*;
 use crate::search::facets::FacetOrderRules;
 use crate::search::node_answer::NodeAnswer;
+use crate::search::plan::test_parts;
 
 fn body(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
@@ -20,15 +21,15 @@ fn federated_request() -> Map<String, Value> {
 #[test]
 fn a_federated_node_request_holds_every_query_once_per_shard_with_its_weight() {
     let plan = FederatedPlan::new(&federated_request(), |_| IndexSearchSettings::default()).unwrap();
-    let node = plan.node_request(&[ShardId(0), ShardId(1)]);
+    let node = plan.node_request(&test_parts(&[0, 1]));
     assert_eq!(
         node.body,
-        json!({"federation": {"limit": 3, "offset": 0, "facetsByIndex": {"packages__shard-0": ["section"], "packages__shard-1": ["section"]}},
+        json!({"federation": {"limit": 3, "offset": 0, "facetsByIndex": {"packages__rank-0": ["section"], "packages__rank-1": ["section"]}},
             "queries": [
-                {"q": "library", "indexUid": "packages__shard-0"},
-                {"q": "library", "indexUid": "packages__shard-1"},
-                {"q": "one", "federationOptions": {"weight": 2.0}, "indexUid": "numeric__shard-0"},
-                {"q": "one", "federationOptions": {"weight": 2.0}, "indexUid": "numeric__shard-1"}]})
+                {"q": "library", "indexUid": "packages__rank-0"},
+                {"q": "library", "indexUid": "packages__rank-1"},
+                {"q": "one", "federationOptions": {"weight": 2.0}, "indexUid": "numeric__rank-0"},
+                {"q": "one", "federationOptions": {"weight": 2.0}, "indexUid": "numeric__rank-1"}]})
     );
     assert_eq!(node.origins.iter().map(|o| (o.query, o.shard.0)).collect::<Vec<_>>(), vec![(0, 0), (0, 1), (1, 0), (1, 1)]);
 }
@@ -36,18 +37,18 @@ fn a_federated_node_request_holds_every_query_once_per_shard_with_its_weight() {
 #[test]
 fn federated_answers_merge_into_one_list_with_client_index_names_and_query_positions() {
     let plan = FederatedPlan::new(&federated_request(), |_| IndexSearchSettings::default()).unwrap();
-    let node_a = plan.node_request(&[ShardId(0), ShardId(1)]);
-    let node_b = plan.node_request(&[ShardId(2)]);
+    let node_a = plan.node_request(&test_parts(&[0, 1]));
+    let node_b = plan.node_request(&test_parts(&[2]));
     let answer_a = NodeAnswer::parse(&json!({
-        "hits": [node_hit(json!(1), "numeric__shard-1", 3, 2.0), node_hit(json!("libfoo"), "packages__shard-0", 0, 0.87)],
+        "hits": [node_hit(json!(1), "numeric__rank-1", 3, 2.0), node_hit(json!("libfoo"), "packages__rank-0", 0, 0.87)],
         "processingTimeMs": 3, "limit": 3, "offset": 0, "estimatedTotalHits": 60,
-        "facetsByIndex": {"packages__shard-0": {"distribution": {"section": {"libs": 2, "devel": 1}}, "stats": {}},
-                          "packages__shard-1": {"distribution": {"section": {"libs": 1}}, "stats": {}}}}))
+        "facetsByIndex": {"packages__rank-0": {"distribution": {"section": {"libs": 2, "devel": 1}}, "stats": {}},
+                          "packages__rank-1": {"distribution": {"section": {"libs": 1}}, "stats": {}}}}))
     .unwrap();
     let answer_b = NodeAnswer::parse(&json!({
-        "hits": [node_hit(json!("libbar"), "packages__shard-2", 0, 0.9)],
+        "hits": [node_hit(json!("libbar"), "packages__rank-2", 0, 0.9)],
         "processingTimeMs": 5, "limit": 3, "offset": 0, "estimatedTotalHits": 39,
-        "facetsByIndex": {"packages__shard-2": {"distribution": {"section": {"admin": 4}}, "stats": {}}}}))
+        "facetsByIndex": {"packages__rank-2": {"distribution": {"section": {"admin": 4}}, "stats": {}}}}))
     .unwrap();
     let results = [NodeResult { origins: node_a.origins, answer: answer_a }, NodeResult { origins: node_b.origins, answer: answer_b }];
     let response = plan.response(&results, Some("uid")).unwrap();
@@ -71,11 +72,11 @@ fn merge_facets_sums_across_indexes_and_refuses_inconsistent_orders() {
         "queries": [{"indexUid": "a"}, {"indexUid": "b"}]}));
     let facets = |index: &str, values: Value| {
         NodeAnswer::parse(&json!({"hits": [], "estimatedTotalHits": 0,
-            "facetsByIndex": {format!("{index}__shard-0"): {"distribution": {"genre": values}, "stats": {"year": {"min": 1.0, "max": 2.0}}}}}))
+            "facetsByIndex": {format!("{index}__rank-0"): {"distribution": {"genre": values}, "stats": {"year": {"min": 1.0, "max": 2.0}}}}}))
         .unwrap()
     };
     let plan = FederatedPlan::new(&request, |_| IndexSearchSettings::default()).unwrap();
-    let origins = plan.node_request(&[ShardId(0)]).origins;
+    let origins = plan.node_request(&test_parts(&[0])).origins;
     let results = [
         NodeResult { origins: origins.clone(), answer: facets("a", json!({"x": 1, "y": 2})) },
         NodeResult { origins: origins.clone(), answer: facets("b", json!({"w": 5, "y": 1})) },
@@ -101,12 +102,11 @@ fn plain_multi_search_answers_each_query_on_its_own() {
         .searches
         .iter()
         .map(|search| {
-            let node = search.node_request(&[ShardId(0)]);
+            let node = search.node_request(&test_parts(&[0]));
             let index = &search.merge.index_uid;
-            let answer = NodeAnswer::parse(
-                &json!({"hits": [node_hit(json!(index), &format!("{index}__shard-0"), 0, 0.5)], "estimatedTotalHits": 1}),
-            )
-            .unwrap();
+            let answer =
+                NodeAnswer::parse(&json!({"hits": [node_hit(json!(index), &format!("{index}__rank-0"), 0, 0.5)], "estimatedTotalHits": 1}))
+                    .unwrap();
             vec![NodeResult { origins: node.origins, answer }]
         })
         .collect();
@@ -137,13 +137,13 @@ fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more(
     let answer = |node_index: &str, hits: Vec<Value>| {
         NodeAnswer::parse(&json!({"hits": hits, "processingTimeMs": 1, "limit": 2, "offset": 0, "estimatedTotalHits": 9})).map(|answer| {
             let shard = miroir_schemas::topology::parse_node_index_uid(node_index).unwrap().1;
-            NodeResult { origins: plan.node_request(&[shard]).origins, answer }
+            NodeResult { origins: plan.node_request(&test_parts(&[shard.0])).origins, answer }
         })
     };
     // both shards' first hits are dramas: after the cross-shard distinct one hit is left
     let results = [
-        answer("movies__shard-0", vec![hit("a", "movies__shard-0", 0.9, "drama"), hit("b", "movies__shard-0", 0.8, "drama")]).unwrap(),
-        answer("movies__shard-1", vec![hit("c", "movies__shard-1", 0.85, "drama"), hit("d", "movies__shard-1", 0.7, "drama")]).unwrap(),
+        answer("movies__rank-0", vec![hit("a", "movies__rank-0", 0.9, "drama"), hit("b", "movies__rank-0", 0.8, "drama")]).unwrap(),
+        answer("movies__rank-1", vec![hit("c", "movies__rank-1", 0.85, "drama"), hit("d", "movies__rank-1", 0.7, "drama")]).unwrap(),
     ];
     let merged = plan.merge(&results).unwrap();
     assert_eq!(merged.page.len(), 1);
@@ -151,7 +151,7 @@ fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more(
     assert_eq!(plan.distinct_refill(&results, &merged), Some(8));
     let wider = plan.widened(8);
     assert_eq!(wider.node_fetch(), 8);
-    assert_eq!(wider.node_request(&[ShardId(0)]).body["federation"]["limit"], json!(8));
+    assert_eq!(wider.node_request(&test_parts(&[0])).body["federation"]["limit"], json!(8));
     // the node answers are exhausted (fewer hits than asked): settled
     assert_eq!(wider.distinct_refill(&results, &wider.merge(&results).unwrap()), None);
     // no distinct anywhere: never a refill

@@ -1,10 +1,11 @@
 use super::*;
+use crate::search::plan::test_parts;
 use crate::search::plan::{IndexSearchSettings, SearchPlan};
-use miroir_schemas::topology::ShardId;
+use miroir_schemas::topology::{ReplicaRank, ShardId};
 use serde_json::json;
 
 fn node_hit(id: &str, score: f64, extra: Value) -> Value {
-    let mut hit = json!({"id": id, "_federation": {"indexUid": "movies__shard-0", "queriesPosition": 0,
+    let mut hit = json!({"id": id, "_federation": {"indexUid": "movies__rank-0", "queriesPosition": 0,
         "weightedRankingScore": score, "weightedScoreValues": [{"weightedScore": score}], "extra_document": {}},
         "_rankingScore": score});
     hit.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -14,7 +15,16 @@ fn node_hit(id: &str, score: f64, extra: Value) -> Value {
 fn result(shard: u32, hits: Vec<Value>, total: usize) -> NodeResult {
     let body = json!({"hits": hits, "processingTimeMs": shard, "limit": 20, "offset": 0, "estimatedTotalHits": total});
     let answer = NodeAnswer::parse(&body).unwrap();
-    NodeResult { origins: vec![QueryOrigin { query: 0, index_uid: "movies".into(), shard: ShardId(shard) }], answer }
+    NodeResult {
+        origins: vec![QueryOrigin {
+            query: 0,
+            index_uid: "movies".into(),
+            shard: ShardId(shard),
+            rank: ReplicaRank(shard),
+            narrowed_to: None,
+        }],
+        answer,
+    }
 }
 
 #[test]
@@ -72,7 +82,7 @@ fn a_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
     assert_eq!(distinct_refill(&plan.merge, plan.node_fetch(), &results, &merged), Some(8));
     let wider = plan.widened(8);
     assert_eq!(wider.node_fetch(), 8);
-    assert_eq!(wider.node_request(&[ShardId(0)]).body["federation"]["limit"], json!(8));
+    assert_eq!(wider.node_request(&test_parts(&[0])).body["federation"]["limit"], json!(8));
 
     // a full page is still unsettled when a cut node's last hit ranks before the page's last
     let full_but_deep = [
@@ -111,7 +121,7 @@ fn widening_a_paged_search_keeps_page_one_for_exhaustive_totals() {
         IndexSearchSettings::default(),
     )
     .unwrap();
-    let federation = plan.widened(40).node_request(&[ShardId(0)]).body["federation"].clone();
+    let federation = plan.widened(40).node_request(&test_parts(&[0])).body["federation"].clone();
     assert_eq!((federation["page"].clone(), federation["hitsPerPage"].clone()), (json!(1), json!(40)));
 }
 
