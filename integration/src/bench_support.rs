@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::brokers::LogKind;
 use crate::cluster::Cluster;
 use crate::locate::MiroirBinaries;
+use crate::wait::{wait_until, Deadline, Progress};
 
 /// Where a cluster benchmark finds its inputs and writes its section.
 #[derive(Debug, Clone, clap::Args)]
@@ -108,17 +109,17 @@ impl Target {
 
     /// Waits until task `uid` succeeded (polling every 20 ms, as tight as an SDK's wait loop).
     pub async fn wait_succeeded(&self, uid: u64) -> Result<()> {
-        let give_up = Instant::now() + TASK_BOUND;
-        loop {
+        let deadline = Deadline::after(TASK_BOUND).polling_every(Duration::from_millis(20));
+        wait_until(deadline, format!("task {uid} did not finish"), async || {
             let (status, task) = self.get(&format!("/tasks/{uid}")).await?;
             match task["status"].as_str() {
-                Some("succeeded") => return Ok(()),
+                Some("succeeded") => Ok(Progress::Done(())),
                 Some("failed" | "canceled") => bail!("task {uid} did not succeed: {task}"),
                 _ if status != 200 && status != 404 => bail!("/tasks/{uid}: {status} {task}"),
-                _ if Instant::now() > give_up => bail!("task {uid} still not finished: {task}"),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => Ok(Progress::Waiting(task.to_string())),
             }
-        }
+        })
+        .await
     }
 
     /// Creates [`INDEX`] with its settings and waits for both (not timed).

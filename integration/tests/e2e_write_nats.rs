@@ -20,6 +20,7 @@ use e2e_write_support::gateway::Answer;
 use e2e_write_support::scenarios::{self, contents_of, create_index, documents_path, post_batches, CONVERGE_BOUND, INDEX};
 use e2e_write_support::{E2eCluster, TASK_BOUND};
 use miroir_integration::brokers::LogKind;
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use reqwest::Method;
 use serde_json::json;
 
@@ -77,16 +78,17 @@ async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
 
     cluster.cluster.broker.nats().restart().expect("restarting nats-server");
     // Clients retry on 503; every answer is a 503 until the gateway is reconnected, then a 202.
-    let give_up = std::time::Instant::now() + CONVERGE_BOUND;
-    let task = loop {
+    let deadline = Deadline::after(CONVERGE_BOUND).polling_every(Duration::from_millis(200));
+    let task = wait_until(deadline, "writes did not resume after the broker restarted", async || {
         let answer = cluster.gateway.ndjson(Method::POST, &documents_path(), ndjson(after)).await;
         if answer.status == 202 {
-            break answer.task_uid();
+            return Ok(Progress::Done(answer.task_uid()));
         }
         assert_refused(&answer, "adding documents after the broker restarted");
-        assert!(std::time::Instant::now() < give_up, "writes did not resume after the broker restarted: {answer:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        Ok(Progress::Waiting(format!("{answer:?}")))
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
     assert!(task > *tasks.last().unwrap(), "task uids keep increasing across the crash: {task} after {tasks:?}");
     cluster.gateway.expect_succeeded(&[task], TASK_BOUND).await;
     cluster.cluster.miroir().check_alive().expect("every Miroir process runs");

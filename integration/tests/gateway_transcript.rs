@@ -12,9 +12,10 @@
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use miroir_integration::recorded::{http_client, is_finished, send_recorded, start_cluster, Reply};
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::Value;
 
 /// Values that change from run to run (reference README), plus `progressTrace`, whose keys are
@@ -196,20 +197,27 @@ fn recorded_task_uid(path: &str) -> Option<u64> {
 
 /// Reads the task until it is final, as the recording did. A gateway may not have folded a
 /// just-acknowledged task yet, so `404` means "not seen yet" until the bound.
+/// Past the bound, the last reply is compared as it is (and will differ from the recording).
 async fn read_when_finished(client: &reqwest::Client, base: &str, request: &Value, path: &str) -> Reply {
-    let give_up = Instant::now() + TASK_BOUND;
-    loop {
+    let mut last = None;
+    let deadline = Deadline::after(TASK_BOUND).polling_every(POLL_INTERVAL);
+    let finished = wait_until(deadline, "the task did not finish", async || {
         let reply = send_recorded(client, base, request, path).await;
         let pending = match reply.status {
             200 => !reply.body["status"].as_str().is_some_and(is_finished),
             404 => true,
             _ => false,
         };
-        if !pending || Instant::now() > give_up {
-            return reply;
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+        Ok(match pending {
+            true => {
+                last = Some(reply);
+                Progress::Waiting(String::new())
+            }
+            false => Progress::Done(reply),
+        })
+    })
+    .await;
+    finished.unwrap_or_else(|_| last.expect("one reply was read"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use miroir_integration::process::is_running;
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
 const KEY: &str = "launcher-test-key";
@@ -150,14 +151,14 @@ async fn launcher_serves_and_stops_everything_on_sigterm() {
 
 /// Polls `GET /tasks/{uid}` until the task finishes (the bound only turns a hang into a failure).
 async fn finished_task(client: &reqwest::Client, url: &str, uid: u64) -> Value {
-    for _ in 0..1200 {
-        let task: Value = client.get(format!("{url}/tasks/{uid}")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
-        if task["status"] == "succeeded" || task["status"] == "failed" {
-            return task;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("task {uid} never finished");
+    let deadline = Deadline::after(Duration::from_secs(60)).polling_every(Duration::from_millis(50));
+    wait_until(deadline, format!("task {uid} never finished"), async || {
+        let task: Value = client.get(format!("{url}/tasks/{uid}")).bearer_auth(KEY).send().await?.json().await?;
+        let finished = task["status"] == "succeeded" || task["status"] == "failed";
+        Ok(if finished { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

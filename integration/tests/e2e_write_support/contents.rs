@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use miroir_clients::node::NodeClient;
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
 use reqwest::Method;
@@ -206,18 +207,15 @@ pub async fn wait_until_placed_on(
     contents: &Contents,
     bound: std::time::Duration,
 ) {
-    let give_up = std::time::Instant::now() + bound;
-    loop {
+    let nodes_named: Vec<&str> = nodes.iter().map(NodeClient::node_id).collect();
+    let deadline = Deadline::after(bound).polling_every(std::time::Duration::from_millis(200));
+    wait_until(deadline, format!("the nodes {nodes_named:?} did not reach the written contents"), async || {
         let differences = placement_differences(&snapshot(nodes).await, placement, index, contents);
-        if differences.is_empty() {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < give_up,
-            "the nodes {:?} did not reach the written contents within {bound:?}:\n{}",
-            nodes.iter().map(NodeClient::node_id).collect::<Vec<_>>(),
-            differences.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+        Ok(match differences.is_empty() {
+            true => Progress::Done(()),
+            false => Progress::Waiting(differences.iter().take(10).cloned().collect::<Vec<_>>().join("\n")),
+        })
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
 }

@@ -1,6 +1,8 @@
 //! The gateway as an SDK sees it: requests with the master key, task polling on `/tasks/{uid}`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 
 use serde_json::Value;
 
@@ -71,22 +73,18 @@ impl Gateway {
     /// Polls `/tasks/{uid}` until the task is finished and returns it. `bound` only turns a hang
     /// into a failure.
     pub async fn wait_task(&self, uid: u64, bound: Duration) -> Value {
-        let give_up = Instant::now() + bound;
-        loop {
+        let deadline = Deadline::after(bound).polling_every(POLL_INTERVAL);
+        wait_until(deadline, format!("task {uid} did not finish"), async || {
             let answer = self.get(&format!("/tasks/{uid}")).await;
             // A gateway may not have folded a just-acknowledged task yet: 404 means "not seen yet".
-            if answer.status == 200 {
-                match answer.body["status"].as_str() {
-                    Some("succeeded" | "failed" | "canceled") => return answer.body,
-                    Some("enqueued" | "processing") => {}
-                    other => panic!("task {uid} has status {other:?}: {}", answer.body),
-                }
-            } else {
-                assert_eq!(answer.status, 404, "GET /tasks/{uid}: {answer:?}");
+            match (answer.status, answer.body["status"].as_str()) {
+                (200, Some("succeeded" | "failed" | "canceled")) => Ok(Progress::Done(answer.body)),
+                (200, Some("enqueued" | "processing")) | (404, _) => Ok(Progress::Waiting(answer.body.to_string())),
+                (status, other) => anyhow::bail!("GET /tasks/{uid}: {status}, status {other:?}: {}", answer.body),
             }
-            assert!(Instant::now() < give_up, "task {uid} did not finish within {bound:?}: {}", answer.body);
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        })
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"))
     }
 
     /// Waits for every task and asserts each `succeeded`.
