@@ -1,7 +1,7 @@
 //! Query parameters and index uids, checked with Meilisearch's messages.
 
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::topology::{node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{node_index_uid, ReplicaRank};
 
 use crate::request_errors::{query_param_repeated, query_param_unexpected, query_param_unknown};
 

@@ -18,8 +18,9 @@ use miroir_gateway::search::score::compare_hits;
 use miroir_gateway::search::{
     merge_search, search_response, IndexSearchSettings, NodeAnswer, NodeHit, NodeResult, QueryOrigin, SearchPlan,
 };
+use miroir_schemas::node_layout::ReplicaRank;
 use miroir_schemas::placement::NodeIndexPart;
-use miroir_schemas::topology::{ReplicaRank, ShardId};
+use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};

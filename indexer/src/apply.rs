@@ -10,8 +10,8 @@ use crate::request::{build_request, per_task_runs, spans_several_tasks, NodeRequ
 use miroir_clients::node::{NodeError, TaskStatus, TaskView};
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::node_layout::{shard_filter_rule, with_shard_rule, ReplicaRank};
 use miroir_schemas::task_log::ReplicaStatus;
-use miroir_schemas::topology::{shard_filter_rule, with_shard_rule, ReplicaRank};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::ops::Range;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use miroir_clients::node::{NodeError, TaskStatus, TaskView};
 use miroir_schemas::envelope::DocumentMethod;
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::topology::SHARD_FIELD;
+use miroir_schemas::node_layout::SHARD_FIELD;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;

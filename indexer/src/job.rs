@@ -11,9 +11,9 @@ use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
 use miroir_clients::log::Record;
 use miroir_schemas::envelope::{decode, OpEnvelope};
+use miroir_schemas::node_layout::ReplicaRank;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
-use miroir_schemas::topology::ReplicaRank;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

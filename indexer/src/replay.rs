@@ -8,7 +8,7 @@ use crate::apply::{outcomes_of_task, OpOutcome};
 use crate::checkpoint::Marker;
 use crate::request::{build_request, PositionedOp};
 use miroir_clients::node::{TaskStatus, TaskView};
-use miroir_schemas::topology::ReplicaRank;
+use miroir_schemas::node_layout::ReplicaRank;
 
 /// The outcome of each of `ops` (one node index, log order, all at or below the replica's
 /// checkpoint) according to `tasks` (that node index's tasks, newest first). `None` where no

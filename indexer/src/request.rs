@@ -6,7 +6,8 @@
 use crate::batch::Batchable;
 use bytes::Bytes;
 use miroir_schemas::envelope::{DocumentMethod, Op, OpEnvelope};
-use miroir_schemas::topology::{narrowed_to_shards, node_index_uid, with_shard_rule, ReplicaRank, ShardId, SHARD_FIELD};
+use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, with_shard_rule, ReplicaRank, SHARD_FIELD};
+use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 
 /// One `ops` record with where it sits in the log.

@@ -252,7 +252,7 @@ impl Indexer {
                         // Tasks of this replica still waiting for parts are replayed whole.
                         let from = state.events.oldest_open_position_of(&result.replica).map_or(position, |o| o.min(position));
                         // Logged as index + rank: node index names stay internal, even in logs.
-                        let (index, rank) = miroir_schemas::topology::parse_node_index_uid(&result.node_index)
+                        let (index, rank) = miroir_schemas::node_layout::parse_node_index_uid(&result.node_index)
                             .map(|(index, rank)| (index.to_owned(), rank.to_string()))
                             .unwrap_or_default();
                         tracing::warn!(node = %result.replica, index, rank, position, from, "replica unavailable; marked lagging");

@@ -11,9 +11,10 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, PartitionReader, Topic, WriteLog};
 use miroir_schemas::envelope::{decode, encode, DocumentMethod, Op, OpEnvelope};
+use miroir_schemas::node_layout::{node_index_uid, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ShardTarget, TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::topology::{node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
+use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 
 use crate::brokers::LogKind;

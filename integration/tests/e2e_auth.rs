@@ -14,7 +14,8 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use miroir_integration::cluster::Cluster;
 use miroir_integration::recorded::{http_client, is_finished, start_cluster, MASTER_KEY};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
-use miroir_schemas::topology::{node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
+use miroir_schemas::node_layout::{node_index_uid, ReplicaRank, SHARD_FIELD};
+use miroir_schemas::topology::ShardId;
 use serde_json::{json, Value};
 
 const INDEX: &str = "tenants";

@@ -8,7 +8,7 @@ use miroir_integration::brokers::LogKind;
 use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, CONVERGE_TIMEOUT, INDEX};
 use miroir_integration::process::ManagedProcess;
 use miroir_integration::wait::{wait_until, Deadline, Progress};
-use miroir_schemas::topology::{node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{node_index_uid, ReplicaRank};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use anyhow::Result;
 use miroir_integration::brokers::LogKind;
 use miroir_integration::indexer_cluster::{event_counts, IndexerCluster, INDEX};
 use miroir_schemas::envelope::DocumentMethod;
-use miroir_schemas::topology::{node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{node_index_uid, ReplicaRank};
 use serde_json::{json, Map, Value};
 
 fn doc(id: &str, title: &str) -> Map<String, Value> {

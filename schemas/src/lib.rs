@@ -2,7 +2,10 @@
 //!
 //! Module map:
 //! * [`topology`], [`placement`]: the cluster's shape; which shard a document belongs to and
-//!   which nodes hold a shard (rendezvous hashing, bit-compatible with Meilisearch Enterprise).
+//!   which nodes hold a shard (rendezvous hashing, bit-compatible with Meilisearch Enterprise),
+//!   at which replica rank.
+//! * [`node_layout`]: how a node holds an index (one node index per replica rank, documents
+//!   tagged with their shard) and how node messages become the client's.
 //! * [`envelope`], [`task_log`], [`meta_log`]: every record Miroir writes to its logs (`ops`,
 //!   `tasks`, `task-events`, `meta`), versioned.
 //! * [`tasks`], [`details`], [`cancelation`]: where a task's status comes from — the task record
@@ -20,6 +23,7 @@ pub mod envelope;
 pub mod error;
 pub mod filter;
 pub mod meta_log;
+pub mod node_layout;
 pub mod payload;
 pub mod placement;
 pub mod task_log;

@@ -14,7 +14,8 @@
 //! Document ids are hashed as Meilisearch sees them externally: the string itself, or the
 //! decimal rendering of an integer id.
 
-use crate::topology::{Node, ReplicaRank, ShardId, Topology};
+use crate::node_layout::ReplicaRank;
+use crate::topology::{Node, ShardId, Topology};
 use std::collections::BTreeMap;
 use xxhash_rust::xxh3::xxh3_64;
 

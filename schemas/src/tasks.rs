@@ -91,7 +91,7 @@ pub fn fold_task(task_uid: u64, record: &TaskRecord, events: &[TaskEvent]) -> Ta
             error: Some(match &failed.error {
                 Some(error) => {
                     let mut error = error.clone();
-                    error.message = crate::topology::client_message(&error.message);
+                    error.message = crate::node_layout::client_message(&error.message);
                     error
                 }
                 None => ResponseError::new(crate::error::Code::Internal, "A replica failed without reporting an error."),

@@ -18,7 +18,8 @@ use super::transport::NodeCall;
 use crate::search::node_answer::hide_shard_field;
 use crate::search::score::compare_sort_values;
 
-use miroir_schemas::topology::{narrowed_to_shards, ShardId};
+use miroir_schemas::node_layout::narrowed_to_shards;
+use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;

@@ -4,9 +4,9 @@
 //! is mapped back to the client's query (or dropped for a single-index search). Pure.
 
 use miroir_schemas::error::ResponseError;
-use miroir_schemas::topology::client_message;
+use miroir_schemas::node_layout::client_message;
 #[cfg(test)]
-use miroir_schemas::topology::rewrite_node_index_names;
+use miroir_schemas::node_layout::rewrite_node_index_names;
 
 const QUERY_PREFIX_START: &str = "Inside `.queries[";
 const QUERY_PREFIX_END: &str = "]`: ";

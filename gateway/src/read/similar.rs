@@ -13,8 +13,9 @@ use super::executor::{narrowed_body, ReadAnswer, ReadExecutor};
 use super::transport::NodeCall;
 use crate::search::similar::{merge, target_vector, ShardAnswer, SimilarPlan};
 use miroir_schemas::error::Code;
+use miroir_schemas::node_layout::ReplicaRank;
 use miroir_schemas::placement::NodeIndexPart;
-use miroir_schemas::topology::{ReplicaRank, ShardId};
+use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
 

@@ -9,9 +9,10 @@ use axum::http::HeaderMap;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{DocumentMethod, Op};
 use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::node_layout::SHARD_FIELD;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskType;
-use miroir_schemas::topology::{ShardId, SHARD_FIELD};
+use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 
 use crate::auth::Auth;

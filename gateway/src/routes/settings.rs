@@ -13,8 +13,9 @@ use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::error::ResponseError;
+use miroir_schemas::node_layout::{node_index_uid, without_shard_rule, ReplicaRank};
 use miroir_schemas::task_log::TaskType;
-use miroir_schemas::topology::{node_index_uid, without_shard_rule, ReplicaRank, ShardId};
+use miroir_schemas::topology::ShardId;
 use reqwest::Method as NodeMethod;
 use serde_json::Value;
 

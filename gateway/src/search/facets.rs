@@ -17,7 +17,7 @@
 use super::error::MergeError;
 use super::hit_values::{visit_facet_values, FacetValue};
 use miroir_schemas::filter::normalize_facet;
-use miroir_schemas::topology::SHARD_FIELD;
+use miroir_schemas::node_layout::SHARD_FIELD;
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};

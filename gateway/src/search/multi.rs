@@ -10,8 +10,8 @@ use super::single::{
     client_hit, insert_hits_info, merged_total, ranked_streams, refill, search_response, semantic_hit_count, MergedSearch, NodeResult,
 };
 use miroir_schemas::error::Code;
+use miroir_schemas::node_layout::parse_node_index_uid;
 use miroir_schemas::placement::NodeIndexPart;
-use miroir_schemas::topology::parse_node_index_uid;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 use super::error::MergeError;
 use super::facets::IndexFacets;
 use super::score::ScoreValue;
-use miroir_schemas::topology::SHARD_FIELD;
+use miroir_schemas::node_layout::SHARD_FIELD;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -4,8 +4,9 @@
 use super::error::MergeError;
 use super::facets::{FacetOrderRules, DEFAULT_MAX_VALUES_PER_FACET};
 use miroir_schemas::error::Code;
+use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, ReplicaRank};
 use miroir_schemas::placement::NodeIndexPart;
-use miroir_schemas::topology::{narrowed_to_shards, node_index_uid, ReplicaRank, ShardId};
+use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 
 /// Meilisearch's default `limit` / `hitsPerPage`.

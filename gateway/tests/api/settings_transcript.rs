@@ -65,7 +65,7 @@ async fn fake_node(settings: Value, holds: &'static str, seen: Seen) -> String {
 
 /// A node holding user index `holds` has it under a node index of some rank (`holds__rank-r`).
 fn answer(index: &str, holds: &str, body: Value) -> (StatusCode, Json<Value>) {
-    if miroir_schemas::topology::parse_node_index_uid(index).is_some_and(|(uid, _)| uid == holds) {
+    if miroir_schemas::node_layout::parse_node_index_uid(index).is_some_and(|(uid, _)| uid == holds) {
         (StatusCode::OK, Json(body))
     } else {
         let message = format!("Index `{index}` not found.");

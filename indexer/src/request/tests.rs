@@ -65,7 +65,7 @@ fn filters_and_clears_are_narrowed_to_the_shard_and_settings_keep_the_rule_first
         let settings = json!({"filterableAttributes": value, "searchableAttributes": ["t"]}).as_object().unwrap().clone();
         build_request(&[op(1, 1, Op::UpdateSettings { settings })], ReplicaRank(0))
     };
-    let rule = miroir_schemas::topology::shard_filter_rule();
+    let rule = miroir_schemas::node_layout::shard_filter_rule();
     assert_eq!(
         settings(json!(["genre"])),
         NodeRequest::UpdateSettings(

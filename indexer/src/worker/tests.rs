@@ -4,8 +4,9 @@ use super::*;
 use crate::fake_node::{Docs, FakeNode};
 use miroir_clients::log::{LogConfig, MemoryLog};
 use miroir_schemas::envelope::{decode, DocumentMethod, Op, OpEnvelope};
+use miroir_schemas::node_layout::{node_index_uid, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::task_log::ReplicaStatus;
-use miroir_schemas::topology::{node_index_uid, Node, ReplicaRank, ShardId, Topology, SHARD_FIELD};
+use miroir_schemas::topology::{Node, ShardId, Topology};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -160,7 +161,7 @@ impl Cluster {
                     let value = Value::String(shard.field_value());
                     assert_eq!(in_rank_index.values().filter(|d| d[SHARD_FIELD] == value).count(), docs.len(), "{id} {index}");
                     let rules = node.filterable(&index).unwrap_or_else(|| panic!("{id} {index} has no filterable rule"));
-                    assert_eq!(rules[0], miroir_schemas::topology::shard_filter_rule(), "{id} {index}");
+                    assert_eq!(rules[0], miroir_schemas::node_layout::shard_filter_rule(), "{id} {index}");
                 } else {
                     assert!(held.unwrap_or_default().is_empty(), "{id} must not hold {shard}");
                 }
@@ -407,7 +408,7 @@ async fn a_clear_removes_only_its_shards_and_settings_keep_the_shard_rule() {
     for node in c.nodes.values() {
         for rank in [ReplicaRank(0), ReplicaRank(1)] {
             if let Some(rules) = node.filterable(&node_index_uid("movies", rank)) {
-                assert_eq!(rules, json!([miroir_schemas::topology::shard_filter_rule(), "tag"]));
+                assert_eq!(rules, json!([miroir_schemas::node_layout::shard_filter_rule(), "tag"]));
             }
         }
     }

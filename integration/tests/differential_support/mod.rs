@@ -12,8 +12,9 @@ use bytes::Bytes;
 use miroir_clients::node::{DocumentsMethod, NodeClient, NodeClientConfig, NodeError, TaskStatus, WriteParams};
 use miroir_gateway::read::{ReadConfig, ReadError, ReadExecutor};
 use miroir_integration::nodes::{find_meilisearch, MeiliNodes};
+use miroir_schemas::node_layout::{node_index_uid, with_shard_rule, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::placement::Placement;
-use miroir_schemas::topology::{node_index_uid, with_shard_rule, Node, ReplicaRank, Topology, SHARD_FIELD};
+use miroir_schemas::topology::{Node, Topology};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use miroir_clients::node::NodeClient;
 use miroir_integration::wait::{wait_until, Deadline, Progress};
+use miroir_schemas::node_layout::{node_index_uid, parse_node_index_uid, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::placement::Placement;
-use miroir_schemas::topology::{node_index_uid, parse_node_index_uid, ReplicaRank, ShardId, SHARD_FIELD};
+use miroir_schemas::topology::ShardId;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::search::score::ScoreValue;
-use miroir_schemas::topology::{ReplicaRank, ShardId};
+use miroir_schemas::node_layout::ReplicaRank;
+use miroir_schemas::topology::ShardId;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

@@ -136,7 +136,7 @@ fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more(
     };
     let answer = |node_index: &str, hits: Vec<Value>| {
         NodeAnswer::parse(&json!({"hits": hits, "processingTimeMs": 1, "limit": 2, "offset": 0, "estimatedTotalHits": 9})).map(|answer| {
-            let shard = miroir_schemas::topology::parse_node_index_uid(node_index).unwrap().1;
+            let shard = miroir_schemas::node_layout::parse_node_index_uid(node_index).unwrap().1;
             NodeResult { origins: plan.node_request(&test_parts(&[shard.0])).origins, answer }
         })
     };

@@ -1,6 +1,7 @@
 use super::*;
 use crate::search::plan::test_parts;
-use miroir_schemas::topology::{ReplicaRank, ShardId};
+use miroir_schemas::node_layout::ReplicaRank;
+use miroir_schemas::topology::ShardId;
 
 fn request(body: Value) -> Map<String, Value> {
     body.as_object().unwrap().clone()

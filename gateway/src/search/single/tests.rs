@@ -1,7 +1,8 @@
 use super::*;
 use crate::search::plan::test_parts;
 use crate::search::plan::{IndexSearchSettings, SearchPlan};
-use miroir_schemas::topology::{ReplicaRank, ShardId};
+use miroir_schemas::node_layout::ReplicaRank;
+use miroir_schemas::topology::ShardId;
 use serde_json::json;
 
 fn node_hit(id: &str, score: f64, extra: Value) -> Value {
