@@ -1,10 +1,10 @@
 //! Differential test of the read path on real Meilisearch: the Debian corpus loaded whole into
-//! one node and, in every layout of [`differential_support::LAYOUTS`] (S ∈ {1, 7, 12}, RF ∈ {1, 2}),
-//! into a 3-node cluster. Every query kind runs through the gateway's `ReadExecutor` and directly
-//! on the single node: the answers must be identical — same totals, facets, stats and errors,
-//! same hits in the same order, where hits with equal score vectors may be permuted among
-//! themselves. Hand-written requests cover every route on a slice of the corpus; generated
-//! requests (hundreds, seeded) run on the whole corpus.
+//! one node and, in every layout of [`differential_support::LAYOUTS`] (S ∈ {1, 7, 12}, RF ∈ {1, 2},
+//! one or two replica groups), into a 3-node cluster. Every query kind runs through the gateway's
+//! `ReadExecutor` and directly on the single node: the answers must be identical — same totals,
+//! facets, stats and errors, same hits in the same order, where hits with equal score vectors may
+//! be permuted among themselves. Hand-written requests cover every route on a slice of the
+//! corpus; generated requests (hundreds, seeded) run on the whole corpus.
 
 mod differential_support;
 

@@ -94,10 +94,21 @@ pub async fn wait_all(node: &NodeClient, tasks: &[u64]) {
 }
 
 pub fn topology(urls: &[String], shards: u32, rf: u32) -> Topology {
+    grouped_topology(urls, shards, rf, 1)
+}
+
+/// The nodes of `urls` dealt round-robin into `groups` replica groups (each group holds every
+/// shard, `rf` times).
+pub fn grouped_topology(urls: &[String], shards: u32, rf: u32, groups: usize) -> Topology {
     let nodes = urls
         .iter()
         .enumerate()
-        .map(|(i, url)| Node { id: format!("node-{i}"), url: url.clone(), replica_group: "g".into(), api_key: Some(MASTER_KEY.into()) })
+        .map(|(i, url)| Node {
+            id: format!("node-{i}"),
+            url: url.clone(),
+            replica_group: format!("g{}", i % groups),
+            api_key: Some(MASTER_KEY.into()),
+        })
         .collect();
     Topology::new(1, shards, rf, nodes).unwrap()
 }
@@ -147,21 +158,25 @@ pub fn patient() -> ReadConfig {
     ReadConfig { deadline: Duration::from_secs(300), node_timeout: Duration::from_secs(120), ..ReadConfig::default() }
 }
 
-/// One cluster layout over the same 3 nodes: its index name, shard count and replication factor.
+/// One cluster layout over the same 3 nodes: its index name, shard count, replication factor
+/// and replica groups.
 pub struct Layout {
     pub index: &'static str,
     pub shards: u32,
     pub rf: u32,
+    pub groups: usize,
 }
 
-/// Every layout differential tests compare: S ∈ {1, 7, 12}, RF ∈ {1, 2}.
-pub const LAYOUTS: [Layout; 6] = [
-    Layout { index: "deb_s1_rf1", shards: 1, rf: 1 },
-    Layout { index: "deb_s1_rf2", shards: 1, rf: 2 },
-    Layout { index: "deb_s7_rf1", shards: 7, rf: 1 },
-    Layout { index: "deb_s7_rf2", shards: 7, rf: 2 },
-    Layout { index: "deb_s12_rf1", shards: 12, rf: 1 },
-    Layout { index: "deb_s12_rf2", shards: 12, rf: 2 },
+/// Every layout differential tests compare: S ∈ {1, 7, 12}, RF ∈ {1, 2}, one replica group, and
+/// two groups (nodes 0 and 2, node 1) at S = 7.
+pub const LAYOUTS: [Layout; 7] = [
+    Layout { index: "deb_s1_rf1", shards: 1, rf: 1, groups: 1 },
+    Layout { index: "deb_s1_rf2", shards: 1, rf: 2, groups: 1 },
+    Layout { index: "deb_s7_rf1", shards: 7, rf: 1, groups: 1 },
+    Layout { index: "deb_s7_rf2", shards: 7, rf: 2, groups: 1 },
+    Layout { index: "deb_s12_rf1", shards: 12, rf: 1, groups: 1 },
+    Layout { index: "deb_s12_rf2", shards: 12, rf: 2, groups: 1 },
+    Layout { index: "deb_s7_groups2", shards: 7, rf: 1, groups: 2 },
 ];
 
 /// The corpus on one node and, in every layout, on a 3-node cluster.
@@ -188,7 +203,7 @@ pub async fn fixture(documents: usize, layouts: &[Layout]) -> Fixture {
     let single_tasks = load(&single, SINGLE, &settings(), &all).await;
     let mut clusters = Vec::new();
     for layout in layouts {
-        let topology = topology(&cluster_urls, layout.shards, layout.rf);
+        let topology = grouped_topology(&cluster_urls, layout.shards, layout.rf, layout.groups);
         load_cluster(&clients, &topology, layout.index, &documents).await;
         clusters.push((layout.index, ReadExecutor::new(topology, patient()).unwrap()));
     }
