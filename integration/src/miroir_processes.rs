@@ -99,6 +99,11 @@ impl MiroirProcesses {
         [&self.gateway, &self.indexer, &self.reconciler]
     }
 
+    /// The three processes, to supervise them.
+    pub fn all_mut(&mut self) -> [&mut ManagedProcess; 3] {
+        [&mut self.gateway, &mut self.indexer, &mut self.reconciler]
+    }
+
     /// Fails with the output of the first process that exited.
     pub fn check_alive(&mut self) -> Result<()> {
         for process in [&mut self.gateway, &mut self.indexer, &mut self.reconciler] {

@@ -242,3 +242,47 @@ async fn writes_flow_through_the_log_and_the_indexer_to_the_nodes() {
         client.get(format!("{url}/indexes/movies/documents/5")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
     assert_eq!(document, json!({"id": 5, "title": "movie 5"}));
 }
+
+/// The marked process whose command line names `program`, if one runs.
+fn marked_process_running(marker: &str, program: &str) -> Option<u32> {
+    marked_processes(marker).into_iter().find(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| cmdline.split(|&b| b == 0).next().is_some_and(|arg0| String::from_utf8_lossy(arg0).ends_with(program)))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_miroir_process_that_dies_is_restarted_and_the_cluster_keeps_working() {
+    let mut launcher = Launcher::start(&[]);
+    let url = launcher.next_line().strip_prefix("ready: ").expect("ready line").to_owned();
+    let killed = marked_process_running(&launcher.marker, "miroir-indexer").expect("the indexer runs");
+    assert!(Command::new("kill").args(["-KILL", &killed.to_string()]).status().unwrap().success());
+
+    let deadline = Deadline::after(Duration::from_secs(60)).polling_every(Duration::from_millis(100));
+    let marker = launcher.marker.clone();
+    let restarted = wait_until(deadline, "the launcher did not restart the indexer", async || {
+        Ok(match marked_process_running(&marker, "miroir-indexer") {
+            Some(pid) if pid != killed => Progress::Done(pid),
+            _ => Progress::Waiting(String::new()),
+        })
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    assert_ne!(restarted, killed);
+    assert!(launcher.child.try_wait().unwrap().is_none(), "the launcher kept running");
+
+    // The restarted indexer applies writes.
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{url}/indexes"))
+        .bearer_auth(KEY)
+        .json(&json!({"uid": "after_restart", "primaryKey": "id"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = finished_task(&client, &url, created["taskUid"].as_u64().unwrap()).await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+}

@@ -2,12 +2,14 @@
 //!
 //! Starts a log broker (nats-server with JetStream, or Tansu for `--log kafka`), Meilisearch
 //! nodes, then the gateway, an indexer and a reconciler; prints `ready: <url>` and the key once
-//! the gateway answers `/health`; on Ctrl-C or SIGTERM stops everything (process groups, waited
-//! for) and exits.
+//! the gateway answers `/health`; restarts a gateway, indexer or reconciler that exits (with
+//! backoff, said on stderr), as the orchestrators users run Miroir under do (`--no-restart`: stop
+//! everything instead, for debugging); on Ctrl-C or SIGTERM stops everything (process groups,
+//! waited for) and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
@@ -59,6 +61,9 @@ struct Args {
     /// (default: the directory of this executable).
     #[arg(long, env = "MIROIR_BIN_DIR")]
     bin_dir: Option<PathBuf>,
+    /// Stop everything when a Miroir process exits instead of restarting it.
+    #[arg(long)]
+    no_restart: bool,
 }
 
 impl Args {
@@ -150,11 +155,44 @@ async fn stop_requested() -> Result<()> {
     Ok(())
 }
 
-/// Completes when a Miroir process exits on its own, naming it.
-async fn watch_children(running: &mut Cluster) -> String {
+/// First pause before restarting a process that exited; doubled while it keeps exiting.
+const FIRST_RESTART_DELAY: Duration = Duration::from_millis(500);
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(10);
+/// A process that ran this long before exiting is restarted after the first delay again.
+const STABLE_RUN: Duration = Duration::from_secs(30);
+
+/// One supervised process's restart state.
+#[derive(Default)]
+struct Restarts {
+    delay: Option<Duration>,
+    started: Option<Instant>,
+}
+
+/// Restarts every Miroir process that exits, with a doubling delay per process; completes only
+/// with `--no-restart`, when a process exits, naming it.
+async fn supervise(running: &mut Cluster, restart: bool) -> String {
+    let mut restarts: [Restarts; 3] = Default::default();
     loop {
-        if let Err(exited) = running.miroir().check_alive() {
-            return format!("{exited:#}");
+        if !restart {
+            if let Err(exited) = running.miroir().check_alive() {
+                return format!("{exited:#}");
+            }
+        } else {
+            for (process, state) in running.miroir().all_mut().into_iter().zip(&mut restarts) {
+                let Some(status) = process.exited() else { continue };
+                let ran_long = state.started.is_none_or(|started| started.elapsed() >= STABLE_RUN);
+                let delay = match state.delay {
+                    Some(previous) if !ran_long => (previous * 2).min(MAX_RESTART_DELAY),
+                    _ => FIRST_RESTART_DELAY,
+                };
+                eprintln!("miroir-dev: {} exited ({status}); restarting it in {delay:?}\n{}", process.name(), process.log_tail());
+                tokio::time::sleep(delay).await;
+                match process.restart() {
+                    Ok(()) => eprintln!("miroir-dev: {} restarted", process.name()),
+                    Err(error) => eprintln!("miroir-dev: restarting {} failed: {error:#}", process.name()),
+                }
+                *state = Restarts { delay: Some(delay), started: Some(Instant::now()) };
+            }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -173,7 +211,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     println!("key: {key}");
     let code = tokio::select! {
         stopped = &mut stop => { stopped?; ExitCode::SUCCESS }
-        reason = watch_children(&mut running) => { eprintln!("miroir-dev: {reason}"); ExitCode::FAILURE }
+        reason = supervise(&mut running, !args.no_restart) => { eprintln!("miroir-dev: {reason}"); ExitCode::FAILURE }
     };
     eprintln!("miroir-dev: stopping");
     drop(running);
