@@ -149,6 +149,22 @@ async fn launcher_serves_and_stops_everything_on_sigterm() {
     assert!(left.is_empty(), "processes left running after SIGTERM: {left:?}");
 }
 
+/// Creates index `uid` (primary key `id`) and returns its finished task.
+async fn create_index(client: &reqwest::Client, url: &str, uid: &str) -> Value {
+    let created: Value = client
+        .post(format!("{url}/indexes"))
+        .bearer_auth(KEY)
+        .json(&json!({"uid": uid, "primaryKey": "id"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], "enqueued", "{created}");
+    finished_task(client, url, created["taskUid"].as_u64().unwrap()).await
+}
+
 /// Polls `GET /tasks/{uid}` until the task finishes (the bound only turns a hang into a failure).
 async fn finished_task(client: &reqwest::Client, url: &str, uid: u64) -> Value {
     let deadline = Deadline::after(Duration::from_secs(60)).polling_every(Duration::from_millis(50));
@@ -167,18 +183,7 @@ async fn writes_flow_through_the_log_and_the_indexer_to_the_nodes() {
     let url = launcher.next_line().strip_prefix("ready: ").expect("ready line").to_owned();
     let client = reqwest::Client::new();
 
-    let created: Value = client
-        .post(format!("{url}/indexes"))
-        .bearer_auth(KEY)
-        .json(&json!({"uid": "movies", "primaryKey": "id"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(created["status"], "enqueued");
-    let task = finished_task(&client, &url, created["taskUid"].as_u64().unwrap()).await;
+    let task = create_index(&client, &url, "movies").await;
     assert_eq!(task["status"], "succeeded", "{task}");
 
     let documents: Vec<Value> = (0..30).map(|i| json!({"id": i, "title": format!("movie {i}")})).collect();
@@ -273,16 +278,6 @@ async fn a_miroir_process_that_dies_is_restarted_and_the_cluster_keeps_working()
 
     // The restarted indexer applies writes.
     let client = reqwest::Client::new();
-    let created: Value = client
-        .post(format!("{url}/indexes"))
-        .bearer_auth(KEY)
-        .json(&json!({"uid": "after_restart", "primaryKey": "id"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let task = finished_task(&client, &url, created["taskUid"].as_u64().unwrap()).await;
+    let task = create_index(&client, &url, "after_restart").await;
     assert_eq!(task["status"], "succeeded", "{task}");
 }
