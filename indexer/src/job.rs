@@ -109,9 +109,14 @@ fn count_outcomes(replica: &str, outcome: &'static str, count: usize) {
 pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
     let Job { node_index, rank, replica, idxs, cached } = job;
     let mut result = JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
+    // A cached checkpoint that already covers some of these operations means the replica applied
+    // them before this process saw them (a poll after the first one following a restart, with
+    // the replica ahead of the group's commit): their outcomes are in the node's task history,
+    // and without them their task events would never be reported.
+    let covers_some = |c: Option<u64>| idxs.iter().any(|&i| c.is_some_and(|c| segment[i].position <= c));
     let (checkpoint, history) = match cached {
-        Some(c) => (c, None),
-        None => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
+        Some(c) if !covers_some(c) => (c, None),
+        _ => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
             Ok(h) => (h.checkpoint, Some(h.tasks)),
             Err(e) => {
                 tracing::debug!(error = %e, "checkpoint read failed");
