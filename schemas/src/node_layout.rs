@@ -191,7 +191,7 @@ fn hide_shard_field(line: &str) -> String {
     renumber_rules(&line)
 }
 
-/// `rule #N` → `rule #N-1`: Miroir's own rule is the first of every node index's list.
+/// `rule #N` → `rule #N-1`: Miroir's own rule is the first (#0) of every node index's list.
 fn renumber_rules(line: &str) -> String {
     const RULE: &str = "rule #";
     let mut out = String::with_capacity(line.len());
@@ -201,7 +201,8 @@ fn renumber_rules(line: &str) -> String {
         let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         out.push_str(&rest[..at + RULE.len()]);
         match after[..digits].parse::<u64>() {
-            Ok(number) if number > 1 => out.push_str(&(number - 1).to_string()),
+            // Rule numbers count from 0 (Meilisearch 1.50); Miroir's own is #0.
+            Ok(number) if number >= 1 => out.push_str(&(number - 1).to_string()),
             _ => out.push_str(&after[..digits]),
         }
         rest = &after[digits..];

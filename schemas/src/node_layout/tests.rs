@@ -38,8 +38,12 @@ fn client_messages_hide_the_shard_field_as_a_node_without_it_words_them() {
             "Index `t`: Attribute `year` is not filterable. Available filterable attribute patterns are: `genre`.\n2:6 \"year\" = \"1\"",
         ),
         (
-            "  - Note: field `genre` matched rule #2 in `filterableAttributes`\n  - Hint: enable comparison in rule #2 by modifying the features.filter object",
-            "  - Note: field `genre` matched rule #1 in `filterableAttributes`\n  - Hint: enable comparison in rule #1 by modifying the features.filter object",
+            "  - Note: field `genre` matched rule #1 in `filterableAttributes`\n  - Hint: enable comparison in rule #1 by modifying the features.filter object\n  - Hint: prepend another rule matching `genre` with appropriate filter features before rule #1",
+            "  - Note: field `genre` matched rule #0 in `filterableAttributes`\n  - Hint: enable comparison in rule #0 by modifying the features.filter object\n  - Hint: prepend another rule matching `genre` with appropriate filter features before rule #0",
+        ),
+        (
+            "  - Note: field `tags` matched rule #12 in `filterableAttributes`",
+            "  - Note: field `tags` matched rule #11 in `filterableAttributes`",
         ),
     ];
     for (node, client) in cases {
