@@ -57,6 +57,13 @@ fn search_queries(documents: &[Value]) -> Vec<Value> {
         json!({"q": "x", "filter": "maintainer = nobody"}),
         json!({"q": "x", "sort": ["section:asc"]}),
         json!({"q": "x", "filter": "section = "}),
+        // Miroir's shard field is on every node index, but the client is told what one node
+        // without it says (and nothing reads the shards)
+        json!({"q": "x", "filter": "_miroir_shard EXISTS"}),
+        json!({"q": "", "filter": ["section = utils", ["_miroir_shard = 1", "priority = optional"]]}),
+        json!({"q": "", "facets": ["section", "_miroir_shard"]}),
+        json!({"q": "", "distinct": "_miroir_shard"}),
+        json!({"q": "x", "sort": ["_miroir_shard:asc"]}),
     ]
 }
 
@@ -233,6 +240,8 @@ async fn cluster_answers_like_one_node() {
             json!({"facetName": "section", "q": "python"}),
             json!({"facetName": "architecture", "filter": "installed_size_kb > 1000"}),
             json!({"facetName": "maintainer"}),
+            json!({"facetName": "_miroir_shard"}),
+            json!({"facetName": "section", "filter": "_miroir_shard = 0"}),
         ] {
             let single_answer = node_answer(single.request_json(Method::POST, "/indexes/deb/facet-search", &[], Some(&body)).await);
             let cluster_answer = read_answer(executor.facet_search(cluster_index, &object(body.clone())).await);
@@ -278,6 +287,10 @@ async fn cluster_answers_like_one_node() {
                 assert_eq!(set(&cluster_answer), set(&single_answer));
             }
         }
+        let shard_filter = json!({"filter": "section = libs AND _miroir_shard EXISTS"});
+        let single_answer = node_answer(single.request_json(Method::POST, "/indexes/deb/documents/fetch", &[], Some(&shard_filter)).await);
+        let cluster_answer = read_answer(executor.fetch_documents(cluster_index, &object(shard_filter.clone())).await);
+        assert_eq!(normalize(cluster_answer, cluster_index), normalize(single_answer, SINGLE), "{cluster_index} fetch {shard_filter}");
         let sorted_body =
             json!({"sort": ["installed_size_kb:desc"], "offset": 10, "limit": 25, "fields": ["id"], "filter": "section = libs"});
         let single_sorted =

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::topology::{parse_canonical_u32, ShardId};
 
+mod reserved_field;
+pub use reserved_field::{
+    attribute_for_client, attribute_for_node, filter_for_node, is_reserved_field, multi_search_for_node, request_for_node,
+    RESERVED_FIELD_PREFIX, SHARD_FIELD_STAND_IN,
+};
+
 /// Separator between the user's index uid and the rank in a node index uid.
 const NODE_INDEX_SEPARATOR: &str = "__";
 
@@ -79,9 +85,11 @@ pub fn without_shard_rule(rules: &serde_json::Value) -> serde_json::Value {
 
 /// A filter (string, array or `null`, as the user sent it) narrowed to `shards`: Meilisearch
 /// ANDs the elements of an array, and the shard condition goes last so a node prints the
-/// user's part first in its errors (see [`client_message`]).
+/// user's part first in its errors (see [`client_message`]). A shard field the user's part
+/// names is sent as its stand-in ([`filter_for_node`]), so only Miroir's condition reads shards.
 pub fn narrowed_to_shards(filter: &serde_json::Value, shards: &[ShardId]) -> serde_json::Value {
     use serde_json::Value;
+    let filter = &filter_for_node(filter);
     let quoted = |shard: &ShardId| format!("\"{}\"", shard.field_value());
     let condition = match shards {
         [one] => format!("{SHARD_FIELD} = {}", quoted(one)),
@@ -154,7 +162,8 @@ pub fn rewrite_node_index_names(message: &str) -> String {
 /// and nothing of [`SHARD_FIELD`] shows: it leaves the lists of filterable attributes (an index
 /// whose only filterable attribute is Miroir's says it has none, as the node would without it),
 /// rule numbers in `filterableAttributes` count the user's rules only (Miroir's rule comes
-/// first), and a filter Miroir narrowed to some shards is printed as the user wrote it.
+/// first), a filter Miroir narrowed to some shards is printed as the user wrote it, and the
+/// stand-in a node was sent for a shard field the client named is that name again.
 pub fn client_message(message: &str) -> String {
     let renamed = rewrite_node_index_names(message);
     let mut lines: Vec<String> = renamed.split('\n').map(hide_shard_field).collect();
@@ -163,7 +172,8 @@ pub fn client_message(message: &str) -> String {
             *last = unnarrowed;
         }
     }
-    lines.join("\n")
+    // After the narrowing condition is gone: that one names the field itself.
+    lines.join("\n").replace(SHARD_FIELD_STAND_IN, SHARD_FIELD)
 }
 
 /// One line of a node message without Miroir's filterable attribute and rule.

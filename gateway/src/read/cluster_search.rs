@@ -10,6 +10,7 @@ use crate::search::multi::{FederatedPlan, MultiSearchPlan};
 use crate::search::{search_response, settle, MergeError, NodeAnswer, NodeRequest, NodeResult, SearchPlan, Settled};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::filter::{parse_json, primary_key_candidates};
+use miroir_schemas::node_layout::{multi_search_for_node, request_for_node};
 use miroir_schemas::placement::NodeIndexPart;
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
@@ -28,6 +29,7 @@ impl ReadExecutor {
     /// `POST /indexes/{index_uid}/search` with the client's (validated) JSON body.
     pub async fn search(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
         let started = Instant::now();
+        let request = &*request_for_node(request);
         let mut waited_for_nodes = Duration::ZERO;
         let meta = self.index_meta(index_uid).await?;
         let mut plan = SearchPlan::new(index_uid, request, meta.settings.clone())?;
@@ -60,6 +62,7 @@ impl ReadExecutor {
     /// `POST /multi-search`: federated when the body has a non-null `federation`, else one
     /// answer per query.
     pub async fn multi_search(&self, body: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
+        let body = &*multi_search_for_node(body);
         let queries: Vec<Value> = body.get("queries").and_then(Value::as_array).cloned().unwrap_or_default();
         let metas = self.metas_of(body, &queries).await?;
         let settings_of = |uid: &str| metas.get(uid).map(|meta| meta.settings.clone()).unwrap_or_default();
@@ -72,7 +75,7 @@ impl ReadExecutor {
             let turn = search_turn(&searched);
             loop {
                 let gathered =
-                    self.gather_search(&label, &shards, turn, ClientRequest::MultiSearch, |parts| plan.node_request(parts)).await?;
+                    self.gather_search(&label, &shards, turn, ClientRequest::FederatedSearch, |parts| plan.node_request(parts)).await?;
                 let results: Vec<NodeResult> = gathered.values().cloned().collect();
                 let merged = plan.merge(&results)?;
                 if let Some(fetch) = plan.distinct_refill(&results, &merged) {

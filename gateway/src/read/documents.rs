@@ -18,7 +18,7 @@ use super::transport::NodeCall;
 use crate::search::node_answer::hide_shard_field;
 use crate::search::score::compare_sort_values;
 
-use miroir_schemas::node_layout::narrowed_to_shards;
+use miroir_schemas::node_layout::{narrowed_to_shards, request_for_node};
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
@@ -124,6 +124,7 @@ impl ReadExecutor {
 
     /// `POST /indexes/{index_uid}/documents/fetch` with the client's (validated) body.
     pub async fn fetch_documents(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
+        let request = &*request_for_node(request);
         let meta = self.index_meta(index_uid).await?;
         let shards = self.document_shards(request, &meta);
         let offset = optional_usize(request, "offset", 0);

@@ -7,6 +7,7 @@ use super::transport::NodeCall;
 use crate::search::facets::FacetOrder;
 use miroir_schemas::error::Code;
 use miroir_schemas::filter::normalize_facet;
+use miroir_schemas::node_layout::request_for_node;
 use miroir_schemas::placement::NodeIndexPart;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ fn parse_facet_hits(answer: &Value) -> Result<(Vec<(String, u64)>, u64), String>
 impl ReadExecutor {
     /// `POST /indexes/{index_uid}/facet-search` with the client's (validated) body.
     pub async fn facet_search(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
+        let request = &*request_for_node(request);
         let meta = self.index_meta(index_uid).await?;
         let Some(facet_name) = request.get("facetName").and_then(Value::as_str) else {
             return Err(ReadError::user(Code::MissingFacetSearchFacetName, "Missing field `facetName`"));

@@ -29,14 +29,27 @@ pub enum ClientRequest {
     /// `/indexes/{uid}/search` and other single-index routes: no query context, and the status
     /// that goes with the code (a node's federated answer turns `index_not_found` into a 400).
     SingleIndex,
-    /// `/multi-search`: the context names the client's query; the node's status is kept.
+    /// `/multi-search` without `federation`: the context names the client's query; the node's
+    /// status is kept.
     MultiSearch,
+    /// `/multi-search` with `federation`: as [`ClientRequest::MultiSearch`], and the client's
+    /// own `facetsByIndex` may be named.
+    FederatedSearch,
 }
+
+/// The context a node adds to errors about a federation's `facetsByIndex` list. Miroir sends
+/// every search's facets that way, so for a client that sent `facets` (a single-index search or
+/// a plain multi-search query) it is not the client's context and goes.
+const FACETS_BY_INDEX_CONTEXT: &str = "Inside `.federation.facetsByIndex.";
 
 /// The error the client gets for a node's error object. `client_query_of` maps the node's query
 /// position to the client's.
 pub fn client_error(node_error: &ResponseError, request: ClientRequest, client_query_of: impl Fn(usize) -> Option<usize>) -> ResponseError {
     let (node_query, rest) = split_query_context(&node_error.message);
+    let rest = match request {
+        ClientRequest::FederatedSearch => rest,
+        ClientRequest::SingleIndex | ClientRequest::MultiSearch => without_facets_by_index_context(rest),
+    };
     let rest = client_message(rest);
     let mut error = node_error.clone();
     match request {
@@ -46,7 +59,7 @@ pub fn client_error(node_error: &ResponseError, request: ClientRequest, client_q
                 error.http_status = code.http_status();
             }
         }
-        ClientRequest::MultiSearch => {
+        ClientRequest::MultiSearch | ClientRequest::FederatedSearch => {
             error.message = match node_query.and_then(client_query_of) {
                 Some(query) => format!("{QUERY_PREFIX_START}{query}{QUERY_PREFIX_END}{rest}"),
                 None => rest,
@@ -54,6 +67,11 @@ pub fn client_error(node_error: &ResponseError, request: ClientRequest, client_q
         }
     }
     error
+}
+
+/// `Inside `.federation.facetsByIndex.<index>`: rest` → `rest`.
+fn without_facets_by_index_context(message: &str) -> &str {
+    message.strip_prefix(FACETS_BY_INDEX_CONTEXT).and_then(|rest| rest.split_once("`: ")).map_or(message, |(_, rest)| rest)
 }
 
 #[cfg(test)]
@@ -90,6 +108,25 @@ mod tests {
         let error = client_error(&node, ClientRequest::MultiSearch, |k| Some(k / 3));
         assert_eq!(error.message, "Inside `.queries[1]`: Attribute `x` is not filterable.");
         assert_eq!(error.http_status, 400);
+    }
+
+    #[test]
+    fn facet_errors_lose_the_federation_context_only_for_clients_that_sent_facets() {
+        // Meilisearch 1.50: a federated query's facet error, and the same facet asked of
+        // `/indexes/o/search` ("Invalid facet distribution: …" alone) or of a plain multi-search
+        // ("Inside `.queries[1]`: Invalid facet distribution: …").
+        let facets = "Invalid facet distribution: Pattern `year` is not filterable. Available filterable attributes patterns are: `genre`.";
+        let node = ResponseError::new(
+            Code::InvalidSearchFacets,
+            format!("Inside `.queries[2]`: Inside `.federation.facetsByIndex.o__rank-0`: {facets}"),
+        )
+        .with_http_status(400);
+        assert_eq!(client_error(&node, ClientRequest::SingleIndex, |_| Some(0)).message, facets);
+        assert_eq!(client_error(&node, ClientRequest::MultiSearch, |_| Some(1)).message, format!("Inside `.queries[1]`: {facets}"));
+        assert_eq!(
+            client_error(&node, ClientRequest::FederatedSearch, |_| Some(0)).message,
+            format!("Inside `.queries[0]`: Inside `.federation.facetsByIndex.o`: {facets}")
+        );
     }
 
     proptest! {

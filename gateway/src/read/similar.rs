@@ -13,7 +13,7 @@ use super::executor::{narrowed_body, ReadAnswer, ReadExecutor};
 use super::transport::NodeCall;
 use crate::search::similar::{merge, target_vector, ShardAnswer, SimilarPlan};
 use miroir_schemas::error::Code;
-use miroir_schemas::node_layout::ReplicaRank;
+use miroir_schemas::node_layout::{filter_for_node, request_for_node, ReplicaRank};
 use miroir_schemas::placement::NodeIndexPart;
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
@@ -29,6 +29,8 @@ impl ReadExecutor {
         tenant_filter: Option<Value>,
     ) -> Result<ReadAnswer, ReadError> {
         let started = Instant::now();
+        let request = &*request_for_node(request);
+        let tenant_filter = tenant_filter.map(|filter| filter_for_node(&filter));
         let plan = SimilarPlan::new(request);
         // an id that cannot be routed is refused by whichever shard gets it
         let target_shard = plan.id.as_deref().map_or(ShardId(0), |id| self.placement().shard_of(id));

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{DocumentMethod, Op};
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::node_layout::SHARD_FIELD;
+use miroir_schemas::node_layout::{is_reserved_field, RESERVED_FIELD_PREFIX};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskType;
 use miroir_schemas::topology::ShardId;
@@ -44,8 +44,8 @@ pub fn route_documents(
     let primary_key = decide_primary_key(index_primary_key, requested_primary_key, documents.first())?;
     let mut sharded = ShardedDocuments::new();
     for document in documents {
-        if document.contains_key(SHARD_FIELD) {
-            return Err(reserved_shard_field(&document));
+        if let Some(reserved) = document.keys().find(|field| is_reserved_field(field)) {
+            return Err(reserved_field(reserved, &document));
         }
         let id = document_id(&primary_key, &document)?;
         sharded.entry(placement.shard_of(&id)).or_default().push(document);
@@ -53,13 +53,14 @@ pub fn route_documents(
     Ok((primary_key, sharded))
 }
 
-/// A document naming Miroir's shard field fails its task: the nodes keep each document's shard
-/// there, so a user value would be overwritten and never read back.
-fn reserved_shard_field(document: &Map<String, Value>) -> ResponseError {
+/// A document naming one of Miroir's fields fails its task: the nodes keep each document's shard
+/// in `_miroir_shard` (a user value would be overwritten and never read back), and the names
+/// around it stand in for it in requests (see `miroir_schemas::node_layout::reserved_field`).
+fn reserved_field(field: &str, document: &Map<String, Value>) -> ResponseError {
     let shown = serde_json::to_string(document).expect("a JSON object always serializes");
     ResponseError::new(
         Code::InvalidDocumentFields,
-        format!("The field `{SHARD_FIELD}` is reserved: Miroir records each document's shard in it. Rename it in: `{shown}`."),
+        format!("The field `{field}` is reserved: Miroir keeps its own fields under the `{RESERVED_FIELD_PREFIX}` prefix. Rename it in: `{shown}`."),
     )
 }
 
@@ -262,6 +263,20 @@ mod tests {
         assert_eq!(error.code, "invalid_document_id");
         let missing = route_documents(&placement(3), Some("id"), None, vec![doc(json!({"name": "no id here"}))]).unwrap_err();
         assert_eq!(missing.message, "Document doesn't have a `id` attribute: `{\"name\":\"no id here\"}`.");
+    }
+
+    #[test]
+    fn documents_with_miroirs_fields_fail_their_task() {
+        for field in ["_miroir_shard", "_miroir_unset", "_miroir_ttl"] {
+            let error =
+                route_documents(&placement(3), Some("id"), None, vec![doc(json!({"id": 1})), doc(json!({"id": 2, field: 0}))]).unwrap_err();
+            assert_eq!(error.code, "invalid_document_fields");
+            assert_eq!(
+                error.message,
+                format!("The field `{field}` is reserved: Miroir keeps its own fields under the `_miroir_` prefix. Rename it in: `{{\"id\":2,\"{field}\":0}}`.")
+            );
+        }
+        assert!(route_documents(&placement(3), Some("id"), None, vec![doc(json!({"id": 1, "_miroir": 0, "miroir_shard": 1}))]).is_ok());
     }
 
     #[test]

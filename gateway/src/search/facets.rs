@@ -17,7 +17,7 @@
 use super::error::MergeError;
 use super::hit_values::{visit_facet_values, FacetValue};
 use miroir_schemas::filter::normalize_facet;
-use miroir_schemas::node_layout::SHARD_FIELD;
+use miroir_schemas::node_layout::{attribute_for_client, SHARD_FIELD};
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -81,7 +81,9 @@ impl IndexFacets {
             Some(other) => return Err(MergeError::bad_answer(&path(".distribution"), "an object", other)),
         };
         // Miroir's shard field is filterable on every node index (`facets: ["*"]` lists it).
+        // A facet the client named as the shard field was asked as its stand-in.
         for (facet, values) in distribution.iter().filter(|(facet, _)| facet.as_str() != SHARD_FIELD) {
+            let facet = attribute_for_client(facet);
             let values = values.as_object().ok_or_else(|| MergeError::bad_answer(&path(".distribution"), "an object", values))?;
             let counts = values
                 .iter()
@@ -90,7 +92,7 @@ impl IndexFacets {
                     Ok((value.clone(), count))
                 })
                 .collect::<Result<_, MergeError>>()?;
-            facets.distribution.insert(facet.clone(), counts);
+            facets.distribution.insert(facet.into_owned(), counts);
         }
         if let Some(Value::Object(stats)) = body.get("stats") {
             for (facet, stat) in stats {
@@ -98,7 +100,7 @@ impl IndexFacets {
                 let (Some(min), Some(max)) = (bound("min"), bound("max")) else {
                     return Err(MergeError::bad_answer(&path(".stats"), "{min, max}", stat));
                 };
-                facets.stats.insert(facet.clone(), FacetStat { min, max });
+                facets.stats.insert(attribute_for_client(facet).into_owned(), FacetStat { min, max });
             }
         }
         Ok(facets)

@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use serde_json::{json, Value};
 
 #[test]
 fn node_index_uids() {
@@ -75,5 +76,90 @@ proptest! {
     #[test]
     fn shard_field_value_round_trips(k in any::<u32>()) {
         prop_assert_eq!(ShardId::from_field_value(&ShardId(k).field_value()), Some(ShardId(k)));
+    }
+}
+
+#[test]
+fn a_client_naming_the_shard_field_gets_what_one_node_without_it_answers() {
+    // Each pair: a node index with Miroir's rule asked the stand-in, one node (filterable
+    // `genre`, no document with the field) asked the shard field (Meilisearch 1.50).
+    let cases = [
+        (
+            "Index `m__rank-0`: Attribute `_miroir_unset` is not filterable. Available filterable attribute patterns are: `_miroir_shard`, `genre`.\n23:36 (\"genre\" = \"a\") AND (\"_miroir_unset\" EXISTS)",
+            "Index `m`: Attribute `_miroir_shard` is not filterable. Available filterable attribute patterns are: `genre`.\n23:36 (\"genre\" = \"a\") AND (\"_miroir_shard\" EXISTS)",
+        ),
+        (
+            "Invalid facet distribution: Pattern `_miroir_unset` is not filterable. Available filterable attributes patterns are: `_miroir_shard, genre`.",
+            "Invalid facet distribution: Pattern `_miroir_shard` is not filterable. Available filterable attributes patterns are: `genre`.",
+        ),
+        (
+            "Index `m__rank-0`: Attribute `_miroir_unset` is not filterable and thus, cannot be used as distinct attribute. Available filterable attributes patterns are: `_miroir_shard, genre`.",
+            "Index `m`: Attribute `_miroir_shard` is not filterable and thus, cannot be used as distinct attribute. Available filterable attributes patterns are: `genre`.",
+        ),
+        (
+            "Index `m__rank-0`: Attribute `_miroir_unset` is not sortable. This index does not have configured sortable attributes.",
+            "Index `m`: Attribute `_miroir_shard` is not sortable. This index does not have configured sortable attributes.",
+        ),
+        (
+            "Attribute `_miroir_unset` is not filterable. Available filterable attribute patterns are: `_miroir_shard`, `genre`.\n1:14 _miroir_unset = 1",
+            "Attribute `_miroir_shard` is not filterable. Available filterable attribute patterns are: `genre`.\n1:14 _miroir_shard = 1",
+        ),
+        (
+            "Attribute `_miroir_unset` is not facet-searchable. Available facet-searchable attributes patterns are: `genre`. To make it facet-searchable add it to the `filterableAttributes` index settings.",
+            "Attribute `_miroir_shard` is not facet-searchable. Available facet-searchable attributes patterns are: `genre`. To make it facet-searchable add it to the `filterableAttributes` index settings.",
+        ),
+    ];
+    for (node, one_node) in cases {
+        assert_eq!(client_message(node), one_node);
+    }
+}
+
+#[test]
+fn filters_name_the_stand_in_where_they_name_the_shard_field() {
+    let node = |filter: Value| filter_for_node(&filter);
+    assert_eq!(node(json!("_miroir_shard = 1")), json!("_miroir_unset = 1"));
+    assert_eq!(node(json!("genre = a AND \"_miroir_shard\" EXISTS")), json!("genre = a AND \"_miroir_unset\" EXISTS"));
+    assert_eq!(node(json!(["genre = a", ["_miroir_shard.x = 2", "b = 1"]])), json!(["genre = a", ["_miroir_unset.x = 2", "b = 1"]]));
+    assert_eq!(node(json!("NOT _miroir_shard IN [a, _miroir_shard]")), json!("NOT _miroir_unset IN [a, _miroir_shard]"));
+    // values, other fields and unparsable filters are left alone
+    assert_eq!(node(json!("title = _miroir_shard")), json!("title = _miroir_shard"));
+    assert_eq!(node(json!("_miroir_shards = 1")), json!("_miroir_shards = 1"));
+    assert_eq!(node(json!("_miroir_shard = ")), json!("_miroir_shard = "));
+    assert_eq!(node(Value::Null), Value::Null);
+    // the user's part of a narrowed filter too, never Miroir's own condition
+    assert_eq!(narrowed_to_shards(&json!("_miroir_shard EXISTS"), &[ShardId(1)]), json!(["_miroir_unset EXISTS", "_miroir_shard = \"•\""]));
+}
+
+#[test]
+fn requests_name_the_stand_in_in_every_parameter_that_names_attributes() {
+    let request = json!({"q": "_miroir_shard", "filter": "_miroir_shard = 1", "facets": ["genre", "_miroir_shard"], "sort": ["_miroir_shard:asc", "year:desc"], "distinct": "_miroir_shard", "facetName": "_miroir_shard", "attributesToRetrieve": ["_miroir_shard"]});
+    let expected = json!({"q": "_miroir_shard", "filter": "_miroir_unset = 1", "facets": ["genre", "_miroir_unset"], "sort": ["_miroir_unset:asc", "year:desc"], "distinct": "_miroir_unset", "facetName": "_miroir_unset", "attributesToRetrieve": ["_miroir_shard"]});
+    assert_eq!(Value::Object(request_for_node(request.as_object().unwrap()).into_owned()), expected);
+    let untouched = json!({"q": "x", "filter": "genre = a", "facets": ["*"]});
+    assert!(matches!(request_for_node(untouched.as_object().unwrap()), std::borrow::Cow::Borrowed(_)));
+
+    let multi = json!({"federation": {"distinct": "_miroir_shard", "facetsByIndex": {"m": ["_miroir_shard", "genre"]}}, "queries": [{"indexUid": "m", "filter": "_miroir_shard = 1"}]});
+    let expected = json!({"federation": {"distinct": "_miroir_unset", "facetsByIndex": {"m": ["_miroir_unset", "genre"]}}, "queries": [{"indexUid": "m", "filter": "_miroir_unset = 1"}]});
+    assert_eq!(Value::Object(multi_search_for_node(multi.as_object().unwrap()).into_owned()), expected);
+    assert_eq!(attribute_for_client("_miroir_unset"), "_miroir_shard");
+    assert_eq!(attribute_for_client("_miroir_unsettled"), "_miroir_unsettled");
+    assert!(is_reserved_field("_miroir_shard") && is_reserved_field("_miroir_unset") && !is_reserved_field("_miroi"));
+}
+
+proptest! {
+    /// Whatever field names a filter uses, the node's copy names the shard field nowhere and
+    /// keeps its length (so node positions are the user's), and names the same fields otherwise.
+    #[test]
+    fn no_filter_sent_to_a_node_reads_the_shard_field(
+        fields in prop::collection::vec(prop_oneof![Just("_miroir_shard".to_owned()), Just("\"_miroir_shard\"".to_owned()), Just("_miroir_shard.a".to_owned()), "[a-z_]{1,8}"], 1..5)
+    ) {
+        let expression = fields.iter().enumerate().map(|(i, f)| format!("{f} = {i}")).collect::<Vec<_>>().join(" OR ");
+        let Value::String(sent) = filter_for_node(&Value::String(expression.clone())) else { unreachable!() };
+        prop_assert_eq!(sent.len(), expression.len());
+        let parsed = crate::filter::parse(&sent).unwrap().unwrap();
+        for field in parsed.fields_in_check_order() {
+            prop_assert!(field.value() != SHARD_FIELD && !field.value().starts_with("_miroir_shard."), "{} still reads {}", sent, field.value());
+        }
+        prop_assert_eq!(sent.replace(SHARD_FIELD_STAND_IN, SHARD_FIELD), expression);
     }
 }
