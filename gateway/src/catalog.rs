@@ -7,6 +7,10 @@
 //! log (creating an index that exists by then, deleting one that does not) is reported failed
 //! with Meilisearch's error, whatever the gateway thought when it enqueued it.
 
+mod cleanup;
+mod deletion;
+mod uid_runs;
+
 use std::collections::BTreeMap;
 
 use miroir_schemas::cancelation::CancelationBook;
@@ -20,6 +24,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use cleanup::CleanupTrigger;
+pub use cleanup::DEFAULT_TASK_LIMIT;
+use deletion::BookForgets;
+pub use deletion::{RetiredRename, TaskDeletionPlan};
+pub use uid_runs::UidRuns;
+
 /// What a gateway appends to `tasks`: the shared [`TaskRecord`] plus what only the catalog
 /// needs. Readers that know only `TaskRecord` ignore the extra fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +40,9 @@ pub struct TaskLogEntry {
     /// The primary key a document addition decided, so the catalog learns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key: Option<String>,
+    /// For a `taskDeletion`: the tasks it deletes, decided by the gateway that registered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes: Option<TaskDeletionPlan>,
 }
 
 impl LogRecord for TaskLogEntry {
@@ -39,7 +52,7 @@ impl LogRecord for TaskLogEntry {
 impl TaskLogEntry {
     pub fn new(record: TaskRecord) -> Self {
         debug_assert_eq!(record.schema_version, SCHEMA_VERSION);
-        TaskLogEntry { record, primary_key: None }
+        TaskLogEntry { record, primary_key: None, deletes: None }
     }
 }
 
@@ -63,6 +76,8 @@ struct FoldedTask {
     /// Whether a cancelation may cancel it: only tasks whose effect on the catalog is nothing
     /// a later task could have relied on (see [`cancelable_effect`]).
     cancelable: bool,
+    /// For a `taskDeletion`: how many tasks it deleted (it runs when folded).
+    deleted_tasks: Option<u64>,
 }
 
 impl FoldedTask {
@@ -79,10 +94,12 @@ impl FoldedTask {
     }
 }
 
-/// The folded state.
-#[derive(Debug, Clone, Default)]
+/// The folded state. Tasks a `taskDeletion` deleted are gone from every part of it (see
+/// `catalog/deletion.rs`), so its size follows the tasks kept, not the length of the log.
+#[derive(Debug, Clone)]
 pub struct Catalog {
     indexes: Indexes,
+    /// The tasks kept (not deleted), by uid.
     tasks: BTreeMap<u64, FoldedTask>,
     /// Events that arrived before their task record (the topics are read independently).
     early_events: BTreeMap<u64, Vec<TaskEvent>>,
@@ -90,6 +107,32 @@ pub struct Catalog {
     next_task_uid: u64,
     /// Which tasks were canceled (folded from `meta`).
     cancelations: CancelationBook,
+    /// Position of the next `meta` record to fold.
+    next_meta_position: u64,
+    /// Deleted tasks the cancelation book forgets once `meta` is folded far enough.
+    book_forgets: BookForgets,
+    /// Swaps and renames that succeeded and were deleted, while some kept task predates them.
+    retired_renames: Vec<RetiredRename>,
+    /// Meilisearch's `max_number_of_tasks`: above it, the oldest finished tasks are deleted.
+    task_limit: u64,
+    cleanup: CleanupTrigger,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            indexes: Indexes::new(),
+            tasks: BTreeMap::new(),
+            early_events: BTreeMap::new(),
+            next_task_uid: 0,
+            cancelations: CancelationBook::new(),
+            next_meta_position: 0,
+            book_forgets: BookForgets::default(),
+            retired_renames: Vec::new(),
+            task_limit: DEFAULT_TASK_LIMIT,
+            cleanup: CleanupTrigger::default(),
+        }
+    }
 }
 
 /// A task as the fold renders it, for listing and filtering.
@@ -108,6 +151,12 @@ pub struct TaskSummary {
 impl Catalog {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A catalog that keeps at most `task_limit` tasks before the automatic cleanup deletes
+    /// the oldest finished ones (see `catalog/cleanup.rs`).
+    pub fn with_task_limit(task_limit: u64) -> Self {
+        Catalog { task_limit, ..Self::default() }
     }
 
     /// The uid the next `tasks` record will have once folded; records must be folded in order.
@@ -150,12 +199,17 @@ impl Catalog {
             && entry.record.error.is_none()
             && cancelable_effect(entry.record.task_type, index_before.as_ref(), index_after);
         let events = self.early_events.remove(&uid).unwrap_or_default();
-        self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict, cancelable });
+        let deleted_tasks = (entry.record.task_type == TaskType::TaskDeletion).then(|| self.apply_deletion(uid, entry.deletes.as_ref()));
+        self.cleanup.after_fold(uid, &entry, self.tasks.len() as u64 + 1, self.task_limit);
+        self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict, cancelable, deleted_tasks });
     }
 
-    /// Folds one task record of `meta` (indexers announcing tasks, cancelations).
+    /// Folds one task record of `meta` (indexers announcing tasks, cancelations). What it says
+    /// about tasks deleted and forgotten is dropped (see `catalog/deletion.rs`).
     pub fn apply_task_change(&mut self, change: &TaskChange) {
-        self.cancelations.apply(change);
+        if let Some(change) = self.without_forgotten(change) {
+            self.cancelations.apply(&change);
+        }
     }
 
     /// Which of `uids` a cancelation registered now could cancel: cancelable tasks still
@@ -201,10 +255,14 @@ impl Catalog {
     /// The record as views show it: the fold's verdict, and a cancelation's count once known.
     fn shown_record(&self, uid: u64, task: &FoldedTask) -> TaskRecord {
         let mut record = task.judged_record().into_owned();
-        if let (Some(TaskDetails::TaskCancelation { canceled_tasks, .. }), Some(outcome)) =
-            (record.details.as_mut(), self.cancelations.cancelation(uid))
-        {
-            *canceled_tasks = Some(outcome.canceled_tasks);
+        match record.details.as_mut() {
+            Some(TaskDetails::TaskCancelation { canceled_tasks, .. }) => {
+                if let Some(outcome) = self.cancelations.cancelation(uid) {
+                    *canceled_tasks = Some(outcome.canceled_tasks);
+                }
+            }
+            Some(TaskDetails::TaskDeletion { deleted_tasks, .. }) => *deleted_tasks = task.deleted_tasks,
+            _ => {}
         }
         record
     }
@@ -212,12 +270,15 @@ impl Catalog {
     /// Steps over a `tasks` record this build cannot read, so later records keep their uids.
     pub fn skip_task(&mut self, uid: u64) {
         self.next_task_uid = self.next_task_uid.max(uid + 1);
+        self.early_events.remove(&uid);
     }
 
-    /// Folds one `task-events` record.
+    /// Folds one `task-events` record. Events of a task that is no longer kept (deleted, or
+    /// unreadable) are dropped; events that come before their task record wait for it.
     pub fn apply_event(&mut self, event: TaskEvent) {
         match self.tasks.get_mut(&event.task_uid) {
             Some(task) => task.events.push(event),
+            None if event.task_uid < self.next_task_uid => {}
             None => self.early_events.entry(event.task_uid).or_default().push(event),
         }
     }

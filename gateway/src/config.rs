@@ -52,6 +52,11 @@ pub struct GatewayConfig {
     #[arg(long, env = "MIROIR_ALLOW_PARTIAL_RESULTS")]
     pub allow_partial_results: bool,
 
+    /// Most tasks kept (Meilisearch's `max_number_of_tasks`): when the task store holds this
+    /// many, the oldest finished tasks are deleted, at most 100,000 at a time, as Meilisearch does.
+    #[arg(long, env = "MIROIR_TASK_LIMIT", default_value_t = crate::catalog::DEFAULT_TASK_LIMIT)]
+    pub task_limit: u64,
+
     #[command(flatten)]
     pub cluster: ClusterConfig,
 }
@@ -80,6 +85,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("search_deadline_ms", &self.search_deadline_ms)
             .field("node_read_timeout_ms", &self.node_read_timeout_ms)
             .field("allow_partial_results", &self.allow_partial_results)
+            .field("task_limit", &self.task_limit)
             .field("cluster", &self.cluster)
             .finish()
     }
@@ -104,6 +110,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.payload_limit, DEFAULT_PAYLOAD_LIMIT);
+        assert_eq!(config.task_limit, 1_000_000, "Meilisearch's default");
         assert_eq!(config.read_config().deadline, Duration::from_secs(10));
         assert!(!config.read_config().allow_partial);
         assert_eq!(config.cluster.log.log_backend, LogBackend::Memory);

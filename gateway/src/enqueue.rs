@@ -159,6 +159,8 @@ pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value
     metrics::counter!("miroir_tasks_enqueued_total").increment(1);
     if !state.catalog().wait_folded(task_uid + 1, FOLD_WAIT).await {
         tracing::warn!(task_uid, "answering before this gateway folded its own task");
+    } else if state.catalog().read(|catalog| catalog.cleanup_due(task_uid)) {
+        tokio::spawn(crate::routes::tasks::clean_up_task_store(state.clone(), task_uid));
     }
     Ok(summarized_task_view(task_uid, &entry.record))
 }

@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::with_read_config(topology, log.clone(), config.master_key.clone(), config.payload_limit, config.read_config());
     let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
     let keys = KeysService::start(log, config.master_key.clone(), options).await.context("cannot read the API keys from the log")?;
+    state.catalog().set_task_limit(config.task_limit);
     let _watchers = state.start_watching();
     tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
     let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });

@@ -2,6 +2,7 @@
 //! the task records of `meta` (cancelation) from position 0 and folds what arrives. Nothing here is kept anywhere else, so a restarted
 //! gateway rebuilds the same catalog by reading the same records.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -14,21 +15,35 @@ use tokio::task::JoinHandle;
 
 use crate::catalog::{Catalog, TaskLogEntry};
 
-/// The shared catalog and how far it has folded `tasks`.
+/// The shared catalog and how far it has folded `tasks` and every other partition it reads.
 pub struct CatalogHandle {
     catalog: RwLock<Catalog>,
     folded_tasks: watch::Sender<u64>,
+    /// Per `task-events` and `meta` partition, the position of the next record to fold.
+    folded_elsewhere: watch::Sender<BTreeMap<(Topic, u32), u64>>,
 }
 
 impl Default for CatalogHandle {
     fn default() -> Self {
-        CatalogHandle { catalog: RwLock::new(Catalog::new()), folded_tasks: watch::channel(0).0 }
+        CatalogHandle {
+            catalog: RwLock::new(Catalog::new()),
+            folded_tasks: watch::channel(0).0,
+            folded_elsewhere: watch::channel(BTreeMap::new()).0,
+        }
     }
 }
 
 impl CatalogHandle {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the most tasks kept before the automatic cleanup (Meilisearch's
+    /// `max_number_of_tasks`); call before the watchers start.
+    pub fn set_task_limit(&self, task_limit: u64) {
+        let mut catalog = self.catalog.write().expect("catalog lock poisoned");
+        debug_assert_eq!(catalog.next_task_uid(), 0, "the task limit is set before folding");
+        *catalog = Catalog::with_task_limit(task_limit);
     }
 
     /// Runs `read` on the current catalog.
@@ -61,6 +76,35 @@ impl CatalogHandle {
             Err(LogError::Unavailable(format!("the catalog did not reach task {end} within {timeout:?}")))
         }
     }
+
+    /// Waits until everything appended so far to `tasks`, `task-events` and `meta` is folded,
+    /// so what this gateway then sees of every task (finished or not) is at least what any
+    /// gateway saw when the request was sent. A task deletion decides on that view.
+    pub async fn catch_up_everywhere(&self, log: &dyn WriteLog, timeout: Duration) -> Result<(), LogError> {
+        let mut ends = BTreeMap::new();
+        ends.insert((Topic::Meta, 0), log.end_offset(Topic::Meta, 0).await?);
+        for partition in 0..log.config().partitions(Topic::TaskEvents) {
+            ends.insert((Topic::TaskEvents, partition), log.end_offset(Topic::TaskEvents, partition).await?);
+        }
+        self.catch_up(log, timeout).await?;
+        let mut folded = self.folded_elsewhere.subscribe();
+        let reached = |folded: &BTreeMap<(Topic, u32), u64>| {
+            ends.iter().all(|(partition, end)| *end == 0 || folded.get(partition).is_some_and(|done| done >= end))
+        };
+        let done = tokio::time::timeout(timeout, folded.wait_for(reached)).await.is_ok_and(|result| result.is_ok());
+        if done {
+            Ok(())
+        } else {
+            Err(LogError::Unavailable(format!("the catalog did not reach the end of task-events and meta within {timeout:?}")))
+        }
+    }
+
+    /// Notes that `topic`/`partition` is folded up to `next` (exclusive).
+    fn folded(&self, topic: Topic, partition: u32, next: u64) {
+        self.folded_elsewhere.send_modify(|folded| {
+            folded.insert((topic, partition), next);
+        });
+    }
 }
 
 /// Starts the tailers; they run until the returned tasks are aborted.
@@ -70,12 +114,12 @@ pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec
     let changes_handle = handle.clone();
     let mut tasks = vec![
         tokio::spawn(tail_partition(log.clone(), Topic::Tasks, 0, from, move |records| fold_tasks(&tasks_handle, records))),
-        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_task_changes(&changes_handle, &records))),
+        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_meta(&changes_handle, &records))),
     ];
     for partition in 0..log.config().partitions(Topic::TaskEvents) {
         let handle = handle.clone();
         tasks.push(tokio::spawn(tail_partition(log.clone(), Topic::TaskEvents, partition, 0, move |records| {
-            fold_events(&handle, &records)
+            fold_events(&handle, partition, &records)
         })));
     }
     tasks
@@ -98,7 +142,7 @@ fn fold_tasks(handle: &CatalogHandle, records: Vec<Record>) {
 }
 
 /// Folds `task-events` records of one partition.
-fn fold_events(handle: &CatalogHandle, records: &[Record]) {
+fn fold_events(handle: &CatalogHandle, partition: u32, records: &[Record]) {
     handle.write(|catalog| {
         for record in records {
             match decode::<TaskEvent>(&record.payload) {
@@ -107,10 +151,15 @@ fn fold_events(handle: &CatalogHandle, records: &[Record]) {
             }
         }
     });
+    if let Some(last) = records.last() {
+        handle.folded(Topic::TaskEvents, partition, last.position.offset + 1);
+    }
 }
 
-/// Folds the task records of `meta` (key changes are the keys service's).
-fn fold_task_changes(handle: &CatalogHandle, records: &[Record]) {
+/// Folds the task records of `meta` (key changes are the keys service's) and notes how far
+/// `meta` is folded.
+fn fold_meta(handle: &CatalogHandle, records: &[Record]) {
+    let Some(next) = records.last().map(|last| last.position.offset + 1) else { return };
     let changes: Vec<_> = records
         .iter()
         .filter_map(|record| match decode::<MetaEnvelope>(&record.payload) {
@@ -121,7 +170,9 @@ fn fold_task_changes(handle: &CatalogHandle, records: &[Record]) {
             }
         })
         .collect();
-    if !changes.is_empty() {
-        handle.write(|catalog| changes.iter().for_each(|change| catalog.apply_task_change(change)));
-    }
+    handle.write(|catalog| {
+        changes.iter().for_each(|change| catalog.apply_task_change(change));
+        catalog.pass_meta(next);
+    });
+    handle.folded(Topic::Meta, 0, next);
 }

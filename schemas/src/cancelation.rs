@@ -88,6 +88,25 @@ impl CancelationBook {
     pub fn cancelation(&self, uid: u64) -> Option<CancelationOutcome> {
         self.cancelations.get(&uid).copied()
     }
+
+    /// Drops everything known about task `uid` (a deleted task): whether it started, whether it
+    /// was canceled and, if it is a cancelation, what it did. Tasks it canceled keep saying so.
+    /// The caller must not fold records naming `uid` afterwards: the book no longer knows it
+    /// started, so a later cancelation would cancel it.
+    pub fn forget(&mut self, uid: u64) {
+        self.started.remove(&uid);
+        self.canceled.remove(&uid);
+        self.cancelations.remove(&uid);
+    }
+
+    /// How many tasks the book holds something about (its memory).
+    pub fn len(&self) -> usize {
+        self.started.len() + self.canceled.len() + self.cancelations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +154,20 @@ mod tests {
         assert_eq!(book.canceled(2).map(|c| c.by), Some(11));
         assert_eq!(book.cancelation(10).map(|o| o.canceled_tasks), Some(1));
         assert_eq!(book.cancelation(11).map(|o| o.canceled_tasks), Some(1));
+    }
+
+    #[test]
+    fn a_forgotten_task_leaves_nothing_behind_but_what_it_canceled_stays_canceled() {
+        let mut book = CancelationBook::new();
+        for change in [start(&[1]), cancel(10, &[1, 2])] {
+            book.apply(&change);
+        }
+        book.forget(10);
+        assert_eq!(book.cancelation(10), None);
+        assert_eq!(book.canceled(2).map(|c| c.by), Some(10), "task 2 still reads as canceled by 10");
+        book.forget(1);
+        book.forget(2);
+        assert!(book.is_empty());
     }
 
     fn changes() -> impl Strategy<Value = Vec<TaskChange>> {

@@ -4,9 +4,11 @@
 //!
 //! Cancelation and deletion are tasks like any other: a record in `tasks` whose position is
 //! its uid, with nothing sent to the nodes, so it succeeds as soon as it is folded.
-//! * Deletion removes, deterministically from the folded facts, every earlier task its filter
-//!   selects that had finished when it was enqueued (see `select::apply_deletions`); the views
-//!   here hide them and its `deletedTasks` is how many it removed.
+//! * Deletion: the gateway catches up with every log, then writes into the record which of the
+//!   tasks its filter matches are finished; every gateway's fold deletes those still kept at
+//!   its position (`catalog/deletion.rs`) and its `deletedTasks` is how many. When the store
+//!   holds Meilisearch's limit of tasks, the gateway whose write filled it registers the
+//!   automatic deletion of the oldest finished ones ([`clean_up_task_store`], `catalog/cleanup.rs`).
 //! * A caller whose API key is restricted to some indexes sees only tasks of one index it may
 //!   use, as in Meilisearch (`total` still counts every matching task, as Meilisearch does).
 //! * Cancelation names, in `meta`, the matched tasks that had not finished nor started; the
@@ -23,6 +25,11 @@ use miroir_schemas::error::Code;
 use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::TaskStatus;
 use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+use bytes::Bytes;
+use miroir_clients::log::Topic;
+use miroir_schemas::envelope::encode;
 use time::OffsetDateTime;
 
 use crate::auth::{Auth, AuthContext};
@@ -34,7 +41,7 @@ use crate::state::AppState;
 
 use crate::tasks::batch_view::batch_view;
 use crate::tasks::query::{missing_filters, parse_query, path_batch_uid, path_task_uid, TaskQuery, FILTER_PARAMETERS, LIST_PARAMETERS};
-use crate::tasks::select::{apply_deletions, matched, page, Deleted, Deletion, Page, TaskFacts};
+use crate::tasks::select::{matched, page, Page, TaskFacts};
 use crate::tasks::swaps::{apply_swaps, AppliedSwap, Renames};
 use crate::tasks::vocabulary::{canonical, related_to_one_index, KINDS};
 
@@ -44,26 +51,24 @@ type Pairs = Query<Vec<(String, String)>>;
 /// absent behind the master-key-only guard, where everything is allowed.
 type Caller = Auth;
 
-/// The tasks still shown (deleted ones left out), their indexes as swaps left them, and what
-/// the deletions did, read from the catalog in one go.
+/// The tasks kept and their indexes as swaps left them, read from the catalog in one go.
 struct Visible<'c> {
     catalog: &'c Catalog,
     /// Oldest first.
     tasks: Vec<TaskFacts>,
     renames: Renames,
-    deleted: Deleted,
     caller: AuthContext,
 }
 
 impl<'c> Visible<'c> {
     fn of(catalog: &'c Catalog, caller: &Caller) -> Self {
         let mut tasks = Vec::new();
-        let mut deletions = Vec::new();
-        let mut swaps = Vec::new();
+        // Deleted swaps still rename the tasks before them.
+        let mut swaps: Vec<AppliedSwap> =
+            catalog.retired_renames().iter().map(|retired| AppliedSwap { uid: retired.uid, pairs: retired.pairs.clone() }).collect();
         for summary in catalog.task_summaries() {
             let view = needs_view(summary.task_type).then(|| catalog.task_view(summary.uid)).flatten();
             match summary.task_type {
-                TaskType::TaskDeletion => deletions.push(deletion(&summary, view.as_ref())),
                 TaskType::IndexSwap if summary.status == TaskStatus::Succeeded => {
                     swaps.push(AppliedSwap { uid: summary.uid, pairs: swap_pairs(view.as_ref()) })
                 }
@@ -80,9 +85,7 @@ impl<'c> Visible<'c> {
         }
         tasks.reverse();
         let renames = apply_swaps(&mut tasks, &swaps);
-        let deleted = apply_deletions(&tasks, &deletions);
-        tasks.retain(|task| !deleted.hidden.contains(&task.uid));
-        Visible { catalog, tasks, renames, deleted, caller: caller.0.clone() }
+        Visible { catalog, tasks, renames, caller: caller.0.clone() }
     }
 
     /// Whether the caller's key may see the task (Meilisearch's rule: with a key restricted to
@@ -96,19 +99,12 @@ impl<'c> Visible<'c> {
         self.shown(task).then_some(task)
     }
 
-    /// `GET /tasks/{uid}`'s object, with the index uids later swaps gave it and a deletion's
-    /// `deletedTasks` filled in.
+    /// `GET /tasks/{uid}`'s object, with the index uids later swaps gave it.
     fn task_view(&self, uid: u64) -> Option<Map<String, Value>> {
         self.facts(uid)?;
         let mut view = self.catalog.task_view(uid)?;
         if let Some(names) = self.renames.get(&uid) {
             rename_indexes(&mut view, names);
-        }
-        if let (Some(count), Some(Value::Object(details))) = (self.deleted.counts.get(&uid), view.get_mut("details")) {
-            // `null` until the deletion ran; deletions touch no node, so they run when folded.
-            if details.get("deletedTasks").is_some_and(Value::is_number) {
-                details.insert("deletedTasks".into(), json!(count));
-            }
         }
         Some(view)
     }
@@ -122,10 +118,9 @@ impl<'c> Visible<'c> {
     }
 }
 
-/// Kinds whose facts need more than the summary: the indexes of a swap or rename, the filter
-/// of a deletion.
+/// Kinds whose facts need more than the summary: the indexes of a swap or rename.
 fn needs_view(task_type: TaskType) -> bool {
-    matches!(task_type, TaskType::IndexSwap | TaskType::IndexUpdate | TaskType::TaskDeletion)
+    matches!(task_type, TaskType::IndexSwap | TaskType::IndexUpdate)
 }
 
 fn kind_name(task_type: TaskType) -> &'static str {
@@ -200,21 +195,6 @@ fn facts(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> TaskFacts 
     }
 }
 
-/// A deletion task's filter, read back from its `originalFilter` (the query string it was
-/// given, already validated then). One that cannot be read deletes nothing.
-fn deletion(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> Deletion {
-    let filter = details_str(view, "originalFilter")
-        .and_then(|original| format!("/tasks{original}").parse::<axum::http::Uri>().ok())
-        .and_then(|uri| Pairs::try_from_uri(&uri).ok())
-        .and_then(|Query(pairs)| parse_query(&pairs, &FILTER_PARAMETERS).ok())
-        .map(|query| query.filter);
-    let filter = filter.unwrap_or_else(|| {
-        tracing::error!(uid = summary.uid, "unreadable taskDeletion filter; it deletes nothing");
-        crate::tasks::query::TaskFilter { uids: Some(Vec::new()), ..Default::default() }
-    });
-    Deletion { uid: summary.uid, enqueued_at: summary.enqueued_at, filter }
-}
-
 fn list_body(results: Vec<Value>, query: &TaskQuery, page: &Page) -> Value {
     // Meilisearch asks its store for `limit + 1` (saturating) tasks and reports one less, so
     // `limit=4294967295` reads back as 4294967294.
@@ -278,9 +258,7 @@ pub async fn cancel(
 }
 
 /// `DELETE /tasks`: registers a `taskDeletion`. Meilisearch answers `200` here, not `202`.
-/// Its `matchedTasks` counts only tasks the caller may see, but what it deletes is decided
-/// from its filter alone: the caller's index restriction is not recorded in the log, so a
-/// deletion through a key restricted to some indexes also removes matching tasks of others.
+/// It matches, and deletes, only tasks the caller may see.
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -302,20 +280,55 @@ async fn register(
     if !query.filtered {
         return Err(missing_filters(if cancel { "cancel" } else { "delete" }).into());
     }
-    let (matched_tasks, cancels) = current_catalog(state, |catalog| {
-        let visible = Visible::of(catalog, caller);
-        let uids = matched(&query.filter, &visible.tasks, |task| visible.shown(task));
-        (uids.len() as u64, cancel.then(|| catalog.cancelable_tasks(&uids)))
-    })
-    .await?;
     // Meilisearch keeps the query string exactly as sent, `?` included.
     let original_filter = format!("?{}", raw.unwrap_or_default());
+    if !cancel {
+        // Which matched tasks are finished is read from `task-events`: catch up with them too.
+        state.catalog().catch_up_everywhere(state.log(), CATCH_UP).await?;
+    }
+    let budget = deletion_budget(state, &original_filter);
+    let (matched_tasks, cancels, deletes) = current_catalog(state, |catalog| {
+        let visible = Visible::of(catalog, caller);
+        let uids = matched(&query.filter, &visible.tasks, |task| visible.shown(task));
+        let matched_tasks = uids.len() as u64;
+        if cancel {
+            (matched_tasks, Some(catalog.cancelable_tasks(&uids)), None)
+        } else {
+            (matched_tasks, None, Some(catalog.plan_deletion(uids, budget)))
+        }
+    })
+    .await?;
     let details = if cancel {
         TaskDetails::TaskCancelation { matched_tasks, canceled_tasks: None, original_filter }
     } else {
         TaskDetails::TaskDeletion { matched_tasks, deleted_tasks: None, original_filter }
     };
     let record = TaskRecord::new(task_type, None, Some(details), OffsetDateTime::now_utc());
-    let body = enqueue(state, Write { entry: TaskLogEntry::new(record), ops: Vec::new(), cancels }).await?;
+    let entry = TaskLogEntry { deletes, ..TaskLogEntry::new(record) };
+    let body = enqueue(state, Write { entry, ops: Vec::new(), cancels }).await?;
     Ok((StatusCode::OK, Json(body)))
+}
+
+/// How long a deletion waits for this gateway to fold every log before deciding.
+const CATCH_UP: Duration = Duration::from_secs(10);
+/// Bytes of a `taskDeletion` record left for everything but the tasks it names.
+const DELETION_RECORD_OVERHEAD: usize = 8 * 1024;
+
+/// Bytes the tasks a deletion names may take in its record.
+fn deletion_budget(state: &AppState, original_filter: &str) -> usize {
+    state.log().max_payload_bytes().saturating_sub(DELETION_RECORD_OVERHEAD + original_filter.len())
+}
+
+/// Registers Meilisearch's automatic cleanup when folding task `trigger` (which this gateway
+/// appended) found the task store full (`catalog/cleanup.rs`); logs what fails, as Meilisearch
+/// does, and leaves a later write to try again.
+pub async fn clean_up_task_store(state: AppState, trigger: u64) {
+    // The view may lag on task events; finished tasks it sees are finished everywhere.
+    let budget = deletion_budget(&state, "?beforeEnqueuedAt=0000-00-00T00:00:00.000000000Z&statuses=succeeded,failed,canceled");
+    let Some(entry) = state.catalog().read(|catalog| catalog.automatic_deletion(OffsetDateTime::now_utc(), budget)) else { return };
+    let dedup = format!("task-cleanup:{trigger}");
+    match state.log().append(Topic::Tasks, "tasks", &dedup, Bytes::from(encode(&entry))).await {
+        Ok(position) => tracing::info!(task_uid = position.offset, trigger, "registered the automatic cleanup of the task store"),
+        Err(error) => tracing::error!(trigger, %error, "could not register the automatic cleanup of the task store"),
+    }
 }

@@ -1,7 +1,7 @@
 //! Pure logic behind `/tasks` and `/batches`: the query vocabulary and its parsing with
-//! Meilisearch's exact errors, which tasks a filter selects, which tasks a `taskDeletion`
-//! removed, which index uids swaps and renames gave earlier tasks, and the batch object of a
-//! task. No I/O: the route handlers feed it the catalog.
+//! Meilisearch's exact errors, which tasks a filter selects, which index uids swaps and
+//! renames gave earlier tasks, and the batch object of a task (what a `taskDeletion` deletes
+//! is the catalog's fold: `catalog/deletion.rs`). No I/O: the route handlers feed it the catalog.
 
 pub mod batch_view;
 pub mod query;

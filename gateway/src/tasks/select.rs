@@ -1,13 +1,10 @@
-//! Which tasks a filter selects, which page of them is shown, and which tasks the
-//! `taskDeletion` tasks removed — Meilisearch's index-scheduler query rules over the facts the
-//! catalog folds.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Which tasks a filter selects and which page of them is shown — Meilisearch's
+//! index-scheduler query rules over the facts the catalog folds.
 
 use time::OffsetDateTime;
 
 use super::query::{TaskFilter, TaskQuery};
-use super::vocabulary::{is_finished, related_to_one_index};
+use super::vocabulary::related_to_one_index;
 
 /// What filtering needs to know about one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,46 +104,6 @@ pub fn page(query: &TaskQuery, tasks: &[TaskFacts], shown: impl Fn(&TaskFacts) -
 /// paging): its `matchedTasks`.
 pub fn matched(filter: &TaskFilter, tasks: &[TaskFacts], shown: impl Fn(&TaskFacts) -> bool) -> Vec<u64> {
     tasks.iter().filter(|task| filter.selects(task) && shown(task)).map(|task| task.uid).collect()
-}
-
-/// A `taskDeletion` task: its uid, when it was enqueued (it runs then: it touches no node) and
-/// the filter it was given.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deletion {
-    pub uid: u64,
-    pub enqueued_at: OffsetDateTime,
-    pub filter: TaskFilter,
-}
-
-/// What the deletions removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Deleted {
-    /// Tasks no view shows any more.
-    pub hidden: BTreeSet<u64>,
-    /// Per deletion uid, how many tasks it removed (its `deletedTasks`).
-    pub counts: BTreeMap<u64, u64>,
-}
-
-/// Applies the deletions in uid order. A deletion removes every task enqueued before it that
-/// its filter selects and that had finished by the time it ran (Meilisearch never deletes an
-/// enqueued or processing task), and not already removed by an earlier deletion. It depends
-/// only on folded facts, so every gateway decides the same once it has folded the same events.
-pub fn apply_deletions(tasks: &[TaskFacts], deletions: &[Deletion]) -> Deleted {
-    let mut deletions: Vec<&Deletion> = deletions.iter().collect();
-    deletions.sort_by_key(|deletion| deletion.uid);
-    let mut deleted = Deleted::default();
-    for deletion in deletions {
-        let removed: Vec<u64> = tasks
-            .iter()
-            .filter(|task| task.uid < deletion.uid && !deleted.hidden.contains(&task.uid))
-            .filter(|task| is_finished(task.status) && task.finished_at.is_some_and(|at| at <= deletion.enqueued_at))
-            .filter(|task| deletion.filter.selects(task))
-            .map(|task| task.uid)
-            .collect();
-        deleted.counts.insert(deletion.uid, removed.len() as u64);
-        deleted.hidden.extend(removed);
-    }
-    deleted
 }
 
 #[cfg(test)]

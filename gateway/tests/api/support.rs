@@ -65,6 +65,8 @@ pub struct Setup {
     pub clock: ManualClock,
     /// Serve [`echo_routes`] instead of the gateway's own handlers.
     pub echo: bool,
+    /// Most tasks kept before the automatic cleanup (`--task-limit`).
+    pub task_limit: u64,
 }
 
 impl Default for Setup {
@@ -76,6 +78,7 @@ impl Default for Setup {
             payload_limit: miroir_gateway::config::DEFAULT_PAYLOAD_LIMIT,
             clock: ManualClock::default(),
             echo: false,
+            task_limit: miroir_gateway::catalog::DEFAULT_TASK_LIMIT,
         }
     }
 }
@@ -85,6 +88,7 @@ impl Setup {
     pub async fn start(self) -> TestGateway {
         let master_key = self.master_key.map(str::to_owned);
         let state = AppState::new(self.topology, self.log.clone(), master_key.clone(), self.payload_limit);
+        state.catalog().set_task_limit(self.task_limit);
         state.start_watching();
         let clock = self.clock;
         let options = KeysOptions { clock: Arc::new(move || clock.now()), ..KeysOptions::default() };

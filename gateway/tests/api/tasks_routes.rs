@@ -1,7 +1,7 @@
 //! Task routes through the gateway's router, on the in-memory log: filters and paging over
 //! folded tasks, one batch per started task, `POST /tasks/cancel` and `DELETE /tasks`.
 
-use crate::support::{memory_log, Setup, TestGateway};
+use crate::support::{exchange, memory_log, Setup, TestGateway};
 use axum::http::StatusCode;
 use miroir_clients::log::{MemoryLog, Topic, WriteLog};
 use miroir_gateway::catalog::TaskLogEntry;
@@ -243,8 +243,21 @@ async fn cancelation_cancels_the_enqueued_writes_no_indexer_announced() {
     assert_eq!(everything["details"]["matchedTasks"], 10);
 }
 
+/// `GET /tasks/{uid}` of a task that does not exist (any more), as Meilisearch 1.50 answers it.
+async fn assert_task_not_found(gateway: &TestGateway, uid: u64) {
+    let (status, error) = gateway.call("GET", &format!("/tasks/{uid}"), None).await;
+    let mut recorded = exchange("task not found");
+    recorded["response"]["message"] = json!(format!("Task `{uid}` not found."));
+    assert_eq!((status.as_u16(), error), (recorded["status"].as_u64().unwrap() as u16, recorded["response"].clone()), "task {uid}");
+}
+
+/// What a gateway answers to the task and batch lists, for comparing two gateways.
+async fn lists(gateway: &TestGateway) -> [Value; 2] {
+    [gateway.call("GET", "/tasks?limit=100", None).await.1, gateway.call("GET", "/batches?limit=100", None).await.1]
+}
+
 #[tokio::test]
-async fn deletion_hides_the_finished_tasks_it_selects() {
+async fn deletion_deletes_the_finished_tasks_it_selects_on_every_gateway() {
     let gateway = seeded_gateway().await;
     let (status, error) = gateway.call("DELETE", "/tasks", None).await;
     assert_eq!((status, error["message"].clone()), (StatusCode::BAD_REQUEST, json!(missing_filters_message("delete"))));
@@ -257,8 +270,7 @@ async fn deletion_hides_the_finished_tasks_it_selects() {
         json!({"matchedTasks": 4, "deletedTasks": 3, "originalFilter": "?indexUids=c&statuses=succeeded%2Cfailed%2Cprocessing"})
     );
     for uid in [0, 1, 5] {
-        let (status, error) = gateway.call("GET", &format!("/tasks/{uid}"), None).await;
-        assert_eq!((status, error["message"].clone()), (StatusCode::NOT_FOUND, json!(format!("Task `{uid}` not found."))));
+        assert_task_not_found(&gateway, uid).await;
         assert_eq!(gateway.call("GET", &format!("/batches/{uid}"), None).await.0, StatusCode::NOT_FOUND);
     }
     assert_eq!(uids(&gateway, "/tasks").await.0, vec![6, 4, 3, 2], "the processing task stays");
@@ -275,6 +287,53 @@ async fn deletion_hides_the_finished_tasks_it_selects() {
     let second = registered(&gateway, "DELETE", "/tasks?uids=0,2,6", "taskDeletion").await;
     assert_eq!(second["details"], json!({"matchedTasks": 2, "deletedTasks": 2, "originalFilter": "?uids=0,2,6"}));
     assert_eq!(uids(&gateway, "/tasks").await.0, vec![7, 4, 3]);
+
+    // A gateway started now folds the same log to the same tasks, renames included; a late
+    // event of a deleted task changes nothing on either.
+    report(&gateway.log, 1, "n0", ReplicaStatus::Succeeded).await;
+    let later = Setup { log: gateway.log.clone(), payload_limit: 100 << 20, ..Setup::default() }.start().await;
+    later.wait_status(7, "succeeded").await;
+    assert_eq!(lists(&later).await, lists(&gateway).await);
+    assert_eq!(later.call("GET", "/tasks/3", None).await.1, gateway.call("GET", "/tasks/3", None).await.1);
+    for uid in [0, 1, 2, 5, 6] {
+        assert_task_not_found(&later, uid).await;
+    }
+}
+
+#[tokio::test]
+async fn a_full_task_store_deletes_its_oldest_finished_tasks_like_meilisearch() {
+    let gateway = Setup { task_limit: 3, ..Setup::default() }.start().await;
+    // Deleting a missing index: a task that is failed as soon as it is folded.
+    let mut enqueued = Vec::new();
+    for uid in 0..3 {
+        let (status, task) = gateway.call("DELETE", &format!("/indexes/missing{uid}"), None).await;
+        assert_eq!((status, task["taskUid"].clone()), (StatusCode::ACCEPTED, json!(uid)));
+        enqueued.push(task["enqueuedAt"].as_str().unwrap().to_owned());
+    }
+    // The third filled the store: its gateway registered Meilisearch's cleanup as task 3.
+    let cleanup = gateway.wait_status(3, "succeeded").await;
+    let newest = OffsetDateTime::parse(&enqueued[2], &time::format_description::well_known::Rfc3339).unwrap();
+    let before = (newest + Duration::nanoseconds(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!((cleanup["type"].clone(), cleanup["indexUid"].clone()), (json!("taskDeletion"), Value::Null));
+    assert_eq!(
+        cleanup["details"],
+        json!({"matchedTasks": 3, "deletedTasks": 3, "originalFilter": format!("?beforeEnqueuedAt={before}&statuses=succeeded,failed,canceled")})
+    );
+    assert_eq!(uids(&gateway, "/tasks").await.0, vec![3]);
+    for uid in 0..3 {
+        assert_task_not_found(&gateway, uid).await;
+    }
+    // Below the limit again: more writes register no cleanup until the store is full.
+    for uid in 4..6 {
+        assert_eq!(gateway.call("DELETE", &format!("/indexes/missing{uid}"), None).await.0, StatusCode::ACCEPTED);
+    }
+    let cleanup = gateway.wait_status(6, "succeeded").await;
+    assert_eq!(cleanup["details"]["deletedTasks"], 3, "the earlier cleanup is finished too, so it goes");
+    assert_eq!(uids(&gateway, "/tasks").await.0, vec![6]);
+    // Every gateway keeps the same tasks, whatever its own limit.
+    let later = Setup { log: gateway.log.clone(), ..Setup::default() }.start().await;
+    later.wait_status(6, "succeeded").await;
+    assert_eq!(lists(&later).await, lists(&gateway).await);
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::tasks::query::{parse_query, Paging, LIST_PARAMETERS};
-use crate::tasks::vocabulary::{KINDS, STATUSES};
+use crate::tasks::vocabulary::{is_finished, KINDS, STATUSES};
 use proptest::prelude::*;
 use time::Duration;
 
@@ -97,32 +97,6 @@ fn date_filters_need_the_date() {
     assert_eq!(after("beforeEnqueuedAt"), Vec::<u64>::new());
 }
 
-#[test]
-fn a_deletion_removes_earlier_finished_tasks_it_selects() {
-    let mut tasks = vec![
-        task(0, "indexCreation", "succeeded", &["a"]),
-        task(1, "documentAdditionOrUpdate", "failed", &["a"]),
-        task(2, "documentAdditionOrUpdate", "processing", &["a"]),
-        task(3, "indexCreation", "succeeded", &["b"]),
-    ];
-    // Task 4 finished only after the deletion (enqueued at second 5) ran.
-    let mut late = task(4, "indexCreation", "succeeded", &["a"]);
-    late.finished_at = Some(at(6, 0));
-    tasks.push(late);
-    tasks.push(task(5, "taskDeletion", "succeeded", &[]));
-    tasks.push(task(6, "documentAdditionOrUpdate", "succeeded", &["a"]));
-    let deletion = Deletion { uid: 5, enqueued_at: at(5, 0), filter: query(&[("indexUids", "a")]).filter };
-    let deleted = apply_deletions(&tasks, std::slice::from_ref(&deletion));
-    assert_eq!(deleted.hidden, BTreeSet::from([0, 1]), "not processing 2, not index b, not 4 finished later, not later 6");
-    assert_eq!(deleted.counts, BTreeMap::from([(5, 2)]));
-
-    // A second deletion of everything only counts what is left, and may delete the first one.
-    let everything = Deletion { uid: 7, enqueued_at: at(7, 5), filter: query(&[("statuses", "*")]).filter };
-    let deleted = apply_deletions(&tasks, &[everything, deletion]);
-    assert_eq!(deleted.hidden, BTreeSet::from([0, 1, 3, 4, 5, 6]));
-    assert_eq!(deleted.counts, BTreeMap::from([(5, 2), (7, 4)]));
-}
-
 fn arbitrary_task(uid: u64) -> impl Strategy<Value = TaskFacts> {
     let kind = prop::sample::select(KINDS.to_vec());
     let status = prop::sample::select(STATUSES[..4].to_vec());
@@ -175,28 +149,6 @@ proptest! {
         prop_assert_eq!(seen, expected);
     }
 
-    /// Deletions only remove finished tasks enqueued before them, each at most once, and
-    /// their counts add up to what is hidden.
-    #[test]
-    fn deletions_remove_only_earlier_finished_tasks(tasks in arbitrary_tasks(), filters in prop::collection::vec(arbitrary_filter(), 1..3)) {
-        let deletions: Vec<Deletion> = filters.iter().enumerate().map(|(i, filter)| {
-            let uid = 5 + 10 * i as u64;
-            Deletion { uid, enqueued_at: at(uid, 0), filter: parse_query(filter, &LIST_PARAMETERS).unwrap().filter }
-        }).collect();
-        let deleted = apply_deletions(&tasks, &deletions);
-        let last = deletions.iter().map(|d| d.uid).max().unwrap();
-        for uid in &deleted.hidden {
-            let task = &tasks[*uid as usize];
-            prop_assert!(is_finished(task.status) && task.uid < last);
-            prop_assert!(deletions.iter().any(|d| d.uid > task.uid && d.filter.selects(task)));
-        }
-        prop_assert_eq!(deleted.counts.values().sum::<u64>(), deleted.hidden.len() as u64);
-        // A finished task before the first deletion that it selects is always removed.
-        let first = &deletions[0];
-        for task in tasks.iter().filter(|t| t.uid < first.uid && is_finished(t.status) && first.filter.selects(t)) {
-            prop_assert!(deleted.hidden.contains(&task.uid));
-        }
-    }
 }
 
 fn base_total(query: &TaskQuery, tasks: &[TaskFacts]) -> u64 {
