@@ -6,7 +6,9 @@
 //!   follow-a-partition-forever loop every fold of the log (catalog, keys, cancelations) uses.
 //! * [`node`]: the HTTP client of one Meilisearch node.
 //! * [`cluster_config`]: the launch flags every Miroir process of one cluster shares.
+//! * [`logging`]: how every process writes its log (`--log-format`).
 
 pub mod cluster_config;
 pub mod log;
+pub mod logging;
 pub mod node;

@@ -15,6 +15,7 @@ use axum::Router;
 use crate::auth::action::Action::{self, *};
 use crate::auth::keys_routes;
 use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
+use crate::request_id;
 use crate::routes::{admin, document_writes, health, indexes, metrics, reads, settings, swap, tasks};
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -98,9 +99,9 @@ pub fn routes() -> Vec<Route> {
     const SETTINGS: &str = "/indexes/{index_uid}/settings";
     let mut routes = vec![
         public(M::GET, "/health", health::health),
-        // The gateway's own Prometheus metrics, scraped without a key (Meilisearch's
-        // `/metrics`, behind `metrics.get`, describes a single node).
-        public(M::GET, "/metrics", metrics::render),
+        // As a node without the `metrics` experimental feature answers: the gateway's own
+        // metrics are on the operations listener (`ops_listener`), never on the API port.
+        serve(M::GET, "/metrics", &[MetricsGet], metrics::feature_not_enabled),
         serve(M::GET, "/version", &[Version], health::version),
         serve(M::GET, "/stats", &[StatsGet], reads::stats),
         serve(M::GET, "/indexes", &[IndexesGet], indexes::list),
@@ -243,7 +244,7 @@ pub fn route_table() -> &'static Arc<RouteTable> {
 
 /// The router the gateway process serves: [`routes`] behind the auth middleware (Meilisearch's
 /// API keys and tenant tokens, the master key for `/_miroir`), every request counted for
-/// `/metrics`.
+/// `/metrics` and given a request id (`request_id`).
 pub fn authenticated_router(state: AppState, keys: KeysService) -> Router {
     router_for(routes(), state, keys)
 }
@@ -254,5 +255,5 @@ pub fn router_for(routes: Vec<Route>, state: AppState, keys: KeysService) -> Rou
     metrics::prometheus();
     let table = Arc::new(table_of(&routes));
     let router = routes.into_iter().fold(Router::new(), add_handler).with_state(RouterState { app: state, keys: keys.clone() });
-    auth::guard(router, table, keys).layer(from_fn(metrics::record_request))
+    auth::guard(router, table, keys).layer(from_fn(metrics::record_request)).layer(from_fn(request_id::with_request_id))
 }

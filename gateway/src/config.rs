@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 pub use miroir_clients::cluster_config::{ClusterConfig, LogBackend, NodeSpec};
+use miroir_clients::logging::LoggingArgs;
 
 use crate::read::ReadConfig;
 
@@ -57,6 +58,15 @@ pub struct GatewayConfig {
     #[arg(long, env = "MIROIR_TASK_LIMIT", default_value_t = crate::catalog::DEFAULT_TASK_LIMIT)]
     pub task_limit: u64,
 
+    /// Where to serve the gateway's Prometheus metrics (`GET /metrics`) and readiness
+    /// (`GET /ready`), e.g. `127.0.0.1:9100`: an address of its own, never the API port (where
+    /// `/metrics` answers as a Meilisearch node without the `metrics` feature). None when unset.
+    #[arg(long, env = "MIROIR_GATEWAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+
     #[command(flatten)]
     pub cluster: ClusterConfig,
 }
@@ -86,6 +96,8 @@ impl std::fmt::Debug for GatewayConfig {
             .field("node_read_timeout_ms", &self.node_read_timeout_ms)
             .field("allow_partial_results", &self.allow_partial_results)
             .field("task_limit", &self.task_limit)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("logging", &self.logging)
             .field("cluster", &self.cluster)
             .finish()
     }

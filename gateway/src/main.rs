@@ -17,11 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let config = GatewayConfig::parse();
+    config.logging.init();
     let topology = config.cluster.topology().context("invalid topology")?;
     let log = config.cluster.log.open_log(config.cluster.log.log_config()).await.context("cannot open the write log")?;
     let log: Arc<dyn miroir_clients::log::WriteLog> = Arc::from(log);
@@ -31,6 +28,14 @@ async fn main() -> anyhow::Result<()> {
     state.catalog().set_task_limit(config.task_limit);
     let _watchers = state.start_watching();
     tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
+    if let Some(listen) = config.metrics_listen {
+        let ops = miroir_gateway::ops_listener::bind(listen, state.clone()).await?;
+        tokio::spawn(async move {
+            if let Err(error) = ops.await {
+                tracing::error!(%error, "the metrics and readiness listener stopped");
+            }
+        });
+    }
     let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
     serve(authenticated_router(state, keys), config.listen, tls, shutdown_signal()).await
 }

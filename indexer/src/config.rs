@@ -31,6 +31,8 @@ pub struct IndexerArgs {
     /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9101`; none when unset.
     #[arg(long, env = "MIROIR_INDEXER_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub logging: miroir_clients::logging::LoggingArgs,
 }
 
 // Hand-written: the cluster part hides its credentials.

@@ -5,10 +5,8 @@ use miroir_indexer::config::IndexerArgs;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let args = IndexerArgs::parse();
+    args.logging.init();
     if let Some(listen) = args.metrics_listen {
         metrics_exporter_prometheus::PrometheusBuilder::new().with_http_listener(listen).install()?;
     }

@@ -65,6 +65,8 @@ pub fn settings() -> Value {
 /// An HTTP API (a node or the gateway) and its key.
 pub struct Target {
     pub url: String,
+    /// Where the target serves Prometheus metrics (the gateway's operations listener).
+    pub metrics_url: Option<String>,
     key: String,
     http: reqwest::Client,
 }
@@ -74,7 +76,7 @@ impl Target {
         // Nagle off: a pooled keep-alive connection otherwise waits on delayed ACKs on loopback.
         let http =
             reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(connections).timeout(Duration::from_secs(300)).build()?;
-        Ok(Target { url: url.to_owned(), key: key.to_owned(), http })
+        Ok(Target { url: url.to_owned(), metrics_url: None, key: key.to_owned(), http })
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, content_type: &str, body: String) -> Result<(u16, Value)> {
@@ -187,7 +189,9 @@ pub fn cluster_processes(cluster: &Cluster) -> Vec<(String, u32)> {
 
 /// The gateway of `cluster` as a benchmark target.
 pub fn gateway_target(cluster: &Cluster, connections: usize) -> Result<Target> {
-    Target::new(cluster.gateway_url(), GATEWAY_KEY, connections)
+    let mut target = Target::new(cluster.gateway_url(), GATEWAY_KEY, connections)?;
+    target.metrics_url = Some(cluster.gateway_metrics_url().to_owned());
+    Ok(target)
 }
 
 /// Which node binary the benchmark runs, as the report names it: the version it prints.

@@ -209,6 +209,11 @@ impl Cluster {
         &self.miroir.as_ref().expect("the cluster was built without Miroir processes").gateway_url
     }
 
+    /// The gateway's operations listener (`/metrics`, `/ready`).
+    pub fn gateway_metrics_url(&self) -> &str {
+        &self.miroir.as_ref().expect("the cluster was built without Miroir processes").gateway_metrics_url
+    }
+
     /// The nodes' master key, which only Miroir may know.
     pub fn node_key(&self) -> &str {
         self.spec.node_key.as_deref().expect("a cluster always has a node key")

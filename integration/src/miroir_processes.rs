@@ -77,20 +77,25 @@ pub struct MiroirProcesses {
     pub indexer: ManagedProcess,
     pub reconciler: ManagedProcess,
     pub gateway_url: String,
+    /// The gateway's operations listener: `/metrics` and `/ready`.
+    pub gateway_metrics_url: String,
 }
 
 impl MiroirProcesses {
-    /// Starts the three processes with `spec`, the gateway listening on `gateway_port`;
-    /// their output goes to `<log_dir>/<name>.log`.
+    /// Starts the three processes with `spec`, the gateway listening on `gateway_port` (and
+    /// serving metrics and readiness on a free port); their output goes to `<log_dir>/<name>.log`.
     pub fn start(binaries: &MiroirBinaries, spec: &ClusterSpec, gateway_port: u16, log_dir: &Path) -> Result<Self> {
         fs::create_dir_all(log_dir)?;
+        let metrics_port = crate::nodes::free_port()?;
         let mut gateway = spec.command(&binaries.gateway);
         gateway.env("MIROIR_LISTEN", format!("127.0.0.1:{gateway_port}"));
+        gateway.env("MIROIR_GATEWAY_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"));
         Ok(MiroirProcesses {
             gateway: ManagedProcess::spawn("gateway", gateway, &log_dir.join("gateway.log"))?,
             indexer: ManagedProcess::spawn("indexer", spec.command(&binaries.indexer), &log_dir.join("indexer.log"))?,
             reconciler: ManagedProcess::spawn("reconciler", spec.command(&binaries.reconciler), &log_dir.join("reconciler.log"))?,
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
+            gateway_metrics_url: format!("http://127.0.0.1:{metrics_port}"),
         })
     }
 

@@ -254,6 +254,13 @@ async fn no_node_key_url_port_or_node_index_reaches_clients_or_logs() {
         leaks.extend(leaks_in_reply(&secrets, &read, &reply));
         sent += 1;
     }
+    // The operations listener too: metrics labels and readiness name no node address.
+    for path in ["/metrics", "/ready"] {
+        let response = client.get(format!("{}{path}", cluster.gateway_metrics_url())).send().await.unwrap();
+        let text = response.text().await.unwrap();
+        leaks.extend(secrets.found_in(&text).into_iter().map(|what| format!("operations listener {path} shows {what}")));
+        sent += 1;
+    }
     // Two of three nodes down: with RF = 2 some shards have no replica left.
     cluster.nodes.kill(0);
     cluster.nodes.kill(1);

@@ -12,7 +12,6 @@ async fn api_keys_from_the_log_open_the_write_routes() {
     let gateway = TestGateway::new().await;
 
     assert_eq!(gateway.call_as("GET", "/health", None, None).await.0, StatusCode::OK);
-    assert_eq!(gateway.call_as("GET", "/metrics", None, None).await.0, StatusCode::OK);
     let (status, error) = gateway.call_as("GET", "/indexes", None, None).await;
     assert_eq!((status, error["code"].clone()), (StatusCode::UNAUTHORIZED, json!("missing_authorization_header")));
     assert_eq!(gateway.call_as("GET", "/indexes", Some("wrong"), None).await.0, StatusCode::FORBIDDEN);

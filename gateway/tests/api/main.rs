@@ -9,6 +9,7 @@ mod auth_layer;
 mod auth_transcript;
 mod authenticated_app;
 mod http_basics;
+mod ops_listener;
 mod settings_transcript;
 mod tasks_routes;
 mod tasks_transcript;

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use futures::stream::{self, StreamExt};
 use miroir_integration::bench_support::{
@@ -236,7 +236,8 @@ struct Report {
 
 /// `(sum, count)` of a summary in the gateway's `/metrics`.
 async fn summary(target: &Target, name: &str) -> Result<(f64, f64)> {
-    let text = reqwest::get(format!("{}/metrics", target.url)).await?.text().await?;
+    let metrics_url = target.metrics_url.as_deref().context("the target serves no metrics")?;
+    let text = reqwest::get(format!("{metrics_url}/metrics")).await?.text().await?;
     let value = |suffix: &str| -> f64 {
         let prefix = format!("{name}{suffix} ");
         text.lines().find_map(|line| line.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)

@@ -209,6 +209,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
     println!("ready: {}", running.gateway_url());
     println!("key: {key}");
+    println!("metrics and readiness: {}/metrics, {}/ready", running.gateway_metrics_url(), running.gateway_metrics_url());
     let code = tokio::select! {
         stopped = &mut stop => { stopped?; ExitCode::SUCCESS }
         reason = supervise(&mut running, !args.no_restart) => { eprintln!("miroir-dev: {reason}"); ExitCode::FAILURE }

@@ -68,8 +68,8 @@ fn meilisearch_route_actions() {
 #[test]
 fn special_and_unknown_routes() {
     assert_eq!(route_policy(&Method::GET, "/health"), Some(RoutePolicy::Public));
-    // Miroir's own Prometheus metrics, not Meilisearch's `metrics.get` route.
-    assert_eq!(route_policy(&Method::GET, "/metrics"), Some(RoutePolicy::Public));
+    // Meilisearch's `metrics.get` route (Miroir's own metrics are on the operations listener).
+    assert_eq!(actions(Method::GET, "/metrics").map(|(actions, _)| actions), Some(&[MetricsGet][..]));
     assert_eq!(route_policy(&Method::GET, "/_miroir/topology"), Some(RoutePolicy::MasterKey));
     assert_eq!(route_policy(&Method::POST, "/_miroir"), Some(RoutePolicy::MasterKey));
     assert_eq!(route_policy(&Method::GET, "/nope"), None);
