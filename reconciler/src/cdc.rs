@@ -1,71 +1,114 @@
-//! Change-data-capture: every operation appended to `ops` becomes one event on `cdc`, with the
-//! same key (the index uid), so a consumer sees each index's changes in log order.
+//! Change-data-capture: every change an applied task made becomes one event on `cdc`, keyed by
+//! its index, in log order per index (so per document); changes of failed or canceled tasks
+//! give none. `docs/cdc.md` is the consumer's guide.
+//!
+//! * [`outcomes`]: whether a task was applied, folded from `tasks`, `task-events` and `meta`
+//!   ([`follow`] tails them).
+//! * [`held`]: `ops` records waiting for their task's outcome, released in log order per index.
+//!
+//! Memory stays bounded: once the records held reach `max_held_bytes` (a task that does not
+//! finish, e.g. a replica down for hours, holds its index back), `ops` is not polled until
+//! outcomes release some; the wait shows in `miroir_cdc_oldest_held_seconds`.
 
-use std::time::Duration;
+pub mod follow;
+pub mod held;
+pub mod outcomes;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use miroir_clients::log::{
-    is_transient, retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Record, Topic, WriteLog,
+    is_transient, retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Position, Record, Topic, WriteLog,
 };
-use miroir_schemas::cdc::{CdcChange, CdcEvent, LogPosition, CDC_SCHEMA_VERSION};
+use miroir_schemas::cdc::CdcEvent;
 use miroir_schemas::envelope::{decode, OpEnvelope};
-use time::OffsetDateTime;
+
+use held::{HeldOps, Release};
+use outcomes::TaskOutcomes;
 
 const POLL_MAX: usize = 500;
-const POLL_WAIT: Duration = Duration::from_millis(500);
+/// Also how long a release waits for outcomes that arrive without new `ops` records.
+const POLL_WAIT: Duration = Duration::from_millis(200);
+/// A task holding its index back longer than this is logged (again every as long).
+const SLOW_TASK: Duration = Duration::from_secs(60);
 
-/// The `cdc` record for one `ops` record, or `None` for a record this build cannot read (it is
-/// logged and skipped rather than blocking the stream). The dedup id is the ops position, so a
-/// redelivered op publishes its event once.
-pub fn cdc_record(record: &Record, now: OffsetDateTime) -> Option<NewRecord> {
-    let envelope: OpEnvelope = match decode(&record.payload) {
-        Ok(envelope) => envelope,
-        Err(error) => {
-            tracing::error!(?record.position, %error, "skipping an unreadable ops record");
-            return None;
-        }
-    };
-    let event = CdcEvent {
-        schema_version: CDC_SCHEMA_VERSION,
-        task_uid: envelope.task_uid,
-        index_uid: envelope.index_uid.clone(),
-        shard: Some(envelope.shard),
-        position: LogPosition { partition: record.position.partition, offset: record.position.offset },
-        applied_at: now,
-        change: CdcChange::from_op(&envelope.op),
-    };
-    let payload = serde_json::to_vec(&event).expect("CDC events serialize");
-    let dedup_id = format!("cdc:{}:{}", record.position.partition, record.position.offset);
-    Some(NewRecord::new(record.key.clone(), dedup_id, Bytes::from(payload)))
+/// Tunables of the CDC publisher.
+#[derive(Debug, Clone, Copy)]
+pub struct CdcOptions {
+    /// `ops` payload bytes held while waiting for task outcomes before polling pauses.
+    pub max_held_bytes: usize,
 }
 
-/// Publishes CDC events until `stop` resolves; commits each batch only after its events are
-/// durably stored, so a crash republishes (deduplicated) rather than loses. An unavailable log
-/// is waited out, never a reason to exit: a batch whose publication failed is published again
-/// (the dedup ids keep its events once) before anything newer is polled.
-pub async fn run_cdc(log: &dyn WriteLog, group: &str, member: &str, stop: impl std::future::Future<Output = ()>) -> Result<(), LogError> {
+impl Default for CdcOptions {
+    fn default() -> Self {
+        CdcOptions { max_held_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+/// The `cdc` record of an event: keyed by its index, de-duplicated by its event id.
+pub fn cdc_record(event: &CdcEvent) -> NewRecord {
+    let payload = serde_json::to_vec(event).expect("CDC events serialize");
+    NewRecord::new(event.index_uid.clone(), format!("cdc:{}", event.event_id), Bytes::from(payload))
+}
+
+/// Events to store, then commits to make, in that order.
+struct Batch {
+    records: Vec<NewRecord>,
+    commits: Vec<Position>,
+}
+
+/// Publishes CDC events until `stop` resolves. A batch is committed on `ops` only after its
+/// events are durably stored, so a crash republishes (same event ids) rather than loses. An
+/// unavailable log is waited out, never a reason to exit: a batch whose publication failed is
+/// published again before anything newer is polled.
+pub async fn run_cdc(
+    log: Arc<dyn WriteLog>,
+    group: &str,
+    member: &str,
+    options: CdcOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), LogError> {
     tokio::pin!(stop);
+    let outcomes = Arc::new(Mutex::new(TaskOutcomes::new()));
+    let _followers = follow::follow(log.clone(), outcomes.clone());
     let mut consumer = tokio::select! {
         () = &mut stop => return Ok(()),
         joined = retry_while_unavailable("joining the ops consumer group", || log.join_group(Topic::Ops, group, member)) => joined?,
     };
+    let mut held = HeldOps::new();
+    let mut unpublished: Option<Batch> = None;
     let mut pause = FailurePause::default();
-    let mut unpublished: Vec<Record> = Vec::new();
+    let mut slow_logged = Instant::now();
     loop {
-        let step = if unpublished.is_empty() {
-            tokio::select! {
-                () = &mut stop => break,
-                polled = consumer.poll(POLL_MAX, POLL_WAIT) => polled.map(|records| unpublished = records),
-            }
-        } else {
+        let step = match &unpublished {
             // Not raced against `stop`: a batch is published and committed whole.
-            publish_batch(log, consumer.as_mut(), &unpublished).await.map(|()| unpublished.clear())
+            Some(batch) => publish(log.as_ref(), consumer.as_mut(), batch).await.map(|()| unpublished = None),
+            None => {
+                let polled = if held.bytes() < options.max_held_bytes {
+                    tokio::select! {
+                        () = &mut stop => break,
+                        polled = consumer.poll(POLL_MAX, POLL_WAIT) => polled,
+                    }
+                } else {
+                    tokio::select! {
+                        () = &mut stop => break,
+                        () = tokio::time::sleep(POLL_WAIT) => Ok(Vec::new()),
+                    }
+                };
+                polled.map(|records| {
+                    receive(&mut held, records);
+                    let release = held.release(|task| outcomes.lock().expect("task outcomes lock").verdict(task));
+                    unpublished = batch_of(release);
+                    report_held(&held, &mut slow_logged);
+                })
+            }
         };
         match step {
             Ok(()) => pause.reset(),
             Err(error) if is_transient(&error) => {
                 let delay = pause.next_delay();
-                tracing::warn!(%error, ?delay, "following the ops log failed; retrying");
+                tracing::warn!(%error, ?delay, "following the ops log or publishing CDC events failed; retrying");
                 tokio::select! {
                     () = &mut stop => break,
                     () = tokio::time::sleep(delay) => {}
@@ -81,63 +124,56 @@ pub async fn run_cdc(log: &dyn WriteLog, group: &str, member: &str, stop: impl s
     Ok(())
 }
 
-async fn publish_batch(log: &dyn WriteLog, consumer: &mut dyn GroupConsumer, records: &[Record]) -> Result<(), LogError> {
-    if records.is_empty() {
-        return Ok(());
+/// Holds the polled records; one this build cannot read is logged and stepped over rather
+/// than blocking its index.
+fn receive(held: &mut HeldOps, records: Vec<Record>) {
+    let now = Instant::now();
+    for record in records {
+        let envelope = match decode::<OpEnvelope>(&record.payload) {
+            Ok(envelope) => Some(envelope),
+            Err(error) => {
+                tracing::error!(position = ?record.position, %error, "skipping an unreadable ops record");
+                None
+            }
+        };
+        held.receive(record.position.partition, record.position.offset, &record.key, envelope, record.payload.len(), now);
     }
-    let now = OffsetDateTime::now_utc();
-    let events: Vec<NewRecord> = records.iter().filter_map(|record| cdc_record(record, now)).collect();
-    if !events.is_empty() {
-        let published = events.len() as u64;
-        log.append_many(Topic::Cdc, events).await?;
-        metrics::counter!("miroir_cdc_events_published_total").increment(published);
+}
+
+fn batch_of(release: Release) -> Option<Batch> {
+    if release.failed > 0 {
+        metrics::counter!("miroir_cdc_operations_dropped_total", "outcome" => "failed").increment(release.failed);
     }
-    let positions: Vec<_> = records.iter().map(|r| r.position).collect();
-    consumer.commit(&positions).await
+    if release.canceled > 0 {
+        metrics::counter!("miroir_cdc_operations_dropped_total", "outcome" => "canceled").increment(release.canceled);
+    }
+    let records: Vec<NewRecord> = release.events.iter().map(cdc_record).collect();
+    (!records.is_empty() || !release.commits.is_empty()).then_some(Batch { records, commits: release.commits })
+}
+
+fn report_held(held: &HeldOps, slow_logged: &mut Instant) {
+    metrics::gauge!("miroir_cdc_held_operations").set(held.len() as f64);
+    metrics::gauge!("miroir_cdc_held_bytes").set(held.bytes() as f64);
+    let waited = held.oldest().map(|(since, task)| (since.elapsed(), task));
+    metrics::gauge!("miroir_cdc_oldest_held_seconds").set(waited.map_or(0.0, |(waited, _)| waited.as_secs_f64()));
+    if let Some((waited, task_uid)) = waited.filter(|(waited, _)| *waited >= SLOW_TASK) {
+        if slow_logged.elapsed() >= SLOW_TASK {
+            *slow_logged = Instant::now();
+            tracing::warn!(task_uid, ?waited, held = held.len(), "CDC of an index waits for a task that has not finished on every replica");
+        }
+    }
+}
+
+async fn publish(log: &dyn WriteLog, consumer: &mut dyn GroupConsumer, batch: &Batch) -> Result<(), LogError> {
+    if !batch.records.is_empty() {
+        log.append_many(Topic::Cdc, batch.records.clone()).await?;
+        metrics::counter!("miroir_cdc_events_published_total").increment(batch.records.len() as u64);
+    }
+    if !batch.commits.is_empty() {
+        consumer.commit(&batch.commits).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use miroir_clients::log::{LogConfig, MemoryLog};
-    use miroir_schemas::envelope::{encode, Op};
-    use miroir_schemas::topology::ShardId;
-
-    #[tokio::test]
-    async fn every_op_becomes_one_cdc_event_with_its_key_and_position() {
-        let log = MemoryLog::new(LogConfig::for_tests("rc")).unwrap();
-        let envelope = OpEnvelope::new(7, Some("movies".into()), ShardId(2), Op::DeleteDocuments { ids: vec!["a".into()] });
-        let position = log.append(Topic::Ops, "movies/shard-2", &envelope.dedup_id(), Bytes::from(encode(&envelope))).await.unwrap();
-        log.append(Topic::Ops, "movies/shard-2", "junk", Bytes::from_static(b"not json")).await.unwrap();
-
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let worker = async {
-            run_cdc(&log, "rc", "m1", async {
-                let _ = stop_rx.await;
-            })
-            .await
-        };
-        let watcher = async {
-            let partition = position.partition;
-            // The event lands on the cdc partition of the op's key.
-            let cdc_partitions = log.config().partitions(Topic::Cdc);
-            let key_partition = miroir_clients::log::partition_for_key("movies/shard-2", cdc_partitions);
-            let mut reader = log.read_partition(Topic::Cdc, key_partition, 0).await.unwrap();
-            let mut got = Vec::new();
-            while got.is_empty() {
-                got = reader.next_batch(10, Duration::from_millis(200)).await.unwrap();
-            }
-            let _ = stop_tx.send(());
-            (partition, got)
-        };
-        let (result, (partition, got)) = tokio::join!(worker, watcher);
-        result.unwrap();
-        assert_eq!(got.len(), 1, "the unreadable record is skipped");
-        assert_eq!(got[0].key, "movies/shard-2");
-        let event: serde_json::Value = serde_json::from_slice(&got[0].payload).unwrap();
-        assert_eq!(event["taskUid"], 7);
-        assert_eq!(event["change"], serde_json::json!({"type": "documentsDeleted", "ids": ["a"]}));
-        assert_eq!(event["position"]["partition"], partition);
-        assert_eq!(event["position"]["offset"], position.offset);
-    }
-}
+mod tests;

@@ -2,7 +2,8 @@
 //! sweeps and drift repair between replicas are not implemented yet.
 //!
 //! Module map:
-//! * [`cdc`]: one `cdc` record per `ops` record, same key, deduplicated by the ops position.
+//! * [`cdc`]: one `cdc` event per change an applied task made, keyed by index, in log order
+//!   (operations held until their task's outcome is known).
 //! * [`config`]: launch flags.
 
 pub mod cdc;

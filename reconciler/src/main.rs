@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(listen) = args.metrics_listen {
         metrics_exporter_prometheus::PrometheusBuilder::new().with_http_listener(listen).install()?;
     }
-    let log = args.open_log().await?;
+    let log: std::sync::Arc<dyn miroir_clients::log::WriteLog> = args.open_log().await?.into();
     let member = format!("reconciler-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(group = %args.group, %member, "reconciler publishing CDC events");
     let stop = async {
@@ -23,6 +23,6 @@ async fn main() -> anyhow::Result<()> {
             _ = term.recv() => {}
         }
     };
-    miroir_reconciler::cdc::run_cdc(log.as_ref(), &args.group, &member, stop).await?;
+    miroir_reconciler::cdc::run_cdc(log, &args.group, &member, args.cdc_options(), stop).await?;
     Ok(())
 }

@@ -71,6 +71,9 @@ pub struct OpEnvelope {
     pub part: u32,
     #[serde(default = "one")]
     pub parts: u32,
+    /// Who caused the change: a client's task, or Miroir's own upkeep (carried into CDC events).
+    #[serde(default, skip_serializing_if = "WriteOrigin::is_client")]
+    pub origin: WriteOrigin,
     pub op: Op,
 }
 
@@ -85,12 +88,34 @@ impl LogRecord for OpEnvelope {
 impl OpEnvelope {
     /// A single-part envelope at the current schema version.
     pub fn new(task_uid: u64, index_uid: Option<String>, shard: ShardId, op: Op) -> OpEnvelope {
-        OpEnvelope { schema_version: SCHEMA_VERSION, task_uid, index_uid, shard, part: 0, parts: 1, op }
+        OpEnvelope { schema_version: SCHEMA_VERSION, task_uid, index_uid, shard, part: 0, parts: 1, origin: WriteOrigin::Client, op }
     }
 
     /// The broker dedup id of this message.
     pub fn dedup_id(&self) -> String {
         format!("{}:{}:{}", self.task_uid, self.shard, self.part)
+    }
+}
+
+/// Who caused a write. Clients' writes are `client`; the others are the writes Miroir makes
+/// itself to keep the cluster in shape, so change-data-capture consumers can tell them apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WriteOrigin {
+    /// A task a client enqueued through a gateway.
+    #[default]
+    Client,
+    /// A document TTL sweep deleting expired documents.
+    Ttl,
+    /// Drift repair bringing a replica back in line.
+    Repair,
+    /// Documents copied while shards move between nodes.
+    Rebalance,
+}
+
+impl WriteOrigin {
+    pub fn is_client(&self) -> bool {
+        *self == WriteOrigin::Client
     }
 }
 

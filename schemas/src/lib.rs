@@ -11,14 +11,15 @@
 //! * [`tasks`], [`details`], [`cancelation`]: where a task's status comes from — the task record
 //!   and the per-replica events folded into Meilisearch's task object; which tasks a
 //!   cancelation canceled.
-//! * [`payload`], [`filter`]: document payloads (JSON, NDJSON, CSV) and the filter language,
-//!   with Meilisearch's exact errors.
+//! * [`payload`], [`filter`], [`document_id`]: document payloads (JSON, NDJSON, CSV), the filter
+//!   language and document ids, with Meilisearch's exact errors.
 //! * [`error`]: Meilisearch's error vocabulary, the one table every layer's errors map through.
 //! * [`cdc`]: the change-data-capture events the reconciler publishes.
 
 pub mod cancelation;
 pub mod cdc;
 pub mod details;
+pub mod document_id;
 pub mod envelope;
 pub mod error;
 pub mod filter;

@@ -1,7 +1,7 @@
 //! proptest strategies for the log records, shared by the round-trip and fold tests.
 
 use crate::details::{DetailCounts, IndexSwap, TaskDetails};
-use crate::envelope::{DocumentMethod, Op, OpEnvelope, SCHEMA_VERSION};
+use crate::envelope::{DocumentMethod, Op, OpEnvelope, WriteOrigin, SCHEMA_VERSION};
 use crate::error::{Code, ResponseError};
 use crate::meta_log::{ApiKeyRecord, KeyChange, MetaEnvelope};
 use crate::task_log::{ReplicaStatus, ShardTarget, TaskEvent, TaskRecord, TaskType};
@@ -67,15 +67,19 @@ pub fn op() -> impl Strategy<Value = Op> {
 }
 
 pub fn op_envelope() -> impl Strategy<Value = OpEnvelope> {
-    (any::<u64>(), prop::option::of(name()), any::<u32>(), 0u32..4, op()).prop_map(|(task_uid, index_uid, shard, part, op)| OpEnvelope {
-        schema_version: SCHEMA_VERSION,
-        task_uid,
-        index_uid,
-        shard: ShardId(shard),
-        part,
-        parts: part + 1,
-        op,
-    })
+    let origin = prop_oneof![Just(WriteOrigin::Client), Just(WriteOrigin::Ttl), Just(WriteOrigin::Repair), Just(WriteOrigin::Rebalance)];
+    (any::<u64>(), prop::option::of(name()), any::<u32>(), 0u32..4, origin, op()).prop_map(
+        |(task_uid, index_uid, shard, part, origin, op)| OpEnvelope {
+            schema_version: SCHEMA_VERSION,
+            task_uid,
+            index_uid,
+            shard: ShardId(shard),
+            part,
+            parts: part + 1,
+            origin,
+            op,
+        },
+    )
 }
 
 pub fn details() -> impl Strategy<Value = TaskDetails> {

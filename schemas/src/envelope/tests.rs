@@ -99,3 +99,14 @@ fn key_update_tells_cleared_from_untouched() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_client_write_has_no_origin_on_the_wire_and_miroir_writes_name_theirs() {
+    let mut envelope = OpEnvelope::new(3, Some("movies".into()), ShardId(0), Op::DeleteDocuments { ids: vec!["a".into()] });
+    let wire = serde_json::from_slice::<Value>(&encode(&envelope)).unwrap();
+    assert!(wire.get("origin").is_none(), "{wire}");
+    envelope.origin = WriteOrigin::Ttl;
+    let wire = serde_json::from_slice::<Value>(&encode(&envelope)).unwrap();
+    assert_eq!(wire["origin"], "ttl");
+    assert_eq!(decode::<OpEnvelope>(&encode(&envelope)).unwrap().origin, WriteOrigin::Ttl);
+}
