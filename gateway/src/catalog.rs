@@ -9,6 +9,7 @@
 
 mod cleanup;
 mod deletion;
+mod snapshot;
 mod uid_runs;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use miroir_schemas::envelope::{LogRecord, SCHEMA_VERSION};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::meta_log::TaskChange;
 use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::tasks::{canceled_state, fold_task, render_task, TaskState, TaskStatus};
+use miroir_schemas::tasks::{TaskState, TaskStatus, canceled_state, fold_task, render_task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -28,6 +29,7 @@ use cleanup::CleanupTrigger;
 pub use cleanup::DEFAULT_TASK_LIMIT;
 use deletion::BookForgets;
 pub use deletion::{RetiredRename, TaskDeletionPlan};
+pub use snapshot::{SnapshotCovers, SnapshotError, SnapshotHeader};
 pub use uid_runs::UidRuns;
 
 /// What a gateway appends to `tasks`: the shared [`TaskRecord`] plus what only the catalog
@@ -57,17 +59,21 @@ impl TaskLogEntry {
 }
 
 /// One index as `GET /indexes/{uid}` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IndexInfo {
     pub primary_key: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Whether documents may be stored (an addition was folded since creation or the last
     /// clear); a primary key can only change while this is false.
     pub may_have_documents: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct FoldedTask {
     record: TaskRecord,
     events: Vec<TaskEvent>,
@@ -109,6 +115,8 @@ pub struct Catalog {
     cancelations: CancelationBook,
     /// Position of the next `meta` record to fold.
     next_meta_position: u64,
+    /// Per `task-events` partition, the position of the next record to fold.
+    next_event_positions: BTreeMap<u32, u64>,
     /// Deleted tasks the cancelation book forgets once `meta` is folded far enough.
     book_forgets: BookForgets,
     /// Swaps and renames that succeeded and were deleted, while some kept task predates them.
@@ -127,6 +135,7 @@ impl Default for Catalog {
             next_task_uid: 0,
             cancelations: CancelationBook::new(),
             next_meta_position: 0,
+            next_event_positions: BTreeMap::new(),
             book_forgets: BookForgets::default(),
             retired_renames: Vec::new(),
             task_limit: DEFAULT_TASK_LIMIT,
@@ -273,6 +282,17 @@ impl Catalog {
         self.early_events.remove(&uid);
     }
 
+    /// Records that `task-events` partition `partition` is folded up to `next` (exclusive).
+    pub fn pass_events(&mut self, partition: u32, next: u64) {
+        let folded = self.next_event_positions.entry(partition).or_default();
+        *folded = (*folded).max(next);
+    }
+
+    /// Where folding `task-events` partition `partition` resumes.
+    pub fn next_event_position(&self, partition: u32) -> u64 {
+        self.next_event_positions.get(&partition).copied().unwrap_or(0)
+    }
+
     /// Folds one `task-events` record. Events of a task that is no longer kept (deleted, or
     /// unreadable) are dropped; events that come before their task record wait for it.
     pub fn apply_event(&mut self, event: TaskEvent) {
@@ -355,7 +375,7 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
                     return Err(ResponseError::new(
                         Code::IndexPrimaryKeyAlreadyExists,
                         format!("Index `{index_uid}`: Index already has a primary key: `{existing}`."),
-                    ))
+                    ));
                 }
                 (None, decided) => index.primary_key = decided.clone(),
                 _ => {}
@@ -458,5 +478,7 @@ fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {
     IndexInfo { primary_key, created_at: at, updated_at: at, may_have_documents: false }
 }
 
+#[cfg(test)]
+mod test_history;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use miroir_clients::log::{tail_partition, LogError, Record, Topic, WriteLog};
+use miroir_clients::log::{LogError, Record, Topic, WriteLog, tail_partition};
 use miroir_schemas::envelope::decode;
 use miroir_schemas::meta_log::MetaEnvelope;
 use miroir_schemas::task_log::TaskEvent;
@@ -108,17 +108,19 @@ impl CatalogHandle {
 }
 
 /// Starts the tailers; they run until the returned tasks are aborted.
+/// Every tailer starts where the catalog says it has folded (0 for a new catalog).
 pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec<JoinHandle<()>> {
-    let from = handle.read(Catalog::next_task_uid);
+    let (from_tasks, from_meta) = handle.read(|catalog| (catalog.next_task_uid(), catalog.next_meta_position()));
     let tasks_handle = handle.clone();
     let changes_handle = handle.clone();
     let mut tasks = vec![
-        tokio::spawn(tail_partition(log.clone(), Topic::Tasks, 0, from, move |records| fold_tasks(&tasks_handle, records))),
-        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_meta(&changes_handle, &records))),
+        tokio::spawn(tail_partition(log.clone(), Topic::Tasks, 0, from_tasks, move |records| fold_tasks(&tasks_handle, records))),
+        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, from_meta, move |records| fold_meta(&changes_handle, &records))),
     ];
     for partition in 0..log.config().partitions(Topic::TaskEvents) {
         let handle = handle.clone();
-        tasks.push(tokio::spawn(tail_partition(log.clone(), Topic::TaskEvents, partition, 0, move |records| {
+        let from = handle.read(|catalog| catalog.next_event_position(partition));
+        tasks.push(tokio::spawn(tail_partition(log.clone(), Topic::TaskEvents, partition, from, move |records| {
             fold_events(&handle, partition, &records)
         })));
     }
@@ -143,6 +145,7 @@ fn fold_tasks(handle: &CatalogHandle, records: Vec<Record>) {
 
 /// Folds `task-events` records of one partition.
 fn fold_events(handle: &CatalogHandle, partition: u32, records: &[Record]) {
+    let Some(next) = records.last().map(|last| last.position.offset + 1) else { return };
     handle.write(|catalog| {
         for record in records {
             match decode::<TaskEvent>(&record.payload) {
@@ -150,10 +153,9 @@ fn fold_events(handle: &CatalogHandle, partition: u32, records: &[Record]) {
                 Err(error) => tracing::error!(position = ?record.position, %error, "unreadable task-events record"),
             }
         }
+        catalog.pass_events(partition, next);
     });
-    if let Some(last) = records.last() {
-        handle.folded(Topic::TaskEvents, partition, last.position.offset + 1);
-    }
+    handle.folded(Topic::TaskEvents, partition, next);
 }
 
 /// Folds the task records of `meta` (key changes are the keys service's) and notes how far

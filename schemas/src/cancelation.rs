@@ -12,30 +12,35 @@
 //! choice by reading the same fold.
 
 use crate::meta_log::TaskChange;
-use std::collections::{HashMap, HashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 /// A canceled task: by which cancelation, and when it was registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Canceled {
     pub by: u64,
+    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 
 /// What a cancelation task did once folded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CancelationOutcome {
     /// Tasks it named that were not started before it.
     pub canceled_tasks: u64,
+    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 
-/// The fold of every `TaskChange` in `meta` order.
-#[derive(Debug, Clone, Default)]
+/// The fold of every `TaskChange` in `meta` order. Ordered collections, so a snapshot of the
+/// same book is always the same bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelationBook {
-    started: HashSet<u64>,
-    canceled: HashMap<u64, Canceled>,
-    cancelations: HashMap<u64, CancelationOutcome>,
+    started: BTreeSet<u64>,
+    canceled: BTreeMap<u64, Canceled>,
+    cancelations: BTreeMap<u64, CancelationOutcome>,
 }
 
 impl CancelationBook {
@@ -113,6 +118,7 @@ impl CancelationBook {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     fn at(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_700_000_000 + seconds).unwrap()

@@ -38,9 +38,16 @@ pub const CLEANUP_BATCH: usize = 100_000;
 pub const CLAIM_LIFETIME: Duration = Duration::seconds(5);
 
 /// The record whose folding found the store full and whose gateway is to register a cleanup.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct CleanupTrigger {
-    claim: Option<(u64, OffsetDateTime)>,
+    claim: Option<Claim>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Claim {
+    uid: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
 }
 
 impl CleanupTrigger {
@@ -51,14 +58,14 @@ impl CleanupTrigger {
             return;
         }
         let at = entry.record.enqueued_at;
-        let claimed = self.claim.is_some_and(|(_, claimed_at)| at < claimed_at + CLAIM_LIFETIME);
+        let claimed = self.claim.is_some_and(|claim| at < claim.at + CLAIM_LIFETIME);
         if kept >= limit && !claimed {
-            self.claim = Some((uid, at));
+            self.claim = Some(Claim { uid, at });
         }
     }
 
     pub(super) fn due(&self, uid: u64) -> bool {
-        self.claim.is_some_and(|(claimed, _)| claimed == uid)
+        self.claim.is_some_and(|claim| claim.uid == uid)
     }
 }
 
@@ -102,7 +109,7 @@ impl Catalog {
 mod tests {
     use super::*;
     use miroir_schemas::error::ResponseError;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     fn at(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_700_000_000 + seconds).unwrap()

@@ -34,8 +34,8 @@ use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::TaskStatus;
 use serde::{Deserialize, Serialize};
 
-use super::uid_runs::UidRuns;
 use super::Catalog;
+use super::uid_runs::UidRuns;
 
 /// Written into a `taskDeletion` record by the gateway that registers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,18 +55,33 @@ pub struct TaskDeletionPlan {
 }
 
 /// The index pairs of a deleted swap or rename that succeeded, applied to kept tasks before it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetiredRename {
     pub uid: u64,
     pub pairs: Vec<(String, String)>,
 }
 
 /// Deleted tasks the cancelation book still remembers, until `meta` is folded up to a position.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "BTreeMap<u64, Vec<u64>>", into = "BTreeMap<u64, Vec<u64>>")]
 pub(super) struct BookForgets {
     /// `meta` position → tasks to forget once it is reached.
     at: BTreeMap<u64, Vec<u64>>,
+    /// Every task in `at`.
     waiting: HashSet<u64>,
+}
+
+impl From<BTreeMap<u64, Vec<u64>>> for BookForgets {
+    fn from(at: BTreeMap<u64, Vec<u64>>) -> Self {
+        let waiting = at.values().flatten().copied().collect();
+        BookForgets { at, waiting }
+    }
+}
+
+impl From<BookForgets> for BTreeMap<u64, Vec<u64>> {
+    fn from(forgets: BookForgets) -> Self {
+        forgets.at
+    }
 }
 
 /// The `(old, new)` index pairs a swap or a rename exchanges, in order.

@@ -1,0 +1,168 @@
+//! A snapshot of the folded catalog: its whole state and the log positions it covers, so a
+//! gateway can start from it and fold only what came after (design, storage and fallback:
+//! `docs/design-state-snapshots.md`; storing snapshots in the log system is not built yet).
+//!
+//! Bytes: one header line of JSON (format, version, positions covered, body length, SHA-256 of
+//! the body), then the body, JSON. Every collection is written in key order, so the same state
+//! always gives the same bytes. Reading verifies format, version, length and checksum before
+//! decoding, and reports what is wrong as a [`SnapshotError`] (a corrupt snapshot is skipped,
+//! never trusted).
+
+use std::collections::BTreeMap;
+
+use miroir_schemas::cancelation::CancelationBook;
+use miroir_schemas::task_log::TaskEvent;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::cleanup::CleanupTrigger;
+use super::deletion::{BookForgets, RetiredRename};
+use super::{Catalog, FoldedTask, Indexes};
+
+/// What the header's `format` says.
+pub const SNAPSHOT_FORMAT: &str = "miroir-catalog-snapshot";
+/// The body layout this build writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// The positions a snapshot covers: where each tailer resumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotCovers {
+    /// Next `tasks` position (= task uid) to fold.
+    pub tasks: u64,
+    /// Next `meta` position to fold.
+    pub meta: u64,
+    /// Per `task-events` partition, the next position to fold (absent: 0).
+    pub task_events: BTreeMap<u32, u64>,
+}
+
+/// The first line of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotHeader {
+    pub format: String,
+    pub version: u32,
+    pub covers: SnapshotCovers,
+    pub body_bytes: u64,
+    /// Hex SHA-256 of the body.
+    pub sha256: String,
+}
+
+/// Why a snapshot was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("not a catalog snapshot: {0}")]
+    NotASnapshot(String),
+    #[error("snapshot version {found} is not readable by this build (it reads {SNAPSHOT_VERSION})")]
+    UnsupportedVersion { found: u32 },
+    #[error("snapshot body holds {found} bytes, its header says {expected}")]
+    Truncated { expected: u64, found: u64 },
+    #[error("snapshot body does not match its checksum")]
+    ChecksumMismatch,
+    #[error("snapshot body does not decode: {0}")]
+    Malformed(String),
+}
+
+/// The state, borrowed for writing.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BodyRef<'c> {
+    indexes: &'c Indexes,
+    tasks: &'c BTreeMap<u64, FoldedTask>,
+    early_events: &'c BTreeMap<u64, Vec<TaskEvent>>,
+    cancelations: &'c CancelationBook,
+    book_forgets: &'c BookForgets,
+    retired_renames: &'c [RetiredRename],
+    cleanup: &'c CleanupTrigger,
+}
+
+/// The state, owned when reading.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Body {
+    indexes: Indexes,
+    tasks: BTreeMap<u64, FoldedTask>,
+    early_events: BTreeMap<u64, Vec<TaskEvent>>,
+    cancelations: CancelationBook,
+    book_forgets: BookForgets,
+    retired_renames: Vec<RetiredRename>,
+    cleanup: CleanupTrigger,
+}
+
+impl SnapshotHeader {
+    /// Splits a snapshot into its header and body and checks the header (not the body).
+    pub fn read(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), SnapshotError> {
+        let end = bytes.iter().position(|&byte| byte == b'\n').ok_or_else(|| SnapshotError::NotASnapshot("no header line".into()))?;
+        let header: SnapshotHeader =
+            serde_json::from_slice(&bytes[..end]).map_err(|error| SnapshotError::NotASnapshot(error.to_string()))?;
+        if header.format != SNAPSHOT_FORMAT {
+            return Err(SnapshotError::NotASnapshot(format!("format `{}`", header.format)));
+        }
+        if header.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion { found: header.version });
+        }
+        Ok((header, &bytes[end + 1..]))
+    }
+}
+
+impl Catalog {
+    /// The positions this catalog has folded up to.
+    pub fn covers(&self) -> SnapshotCovers {
+        SnapshotCovers { tasks: self.next_task_uid, meta: self.next_meta_position, task_events: self.next_event_positions.clone() }
+    }
+
+    /// The snapshot of this catalog: header line, then body.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let body = BodyRef {
+            indexes: &self.indexes,
+            tasks: &self.tasks,
+            early_events: &self.early_events,
+            cancelations: &self.cancelations,
+            book_forgets: &self.book_forgets,
+            retired_renames: &self.retired_renames,
+            cleanup: &self.cleanup,
+        };
+        let body = serde_json::to_vec(&body).expect("the catalog serializes");
+        let header = SnapshotHeader {
+            format: SNAPSHOT_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            covers: self.covers(),
+            body_bytes: body.len() as u64,
+            sha256: hex::encode(Sha256::digest(&body)),
+        };
+        let mut bytes = serde_json::to_vec(&header).expect("the header serializes");
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    /// The catalog a snapshot holds, verified, keeping at most `task_limit` tasks from now on;
+    /// folding resumes at [`Catalog::covers`].
+    pub fn from_snapshot(bytes: &[u8], task_limit: u64) -> Result<Catalog, SnapshotError> {
+        let (header, body) = SnapshotHeader::read(bytes)?;
+        if body.len() as u64 != header.body_bytes {
+            return Err(SnapshotError::Truncated { expected: header.body_bytes, found: body.len() as u64 });
+        }
+        if hex::encode(Sha256::digest(body)) != header.sha256 {
+            return Err(SnapshotError::ChecksumMismatch);
+        }
+        let body: Body = serde_json::from_slice(body).map_err(|error| SnapshotError::Malformed(error.to_string()))?;
+        let SnapshotCovers { tasks, meta, task_events } = header.covers;
+        Ok(Catalog {
+            indexes: body.indexes,
+            tasks: body.tasks,
+            early_events: body.early_events,
+            next_task_uid: tasks,
+            cancelations: body.cancelations,
+            next_meta_position: meta,
+            next_event_positions: task_events,
+            book_forgets: body.book_forgets,
+            retired_renames: body.retired_renames,
+            task_limit,
+            cleanup: body.cleanup,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+use super::*;
+use crate::catalog::DEFAULT_TASK_LIMIT;
+use crate::catalog::test_history::*;
+use proptest::prelude::*;
+
+/// A history with a bit of everything: writes finished and not, a cancelation, a deletion
+/// naming a swap, events and `meta` records still to be folded.
+fn busy_history() -> History {
+    let mut history = History::new();
+    for step in [
+        Step::Write,
+        Step::Swap,
+        Step::Write,
+        Step::Start(0),
+        Step::Finish(0, false),
+        Step::Start(1),
+        Step::Finish(1, false),
+        Step::Cancel(vec![2]),
+        Step::Delete(vec![1, 3]),
+        Step::Write,
+    ] {
+        history.step(&step);
+    }
+    history
+}
+
+proptest! {
+    /// A gateway that folds part of the logs at any pace, snapshots, restarts from the snapshot
+    /// and folds the rest from the positions it covers ends exactly where a gateway that
+    /// folded everything ends: same bytes of state, same task objects, same memory.
+    #[test]
+    fn a_restart_from_a_snapshot_ends_where_a_full_fold_ends((steps, choices) in histories(), cut in 0usize..200) {
+        let mut history = History::new();
+        for step in &steps {
+            history.step(step);
+        }
+        let mut before = Catalog::new();
+        fold_interleaved(&mut before, &history.logs, &choices, cut);
+        let snapshot = before.snapshot();
+        let mut after = Catalog::from_snapshot(&snapshot, DEFAULT_TASK_LIMIT).unwrap();
+        prop_assert_eq!(after.snapshot(), snapshot, "a snapshot reads back to the same state");
+        prop_assert_eq!(after.covers(), before.covers());
+        fold_interleaved(&mut after, &history.logs, &choices, usize::MAX);
+        prop_assert_eq!(after.snapshot(), history.decider.snapshot());
+        let count = history.logs.tasks.len();
+        prop_assert_eq!(views(&after, count), views(&history.decider, count));
+        prop_assert_eq!(after.footprint(), history.decider.footprint());
+    }
+}
+
+#[test]
+fn the_header_says_what_the_snapshot_covers() {
+    let history = busy_history();
+    let snapshot = history.decider.snapshot();
+    let (header, body) = SnapshotHeader::read(&snapshot).unwrap();
+    assert_eq!((header.format.as_str(), header.version), (SNAPSHOT_FORMAT, SNAPSHOT_VERSION));
+    let events = history.logs.events.len() as u64;
+    assert_eq!(
+        header.covers,
+        SnapshotCovers { tasks: history.logs.tasks.len() as u64, meta: history.logs.meta.len() as u64, task_events: [(0, events)].into() }
+    );
+    assert_eq!(header.body_bytes, body.len() as u64);
+    let restored = Catalog::from_snapshot(&snapshot, DEFAULT_TASK_LIMIT).unwrap();
+    assert_eq!(views(&restored, 20), views(&history.decider, 20));
+    assert_eq!(restored.index("b"), history.decider.index("b"));
+}
+
+#[test]
+fn a_corrupt_snapshot_is_refused_with_its_reason() {
+    let snapshot = busy_history().decider.snapshot();
+    let header_end = snapshot.iter().position(|&byte| byte == b'\n').unwrap();
+    let refused = |bytes: &[u8]| Catalog::from_snapshot(bytes, DEFAULT_TASK_LIMIT).err();
+
+    let mut flipped = snapshot.clone();
+    let last = flipped.len() - 2;
+    flipped[last] ^= 0x01;
+    assert_eq!(refused(&flipped), Some(SnapshotError::ChecksumMismatch));
+
+    let body_bytes = (snapshot.len() - header_end - 1) as u64;
+    assert_eq!(refused(&snapshot[..snapshot.len() - 7]), Some(SnapshotError::Truncated { expected: body_bytes, found: body_bytes - 7 }));
+
+    let (mut header, _) = SnapshotHeader::read(&snapshot).unwrap();
+    header.version = SNAPSHOT_VERSION + 1;
+    let mut future = serde_json::to_vec(&header).unwrap();
+    future.extend_from_slice(&snapshot[header_end..]);
+    assert_eq!(refused(&future), Some(SnapshotError::UnsupportedVersion { found: SNAPSHOT_VERSION + 1 }));
+
+    // A body that matches its checksum but is not a catalog (written by a broken writer).
+    let body = br#"{"indexes":{}}"#;
+    header.version = SNAPSHOT_VERSION;
+    header.body_bytes = body.len() as u64;
+    header.sha256 = hex::encode(Sha256::digest(body));
+    let mut wrong = serde_json::to_vec(&header).unwrap();
+    wrong.push(b'\n');
+    wrong.extend_from_slice(body);
+    assert!(matches!(refused(&wrong), Some(SnapshotError::Malformed(_))));
+
+    assert!(matches!(refused(b"PK\x03\x04 not json\n{}"), Some(SnapshotError::NotASnapshot(_))));
+    assert!(matches!(refused(b""), Some(SnapshotError::NotASnapshot(_))));
+}
