@@ -3,6 +3,10 @@
 //! operators) hand the same environment to the gateway, the indexers and the reconcilers, and
 //! one definition here keeps their flags from drifting apart.
 
+/// The consumer group indexers share unless told otherwise (`MIROIR_INDEXER_GROUP`); the
+/// gateway's status report reads its lag.
+pub const DEFAULT_INDEXER_GROUP: &str = "miroir-indexer";
+
 use std::str::FromStr;
 
 use clap::{Args, ValueEnum};

@@ -176,6 +176,7 @@ pub fn routes() -> Vec<Route> {
         not_served(M::DELETE, "/chats/{workspace_uid}", &[ChatsDelete]),
         not_served(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions]),
         admin_route(M::GET, "topology", admin::topology),
+        admin_route(M::GET, "status", admin::status),
     ]);
     routes
 }

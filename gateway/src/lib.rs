@@ -22,6 +22,7 @@ pub mod auth;
 pub mod body;
 pub mod catalog;
 pub mod config;
+pub mod ctl;
 pub mod documents;
 pub mod enqueue;
 pub mod error;

@@ -10,7 +10,7 @@ pub struct IndexerArgs {
     #[command(flatten)]
     pub cluster: ClusterConfig,
     /// Consumer group shared by the indexers that split the `ops` partitions.
-    #[arg(long, env = "MIROIR_INDEXER_GROUP", default_value = "miroir-indexer")]
+    #[arg(long, env = "MIROIR_INDEXER_GROUP", default_value = miroir_clients::cluster_config::DEFAULT_INDEXER_GROUP)]
     pub group: String,
     /// This member's name in the group (default: a random one).
     #[arg(long, env = "MIROIR_INDEXER_MEMBER")]

@@ -209,6 +209,11 @@ impl Cluster {
         &self.miroir.as_ref().expect("the cluster was built without Miroir processes").gateway_url
     }
 
+    /// The Miroir binaries this cluster runs (and `miroirctl` beside them).
+    pub fn binaries(&self) -> &MiroirBinaries {
+        &self.binaries
+    }
+
     /// The gateway's operations listener (`/metrics`, `/ready`).
     pub fn gateway_metrics_url(&self) -> &str {
         &self.miroir.as_ref().expect("the cluster was built without Miroir processes").gateway_metrics_url

@@ -75,6 +75,8 @@ pub struct MiroirBinaries {
     pub gateway: PathBuf,
     pub indexer: PathBuf,
     pub reconciler: PathBuf,
+    /// The operators' command line (`miroirctl`).
+    pub miroirctl: PathBuf,
 }
 
 impl MiroirBinaries {
@@ -92,7 +94,12 @@ impl MiroirBinaries {
                 )
             }
         };
-        Ok(MiroirBinaries { gateway: find("miroir-gateway")?, indexer: find("miroir-indexer")?, reconciler: find("miroir-reconciler")? })
+        Ok(MiroirBinaries {
+            gateway: find("miroir-gateway")?,
+            indexer: find("miroir-indexer")?,
+            reconciler: find("miroir-reconciler")?,
+            miroirctl: find("miroirctl")?,
+        })
     }
 
     /// The binaries of the cargo profile directory the running executable belongs to: next to

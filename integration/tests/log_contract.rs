@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use miroir_clients::log::{GroupConsumer, KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, NewRecord, Position, Record, Topic, WriteLog};
+use miroir_clients::log::{
+    GroupConsumer, GroupPartition, KafkaLog, LogConfig, LogError, MemoryLog, NatsLog, NewRecord, Position, Record, Topic, WriteLog,
+};
 use miroir_integration::brokers::{NatsServer, Tansu};
 
 /// Upper bound for "eventually": a broken implementation fails here instead of hanging.
@@ -52,6 +54,12 @@ impl Fixture {
             Broker::Nats(server) => Arc::new(NatsLog::connect(server.url(), self.config.clone()).await.unwrap()),
             Broker::Kafka(tansu) => Arc::new(KafkaLog::connect(tansu.bootstrap(), self.config.clone()).await.unwrap()),
         }
+    }
+
+    /// Whether the backend always says who owns a partition (Kafka depends on the broker
+    /// describing its groups).
+    fn tells_owners(&self) -> bool {
+        !matches!(self.broker, Broker::Kafka(_))
     }
 
     /// Takes the broker away: memory switches off, NATS is killed -9, Tansu is stopped.
@@ -168,6 +176,36 @@ async fn uncommitted_records_are_redelivered(fixture: Fixture) {
     let mut heir = log.join_group(Topic::Tasks, "gateways", "heir").await.unwrap();
     let again = poll_n(heir.as_mut(), 6).await;
     assert_eq!(offsets(&again), (4..10).collect::<Vec<_>>());
+}
+
+/// `group_status` reports a group's commits and owners without joining it: nothing before
+/// anyone joined, then each partition's next offset once committed, and its owner while a member
+/// holds it (where the backend tells owners: Kafka brokers may not describe groups).
+async fn group_status_reports_commits_and_owners(fixture: Fixture) {
+    let log = fixture.open().await;
+    let partitions = log.config().partitions(Topic::Ops);
+    let before = log.group_status(Topic::Ops, "watchers").await.unwrap();
+    assert_eq!(before, (0..partitions).map(|partition| GroupPartition { partition, next_offset: 0, owner: None }).collect::<Vec<_>>());
+
+    for i in 0..12 {
+        log.append(Topic::Ops, &format!("index-{i}"), &format!("w-{i}"), payload(format!("{i}"))).await.unwrap();
+    }
+    let mut consumer = log.join_group(Topic::Ops, "watchers", "solo").await.unwrap();
+    let got = poll_n(consumer.as_mut(), 12).await;
+    consumer.commit(&last_positions(&got)).await.unwrap();
+    let status = log.group_status(Topic::Ops, "watchers").await.unwrap();
+    assert_eq!(status.len(), partitions as usize);
+    for partition in &status {
+        let end = log.end_offset(Topic::Ops, partition.partition).await.unwrap();
+        assert_eq!(partition.next_offset, end, "partition {} committed up to its end", partition.partition);
+        if let Some(owner) = &partition.owner {
+            assert_eq!(owner, "solo");
+        }
+    }
+    if fixture.tells_owners() {
+        assert!(status.iter().all(|p| p.owner.as_deref() == Some("solo")), "{status:?}");
+    }
+    consumer.leave().await.unwrap();
 }
 
 /// A new client process resumes a group at its committed position; the data is still there.
@@ -366,6 +404,7 @@ contract!(
     oversize_is_refused,
     reader_starts_anywhere_and_tails,
     broker_down_is_unavailable,
+    group_status_reports_commits_and_owners,
 );
 
 /// Properties only NATS can show here: the broker and a consumer process dying for real

@@ -30,7 +30,9 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use super::config::{check_append, BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 use super::dedup_window::DedupWindow;
 use super::kafka_group::KafkaGroupConsumer;
-use super::{partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Record, Topic, WriteLog};
+use super::{
+    partition_for_key, GroupConsumer, GroupPartition, LogConfig, LogError, NewRecord, PartitionReader, Position, Record, Topic, WriteLog,
+};
 
 pub(crate) const DEDUP_HEADER: &str = "miroir-dedup-id";
 
@@ -219,6 +221,13 @@ impl WriteLog for KafkaLog {
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
         let consumer = KafkaGroupConsumer::join(&self.bootstrap, &self.config, topic, group, member)?;
         Ok(Box::new(consumer))
+    }
+
+    async fn group_status(&self, topic: Topic, group: &str) -> Result<Vec<GroupPartition>, LogError> {
+        let (bootstrap, config, group) = (self.bootstrap.clone(), self.config.clone(), group.to_owned());
+        tokio::task::spawn_blocking(move || super::kafka_group::group_status(&bootstrap, &config, topic, &group))
+            .await
+            .map_err(|e| LogError::Broker(e.to_string()))?
     }
 }
 

@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use super::config::{check_append, check_name, BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 use super::dedup_window::DedupWindow;
 use super::{
-    assign_partitions, partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Record, Topic, WriteLog,
+    assign_partitions, partition_for_key, GroupConsumer, GroupPartition, LogConfig, LogError, NewRecord, PartitionReader, Position, Record,
+    Topic, WriteLog,
 };
 
 #[derive(Clone)]
@@ -164,6 +165,11 @@ impl WriteLog for MemoryLog {
         Ok(Box::new(MemoryReader { log: self.clone(), topic, partition, next: from }))
     }
 
+    async fn group_status(&self, topic: Topic, group: &str) -> Result<Vec<GroupPartition>, LogError> {
+        let state = self.available_state()?;
+        Ok(self.group_partitions(&state, topic, group))
+    }
+
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
         check_name("group", group)?;
         check_name("member", member)?;
@@ -188,6 +194,19 @@ impl WriteLog for MemoryLog {
 }
 
 impl MemoryLog {
+    fn group_partitions(&self, state: &State, topic: Topic, group: &str) -> Vec<GroupPartition> {
+        let group_state = state.groups.get(&(topic, group.to_owned()));
+        let members: Vec<String> = group_state.map(|g| g.members.keys().cloned().collect()).unwrap_or_default();
+        let owners = assign_partitions(self.config.partitions(topic), &members);
+        (0..self.config.partitions(topic))
+            .map(|partition| GroupPartition {
+                partition,
+                next_offset: group_state.and_then(|g| g.committed.get(&partition)).copied().unwrap_or(0),
+                owner: owners.iter().find(|(_, owned)| owned.contains(&partition)).map(|(member, _)| member.clone()),
+            })
+            .collect()
+    }
+
     /// Records of `topic/partition` from `from`, at most `max`.
     fn records_from(state: &State, topic: Topic, partition: u32, from: u64, max: usize) -> Vec<Record> {
         state

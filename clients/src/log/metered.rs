@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
+use super::{GroupConsumer, GroupPartition, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
 
 /// A [`WriteLog`] that records `miroir_log_append_seconds` around every append.
 pub struct MeteredLog(pub Box<dyn WriteLog>);
@@ -39,5 +39,9 @@ impl WriteLog for MeteredLog {
 
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
         self.0.join_group(topic, group, member).await
+    }
+
+    async fn group_status(&self, topic: Topic, group: &str) -> Result<Vec<GroupPartition>, LogError> {
+        self.0.group_status(topic, group).await
     }
 }

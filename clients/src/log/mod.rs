@@ -42,7 +42,7 @@ pub use memory::MemoryLog;
 pub use metered::MeteredLog;
 pub use nats::NatsLog;
 pub use patience::{is_transient, retry_while_unavailable, FailurePause};
-pub use record::{NewRecord, Position, Record};
+pub use record::{GroupPartition, NewRecord, Position, Record};
 pub use tail::tail_partition;
 
 /// The partitioned, durable log Miroir writes its state to.
@@ -76,6 +76,11 @@ pub trait WriteLog: Send + Sync + 'static {
     /// Joins consumer group `group` on `topic` as `member`. Members of a group split the topic's
     /// partitions; each owner starts at the group's committed position.
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError>;
+
+    /// Where consumer group `group` stands on `topic`, every partition in order: its committed
+    /// position and current owner. Only reads: it neither joins the group nor creates it (a group
+    /// nobody joined yet stands at 0 with no owner). For operators' lag reports.
+    async fn group_status(&self, topic: Topic, group: &str) -> Result<Vec<GroupPartition>, LogError>;
 }
 
 /// A cursor on one partition.

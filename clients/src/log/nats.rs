@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 use super::config::{check_append, ENVELOPE_RESERVE_BYTES};
 use super::nats_group::NatsGroupConsumer;
 use super::nats_reader::{open_ordered, NatsReader};
-use super::{partition_for_key, GroupConsumer, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
+use super::{partition_for_key, GroupConsumer, GroupPartition, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
 
 pub(crate) const KEY_HEADER: &str = "Miroir-Key";
 
@@ -148,6 +148,10 @@ impl WriteLog for NatsLog {
         self.ensure_topic(topic).await?;
         let consumer = NatsGroupConsumer::join(self.js.clone(), self.config.clone(), topic, group, member).await?;
         Ok(Box::new(consumer))
+    }
+
+    async fn group_status(&self, topic: Topic, group: &str) -> Result<Vec<GroupPartition>, LogError> {
+        super::nats_group::group_status(&self.js, &self.config, topic, group).await
     }
 }
 

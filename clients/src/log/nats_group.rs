@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use super::config::check_name;
 use super::nats::unavailable;
 use super::nats_reader::{open_ordered, to_record};
-use super::{assign_partitions, GroupConsumer, LogConfig, LogError, Position, Record, Topic};
+use super::{assign_partitions, GroupConsumer, GroupPartition, LogConfig, LogError, Position, Record, Topic};
 
 /// Records buffered between the partition readers and `poll`.
 const DELIVERY_BUFFER: usize = 4096;
@@ -77,6 +77,29 @@ fn lease_key(partition: u32) -> String {
     format!("l.{partition}")
 }
 
+fn bucket_name(config: &LogConfig, topic: Topic, group: &str) -> String {
+    format!("{}_grp_{}_{group}", config.prefix, topic.name())
+}
+
+/// Reads the group's commits and live leases without joining (see `WriteLog::group_status`).
+pub(crate) async fn group_status(js: &Context, config: &LogConfig, topic: Topic, group: &str) -> Result<Vec<GroupPartition>, LogError> {
+    check_name("group", group)?;
+    let partitions = 0..config.partitions(topic);
+    // No bucket yet: nobody ever joined the group.
+    let Ok(kv) = js.get_key_value(bucket_name(config, topic, group)).await else {
+        return Ok(partitions.map(|partition| GroupPartition { partition, next_offset: 0, owner: None }).collect());
+    };
+    let now = now_ms();
+    let mut out = Vec::new();
+    for partition in partitions {
+        let next_offset = kv.get(commit_key(partition)).await.map_err(unavailable)?.as_deref().and_then(parse_u64).unwrap_or(0);
+        let lease = kv.get(lease_key(partition)).await.map_err(unavailable)?;
+        let owner = lease.as_deref().and_then(parse_lease).filter(|(_, until)| *until > now).map(|(member, _)| member);
+        out.push(GroupPartition { partition, next_offset, owner });
+    }
+    Ok(out)
+}
+
 fn commit_key(partition: u32) -> String {
     format!("c.{partition}")
 }
@@ -96,7 +119,7 @@ impl NatsGroupConsumer {
     pub(crate) async fn join(js: Context, config: LogConfig, topic: Topic, group: &str, member: &str) -> Result<Self, LogError> {
         check_name("group", group)?;
         check_name("member", member)?;
-        let bucket = format!("{}_grp_{}_{group}", config.prefix, topic.name());
+        let bucket = bucket_name(&config, topic, group);
         let kv = match js.get_key_value(&bucket).await {
             Ok(kv) => kv,
             Err(_) => js

@@ -33,3 +33,14 @@ pub struct Record {
     pub dedup_id: String,
     pub payload: Bytes,
 }
+
+/// Where a consumer group stands on one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPartition {
+    pub partition: u32,
+    /// The next offset the group will deliver (its committed position); 0 when nothing was
+    /// committed yet.
+    pub next_offset: u64,
+    /// The member that owns the partition right now, when the backend can tell.
+    pub owner: Option<String>,
+}

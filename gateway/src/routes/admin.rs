@@ -2,11 +2,16 @@
 //! operator needs to see of the cluster. Node addresses and keys never appear, even here — node
 //! ids are enough to find a node in the deployment that named it.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::Json;
+use miroir_clients::cluster_config::DEFAULT_INDEXER_GROUP;
+use miroir_clients::log::{GroupPartition, Topic};
 use miroir_schemas::placement::Placement;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::error::GatewayError;
+use crate::readiness::ReadinessProbe;
 use crate::state::AppState;
 
 /// `GET /_miroir/topology`: shards, replicas and what the read path thinks of each node.
@@ -50,6 +55,63 @@ pub fn topology_view(placement: &Placement, benched: impl Fn(usize) -> bool) -> 
     })
 }
 
+/// `GET /_miroir/status` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusQuery {
+    /// The indexers' consumer group (`MIROIR_INDEXER_GROUP`), when not the default.
+    indexer_group: Option<String>,
+}
+
+/// `GET /_miroir/status`: the topology view, whether each node answers, readiness, and how far
+/// the indexers are behind the `ops` log, partition by partition (`miroirctl status`).
+pub async fn status(State(state): State<AppState>, Query(query): Query<StatusQuery>) -> Result<Json<Value>, GatewayError> {
+    let probe = ReadinessProbe::new(&state).map_err(|error| GatewayError::Internal(error.to_string()))?;
+    let readiness = probe.check(&state).await;
+    let group = query.indexer_group.unwrap_or_else(|| DEFAULT_INDEXER_GROUP.to_owned());
+    let log = state.log();
+    let indexers = match log.group_status(Topic::Ops, &group).await {
+        Ok(partitions) => {
+            let mut ends = Vec::with_capacity(partitions.len());
+            for partition in &partitions {
+                ends.push(log.end_offset(Topic::Ops, partition.partition).await?);
+            }
+            consumer_lag_view(&group, &partitions, &ends)
+        }
+        Err(error) => json!({"group": group, "error": error.to_string()}),
+    };
+    let reads = state.reads();
+    let mut view = topology_view(state.placement(), |node| reads.is_benched(node));
+    for (node, probed) in view["nodes"].as_array_mut().into_iter().flatten().zip(readiness.body["nodes"].as_array().into_iter().flatten()) {
+        node["reachable"] = probed["reachable"].clone();
+    }
+    view["ready"] = readiness.ready.into();
+    view["log"] = readiness.body["log"].clone();
+    view["shardsWithoutReachableReplica"] = readiness.body["shardsWithoutReachableReplica"].clone();
+    view["indexers"] = indexers;
+    Ok(Json(view))
+}
+
+/// Each `ops` partition's end, the group's committed position, the lag between them and the
+/// member that owns it. Pure.
+pub fn consumer_lag_view(group: &str, partitions: &[GroupPartition], end_offsets: &[u64]) -> Value {
+    let rows: Vec<Value> = partitions
+        .iter()
+        .zip(end_offsets)
+        .map(|(partition, &end)| {
+            json!({
+                "partition": partition.partition,
+                "endOffset": end,
+                "committed": partition.next_offset,
+                "lag": end.saturating_sub(partition.next_offset),
+                "owner": partition.owner,
+            })
+        })
+        .collect();
+    let total: u64 = partitions.iter().zip(end_offsets).map(|(p, &end)| end.saturating_sub(p.next_offset)).sum();
+    json!({"group": group, "totalLag": total, "partitions": rows})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +153,18 @@ mod tests {
         assert_eq!(held, 10);
         assert_eq!(view["nodes"][2]["reads"], "benched");
         assert_eq!(view["nodes"][0]["reads"], "serving");
+    }
+
+    #[test]
+    fn lag_is_what_the_group_has_not_committed() {
+        let partitions = [
+            GroupPartition { partition: 0, next_offset: 10, owner: Some("indexer-a".into()) },
+            GroupPartition { partition: 1, next_offset: 0, owner: None },
+        ];
+        let view = consumer_lag_view("miroir-indexer", &partitions, &[12, 5]);
+        assert_eq!(view["totalLag"], 7);
+        assert_eq!(view["partitions"][0], json!({"partition": 0, "endOffset": 12, "committed": 10, "lag": 2, "owner": "indexer-a"}));
+        assert_eq!(view["partitions"][1], json!({"partition": 1, "endOffset": 5, "committed": 0, "lag": 5, "owner": null}));
     }
 
     #[test]

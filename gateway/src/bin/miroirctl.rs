@@ -1,0 +1,106 @@
+//! `miroirctl`: Miroir's command line for operators. It talks only to a gateway (its admin API
+//! under `/_miroir`, and the Meilisearch API), with the master key.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use miroir_gateway::ctl::{render_status, render_tasks, render_topology};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(name = "miroirctl", version, about = "Operate a Miroir cluster through one of its gateways")]
+struct Cli {
+    /// The gateway's API address.
+    #[arg(long, env = "MIROIR_URL", default_value = "http://127.0.0.1:7700", global = true)]
+    url: String,
+    /// The cluster's master key.
+    #[arg(long, env = "MIROIR_MASTER_KEY", hide_env_values = true, global = true)]
+    master_key: Option<String>,
+    /// Print the gateway's JSON answer as it is (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Nodes and whether they answer, the shards each holds, readiness, and the indexers' lag
+    /// behind the `ops` log per partition.
+    Status {
+        /// The indexers' consumer group, when not the default.
+        #[arg(long, env = "MIROIR_INDEXER_GROUP")]
+        indexer_group: Option<String>,
+    },
+    /// Which nodes hold each shard.
+    Topology,
+    /// Tasks, newest first, filtered as `GET /tasks` filters them.
+    Tasks {
+        /// Comma-separated statuses (enqueued, processing, succeeded, failed, canceled).
+        #[arg(long)]
+        statuses: Option<String>,
+        /// Comma-separated task types.
+        #[arg(long)]
+        types: Option<String>,
+        /// Comma-separated index uids.
+        #[arg(long)]
+        index_uids: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The uid to start from (the `next` of the previous page).
+        #[arg(long)]
+        from: Option<u64>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("miroirctl: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (path, query, render): (&str, Vec<(&str, String)>, fn(&Value) -> String) = match &cli.command {
+        Command::Status { indexer_group } => {
+            ("/_miroir/status", indexer_group.iter().map(|g| ("indexerGroup", g.clone())).collect(), render_status)
+        }
+        Command::Topology => ("/_miroir/topology", Vec::new(), render_topology),
+        Command::Tasks { statuses, types, index_uids, limit, from } => {
+            let mut query = Vec::new();
+            let pairs = [("statuses", statuses.clone()), ("types", types.clone()), ("indexUids", index_uids.clone())];
+            query.extend(pairs.into_iter().filter_map(|(name, value)| Some((name, value?))));
+            query.extend(limit.map(|n| ("limit", n.to_string())));
+            query.extend(from.map(|n| ("from", n.to_string())));
+            ("/tasks", query, render_tasks)
+        }
+    };
+    let answer = get(&cli, path, &query).await?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print!("{}", render(&answer));
+    }
+    Ok(())
+}
+
+async fn get(cli: &Cli, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    let url = format!("{}{path}", cli.url.trim_end_matches('/'));
+    let mut request = reqwest::Client::new().get(&url).query(query);
+    if let Some(key) = &cli.master_key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.with_context(|| format!("cannot reach the gateway at {}", cli.url))?;
+    let status = response.status();
+    let body: Value = response.json().await.with_context(|| format!("{url} did not answer JSON"))?;
+    if !status.is_success() {
+        bail!("{url} answered {status}: {}", body["message"].as_str().unwrap_or("(no message)"));
+    }
+    Ok(body)
+}

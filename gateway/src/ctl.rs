@@ -1,0 +1,161 @@
+//! What `miroirctl` prints: the admin API's JSON turned into tables for people. Pure: the
+//! binary (`src/bin/miroirctl.rs`) does the HTTP and prints `--json` answers as they are.
+
+use serde_json::Value;
+
+/// Columns padded to their widest cell, two spaces apart.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let mut out = vec![line(header.iter().map(|h| (*h).to_owned()).collect())];
+    out.extend(rows.iter().map(|row| line(row.clone())));
+    out.join("\n") + "\n"
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "yes".to_owned(),
+        Value::Bool(false) => "no".to_owned(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// `GET /_miroir/status` for people.
+pub fn render_status(status: &Value) -> String {
+    let mut out = format!(
+        "topology v{}: {} shards, replication factor {}, replica groups {}\nready: {}   log reachable: {}\n",
+        text(&status["version"]),
+        text(&status["shardCount"]),
+        text(&status["replicationFactor"]),
+        text(&status["replicaGroups"]),
+        text(&status["ready"]),
+        text(&status["log"]["reachable"]),
+    );
+    if let Some(error) = status["log"]["error"].as_str() {
+        out += &format!("log error: {error}\n");
+    }
+    let unreachable = status["shardsWithoutReachableReplica"].as_array().map_or(0, Vec::len);
+    if unreachable > 0 {
+        out += &format!("shards without a reachable replica: {}\n", text(&status["shardsWithoutReachableReplica"]));
+    }
+    let nodes: Vec<Vec<String>> = status["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|node| {
+            vec![text(&node["id"]), text(&node["replicaGroup"]), text(&node["reachable"]), text(&node["reads"]), text(&node["shards"])]
+        })
+        .collect();
+    out += "\n";
+    out += &table(&["NODE", "GROUP", "REACHABLE", "READS", "SHARDS"], &nodes);
+    let indexers = &status["indexers"];
+    out += &format!("\nindexers (group {}):", text(&indexers["group"]));
+    if let Some(error) = indexers["error"].as_str() {
+        return out + &format!(" unknown: {error}\n");
+    }
+    out += &format!(" total lag {}\n", text(&indexers["totalLag"]));
+    let partitions: Vec<Vec<String>> = indexers["partitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| vec![text(&p["partition"]), text(&p["endOffset"]), text(&p["committed"]), text(&p["lag"]), text(&p["owner"])])
+        .collect();
+    out + &table(&["PARTITION", "END", "COMMITTED", "LAG", "OWNER"], &partitions)
+}
+
+/// `GET /_miroir/topology` for people: which nodes hold each shard.
+pub fn render_topology(topology: &Value) -> String {
+    let shards: Vec<Vec<String>> =
+        topology["shards"].as_array().into_iter().flatten().map(|s| vec![text(&s["shard"]), text(&s["replicas"])]).collect();
+    format!("topology v{}\n", text(&topology["version"])) + &table(&["SHARD", "REPLICAS"], &shards)
+}
+
+/// `GET /tasks` for people: one line per task, then where the next page starts.
+pub fn render_tasks(page: &Value) -> String {
+    let rows: Vec<Vec<String>> = page["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            vec![
+                text(&t["uid"]),
+                text(&t["indexUid"]),
+                text(&t["type"]),
+                text(&t["status"]),
+                text(&t["enqueuedAt"]),
+                text(&t["error"]["code"]),
+            ]
+        })
+        .collect();
+    let mut out = table(&["UID", "INDEX", "TYPE", "STATUS", "ENQUEUED", "ERROR"], &rows);
+    out += &format!("{} of {} tasks", rows.len(), text(&page["total"]));
+    if let Some(next) = page["next"].as_u64() {
+        out += &format!("; next page: --from {next}");
+    }
+    out + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_shows_nodes_and_lag_in_columns() {
+        let status = json!({
+            "version": 1, "shardCount": 3, "replicationFactor": 2, "replicaGroups": ["g0"],
+            "ready": false, "log": {"reachable": true}, "shardsWithoutReachableReplica": [2],
+            "nodes": [
+                {"id": "n0", "replicaGroup": "g0", "reachable": true, "reads": "serving", "shards": [0, 1]},
+                {"id": "node-long", "replicaGroup": "g0", "reachable": false, "reads": "benched", "shards": [2]},
+            ],
+            "indexers": {"group": "miroir-indexer", "totalLag": 4, "partitions": [
+                {"partition": 0, "endOffset": 10, "committed": 6, "lag": 4, "owner": "indexer-1"},
+                {"partition": 1, "endOffset": 0, "committed": 0, "lag": 0, "owner": null},
+            ]},
+        });
+        let expected = "\
+topology v1: 3 shards, replication factor 2, replica groups g0
+ready: no   log reachable: yes
+shards without a reachable replica: 2
+
+NODE       GROUP  REACHABLE  READS    SHARDS
+n0         g0     yes        serving  0,1
+node-long  g0     no         benched  2
+
+indexers (group miroir-indexer): total lag 4
+PARTITION  END  COMMITTED  LAG  OWNER
+0          10   6          4    indexer-1
+1          0    0          0    -
+";
+        assert_eq!(render_status(&status), expected);
+        let unknown = json!({"indexers": {"group": "g", "error": "timed out"}});
+        assert!(render_status(&unknown).ends_with("indexers (group g): unknown: timed out\n"));
+    }
+
+    #[test]
+    fn tasks_show_one_line_each_and_the_next_page() {
+        let page = json!({"results": [
+            {"uid": 5, "indexUid": "movies", "type": "documentAdditionOrUpdate", "status": "failed", "enqueuedAt": "2026-12-07T03:00:00Z", "error": {"code": "invalid_document_id"}},
+            {"uid": 4, "indexUid": null, "type": "taskDeletion", "status": "succeeded", "enqueuedAt": "2026-12-07T02:59:00Z", "error": null},
+        ], "total": 9, "next": 3});
+        let rendered = render_tasks(&page);
+        assert!(
+            rendered.contains("5    movies  documentAdditionOrUpdate  failed     2026-12-07T03:00:00Z  invalid_document_id"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("4    -       taskDeletion              succeeded  2026-12-07T02:59:00Z  -"), "{rendered}");
+        assert!(rendered.ends_with("2 of 9 tasks; next page: --from 3\n"));
+    }
+}
