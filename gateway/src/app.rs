@@ -16,7 +16,7 @@ use crate::auth::action::Action::{self, *};
 use crate::auth::keys_routes;
 use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
-use crate::routes::{admin, document_writes, health, indexes, metrics, reads, settings, swap, tasks};
+use crate::routes::{admin, document_writes, experimental, health, indexes, metrics, network, reads, settings, swap, tasks};
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
 
@@ -151,12 +151,12 @@ pub fn routes() -> Vec<Route> {
         not_served(M::POST, "/logs/stream", &[MetricsGet]),
         not_served(M::DELETE, "/logs/stream", &[MetricsGet]),
         not_served(M::POST, "/logs/stderr", &[MetricsGet]),
-        not_served(M::GET, "/experimental-features", &[ExperimentalGet]),
-        not_served(M::PATCH, "/experimental-features", &[ExperimentalUpdate]),
+        serve(M::GET, "/experimental-features", &[ExperimentalGet], experimental::get_features),
+        serve(M::PATCH, "/experimental-features", &[ExperimentalUpdate], experimental::patch_features),
         not_served(M::POST, "/export", &[Export]),
-        not_served(M::GET, "/network", &[NetworkGet]),
-        not_served(M::PATCH, "/network", &[NetworkUpdate]),
-        not_served(M::POST, "/network/control", &[NetworkUpdate]),
+        serve(M::GET, "/network", &[NetworkGet], network::get_network),
+        serve(M::PATCH, "/network", &[NetworkUpdate], network::patch_network),
+        serve(M::POST, "/network/control", &[NetworkUpdate], network::network_control),
         not_served(M::GET, "/webhooks", &[WebhooksGet]),
         not_served(M::POST, "/webhooks", &[WebhooksCreate]),
         not_served(M::GET, "/webhooks/{uuid}", &[WebhooksGet]),

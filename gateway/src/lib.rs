@@ -14,7 +14,8 @@
 //! * Tasks and indexes: [`watch`] tails the logs into [`catalog`], the folded index catalog and
 //!   task table; [`tasks`] parses and applies `/tasks` queries (pure).
 //! * [`settings`]: every index setting's validation and defaults, as Meilisearch has them (pure).
-//! * [`node_features`]: preparing nodes (the `network` feature a merge needs).
+//! * [`features`]: the cluster's experimental features and the errors of the routes they gate;
+//!   [`node_features`]: preparing nodes (the `network` feature a merge needs).
 //! * [`config`], [`error`]: launch flags; the one error type of the HTTP layer.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod ctl;
 pub mod documents;
 pub mod enqueue;
 pub mod error;
+pub mod features;
 pub mod node_features;
 pub mod ops_listener;
 pub mod params;

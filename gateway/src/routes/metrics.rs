@@ -7,9 +7,9 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use miroir_schemas::error::{Code, ResponseError};
 
 use crate::error::GatewayError;
+use crate::features;
 
 /// The process-wide Prometheus recorder. `metrics` has one global recorder per process, so
 /// every router built in this process (tests build many) shares it.
@@ -32,11 +32,7 @@ pub async fn render() -> String {
 /// `GET /metrics` on the API port: what a Meilisearch node without the `metrics` experimental
 /// feature answers (Meilisearch 1.50, once the key allows `metrics.get`).
 pub async fn feature_not_enabled() -> GatewayError {
-    ResponseError::new(
-        Code::FeatureNotEnabled,
-        "Getting metrics requires enabling the `metrics` experimental feature. See https://github.com/meilisearch/product/discussions/625",
-    )
-    .into()
+    features::METRICS.refuse("Getting metrics").into()
 }
 
 /// Counts every request and its duration by route template (not raw path, to bound labels).

@@ -2,9 +2,11 @@
 
 pub mod admin;
 pub mod document_writes;
+pub mod experimental;
 pub mod health;
 pub mod indexes;
 pub mod metrics;
+pub mod network;
 pub mod reads;
 pub mod settings;
 pub mod swap;

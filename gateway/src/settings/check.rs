@@ -30,6 +30,11 @@ impl At {
         At { code: self.code, path }
     }
 
+    /// The same place, its errors carrying `code` (a field with its own error code).
+    pub fn with_code(&self, code: Code) -> At {
+        At { code, path: self.path.clone() }
+    }
+
     pub fn index(&self, index: usize) -> At {
         let mut path = self.path.clone();
         path.push(Step::Index(index));

@@ -10,6 +10,7 @@ pub mod values;
 use miroir_schemas::error::{Code, ResponseError};
 use serde_json::{Map, Value};
 
+use crate::features;
 use crate::request_errors::{incorrect_type, unknown_field, Kind};
 use check::At;
 use fields::SettingField;
@@ -61,27 +62,15 @@ fn read_value(field: &SettingField, at: &At, value: &Value) -> Result<Value, Res
 fn check_semantics(update: &SettingsUpdate) -> Result<(), ResponseError> {
     let set = |name: &str| update.get(name).is_some_and(|value| !value.is_null());
     if set("chat") {
-        return Err(feature_not_enabled(
-            "setting `chat` in the index settings",
-            "chat completions",
-            "https://github.com/orgs/meilisearch/discussions/835",
-        ));
+        return Err(features::CHAT_COMPLETIONS.refuse("setting `chat` in the index settings"));
     }
     if set("foreignKeys") {
-        return Err(feature_not_enabled(
-            "setting `foreignKeys` in the index settings",
-            "foreign_keys",
-            "https://github.com/orgs/meilisearch/discussions/873",
-        ));
+        return Err(features::FOREIGN_KEYS.refuse("setting `foreignKeys` in the index settings"));
     }
     if update.get("rankingRules").is_some_and(values::mixes_attribute_rules) {
         return Err(ResponseError::new(Code::InvalidSettingsRankingRules, values::MIXED_ATTRIBUTE_RULES));
     }
     Ok(())
-}
-
-fn feature_not_enabled(action: &str, feature: &str, link: &str) -> ResponseError {
-    ResponseError::new(Code::FeatureNotEnabled, format!("{action} requires enabling the `{feature}` experimental feature. See {link}"))
 }
 
 /// The task's `details`: the update as sent, with a reset wildcard setting shown as `["*"]`

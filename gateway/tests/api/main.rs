@@ -8,6 +8,7 @@ mod auth_keys;
 mod auth_layer;
 mod auth_transcript;
 mod authenticated_app;
+mod experimental_routes;
 mod http_basics;
 mod ops_listener;
 mod settings_transcript;
