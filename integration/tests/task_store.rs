@@ -31,8 +31,7 @@ fn topology() -> Topology {
 
 /// A gateway on a loopback port; dropping it stops it.
 struct Gateway {
-    url: String,
-    client: reqwest::Client,
+    peer: Peer,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -52,16 +51,11 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tasks.push(tokio::spawn(async move { axum::serve(listener, router).await.unwrap() }));
-        Gateway { url, client: reqwest::Client::new(), tasks }
+        Gateway { peer: Peer { base: url, client: reqwest::Client::new() }, tasks }
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.client.request(method.parse().unwrap(), format!("{}{path}", self.url)).bearer_auth(MASTER_KEY);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the gateway answers");
-        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+        self.peer.call(method, path, body).await
     }
 
     /// Enqueues a write; returns its task uid.
@@ -72,7 +66,7 @@ impl Gateway {
     }
 
     async fn wait_status(&self, uid: u64, status: &str) -> Value {
-        wait_until(Deadline::after(BOUND), format!("task {uid} did not become {status} on {}", self.url), async || {
+        wait_until(Deadline::after(BOUND), format!("task {uid} did not become {status} on {}", self.peer.base), async || {
             let (_, task) = self.call("GET", &format!("/tasks/{uid}"), None).await;
             Ok(if task["status"] == status { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
         })
@@ -82,7 +76,7 @@ impl Gateway {
 
     /// `/tasks` and `/batches` once this gateway lists exactly `uids` (newest first).
     async fn lists_once(&self, uids: &[u64]) -> [Value; 2] {
-        let tasks = wait_until(Deadline::after(BOUND), format!("{} never listed {uids:?}", self.url), async || {
+        let tasks = wait_until(Deadline::after(BOUND), format!("{} never listed {uids:?}", self.peer.base), async || {
             let (_, list) = self.call("GET", "/tasks?limit=100", None).await;
             let listed: Vec<u64> = list["results"].as_array().unwrap().iter().map(|task| task["uid"].as_u64().unwrap()).collect();
             Ok(if listed == uids { Progress::Done(list) } else { Progress::Waiting(format!("{listed:?}")) })
@@ -96,7 +90,7 @@ impl Gateway {
         let (status, error) = self.call("GET", &format!("/tasks/{uid}"), None).await;
         let expected = json!({"message": format!("Task `{uid}` not found."), "code": "task_not_found", "type": "invalid_request",
                               "link": "https://docs.meilisearch.com/errors#task_not_found"});
-        assert_eq!((status, error), (404, expected), "task {uid} on {}", self.url);
+        assert_eq!((status, error), (404, expected), "task {uid} on {}", self.peer.base);
     }
 }
 
@@ -193,4 +187,92 @@ async fn task_deletion_and_cleanup_agree_on_kafka() {
         log
     })
     .await;
+}
+
+/// An HTTP peer: the Miroir gateway or a plain Meilisearch node.
+struct Peer {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Peer {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.client.request(method.parse().unwrap(), format!("{}{path}", self.base)).bearer_auth(MASTER_KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the peer answers");
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends a write and returns its task once finished.
+    async fn finished(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, summary) = self.call(method, path, body).await;
+        let uid = summary["taskUid"].as_u64().unwrap_or_else(|| panic!("{method} {path} on {}: {summary}", self.base));
+        let task = wait_until(Deadline::after(BOUND), format!("task {uid} on {}", self.base), async || {
+            let (_, task) = self.call("GET", &format!("/tasks/{uid}"), None).await;
+            let done = task["status"].as_str().is_some_and(miroir_integration::recorded::is_finished);
+            Ok(if done { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
+        })
+        .await
+        .unwrap();
+        (status, task)
+    }
+}
+
+/// A task object without what differs from run to run (dates, durations, batch uids).
+fn stable(task: &Value) -> Value {
+    let mut task = task.clone();
+    for volatile in ["enqueuedAt", "startedAt", "finishedAt", "duration", "batchUid"] {
+        task.as_object_mut().map(|task| task.remove(volatile));
+    }
+    task
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_deletion_answers_like_meilisearch_through_the_whole_cluster() {
+    let binary = miroir_integration::nodes::find_meilisearch().expect("MEILISEARCH_BIN");
+    let meilisearch = miroir_integration::nodes::MeiliNodes::start_temp(&binary, 1, MASTER_KEY).await.expect("a Meilisearch node");
+    let mut cluster = miroir_integration::recorded::start_cluster(2, 3, 1).await;
+    let client = reqwest::Client::new();
+    let miroir = Peer { base: cluster.gateway_url().to_owned(), client: client.clone() };
+    let node = Peer { base: meilisearch.urls()[0].clone(), client };
+
+    let documents = json!([{"id": 1, "title": "a"}, {"id": 2, "title": "b"}]);
+    let steps: [(&str, &str, Option<Value>); 6] = [
+        ("POST", "/indexes", Some(json!({"uid": "books", "primaryKey": "id"}))),
+        ("POST", "/indexes/books/documents", Some(documents)),
+        ("DELETE", "/indexes/missing", None),
+        ("DELETE", "/tasks?statuses=succeeded,failed&uids=0,2,3", None),
+        ("DELETE", "/tasks?types=taskDeletion", None),
+        ("DELETE", "/tasks?uids=*", None),
+    ];
+    for (method, path, body) in steps {
+        let (miroir_status, miroir_task) = miroir.finished(method, path, body.clone()).await;
+        let (node_status, node_task) = node.finished(method, path, body).await;
+        assert_eq!((miroir_status, stable(&miroir_task)), (node_status, stable(&node_task)), "{method} {path}");
+        let [miroir_list, node_list] = [miroir.call("GET", "/tasks", None).await.1, node.call("GET", "/tasks", None).await.1];
+        let uids = |list: &Value| list["results"].as_array().unwrap().iter().map(|task| task["uid"].clone()).collect::<Vec<_>>();
+        assert_eq!(uids(&miroir_list), uids(&node_list), "tasks kept after {method} {path}");
+        assert_eq!(miroir_list["total"], node_list["total"]);
+    }
+    for uid in [0, 1, 2, 3, 4] {
+        assert_eq!(
+            miroir.call("GET", &format!("/tasks/{uid}"), None).await,
+            node.call("GET", &format!("/tasks/{uid}"), None).await,
+            "task {uid}"
+        );
+    }
+
+    // A restarted gateway folds the log again to the same tasks.
+    let before = miroir.call("GET", "/tasks", None).await;
+    cluster.miroir().gateway.restart().expect("restart the gateway");
+    cluster.miroir().wait_healthy(BOUND).await.expect("the gateway answers again");
+    let after = wait_until(Deadline::after(BOUND), "the restarted gateway lists the tasks", async || {
+        let listed = miroir.call("GET", "/tasks", None).await;
+        Ok(if listed == before { Progress::Done(listed) } else { Progress::Waiting(listed.1.to_string()) })
+    })
+    .await
+    .unwrap();
+    assert_eq!(after, before);
 }
