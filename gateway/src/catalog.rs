@@ -20,7 +20,7 @@ use miroir_schemas::envelope::{LogRecord, SCHEMA_VERSION};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::meta_log::TaskChange;
 use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::tasks::{TaskState, TaskStatus, canceled_state, fold_task, render_task};
+use miroir_schemas::tasks::{canceled_state, fold_task, render_task, TaskState, TaskStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;

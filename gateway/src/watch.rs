@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use miroir_clients::log::{LogError, Record, Topic, WriteLog, tail_partition};
+use miroir_clients::log::{tail_partition, LogError, Record, Topic, WriteLog};
 use miroir_schemas::envelope::decode;
 use miroir_schemas::meta_log::MetaEnvelope;
 use miroir_schemas::task_log::TaskEvent;

@@ -109,7 +109,7 @@ impl Catalog {
 mod tests {
     use super::*;
     use miroir_schemas::error::ResponseError;
-    use serde_json::{Value, json};
+    use serde_json::{json, Value};
 
     fn at(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_700_000_000 + seconds).unwrap()

@@ -34,8 +34,8 @@ use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::TaskStatus;
 use serde::{Deserialize, Serialize};
 
-use super::Catalog;
 use super::uid_runs::UidRuns;
+use super::Catalog;
 
 /// Written into a `taskDeletion` record by the gateway that registers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,9 @@
 use super::*;
-use crate::catalog::TaskLogEntry;
 use crate::catalog::test_history::*;
+use crate::catalog::TaskLogEntry;
 use miroir_schemas::task_log::ReplicaStatus;
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 proptest! {
     /// Whatever pace each log is read at, every gateway ends with the same tasks kept, the same

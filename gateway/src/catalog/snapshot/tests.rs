@@ -1,6 +1,6 @@
 use super::*;
-use crate::catalog::DEFAULT_TASK_LIMIT;
 use crate::catalog::test_history::*;
+use crate::catalog::DEFAULT_TASK_LIMIT;
 use proptest::prelude::*;
 
 /// A history with a bit of everything: writes finished and not, a cancelation, a deletion
