@@ -1,6 +1,6 @@
-//! Change-data-capture: every change an applied task made becomes one event on `cdc`, keyed by
-//! its index, in log order per index (so per document); changes of failed or canceled tasks
-//! give none. `docs/cdc.md` is the consumer's guide.
+//! Change-data-capture: every change a task applied becomes one event on `cdc`, keyed by its
+//! index, in log order per index (so per document); changes a task did not apply (it failed on
+//! that shard, or was canceled) give none. `docs/cdc.md` is the consumer's guide.
 //!
 //! * [`outcomes`]: whether a task was applied, folded from `tasks`, `task-events` and `meta`
 //!   ([`follow`] tails them).
@@ -98,7 +98,7 @@ pub async fn run_cdc(
                 };
                 polled.map(|records| {
                     receive(&mut held, records);
-                    let release = held.release(|task| outcomes.lock().expect("task outcomes lock").verdict(task));
+                    let release = held.release(|task, shard| outcomes.lock().expect("task outcomes lock").verdict(task, shard));
                     unpublished = batch_of(release);
                     report_held(&held, &mut slow_logged);
                 })

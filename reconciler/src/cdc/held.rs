@@ -12,6 +12,7 @@ use crate::cdc::outcomes::Verdict;
 use miroir_clients::log::Position;
 use miroir_schemas::cdc::{events_of, CdcEvent};
 use miroir_schemas::envelope::OpEnvelope;
+use miroir_schemas::topology::ShardId;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
@@ -40,7 +41,7 @@ pub struct Release {
     /// Per partition, the position up to which everything is published or dropped (commit it
     /// once the events are stored).
     pub commits: Vec<Position>,
-    /// Records dropped because their task failed.
+    /// Records dropped because their task failed on their shard.
     pub failed: u64,
     /// Records dropped because their task was canceled.
     pub canceled: u64,
@@ -83,14 +84,14 @@ impl HeldOps {
         }
     }
 
-    /// Lets go every record whose task is decided and that has no undecided record before it
-    /// on its key.
-    pub fn release(&mut self, verdict: impl Fn(u64) -> Option<Verdict>) -> Release {
+    /// Lets go every record whose task is decided (on the record's shard) and that has no
+    /// undecided record before it on its key.
+    pub fn release(&mut self, verdict: impl Fn(u64, ShardId) -> Option<Verdict>) -> Release {
         let mut release = Release::default();
         for (&partition, hold) in &mut self.partitions {
             for queue in hold.by_key.values_mut() {
                 while let Some(op) = queue.front() {
-                    match verdict(op.envelope.task_uid) {
+                    match verdict(op.envelope.task_uid, op.envelope.shard) {
                         None => break,
                         Some(Verdict::Applied(task)) => release.events.extend(events_of(&op.envelope, partition, op.offset, &task)),
                         Some(Verdict::Failed) => release.failed += 1,

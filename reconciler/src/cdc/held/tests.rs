@@ -42,8 +42,8 @@ fn verdicts_strategy() -> impl Strategy<Value = Vec<Option<u8>>> {
     prop::collection::vec(prop::option::of(0u8..3), 6)
 }
 
-fn verdict_of(verdicts: &[Option<u8>]) -> impl Fn(u64) -> Option<Verdict> + '_ {
-    |task| {
+fn verdict_of(verdicts: &[Option<u8>]) -> impl Fn(u64, ShardId) -> Option<Verdict> + '_ {
+    |task, _| {
         verdicts[task as usize].map(|v| match v {
             0 => applied(),
             1 => Verdict::Failed,
@@ -57,13 +57,13 @@ fn an_undecided_task_holds_back_its_index_only_and_the_commit_stops_before_it() 
     let ops = [Write { key: "a", task: 0 }, Write { key: "b", task: 1 }, Write { key: "a", task: 2 }, Write { key: "b", task: 3 }];
     let mut held = HeldOps::new();
     receive_all(&mut held, &ops, 0);
-    let undecided_1 = |task| (task != 1).then(applied);
+    let undecided_1 = |task, _| (task != 1).then(applied);
     let release = held.release(undecided_1);
     assert_eq!(offsets(&release.events), [0, 2], "index b waits for task 1");
     assert_eq!(release.commits, [Position { partition: 0, offset: 0 }], "the commit stops before held offset 1");
     assert_eq!((held.len(), held.bytes()), (2, 20));
 
-    let release = held.release(|task| (task != 3).then(applied).or(Some(Verdict::Failed)));
+    let release = held.release(|task, _| (task != 3).then(applied).or(Some(Verdict::Failed)));
     assert_eq!(offsets(&release.events), [1]);
     assert_eq!(release.failed, 1);
     assert_eq!(release.commits, [Position { partition: 0, offset: 3 }]);
@@ -75,9 +75,9 @@ fn the_first_commit_covers_a_released_prefix() {
     let ops = [Write { key: "a", task: 0 }, Write { key: "a", task: 1 }];
     let mut held = HeldOps::new();
     receive_all(&mut held, &ops, 0);
-    let release = held.release(|task| (task == 0).then(applied));
+    let release = held.release(|task, _| (task == 0).then(applied));
     assert_eq!(release.commits, [Position { partition: 0, offset: 0 }]);
-    assert_eq!(held.release(|task| (task == 0).then(applied)).commits, [], "nothing new to commit");
+    assert_eq!(held.release(|task, _| (task == 0).then(applied)).commits, [], "nothing new to commit");
 }
 
 #[test]
@@ -86,8 +86,8 @@ fn an_unreadable_record_is_stepped_over_but_not_committed_past_a_held_one() {
     let now = Instant::now();
     held.receive(0, 0, "a", Some(envelope(&Write { key: "a", task: 0 }, 0)), 10, now);
     held.receive(0, 1, "a", None, 10, now);
-    assert!(held.release(|_| None).commits.is_empty());
-    assert_eq!(held.release(|_| Some(applied())).commits, [Position { partition: 0, offset: 1 }]);
+    assert!(held.release(|_, _| None).commits.is_empty());
+    assert_eq!(held.release(|_, _| Some(applied())).commits, [Position { partition: 0, offset: 1 }]);
 }
 
 proptest! {
@@ -128,7 +128,7 @@ proptest! {
             Some(first) => prop_assert_eq!(committed, first.checked_sub(1)),
             None => prop_assert_eq!(committed, ops.len().checked_sub(1).map(|n| n as u64)),
         }
-        let rest = held.release(|_| Some(applied()));
+        let rest = held.release(|_, _| Some(applied()));
         prop_assert!(held.is_empty());
         let all: BTreeSet<u64> = release.events.iter().chain(&rest.events).map(|e| e.position.offset).collect();
         prop_assert!(all.len() == release.events.len() + rest.events.len(), "no record released twice");
@@ -138,7 +138,7 @@ proptest! {
     /// de-duplication by event id, publishes what one uninterrupted pass publishes.
     #[test]
     fn reading_again_from_the_commit_loses_nothing(ops in ops_strategy(), verdicts in verdicts_strategy()) {
-        let decided_at_last = |task: u64| verdict_of(&verdicts)(task).or(Some(applied()));
+        let decided_at_last = |task: u64, shard| verdict_of(&verdicts)(task, shard).or(Some(applied()));
         let mut once = HeldOps::new();
         receive_all(&mut once, &ops, 0);
         let mut expected: Vec<(u64, String)> = once.release(decided_at_last).events.into_iter().map(|e| (e.position.offset, e.event_id)).collect();

@@ -46,23 +46,26 @@ fn a_task_is_applied_once_every_replica_succeeded_at_its_last_finish() {
     let events = all_replicas(0, None);
     for event in &events[..3] {
         outcomes.apply_event(event.clone());
-        assert_eq!(outcomes.verdict(0), None, "a replica has not reported yet");
+        assert_eq!(outcomes.verdict(0, ShardId(1)), None, "a replica has not reported yet");
     }
     assert_eq!(outcomes.waiting(), 1);
     outcomes.apply_event(events[3].clone());
-    assert_eq!(outcomes.verdict(0), Some(Verdict::Applied(AppliedTask { finished_at: at(13), first_shard: Some(ShardId(1)) })));
+    let applied = Some(Verdict::Applied(AppliedTask { finished_at: at(13), first_shard: Some(ShardId(1)) }));
+    assert_eq!([outcomes.verdict(0, ShardId(1)), outcomes.verdict(0, ShardId(3))], [applied, applied]);
     assert_eq!(outcomes.waiting(), 0);
 }
 
 #[test]
-fn one_failed_replica_fails_the_task_and_events_may_come_before_the_record() {
+fn a_failed_replica_fails_its_shard_only_and_events_may_come_before_the_record() {
     let mut outcomes = TaskOutcomes::new();
     for event in all_replicas(0, Some((3, "b"))) {
         outcomes.apply_event(event);
     }
-    assert_eq!(outcomes.verdict(0), None, "the record is not folded yet");
+    assert_eq!(outcomes.verdict(0, ShardId(3)), None, "the record is not folded yet");
     outcomes.apply_task(0, record());
-    assert_eq!(outcomes.verdict(0), Some(Verdict::Failed));
+    assert_eq!(outcomes.verdict(0, ShardId(3)), Some(Verdict::Failed));
+    // The gateway shows the task failed, but shard 1's replicas hold its changes.
+    assert!(matches!(outcomes.verdict(0, ShardId(1)), Some(Verdict::Applied(_))));
 }
 
 #[test]
@@ -73,8 +76,10 @@ fn a_task_failed_when_enqueued_and_a_canceled_task_are_not_applied() {
     outcomes.apply_task(0, failed);
     outcomes.apply_task(1, record());
     outcomes.apply_change(&TaskChange::TasksCanceled { cancelation_uid: 2, tasks: vec![1], at: at(5) });
-    assert_eq!(outcomes.verdict(0), Some(Verdict::Failed));
-    assert_eq!(outcomes.verdict(1), Some(Verdict::Canceled));
+    for shard in [ShardId(1), ShardId(3)] {
+        assert_eq!(outcomes.verdict(0, shard), Some(Verdict::Failed));
+        assert_eq!(outcomes.verdict(1, shard), Some(Verdict::Canceled));
+    }
 }
 
 #[test]
@@ -83,9 +88,9 @@ fn a_started_task_is_not_canceled_by_a_later_cancelation() {
     outcomes.apply_task(0, record());
     outcomes.apply_change(&TaskChange::TasksStarted { tasks: vec![0] });
     outcomes.apply_change(&TaskChange::TasksCanceled { cancelation_uid: 1, tasks: vec![0], at: at(5) });
-    assert_eq!(outcomes.verdict(0), None);
+    assert_eq!(outcomes.verdict(0, ShardId(1)), None);
     all_replicas(0, None).into_iter().for_each(|event| outcomes.apply_event(event));
-    assert!(matches!(outcomes.verdict(0), Some(Verdict::Applied(_))));
+    assert!(matches!(outcomes.verdict(0, ShardId(1)), Some(Verdict::Applied(_))));
 }
 
 #[test]
@@ -94,18 +99,19 @@ fn events_of_skipped_or_other_tasks_are_not_kept() {
     outcomes.skip_task(0);
     outcomes.apply_task(1, record());
     all_replicas(0, None).into_iter().for_each(|event| outcomes.apply_event(event));
-    assert!(outcomes.early_events.is_empty() && outcomes.verdict(0).is_none());
+    assert!(outcomes.early_events.is_empty() && outcomes.verdict(0, ShardId(1)).is_none());
     // A repeated event of a decided task changes nothing.
     all_replicas(1, Some((1, "a"))).into_iter().for_each(|event| outcomes.apply_event(event));
     all_replicas(1, None).into_iter().for_each(|event| outcomes.apply_event(event));
-    assert_eq!(outcomes.verdict(1), Some(Verdict::Failed));
+    assert_eq!(outcomes.verdict(1, ShardId(1)), Some(Verdict::Failed));
 }
 
 proptest! {
-    /// Wherever the record falls among its events, the verdict is the gateway's status of the
-    /// same task (`fold_task` over the events in their order).
+    /// Wherever the record falls among its events, nothing is decided before every replica
+    /// reported (the gateway's task is not finished either); then a shard is applied iff none
+    /// of its replicas failed.
     #[test]
-    fn the_verdict_is_the_task_status_the_gateway_shows(
+    fn a_shard_is_applied_once_all_replicas_reported_and_none_of_its_own_failed(
         failing in prop::option::of((prop::sample::select(vec![1u32, 3]), prop::sample::select(vec!["a", "b"]))),
         order in Just((0..4).collect::<Vec<usize>>()).prop_shuffle(),
         record_after in 0usize..=4,
@@ -121,12 +127,13 @@ proptest! {
             outcomes.apply_event(event.clone());
         }
         outcomes.apply_task(0, record());
-        let state = fold_task(0, &record(), &delivered);
-        let expected = match state.status {
-            TaskStatus::Succeeded => Some(Verdict::Applied(AppliedTask { finished_at: state.finished_at.unwrap(), first_shard: Some(ShardId(1)) })),
-            TaskStatus::Failed => Some(Verdict::Failed),
-            _ => None,
-        };
-        prop_assert_eq!(outcomes.verdict(0), expected);
+        prop_assert_eq!(fold_task(0, &record(), &delivered).status.is_finished(), reported == 4);
+        for shard in [1, 3] {
+            let expected = (reported == 4).then(|| match failing {
+                Some((failed, _)) if failed == shard => Verdict::Failed,
+                _ => Verdict::Applied(AppliedTask { finished_at: at(13), first_shard: Some(ShardId(1)) }),
+            });
+            prop_assert_eq!(outcomes.verdict(0, ShardId(shard)), expected);
+        }
     }
 }
