@@ -124,6 +124,7 @@ pub fn envelopes(
 pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
     let Write { mut entry, ops, cancels } = write;
     entry.record.targets = targets(state.placement(), &ops);
+    entry.record.request_id = crate::request_id::current();
     let log = state.log();
     // Swaps name their indexes in the op; they are ordered with the first index's operations.
     let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
@@ -157,6 +158,8 @@ pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value
         }
     }
     metrics::counter!("miroir_tasks_enqueued_total").increment(1);
+    // Inside the request's span: this line ties the request id to the task uid the indexers log.
+    tracing::info!(task_uid, task_type = ?entry.record.task_type, "task enqueued");
     if !state.catalog().wait_folded(task_uid + 1, FOLD_WAIT).await {
         tracing::warn!(task_uid, "answering before this gateway folded its own task");
     } else if state.catalog().read(|catalog| catalog.cleanup_due(task_uid)) {

@@ -15,6 +15,16 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+tokio::task_local! {
+    /// The id of the request the current task serves (set by [`with_request_id`]).
+    static CURRENT: String;
+}
+
+/// The id of the request being served on this task, if any: a write's task record carries it.
+pub fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
 /// Middleware: assigns the id, serves the request inside its span, returns the id.
 pub async fn with_request_id(mut request: Request, next: Next) -> Response {
     let id = request
@@ -25,7 +35,7 @@ pub async fn with_request_id(mut request: Request, next: Next) -> Response {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = CURRENT.scope(id.clone(), next.run(request).instrument(span)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -40,6 +50,12 @@ fn is_plain_token(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_current_id_is_the_scoped_one() {
+        assert_eq!(current(), None);
+        assert_eq!(CURRENT.scope("r-1".to_owned(), async { current() }).await.as_deref(), Some("r-1"));
+    }
 
     #[test]
     fn only_plain_tokens_are_kept() {

@@ -19,6 +19,7 @@ pub mod catch_up;
 pub mod checkpoint;
 pub mod events;
 pub mod job;
+pub mod lag;
 pub mod replay;
 pub mod replica;
 pub mod request;
@@ -57,9 +58,11 @@ pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = 
         nodes.insert(node.id.clone(), Arc::new(replica));
     }
     let member = args.member.clone().unwrap_or_else(|| format!("indexer-{}", uuid::Uuid::new_v4().simple()));
+    let lag = tokio::spawn(lag::report_lag_forever(Arc::clone(&log), args.group.clone(), member.clone()));
     let mut settings = worker::IndexerSettings::new(args.group.clone(), member);
     settings.poll_max = args.poll_max;
     let indexer = worker::Indexer::new(log, Placement::new(topology), nodes, settings)?;
-    indexer.run(shutdown).await?;
-    Ok(())
+    let outcome = indexer.run(shutdown).await;
+    lag.abort();
+    Ok(outcome?)
 }

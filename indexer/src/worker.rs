@@ -110,6 +110,11 @@ pub async fn publish(log: &dyn WriteLog, events: &[TaskEvent]) -> Result<(), Log
         .map(|e| NewRecord::new(e.task_uid.to_string(), format!("{}:{}:{}", e.task_uid, e.shard, e.replica), Bytes::from(encode(e))))
         .collect();
     log.append_many(Topic::TaskEvents, records).await?;
+    for event in events {
+        // With the gateway's "task enqueued" line (in the request's span), this follows a write
+        // from its request id to the replicas that applied it.
+        tracing::info!(task_uid = event.task_uid, shard = %event.shard, replica = %event.replica, status = ?event.status, "task applied on a replica");
+    }
     Ok(())
 }
 

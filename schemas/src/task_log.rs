@@ -54,6 +54,11 @@ pub struct TaskRecord {
     /// Set when the gateway already knows the task fails (nothing is sent to the nodes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ResponseError>,
+    /// The id of the HTTP request that registered the task (its `X-Request-Id`), so a write can
+    /// be followed from the client through the gateway's log lines to the indexers'. Not shown
+    /// in task views (Meilisearch's have no such field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl LogRecord for TaskRecord {
@@ -71,6 +76,7 @@ impl TaskRecord {
             custom_metadata: None,
             targets: Vec::new(),
             error: None,
+            request_id: None,
         }
     }
 }

@@ -132,11 +132,13 @@ pub fn task_record() -> impl Strategy<Value = TaskRecord> {
         prop::option::of(".{0,20}"),
         prop::collection::vec(target, 0..4),
         prop::option::of(response_error()),
+        prop::option::of("[a-z0-9-]{1,36}"),
     )
-        .prop_map(|(task_type, index_uid, details, enqueued_at, custom_metadata, targets, error)| TaskRecord {
+        .prop_map(|(task_type, index_uid, details, enqueued_at, custom_metadata, targets, error, request_id)| TaskRecord {
             custom_metadata,
             targets,
             error,
+            request_id,
             ..TaskRecord::new(task_type, index_uid, details, enqueued_at)
         })
 }

@@ -66,19 +66,28 @@ async fn main() -> ExitCode {
     }
 }
 
+/// One command's request, and how its answer is shown to people.
+struct Asked {
+    path: &'static str,
+    query: Vec<(&'static str, String)>,
+    render: fn(&Value) -> String,
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (path, query, render): (&str, Vec<(&str, String)>, fn(&Value) -> String) = match &cli.command {
-        Command::Status { indexer_group } => {
-            ("/_miroir/status", indexer_group.iter().map(|g| ("indexerGroup", g.clone())).collect(), render_status)
-        }
-        Command::Topology => ("/_miroir/topology", Vec::new(), render_topology),
+    let Asked { path, query, render } = match &cli.command {
+        Command::Status { indexer_group } => Asked {
+            path: "/_miroir/status",
+            query: indexer_group.iter().map(|g| ("indexerGroup", g.clone())).collect(),
+            render: render_status,
+        },
+        Command::Topology => Asked { path: "/_miroir/topology", query: Vec::new(), render: render_topology },
         Command::Tasks { statuses, types, index_uids, limit, from } => {
             let mut query = Vec::new();
             let pairs = [("statuses", statuses.clone()), ("types", types.clone()), ("indexUids", index_uids.clone())];
             query.extend(pairs.into_iter().filter_map(|(name, value)| Some((name, value?))));
             query.extend(limit.map(|n| ("limit", n.to_string())));
             query.extend(from.map(|n| ("from", n.to_string())));
-            ("/tasks", query, render_tasks)
+            Asked { path: "/tasks", query, render: render_tasks }
         }
     };
     let answer = get(&cli, path, &query).await?;
