@@ -16,7 +16,7 @@ use crate::auth::action::Action::{self, *};
 use crate::auth::keys_routes;
 use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
-use crate::routes::{admin, document_writes, experimental, health, indexes, metrics, network, reads, settings, swap, tasks};
+use crate::routes::{admin, document_writes, experimental, health, indexes, metrics, network, reads, settings, swap, tasks, webhooks};
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
 
@@ -157,11 +157,11 @@ pub fn routes() -> Vec<Route> {
         serve(M::GET, "/network", &[NetworkGet], network::get_network),
         serve(M::PATCH, "/network", &[NetworkUpdate], network::patch_network),
         serve(M::POST, "/network/control", &[NetworkUpdate], network::network_control),
-        not_served(M::GET, "/webhooks", &[WebhooksGet]),
-        not_served(M::POST, "/webhooks", &[WebhooksCreate]),
-        not_served(M::GET, "/webhooks/{uuid}", &[WebhooksGet]),
-        not_served(M::PATCH, "/webhooks/{uuid}", &[WebhooksUpdate]),
-        not_served(M::DELETE, "/webhooks/{uuid}", &[WebhooksDelete]),
+        serve(M::GET, "/webhooks", &[WebhooksGet], webhooks::list),
+        serve(M::POST, "/webhooks", &[WebhooksCreate], webhooks::create),
+        serve(M::GET, "/webhooks/{uuid}", &[WebhooksGet], webhooks::get),
+        serve(M::PATCH, "/webhooks/{uuid}", &[WebhooksUpdate], webhooks::update),
+        serve(M::DELETE, "/webhooks/{uuid}", &[WebhooksDelete], webhooks::delete),
         not_served(M::POST, "/dynamic-search-rules", &[DynamicSearchRulesGet]),
         not_served(M::DELETE, "/dynamic-search-rules", &[DynamicSearchRulesDelete]),
         not_served(M::GET, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesGet]),

@@ -4,7 +4,8 @@
 //! * [`app`], [`routes`], [`serve`], [`state`]: the route table (every route with its guard and
 //!   handler) and the router made from it, the handlers, serving over HTTP/HTTPS, what handlers
 //!   share.
-//! * [`auth`]: API keys, actions and tenant tokens, as Meilisearch decides them.
+//! * [`auth`]: API keys, actions and tenant tokens, as Meilisearch decides them; [`meta_fold`]:
+//!   cluster-wide state (keys, [`webhooks`]) every gateway folds from the `meta` log.
 //! * [`request_errors`]: body and query-parameter validation messages, worded as Meilisearch's
 //!   request deserializer words them.
 //! * Writes: [`body`], [`params`], [`documents`] check a request; [`enqueue`] appends the task
@@ -28,6 +29,7 @@ pub mod documents;
 pub mod enqueue;
 pub mod error;
 pub mod features;
+pub mod meta_fold;
 pub mod node_features;
 pub mod ops_listener;
 pub mod params;
@@ -42,3 +44,4 @@ pub mod settings;
 pub mod state;
 pub mod tasks;
 pub mod watch;
+pub mod webhooks;

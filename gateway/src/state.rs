@@ -1,6 +1,6 @@
 //! What every request handler can reach: the cluster's shape, the log, the catalog.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miroir_clients::log::WriteLog;
 use miroir_schemas::placement::Placement;
@@ -8,6 +8,7 @@ use miroir_schemas::topology::Topology;
 
 use crate::read::{ReadConfig, ReadExecutor};
 use crate::watch::CatalogHandle;
+use crate::webhooks::WebhooksService;
 
 /// Shared, cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -20,6 +21,8 @@ struct Shared {
     reads: ReadExecutor,
     master_key: Option<String>,
     payload_limit: usize,
+    /// Started by the first request that needs it.
+    webhooks: OnceLock<WebhooksService>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             catalog: Arc::new(CatalogHandle::new()),
             master_key,
             payload_limit,
+            webhooks: OnceLock::new(),
         }))
     }
 
@@ -75,6 +79,12 @@ impl AppState {
 
     pub fn master_key(&self) -> Option<&str> {
         self.0.master_key.as_deref()
+    }
+
+    /// The cluster's webhooks, folded from `meta` from the first call on (call inside a Tokio
+    /// runtime).
+    pub fn webhooks(&self) -> &WebhooksService {
+        self.0.webhooks.get_or_init(|| WebhooksService::start(self.shared_log()))
     }
 
     /// Largest request body accepted, in bytes.

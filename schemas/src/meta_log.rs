@@ -1,12 +1,15 @@
-//! Records of the `meta` log: API key changes, and the two records that decide task
-//! cancelation (see [`crate::cancelation`]). Every process folds them in log order, so a key
+//! Records of the `meta` log: API key changes, webhook changes ([`webhooks`]), and the two
+//! records that decide task cancelation (see [`crate::cancelation`]). Every process folds them in log order, so a key
 //! created through one gateway is known to all, and every gateway and indexer reaches the same
 //! verdict on whether a task was canceled.
+
+pub mod webhooks;
 
 use crate::envelope::{LogRecord, SCHEMA_VERSION};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use webhooks::WebhookChange;
 
 /// An API key as stored; its secret value is derived (`hex(HMAC-SHA256(masterKey, uid))`)
 /// and never written to the log.
@@ -75,12 +78,13 @@ pub enum TaskChange {
     },
 }
 
-/// What one `meta` record says. The two kinds have disjoint `type` tags.
+/// What one `meta` record says. The kinds have disjoint `type` tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MetaChange {
     Key(KeyChange),
     Task(TaskChange),
+    Webhook(WebhookChange),
 }
 
 impl From<KeyChange> for MetaChange {
@@ -92,6 +96,12 @@ impl From<KeyChange> for MetaChange {
 impl From<TaskChange> for MetaChange {
     fn from(change: TaskChange) -> Self {
         MetaChange::Task(change)
+    }
+}
+
+impl From<WebhookChange> for MetaChange {
+    fn from(change: WebhookChange) -> Self {
+        MetaChange::Webhook(change)
     }
 }
 
@@ -111,7 +121,7 @@ impl MetaEnvelope {
     pub fn key_change(self) -> Option<KeyChange> {
         match self.change {
             MetaChange::Key(change) => Some(change),
-            MetaChange::Task(_) => None,
+            _ => None,
         }
     }
 
@@ -119,7 +129,15 @@ impl MetaEnvelope {
     pub fn task_change(self) -> Option<TaskChange> {
         match self.change {
             MetaChange::Task(change) => Some(change),
-            MetaChange::Key(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The webhook change this record carries, if it is one.
+    pub fn webhook_change(self) -> Option<WebhookChange> {
+        match self.change {
+            MetaChange::Webhook(change) => Some(change),
+            _ => None,
         }
     }
 }
@@ -149,6 +167,8 @@ mod tests {
         let text = String::from_utf8(started).unwrap();
         assert!(text.contains(r#""type":"tasksStarted""#), "{text}");
         let key: MetaEnvelope = decode(&encode(&MetaEnvelope::new(KeyChange::Delete { uid: Uuid::nil() }))).unwrap();
-        assert!(key.clone().task_change().is_none() && key.key_change().is_some());
+        assert!(key.clone().task_change().is_none() && key.clone().webhook_change().is_none() && key.key_change().is_some());
+        let hook: MetaEnvelope = decode(&encode(&MetaEnvelope::new(WebhookChange::WebhookDelete { uuid: Uuid::nil() }))).unwrap();
+        assert!(hook.clone().key_change().is_none() && hook.clone().task_change().is_none() && hook.webhook_change().is_some());
     }
 }

@@ -1,7 +1,7 @@
 //! Cluster-wide API keys: every change goes through the `meta` log, and every gateway answers
 //! from its own fold of that log.
 //!
-//! * A background watcher tails `meta` from offset 0 into this gateway's [`KeyRing`], so a key
+//! * A background watcher ([`MetaFollower`]) tails `meta` from offset 0 into this gateway's [`KeyRing`], so a key
 //!   changed through any gateway applies on every gateway, and a restarted gateway rebuilds
 //!   the same keys.
 //! * A `/keys` write appends one [`KeyChange`], waits until this gateway's own watcher has
@@ -15,13 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use miroir_clients::log::{tail_partition, NewRecord, Record, Topic, WriteLog};
-use miroir_schemas::envelope::{decode, encode};
+use miroir_clients::log::{NewRecord, Topic, WriteLog};
+use miroir_schemas::envelope::encode;
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::meta_log::{KeyChange, MetaEnvelope};
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::authorize::{authorize, AuthContext};
@@ -30,8 +29,9 @@ use super::key_body::{parse_create, parse_patch};
 use super::key_ring::KeyRing;
 use super::key_view::{key_not_found, key_view, list_view, resolve_key, ListQuery};
 use super::routes::RoutePolicy;
-use super::store::Applied;
+use super::store::{Applied, KeyStore};
 use crate::error::GatewayError;
+use crate::meta_fold::MetaFollower;
 
 /// Routing key of every `meta` record (the topic has one partition).
 const META_KEY: &str = "keys";
@@ -68,16 +68,8 @@ impl Default for KeysOptions {
 pub struct KeysService(Arc<Inner>);
 
 struct Inner {
-    log: Arc<dyn WriteLog>,
-    ring: Arc<KeyRing>,
+    meta: MetaFollower<KeyStore>,
     options: KeysOptions,
-    watcher: JoinHandle<()>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.watcher.abort();
-    }
 }
 
 impl KeysService {
@@ -85,11 +77,8 @@ impl KeysService {
     /// is set), and returns once every record already in the log is folded, so the first
     /// request is judged against the whole key set. Call inside a Tokio runtime.
     pub async fn start(log: Arc<dyn WriteLog>, master_key: Option<String>, options: KeysOptions) -> Result<Self, GatewayError> {
-        let ring = Arc::new(KeyRing::new(master_key.clone()));
-        let folding = ring.clone();
-        let watcher =
-            tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, ring.next_offset(), move |records| fold_meta(&folding, records)));
-        let service = KeysService(Arc::new(Inner { log, ring, options, watcher }));
+        let meta = MetaFollower::start(log, KeyStore::new(master_key.clone()), options.fold_timeout);
+        let service = KeysService(Arc::new(Inner { meta, options }));
         service.catch_up().await?;
         if let Some(master_key) = master_key {
             service.seed_default_keys(&master_key).await?;
@@ -103,7 +92,7 @@ impl KeysService {
     /// seed: the uids and dedup ids are derived from the master key, and the fold keeps the
     /// first creation of a uid, so they agree.
     async fn seed_default_keys(&self, master_key: &str) -> Result<(), GatewayError> {
-        if self.0.ring.key_changes_folded() > 0 {
+        if self.ring().changes_folded() > 0 {
             return Ok(());
         }
         let records = default_keys(master_key, self.now())
@@ -113,7 +102,7 @@ impl KeysService {
                 NewRecord::new(META_KEY, dedup_id, encode(&MetaEnvelope::new(KeyChange::Create { key })))
             })
             .collect();
-        self.0.log.append_many(Topic::Meta, records).await?;
+        self.0.meta.log().append_many(Topic::Meta, records).await?;
         Ok(())
     }
 
@@ -127,21 +116,12 @@ impl KeysService {
 
     /// This gateway's fold of `meta`.
     pub fn ring(&self) -> &KeyRing {
-        &self.0.ring
+        self.0.meta.ring()
     }
 
     /// Waits until every record appended to `meta` before this call is folded.
     pub async fn catch_up(&self) -> Result<(), GatewayError> {
-        let end = self.0.log.end_offset(Topic::Meta, 0).await?;
-        self.wait_folded(end).await
-    }
-
-    async fn wait_folded(&self, count: u64) -> Result<(), GatewayError> {
-        let timeout = self.0.options.fold_timeout;
-        match self.0.ring.wait_folded(count, timeout).await {
-            true => Ok(()),
-            false => Err(GatewayError::LogUnavailable(format!("the meta log was not folded up to {count} within {timeout:?}"))),
-        }
+        self.0.meta.catch_up().await
     }
 
     /// Authenticates a request for `policy` now. A bearer value this gateway refuses is tried
@@ -149,13 +129,13 @@ impl KeysService {
     /// works as soon as its creation was acknowledged.
     pub async fn authorize(&self, headers: &HeaderMap, policy: &RoutePolicy) -> Result<AuthContext, ResponseError> {
         let now = self.now();
-        let judge = || self.0.ring.read(|store| authorize(store, headers, policy, now));
+        let judge = || self.ring().read(|store| authorize(store, headers, policy, now));
         match judge() {
             Err(error) if error.known_code() == Some(Code::InvalidApiKey) => {
-                let folded_before = self.0.ring.next_offset();
+                let folded_before = self.ring().next_offset();
                 let caught_up = tokio::time::timeout(self.0.options.auth_catch_up_timeout, self.catch_up()).await;
                 match caught_up {
-                    Ok(Ok(())) if self.0.ring.next_offset() > folded_before => judge(),
+                    Ok(Ok(())) if self.ring().next_offset() > folded_before => judge(),
                     // Nothing new (or the log is unreachable): the first answer stands.
                     _ => Err(error),
                 }
@@ -201,23 +181,23 @@ impl KeysService {
     /// `GET /keys/{key}`, current with every change acknowledged before the call.
     pub async fn get(&self, param: &str) -> Result<Value, GatewayError> {
         self.catch_up().await?;
-        Ok(self.0.ring.read(|store| resolve_key(store, param).map(|key| key_view(store, key)))?)
+        Ok(self.ring().read(|store| resolve_key(store, param).map(|key| key_view(store, key)))?)
     }
 
     /// `GET /keys`, current with every change acknowledged before the call.
     pub async fn list(&self, query: ListQuery) -> Result<Value, GatewayError> {
         self.catch_up().await?;
-        Ok(self.0.ring.read(|store| list_view(store, query)))
+        Ok(self.ring().read(|store| list_view(store, query)))
     }
 
     /// The uid a `{key}` parameter names, after catching up with `meta`.
     async fn resolve(&self, param: &str) -> Result<Uuid, GatewayError> {
         self.catch_up().await?;
-        Ok(self.0.ring.read(|store| resolve_key(store, param).map(|key| key.uid()))?)
+        Ok(self.ring().read(|store| resolve_key(store, param).map(|key| key.uid()))?)
     }
 
     fn view_of(&self, uid: Uuid) -> Result<Value, GatewayError> {
-        self.0.ring.read(|store| store.get(uid).map(|key| key_view(store, key))).ok_or_else(|| {
+        self.ring().read(|store| store.get(uid).map(|key| key_view(store, key))).ok_or_else(|| {
             // Folded, then removed by a later record before we looked.
             key_not_found(&uid.to_string()).into()
         })
@@ -225,32 +205,10 @@ impl KeysService {
 
     /// Appends `change` to `meta` and returns what this gateway's fold of that record did.
     async fn append_and_fold(&self, change: KeyChange) -> Result<Applied, GatewayError> {
-        let payload = encode(&MetaEnvelope::new(change));
-        let dedup_id = format!("request:{}", Uuid::new_v4());
-        let position = self.0.log.append(Topic::Meta, META_KEY, &dedup_id, payload.into()).await?;
-        self.wait_folded(position.offset + 1).await?;
-        self.0
-            .ring
-            .outcome(position.offset)
-            .ok_or_else(|| GatewayError::Internal(format!("the outcome of meta record {} is not known", position.offset)))
+        self.0.meta.append_and_fold(META_KEY, change).await
     }
 }
 
 fn unexpected(applied: Applied) -> GatewayError {
     GatewayError::Internal(format!("a meta record folded as {applied:?}, which its request cannot cause"))
-}
-
-/// Folds `meta` records into the key ring.
-fn fold_meta(ring: &KeyRing, records: Vec<Record>) {
-    ring.fold(records.into_iter().map(|record| {
-        let change = match decode::<MetaEnvelope>(&record.payload) {
-            // Task records (cancelation) are the catalog's: folded as "no key change".
-            Ok(envelope) => envelope.key_change(),
-            Err(error) => {
-                tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped");
-                None
-            }
-        };
-        (record.position.offset, change)
-    }));
 }

@@ -11,4 +11,5 @@ pub mod reads;
 pub mod settings;
 pub mod swap;
 pub mod tasks;
+pub mod webhooks;
 pub mod write;

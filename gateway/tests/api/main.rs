@@ -15,4 +15,5 @@ mod settings_transcript;
 mod tasks_routes;
 mod tasks_transcript;
 mod tls;
+mod webhooks;
 mod write_path;

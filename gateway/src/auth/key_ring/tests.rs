@@ -1,6 +1,7 @@
 use super::*;
 use crate::auth::store::tests::any_change;
 use proptest::prelude::*;
+use std::time::Duration;
 
 fn records(changes: &[KeyChange]) -> Vec<(u64, Option<KeyChange>)> {
     changes.iter().cloned().enumerate().map(|(offset, change)| (offset as u64, Some(change))).collect()
@@ -12,7 +13,7 @@ fn listed(ring: &KeyRing) -> Vec<miroir_schemas::meta_log::ApiKeyRecord> {
 
 #[test]
 fn unreadable_records_are_skipped_and_counted() {
-    let ring = KeyRing::new(Some("masterKey".into()));
+    let ring = KeyRing::new(KeyStore::new(Some("masterKey".into())));
     let delete = KeyChange::Delete { uid: uuid::Uuid::from_u128(7) };
     ring.fold([(0, None), (1, Some(delete))]);
     assert_eq!(ring.next_offset(), 2);
@@ -23,7 +24,7 @@ fn unreadable_records_are_skipped_and_counted() {
 
 #[tokio::test]
 async fn waiters_wake_when_their_record_is_folded() {
-    let ring = std::sync::Arc::new(KeyRing::new(None));
+    let ring = std::sync::Arc::new(KeyRing::new(KeyStore::new(None)));
     let waiter = {
         let ring = ring.clone();
         tokio::spawn(async move { ring.wait_folded(1, Duration::from_secs(30)).await })
@@ -50,7 +51,7 @@ proptest! {
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(all.len())).collect();
         cuts.push(all.len());
         cuts.sort_unstable();
-        let ring = KeyRing::new(Some("masterKey".into()));
+        let ring = KeyRing::new(KeyStore::new(Some("masterKey".into())));
         let mut start = 0;
         for (i, end) in cuts.into_iter().enumerate() {
             // A reader restarted at an earlier offset sends part of what was already folded.
