@@ -7,8 +7,10 @@
 //! * [`node`]: the HTTP client of one Meilisearch node.
 //! * [`cluster_config`]: the launch flags every Miroir process of one cluster shares.
 //! * [`logging`]: how every process writes its log (`--log-format`).
+//! * [`snapshots`]: where snapshots of folded state are kept (memory, JetStream object store).
 
 pub mod cluster_config;
 pub mod log;
 pub mod logging;
 pub mod node;
+pub mod snapshots;

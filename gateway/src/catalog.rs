@@ -479,6 +479,6 @@ fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {
 }
 
 #[cfg(test)]
-mod test_history;
+pub(crate) mod test_history;
 #[cfg(test)]
 mod tests;

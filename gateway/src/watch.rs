@@ -1,6 +1,9 @@
 //! Keeps this gateway's [`Catalog`] current: tails `tasks`, every `task-events` partition and
-//! the task records of `meta` (cancelation) from position 0 and folds what arrives. Nothing here is kept anywhere else, so a restarted
-//! gateway rebuilds the same catalog by reading the same records.
+//! the task records of `meta` (cancelation) from the positions the catalog covers (0, or a
+//! snapshot's, [`snapshots`]) and folds what arrives. Nothing here is kept anywhere else, so a
+//! restarted gateway rebuilds the same catalog by reading the same records.
+
+pub mod snapshots;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -44,6 +47,21 @@ impl CatalogHandle {
         let mut catalog = self.catalog.write().expect("catalog lock poisoned");
         debug_assert_eq!(catalog.next_task_uid(), 0, "the task limit is set before folding");
         *catalog = Catalog::with_task_limit(task_limit);
+    }
+
+    /// Replaces the catalog with one restored from a snapshot (call before the watchers start,
+    /// which then resume at the positions it covers). Those positions count as folded, so a
+    /// catch-up waits only for what came after them.
+    pub fn restore(&self, catalog: Catalog) {
+        let covers = catalog.covers();
+        *self.catalog.write().expect("catalog lock poisoned") = catalog;
+        self.folded_tasks.send_replace(covers.tasks);
+        self.folded_elsewhere.send_modify(|folded| {
+            folded.insert((Topic::Meta, 0), covers.meta);
+            for (partition, next) in covers.task_events {
+                folded.insert((Topic::TaskEvents, partition), next);
+            }
+        });
     }
 
     /// Runs `read` on the current catalog.

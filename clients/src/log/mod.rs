@@ -41,6 +41,7 @@ pub use kafka::KafkaLog;
 pub use memory::MemoryLog;
 pub use metered::MeteredLog;
 pub use nats::NatsLog;
+pub(crate) use nats::{connect_jetstream, unavailable};
 pub use patience::{is_transient, retry_while_unavailable, FailurePause};
 pub use record::{GroupPartition, NewRecord, Position, Record};
 pub use tail::tail_partition;

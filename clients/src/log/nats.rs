@@ -47,17 +47,23 @@ pub(crate) fn unavailable(error: impl Display) -> LogError {
     LogError::Unavailable(error.to_string())
 }
 
+/// A client and its JetStream context on `url`, timed by `config` (validated first).
+pub(crate) async fn connect_jetstream(url: &str, config: &LogConfig) -> Result<(async_nats::Client, Context), LogError> {
+    config.validate()?;
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(config.request_timeout)
+        .request_timeout(Some(config.request_timeout))
+        .connect(url)
+        .await
+        .map_err(unavailable)?;
+    let js = jetstream::ContextBuilder::new().timeout(config.request_timeout).ack_timeout(config.request_timeout).build(client.clone());
+    Ok((client, js))
+}
+
 impl NatsLog {
     /// Connects to `url` (e.g. `nats://127.0.0.1:4222`). Streams are created on first use.
     pub async fn connect(url: &str, config: LogConfig) -> Result<Self, LogError> {
-        config.validate()?;
-        let client = async_nats::ConnectOptions::new()
-            .connection_timeout(config.request_timeout)
-            .request_timeout(Some(config.request_timeout))
-            .connect(url)
-            .await
-            .map_err(unavailable)?;
-        let js = jetstream::ContextBuilder::new().timeout(config.request_timeout).ack_timeout(config.request_timeout).build(client.clone());
+        let (client, js) = connect_jetstream(url, &config).await?;
         let max_payload = client.server_info().max_payload.saturating_sub(ENVELOPE_RESERVE_BYTES);
         Ok(Self { js, config, max_payload, ready_topics: Mutex::new(HashSet::new()) })
     }

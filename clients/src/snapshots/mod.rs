@@ -1,0 +1,77 @@
+//! Where snapshots of folded state are kept: one small trait, [`SnapshotStore`], next to the log
+//! they summarize (design: `docs/design-state-snapshots.md`).
+//!
+//! A store holds whole snapshots under names ([`SnapshotName`]: the positions covered and a
+//! digest of the bytes). It does not read them: the gateway verifies what it gets and falls
+//! back to an older snapshot (or a full fold) when one is corrupt or missing.
+//! Implementations: in-memory ([`MemorySnapshotStore`], tests) and a JetStream object store
+//! ([`NatsSnapshotStore`]). Kafka has none yet: a gateway on Kafka folds the whole history.
+//!
+//! Several writers at once are harmless, so no lease is taken: a name depends on the bytes (the
+//! same positions give the same bytes and the same name; a put replaces an object whole), and
+//! pruning keeps the newest names whoever wrote them.
+
+mod memory;
+mod name;
+mod nats;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use memory::MemorySnapshotStore;
+pub use name::{newest_first, SnapshotName};
+pub use nats::NatsSnapshotStore;
+
+use crate::cluster_config::{LogArgs, LogBackend};
+use crate::log::{retry_while_unavailable, LogConfig, LogError};
+
+/// Named blobs kept by the log system.
+#[async_trait]
+pub trait SnapshotStore: Send + Sync + 'static {
+    /// Stores `bytes` under `name`, replacing what the name held, once durably stored.
+    async fn put(&self, name: &SnapshotName, bytes: Bytes) -> Result<(), LogError>;
+
+    /// Every name stored (any order; names that are not snapshot names are left out).
+    async fn list(&self) -> Result<Vec<SnapshotName>, LogError>;
+
+    /// The bytes stored under `name`; `None` when there are none (deleted meanwhile).
+    async fn get(&self, name: &SnapshotName) -> Result<Option<Bytes>, LogError>;
+
+    /// Removes `name`; removing a name that is not there succeeds.
+    async fn delete(&self, name: &SnapshotName) -> Result<(), LogError>;
+}
+
+/// Stores a snapshot, then deletes all but the `kept` newest (at least this one is kept).
+/// Returns the names deleted.
+pub async fn put_and_prune(
+    store: &dyn SnapshotStore,
+    name: &SnapshotName,
+    bytes: Bytes,
+    kept: usize,
+) -> Result<Vec<SnapshotName>, LogError> {
+    store.put(name, bytes).await?;
+    let mut names = store.list().await?;
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    let older: Vec<SnapshotName> = names.into_iter().skip(kept.max(1)).filter(|older| older < name).collect();
+    for older in &older {
+        store.delete(older).await?;
+    }
+    Ok(older)
+}
+
+/// The snapshot store of the configured log backend, `None` where there is none (Kafka) or
+/// where it could not outlive the process anyway (the in-memory log).
+pub async fn open_snapshot_store(args: &LogArgs, config: &LogConfig) -> Result<Option<Arc<dyn SnapshotStore>>, LogError> {
+    match (args.log_backend, args.log_url.as_deref()) {
+        (LogBackend::Nats, Some(url)) => {
+            let store = retry_while_unavailable("opening the snapshot store", || NatsSnapshotStore::connect(url, config)).await?;
+            Ok(Some(Arc::new(store)))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests;
