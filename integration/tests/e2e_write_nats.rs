@@ -96,3 +96,96 @@ async fn broker_crash_refuses_writes_with_503_then_writes_resume() {
     assert_placed(&cluster.node_clients, &cluster.placement, INDEX, &contents_of(&documents)).await;
     assert_eq!(cluster.gateway.get("/indexes/other").await.status, 404);
 }
+
+/// A client that retries a write until the gateway acknowledges it: `503` (the log is down) and
+/// refused connections (the gateway restarts) are retried, as the issue asks of clients. Returns
+/// the acknowledged task uid. `bound` only turns a hang into a failure.
+async fn write_until_acknowledged(gateway_url: String, method: Method, path: String, content_type: &str, body: Vec<u8>) -> u64 {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let url = format!("{gateway_url}{path}");
+    let deadline = Deadline::after(Duration::from_secs(120)).polling_every(Duration::from_millis(200));
+    wait_until(deadline, format!("{path} was never acknowledged"), async || {
+        let sent = http
+            .request(method.clone(), &url)
+            .bearer_auth(e2e_write_support::MASTER_KEY)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body.clone())
+            .send()
+            .await;
+        let Ok(response) = sent else { return Ok(Progress::Waiting("the gateway did not answer".into())) };
+        let status = response.status().as_u16();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        match status {
+            202 => Ok(Progress::Done(answer["taskUid"].as_u64().expect("an acknowledged task has a uid"))),
+            503 => Ok(Progress::Waiting(answer.to_string())),
+            other => anyhow::bail!("{path}: unexpected {other}: {answer}"),
+        }
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"))
+}
+
+/// Every part killed -9 in turn under an ingest with deletions: nats-server (restarted after
+/// 5 s), then the gateway, the indexer and the reconciler (each restarted, as `miroir-dev` and
+/// orchestrators do). No Miroir process exits on its own while the log is away; a client that
+/// retries refused writes loses nothing; every acknowledged document is on exactly its RF
+/// replicas and no acknowledged deletion is undone.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_and_every_process_killed_under_ingest_lose_nothing() {
+    let mut cluster = E2eCluster::start(LogKind::Nats, 2).await;
+    create_index(&cluster).await;
+    let url = cluster.cluster.gateway_url().to_owned();
+    let documents = corpus(3_000);
+    let batches: Vec<&[e2e_write_support::corpus::Document]> = documents.chunks(300).collect();
+    let mut acknowledged = Vec::new();
+    let mut deleted: Vec<String> = Vec::new();
+    for (round, batch) in batches.iter().enumerate() {
+        match round {
+            2 => {
+                cluster.cluster.broker.nats().kill9();
+                // Writes in the meantime are refused (503) and retried; nothing may exit.
+                let write = write_until_acknowledged(url.clone(), Method::POST, documents_path(), "application/x-ndjson", ndjson(*batch));
+                let outage = async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    cluster.cluster.miroir().check_alive().expect("no Miroir process exits while the log is away");
+                    cluster.cluster.broker.nats().restart().expect("restarting nats-server");
+                };
+                let (uid, ()) = tokio::join!(write, outage);
+                acknowledged.push(uid);
+                cluster.cluster.miroir().check_alive().expect("no Miroir process exits while the log is away");
+                continue;
+            }
+            4 => {
+                cluster.cluster.miroir().gateway.kill9();
+                cluster.cluster.miroir().gateway.restart().expect("restarting the gateway");
+            }
+            6 => {
+                cluster.cluster.miroir().indexer.kill9();
+                cluster.cluster.miroir().indexer.restart().expect("restarting the indexer");
+            }
+            8 => {
+                cluster.cluster.miroir().reconciler.kill9();
+                cluster.cluster.miroir().reconciler.restart().expect("restarting the reconciler");
+            }
+            _ => {}
+        }
+        acknowledged
+            .push(write_until_acknowledged(url.clone(), Method::POST, documents_path(), "application/x-ndjson", ndjson(*batch)).await);
+        if round % 3 == 1 {
+            // Delete a few documents written one round before, so a replayed older write would show.
+            let gone: Vec<String> = batches[round - 1][..20].iter().map(|d| doc_id(d).to_owned()).collect();
+            let body = serde_json::to_vec(&gone).unwrap();
+            let path = format!("{}/delete-batch", documents_path());
+            acknowledged.push(write_until_acknowledged(url.clone(), Method::POST, path, "application/json", body).await);
+            deleted.extend(gone);
+        }
+    }
+    cluster.cluster.miroir().wait_healthy(Duration::from_secs(60)).await.expect("the gateway answers");
+    cluster.gateway.expect_succeeded(&acknowledged, TASK_BOUND).await;
+    cluster.cluster.miroir().check_alive().expect("every Miroir process runs");
+    let mut expected = contents_of(&documents);
+    for id in &deleted {
+        expected.remove(id);
+    }
+    assert_placed(&cluster.node_clients, &cluster.placement, INDEX, &expected).await;
+}
