@@ -11,6 +11,7 @@ pub use miroir_clients::cluster_config::{ClusterConfig, LogBackend, NodeSpec};
 use miroir_clients::logging::LoggingArgs;
 
 use crate::read::ReadConfig;
+use crate::watch::snapshots::SnapshotArgs;
 
 /// Meilisearch's default `--http-payload-size-limit`: 100 MB.
 pub const DEFAULT_PAYLOAD_LIMIT: usize = 100_000_000;
@@ -65,6 +66,9 @@ pub struct GatewayConfig {
     pub metrics_listen: Option<SocketAddr>,
 
     #[command(flatten)]
+    pub snapshots: SnapshotArgs,
+
+    #[command(flatten)]
     pub logging: LoggingArgs,
 
     #[command(flatten)]
@@ -97,6 +101,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("allow_partial_results", &self.allow_partial_results)
             .field("task_limit", &self.task_limit)
             .field("metrics_listen", &self.metrics_listen)
+            .field("snapshots", &self.snapshots)
             .field("logging", &self.logging)
             .field("cluster", &self.cluster)
             .finish()
@@ -125,6 +130,7 @@ mod tests {
         assert_eq!(config.task_limit, 1_000_000, "Meilisearch's default");
         assert_eq!(config.read_config().deadline, Duration::from_secs(10));
         assert!(!config.read_config().allow_partial);
+        assert_eq!((config.snapshots.snapshot_every_tasks, config.snapshots.snapshots_kept), (100_000, 3));
         assert_eq!(config.cluster.log.log_backend, LogBackend::Memory);
         assert_eq!(config.cluster.topology().unwrap().shard_count, 7);
         assert!(!format!("{config:?}").contains("secretmaster"));

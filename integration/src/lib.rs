@@ -13,6 +13,7 @@
 //! - [`corpus`]: the Debian packages corpus.
 //! - [`indexer_cluster`]: the `indexer_*` tests' cluster: ops appended straight to the log, a model of every shard.
 //! - [`bench_support`]: what the cluster benchmarks share.
+//! - [`task_events`]: the task events an indexer would append, for tests running gateways alone.
 pub mod bench_support;
 pub mod brokers;
 pub mod cluster;
@@ -23,4 +24,5 @@ pub mod miroir_processes;
 pub mod nodes;
 pub mod process;
 pub mod recorded;
+pub mod task_events;
 pub mod wait;

@@ -8,17 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, Topic, WriteLog};
+use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, WriteLog};
 use miroir_gateway::app::authenticated_router;
 use miroir_gateway::auth::{KeysOptions, KeysService};
 use miroir_gateway::state::AppState;
 use miroir_integration::brokers::{NatsServer, Tansu};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
-use miroir_schemas::envelope::{encode, SCHEMA_VERSION};
-use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
-use miroir_schemas::topology::{Node, ShardId, Topology};
+use miroir_schemas::topology::{Node, Topology};
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 const MASTER_KEY: &str = "masterKey";
 const BOUND: Duration = Duration::from_secs(30);
@@ -96,20 +93,7 @@ impl Gateway {
 
 /// Plays the indexer: replica `n0` applied task `uid`.
 async fn applied(log: &dyn WriteLog, uid: u64) {
-    let now = OffsetDateTime::now_utc();
-    let event = TaskEvent {
-        schema_version: SCHEMA_VERSION,
-        task_uid: uid,
-        shard: ShardId(0),
-        replica: "n0".into(),
-        status: ReplicaStatus::Succeeded,
-        error: None,
-        counts: Default::default(),
-        started_at: now,
-        finished_at: now,
-    };
-    let key = format!("{uid}/shard-0/n0");
-    log.append(Topic::TaskEvents, &key, &key, encode(&event).into()).await.expect("append a task event");
+    miroir_integration::task_events::applied_on_shard_0(log, uid, "n0").await;
 }
 
 /// The scenario, on gateways `a` and `b` over `open()`'s log, both with a limit of 8 tasks.

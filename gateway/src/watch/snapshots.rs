@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
+use miroir_clients::cluster_config::LogArgs;
 use miroir_clients::log::{LogError, Topic, WriteLog};
-use miroir_clients::snapshots::{newest_first, put_and_prune, SnapshotName, SnapshotStore};
+use miroir_clients::snapshots::{newest_first, open_snapshot_store, put_and_prune, SnapshotName, SnapshotStore};
 use tokio::task::JoinHandle;
 
 use super::CatalogHandle;
@@ -116,6 +117,45 @@ async fn load(store: &dyn SnapshotStore, log: &dyn WriteLog, name: &SnapshotName
         }
     }
     Ok(catalog)
+}
+
+/// The snapshot store a running gateway writes to, and where it started from.
+pub struct Snapshots {
+    store: Arc<dyn SnapshotStore>,
+    started_from: Option<SnapshotName>,
+    args: SnapshotArgs,
+}
+
+impl SnapshotArgs {
+    /// At start, before the watchers: opens the log backend's snapshot store and restores the
+    /// catalog from the newest usable snapshot (unless `--ignore-snapshots`). `None` when the
+    /// backend keeps no snapshots (Kafka, memory): the gateway folds the whole history.
+    pub async fn restore(
+        &self,
+        log_args: &LogArgs,
+        log: &dyn WriteLog,
+        handle: &CatalogHandle,
+        task_limit: u64,
+    ) -> Result<Option<Snapshots>, LogError> {
+        let Some(store) = open_snapshot_store(log_args, &log_args.log_config()).await? else {
+            tracing::info!(backend = ?log_args.log_backend, "no snapshot store on this log backend; folding the whole history");
+            return Ok(None);
+        };
+        let started_from = if self.ignore_snapshots {
+            tracing::info!("--ignore-snapshots: folding the whole history");
+            None
+        } else {
+            start_from_newest(store.as_ref(), log, handle, task_limit).await
+        };
+        Ok(Some(Snapshots { store, started_from, args: self.clone() }))
+    }
+}
+
+impl Snapshots {
+    /// Starts writing snapshots of `handle`'s catalog (after the watchers started).
+    pub fn spawn_writer(self, handle: Arc<CatalogHandle>) -> JoinHandle<()> {
+        spawn_writer(self.store, handle, self.args, self.started_from)
+    }
 }
 
 /// Restores `handle` from the newest usable snapshot (before the watchers start); returns its
