@@ -84,6 +84,21 @@ pub struct Placement {
 
 impl Placement {
     pub fn new(topology: Topology) -> Placement {
+        Placement::build(topology, None)
+    }
+
+    /// The placement of `topology` derived from `previous` (the placement of the topology it
+    /// replaces): among balanced placements, the one that keeps the most replicas where they
+    /// were, and then the most replica ranks, HRW deciding only what has to move. A joining
+    /// node takes exactly its share and nothing else moves; a leaving node's replicas move and
+    /// nothing else (up to the ⌊⌋/⌈⌉ counts of the new node count). Unlike [`Placement::new`]
+    /// it depends on history: the cluster must keep each topology version's placement, or
+    /// derive it along the same chain of versions.
+    pub fn after(previous: &Placement, topology: Topology) -> Placement {
+        Placement::build(topology, Some(previous))
+    }
+
+    fn build(topology: Topology, previous: Option<&Placement>) -> Placement {
         let shard_names: Vec<String> = topology.shards().map(ShardId::name).collect();
         let groups: Vec<String> = topology.replica_groups().into_iter().map(str::to_owned).collect();
         let members: Vec<Vec<usize>> =
@@ -94,8 +109,18 @@ impl Placement {
             .iter()
             .map(|member_idx| {
                 let ids: Vec<&str> = member_idx.iter().map(|&i| topology.nodes[i].id.as_str()).collect();
-                let holders = balance::balanced_holders(&ids, &shard_names, rf);
-                balance::ranked_holders(&holders, ids.len(), |k, n| hrw_hash(ids[n], &shard_names[k]))
+                let hrw = |k: usize, n: usize| u128::from(hrw_hash(ids[n], &shard_names[k]));
+                // Where each replica was: the rank node `n` held shard `k` at, in the same group.
+                let previous_rank = |k: usize, n: usize| -> Option<usize> {
+                    let previous = previous?;
+                    let node = &topology.nodes[member_idx[n]];
+                    let before = previous.topology.nodes.iter().find(|p| p.id == node.id && p.replica_group == node.replica_group)?;
+                    previous.rank_of(ShardId(k as u32), &before.id).map(|rank| rank.0 as usize)
+                };
+                let kept = |held: bool| if held { balance::KEEP_BONUS } else { 0 };
+                let holders =
+                    balance::balanced_holders(&ids, shard_names.len(), rf, |k, n| hrw(k, n) + kept(previous_rank(k, n).is_some()));
+                balance::ranked_holders(&holders, ids.len(), |rank, k, n| hrw(k, n) + kept(previous_rank(k, n) == Some(rank)))
             })
             .collect();
         let replicas = (0..shard_names.len())

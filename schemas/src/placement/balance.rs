@@ -23,29 +23,36 @@
 //! since costs are negative) find it; the graph has `S + 2N + 2` vertices and `S·N` shard edges,
 //! which is instant for clusters of hundreds of shards.
 
-use super::hrw_hash;
+/// Added to the score of a replica a node already holds when a placement is derived from the
+/// previous one ([`super::Placement::after`]): larger than any sum of HRW scores along a flow
+/// path, so keeping a replica where it is always beats any HRW preference, and the placement
+/// moves the fewest replicas any balanced placement can.
+pub(super) const KEEP_BONUS: u128 = 1 << 80;
 
 /// Holders of every shard, best score first: `holders[k]` are indexes into `node_ids`.
-pub(super) fn balanced_holders(node_ids: &[&str], shard_names: &[String], rf: usize) -> Vec<Vec<usize>> {
-    let (shards, nodes) = (shard_names.len(), node_ids.len());
+/// `score(k, n)` is what placing shard `k` on node `n` is worth (HRW, plus [`KEEP_BONUS`] when
+/// the placement follows a previous one).
+pub(super) fn balanced_holders(node_ids: &[&str], shards: usize, rf: usize, score: impl Fn(usize, usize) -> u128) -> Vec<Vec<usize>> {
+    let nodes = node_ids.len();
     if nodes == 0 {
         return vec![Vec::new(); shards];
     }
     let rf = rf.min(nodes);
     let total = shards * rf;
     let (floor, extra) = (total / nodes, total % nodes);
-    let scores: Vec<Vec<u64>> = shard_names.iter().map(|shard| node_ids.iter().map(|id| hrw_hash(id, shard)).collect()).collect();
+    let scores: Vec<Vec<u128>> = (0..shards).map(|k| (0..nodes).map(|n| score(k, n)).collect()).collect();
 
     let v = Vertices { shards, nodes };
     let (source, sink) = (v.source(), v.sink());
     let (shard_vertex, node_vertex, ceiling_vertex) = (|k| v.shard(k), |n| v.node(n), |n| v.ceiling(n));
     let mut graph = FlowGraph::new(v.count());
-    // Larger than any sum of scores along a path, so filling floors always wins.
-    let floor_bonus: i128 = 1 << 100;
+    // Larger than any sum of scores along a path (keep bonuses included), so filling floors
+    // always wins.
+    let floor_bonus: i128 = 1 << 110;
     for (k, shard_scores) in scores.iter().enumerate() {
         graph.add_edge(source, shard_vertex(k), rf as i64, 0);
         for (n, &score) in shard_scores.iter().enumerate() {
-            graph.add_edge(shard_vertex(k), node_vertex(n), 1, -i128::from(score));
+            graph.add_edge(shard_vertex(k), node_vertex(n), 1, -(score as i128));
         }
     }
     for n in 0..nodes {
@@ -74,9 +81,9 @@ pub(super) fn balanced_holders(node_ids: &[&str], shard_names: &[String], rf: us
 /// copy. A node keeps the shards it holds at one rank in one node index (see
 /// `topology::node_index_uid`), and a search asks every node for one rank, so the ranks are
 /// balanced too: rank by rank, each node takes `⌊u/left⌋` or `⌈u/left⌉` of its `u` still unranked
-/// replicas (`left` ranks to go), preferring, among such choices, the highest total score. With
-/// `RF = 1` the order is the holders' own.
-pub(super) fn ranked_holders(holders: &[Vec<usize>], nodes: usize, score: impl Fn(usize, usize) -> u64) -> Vec<Vec<usize>> {
+/// replicas (`left` ranks to go), preferring, among such choices, the highest total
+/// `score(rank, k, n)`. With `RF = 1` the order is the holders' own.
+pub(super) fn ranked_holders(holders: &[Vec<usize>], nodes: usize, score: impl Fn(usize, usize, usize) -> u128) -> Vec<Vec<usize>> {
     let shards = holders.len();
     let rf = holders.iter().map(Vec::len).max().unwrap_or(0);
     let mut unranked: Vec<Vec<usize>> = holders.to_vec();
@@ -89,13 +96,13 @@ pub(super) fn ranked_holders(holders: &[Vec<usize>], nodes: usize, score: impl F
         let (source, sink) = (v.source(), v.sink());
         let (shard_vertex, node_vertex, ceiling_vertex) = (|k| v.shard(k), |n| v.node(n), |n| v.ceiling(n));
         let mut graph = FlowGraph::new(v.count());
-        let (floor_bonus, overflow_penalty): (i128, i128) = (-(1 << 100), 1 << 100);
+        let (floor_bonus, overflow_penalty): (i128, i128) = (-(1 << 110), 1 << 110);
         let mut units = 0;
         for (k, candidates) in unranked.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
             units += 1;
             graph.add_edge(source, shard_vertex(k), 1, 0);
             for &n in candidates {
-                graph.add_edge(shard_vertex(k), node_vertex(n), 1, -i128::from(score(k, n)));
+                graph.add_edge(shard_vertex(k), node_vertex(n), 1, -(score(rank, k, n) as i128));
             }
         }
         for (n, &count) in remaining.iter().enumerate() {

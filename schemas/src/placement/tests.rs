@@ -215,6 +215,26 @@ fn single_group(shards: u32, rf: u32, ids: &[String]) -> Placement {
     Placement::new(Topology::new(1, shards, rf, nodes).unwrap())
 }
 
+/// Every node of each group holds `⌊S·RF/N⌋` or `⌈S·RF/N⌉` replicas, and each shard has
+/// `min(RF, N)` replicas per group on distinct nodes.
+fn assert_balanced(p: &Placement) {
+    let topology = p.topology();
+    for group in p.replica_groups() {
+        let members: Vec<&str> = topology.nodes.iter().filter(|n| &n.replica_group == group).map(|n| n.id.as_str()).collect();
+        let copies = (topology.replication_factor as usize).min(members.len());
+        let total = topology.shard_count as usize * copies;
+        let (floor, ceil) = (total / members.len(), total.div_ceil(members.len()));
+        for shard in p.shards() {
+            let holders: BTreeSet<String> = p.replicas_in_group(shard, group).iter().map(|n| n.id.clone()).collect();
+            assert_eq!(holders.len(), copies, "{shard} in {group}: {holders:?}");
+        }
+        for id in members {
+            let held = p.shards_of_node(id).len();
+            assert!((floor..=ceil).contains(&held), "{id} holds {held}, not within {floor}..={ceil}");
+        }
+    }
+}
+
 fn holders(p: &Placement) -> Vec<BTreeSet<String>> {
     p.shards().map(|s| p.replicas(s).iter().map(|n| n.id.clone()).collect()).collect()
 }
@@ -333,6 +353,34 @@ proptest! {
         reordered.rotate_left(shift % ids.len());
         reordered.reverse();
         prop_assert_eq!(by_rank(&single_group(shards, rf, &ids)), by_rank(&single_group(shards, rf, &reordered)));
+    }
+
+    /// Any chain of joins and leaves, each placement derived from the one before, stays
+    /// balanced and moves exactly the replicas the change forces (a joiner's share, a leaver's
+    /// replicas).
+    #[test]
+    fn derived_placements_stay_balanced_and_move_only_what_is_forced(
+        ids in node_ids(), shards in 1u32..60, rf in 1u32..3, steps in prop::collection::vec((any::<bool>(), any::<usize>()), 1..6)
+    ) {
+        let mut current_ids = ids.clone();
+        let mut current = single_group(shards, rf, &current_ids);
+        for (step, (join, pick)) in steps.into_iter().enumerate() {
+            let (next_ids, forced_node) = if join || current_ids.len() <= 2 {
+                let newcomer = format!("joiner-{step}");
+                let mut next = current_ids.clone();
+                next.push(newcomer.clone());
+                (next, newcomer)
+            } else {
+                let leaver = current_ids[pick % current_ids.len()].clone();
+                (current_ids.iter().filter(|id| **id != leaver).cloned().collect(), leaver)
+            };
+            let next = Placement::after(&current, single_group(shards, rf, &next_ids).topology().clone());
+            assert_balanced(&next);
+            let forced = if next_ids.contains(&forced_node) { next.shards_of_node(&forced_node).len() } else { current.shards_of_node(&forced_node).len() };
+            prop_assert_eq!(moved_replicas(&holders(&current), &holders(&next)), forced);
+            current = next;
+            current_ids = next_ids;
+        }
     }
 
     /// On clusters small enough to enumerate, no balanced placement scores higher.

@@ -65,23 +65,42 @@ fn moved_copies(before: &[BTreeSet<(String, ReplicaRank)>], after: &[BTreeSet<(S
     before.iter().zip(after).map(|(old, new)| new.difference(old).count()).sum()
 }
 
+/// One seeded change of a group: `small` joined by `newcomer` makes `large`; `leaver` leaving
+/// `large` leaves `rest`.
+struct SeededChange {
+    shards: u32,
+    small: Vec<String>,
+    large: Vec<String>,
+    newcomer: String,
+    leaver: String,
+    rest: Vec<String>,
+}
+
+/// `SEEDS` changes with S in `shard_counts`: N = 2…8 joined by one, N + 1 left by one.
+fn seeded_changes(shard_counts: &Range<u32>) -> Vec<SeededChange> {
+    (0..SEEDS)
+        .map(|seed| {
+            let nodes = 2 + (seed % 7) as usize;
+            let shards = shard_counts.start + seed * 7919 % (shard_counts.end - shard_counts.start);
+            let small: Vec<String> = (0..nodes).map(|i| format!("n{seed}-{i}")).collect();
+            let newcomer = format!("new-{seed}");
+            let mut large = small.clone();
+            large.push(newcomer.clone());
+            let leaver = large[(hrw_hash(&seed.to_string(), "leaver") % large.len() as u64) as usize].clone();
+            let rest: Vec<String> = large.iter().filter(|id| **id != leaver).cloned().collect();
+            SeededChange { shards, small, large, newcomer, leaver, rest }
+        })
+        .collect()
+}
+
 /// Joins and leaves over `SEEDS` topologies with S in `shard_counts`.
 fn measure(shard_counts: &Range<u32>, rf: u32) -> (Movement, Movement) {
     let (mut join, mut leave) = (Movement::default(), Movement::default());
-    for seed in 0..SEEDS {
-        let nodes = 2 + (seed % 7) as usize;
-        let shards = shard_counts.start + seed * 7919 % (shard_counts.end - shard_counts.start);
-        let small: Vec<String> = (0..nodes).map(|i| format!("n{seed}-{i}")).collect();
-        let newcomer = format!("new-{seed}");
-        let mut large = small.clone();
-        large.push(newcomer.clone());
-        let (before, after) = (single_group(shards, rf, &small), single_group(shards, rf, &large));
-        join.add(&before, &after, after.shards_of_node(&newcomer).len(), format!("S={shards} N={nodes}+1"));
-
-        let leaver = &large[(hrw_hash(&seed.to_string(), "leaver") % large.len() as u64) as usize];
-        let rest: Vec<String> = large.iter().filter(|id| *id != leaver).cloned().collect();
-        let shrunk = single_group(shards, rf, &rest);
-        leave.add(&after, &shrunk, after.shards_of_node(leaver).len(), format!("S={shards} N={}-1", nodes + 1));
+    for c in seeded_changes(shard_counts) {
+        let (before, after) = (single_group(c.shards, rf, &c.small), single_group(c.shards, rf, &c.large));
+        join.add(&before, &after, after.shards_of_node(&c.newcomer).len(), format!("S={} N={}+1", c.shards, c.small.len()));
+        let shrunk = single_group(c.shards, rf, &c.rest);
+        leave.add(&after, &shrunk, after.shards_of_node(&c.leaver).len(), format!("S={} N={}-1", c.shards, c.large.len()));
     }
     (join, leave)
 }
@@ -126,4 +145,50 @@ fn movement_with_16_to_63_shards() {
 #[test]
 fn movement_with_64_to_160_shards() {
     check_range(64..161, [(1, 1.19, 1.19), (2, 1.10, 1.76)]);
+}
+
+/// The topology `single_group` builds, derived from `previous` ([`Placement::after`]).
+fn single_group_after(previous: &Placement, shards: u32, rf: u32, ids: &[String]) -> Placement {
+    Placement::after(previous, single_group(shards, rf, ids).topology().clone())
+}
+
+/// A placement derived from the previous one moves exactly what the change forces: a joining
+/// node's share, or a leaving node's replicas, in every seeded topology, and stays balanced.
+/// Printed as the "derived from the previous placement" rows of docs/benchmarks.md.
+fn check_range_after(shard_counts: Range<u32>) {
+    for rf in [1, 2] {
+        let (mut join, mut leave) = (Movement::default(), Movement::default());
+        for c in seeded_changes(&shard_counts) {
+            let before = single_group(c.shards, rf, &c.small);
+            let after = single_group_after(&before, c.shards, rf, &c.large);
+            let share = after.shards_of_node(&c.newcomer).len();
+            let joined = format!("S={} N={}+1 RF={rf}", c.shards, c.small.len());
+            assert_eq!(moved_replicas(&holders(&before), &holders(&after)), share, "{joined}: only the newcomer's share moves");
+            join.add(&before, &after, share, joined);
+            super::assert_balanced(&after);
+
+            let shrunk = single_group_after(&after, c.shards, rf, &c.rest);
+            let given_up = after.shards_of_node(&c.leaver).len();
+            let left = format!("S={} N={}-1 RF={rf}", c.shards, c.large.len());
+            assert_eq!(moved_replicas(&holders(&after), &holders(&shrunk)), given_up, "{left}: only the leaver's replicas move");
+            leave.add(&after, &shrunk, given_up, left);
+            super::assert_balanced(&shrunk);
+        }
+        println!(
+            "| {}–{} | {rf} | {:.2} | {:.2} | {:.2} | {:.2} | derived from the previous placement |",
+            shard_counts.start,
+            shard_counts.end - 1,
+            join.ratio(),
+            leave.ratio(),
+            join.rank_ratio(),
+            leave.rank_ratio(),
+        );
+    }
+}
+
+#[test]
+fn derived_placements_move_only_what_the_change_forces() {
+    for range in [1..16, 16..64, 64..161] {
+        check_range_after(range);
+    }
 }
