@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
     let keys = KeysService::start(log, config.master_key.clone(), options).await.context("cannot read the API keys from the log")?;
     state.catalog().set_task_limit(config.task_limit);
-    let snapshots = config.snapshots.restore(&config.cluster.log, state.log(), state.catalog(), config.task_limit).await?;
+    let snapshots = config.snapshots.restore(&config.cluster.log, state.log(), state.catalog(), config.task_limit).await;
     let _watchers = state.start_watching();
     let _snapshot_writer = snapshots.map(|snapshots| snapshots.spawn_writer(state.catalog().clone()));
     tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));

@@ -25,7 +25,7 @@ pub use name::{newest_first, SnapshotName};
 pub use nats::NatsSnapshotStore;
 
 use crate::cluster_config::{LogArgs, LogBackend};
-use crate::log::{retry_while_unavailable, LogConfig, LogError};
+use crate::log::{LogConfig, LogError};
 
 /// Named blobs kept by the log system.
 #[async_trait]
@@ -62,13 +62,11 @@ pub async fn put_and_prune(
 }
 
 /// The snapshot store of the configured log backend, `None` where there is none (Kafka) or
-/// where it could not outlive the process anyway (the in-memory log).
+/// where it could not outlive the process anyway (the in-memory log). Not retried: snapshots
+/// only speed up a start, so a caller goes on without them rather than wait.
 pub async fn open_snapshot_store(args: &LogArgs, config: &LogConfig) -> Result<Option<Arc<dyn SnapshotStore>>, LogError> {
     match (args.log_backend, args.log_url.as_deref()) {
-        (LogBackend::Nats, Some(url)) => {
-            let store = retry_while_unavailable("opening the snapshot store", || NatsSnapshotStore::connect(url, config)).await?;
-            Ok(Some(Arc::new(store)))
-        }
+        (LogBackend::Nats, Some(url)) => Ok(Some(Arc::new(NatsSnapshotStore::connect(url, config).await?))),
         _ => Ok(None),
     }
 }

@@ -129,17 +129,19 @@ pub struct Snapshots {
 impl SnapshotArgs {
     /// At start, before the watchers: opens the log backend's snapshot store and restores the
     /// catalog from the newest usable snapshot (unless `--ignore-snapshots`). `None` when the
-    /// backend keeps no snapshots (Kafka, memory): the gateway folds the whole history.
-    pub async fn restore(
-        &self,
-        log_args: &LogArgs,
-        log: &dyn WriteLog,
-        handle: &CatalogHandle,
-        task_limit: u64,
-    ) -> Result<Option<Snapshots>, LogError> {
-        let Some(store) = open_snapshot_store(log_args, &log_args.log_config()).await? else {
-            tracing::info!(backend = ?log_args.log_backend, "no snapshot store on this log backend; folding the whole history");
-            return Ok(None);
+    /// backend keeps no snapshots (Kafka, memory) or its store cannot be opened: the gateway
+    /// folds the whole history and writes none (logged).
+    pub async fn restore(&self, log_args: &LogArgs, log: &dyn WriteLog, handle: &CatalogHandle, task_limit: u64) -> Option<Snapshots> {
+        let store = match open_snapshot_store(log_args, &log_args.log_config()).await {
+            Ok(Some(store)) => store,
+            Ok(None) => {
+                tracing::info!(backend = ?log_args.log_backend, "no snapshot store on this log backend; folding the whole history");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot open the snapshot store; folding the whole history and writing no snapshot");
+                return None;
+            }
         };
         let started_from = if self.ignore_snapshots {
             tracing::info!("--ignore-snapshots: folding the whole history");
@@ -147,7 +149,7 @@ impl SnapshotArgs {
         } else {
             start_from_newest(store.as_ref(), log, handle, task_limit).await
         };
-        Ok(Some(Snapshots { store, started_from, args: self.clone() }))
+        Some(Snapshots { store, started_from, args: self.clone() })
     }
 }
 
