@@ -1,13 +1,14 @@
 //! Playing the indexer in tests whose gateways run without one: the task events it would append.
 
-use miroir_clients::log::{Topic, WriteLog};
+use miroir_clients::log::{NewRecord, Topic, WriteLog};
 use miroir_schemas::envelope::{encode, SCHEMA_VERSION};
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
 use miroir_schemas::topology::ShardId;
 use time::OffsetDateTime;
 
-/// Appends that `replica` applied task `uid` on shard 0 (the only shard of a one-shard cluster).
-pub async fn applied_on_shard_0(log: &dyn WriteLog, uid: u64, replica: &str) {
+/// The `task-events` record saying `replica` applied task `uid` on shard 0 (the only shard of a
+/// one-shard cluster).
+pub fn applied_on_shard_0_record(uid: u64, replica: &str) -> NewRecord {
     let now = OffsetDateTime::now_utc();
     let event = TaskEvent {
         schema_version: SCHEMA_VERSION,
@@ -21,5 +22,10 @@ pub async fn applied_on_shard_0(log: &dyn WriteLog, uid: u64, replica: &str) {
         finished_at: now,
     };
     let key = format!("{uid}/shard-0/{replica}");
-    log.append(Topic::TaskEvents, &key, &key, encode(&event).into()).await.expect("append a task event");
+    NewRecord::new(key.clone(), key, encode(&event))
+}
+
+/// Appends that `replica` applied task `uid` on shard 0.
+pub async fn applied_on_shard_0(log: &dyn WriteLog, uid: u64, replica: &str) {
+    log.append_many(Topic::TaskEvents, vec![applied_on_shard_0_record(uid, replica)]).await.expect("append a task event");
 }
