@@ -1,12 +1,12 @@
 //! Applying one node index's operations to one replica: batches are enqueued back to back
-//! (pipelined) and waited for together, except after a request that merged several Miroir
-//! tasks: if it fails, its tasks are re-sent one at a time *before* anything later, so it is
-//! waited for before more is sent.
+//! (pipelined) and waited for together, except after a request that merged several units
+//! (Miroir task × shard): if it fails, its units are re-sent one at a time *before* anything
+//! later, so it is waited for before more is sent.
 
 use crate::batch::{plan_batches, BatchLimits};
 use crate::checkpoint::Marker;
 use crate::replica::ReplicaNode;
-use crate::request::{build_request, per_task_runs, spans_several_tasks, NodeRequest, PositionedOp};
+use crate::request::{build_request, per_unit_runs, spans_several_units, NodeRequest, PositionedOp};
 use miroir_clients::node::{NodeError, TaskStatus, TaskView};
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::error::{Code, ResponseError};
@@ -57,7 +57,7 @@ pub async fn apply_to_replica(
 
     while let Some((range, may_split)) = queue.pop_front() {
         let batch = &ops[range.clone()];
-        let merged = spans_several_tasks(batch);
+        let merged = spans_several_units(batch);
         match send_batch(node, node_index, rank, batch, merged).await {
             Ok(sent) => in_flight.push((range.clone(), sent)),
             Err(error) => {
@@ -71,9 +71,10 @@ pub async fn apply_to_replica(
                 return (outcomes, Some(stopped));
             }
             if user_failure(outcomes[range.start].as_ref()) {
-                // The node changed nothing; re-send each task alone so one bad task does not fail
-                // the others, as Meilisearch's own batches do.
-                for run in per_task_runs(batch).into_iter().rev() {
+                // The node changed nothing; re-send each task's part of each shard alone, so one
+                // bad task does not fail the others (as Meilisearch's own batches do) and one
+                // shard's bad document fails that shard on every replica alike.
+                for run in per_unit_runs(batch).into_iter().rev() {
                     queue.push_front((range.start + run.start..range.start + run.end, false));
                 }
                 range.clone().for_each(|i| outcomes[i] = None);
@@ -251,4 +252,39 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
             OpOutcome { status: ReplicaStatus::Succeeded, error: None, counts, started_at, finished_at }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_node::FakeNode;
+    use miroir_schemas::envelope::{DocumentMethod, Op, OpEnvelope};
+    use miroir_schemas::topology::ShardId;
+    use serde_json::json;
+
+    fn documents(position: u64, shard: u32, documents: Vec<Value>) -> PositionedOp {
+        let op = Op::Documents {
+            method: DocumentMethod::Replace,
+            primary_key: "id".into(),
+            documents: documents.into_iter().map(|d| d.as_object().unwrap().clone()).collect(),
+        };
+        PositionedOp { partition: 0, position, bytes: 10, envelope: OpEnvelope::new(7, Some("movies".into()), ShardId(shard), op) }
+    }
+
+    /// One task's documents for two shards share a request on this node index; the second
+    /// shard's document has no id, so the node fails the whole request. Re-sent shard by shard,
+    /// the first shard's documents are applied and only the second shard's part fails — what a
+    /// replica holding the shards in separate node indexes ends with too.
+    #[tokio::test]
+    async fn a_bad_document_fails_only_its_shard() {
+        let node = FakeNode::new("n1");
+        let ops = [documents(0, 1, vec![json!({"id": 1}), json!({"id": 2})]), documents(1, 3, vec![json!({"title": "no id"})])];
+        assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2], "both shards go in one request");
+        let (outcomes, stopped) = apply_to_replica(&node, "movies__rank-0", ReplicaRank(0), &ops, BatchLimits::default()).await;
+        assert!(stopped.is_none());
+        let statuses: Vec<ReplicaStatus> = outcomes.iter().map(|o| o.as_ref().expect("an outcome for every op").status).collect();
+        assert_eq!(statuses, vec![ReplicaStatus::Succeeded, ReplicaStatus::Failed]);
+        let held = node.documents("movies__rank-0").expect("the good shard's documents were applied");
+        assert_eq!(held.keys().cloned().collect::<Vec<_>>(), vec!["1".to_owned(), "2".to_owned()]);
+    }
 }

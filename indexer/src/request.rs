@@ -179,17 +179,26 @@ pub fn build_request(batch: &[PositionedOp], rank: ReplicaRank) -> NodeRequest {
     }
 }
 
-/// Whether a batch holds operations of more than one Miroir task.
-pub fn spans_several_tasks(batch: &[PositionedOp]) -> bool {
-    batch.windows(2).any(|w| w[0].envelope.task_uid != w[1].envelope.task_uid)
+/// What must succeed or fail as a whole: one task's operations on one shard. Every replica of a
+/// shard receives the same units, but a node index holds several shards and its requests merge
+/// them, and which shards share a request differs from node to node; so a merged request that
+/// fails is re-sent unit by unit ([`per_unit_runs`]), and every replica ends with the same
+/// outcome per unit (one shard's invalid document never fails another shard on one node only).
+fn unit(op: &PositionedOp) -> (u64, ShardId) {
+    (op.envelope.task_uid, op.envelope.shard)
 }
 
-/// Splits a batch into runs of one task each, as ranges relative to the batch.
-pub fn per_task_runs(batch: &[PositionedOp]) -> Vec<std::ops::Range<usize>> {
+/// Whether a batch holds more than one unit (task × shard).
+pub fn spans_several_units(batch: &[PositionedOp]) -> bool {
+    batch.windows(2).any(|w| unit(&w[0]) != unit(&w[1]))
+}
+
+/// Splits a batch into runs of one unit (task × shard) each, as ranges relative to the batch.
+pub fn per_unit_runs(batch: &[PositionedOp]) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 1..=batch.len() {
-        if i == batch.len() || batch[i].envelope.task_uid != batch[start].envelope.task_uid {
+        if i == batch.len() || unit(&batch[i]) != unit(&batch[start]) {
             runs.push(start..i);
             start = i;
         }

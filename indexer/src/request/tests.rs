@@ -39,8 +39,15 @@ fn documents_of_several_tasks_merge_into_one_ndjson_body() {
             json!({"id":3,"t":"x","_miroir_shard":shard})
         ]
     );
-    assert!(spans_several_tasks(&ops[0..2]));
-    assert_eq!(per_task_runs(&ops[0..2]), vec![0..1, 1..2]);
+    assert!(spans_several_units(&ops[0..2]));
+    assert_eq!(per_unit_runs(&ops[0..2]), vec![0..1, 1..2]);
+    // one task over two shards is two units too
+    let mut other_shard = op(3, 2, docs(DocumentMethod::Replace, "id", &[4]));
+    other_shard.envelope.shard = ShardId(5);
+    let one_task = [ops[1].clone(), other_shard];
+    assert!(spans_several_units(&one_task));
+    assert_eq!(per_unit_runs(&one_task), vec![0..1, 1..2]);
+    assert!(!spans_several_units(&one_task[..1]));
 }
 
 #[test]
