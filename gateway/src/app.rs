@@ -255,6 +255,7 @@ pub fn router_for(routes: Vec<Route>, state: AppState, keys: KeysService) -> Rou
     // Install the recorder before the first request is counted.
     metrics::prometheus();
     let table = Arc::new(table_of(&routes));
-    let router = routes.into_iter().fold(Router::new(), add_handler).with_state(RouterState { app: state, keys: keys.clone() });
+    let router = routes.into_iter().fold(Router::new(), add_handler).with_state(RouterState { app: state.clone(), keys: keys.clone() });
+    let router = crate::miroir_headers::layer(router, state);
     auth::guard(router, table, keys).layer(from_fn(metrics::record_request)).layer(from_fn(request_id::with_request_id))
 }

@@ -18,6 +18,7 @@ use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{LogRecord, SCHEMA_VERSION};
 use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::idempotency::{Claimed, IdempotencyBook, Reservation};
 use miroir_schemas::meta_log::TaskChange;
 use miroir_schemas::task_log::{TaskEvent, TaskRecord, TaskType};
 use miroir_schemas::tasks::{canceled_state, fold_task, render_task, TaskState, TaskStatus};
@@ -124,6 +125,8 @@ pub struct Catalog {
     /// Meilisearch's `max_number_of_tasks`: above it, the oldest finished tasks are deleted.
     task_limit: u64,
     cleanup: CleanupTrigger,
+    /// Idempotency keys reserved at this position (`miroir_schemas::idempotency`).
+    idempotency: IdempotencyBook,
 }
 
 impl Default for Catalog {
@@ -140,6 +143,7 @@ impl Default for Catalog {
             retired_renames: Vec::new(),
             task_limit: DEFAULT_TASK_LIMIT,
             cleanup: CleanupTrigger::default(),
+            idempotency: IdempotencyBook::default(),
         }
     }
 }
@@ -190,6 +194,14 @@ impl Catalog {
         }
         debug_assert_eq!(uid, self.next_task_uid, "tasks are folded in log order");
         self.next_task_uid = uid + 1;
+        self.idempotency.advance(entry.record.enqueued_at);
+        if let Some(claim) = &entry.record.idempotency {
+            if self.idempotency.claim(uid, claim, &entry.record) == Claimed::Repeat {
+                // A repeat of a keyed write: no task, and its gateway appends no operations.
+                self.early_events.remove(&uid);
+                return;
+            }
+        }
         let index_before = entry.record.index_uid.as_ref().and_then(|uid| self.indexes.get(uid)).cloned();
         let verdict = match &entry.record.error {
             // A failed document addition still creates its index, as on Meilisearch, unless it
@@ -211,6 +223,21 @@ impl Catalog {
         let deleted_tasks = (entry.record.task_type == TaskType::TaskDeletion).then(|| self.apply_deletion(uid, entry.deletes.as_ref()));
         self.cleanup.after_fold(uid, &entry, self.tasks.len() as u64 + 1, self.task_limit);
         self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict, cancelable, deleted_tasks });
+    }
+
+    /// The reservation of idempotency key `key` (scoped as records carry it), if it holds.
+    pub fn idempotency_reservation(&self, key: &str) -> Option<&Reservation> {
+        self.idempotency.reservation(key)
+    }
+
+    /// Whether task `uid` is kept (folded, not deleted, not a dropped repeat).
+    pub fn has_task(&self, uid: u64) -> bool {
+        self.tasks.contains_key(&uid)
+    }
+
+    /// Task `uid`'s status, if it is kept.
+    pub fn task_status(&self, uid: u64) -> Option<TaskStatus> {
+        self.tasks.get(&uid).map(|task| self.state(uid, task).0.status)
     }
 
     /// Folds one task record of `meta` (indexers announcing tasks, cancelations). What it says
@@ -478,6 +505,8 @@ fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {
     IndexInfo { primary_key, created_at: at, updated_at: at, may_have_documents: false }
 }
 
+#[cfg(test)]
+mod idempotency_tests;
 #[cfg(test)]
 pub(crate) mod test_history;
 #[cfg(test)]

@@ -10,6 +10,7 @@ use clap::Parser;
 pub use miroir_clients::cluster_config::{ClusterConfig, LogBackend, NodeSpec};
 use miroir_clients::logging::LoggingArgs;
 
+use crate::idempotency::IdempotencyArgs;
 use crate::read::ReadConfig;
 use crate::watch::snapshots::SnapshotArgs;
 
@@ -69,6 +70,9 @@ pub struct GatewayConfig {
     pub snapshots: SnapshotArgs,
 
     #[command(flatten)]
+    pub idempotency: IdempotencyArgs,
+
+    #[command(flatten)]
     pub logging: LoggingArgs,
 
     #[command(flatten)]
@@ -102,6 +106,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("task_limit", &self.task_limit)
             .field("metrics_listen", &self.metrics_listen)
             .field("snapshots", &self.snapshots)
+            .field("idempotency", &self.idempotency)
             .field("logging", &self.logging)
             .field("cluster", &self.cluster)
             .finish()

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use crate::catalog::TaskLogEntry;
 use crate::documents::payload::payload_too_large;
 use crate::error::GatewayError;
+use crate::idempotency::Settled;
 use crate::state::AppState;
 
 /// Bytes kept free in every `ops` message for the envelope around the documents.
@@ -32,6 +33,8 @@ const BACKGROUND_OPS_ATTEMPTS: usize = 360;
 /// How long a `202` waits for this gateway to fold its own task, so `GET /tasks/{uid}` right
 /// after finds it.
 const FOLD_WAIT: Duration = Duration::from_secs(5);
+/// How long a keyed write not folded in time is still waited for in the background.
+const BACKGROUND_FOLD_WAIT: Duration = Duration::from_secs(3600);
 
 /// A task and what it does to each shard.
 #[derive(Debug, Clone)]
@@ -120,11 +123,15 @@ pub fn envelopes(
 /// the task record and its operations: the client gets `503` (nothing acknowledged), and the
 /// operations keep being retried in the background with the same dedup ids, so the recorded task
 /// still completes — exactly once — when the log returns, instead of staying `enqueued` forever.
-/// A retrying client gets a second task, which is harmless: every operation is idempotent.
+/// A retrying client gets a second task, which is harmless: every operation is idempotent —
+/// unless it sent an `Idempotency-Key`: then the record carries the key, and its operations are
+/// appended only once this gateway has folded it and found it the first of its key; a repeat
+/// answers with the first task instead (`crate::idempotency`).
 pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
     let Write { mut entry, ops, cancels } = write;
     entry.record.targets = targets(state.placement(), &ops);
     entry.record.request_id = crate::request_id::current();
+    entry.record.idempotency = crate::idempotency::current_claim();
     let log = state.log();
     // Swaps name their indexes in the op; they are ordered with the first index's operations.
     let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
@@ -144,19 +151,21 @@ pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value
         let record = NewRecord::new("cancelations", format!("cancel:{task_uid}"), encode(&MetaEnvelope::new(change)));
         follow_ups.push((Topic::Meta, vec![record]));
     }
-    for (topic, records) in follow_ups.into_iter().filter(|(_, records)| !records.is_empty()) {
-        if let Err(error) = append_retried(log, topic, &records, OPS_ATTEMPTS).await {
-            tracing::error!(task_uid, ?topic, %error, "task recorded but what follows it could not be appended yet; retrying in the background");
-            let log = state.shared_log();
-            tokio::spawn(async move {
-                match append_retried(log.as_ref(), topic, &records, BACKGROUND_OPS_ATTEMPTS).await {
-                    Ok(()) => tracing::info!(task_uid, ?topic, "records of the task appended after a log outage"),
-                    Err(error) => tracing::error!(task_uid, ?topic, %error, "gave up appending the records of the task"),
-                }
-            });
-            return Err(error.into());
+    if let Some(claim) = &entry.record.idempotency {
+        match crate::idempotency::settle(state, task_uid, claim).await {
+            Ok(Settled::First) => {}
+            Ok(Settled::Repeat(first_answer)) => {
+                tracing::info!(task_uid, "a repeated keyed write: its record is dropped, the first task answers");
+                return first_answer;
+            }
+            Err(error) => {
+                tracing::warn!(task_uid, %error, "keyed write not folded yet; its operations follow in the background if it is the first");
+                tokio::spawn(append_when_first(state.clone(), task_uid, follow_ups));
+                return Err(error);
+            }
         }
     }
+    append_follow_ups(state, task_uid, follow_ups, OPS_ATTEMPTS).await?;
     metrics::counter!("miroir_tasks_enqueued_total").increment(1);
     // Inside the request's span: this line ties the request id to the task uid the indexers log.
     tracing::info!(task_uid, task_type = ?entry.record.task_type, "task enqueued");
@@ -166,6 +175,48 @@ pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value
         tokio::spawn(crate::routes::tasks::clean_up_task_store(state.clone(), task_uid));
     }
     Ok(summarized_task_view(task_uid, &entry.record))
+}
+
+/// What follows a task record in other topics: its operations, a cancelation's announcement.
+type FollowUps = Vec<(Topic, Vec<NewRecord>)>;
+
+/// Appends `follow_ups` in order, each retried `attempts` times; when one still fails, keeps
+/// retrying it and the rest in the background and returns the error (the task is recorded).
+async fn append_follow_ups(state: &AppState, task_uid: u64, follow_ups: FollowUps, attempts: usize) -> Result<(), GatewayError> {
+    let mut pending = follow_ups.into_iter().filter(|(_, records)| !records.is_empty());
+    while let Some((topic, records)) = pending.next() {
+        if let Err(error) = append_retried(state.log(), topic, &records, attempts).await {
+            tracing::error!(task_uid, ?topic, %error, "task recorded but what follows it could not be appended yet; retrying in the background");
+            let log = state.shared_log();
+            let rest: FollowUps = std::iter::once((topic, records)).chain(pending).collect();
+            tokio::spawn(async move {
+                for (topic, records) in rest {
+                    match append_retried(log.as_ref(), topic, &records, BACKGROUND_OPS_ATTEMPTS).await {
+                        Ok(()) => tracing::info!(task_uid, ?topic, "records of the task appended after a log outage"),
+                        Err(error) => {
+                            tracing::error!(task_uid, ?topic, %error, "gave up appending the records of the task");
+                            return;
+                        }
+                    }
+                }
+            });
+            return Err(error.into());
+        }
+    }
+    Ok(())
+}
+
+/// A keyed write whose record this gateway had not folded in time: once folded, its
+/// operations are appended if it is the first of its key (else nothing is).
+async fn append_when_first(state: AppState, task_uid: u64, follow_ups: FollowUps) {
+    if !state.catalog().wait_folded(task_uid + 1, BACKGROUND_FOLD_WAIT).await {
+        tracing::error!(task_uid, "gave up waiting to fold a keyed write; its task stays enqueued");
+        return;
+    }
+    if state.catalog().read(|catalog| catalog.has_task(task_uid)) {
+        // The client already had its 503; a failure here is logged inside.
+        let _ = append_follow_ups(&state, task_uid, follow_ups, BACKGROUND_OPS_ATTEMPTS).await;
+    }
 }
 
 fn swap_key_index(ops: &[(ShardId, Op)]) -> Option<String> {

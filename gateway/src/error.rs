@@ -72,6 +72,23 @@ impl IntoResponse for GatewayError {
     }
 }
 
+/// An error of Miroir's own (no Meilisearch code says it) in Meilisearch's shape: SDKs surface
+/// unknown codes as they are. Every such code is listed in `docs/miroir-headers.md`.
+pub fn miroir_error(
+    code: &str,
+    error_type: miroir_schemas::error::ErrorType,
+    http_status: u16,
+    message: impl Into<String>,
+) -> ResponseError {
+    ResponseError {
+        message: message.into(),
+        code: code.to_owned(),
+        error_type: error_type.as_str().to_owned(),
+        link: format!("https://docs.meilisearch.com/errors#{code}"),
+        http_status,
+    }
+}
+
 /// The HTTP response carrying `error`, with `Retry-After` when it is a `503`.
 pub fn error_response(error: &ResponseError) -> Response {
     let status = StatusCode::from_u16(error.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

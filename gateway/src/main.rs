@@ -22,7 +22,8 @@ async fn main() -> anyhow::Result<()> {
     let topology = config.cluster.topology().context("invalid topology")?;
     let log = config.cluster.log.open_log(config.cluster.log.log_config()).await.context("cannot open the write log")?;
     let log: Arc<dyn miroir_clients::log::WriteLog> = Arc::from(log);
-    let state = AppState::with_read_config(topology, log.clone(), config.master_key.clone(), config.payload_limit, config.read_config());
+    let state = AppState::with_read_config(topology, log.clone(), config.master_key.clone(), config.payload_limit, config.read_config())
+        .with_idempotency_window(config.idempotency.window());
     let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
     let keys = KeysService::start(log, config.master_key.clone(), options).await.context("cannot read the API keys from the log")?;
     state.catalog().set_task_limit(config.task_limit);

@@ -21,6 +21,8 @@ struct Shared {
     reads: ReadExecutor,
     master_key: Option<String>,
     payload_limit: usize,
+    /// How long an `Idempotency-Key` stays reserved (`crate::idempotency`).
+    idempotency_window: std::time::Duration,
     /// Started by the first request that needs it.
     webhooks: OnceLock<WebhooksService>,
 }
@@ -48,8 +50,20 @@ impl AppState {
             catalog: Arc::new(CatalogHandle::new()),
             master_key,
             payload_limit,
+            idempotency_window: crate::idempotency::DEFAULT_WINDOW,
             webhooks: OnceLock::new(),
         }))
+    }
+
+    /// Sets how long an `Idempotency-Key` stays reserved (before the state is shared).
+    pub fn with_idempotency_window(mut self, window: std::time::Duration) -> Self {
+        Arc::get_mut(&mut self.0).expect("configured before the state is shared").idempotency_window = window;
+        self
+    }
+
+    /// How long an `Idempotency-Key` stays reserved after its first write.
+    pub fn idempotency_window(&self) -> std::time::Duration {
+        self.0.idempotency_window
     }
 
     pub fn topology(&self) -> &Topology {

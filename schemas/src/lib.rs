@@ -23,6 +23,7 @@ pub mod document_id;
 pub mod envelope;
 pub mod error;
 pub mod filter;
+pub mod idempotency;
 pub mod meta_log;
 pub mod node_layout;
 pub mod payload;

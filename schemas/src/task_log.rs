@@ -59,6 +59,23 @@ pub struct TaskRecord {
     /// in task views (Meilisearch's have no such field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The client's `Idempotency-Key` and what it was sent with, when it gave one: the first
+    /// record of a key within its window is the task, a later one is dropped by every fold
+    /// (ARCHITECTURE.md, "A write, end to end"). Not shown in task views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// A write's claim on an idempotency key, carried by its task record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyClaim {
+    /// The key as the fold compares it: the client's key scoped by the API key that sent it.
+    pub key: String,
+    /// Hex SHA-256 of the request (method, path and query, content type, body).
+    pub request_digest: String,
+    /// How long after the record's `enqueuedAt` the key stays reserved.
+    pub window_seconds: u64,
 }
 
 impl LogRecord for TaskRecord {
@@ -77,6 +94,7 @@ impl TaskRecord {
             targets: Vec::new(),
             error: None,
             request_id: None,
+            idempotency: None,
         }
     }
 }

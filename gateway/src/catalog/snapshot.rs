@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use miroir_schemas::cancelation::CancelationBook;
+use miroir_schemas::idempotency::IdempotencyBook;
 use miroir_schemas::task_log::TaskEvent;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -74,6 +75,7 @@ struct BodyRef<'c> {
     book_forgets: &'c BookForgets,
     retired_renames: &'c [RetiredRename],
     cleanup: &'c CleanupTrigger,
+    idempotency: &'c IdempotencyBook,
 }
 
 /// The state, owned when reading.
@@ -87,6 +89,9 @@ struct Body {
     book_forgets: BookForgets,
     retired_renames: Vec<RetiredRename>,
     cleanup: CleanupTrigger,
+    /// Absent from snapshots written before idempotency keys.
+    #[serde(default)]
+    idempotency: IdempotencyBook,
 }
 
 impl SnapshotHeader {
@@ -121,6 +126,7 @@ impl Catalog {
             book_forgets: &self.book_forgets,
             retired_renames: &self.retired_renames,
             cleanup: &self.cleanup,
+            idempotency: &self.idempotency,
         };
         let body = serde_json::to_vec(&body).expect("the catalog serializes");
         let header = SnapshotHeader {
@@ -160,6 +166,7 @@ impl Catalog {
             retired_renames: body.retired_renames,
             task_limit,
             cleanup: body.cleanup,
+            idempotency: body.idempotency,
         })
     }
 }

@@ -10,6 +10,7 @@ mod auth_transcript;
 mod authenticated_app;
 mod experimental_routes;
 mod http_basics;
+mod idempotent_writes;
 mod ops_listener;
 mod settings_transcript;
 mod tasks_routes;

@@ -67,6 +67,8 @@ pub struct Setup {
     pub echo: bool,
     /// Most tasks kept before the automatic cleanup (`--task-limit`).
     pub task_limit: u64,
+    /// How long an `Idempotency-Key` stays reserved (`--idempotency-window-secs`).
+    pub idempotency_window: Duration,
 }
 
 impl Default for Setup {
@@ -79,6 +81,7 @@ impl Default for Setup {
             clock: ManualClock::default(),
             echo: false,
             task_limit: miroir_gateway::catalog::DEFAULT_TASK_LIMIT,
+            idempotency_window: miroir_gateway::idempotency::DEFAULT_WINDOW,
         }
     }
 }
@@ -87,7 +90,8 @@ impl Setup {
     /// Starts the keys service (seeding the default keys) and the watchers, as the process does.
     pub async fn start(self) -> TestGateway {
         let master_key = self.master_key.map(str::to_owned);
-        let state = AppState::new(self.topology, self.log.clone(), master_key.clone(), self.payload_limit);
+        let state = AppState::new(self.topology, self.log.clone(), master_key.clone(), self.payload_limit)
+            .with_idempotency_window(self.idempotency_window);
         state.catalog().set_task_limit(self.task_limit);
         state.start_watching();
         let clock = self.clock;

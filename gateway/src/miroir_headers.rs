@@ -1,0 +1,14 @@
+//! The request headers of Miroir's own that change how a request is served, applied after
+//! authentication (so an unauthenticated request learns nothing from them):
+//! `Idempotency-Key` on writes (`crate::idempotency`). Documented for SDK users in
+//! `docs/miroir-headers.md`.
+
+use axum::middleware::from_fn_with_state;
+use axum::Router;
+
+use crate::state::AppState;
+
+/// `router`'s routes behind the middlewares of Miroir's headers.
+pub fn layer(router: Router, state: AppState) -> Router {
+    router.layer(from_fn_with_state(state, crate::idempotency::idempotent_writes))
+}
