@@ -22,6 +22,8 @@ pub struct ReconcilerArgs {
     /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9102`; none when unset.
     #[arg(long, env = "MIROIR_RECONCILER_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub logging: miroir_clients::logging::LoggingArgs,
 }
 
 impl ReconcilerArgs {

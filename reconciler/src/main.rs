@@ -5,11 +5,8 @@ use miroir_reconciler::config::ReconcilerArgs;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let args = ReconcilerArgs::parse();
+    args.logging.init();
     if let Some(listen) = args.metrics_listen {
         metrics_exporter_prometheus::PrometheusBuilder::new().with_http_listener(listen).install()?;
     }
