@@ -16,7 +16,10 @@ use crate::auth::action::Action::{self, *};
 use crate::auth::keys_routes;
 use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
-use crate::routes::{admin, document_writes, experimental, health, indexes, metrics, network, reads, settings, swap, tasks, webhooks};
+use crate::routes::{
+    admin, chats, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics, network, reads, render,
+    settings, swap, task_queue, tasks, webhooks,
+};
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
 
@@ -132,13 +135,13 @@ pub fn routes() -> Vec<Route> {
     routes.extend([
         not_served(M::POST, "/indexes/{index_uid}/compact", &[IndexesCompact]),
         serve(M::GET, "/indexes/{index_uid}/stats", &[StatsGet], reads::index_stats),
-        not_served(M::POST, "/indexes/{index_uid}/fields", &[FieldsPost]),
+        serve(M::POST, "/indexes/{index_uid}/fields", &[FieldsPost], fields::post_fields),
         serve(M::GET, "/tasks", &[TasksGet], tasks::list),
         serve(M::DELETE, "/tasks", &[TasksDelete], tasks::delete),
         serve(M::POST, "/tasks/cancel", &[TasksCancel], tasks::cancel),
-        not_served(M::POST, "/tasks/compact", &[TasksCompact]),
+        serve(M::POST, "/tasks/compact", &[TasksCompact], task_queue::compact),
         serve(M::GET, "/tasks/{task_id}", &[TasksGet], tasks::get),
-        not_served(M::GET, "/tasks/{task_id}/documents", &[TasksGet]),
+        serve(M::GET, "/tasks/{task_id}/documents", &[TasksGet], task_queue::documents),
         serve(M::GET, "/batches", &[TasksGet], tasks::list_batches),
         serve(M::GET, "/batches/{batch_id}", &[TasksGet], tasks::get_batch),
     ]);
@@ -148,9 +151,9 @@ pub fn routes() -> Vec<Route> {
         serve(M::POST, "/swap-indexes", &[IndexesSwap], swap::swap_indexes),
         not_served(M::POST, "/dumps", &[DumpsCreate]),
         not_served(M::POST, "/snapshots", &[SnapshotsCreate]),
-        not_served(M::POST, "/logs/stream", &[MetricsGet]),
-        not_served(M::DELETE, "/logs/stream", &[MetricsGet]),
-        not_served(M::POST, "/logs/stderr", &[MetricsGet]),
+        serve(M::POST, "/logs/stream", &[MetricsGet], logs::stream),
+        serve(M::DELETE, "/logs/stream", &[MetricsGet], logs::stop_stream),
+        serve(M::POST, "/logs/stderr", &[MetricsGet], logs::stderr),
         serve(M::GET, "/experimental-features", &[ExperimentalGet], experimental::get_features),
         serve(M::PATCH, "/experimental-features", &[ExperimentalUpdate], experimental::patch_features),
         not_served(M::POST, "/export", &[Export]),
@@ -162,19 +165,19 @@ pub fn routes() -> Vec<Route> {
         serve(M::GET, "/webhooks/{uuid}", &[WebhooksGet], webhooks::get),
         serve(M::PATCH, "/webhooks/{uuid}", &[WebhooksUpdate], webhooks::update),
         serve(M::DELETE, "/webhooks/{uuid}", &[WebhooksDelete], webhooks::delete),
-        not_served(M::POST, "/dynamic-search-rules", &[DynamicSearchRulesGet]),
-        not_served(M::DELETE, "/dynamic-search-rules", &[DynamicSearchRulesDelete]),
-        not_served(M::GET, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesGet]),
-        not_served(M::PATCH, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesUpdate]),
-        not_served(M::DELETE, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesDelete]),
-        not_served(M::POST, "/render-template", &[SettingsGet, DocumentsGet]),
-        not_served(M::GET, "/chats", &[ChatsGet]),
-        not_served(M::GET, "/chats/{workspace_uid}/settings", &[ChatsSettingsGet]),
-        not_served(M::PATCH, "/chats/{workspace_uid}/settings", &[ChatsSettingsUpdate]),
-        not_served(M::DELETE, "/chats/{workspace_uid}/settings", &[ChatsSettingsUpdate]),
-        not_served(M::GET, "/chats/{workspace_uid}", &[ChatsGet]),
-        not_served(M::DELETE, "/chats/{workspace_uid}", &[ChatsDelete]),
-        not_served(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions]),
+        serve(M::POST, "/dynamic-search-rules", &[DynamicSearchRulesGet], dynamic_search_rules::list),
+        serve(M::DELETE, "/dynamic-search-rules", &[DynamicSearchRulesDelete], dynamic_search_rules::clear),
+        serve(M::GET, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesGet], dynamic_search_rules::get),
+        serve(M::PATCH, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesUpdate], dynamic_search_rules::update),
+        serve(M::DELETE, "/dynamic-search-rules/{uid}", &[DynamicSearchRulesDelete], dynamic_search_rules::delete),
+        serve(M::POST, "/render-template", &[SettingsGet, DocumentsGet], render::render),
+        serve(M::GET, "/chats", &[ChatsGet], chats::list),
+        serve(M::GET, "/chats/{workspace_uid}/settings", &[ChatsSettingsGet], chats::settings),
+        serve(M::PATCH, "/chats/{workspace_uid}/settings", &[ChatsSettingsUpdate], chats::update_settings),
+        serve(M::DELETE, "/chats/{workspace_uid}/settings", &[ChatsSettingsUpdate], chats::settings),
+        serve(M::GET, "/chats/{workspace_uid}", &[ChatsGet], chats::get),
+        serve(M::DELETE, "/chats/{workspace_uid}", &[ChatsDelete], chats::delete),
+        serve(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions], chats::completions),
         admin_route(M::GET, "topology", admin::topology),
         admin_route(M::GET, "status", admin::status),
     ]);

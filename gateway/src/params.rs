@@ -66,10 +66,17 @@ impl QueryParams {
 /// ranks).
 pub fn is_valid_index_uid(uid: &str, replication_factor: u32) -> bool {
     let longest_node_uid = node_index_uid(uid, ReplicaRank(replication_factor.saturating_sub(1))).len();
-    !uid.is_empty() && longest_node_uid <= MAX_INDEX_UID_BYTES && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    is_meilisearch_index_uid(uid) && longest_node_uid <= MAX_INDEX_UID_BYTES
 }
 
-fn index_uid_rule(uid: &str) -> String {
+/// Meilisearch's own rule for an index uid (also the rule of names that are not indexes, such
+/// as dynamic search rule uids): 1-400 bytes of `A-Za-z0-9_-`.
+pub fn is_meilisearch_index_uid(uid: &str) -> bool {
+    !uid.is_empty() && uid.len() <= MAX_INDEX_UID_BYTES && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Meilisearch's message for a string that breaks the index uid rule.
+pub fn index_uid_rule(uid: &str) -> String {
     format!("`{uid}` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 512 bytes.")
 }
 

@@ -43,11 +43,10 @@ const VOLATILE: &[&str] = &[
 /// Keep this list as short as the gateway allows: a skipped exchange that matches is reported
 /// on stderr so it can be removed.
 const SKIPPED: &[(&str, &str)] = &[
-    // No /experimental-features route (404): a cluster-wide feature switch has no owner yet.
-    ("enable network feature", "PATCH /experimental-features not served yet (404)"),
-    // Hits carry `_federation.weightedScoreValues` only once the `network` feature is on, which
-    // the exchange before this one turns on through the unserved route above.
-    ("federated search as proxy", "needs `enable network feature` (PATCH /experimental-features, not served yet)"),
+    // A client's `Meili-Proxy-Search: true` asks for a proxy target's answer (hits carrying
+    // `_federation.weightedScoreValues` and `extra_document`); the gateway merges proxied
+    // answers itself but does not give one to a client.
+    ("federated search as proxy", "the gateway does not answer as a proxy target (Meili-Proxy-Search from a client)"),
 ];
 
 /// Bound on one task reaching a final status: turns a hang into a failure, not a speed claim.

@@ -17,6 +17,7 @@ pub mod error;
 pub mod executor;
 pub mod facet_search;
 pub mod fanout;
+pub mod fields;
 pub mod index_meta;
 pub mod node_health;
 pub mod query_string;

@@ -30,6 +30,8 @@ pub enum NodeCall {
     Similar { node_index: String, body: Value },
     /// `GET /indexes/{node_index}/stats`.
     IndexStats { node_index: String },
+    /// `POST /indexes/{node_index}/fields`.
+    IndexFields { node_index: String, body: Value },
     /// `GET /stats`.
     Stats,
     /// `GET /indexes/{node_index}`.
@@ -101,6 +103,7 @@ impl NodeTransport for HttpTransport {
             NodeCall::Search { node_index, body } => post(client, &index_path(node_index, &["search"]), body).await,
             NodeCall::Similar { node_index, body } => post(client, &index_path(node_index, &["similar"]), body).await,
             NodeCall::IndexStats { node_index } => client.index_stats(node_index).await,
+            NodeCall::IndexFields { node_index, body } => post(client, &index_path(node_index, &["fields"]), body).await,
             NodeCall::Stats => client.stats().await,
             NodeCall::Index { node_index } => Ok(client.request_json(Method::GET, &index_path(node_index, &[]), &[], None).await?.1),
             NodeCall::Settings { node_index } => client.get_settings(node_index).await,

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
+use miroir_schemas::error::ResponseError;
 use serde_json::Value;
 
 use crate::error::GatewayError;
@@ -25,4 +26,19 @@ pub async fn patch_features(
 ) -> Result<Json<Value>, GatewayError> {
     let body = json_request(&state, &headers, body).await?;
     Ok(Json(features::patch(&body)?))
+}
+
+/// A route gated by a feature the cluster has off, answered as a node answers it: the JSON body
+/// read and checked by `check` (whose errors come first), then `refusal`.
+pub async fn check_body_then_refuse(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    check: impl FnOnce(&Value) -> Result<(), ResponseError>,
+    refusal: ResponseError,
+) -> GatewayError {
+    match json_request(state, headers, body).await {
+        Ok(body) => check(&body).err().unwrap_or(refusal).into(),
+        Err(error) => error,
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::error::GatewayError;
 use crate::routes::write::json_request;
-use crate::settings::check::{nullable, At, Checked};
+use crate::settings::check::{coded, nullable, optional_string, At, Checked};
 use crate::state::AppState;
 
 /// `GET /network` of a node that never had a network (its version is the nil uuid).
@@ -29,8 +29,8 @@ pub fn configures_a_network(body: &Value) -> Result<bool, ResponseError> {
             ("remotes", remotes),
             ("shards", shards),
             ("previousShards", shards),
-            ("self", |at, v| nullable(&at.with_code(Code::InvalidNetworkSelf), v, string)),
-            ("leader", |at, v| nullable(&at.with_code(Code::InvalidNetworkLeader), v, string)),
+            ("self", coded!(Code::InvalidNetworkSelf, optional_string)),
+            ("leader", coded!(Code::InvalidNetworkLeader, optional_string)),
             ("previousRemotes", remotes),
         ],
         &[],
@@ -42,10 +42,6 @@ pub fn configures_a_network(body: &Value) -> Result<bool, ResponseError> {
     }))
 }
 
-fn string(at: &At, value: &Value) -> Checked {
-    Ok(at.string(value)?.into())
-}
-
 fn remotes(at: &At, value: &Value) -> Checked {
     nullable(&at.with_code(Code::InvalidNetworkRemotes), value, |at, v| at.map_of(v, |at, entry| nullable(at, entry, remote)))
 }
@@ -54,9 +50,9 @@ fn remote(at: &At, value: &Value) -> Checked {
     let fields = at.object(
         value,
         &[
-            ("url", |at, v| nullable(&at.with_code(Code::InvalidNetworkUrl), v, string)),
-            ("searchApiKey", |at, v| nullable(&at.with_code(Code::InvalidNetworkSearchApiKey), v, string)),
-            ("writeApiKey", |at, v| nullable(&at.with_code(Code::InvalidNetworkWriteApiKey), v, string)),
+            ("url", coded!(Code::InvalidNetworkUrl, optional_string)),
+            ("searchApiKey", coded!(Code::InvalidNetworkSearchApiKey, optional_string)),
+            ("writeApiKey", coded!(Code::InvalidNetworkWriteApiKey, optional_string)),
         ],
         &[],
     )?;

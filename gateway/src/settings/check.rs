@@ -152,3 +152,22 @@ pub fn nullable(at: &At, value: &Value, read: Reader) -> Checked {
         read(at, value)
     }
 }
+
+/// A string, `null` passing.
+pub fn optional_string(at: &At, value: &Value) -> Checked {
+    nullable(at, value, |at, v| Ok(at.string(v)?.into()))
+}
+
+/// A boolean, `null` passing.
+pub fn optional_boolean(at: &At, value: &Value) -> Checked {
+    nullable(at, value, |at, v| at.boolean(v))
+}
+
+/// The reader `$read` for a field whose errors carry their own `$code`, as deserr gives each
+/// field of a request its error code.
+macro_rules! coded {
+    ($code:expr, $read:expr) => {
+        |at: &$crate::settings::check::At, value: &serde_json::Value| ($read)(&at.with_code($code), value)
+    };
+}
+pub(crate) use coded;

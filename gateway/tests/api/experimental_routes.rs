@@ -111,3 +111,68 @@ async fn network_control_reads_its_body_then_needs_the_enterprise_edition() {
         meili_error("requires_enterprise_edition", "invalid_request", "Meilisearch Enterprise Edition is required to call this route")
     );
 }
+
+/// `(method, path, body)` → the error a Meilisearch 1.50 node with its experimental features off
+/// answers (master key), each watched on the real binary.
+#[tokio::test]
+async fn feature_gated_routes_answer_as_a_node_with_the_feature_off() {
+    let gateway = TestGateway::new().await;
+    let gated = |message: &str| meili_error("feature_not_enabled", "invalid_request", message);
+    let logs = gated("Modifying logs through the `/logs/*` routes requires enabling the `logs route` experimental feature. See https://github.com/orgs/meilisearch/discussions/721");
+    let rules = gated("Using the `/dynamic-search-rules` routes requires enabling the `dynamic search rules` experimental feature. See https://github.com/orgs/meilisearch/discussions/884");
+    let chats = |action: &str| {
+        gated(&format!("{action} requires enabling the `chat completions` experimental feature. See https://github.com/orgs/meilisearch/discussions/835"))
+    };
+    let cases = [
+        ("POST", "/logs/stream", Some(json!({})), logs.clone()),
+        ("DELETE", "/logs/stream", None, logs.clone()),
+        ("POST", "/logs/stderr", Some(json!({"target": "info"})), logs),
+        ("POST", "/logs/stream", Some(json!({"foo": 1})), bad_request("Unknown field `foo`: expected one of `target`, `mode`, `profileMemory`")),
+        ("POST", "/dynamic-search-rules", Some(json!({})), gated("Calling the `POST /dynamic-search-rules` route requires enabling the `dynamic search rules` experimental feature. See https://github.com/orgs/meilisearch/discussions/884")),
+        ("DELETE", "/dynamic-search-rules", None, rules.clone()),
+        ("GET", "/dynamic-search-rules/abc", None, gated("Calling the `GET /dynamic-search-rules/{:ruleUid}` route requires enabling the `dynamic search rules` experimental feature. See https://github.com/orgs/meilisearch/discussions/884")),
+        ("PATCH", "/dynamic-search-rules/abc", Some(json!({})), rules.clone()),
+        ("DELETE", "/dynamic-search-rules/abc?customMetadata=1", None, rules),
+        ("DELETE", "/dynamic-search-rules?foo=1", None, bad_request("Unknown parameter `foo`: expected one of `customMetadata`")),
+        ("PATCH", "/dynamic-search-rules/abc", Some(json!({"foo": 1})), bad_request("Unknown field `foo`: expected one of `description`, `precedence`, `active`, `conditions`, `actions`")),
+        ("POST", "/render-template", Some(json!({"template": {"kind": "inlineDocumentTemplate", "inline": "x"}})), gated("calling the /render-template route requires enabling the `render_route` experimental feature. See https://github.com/orgs/meilisearch/discussions/888")),
+        ("POST", "/render-template", Some(json!({})), bad_request("Missing field `template`")),
+        ("GET", "/chats", None, chats("listing the chats")),
+        ("GET", "/chats?foo=1", None, bad_request("Unknown parameter `foo`: expected one of `offset`, `limit`")),
+        ("GET", "/chats/ws", None, chats("displaying a chat")),
+        ("DELETE", "/chats/ws", None, chats("deleting a chat")),
+        ("GET", "/chats/ws/settings", None, chats("using the /chats/settings route")),
+        ("PATCH", "/chats/ws/settings", Some(json!({})), chats("using the /chats/settings route")),
+        ("DELETE", "/chats/ws/settings", None, chats("using the /chats/settings route")),
+        ("POST", "/chats/ws/chat/completions", Some(json!({"messages": [], "model": "x"})), chats("using the /chats chat completions route")),
+        ("POST", "/chats/ws/chat/completions", Some(json!({})), bad_request("Json deserialize error: missing field `messages` at line 1 column 2")),
+        ("POST", "/tasks/compact", None, gated("Using the /tasks/compact route requires enabling the `task queue compaction route` experimental feature. See https://github.com/orgs/meilisearch/discussions/883")),
+        ("GET", "/tasks/abc/documents", None, gated("Getting the documents of an enqueued task requires enabling the `get task documents route` experimental feature. See https://github.com/orgs/meilisearch/discussions/808")),
+    ];
+    for (method, path, body, expected) in cases {
+        let (status, answer) = gateway.call(method, path, body).await;
+        assert_eq!((status, answer), (StatusCode::BAD_REQUEST, expected), "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_rule_uid_that_is_no_index_uid_is_a_plain_text_404() {
+    let gateway = TestGateway::new().await;
+    let request = Request::get("/dynamic-search-rules/bad%20uid")
+        .header("Authorization", format!("Bearer {MASTER_KEY}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = gateway.send_raw(request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "`bad uid` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 512 bytes."
+    );
+    // The path is read before the query string and the body on PATCH, after the query on DELETE.
+    let (status, _) = raw(&gateway, "PATCH", "/dynamic-search-rules/bad%20uid?foo=1", Some("application/json"), "xx").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = gateway.call("DELETE", "/dynamic-search-rules/bad%20uid?foo=1", None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+    let (_, body) = raw(&gateway, "PATCH", "/dynamic-search-rules/abc?foo=1", Some("application/json"), "xx").await;
+    assert_eq!(body["code"], "bad_request", "the query string before the body");
+}

@@ -11,6 +11,7 @@ mod authenticated_app;
 mod experimental_routes;
 mod http_basics;
 mod idempotent_writes;
+mod index_fields;
 mod ops_listener;
 mod settings_transcript;
 mod tasks_routes;
