@@ -36,6 +36,7 @@ pub mod node_features;
 pub mod ops_listener;
 pub mod params;
 pub mod read;
+pub mod read_after_task;
 pub mod readiness;
 pub mod request_errors;
 pub mod request_id;

@@ -1,6 +1,7 @@
 //! The request headers of Miroir's own that change how a request is served, applied after
 //! authentication (so an unauthenticated request learns nothing from them):
-//! `Idempotency-Key` on writes (`crate::idempotency`). Documented for SDK users in
+//! `Idempotency-Key` on writes (`crate::idempotency`) and `Miroir-Read-After-Task` on reads
+//! (`crate::read_after_task`). Documented for SDK users in
 //! `docs/miroir-headers.md`.
 
 use axum::middleware::from_fn_with_state;
@@ -10,5 +11,7 @@ use crate::state::AppState;
 
 /// `router`'s routes behind the middlewares of Miroir's headers.
 pub fn layer(router: Router, state: AppState) -> Router {
-    router.layer(from_fn_with_state(state, crate::idempotency::idempotent_writes))
+    router
+        .layer(from_fn_with_state(state.clone(), crate::idempotency::idempotent_writes))
+        .layer(from_fn_with_state(state, crate::read_after_task::read_after_task))
 }

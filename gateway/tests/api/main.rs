@@ -13,6 +13,7 @@ mod http_basics;
 mod idempotent_writes;
 mod index_fields;
 mod ops_listener;
+mod read_after_task;
 mod settings_transcript;
 mod tasks_routes;
 mod tasks_transcript;

@@ -13,6 +13,7 @@ use miroir_clients::log::{LogConfig, MemoryLog, Record, Topic, WriteLog};
 use miroir_gateway::app::{router_for, routes, Route};
 use miroir_gateway::auth::{Auth, KeysOptions, KeysService};
 use miroir_gateway::error::GatewayError;
+use miroir_gateway::read::ReadConfig;
 use miroir_gateway::state::AppState;
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::envelope::{decode, encode, OpEnvelope};
@@ -69,6 +70,8 @@ pub struct Setup {
     pub task_limit: u64,
     /// How long an `Idempotency-Key` stays reserved (`--idempotency-window-secs`).
     pub idempotency_window: Duration,
+    /// The read path's deadline (`--search-deadline-ms`).
+    pub read_deadline: Duration,
 }
 
 impl Default for Setup {
@@ -82,6 +85,7 @@ impl Default for Setup {
             echo: false,
             task_limit: miroir_gateway::catalog::DEFAULT_TASK_LIMIT,
             idempotency_window: miroir_gateway::idempotency::DEFAULT_WINDOW,
+            read_deadline: ReadConfig::default().deadline,
         }
     }
 }
@@ -90,7 +94,8 @@ impl Setup {
     /// Starts the keys service (seeding the default keys) and the watchers, as the process does.
     pub async fn start(self) -> TestGateway {
         let master_key = self.master_key.map(str::to_owned);
-        let state = AppState::new(self.topology, self.log.clone(), master_key.clone(), self.payload_limit)
+        let read_config = ReadConfig { deadline: self.read_deadline, ..ReadConfig::default() };
+        let state = AppState::with_read_config(self.topology, self.log.clone(), master_key.clone(), self.payload_limit, read_config)
             .with_idempotency_window(self.idempotency_window);
         state.catalog().set_task_limit(self.task_limit);
         state.start_watching();
