@@ -14,6 +14,7 @@
 
 use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::cdc::AppliedTask;
+use miroir_schemas::idempotency::{Claimed, IdempotencyBook};
 use miroir_schemas::meta_log::TaskChange;
 use miroir_schemas::task_log::{ShardTarget, TaskEvent, TaskRecord};
 use miroir_schemas::tasks::{fold_task, TaskStatus};
@@ -56,6 +57,9 @@ pub struct TaskOutcomes {
     cancelations: CancelationBook,
     /// Task uid of the next `tasks` record to fold.
     next_task: u64,
+    /// Idempotency keys reserved: a repeated keyed record is no task (its gateway appends no
+    /// operations), so it is not waited for.
+    idempotency: IdempotencyBook,
 }
 
 impl TaskOutcomes {
@@ -69,6 +73,13 @@ impl TaskOutcomes {
             return;
         }
         self.next_task = uid + 1;
+        self.idempotency.advance(record.enqueued_at);
+        if let Some(claim) = &record.idempotency {
+            if self.idempotency.claim(uid, claim, &record) == Claimed::Repeat {
+                self.early_events.remove(&uid);
+                return;
+            }
+        }
         let events = self.early_events.remove(&uid).unwrap_or_default();
         self.decide(uid, Waiting { record, events });
     }

@@ -137,3 +137,24 @@ proptest! {
         }
     }
 }
+
+/// A record repeating an earlier one's idempotency key is no task: its gateway appended no
+/// operations and no replica will report it, so it is not kept waiting.
+#[test]
+fn a_repeated_keyed_record_is_not_waited_for() {
+    use miroir_schemas::task_log::IdempotencyClaim;
+    let keyed = || {
+        let mut record = record();
+        record.idempotency = Some(IdempotencyClaim { key: "*/k".into(), request_digest: "d".into(), window_seconds: 60 });
+        record
+    };
+    let mut outcomes = TaskOutcomes::new();
+    outcomes.apply_task(0, keyed());
+    outcomes.apply_task(1, keyed());
+    assert_eq!(outcomes.waiting(), 1, "only the first record is a task");
+    for event in all_replicas(0, None) {
+        outcomes.apply_event(event);
+    }
+    assert_eq!(outcomes.waiting(), 0);
+    assert_eq!(outcomes.verdict(1, ShardId(1)), None);
+}
