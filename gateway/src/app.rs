@@ -17,8 +17,8 @@ use crate::auth::keys_routes;
 use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
 use crate::routes::{
-    admin, chats, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics, network, reads, render,
-    settings, swap, task_queue, tasks, webhooks,
+    admin, chats, document_edit, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics, network,
+    reads, render, settings, swap, task_queue, tasks, webhooks,
 };
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -118,7 +118,7 @@ pub fn routes() -> Vec<Route> {
         serve(M::DELETE, DOCUMENTS, &[DocumentsDelete], document_writes::clear),
         serve(M::POST, "/indexes/{index_uid}/documents/delete-batch", &[DocumentsDelete], document_writes::delete_batch),
         serve(M::POST, "/indexes/{index_uid}/documents/delete", &[DocumentsDelete], document_writes::delete_by_filter),
-        not_served(M::POST, "/indexes/{index_uid}/documents/edit", &[DocumentsAll]),
+        serve(M::POST, "/indexes/{index_uid}/documents/edit", &[DocumentsAll], document_edit::edit),
         serve(M::POST, "/indexes/{index_uid}/documents/fetch", &[DocumentsGet], reads::fetch_documents),
         serve(M::GET, "/indexes/{index_uid}/documents/{document_id}", &[DocumentsGet], reads::get_document),
         serve(M::DELETE, "/indexes/{index_uid}/documents/{document_id}", &[DocumentsDelete], document_writes::delete_one),

@@ -131,6 +131,8 @@ impl Gate {
 }
 
 pub const METRICS: Gate = Gate { feature: "metrics", issue_link: "https://github.com/meilisearch/product/discussions/625" };
+pub const EDIT_DOCUMENTS_BY_FUNCTION: Gate =
+    Gate { feature: "edit documents by function", issue_link: "https://github.com/orgs/meilisearch/discussions/762" };
 pub const LOGS_ROUTE: Gate = Gate { feature: "logs route", issue_link: "https://github.com/orgs/meilisearch/discussions/721" };
 pub const DYNAMIC_SEARCH_RULES: Gate =
     Gate { feature: "dynamic search rules", issue_link: "https://github.com/orgs/meilisearch/discussions/884" };

@@ -222,6 +222,9 @@ async fn served_routes_answer_as_one_node() {
         ("DELETE", "/chats/ws/settings", None),
         ("POST", "/chats/ws/chat/completions", Some(json!({"messages": [], "model": "x", "stream": true}))),
         ("POST", "/chats/ws/chat/completions", Some(json!({"messages": []}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.title = \"x\""}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({}))),
+        ("POST", "/indexes/bad%20uid/documents/edit", Some(json!({"function": "x"}))),
         ("POST", "/tasks/compact", None),
         ("GET", "/tasks/0/documents", None),
     ];

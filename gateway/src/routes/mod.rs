@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod chats;
+pub mod document_edit;
 pub mod document_writes;
 pub mod dynamic_search_rules;
 pub mod experimental;

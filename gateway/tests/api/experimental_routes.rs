@@ -146,6 +146,8 @@ async fn feature_gated_routes_answer_as_a_node_with_the_feature_off() {
         ("DELETE", "/chats/ws/settings", None, chats("using the /chats/settings route")),
         ("POST", "/chats/ws/chat/completions", Some(json!({"messages": [], "model": "x"})), chats("using the /chats chat completions route")),
         ("POST", "/chats/ws/chat/completions", Some(json!({})), bad_request("Json deserialize error: missing field `messages` at line 1 column 2")),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.a = 1"})), gated("Using the documents edit route requires enabling the `edit documents by function` experimental feature. See https://github.com/orgs/meilisearch/discussions/762")),
+        ("POST", "/indexes/movies/documents/edit?foo=1", Some(json!({})), bad_request("Unknown parameter `foo`: expected one of `customMetadata`")),
         ("POST", "/tasks/compact", None, gated("Using the /tasks/compact route requires enabling the `task queue compaction route` experimental feature. See https://github.com/orgs/meilisearch/discussions/883")),
         ("GET", "/tasks/abc/documents", None, gated("Getting the documents of an enqueued task requires enabling the `get task documents route` experimental feature. See https://github.com/orgs/meilisearch/discussions/808")),
     ];
