@@ -246,6 +246,16 @@ impl Cluster {
         self.spec.nodes.iter().map(|node| NodeClient::new(config(node)).expect("a node client")).collect()
     }
 
+    /// Starts one more `miroir-gateway` with the cluster's configuration on a free port; returns
+    /// it and its URL (wait for its `/health` before use). Its output goes to `<name>.log`.
+    pub fn spawn_gateway(&self, name: &str) -> Result<(ManagedProcess, String)> {
+        let port = free_port()?;
+        let mut command = self.spec.command(&self.binaries.gateway);
+        command.env("MIROIR_LISTEN", format!("127.0.0.1:{port}"));
+        let process = ManagedProcess::spawn(name, command, &self.log_dir.join(format!("{name}.log"))).context("starting miroir-gateway")?;
+        Ok((process, format!("http://127.0.0.1:{port}")))
+    }
+
     /// Starts one more `miroir-indexer` with the cluster's configuration and `env`; its output
     /// goes to `<name>.log`.
     pub fn spawn_indexer(&self, name: &str, env: &[(&str, String)]) -> Result<ManagedProcess> {
