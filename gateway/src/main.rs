@@ -31,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
     let _watchers = state.start_watching();
     let _snapshot_writer = snapshots.map(|snapshots| snapshots.spawn_writer(state.catalog().clone()));
     tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
+    // One gateway at a time (the log's election) posts finished tasks to the webhooks.
+    tokio::spawn(miroir_gateway::webhooks::caller::run(state.clone()));
     if let Some(listen) = config.metrics_listen {
         let ops = miroir_gateway::ops_listener::bind(listen, state.clone()).await?;
         tokio::spawn(async move {

@@ -7,17 +7,18 @@
 //! only what the request asked, and the fold has the last word on what depends on other
 //! requests (the 20 webhooks, a webhook deleted meanwhile, headers merged past 200).
 //!
-//! Miroir does not call the webhooks yet: a webhook is stored, listed and edited as on a node,
-//! but no finished task is posted to it (see docs/api-coverage.md).
+//! One gateway at a time calls the webhooks when tasks finish ([`caller`]).
 
 pub mod body;
+pub mod caller;
+pub mod delivery;
 pub mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use miroir_clients::log::WriteLog;
-use miroir_schemas::meta_log::webhooks::{WebhookApplied, WebhookChange, Webhooks, MAX_WEBHOOKS};
+use miroir_schemas::meta_log::webhooks::{Webhook, WebhookApplied, WebhookChange, Webhooks, MAX_WEBHOOKS};
 use miroir_schemas::meta_log::MetaEnvelope;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -132,6 +133,13 @@ impl WebhooksService {
             WebhookApplied::NotFound(_) => Err(not_found(uuid).into()),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Every webhook, current with every change acknowledged before the call, by uuid (what a
+    /// finished task is posted to).
+    pub async fn all(&self) -> Result<Vec<(Uuid, Webhook)>, GatewayError> {
+        self.meta.catch_up().await?;
+        Ok(self.meta.ring().read(|webhooks| webhooks.iter().map(|(uuid, webhook)| (*uuid, webhook.clone())).collect()))
     }
 
     fn view_of(&self, uuid: Uuid) -> Result<Value, miroir_schemas::error::ResponseError> {

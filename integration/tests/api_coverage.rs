@@ -101,6 +101,32 @@ async fn compare(
     cluster.body
 }
 
+type HookCalls = std::sync::Arc<std::sync::Mutex<Vec<(std::collections::HashMap<String, String>, Value)>>>;
+
+/// A webhook receiver on loopback: its URL and the task each call carried. The body is the
+/// stored-block gzip stream Miroir writes (one block: the NDJSON follows the 15-byte head).
+async fn webhook_receiver() -> (String, HookCalls) {
+    let calls: HookCalls = Default::default();
+    let seen = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let headers = headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
+                let len = u16::from_le_bytes([body[11], body[12]]) as usize;
+                let task = serde_json::from_slice(&body[15..15 + len]).unwrap_or(Value::Null);
+                seen.lock().unwrap().push((headers, task));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_routes_answer_as_one_node() {
     let cluster = start_cluster(3, 3, 2).await;
@@ -112,6 +138,11 @@ async fn served_routes_answer_as_one_node() {
     ];
     let network_on = send(&client, &sides[1], "PATCH", "/experimental-features", Some(&json!({"network": true}))).await;
     assert_eq!(network_on.status, 200, "{}", network_on.body);
+    // The cluster posts its finished tasks to a webhook (a node would too, but its IP policy
+    // refuses loopback addresses, so only the cluster's calls are looked at).
+    let (hook_url, hook_calls) = webhook_receiver().await;
+    let hook = send(&client, &sides[0], "POST", "/webhooks", Some(&json!({"url": hook_url, "headers": {"X-Test": "1"}}))).await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
 
     let documents = json!([
         {"id": 1, "title": "a", "genre": ["x"], "info": {"year": 1999, "tags": ["q"]}},
@@ -129,6 +160,24 @@ async fn served_routes_answer_as_one_node() {
         "faceting": {"sortFacetValuesBy": {"genre": "count"}}
     });
     write_both(&client, &sides, "PATCH", "/indexes/movies/settings", settings).await;
+
+    // Both writes' tasks reached the webhook, as `GET /tasks/{uid}` shows them.
+    let delivered = wait_until(Deadline::after(TASK_BOUND), "two finished tasks posted to the webhook", async || {
+        let calls = hook_calls.lock().unwrap().clone();
+        Ok(if calls.len() >= 2 { Progress::Done(calls) } else { Progress::Waiting(format!("{} calls", calls.len())) })
+    })
+    .await
+    .unwrap();
+    for (headers, task) in delivered {
+        assert_eq!(
+            (headers.get("content-encoding").map(String::as_str), headers.get("x-test").map(String::as_str)),
+            (Some("gzip"), Some("1"))
+        );
+        let uid = task["uid"].as_u64().unwrap();
+        assert_eq!(task, send(&client, &sides[0], "GET", &format!("/tasks/{uid}"), None).await.body);
+    }
+    let unhook = send(&client, &sides[0], "DELETE", &format!("/webhooks/{}", hook.body["uuid"].as_str().unwrap()), None).await;
+    assert_eq!(unhook.status, 204);
 
     let mut differences = Vec::new();
     let exchanges: Vec<(&str, &str, Option<Value>)> = vec![

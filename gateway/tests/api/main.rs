@@ -18,5 +18,6 @@ mod settings_transcript;
 mod tasks_routes;
 mod tasks_transcript;
 mod tls;
+mod webhook_calls;
 mod webhooks;
 mod write_path;
