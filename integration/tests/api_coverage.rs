@@ -103,8 +103,7 @@ async fn compare(
 
 type HookCalls = std::sync::Arc<std::sync::Mutex<Vec<(std::collections::HashMap<String, String>, Value)>>>;
 
-/// A webhook receiver on loopback: its URL and the task each call carried. The body is the
-/// stored-block gzip stream Miroir writes (one block: the NDJSON follows the 15-byte head).
+/// A webhook receiver on loopback: its URL and the task each call carried (a gzipped NDJSON body).
 async fn webhook_receiver() -> (String, HookCalls) {
     let calls: HookCalls = Default::default();
     let seen = calls.clone();
@@ -114,8 +113,9 @@ async fn webhook_receiver() -> (String, HookCalls) {
             let seen = seen.clone();
             async move {
                 let headers = headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
-                let len = u16::from_le_bytes([body[11], body[12]]) as usize;
-                let task = serde_json::from_slice(&body[15..15 + len]).unwrap_or(Value::Null);
+                let mut ndjson = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut ndjson).expect("a gzip body");
+                let task = serde_json::from_slice(&ndjson).unwrap_or(Value::Null);
                 seen.lock().unwrap().push((headers, task));
                 axum::http::StatusCode::OK
             }

@@ -16,7 +16,7 @@ use miroir_schemas::meta_log::webhooks::Webhook;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::delivery::{gzip_stored, Window};
+use super::delivery::{gzip, Window};
 use crate::state::AppState;
 
 /// The consumer group whose owner of `tasks` calls the webhooks.
@@ -106,7 +106,7 @@ fn finished_tasks(state: &AppState, window: &Window) -> (Vec<FinishedTask>, Vec<
 async fn call_all(client: &reqwest::Client, webhooks: &[(Uuid, Webhook)], view: &Map<String, Value>) {
     let mut ndjson = serde_json::to_vec(view).expect("a task view serializes");
     ndjson.push(b'\n');
-    let body = gzip_stored(&ndjson);
+    let body = gzip(&ndjson);
     for (uuid, webhook) in webhooks {
         let mut request =
             client.post(&webhook.url).header("Content-Encoding", "gzip").header("Content-Type", "application/x-ndjson").body(body.clone());
