@@ -43,6 +43,9 @@ pub fn attribute_for_node(name: &str) -> Cow<'_, str> {
 /// (`title = _miroir_shard` stays), and a filter that does not parse goes as it is, so the node
 /// reports its syntax error.
 pub fn filter_for_node(filter: &Value) -> Value {
+    if !mentions_shard_field(filter) {
+        return filter.clone();
+    }
     match filter {
         Value::String(expression) => Value::String(expression_for_node(expression)),
         Value::Array(elements) => Value::Array(elements.iter().map(filter_for_node).collect()),
@@ -51,9 +54,6 @@ pub fn filter_for_node(filter: &Value) -> Value {
 }
 
 fn expression_for_node(expression: &str) -> String {
-    if !expression.contains(SHARD_FIELD) {
-        return expression.to_owned();
-    }
     let Ok(Some(filter)) = crate::filter::parse(expression) else {
         return expression.to_owned();
     };
@@ -73,6 +73,10 @@ fn expression_for_node(expression: &str) -> String {
 /// The parameters of a search, facet search or document read that name attributes, as a node
 /// must read them: `filter`, `facets`, `sort`, `distinct`, `facetName`.
 pub fn request_for_node(request: &Map<String, Value>) -> Cow<'_, Map<String, Value>> {
+    // Every search passes here: most name no such field, and then nothing is copied.
+    if !request.values().any(mentions_shard_field) {
+        return Cow::Borrowed(request);
+    }
     let names = |value: &Value| match value {
         Value::String(name) => Value::String(attribute_for_node(name).into_owned()),
         Value::Array(names) => Value::Array(
@@ -100,6 +104,9 @@ pub fn request_for_node(request: &Map<String, Value>) -> Cow<'_, Map<String, Val
 /// A `/multi-search` body as the nodes must read it: every query as [`request_for_node`], and
 /// the federation's `distinct` and `facetsByIndex` lists.
 pub fn multi_search_for_node(body: &Map<String, Value>) -> Cow<'_, Map<String, Value>> {
+    if !body.values().any(mentions_shard_field) {
+        return Cow::Borrowed(body);
+    }
     let mut rewritten = body.clone();
     if let Some(Value::Array(queries)) = rewritten.get_mut("queries") {
         for query in queries.iter_mut() {
@@ -128,6 +135,17 @@ pub fn multi_search_for_node(body: &Map<String, Value>) -> Cow<'_, Map<String, V
         Cow::Borrowed(body)
     } else {
         Cow::Owned(rewritten)
+    }
+}
+
+/// Whether any string in `value` contains the shard field's name (a quick test, without
+/// parsing or copying, before the exact rewrite).
+fn mentions_shard_field(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains(SHARD_FIELD),
+        Value::Array(items) => items.iter().any(mentions_shard_field),
+        Value::Object(fields) => fields.values().any(mentions_shard_field),
+        _ => false,
     }
 }
 
