@@ -18,7 +18,7 @@ pub fn owned_lag(member: &str, partitions: &[GroupPartition], end_offsets: &[u64
         .iter()
         .zip(end_offsets)
         .map(|(partition, &end)| {
-            let lag = if partition.owner.as_deref() == Some(member) { end.saturating_sub(partition.next_offset) } else { 0 };
+            let lag = if partition.owner.as_deref() == Some(member) { partition.lag(end) } else { 0 };
             (partition.partition, lag)
         })
         .collect()

@@ -44,3 +44,10 @@ pub struct GroupPartition {
     /// The member that owns the partition right now, when the backend can tell.
     pub owner: Option<String>,
 }
+
+impl GroupPartition {
+    /// Records of the partition the group has not committed yet, given where it ends.
+    pub fn lag(&self, end_offset: u64) -> u64 {
+        end_offset.saturating_sub(self.next_offset)
+    }
+}

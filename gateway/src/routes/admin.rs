@@ -103,12 +103,12 @@ pub fn consumer_lag_view(group: &str, partitions: &[GroupPartition], end_offsets
                 "partition": partition.partition,
                 "endOffset": end,
                 "committed": partition.next_offset,
-                "lag": end.saturating_sub(partition.next_offset),
+                "lag": partition.lag(end),
                 "owner": partition.owner,
             })
         })
         .collect();
-    let total: u64 = partitions.iter().zip(end_offsets).map(|(p, &end)| end.saturating_sub(p.next_offset)).sum();
+    let total: u64 = partitions.iter().zip(end_offsets).map(|(partition, &end)| partition.lag(end)).sum();
     json!({"group": group, "totalLag": total, "partitions": rows})
 }
 
