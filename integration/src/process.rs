@@ -206,6 +206,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut process = shell(dir.path(), "echo started; sleep 300");
         let first = process.pid();
+        // Killed before its echo ran, the first run would leave nothing in the log.
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while process.log_text().is_empty() && Instant::now() < give_up {
+            sleep(Duration::from_millis(10));
+        }
         process.kill9();
         assert!(process.exited().is_some() && process.check_alive().is_err());
         process.restart().unwrap();
