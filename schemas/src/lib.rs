@@ -15,11 +15,13 @@
 //!   language and document ids, with Meilisearch's exact errors.
 //! * [`error`]: Meilisearch's error vocabulary, the one table every layer's errors map through.
 //! * [`cdc`]: the change-data-capture events the reconciler publishes.
+//! * [`drift`]: comparing the replicas of a shard and planning their repair (anti-entropy).
 
 pub mod cancelation;
 pub mod cdc;
 pub mod details;
 pub mod document_id;
+pub mod drift;
 pub mod envelope;
 pub mod error;
 pub mod filter;
