@@ -1,7 +1,10 @@
-//! Applying one node index's operations to one replica: batches are enqueued back to back
-//! (pipelined) and waited for together, except after a request that merged several units
-//! (Miroir task × shard): if it fails, its units are re-sent one at a time *before* anything
-//! later, so it is waited for before more is sent.
+//! Applying one node index's operations to one replica, one request at a time: each is waited
+//! for before the next is sent. Meilisearch runs tasks that queue up on an index together
+//! (autobatching), and such a batch fails whole when one document in it is invalid (watched on
+//! the real 1.50 binary): two of Miroir's requests batched on one node but not on another would
+//! fail together on one replica only, and the replicas would differ. Alone on the node's queue,
+//! a request fails only for what it carries. A request that merged several units (Miroir task ×
+//! shard) and fails is re-sent unit by unit, so one shard's bad document fails only that unit.
 
 use crate::batch::{plan_batches, BatchLimits};
 use crate::checkpoint::Marker;
@@ -53,40 +56,38 @@ pub async fn apply_to_replica(
 ) -> (Vec<Option<OpOutcome>>, Option<Unavailable>) {
     let mut outcomes: Vec<Option<OpOutcome>> = vec![None; ops.len()];
     let mut queue: VecDeque<(Range<usize>, bool)> = plan_batches(ops, limits).into_iter().map(|r| (r, true)).collect();
-    let mut in_flight: Vec<(Range<usize>, Sent)> = Vec::new();
-
     while let Some((range, may_split)) = queue.pop_front() {
         let batch = &ops[range.clone()];
         let merged = spans_several_units(batch);
-        match send_batch(node, node_index, rank, batch, merged).await {
-            Ok(sent) => in_flight.push((range.clone(), sent)),
+        let settled = match send_batch(node, node_index, rank, batch, merged).await {
+            Ok(sent) => settle(node, batch, sent).await,
+            Err(error) => Err(error),
+        };
+        let per_op = match settled {
+            Ok(per_op) => per_op,
             Err(error) => {
                 let stopped = first_unknown(&outcomes, error);
                 return (outcomes, Some(stopped));
             }
+        };
+        if merged && may_split && user_failure(per_op.first()) {
+            // The node changed nothing; re-send each task's part of each shard alone, so one
+            // bad task does not fail the others (as Meilisearch's own batches do) and one
+            // shard's bad document fails that shard on every replica alike.
+            for run in per_unit_runs(batch).into_iter().rev() {
+                queue.push_front((range.start + run.start..range.start + run.end, false));
+            }
+            continue;
         }
-        if merged && may_split {
-            if let Err(e) = settle(node, ops, &mut in_flight, &mut outcomes).await {
-                let stopped = first_unknown(&outcomes, e);
-                return (outcomes, Some(stopped));
-            }
-            if user_failure(outcomes[range.start].as_ref()) {
-                // The node changed nothing; re-send each task's part of each shard alone, so one
-                // bad task does not fail the others (as Meilisearch's own batches do) and one
-                // shard's bad document fails that shard on every replica alike.
-                for run in per_unit_runs(batch).into_iter().rev() {
-                    queue.push_front((range.start + run.start..range.start + run.end, false));
-                }
-                range.clone().for_each(|i| outcomes[i] = None);
-            }
+        for (i, outcome) in range.zip(per_op) {
+            outcomes[i] = Some(outcome);
         }
     }
-    let stopped = settle(node, ops, &mut in_flight, &mut outcomes).await.err().map(|e| first_unknown(&outcomes, e));
-    (outcomes, stopped)
+    (outcomes, None)
 }
 
-/// Requests enqueued but not waited for have no known outcome either: the replica's checkpoint
-/// will tell later whether they were applied.
+/// A request enqueued but not waited for has no known outcome either: the replica's checkpoint
+/// will tell later whether it was applied.
 fn first_unknown(outcomes: &[Option<OpOutcome>], error: NodeError) -> Unavailable {
     let from_index = outcomes.iter().position(Option::is_none).unwrap_or(outcomes.len());
     Unavailable { from_index, error }
@@ -160,38 +161,26 @@ async fn ensure_shard_rule(node: &dyn ReplicaNode, node_index: &str) -> Result<(
     Ok(())
 }
 
-/// Waits for every in-flight request and records the outcomes of their operations.
-async fn settle(
-    node: &dyn ReplicaNode,
-    ops: &[PositionedOp],
-    in_flight: &mut Vec<(Range<usize>, Sent)>,
-    outcomes: &mut [Option<OpOutcome>],
-) -> Result<(), NodeError> {
-    for (range, sent) in in_flight.drain(..) {
-        let batch = &ops[range.clone()];
-        let per_op = match sent {
-            Sent::Task(uid) => {
-                let task = node.wait(uid).await?;
-                let processing = parse_time(task.finished_at.as_deref()) - parse_time(task.started_at.as_deref());
-                metrics::histogram!("miroir_indexer_node_task_seconds", "node" => node.id().to_owned())
-                    .record(processing.as_seconds_f64().max(0.0));
-                if let Some(error) = task.error.as_ref().filter(|e| is_node_side(e)) {
-                    // The node failed for its own reasons (disk, I/O…) and changed nothing: the
-                    // replica is treated as unavailable and replays from here later.
-                    return Err(NodeError::Meilisearch { node: node.id().to_owned(), error: error.clone() });
-                }
-                outcomes_of_task(batch, &task)
+/// Waits for a sent request and returns the outcome of each of its operations.
+async fn settle(node: &dyn ReplicaNode, batch: &[PositionedOp], sent: Sent) -> Result<Vec<OpOutcome>, NodeError> {
+    match sent {
+        Sent::Task(uid) => {
+            let task = node.wait(uid).await?;
+            let processing = parse_time(task.finished_at.as_deref()) - parse_time(task.started_at.as_deref());
+            metrics::histogram!("miroir_indexer_node_task_seconds", "node" => node.id().to_owned())
+                .record(processing.as_seconds_f64().max(0.0));
+            if let Some(error) = task.error.as_ref().filter(|e| is_node_side(e)) {
+                // The node failed for its own reasons (disk, I/O…) and changed nothing: the
+                // replica is treated as unavailable and replays from here later.
+                return Err(NodeError::Meilisearch { node: node.id().to_owned(), error: error.clone() });
             }
-            Sent::Refused(error) => {
-                let now = OffsetDateTime::now_utc();
-                batch.iter().map(|_| failed(error.clone(), now, now)).collect()
-            }
-        };
-        for (i, outcome) in range.zip(per_op) {
-            outcomes[i] = Some(outcome);
+            Ok(outcomes_of_task(batch, &task))
+        }
+        Sent::Refused(error) => {
+            let now = OffsetDateTime::now_utc();
+            Ok(batch.iter().map(|_| failed(error.clone(), now, now)).collect())
         }
     }
-    Ok(())
 }
 
 /// An error the node would not repeat on a retry: `internal` or `system` (as opposed to
@@ -277,7 +266,17 @@ mod tests {
     /// replica holding the shards in separate node indexes ends with too.
     #[tokio::test]
     async fn a_bad_document_fails_only_its_shard() {
-        let node = FakeNode::new("n1");
+        a_bad_document_fails_only_its_shard_on(FakeNode::new("n1")).await;
+    }
+
+    /// A node that batches whatever queues up (a busy Meilisearch does) must not fail the good
+    /// shard's part together with the bad one's.
+    #[tokio::test]
+    async fn a_bad_document_fails_only_its_shard_on_an_autobatching_node() {
+        a_bad_document_fails_only_its_shard_on(FakeNode::autobatching("n1")).await;
+    }
+
+    async fn a_bad_document_fails_only_its_shard_on(node: FakeNode) {
         let ops = [documents(0, 1, vec![json!({"id": 1}), json!({"id": 2})]), documents(1, 3, vec![json!({"title": "no id"})])];
         assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2], "both shards go in one request");
         let (outcomes, stopped) = apply_to_replica(&node, "movies__rank-0", ReplicaRank(0), &ops, BatchLimits::default()).await;

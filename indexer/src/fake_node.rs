@@ -1,5 +1,6 @@
 //! An in-memory Meilisearch node for the indexer's own tests: indexes of documents, a task
-//! queue processed at once, `customMetadata` kept on tasks, and a switch to take it down.
+//! queue processed at once (or, [`FakeNode::autobatching`], document requests batched until
+//! one is waited for), `customMetadata` kept on tasks, and a switch to take it down.
 
 use crate::replica::ReplicaNode;
 use crate::request::NodeRequest;
@@ -14,13 +15,17 @@ use std::sync::Mutex;
 
 pub type Docs = BTreeMap<String, Map<String, Value>>;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct State {
     indexes: BTreeMap<String, (Option<String>, Docs)>,
     /// `filterableAttributes` per index (absent: the default, `null`).
     filterable: BTreeMap<String, Value>,
     tasks: Vec<TaskView>,
     down: bool,
+    /// Document requests queue up and run as one batch when a task is read.
+    autobatching: bool,
+    /// Enqueued document requests: (task uid, node index, request).
+    queued: Vec<(u64, String, NodeRequest)>,
 }
 
 pub struct FakeNode {
@@ -31,6 +36,15 @@ pub struct FakeNode {
 impl FakeNode {
     pub fn new(id: &str) -> FakeNode {
         FakeNode { id: id.into(), state: Mutex::default() }
+    }
+
+    /// A node that batches document requests the way Meilisearch does when they queue up on an
+    /// index behind a busy one (seen on the real 1.50 binary): they run together, and one invalid
+    /// document fails every task of the batch, with nothing applied.
+    pub fn autobatching(id: &str) -> FakeNode {
+        let node = FakeNode::new(id);
+        node.state.lock().unwrap().autobatching = true;
+        node
     }
 
     pub fn set_down(&self, down: bool) {
@@ -56,6 +70,34 @@ impl FakeNode {
 
     fn unavailable(&self) -> NodeError {
         NodeError::Timeout { node: self.id.clone() }
+    }
+}
+
+/// Runs the queued document requests, consecutive ones of one index as one batch that succeeds
+/// or fails whole.
+fn run_queued(state: &mut State) {
+    let queued = std::mem::take(&mut state.queued);
+    for batch in queued.chunk_by(|a, b| a.1 == b.1) {
+        let mut trial = state.clone();
+        let mut first_error = None;
+        let mut details = Vec::new();
+        for (_, index, request) in batch {
+            let (error, detail) = execute(&mut trial, index, request);
+            first_error = first_error.or(error);
+            details.push(detail);
+        }
+        if first_error.is_none() {
+            state.indexes = trial.indexes;
+        }
+        for ((uid, _, _), detail) in batch.iter().zip(details) {
+            let task = &mut state.tasks[*uid as usize];
+            task.batch_uid = Some(batch[0].0);
+            task.status = if first_error.is_some() { TaskStatus::Failed } else { TaskStatus::Succeeded };
+            task.error.clone_from(&first_error);
+            task.details = Some(detail);
+            task.started_at = Some("2025-01-01T00:00:00Z".into());
+            task.finished_at = task.started_at.clone();
+        }
     }
 }
 
@@ -167,8 +209,28 @@ impl ReplicaNode for FakeNode {
         if state.down {
             return Err(self.unavailable());
         }
-        let (error, details) = execute(&mut state, node_index, request);
         let uid = state.tasks.len() as u64;
+        if state.autobatching && matches!(request, NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_)) {
+            let now = "2025-01-01T00:00:00Z".to_string();
+            state.tasks.push(TaskView {
+                uid,
+                batch_uid: None,
+                index_uid: Some(node_index.into()),
+                status: TaskStatus::Enqueued,
+                kind: task_type(request).into(),
+                details: None,
+                error: None,
+                duration: None,
+                enqueued_at: now,
+                started_at: None,
+                finished_at: None,
+                custom_metadata: metadata.map(str::to_owned),
+            });
+            state.queued.push((uid, node_index.to_owned(), request.clone()));
+            return Ok(uid);
+        }
+        run_queued(&mut state);
+        let (error, details) = execute(&mut state, node_index, request);
         let now = "2025-01-01T00:00:00Z".to_string();
         state.tasks.push(TaskView {
             uid,
@@ -188,18 +250,20 @@ impl ReplicaNode for FakeNode {
     }
 
     async fn wait(&self, task_uid: u64) -> Result<TaskView, NodeError> {
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
         if state.down {
             return Err(self.unavailable());
         }
+        run_queued(&mut state);
         Ok(state.tasks[task_uid as usize].clone())
     }
 
     async fn tasks_of(&self, node_index: &str, from: Option<u64>) -> Result<(Vec<TaskView>, Option<u64>), NodeError> {
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
         if state.down {
             return Err(self.unavailable());
         }
+        run_queued(&mut state);
         let mut matching: Vec<TaskView> = state
             .tasks
             .iter()
