@@ -43,6 +43,7 @@ pub mod request_id;
 pub mod routes;
 pub mod search;
 pub mod serve;
+pub mod session;
 pub mod settings;
 pub mod state;
 pub mod tasks;
