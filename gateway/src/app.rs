@@ -18,7 +18,7 @@ use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
 use crate::routes::{
     admin, chats, document_edit, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics, network,
-    reads, render, settings, swap, task_queue, tasks, webhooks,
+    reads, render, settings, swap, task_queue, tasks, ttl, webhooks,
 };
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -180,6 +180,9 @@ pub fn routes() -> Vec<Route> {
         serve(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions], chats::completions),
         admin_route(M::GET, "topology", admin::topology),
         admin_route(M::GET, "status", admin::status),
+        admin_route(M::GET, "indexes/{index_uid}/ttl", ttl::get),
+        admin_route(M::PUT, "indexes/{index_uid}/ttl", ttl::set),
+        admin_route(M::DELETE, "indexes/{index_uid}/ttl", ttl::delete),
     ]);
     routes
 }

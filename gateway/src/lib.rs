@@ -47,5 +47,6 @@ pub mod session;
 pub mod settings;
 pub mod state;
 pub mod tasks;
+pub mod ttl;
 pub mod watch;
 pub mod webhooks;

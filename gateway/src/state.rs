@@ -8,6 +8,7 @@ use miroir_schemas::topology::Topology;
 
 use crate::read::{ReadConfig, ReadExecutor};
 use crate::watch::CatalogHandle;
+use crate::ttl::TtlService;
 use crate::webhooks::WebhooksService;
 
 /// Shared, cheap to clone (one `Arc`).
@@ -25,6 +26,8 @@ struct Shared {
     idempotency_window: std::time::Duration,
     /// Started by the first request that needs it.
     webhooks: OnceLock<WebhooksService>,
+    /// Started by the first request that needs it (the first write or read of any index).
+    ttl: OnceLock<TtlService>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             payload_limit,
             idempotency_window: crate::idempotency::DEFAULT_WINDOW,
             webhooks: OnceLock::new(),
+            ttl: OnceLock::new(),
         }))
     }
 
@@ -99,6 +103,12 @@ impl AppState {
     /// runtime).
     pub fn webhooks(&self) -> &WebhooksService {
         self.0.webhooks.get_or_init(|| WebhooksService::start(self.shared_log()))
+    }
+
+    /// Every index's document TTL field, folded from `meta` from the first call on (call inside
+    /// a Tokio runtime).
+    pub fn ttl(&self) -> &TtlService {
+        self.0.ttl.get_or_init(|| TtlService::start(self.shared_log()))
     }
 
     /// Largest request body accepted, in bytes.

@@ -3,11 +3,13 @@
 //! created through one gateway is known to all, and every gateway and indexer reaches the same
 //! verdict on whether a task was canceled.
 
+pub mod ttl;
 pub mod webhooks;
 
 use crate::envelope::{LogRecord, SCHEMA_VERSION};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
+use ttl::TtlChange;
 use uuid::Uuid;
 use webhooks::WebhookChange;
 
@@ -85,6 +87,7 @@ pub enum MetaChange {
     Key(KeyChange),
     Task(TaskChange),
     Webhook(WebhookChange),
+    Ttl(TtlChange),
 }
 
 impl From<KeyChange> for MetaChange {
@@ -96,6 +99,12 @@ impl From<KeyChange> for MetaChange {
 impl From<TaskChange> for MetaChange {
     fn from(change: TaskChange) -> Self {
         MetaChange::Task(change)
+    }
+}
+
+impl From<TtlChange> for MetaChange {
+    fn from(change: TtlChange) -> Self {
+        MetaChange::Ttl(change)
     }
 }
 
@@ -129,6 +138,14 @@ impl MetaEnvelope {
     pub fn task_change(self) -> Option<TaskChange> {
         match self.change {
             MetaChange::Task(change) => Some(change),
+            _ => None,
+        }
+    }
+
+    /// The TTL setting change this record carries, if it is one.
+    pub fn ttl_change(self) -> Option<TtlChange> {
+        match self.change {
+            MetaChange::Ttl(change) => Some(change),
             _ => None,
         }
     }
@@ -170,5 +187,9 @@ mod tests {
         assert!(key.clone().task_change().is_none() && key.clone().webhook_change().is_none() && key.key_change().is_some());
         let hook: MetaEnvelope = decode(&encode(&MetaEnvelope::new(WebhookChange::WebhookDelete { uuid: Uuid::nil() }))).unwrap();
         assert!(hook.clone().key_change().is_none() && hook.clone().task_change().is_none() && hook.webhook_change().is_some());
+        let ttl = MetaEnvelope::new(TtlChange::TtlSet { index_uid: "movies".into(), field: "expiresAt".into() });
+        let back: MetaEnvelope = decode(&encode(&ttl)).unwrap();
+        assert_eq!(back, ttl);
+        assert!(back.clone().webhook_change().is_none() && back.clone().key_change().is_none() && back.ttl_change().is_some());
     }
 }

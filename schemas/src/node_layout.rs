@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::topology::{parse_canonical_u32, ShardId};
 
+mod expiry;
+pub use expiry::{
+    add_expiry, expired_condition, expiry_millis, is_expired, now_millis, unexpired_condition, with_unexpired, EXPIRY_FIELD,
+    MAX_EXPIRY_MILLIS, MILLISECONDS_FROM,
+};
 mod reserved_field;
 pub use reserved_field::{
     attribute_for_client, attribute_for_node, filter_for_node, is_reserved_field, multi_search_for_node, request_for_node,
@@ -48,6 +53,16 @@ pub fn node_index_uid(index_uid: &str, rank: ReplicaRank) -> String {
 /// not have a field of that name.
 pub const SHARD_FIELD: &str = "_miroir_shard";
 
+/// Every field Miroir adds to documents on the nodes (the shard, the TTL expiry): filterable by
+/// Miroir's rule and kept out of everything a client sees.
+pub const MIROIR_DOCUMENT_FIELDS: [&str; 2] = [SHARD_FIELD, EXPIRY_FIELD];
+
+/// Whether `name` is a field Miroir adds to documents on the nodes (one of
+/// [`MIROIR_DOCUMENT_FIELDS`]); what answers leave out.
+pub fn is_miroir_document_field(name: &str) -> bool {
+    MIROIR_DOCUMENT_FIELDS.contains(&name)
+}
+
 /// The two characters [`ShardId::field_value`] writes a shard number with. Both are separators
 /// for Meilisearch's tokenizer, so the value holds no word: no query can match a document by its
 /// shard, and the field leaves ranking alone. (Measured on Meilisearch 1.50: `·`, `•`, `‧` and
@@ -55,9 +70,16 @@ pub const SHARD_FIELD: &str = "_miroir_shard";
 const SHARD_DIGITS: [char; 2] = ['·', '•'];
 
 /// Miroir's rule in every node index's `filterableAttributes`, always first (so the user's rules
-/// keep their numbers, minus one, in node messages): the shard can be filtered on by equality,
-/// and never shows among facet-searchable attributes.
+/// keep their numbers, minus one, in node messages): Miroir's document fields (the shard, the
+/// TTL expiry, compared as numbers) can be filtered on, and never show among facet-searchable
+/// attributes. One rule for both, so the user's rules are numbered as with the shard alone.
 pub fn shard_filter_rule() -> serde_json::Value {
+    serde_json::json!({"attributePatterns": MIROIR_DOCUMENT_FIELDS, "features": {"facetSearch": false, "filter": {"equality": true, "comparison": true}}})
+}
+
+/// The rule node indexes created before the TTL field existed carry (the shard alone): still
+/// Miroir's, so it is taken out of what clients see like [`shard_filter_rule`].
+fn shard_only_filter_rule() -> serde_json::Value {
     serde_json::json!({"attributePatterns": [SHARD_FIELD], "features": {"facetSearch": false, "filter": {"equality": true, "comparison": false}}})
 }
 
@@ -76,8 +98,8 @@ pub fn with_shard_rule(user: &serde_json::Value) -> serde_json::Value {
 pub fn without_shard_rule(rules: &serde_json::Value) -> serde_json::Value {
     match rules {
         serde_json::Value::Array(rules) => {
-            let rule = shard_filter_rule();
-            serde_json::Value::Array(rules.iter().filter(|r| **r != rule).cloned().collect())
+            let miroir = [shard_filter_rule(), shard_only_filter_rule()];
+            serde_json::Value::Array(rules.iter().filter(|r| !miroir.contains(r)).cloned().collect())
         }
         other => other.clone(),
     }
@@ -176,9 +198,8 @@ pub fn client_message(message: &str) -> String {
     lines.join("\n").replace(SHARD_FIELD_STAND_IN, SHARD_FIELD)
 }
 
-/// One line of a node message without Miroir's filterable attribute and rule.
+/// One line of a node message without Miroir's filterable attributes and rule.
 fn hide_shard_field(line: &str) -> String {
-    let field = format!("`{SHARD_FIELD}`");
     let mut line = line.to_owned();
     for (list, none) in [
         ("Available filterable attribute patterns are: ", "This index does not have configured filterable attributes."),
@@ -188,17 +209,33 @@ fn hide_shard_field(line: &str) -> String {
         if let Some(start) = line.find(list) {
             let items_start = start + list.len();
             let Some(end) = line[items_start..].find('.').map(|at| items_start + at) else { continue };
-            let items = &line[items_start..end];
-            let kept = if items.starts_with(&format!("`{SHARD_FIELD}, ")) {
-                items.replacen(&format!("{SHARD_FIELD}, "), "", 1)
-            } else {
-                items.split(", ").filter(|item| *item != field).collect::<Vec<_>>().join(", ")
-            };
-            let replacement = if kept.is_empty() || kept == field { none.to_owned() } else { format!("{list}{kept}.") };
+            let kept = without_miroir_fields(&line[items_start..end]);
+            let replacement = if kept.is_empty() { none.to_owned() } else { format!("{list}{kept}.") };
             line = format!("{}{}{}", &line[..start], replacement, &line[end + 1..]);
         }
     }
     renumber_rules(&line)
+}
+
+/// A node's list of filterable patterns without Miroir's fields, in either form it prints:
+/// one quoted name each (`` `_miroir_shard`, `genre` ``) or one quoted list
+/// (`` `_miroir_shard, genre` ``). Empty when nothing else is left.
+fn without_miroir_fields(items: &str) -> String {
+    match items.strip_prefix('`').and_then(|inner| inner.strip_suffix('`')).filter(|inner| !inner.contains('`')) {
+        Some(inner) => {
+            let names: Vec<&str> = inner.split(", ").filter(|name| !is_miroir_document_field(name)).collect();
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`", names.join(", "))
+            }
+        }
+        None => items
+            .split(", ")
+            .filter(|item| !item.strip_prefix('`').and_then(|name| name.strip_suffix('`')).is_some_and(is_miroir_document_field))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// `rule #N` → `rule #N-1`: Miroir's own rule is the first (#0) of every node index's list.
@@ -222,13 +259,18 @@ fn renumber_rules(line: &str) -> String {
 }
 
 /// A filter position line `start:end (<user filter>) AND ("_miroir_shard" …)` as the node
-/// prints a filter Miroir narrowed to some shards, back to `start-1:end-1 <user filter>`, what
-/// the user's filter alone prints. `None` when the line is not such a line.
+/// prints a filter Miroir narrowed to some shards (or `… AND (NOT ("_miroir_until" …))`, a
+/// read of an index with TTL), back to `start-1:end-1 <user filter>`, what the user's filter
+/// alone prints. `None` when the line is not such a line.
 fn without_shard_condition(line: &str) -> Option<String> {
     let (span, expression) = line.split_once(' ')?;
     let (start, end) = span.split_once(':')?;
     let (start, end): (u64, u64) = (start.parse().ok()?, end.parse().ok()?);
-    let suffix_at = expression.rfind(&format!(") AND (\"{SHARD_FIELD}\" "))?;
+    // Miroir's conditions come after the user's: cut at the first of them.
+    let suffix_at = [format!(") AND (\"{SHARD_FIELD}\" "), format!(") AND (NOT (\"{EXPIRY_FIELD}\" ")]
+        .iter()
+        .filter_map(|suffix| expression.rfind(suffix.as_str()))
+        .min()?;
     let user = expression.strip_prefix('(')?.get(..suffix_at - 1)?;
     Some(format!("{}:{} {user}", start.saturating_sub(1).max(1), end.saturating_sub(1).max(1)))
 }

@@ -18,7 +18,8 @@ use super::transport::NodeCall;
 use crate::search::node_answer::hide_shard_field;
 use crate::search::score::compare_sort_values;
 
-use miroir_schemas::node_layout::{narrowed_to_shards, request_for_node};
+use miroir_schemas::error::Code;
+use miroir_schemas::node_layout::{is_expired, narrowed_to_shards, request_for_node, EXPIRY_FIELD};
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
@@ -99,6 +100,20 @@ pub fn merge_sorted(keys: &[SortKey], shards: Vec<Vec<Map<String, Value>>>) -> V
     tagged.into_iter().map(|(_, _, document)| document).collect()
 }
 
+/// A document read's query string also asking for the TTL expiry when it names the fields to
+/// return (the answer leaves it out again).
+fn with_expiry_in_fields(query: &[(String, String)]) -> Vec<(String, String)> {
+    query
+        .iter()
+        .map(|(name, value)| match name.as_str() {
+            "fields" if !value.is_empty() && !value.split(',').any(|field| field.trim() == "*") => {
+                (name.clone(), format!("{value},{EXPIRY_FIELD}"))
+            }
+            _ => (name.clone(), value.clone()),
+        })
+        .collect()
+}
+
 fn optional_usize(body: &Map<String, Value>, name: &str, default: usize) -> usize {
     body.get(name).and_then(Value::as_u64).map_or(default, |n| n as usize)
 }
@@ -107,12 +122,31 @@ impl ReadExecutor {
     /// `GET /indexes/{index_uid}/documents/{document_id}`: asks only the owning shard.
     /// `query` is the client's query string (`fields`, `retrieveVectors`), forwarded as is.
     pub async fn get_document(&self, index_uid: &str, document_id: &str, query: &[(String, String)]) -> Result<ReadAnswer, ReadError> {
+        self.get_unexpired_document(index_uid, document_id, query, None).await
+    }
+
+    /// [`ReadExecutor::get_document`] of an index with TTL (`expired_at`: now, in epoch
+    /// milliseconds): a document expired by then is not found, as after its sweep.
+    pub async fn get_unexpired_document(
+        &self,
+        index_uid: &str,
+        document_id: &str,
+        query: &[(String, String)],
+        expired_at: Option<i64>,
+    ) -> Result<ReadAnswer, ReadError> {
         let shard = self.placement().shard_of(document_id);
+        let query = match expired_at {
+            Some(_) => with_expiry_in_fields(query),
+            None => query.to_vec(),
+        };
         // The id names one document in the node index, whatever other shards it holds.
-        let call_of = |node_index| NodeCall::GetDocument { node_index, document_id: document_id.to_owned(), query: query.to_vec() };
+        let call_of = |node_index| NodeCall::GetDocument { node_index, document_id: document_id.to_owned(), query: query.clone() };
         match self.call_one_shard(index_uid, shard, call_of).await? {
             (Some(mut body), _) => {
                 if let Some(document) = body.as_object_mut() {
+                    if expired_at.is_some_and(|now| is_expired(document, now)) {
+                        return Err(ReadError::user(Code::DocumentNotFound, format!("Document `{document_id}` not found.")));
+                    }
                     hide_shard_field(document);
                 }
                 Ok(ReadAnswer::complete(body))

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use miroir_schemas::node_layout::SHARD_FIELD;
+use miroir_schemas::node_layout::is_miroir_document_field;
 use serde_json::{json, Value};
 
 use super::error::ReadError;
@@ -18,7 +18,7 @@ use super::transport::NodeCall;
 pub fn merge_fields<'a>(lists: impl IntoIterator<Item = &'a [Value]>, offset: usize, limit: usize) -> Value {
     let mut fields: BTreeMap<&str, &Value> = BTreeMap::new();
     for field in lists.into_iter().flatten() {
-        if let Some(name) = field.get("name").and_then(Value::as_str).filter(|name| *name != SHARD_FIELD) {
+        if let Some(name) = field.get("name").and_then(Value::as_str).filter(|name| !is_miroir_document_field(name)) {
             fields.entry(name).or_insert(field);
         }
     }
@@ -61,6 +61,7 @@ impl ReadExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use miroir_schemas::node_layout::SHARD_FIELD;
     use proptest::prelude::*;
 
     fn field(name: &str, searchable: bool) -> Value {

@@ -6,7 +6,7 @@ use super::executor::{ReadAnswer, ReadExecutor};
 use super::fanout::Failure;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, parse_node_index_uid, ReplicaRank, SHARD_FIELD};
+use miroir_schemas::node_layout::{is_miroir_document_field, narrowed_to_shards, node_index_uid, parse_node_index_uid, ReplicaRank};
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ pub fn sum_index_stats<'a>(shards: impl IntoIterator<Item = &'a Value>) -> Value
         embeddings += number(stats, "numberOfEmbeddings");
         embedded_documents += number(stats, "numberOfEmbeddedDocuments");
         for (field, count) in stats.get("fieldDistribution").and_then(Value::as_object).into_iter().flatten() {
-            if field != SHARD_FIELD {
+            if !is_miroir_document_field(field) {
                 *fields.entry(field.clone()).or_default() += count.as_u64().unwrap_or(0);
             }
         }

@@ -113,7 +113,9 @@ async fn add_or_update(
     }
     let index_pk = index.as_ref().and_then(|index| index.primary_key.as_deref());
     let ops = match route_documents(state.placement(), index_pk, query.get("primaryKey"), documents) {
-        Ok((primary_key, sharded)) => {
+        Ok((primary_key, mut sharded)) => {
+            // After the check that documents carry no Miroir field: this one is Miroir's.
+            state.ttl().add_expiries(&uid, sharded.values_mut().flatten()).await?;
             let documents = sharded
                 .into_iter()
                 .map(|(shard, documents)| (shard, Op::Documents { method, primary_key: primary_key.clone(), documents }))

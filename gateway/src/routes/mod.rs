@@ -18,5 +18,6 @@ pub mod settings;
 pub mod swap;
 pub mod task_queue;
 pub mod tasks;
+pub mod ttl;
 pub mod webhooks;
 pub mod write;

@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::node_layout::{now_millis, with_unexpired};
 use serde_json::{Map, Value};
 
 use crate::auth::Auth;
@@ -78,6 +79,7 @@ pub async fn search(
     check_search_fields(&request)?;
     // A tenant token's filter is ANDed in before planning, so every shard query carries it.
     auth.restrict_search(&uid, &mut request);
+    state.ttl().hide_expired(&uid, &mut request).await?;
     Ok(state.reads().search(&uid, &request).await?)
 }
 
@@ -92,6 +94,7 @@ pub async fn search_get(
     path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = crate::read::query_string::search_query_to_body(&query)?;
     auth.restrict_search(&uid, &mut request);
+    state.ttl().hide_expired(&uid, &mut request).await?;
     Ok(state.reads().search(&uid, &request).await?)
 }
 
@@ -102,7 +105,12 @@ pub async fn list_documents(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().replication_factor)?;
-    Ok(state.reads().list_documents(&uid, &query).await?)
+    if state.ttl().field_of(&uid).await?.is_none() {
+        return Ok(state.reads().list_documents(&uid, &query).await?);
+    }
+    let mut request = crate::read::query_string::documents_query_to_body(&query)?;
+    state.ttl().hide_expired(&uid, &mut request).await?;
+    Ok(state.reads().fetch_documents(&uid, &request).await?)
 }
 
 /// `POST /multi-search` (plain or federated).
@@ -114,6 +122,7 @@ pub async fn multi_search(
 ) -> Result<ReadAnswer, GatewayError> {
     let mut request = object_body(&state, &headers, body).await?;
     auth.restrict_multi_search(&mut request)?;
+    state.ttl().hide_expired_in_queries(&mut request).await?;
     Ok(state.reads().multi_search(&request).await?)
 }
 
@@ -128,6 +137,7 @@ pub async fn facet_search(
     path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = object_body(&state, &headers, body).await?;
     auth.restrict_search(&uid, &mut request);
+    state.ttl().hide_expired(&uid, &mut request).await?;
     Ok(state.reads().facet_search(&uid, &request).await?)
 }
 
@@ -143,7 +153,17 @@ pub async fn similar(
     let mut request = object_body(&state, &headers, body).await?;
     // Meilisearch ANDs the tenant filter into the query's and also requires the target to match it
     auth.restrict_search(&uid, &mut request);
-    Ok(state.reads().similar(&uid, &request, auth.rule_filter(&uid)).await?)
+    similar_unexpired(&state, &auth, &uid, request).await
+}
+
+/// `/similar` of an index with TTL: the target must be unexpired too (as it must match the
+/// tenant filter), and so must every document returned.
+async fn similar_unexpired(state: &AppState, auth: &Auth, uid: &str, mut request: Map<String, Value>) -> Result<ReadAnswer, GatewayError> {
+    let target_filter = match state.ttl().hide_expired(uid, &mut request).await? {
+        Some(now) => Some(with_unexpired(&auth.rule_filter(uid).unwrap_or(Value::Null), now)),
+        None => auth.rule_filter(uid),
+    };
+    Ok(state.reads().similar(uid, &request, target_filter).await?)
 }
 
 /// `GET /indexes/{uid}/similar?<query>`: converted as Meilisearch converts the query string.
@@ -156,7 +176,7 @@ pub async fn similar_get(
     path_index_uid(&uid, state.topology().replication_factor)?;
     let mut request = crate::read::query_string::similar_query_to_body(&query)?;
     auth.restrict_search(&uid, &mut request);
-    Ok(state.reads().similar(&uid, &request, auth.rule_filter(&uid)).await?)
+    similar_unexpired(&state, &auth, &uid, request).await
 }
 
 /// `GET /indexes/{uid}/documents/{id}`.
@@ -166,7 +186,8 @@ pub async fn get_document(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().replication_factor)?;
-    Ok(state.reads().get_document(&uid, &id, &query).await?)
+    let expired_at = state.ttl().field_of(&uid).await?.map(|_| now_millis());
+    Ok(state.reads().get_unexpired_document(&uid, &id, &query, expired_at).await?)
 }
 
 /// `POST /indexes/{uid}/documents/fetch`.
@@ -177,7 +198,8 @@ pub async fn fetch_documents(
     body: axum::body::Body,
 ) -> Result<ReadAnswer, GatewayError> {
     path_index_uid(&uid, state.topology().replication_factor)?;
-    let request = object_body(&state, &headers, body).await?;
+    let mut request = object_body(&state, &headers, body).await?;
+    state.ttl().hide_expired(&uid, &mut request).await?;
     Ok(state.reads().fetch_documents(&uid, &request).await?)
 }
 

@@ -17,7 +17,7 @@
 use super::error::MergeError;
 use super::hit_values::{visit_facet_values, FacetValue};
 use miroir_schemas::filter::normalize_facet;
-use miroir_schemas::node_layout::{attribute_for_client, SHARD_FIELD};
+use miroir_schemas::node_layout::{attribute_for_client, is_miroir_document_field};
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -80,9 +80,9 @@ impl IndexFacets {
             Some(Value::Object(distribution)) => distribution,
             Some(other) => return Err(MergeError::bad_answer(&path(".distribution"), "an object", other)),
         };
-        // Miroir's shard field is filterable on every node index (`facets: ["*"]` lists it).
-        // A facet the client named as the shard field was asked as its stand-in.
-        for (facet, values) in distribution.iter().filter(|(facet, _)| facet.as_str() != SHARD_FIELD) {
+        // Miroir's document fields are filterable on every node index (`facets: ["*"]` lists
+        // them). A facet the client named as the shard field was asked as its stand-in.
+        for (facet, values) in distribution.iter().filter(|(facet, _)| !is_miroir_document_field(facet)) {
             let facet = attribute_for_client(facet);
             let values = values.as_object().ok_or_else(|| MergeError::bad_answer(&path(".distribution"), "an object", values))?;
             let counts = values
@@ -95,7 +95,8 @@ impl IndexFacets {
             facets.distribution.insert(facet.into_owned(), counts);
         }
         if let Some(Value::Object(stats)) = body.get("stats") {
-            for (facet, stat) in stats {
+            // The TTL expiry is a number: `facets: ["*"]` gives its stats too.
+            for (facet, stat) in stats.iter().filter(|(facet, _)| !is_miroir_document_field(facet)) {
                 let bound = |name: &str| stat.get(name).and_then(Value::as_f64);
                 let (Some(min), Some(max)) = (bound("min"), bound("max")) else {
                     return Err(MergeError::bad_answer(&path(".stats"), "{min, max}", stat));

@@ -5,7 +5,7 @@
 use super::error::MergeError;
 use super::facets::IndexFacets;
 use super::score::ScoreValue;
-use miroir_schemas::node_layout::SHARD_FIELD;
+use miroir_schemas::node_layout::MIROIR_DOCUMENT_FIELDS;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -80,12 +80,14 @@ impl NodeAnswer {
     }
 }
 
-/// Removes Miroir's shard field from a document a node returned, and from its `_formatted`
-/// copy: clients never see it.
+/// Removes Miroir's document fields (shard, TTL expiry) from a document a node returned, and
+/// from its `_formatted` copy: clients never see them.
 pub fn hide_shard_field(document: &mut Map<String, Value>) {
-    document.shift_remove(SHARD_FIELD);
-    if let Some(Value::Object(formatted)) = document.get_mut("_formatted") {
-        formatted.shift_remove(SHARD_FIELD);
+    for field in MIROIR_DOCUMENT_FIELDS {
+        document.shift_remove(field);
+        if let Some(Value::Object(formatted)) = document.get_mut("_formatted") {
+            formatted.shift_remove(field);
+        }
     }
 }
 

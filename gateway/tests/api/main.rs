@@ -19,6 +19,7 @@ mod settings_transcript;
 mod tasks_routes;
 mod tasks_transcript;
 mod tls;
+mod ttl;
 mod webhook_calls;
 mod webhooks;
 mod write_path;

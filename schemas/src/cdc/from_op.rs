@@ -11,6 +11,7 @@
 use super::{CdcChange, CdcEvent, CdcPosition, DeletedRange, CDC_SCHEMA_VERSION};
 use crate::document_id::document_id;
 use crate::envelope::{DocumentMethod, Op, OpEnvelope};
+use crate::node_layout::is_reserved_field;
 use crate::topology::ShardId;
 use time::OffsetDateTime;
 
@@ -49,7 +50,10 @@ pub fn events_of(envelope: &OpEnvelope, partition: u32, offset: u64, task: &Appl
             .filter_map(|document| {
                 let document_id = document_id(primary_key, document).ok()?;
                 let partial = *method == DocumentMethod::Update;
-                Some((index.clone(), CdcChange::DocumentUpserted { shard, document_id, partial, document: document.clone() }))
+                // Miroir's own fields (the TTL expiry the gateway adds) are not the user's document.
+                let document =
+                    document.iter().filter(|(field, _)| !is_reserved_field(field)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                Some((index.clone(), CdcChange::DocumentUpserted { shard, document_id, partial, document }))
             })
             .collect(),
         Op::DeleteDocuments { ids } => {

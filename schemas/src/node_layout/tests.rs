@@ -163,3 +163,46 @@ proptest! {
         prop_assert_eq!(sent.replace(SHARD_FIELD_STAND_IN, SHARD_FIELD), expression);
     }
 }
+
+#[test]
+fn client_messages_hide_the_ttl_field_and_condition() {
+    // What a Meilisearch 1.50 node with Miroir's rule (shard and expiry) answered, and what the
+    // client must see: the node without Miroir's fields and conditions.
+    let cases = [
+        (
+            "Index `t__rank-0`: Attribute `price` is not filterable. Available filterable attribute patterns are: `_miroir_shard`, `_miroir_until`, `genre`.\n3:8 (\"price\" > \"3\") AND (NOT (\"_miroir_until\" <= \"3000\"))",
+            "Index `t`: Attribute `price` is not filterable. Available filterable attribute patterns are: `genre`.\n2:7 \"price\" > \"3\"",
+        ),
+        (
+            "Index `t`: Attribute `price` is not filterable. Available filterable attribute patterns are: `_miroir_shard`, `_miroir_until`, `genre`.\n3:8 (\"price\" > \"3\") AND (NOT (\"_miroir_until\" <= \"3000\")) AND (\"_miroir_shard\" = \"·\")",
+            "Index `t`: Attribute `price` is not filterable. Available filterable attribute patterns are: `genre`.\n2:7 \"price\" > \"3\"",
+        ),
+        (
+            "Index `t`: Attribute `year` is not filterable. Available filterable attribute patterns are: `_miroir_shard`, `_miroir_until`.\n2:6 \"year\" = \"1\"",
+            "Index `t`: Attribute `year` is not filterable. This index does not have configured filterable attributes.\n2:6 \"year\" = \"1\"",
+        ),
+        (
+            "Invalid facet distribution: Pattern `year` is not filterable. Available filterable attributes patterns are: `_miroir_shard, _miroir_until, genre`.",
+            "Invalid facet distribution: Pattern `year` is not filterable. Available filterable attributes patterns are: `genre`.",
+        ),
+        (
+            "Invalid facet distribution: Pattern `year` is not filterable. Available filterable attributes patterns are: `_miroir_shard, _miroir_until`.",
+            "Invalid facet distribution: Pattern `year` is not filterable. This index does not have configured filterable attributes.",
+        ),
+    ];
+    for (node, client) in cases {
+        assert_eq!(client_message(node), client, "{node}");
+    }
+}
+
+#[test]
+fn miroirs_rule_covers_both_fields_and_is_hidden_in_either_version() {
+    let legacy =
+        json!({"attributePatterns": [SHARD_FIELD], "features": {"facetSearch": false, "filter": {"equality": true, "comparison": false}}});
+    let node = json!([shard_filter_rule(), "genre"]);
+    assert_eq!(without_shard_rule(&node), json!(["genre"]));
+    assert_eq!(without_shard_rule(&json!([legacy, "genre"])), json!(["genre"]));
+    assert_eq!(shard_filter_rule()["attributePatterns"], json!(["_miroir_shard", "_miroir_until"]));
+    assert!(MIROIR_DOCUMENT_FIELDS.iter().all(|field| is_reserved_field(field) && is_miroir_document_field(field)));
+    assert!(!is_miroir_document_field("_miroir_other"));
+}
