@@ -11,6 +11,7 @@ pub use miroir_clients::cluster_config::{ClusterConfig, LogBackend, NodeSpec};
 use miroir_clients::logging::LoggingArgs;
 
 use crate::idempotency::IdempotencyArgs;
+use crate::read::hedging::TailLatencyConfig;
 use crate::read::ReadConfig;
 use crate::watch::snapshots::SnapshotArgs;
 
@@ -55,6 +56,25 @@ pub struct GatewayConfig {
     #[arg(long, env = "MIROIR_ALLOW_PARTIAL_RESULTS")]
     pub allow_partial_results: bool,
 
+    /// Move a node index's shards to another replica while their node answers clearly slower
+    /// (EWMA of its latency × its calls in flight; `--adaptive-replicas false` turns it off).
+    #[arg(long, env = "MIROIR_ADAPTIVE_REPLICAS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub adaptive_replicas: bool,
+
+    /// Hedged reads (RF ≥ 2 or several replica groups): at most this percent of node calls are
+    /// re-sent to another replica when late; 0 turns hedging off.
+    #[arg(long, env = "MIROIR_HEDGE_BUDGET_PERCENT", default_value_t = 5.0)]
+    pub hedge_budget_percent: f64,
+
+    /// A node call is late (hedged) once older than this percentile of recent latencies (its
+    /// node's or the other replicas', whichever is lower).
+    #[arg(long, env = "MIROIR_HEDGE_PERCENTILE", default_value_t = 95.0)]
+    pub hedge_percentile: f64,
+
+    /// A node call is never hedged sooner than this (ms).
+    #[arg(long, env = "MIROIR_HEDGE_MIN_DELAY_MS", default_value_t = 5)]
+    pub hedge_min_delay_ms: u64,
+
     /// Most tasks kept (Meilisearch's `max_number_of_tasks`): when the task store holds this
     /// many, the oldest finished tasks are deleted, at most 100,000 at a time, as Meilisearch does.
     #[arg(long, env = "MIROIR_TASK_LIMIT", default_value_t = crate::catalog::DEFAULT_TASK_LIMIT)]
@@ -86,6 +106,12 @@ impl GatewayConfig {
             deadline: Duration::from_millis(self.search_deadline_ms),
             node_timeout: Duration::from_millis(self.node_read_timeout_ms),
             allow_partial: self.allow_partial_results,
+            tail: TailLatencyConfig {
+                adaptive_replicas: self.adaptive_replicas,
+                hedge_budget_percent: self.hedge_budget_percent,
+                hedge_percentile: self.hedge_percentile,
+                hedge_min_delay: Duration::from_millis(self.hedge_min_delay_ms),
+            },
             ..ReadConfig::default()
         }
     }
@@ -103,6 +129,10 @@ impl std::fmt::Debug for GatewayConfig {
             .field("search_deadline_ms", &self.search_deadline_ms)
             .field("node_read_timeout_ms", &self.node_read_timeout_ms)
             .field("allow_partial_results", &self.allow_partial_results)
+            .field("adaptive_replicas", &self.adaptive_replicas)
+            .field("hedge_budget_percent", &self.hedge_budget_percent)
+            .field("hedge_percentile", &self.hedge_percentile)
+            .field("hedge_min_delay_ms", &self.hedge_min_delay_ms)
             .field("task_limit", &self.task_limit)
             .field("metrics_listen", &self.metrics_listen)
             .field("snapshots", &self.snapshots)
@@ -135,6 +165,7 @@ mod tests {
         assert_eq!(config.task_limit, 1_000_000, "Meilisearch's default");
         assert_eq!(config.read_config().deadline, Duration::from_secs(10));
         assert!(!config.read_config().allow_partial);
+        assert_eq!(config.read_config().tail, TailLatencyConfig::default());
         assert_eq!((config.snapshots.snapshot_every_tasks, config.snapshots.snapshots_kept), (100_000, 3));
         assert_eq!(config.cluster.log.log_backend, LogBackend::Memory);
         assert_eq!(config.cluster.topology().unwrap().shard_count, 7);

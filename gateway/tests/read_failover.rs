@@ -1,9 +1,11 @@
 //! The read executor against in-process fake nodes: one request per chosen node, every shard
 //! answered exactly once, failover to other replicas, the bench, 503 / partial answers, user
-//! errors passed through with node index names rewritten, primary-key narrowing.
+//! errors passed through with node index names rewritten, primary-key narrowing, a slow
+//! replica avoided (adaptive choice) or hedged.
 
 use async_trait::async_trait;
 use miroir_clients::node::NodeError;
+use miroir_gateway::read::hedging::TailLatencyConfig;
 use miroir_gateway::read::{NodeCall, NodeTransport, ReadConfig, ReadError, ReadExecutor};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::node_layout::{node_index_uid, parse_node_index_uid, SHARD_FIELD};
@@ -21,6 +23,8 @@ enum Behaviour {
     Down,
     /// Answers every search with this error object and status.
     Refuses(ResponseError),
+    /// Answers as `Up`, this much later.
+    Slow(Duration),
 }
 
 /// Fake nodes: each shard `k` holds one document `doc-k`, ranked higher for lower k, in the
@@ -105,7 +109,11 @@ impl NodeTransport for FakeNodes {
 
     async fn call(&self, node: usize, call: &NodeCall) -> Result<Value, NodeError> {
         self.calls.lock().unwrap().push((node, call.clone()));
-        let behaviour = self.behaviour.lock().unwrap()[node].clone();
+        let mut behaviour = self.behaviour.lock().unwrap()[node].clone();
+        if let Behaviour::Slow(delay) = behaviour {
+            tokio::time::sleep(delay).await;
+            behaviour = Behaviour::Up;
+        }
         let node_id = format!("node-{node}");
         match (behaviour, call) {
             (Behaviour::Down, _) => Err(NodeError::Timeout { node: node_id }),
@@ -114,7 +122,7 @@ impl NodeTransport for FakeNodes {
             (Behaviour::Refuses(error), _) => Err(NodeError::Meilisearch { node: node_id, error }),
             (Behaviour::Up, NodeCall::ProxySearch { body }) => Ok(proxy_answer(self, node, body)),
             (Behaviour::Up, NodeCall::GetDocument { document_id, .. }) => Ok(json!({"id": document_id})),
-            (Behaviour::Up, other) => panic!("unexpected call {other:?}"),
+            (_, other) => panic!("unexpected call {other:?}"),
         }
     }
 }
@@ -344,4 +352,107 @@ async fn a_hung_node_is_given_up_at_the_deadline() {
     let error = executor.index_stats("movies").await.unwrap_err();
     assert_eq!(error.response_error().http_status, 503);
     assert!(executor.is_benched(0));
+}
+
+/// Reads with every node holding every shard (RF 3) and `config`'s tail-latency settings.
+fn tail_executor(tail: TailLatencyConfig) -> (ReadExecutor, std::sync::Arc<FakeNodes>) {
+    executor(3, 3, ReadConfig { tail, ..ReadConfig::default() })
+}
+
+/// `(answer's hit ids, elapsed)` of one search of everything.
+async fn timed_search(executor: &ReadExecutor) -> (Vec<String>, Duration) {
+    let started = std::time::Instant::now();
+    let answer = executor.search("movies", &Map::new()).await.unwrap();
+    assert!(answer.missing_shards.is_empty());
+    (hit_ids(&answer.body), started.elapsed())
+}
+
+#[tokio::test]
+async fn a_clearly_slower_replica_loses_its_shards_to_another() {
+    let no_hedges = TailLatencyConfig { hedge_budget_percent: 0.0, ..TailLatencyConfig::default() };
+    let (executor, fake) = tail_executor(no_hedges);
+    fake.set(2, Behaviour::Slow(Duration::from_millis(40)));
+    // the first search measures every node (nothing is known yet: the default choice)
+    let (ids, first) = timed_search(&executor).await;
+    assert_eq!(ids, all_doc_ids());
+    assert!(first >= Duration::from_millis(40));
+    assert!(fake.searches().iter().any(|(node, _)| *node == 2));
+    for _ in 0..10 {
+        let (ids, _) = timed_search(&executor).await;
+        assert_eq!(ids, all_doc_ids(), "every shard once");
+        let searches = fake.searches();
+        assert!(searches.iter().all(|(node, _)| *node != 2), "node 2 is passed over: {searches:?}");
+        assert_each_shard_once(&searches);
+    }
+    // off: the default choice stays on the slow node
+    let off = TailLatencyConfig { adaptive_replicas: false, ..no_hedges };
+    let (executor, fake) = tail_executor(off);
+    fake.set(2, Behaviour::Slow(Duration::from_millis(40)));
+    for _ in 0..3 {
+        timed_search(&executor).await;
+        assert!(fake.searches().iter().any(|(node, _)| *node == 2));
+    }
+}
+
+#[tokio::test]
+async fn a_late_call_is_hedged_and_the_first_complete_answer_wins() {
+    let hedge_all = TailLatencyConfig { adaptive_replicas: false, hedge_budget_percent: 100.0, ..TailLatencyConfig::default() };
+    let (executor, fake) = tail_executor(hedge_all);
+    let slow = Duration::from_millis(400);
+    fake.set(2, Behaviour::Slow(slow));
+    // nothing is known of node 2 before its first answer: no hedge yet
+    let (ids, first) = timed_search(&executor).await;
+    assert_eq!(ids, all_doc_ids());
+    assert!(first >= slow);
+    fake.take_calls();
+    for _ in 0..5 {
+        let (ids, took) = timed_search(&executor).await;
+        assert_eq!(ids, all_doc_ids(), "the hedge's answer replaces the slow one whole: no shard twice or missing");
+        assert!(took < slow / 2, "answered by the hedge after ~5 ms, not the slow node: {took:?}");
+        let searches = fake.searches();
+        // node 2 was still asked (adaptive choice off), then its shards again elsewhere
+        let to_slow: Vec<&(usize, Vec<ShardId>)> = searches.iter().filter(|(node, _)| *node == 2).collect();
+        assert_eq!(to_slow.len(), 1, "{searches:?}");
+        let hedged: BTreeSet<ShardId> = searches.iter().filter(|(node, _)| *node != 2).flat_map(|(_, shards)| shards.clone()).collect();
+        assert!(to_slow[0].1.iter().all(|shard| hedged.contains(shard)), "{searches:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_budget_nothing_is_hedged() {
+    let (executor, fake) =
+        tail_executor(TailLatencyConfig { adaptive_replicas: false, hedge_budget_percent: 0.0, ..TailLatencyConfig::default() });
+    let slow = Duration::from_millis(60);
+    fake.set(2, Behaviour::Slow(slow));
+    for _ in 0..3 {
+        let (ids, took) = timed_search(&executor).await;
+        assert_eq!(ids, all_doc_ids());
+        assert!(took >= slow);
+        assert_each_shard_once(&fake.searches());
+    }
+}
+
+#[tokio::test]
+async fn a_slow_replica_with_both_on_keeps_answers_whole_and_fast() {
+    let (executor, fake) = tail_executor(TailLatencyConfig { hedge_budget_percent: 50.0, ..TailLatencyConfig::default() });
+    let slow = Duration::from_millis(300);
+    fake.set(1, Behaviour::Slow(slow));
+    timed_search(&executor).await;
+    let mut slow_searches = 0;
+    for _ in 0..20 {
+        let (ids, took) = timed_search(&executor).await;
+        assert_eq!(ids, all_doc_ids());
+        if took >= slow {
+            slow_searches += 1;
+        }
+    }
+    assert_eq!(slow_searches, 0, "each search either avoided node 1 or hedged it");
+    // and a node that recovers is used again once its score drifted back
+    fake.set(1, Behaviour::Up);
+    let mut used_again = false;
+    for _ in 0..200 {
+        timed_search(&executor).await;
+        used_again |= fake.searches().iter().any(|(node, _)| *node == 1);
+    }
+    assert!(used_again);
 }

@@ -1,26 +1,29 @@
 //! [`ReadExecutor`]: the topology, one transport to every node, the replica bench, and the
 //! fan-out with failover every read endpoint uses.
 
-use super::assign::assign;
 use super::error::ReadError;
-use super::fanout::{Answered, Failure, Gathered};
+use super::fanout::{Failure, Gathered};
+use super::hedging::TailLatencyConfig;
 use super::index_meta::IndexMeta;
 use super::node_health::Bench;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::{HttpTransport, NodeCall, NodeTransport};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use futures::stream::{FuturesUnordered, StreamExt};
 use miroir_clients::node::NodeError;
 use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, ReplicaRank};
 use miroir_schemas::placement::{NodeIndexPart, Placement};
 use miroir_schemas::topology::{ShardId, Topology};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod gather;
+
+use gather::TailState;
 
 /// Response header listing the shards a partial answer lacks (only with `allow_partial`).
 pub const PARTIAL_HEADER: &str = "miroir-partial-shards";
@@ -40,6 +43,8 @@ pub struct ReadConfig {
     /// Largest number of primary-key values a filter may pin for the search to be narrowed to
     /// their shards.
     pub max_pinned_ids: usize,
+    /// Adaptive replica choice and hedged calls (`replica_score`, `hedging`).
+    pub tail: TailLatencyConfig,
 }
 
 impl Default for ReadConfig {
@@ -50,6 +55,7 @@ impl Default for ReadConfig {
             allow_partial: false,
             index_meta_ttl: Duration::from_secs(5),
             max_pinned_ids: 256,
+            tail: TailLatencyConfig::default(),
         }
     }
 }
@@ -90,6 +96,8 @@ pub(crate) struct Inner {
     replicas: Vec<Vec<Vec<usize>>>,
     pub transport: Arc<dyn NodeTransport>,
     bench: Mutex<Bench>,
+    /// Each node's recent latencies and calls in flight, and the hedge budget.
+    tail: TailState,
     turn: AtomicUsize,
     pub config: ReadConfig,
     pub meta_cache: Mutex<HashMap<String, (Instant, IndexMeta)>>,
@@ -114,7 +122,9 @@ impl ReadExecutor {
             })
             .collect();
         let bench = Mutex::new(Bench::new(placement.topology().nodes.len()));
+        let tail = TailState::new(placement.topology().nodes.len(), config.tail.hedge_budget_percent);
         ReadExecutor(Arc::new(Inner {
+            tail,
             replicas,
             placement,
             transport,
@@ -287,82 +297,5 @@ impl Inner {
     {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         self.gather_from_group(index, shards, turn, send).await
-    }
-
-    /// [`Inner::gather`] starting from replica group `turn % groups`, rank 0 first: the same
-    /// `turn` always reads the same node indexes while they answer. A search passes a turn
-    /// derived from its query, so asking again (another page, more details) ranks ties the same
-    /// way: node indexes of different ranks or groups hold different mixes of shards, and
-    /// Meilisearch orders equal hits by their position in the node index.
-    pub async fn gather_from_group<T, F, Fut>(
-        &self,
-        index: &str,
-        shards: &[ShardId],
-        turn: usize,
-        send: F,
-    ) -> Result<Gathered<T>, ReadError>
-    where
-        F: Fn(usize, Vec<ShardId>) -> Fut,
-        Fut: Future<Output = Result<T, Failure>>,
-    {
-        let deadline = Instant::now() + self.config.deadline;
-        let mut tried: HashSet<(ShardId, usize)> = HashSet::new();
-        let mut missing: BTreeSet<ShardId> = BTreeSet::new();
-        let mut answers = Vec::new();
-        let mut in_flight = FuturesUnordered::new();
-
-        let mut pending: Vec<ShardId> = shards.to_vec();
-        loop {
-            if !pending.is_empty() {
-                let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
-                let assignment =
-                    assign(&pending, |shard| self.preference(shard, turn), &benched, |shard, node| tried.contains(&(shard, node)));
-                pending.clear();
-                if !assignment.unservable.is_empty() {
-                    if !self.config.allow_partial {
-                        return Err(ReadError::ShardsUnavailable { index: index.to_owned(), shards: assignment.unservable });
-                    }
-                    missing.extend(assignment.unservable);
-                }
-                for (node, node_shards) in assignment.by_node {
-                    tried.extend(node_shards.iter().map(|&shard| (shard, node)));
-                    let call = send(node, node_shards.clone());
-                    let node_id = self.placement.topology().nodes[node].id.clone();
-                    in_flight.push(async move {
-                        let asked = Instant::now();
-                        let outcome = match tokio::time::timeout_at(deadline.into(), call).await {
-                            Ok(outcome) => outcome,
-                            Err(_) => Err(Failure::Node("no answer before the request deadline".into())),
-                        };
-                        let answer = if matches!(outcome, Err(Failure::Node(_))) { "failed" } else { "answered" };
-                        metrics::histogram!("miroir_read_node_seconds", "node" => node_id, "outcome" => answer)
-                            .record(asked.elapsed().as_secs_f64());
-                        (node, node_shards, outcome)
-                    });
-                }
-            }
-            let Some((node, node_shards, outcome)) = in_flight.next().await else { break };
-            match outcome {
-                Ok(value) => {
-                    self.record_node_outcome(node, true);
-                    answers.push(Answered { node, shards: node_shards, value });
-                }
-                Err(Failure::User(error)) => return Err(ReadError::User(error)),
-                Err(Failure::Node(reason)) => {
-                    tracing::warn!(node = %self.placement.topology().nodes[node].id, %reason, "node failed a read; trying other replicas");
-                    self.record_node_outcome(node, false);
-                    if Instant::now() >= deadline {
-                        if !self.config.allow_partial {
-                            return Err(ReadError::ShardsUnavailable { index: index.to_owned(), shards: node_shards });
-                        }
-                        missing.extend(node_shards);
-                    } else {
-                        pending = node_shards;
-                    }
-                }
-            }
-        }
-        answers.sort_by_key(|answered| answered.shards.first().copied());
-        Ok(Gathered { answers, missing: missing.into_iter().collect() })
     }
 }
