@@ -5,11 +5,13 @@
 //!   (a new log backend goes here, behind the same contract suite); `tail_partition`, the one
 //!   follow-a-partition-forever loop every fold of the log (catalog, keys, cancelations) uses.
 //! * [`node`]: the HTTP client of one Meilisearch node.
+//! * [`drift`]: verify passes comparing (and repairing) the replicas of every shard.
 //! * [`cluster_config`]: the launch flags every Miroir process of one cluster shares.
 //! * [`logging`]: how every process writes its log (`--log-format`).
 //! * [`snapshots`]: where snapshots of folded state are kept (memory, JetStream object store).
 
 pub mod cluster_config;
+pub mod drift;
 pub mod log;
 pub mod logging;
 pub mod node;

@@ -180,6 +180,7 @@ pub fn routes() -> Vec<Route> {
         serve(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions], chats::completions),
         admin_route(M::GET, "topology", admin::topology),
         admin_route(M::GET, "status", admin::status),
+        admin_route(M::POST, "verify", admin::verify),
         admin_route(M::GET, "indexes/{index_uid}/ttl", ttl::get),
         admin_route(M::PUT, "indexes/{index_uid}/ttl", ttl::set),
         admin_route(M::DELETE, "indexes/{index_uid}/ttl", ttl::delete),

@@ -106,6 +106,77 @@ pub fn render_tasks(page: &Value) -> String {
     out + "\n"
 }
 
+/// `POST /_miroir/verify` for people: the totals, then every shard that is not consistent,
+/// every node index whose settings differ and every mismatch listed.
+pub fn render_verify(report: &Value) -> String {
+    let t = &report["totals"];
+    let mut out = format!(
+        "verify{}: {} documents scanned, {} mismatched, {} repaired, {} unresolved; settings {} mismatched, {} repaired; {} shards skipped ({} ms)\n",
+        if report["repair"] == true { " --repair" } else { "" },
+        text(&t["scannedDocuments"]),
+        text(&t["mismatchedDocuments"]),
+        text(&t["repairedDocuments"]),
+        text(&t["unresolvedDocuments"]),
+        text(&t["mismatchedSettings"]),
+        text(&t["repairedSettings"]),
+        text(&t["skippedShards"]),
+        text(&report["durationMs"]),
+    );
+    let (mut shards, mut settings, mut mismatches) = (Vec::new(), Vec::new(), Vec::new());
+    for index in report["indexes"].as_array().into_iter().flatten() {
+        let name = text(&index["index"]);
+        if let Some(error) = index["error"].as_str() {
+            out += &format!("index {name}: {error}\n");
+        }
+        if let Some(error) = index["settings"]["error"].as_str() {
+            out += &format!("index {name} settings not compared: {error}\n");
+        }
+        for divergent in index["settings"]["divergent"].as_array().into_iter().flatten() {
+            settings.push(vec![name.clone(), text(&divergent["node"]), text(&divergent["nodeIndex"]), text(&divergent["settings"])]);
+        }
+        for shard in index["shards"].as_array().into_iter().flatten().filter(|s| s["status"] != "consistent") {
+            let replicas: Vec<String> = shard["replicas"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| format!("{}:{}", text(&r["node"]), text(&r["documents"])))
+                .collect();
+            shards.push(vec![
+                name.clone(),
+                text(&shard["shard"]),
+                text(&shard["status"]),
+                replicas.join(","),
+                text(&shard["mismatched"]),
+                text(&shard["repaired"]),
+                text(&shard["unresolved"]),
+                text(&shard["reason"]),
+            ]);
+            for mismatch in shard["mismatches"].as_array().into_iter().flatten() {
+                mismatches.push(vec![
+                    name.clone(),
+                    text(&shard["shard"]),
+                    text(&mismatch["node"]),
+                    text(&mismatch["kind"]),
+                    text(&mismatch["id"]),
+                ]);
+            }
+        }
+    }
+    if !shards.is_empty() {
+        out += "\n";
+        out += &table(&["INDEX", "SHARD", "STATUS", "DOCUMENTS", "MISMATCHED", "REPAIRED", "UNRESOLVED", "REASON"], &shards);
+    }
+    if !settings.is_empty() {
+        out += "\n";
+        out += &table(&["INDEX", "NODE", "NODE INDEX", "SETTINGS DIFFERING"], &settings);
+    }
+    if !mismatches.is_empty() {
+        out += "\n";
+        out += &table(&["INDEX", "SHARD", "NODE", "MISMATCH", "DOCUMENT"], &mismatches);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +228,24 @@ PARTITION  END  COMMITTED  LAG  OWNER
         );
         assert!(rendered.contains("4    -       taskDeletion              succeeded  2026-12-07T02:59:00Z  -"), "{rendered}");
         assert!(rendered.ends_with("2 of 9 tasks; next page: --from 3\n"));
+    }
+
+    #[test]
+    fn verify_shows_totals_and_only_what_differs() {
+        let report = json!({"repair": true, "durationMs": 12, "totals": {
+            "scannedDocuments": 60, "mismatchedDocuments": 3, "repairedDocuments": 3, "unresolvedDocuments": 0,
+            "mismatchedSettings": 1, "repairedSettings": 1, "skippedShards": 0},
+            "indexes": [{"index": "movies",
+                "settings": {"divergent": [{"node": "n1", "nodeIndex": "movies__rank-0", "settings": ["stopWords"]}], "unresolved": [], "repaired": 1},
+                "shards": [
+                    {"shard": 0, "status": "consistent", "replicas": [], "mismatched": 0, "mismatches": [], "unresolved": [], "repaired": 0},
+                    {"shard": 1, "status": "repaired", "replicas": [{"node": "n0", "documents": 10}, {"node": "n1", "documents": 11}],
+                     "mismatched": 1, "mismatches": [{"id": "7", "node": "n1", "kind": "extra"}], "unresolved": [], "repaired": 1}]}]});
+        let rendered = render_verify(&report);
+        assert!(rendered.starts_with("verify --repair: 60 documents scanned, 3 mismatched, 3 repaired, 0 unresolved; settings 1 mismatched, 1 repaired; 0 shards skipped (12 ms)\n"), "{rendered}");
+        assert!(rendered.contains("movies  1      repaired  n0:10,n1:11  1           1                     -"), "{rendered}");
+        assert!(!rendered.contains("consistent"), "{rendered}");
+        assert!(rendered.contains("movies  n1    movies__rank-0  stopWords"), "{rendered}");
+        assert!(rendered.contains("movies  1      n1    extra     7"), "{rendered}");
     }
 }

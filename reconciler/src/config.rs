@@ -1,9 +1,12 @@
 //! Launch configuration: the log part of the cluster configuration every Miroir process reads
 //! from the same `MIROIR_*` environment.
 
+use clap::Args;
 use clap::Parser;
-use miroir_clients::cluster_config::{LogArgs, LogBackend};
+use miroir_clients::cluster_config::{ClusterConfig, LogArgs, LogBackend, NodeSpec};
+use miroir_clients::drift::VerifyOptions;
 use miroir_clients::log::WriteLog;
+use miroir_schemas::placement::Placement;
 
 use crate::cdc::CdcOptions;
 
@@ -24,6 +27,38 @@ pub struct ReconcilerArgs {
     pub metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub logging: miroir_clients::logging::LoggingArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+/// The periodic verify pass (docs/repair.md): off unless `--verify-interval-secs` is set, and
+/// then it needs the cluster's nodes, as every process that talks to them reads them.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Seconds between verify passes over every shard's replicas; none when unset.
+    #[arg(long, env = "MIROIR_RECONCILER_VERIFY_INTERVAL_SECS")]
+    pub verify_interval_secs: Option<u64>,
+    /// Repair what a periodic pass finds (the majority's version is written to the replicas
+    /// that differ), not only report it.
+    #[arg(long, env = "MIROIR_RECONCILER_VERIFY_REPAIR")]
+    pub verify_repair: bool,
+    /// Pause after each page of documents a pass reads (throttle), in milliseconds.
+    #[arg(long, env = "MIROIR_RECONCILER_VERIFY_PAGE_PAUSE_MS", default_value_t = 10)]
+    pub verify_page_pause_ms: u64,
+    /// The indexers' consumer group, whose committed position says whether writes are in flight.
+    #[arg(long, env = "MIROIR_INDEXER_GROUP", default_value = miroir_clients::cluster_config::DEFAULT_INDEXER_GROUP)]
+    pub indexer_group: String,
+    /// The cluster's nodes, as `--node` of the other processes (`id=url@replica-group`).
+    #[arg(long = "node", env = "MIROIR_NODES", value_delimiter = ',')]
+    pub nodes: Vec<NodeSpec>,
+    #[arg(long, env = "MIROIR_NODE_KEY", hide_env_values = true)]
+    pub node_key: Option<String>,
+    #[arg(long, env = "MIROIR_SHARDS", default_value_t = 1)]
+    pub shards: u32,
+    #[arg(long, env = "MIROIR_REPLICATION_FACTOR", default_value_t = 1)]
+    pub replication_factor: u32,
+    #[arg(long, env = "MIROIR_TOPOLOGY_VERSION", default_value_t = 1)]
+    pub topology_version: u64,
 }
 
 impl ReconcilerArgs {
@@ -38,4 +73,29 @@ impl ReconcilerArgs {
     pub fn cdc_options(&self) -> CdcOptions {
         CdcOptions { max_held_bytes: self.cdc_max_held_bytes }
     }
+
+    /// The periodic verify pass's interval, placement and options, when it is on.
+    pub fn verify_plan(&self) -> anyhow::Result<Option<(std::time::Duration, Placement, VerifyOptions)>> {
+        let verify = &self.verify;
+        let Some(seconds) = verify.verify_interval_secs else { return Ok(None) };
+        if verify.nodes.is_empty() {
+            anyhow::bail!("--verify-interval-secs needs the cluster's nodes (--node / MIROIR_NODES)");
+        }
+        let cluster = ClusterConfig {
+            nodes: verify.nodes.clone(),
+            node_key: verify.node_key.clone(),
+            shards: verify.shards,
+            replication_factor: verify.replication_factor,
+            topology_version: verify.topology_version,
+            log: self.log.clone(),
+        };
+        let options = VerifyOptions {
+            repair: verify.verify_repair,
+            page_pause: std::time::Duration::from_millis(verify.verify_page_pause_ms),
+            indexer_group: verify.indexer_group.clone(),
+            ..VerifyOptions::default()
+        };
+        Ok(Some((std::time::Duration::from_secs(seconds.max(1)), Placement::new(cluster.topology()?), options)))
+    }
+
 }

@@ -1,10 +1,12 @@
-//! The reconciler follows Miroir's logs. Today it publishes change-data-capture events; TTL
-//! sweeps and drift repair between replicas are not implemented yet.
+//! The reconciler follows Miroir's logs: it publishes change-data-capture events and, when
+//! asked, verifies (and repairs) the replicas of every shard periodically.
 //!
 //! Module map:
 //! * [`cdc`]: one `cdc` event per change an applied task made, keyed by index, in log order
 //!   (operations held until their task's outcome is known).
 //! * [`config`]: launch flags.
+//! * [`verify`]: the periodic verify pass (docs/repair.md).
 
 pub mod cdc;
 pub mod config;
+pub mod verify;

@@ -13,13 +13,29 @@ async fn main() -> anyhow::Result<()> {
     let log: std::sync::Arc<dyn miroir_clients::log::WriteLog> = args.open_log().await?.into();
     let member = format!("reconciler-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(group = %args.group, %member, "reconciler publishing CDC events");
-    let stop = async {
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    };
+    let verifier = match args.verify_plan()? {
+        Some((interval, placement, options)) => {
+            tracing::info!(?interval, repair = options.repair, "verifying replicas periodically");
+            let run = miroir_reconciler::verify::run_verify(placement, log.clone(), interval, options, stop(stopped.clone()));
+            Some(tokio::spawn(run))
+        }
+        None => None,
+    };
+    tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-    };
-    miroir_reconciler::cdc::run_cdc(log, &args.group, &member, args.cdc_options(), stop).await?;
+        let _ = stopping.send(true);
+    });
+    miroir_reconciler::cdc::run_cdc(log, &args.group, &member, args.cdc_options(), stop(stopped)).await?;
+    if let Some(verifier) = verifier {
+        verifier.await??;
+    }
     Ok(())
 }

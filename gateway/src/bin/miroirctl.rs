@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use miroir_gateway::ctl::{render_status, render_tasks, render_topology};
+use miroir_gateway::ctl::{render_status, render_tasks, render_topology, render_verify};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -52,6 +52,19 @@ enum Command {
         #[arg(long)]
         from: Option<u64>,
     },
+    /// Compares the replicas of every shard (documents and settings) and reports what differs;
+    /// with `--repair`, brings the replicas that differ in line with the majority (docs/repair.md).
+    Verify {
+        /// Only this index.
+        #[arg(long)]
+        index: Option<String>,
+        /// Repair what differs, not only report it.
+        #[arg(long)]
+        repair: bool,
+        /// The indexers' consumer group, when not the default.
+        #[arg(long, env = "MIROIR_INDEXER_GROUP")]
+        indexer_group: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -68,29 +81,37 @@ async fn main() -> ExitCode {
 
 /// One command's request, and how its answer is shown to people.
 struct Asked {
+    method: reqwest::Method,
     path: &'static str,
     query: Vec<(&'static str, String)>,
     render: fn(&Value) -> String,
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Asked { path, query, render } = match &cli.command {
+    let Asked { method, path, query, render } = match &cli.command {
         Command::Status { indexer_group } => Asked {
+            method: reqwest::Method::GET,
             path: "/_miroir/status",
             query: indexer_group.iter().map(|g| ("indexerGroup", g.clone())).collect(),
             render: render_status,
         },
-        Command::Topology => Asked { path: "/_miroir/topology", query: Vec::new(), render: render_topology },
+        Command::Topology => Asked { method: reqwest::Method::GET, path: "/_miroir/topology", query: Vec::new(), render: render_topology },
         Command::Tasks { statuses, types, index_uids, limit, from } => {
             let mut query = Vec::new();
             let pairs = [("statuses", statuses.clone()), ("types", types.clone()), ("indexUids", index_uids.clone())];
             query.extend(pairs.into_iter().filter_map(|(name, value)| Some((name, value?))));
             query.extend(limit.map(|n| ("limit", n.to_string())));
             query.extend(from.map(|n| ("from", n.to_string())));
-            Asked { path: "/tasks", query, render: render_tasks }
+            Asked { method: reqwest::Method::GET, path: "/tasks", query, render: render_tasks }
+        }
+        Command::Verify { index, repair, indexer_group } => {
+            let mut query: Vec<(&str, String)> = index.iter().map(|i| ("index", i.clone())).collect();
+            query.push(("repair", repair.to_string()));
+            query.extend(indexer_group.iter().map(|g| ("indexerGroup", g.clone())));
+            Asked { method: reqwest::Method::POST, path: "/_miroir/verify", query, render: render_verify }
         }
     };
-    let answer = get(&cli, path, &query).await?;
+    let answer = call(&cli, method, path, &query).await?;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
@@ -99,9 +120,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn get(cli: &Cli, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+async fn call(cli: &Cli, method: reqwest::Method, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
     let url = format!("{}{path}", cli.url.trim_end_matches('/'));
-    let mut request = reqwest::Client::new().get(&url).query(query);
+    let mut request = reqwest::Client::new().request(method, &url).query(query);
     if let Some(key) = &cli.master_key {
         request = request.bearer_auth(key);
     }

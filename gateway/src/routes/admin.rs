@@ -5,7 +5,9 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use miroir_clients::cluster_config::DEFAULT_INDEXER_GROUP;
+use miroir_clients::drift::{self, VerifyOptions};
 use miroir_clients::log::{GroupPartition, Topic};
+use miroir_schemas::drift::report::VerifyReport;
 use miroir_schemas::placement::Placement;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -90,6 +92,31 @@ pub async fn status(State(state): State<AppState>, Query(query): Query<StatusQue
     view["shardsWithoutReachableReplica"] = readiness.body["shardsWithoutReachableReplica"].clone();
     view["indexers"] = indexers;
     Ok(Json(view))
+}
+
+/// `POST /_miroir/verify` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyQuery {
+    /// Only this index (every index on the nodes when absent).
+    index: Option<String>,
+    /// Repair what differs, not only report it.
+    #[serde(default)]
+    repair: bool,
+    /// The indexers' consumer group (`MIROIR_INDEXER_GROUP`), when not the default.
+    indexer_group: Option<String>,
+}
+
+/// `POST /_miroir/verify`: one verify pass over the replicas of every shard (`miroirctl
+/// verify`, docs/repair.md), answered with its report once it is done.
+pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQuery>) -> Result<Json<VerifyReport>, GatewayError> {
+    let nodes = drift::node_clients(state.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
+    let cluster = drift::Cluster { placement: state.placement(), nodes: &nodes, log: Some(state.log()) };
+    let mut options = VerifyOptions { index: query.index, repair: query.repair, ..VerifyOptions::default() };
+    if let Some(group) = query.indexer_group {
+        options.indexer_group = group;
+    }
+    Ok(Json(drift::verify(&cluster, &options).await))
 }
 
 /// Each `ops` partition's end, the group's committed position, the lag between them and the

@@ -56,6 +56,9 @@ pub struct SettingsReport {
     /// Settings whose values have no majority.
     pub unresolved: Vec<String>,
     pub repaired: u64,
+    /// The settings could not be compared (a node index did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
