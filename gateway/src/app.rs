@@ -17,8 +17,8 @@ use crate::auth::keys_routes;
 use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
 use crate::routes::{
-    admin, chats, document_edit, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics, network,
-    reads, render, settings, swap, task_queue, tasks, ttl, webhooks,
+    admin, aliases, chats, document_edit, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics,
+    network, reads, render, settings, swap, task_queue, tasks, ttl, webhooks,
 };
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -180,6 +180,10 @@ pub fn routes() -> Vec<Route> {
         serve(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions], chats::completions),
         admin_route(M::GET, "topology", admin::topology),
         admin_route(M::GET, "status", admin::status),
+        admin_route(M::GET, "aliases", aliases::list),
+        admin_route(M::GET, "aliases/{name}", aliases::get),
+        admin_route(M::PUT, "aliases/{name}", aliases::put),
+        admin_route(M::DELETE, "aliases/{name}", aliases::delete),
         admin_route(M::POST, "verify", admin::verify),
         admin_route(M::GET, "indexes/{index_uid}/ttl", ttl::get),
         admin_route(M::PUT, "indexes/{index_uid}/ttl", ttl::set),
@@ -263,6 +267,7 @@ pub fn router_for(routes: Vec<Route>, state: AppState, keys: KeysService) -> Rou
     metrics::prometheus();
     let table = Arc::new(table_of(&routes));
     let router = routes.into_iter().fold(Router::new(), add_handler).with_state(RouterState { app: state.clone(), keys: keys.clone() });
-    let router = crate::miroir_headers::layer(router, state);
+    let router = crate::miroir_headers::layer(router, state.clone());
+    let router = crate::aliases::layer(router, state);
     auth::guard(router, table, keys).layer(from_fn(metrics::record_request)).layer(from_fn(request_id::with_request_id))
 }

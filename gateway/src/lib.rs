@@ -19,6 +19,7 @@
 //!   [`node_features`]: preparing nodes (the `network` feature a merge needs).
 //! * [`config`], [`error`]: launch flags; the one error type of the HTTP layer.
 
+pub mod aliases;
 pub mod app;
 pub mod auth;
 pub mod body;

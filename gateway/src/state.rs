@@ -6,9 +6,10 @@ use miroir_clients::log::WriteLog;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::Topology;
 
+use crate::aliases::AliasesService;
 use crate::read::{ReadConfig, ReadExecutor};
-use crate::watch::CatalogHandle;
 use crate::ttl::TtlService;
+use crate::watch::CatalogHandle;
 use crate::webhooks::WebhooksService;
 
 /// Shared, cheap to clone (one `Arc`).
@@ -26,6 +27,8 @@ struct Shared {
     idempotency_window: std::time::Duration,
     /// Started by the first request that needs it.
     webhooks: OnceLock<WebhooksService>,
+    /// Started by the first request naming an index.
+    aliases: OnceLock<AliasesService>,
     /// Started by the first request that needs it (the first write or read of any index).
     ttl: OnceLock<TtlService>,
 }
@@ -55,6 +58,7 @@ impl AppState {
             payload_limit,
             idempotency_window: crate::idempotency::DEFAULT_WINDOW,
             webhooks: OnceLock::new(),
+            aliases: OnceLock::new(),
             ttl: OnceLock::new(),
         }))
     }
@@ -109,6 +113,12 @@ impl AppState {
     /// a Tokio runtime).
     pub fn ttl(&self) -> &TtlService {
         self.0.ttl.get_or_init(|| TtlService::start(self.shared_log()))
+    }
+
+    /// The cluster's index aliases, folded from `meta` from the first call on (call inside a
+    /// Tokio runtime).
+    pub fn aliases(&self) -> &AliasesService {
+        self.0.aliases.get_or_init(|| AliasesService::start(self.shared_log()))
     }
 
     /// Largest request body accepted, in bytes.

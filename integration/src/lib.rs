@@ -13,6 +13,7 @@
 //! - [`corpus`]: the Debian packages corpus.
 //! - [`indexer_cluster`]: the `indexer_*` tests' cluster: ops appended straight to the log, a model of every shard.
 //! - [`bench_support`]: what the cluster benchmarks share.
+//! - [`master_calls`]: a gateway called with the master key (send, wait for health, for a task).
 //! - [`task_events`]: the task events an indexer would append, for tests running gateways alone.
 pub mod bench_support;
 pub mod brokers;
@@ -20,6 +21,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod indexer_cluster;
 pub mod locate;
+pub mod master_calls;
 pub mod miroir_processes;
 pub mod nodes;
 pub mod process;

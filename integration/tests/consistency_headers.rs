@@ -5,37 +5,9 @@
 //! * `Idempotency-Key`: concurrent retries of one write through both gateways make one task and
 //!   one set of documents.
 
-use std::time::Duration;
-
-use miroir_integration::recorded::{http_client, is_finished, start_cluster, MASTER_KEY};
-use miroir_integration::wait::{wait_until, Deadline, Progress};
+use miroir_integration::master_calls::{send, wait_healthy, wait_task};
+use miroir_integration::recorded::{http_client, start_cluster};
 use serde_json::{json, Value};
-
-const TASK_BOUND: Duration = Duration::from_secs(120);
-
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.bearer_auth(MASTER_KEY).send().await.expect("the gateway answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    wait_until(Deadline::after(Duration::from_secs(60)), format!("{base} did not become healthy"), async || {
-        let healthy = client.get(format!("{base}/health")).send().await.is_ok_and(|response| response.status().is_success());
-        Ok(if healthy { Progress::Done(()) } else { Progress::Waiting("not yet".into()) })
-    })
-    .await
-    .unwrap();
-}
-
-async fn wait_task(client: &reqwest::Client, base: &str, uid: u64) -> Value {
-    wait_until(Deadline::after(TASK_BOUND), format!("task {uid} did not finish"), async || {
-        let (_, task) = send(client.get(format!("{base}/tasks/{uid}"))).await;
-        Ok(if task["status"].as_str().is_some_and(is_finished) { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
-    })
-    .await
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_after_a_task_see_it_and_keyed_retries_make_one_task() {

@@ -1,12 +1,14 @@
-//! Records of the `meta` log: API key changes, webhook changes ([`webhooks`]), and the two
-//! records that decide task cancelation (see [`crate::cancelation`]). Every process folds them in log order, so a key
+//! Records of the `meta` log: API key changes, webhook changes ([`webhooks`]), index aliases
+//! ([`aliases`]), and the two records that decide task cancelation (see [`crate::cancelation`]). Every process folds them in log order, so a key
 //! created through one gateway is known to all, and every gateway and indexer reaches the same
 //! verdict on whether a task was canceled.
 
+pub mod aliases;
 pub mod ttl;
 pub mod webhooks;
 
 use crate::envelope::{LogRecord, SCHEMA_VERSION};
+use aliases::AliasChange;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use ttl::TtlChange;
@@ -88,6 +90,7 @@ pub enum MetaChange {
     Task(TaskChange),
     Webhook(WebhookChange),
     Ttl(TtlChange),
+    Alias(AliasChange),
 }
 
 impl From<KeyChange> for MetaChange {
@@ -105,6 +108,12 @@ impl From<TaskChange> for MetaChange {
 impl From<TtlChange> for MetaChange {
     fn from(change: TtlChange) -> Self {
         MetaChange::Ttl(change)
+    }
+}
+
+impl From<AliasChange> for MetaChange {
+    fn from(change: AliasChange) -> Self {
+        MetaChange::Alias(change)
     }
 }
 
@@ -154,6 +163,16 @@ impl MetaEnvelope {
     pub fn webhook_change(self) -> Option<WebhookChange> {
         match self.change {
             MetaChange::Webhook(change) => Some(change),
+            _ => None,
+        }
+    }
+}
+
+impl MetaEnvelope {
+    /// The alias change this record carries, if it is one.
+    pub fn alias_change(self) -> Option<AliasChange> {
+        match self.change {
+            MetaChange::Alias(change) => Some(change),
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per group of Meilisearch routes.
 
 pub mod admin;
+pub mod aliases;
 pub mod chats;
 pub mod document_edit;
 pub mod document_writes;

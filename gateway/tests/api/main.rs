@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aliases;
 mod auth_keys;
 mod auth_layer;
 mod auth_transcript;

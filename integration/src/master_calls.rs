@@ -1,0 +1,39 @@
+//! Calls to a gateway with the master key, as the end-to-end tests of Miroir's own features
+//! make them: send and read the JSON answer, wait for health, wait for a task to finish.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::recorded::{is_finished, MASTER_KEY};
+use crate::wait::{wait_until, Deadline, Progress};
+
+/// How long a task may take before a test fails.
+pub const TASK_BOUND: Duration = Duration::from_secs(120);
+
+/// Sends `request` with the master key; the status and the JSON answer (`Null` if none).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.bearer_auth(MASTER_KEY).send().await.expect("the gateway answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until `base` answers `/health`.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    wait_until(Deadline::after(Duration::from_secs(60)), format!("{base} did not become healthy"), async || {
+        let healthy = client.get(format!("{base}/health")).send().await.is_ok_and(|response| response.status().is_success());
+        Ok(if healthy { Progress::Done(()) } else { Progress::Waiting("not yet".into()) })
+    })
+    .await
+    .unwrap();
+}
+
+/// Waits until task `uid` is finished as `base` sees it, and returns it.
+pub async fn wait_task(client: &reqwest::Client, base: &str, uid: u64) -> Value {
+    wait_until(Deadline::after(TASK_BOUND), format!("task {uid} did not finish"), async || {
+        let (_, task) = send(client.get(format!("{base}/tasks/{uid}"))).await;
+        Ok(if task["status"].as_str().is_some_and(is_finished) { Progress::Done(task) } else { Progress::Waiting(task.to_string()) })
+    })
+    .await
+    .unwrap()
+}
