@@ -9,6 +9,7 @@ use miroir_clients::log::WriteLog;
 use miroir_schemas::placement::Placement;
 
 use crate::cdc::CdcOptions;
+use crate::ttl_sweep::SweepOptions;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "miroir-reconciler", about = "Follows Miroir's logs: publishes change-data-capture events to the `cdc` topic.")]
@@ -29,6 +30,20 @@ pub struct ReconcilerArgs {
     pub logging: miroir_clients::logging::LoggingArgs,
     #[command(flatten)]
     pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub ttl_sweep: TtlSweepArgs,
+}
+
+/// The TTL sweeper (docs/ttl.md): off unless `--ttl-sweep-interval-secs` is set, and then it
+/// needs the cluster's nodes (`--node` / `MIROIR_NODES`, as the verify pass reads them).
+#[derive(Debug, Clone, Args)]
+pub struct TtlSweepArgs {
+    /// Seconds between the end of one TTL sweep and the start of the next; no sweeps when unset.
+    #[arg(long, env = "MIROIR_RECONCILER_TTL_SWEEP_INTERVAL_SECS")]
+    pub ttl_sweep_interval_secs: Option<u64>,
+    /// Most expired documents one sweep deletes per shard.
+    #[arg(long, env = "MIROIR_RECONCILER_TTL_SWEEP_BATCH", default_value_t = SweepOptions::default().batch)]
+    pub ttl_sweep_batch: u64,
 }
 
 /// The periodic verify pass (docs/repair.md): off unless `--verify-interval-secs` is set, and
@@ -78,8 +93,21 @@ impl ReconcilerArgs {
     pub fn verify_plan(&self) -> anyhow::Result<Option<(std::time::Duration, Placement, VerifyOptions)>> {
         let verify = &self.verify;
         let Some(seconds) = verify.verify_interval_secs else { return Ok(None) };
+        let placement = self.placement_for("--verify-interval-secs")?;
+        let options = VerifyOptions {
+            repair: verify.verify_repair,
+            page_pause: std::time::Duration::from_millis(verify.verify_page_pause_ms),
+            indexer_group: verify.indexer_group.clone(),
+            ..VerifyOptions::default()
+        };
+        Ok(Some((std::time::Duration::from_secs(seconds.max(1)), placement, options)))
+    }
+
+    /// Where every shard lives, from the cluster's nodes; `flag` names the option that needs them.
+    fn placement_for(&self, flag: &str) -> anyhow::Result<Placement> {
+        let verify = &self.verify;
         if verify.nodes.is_empty() {
-            anyhow::bail!("--verify-interval-secs needs the cluster's nodes (--node / MIROIR_NODES)");
+            anyhow::bail!("{flag} needs the cluster's nodes (--node / MIROIR_NODES)");
         }
         let cluster = ClusterConfig {
             nodes: verify.nodes.clone(),
@@ -89,13 +117,14 @@ impl ReconcilerArgs {
             topology_version: verify.topology_version,
             log: self.log.clone(),
         };
-        let options = VerifyOptions {
-            repair: verify.verify_repair,
-            page_pause: std::time::Duration::from_millis(verify.verify_page_pause_ms),
-            indexer_group: verify.indexer_group.clone(),
-            ..VerifyOptions::default()
-        };
-        Ok(Some((std::time::Duration::from_secs(seconds.max(1)), Placement::new(cluster.topology()?), options)))
+        Ok(Placement::new(cluster.topology()?))
     }
 
+    /// The TTL sweeper's placement and options, when it is on.
+    pub fn ttl_sweep_plan(&self) -> anyhow::Result<Option<(Placement, SweepOptions)>> {
+        let Some(seconds) = self.ttl_sweep.ttl_sweep_interval_secs else { return Ok(None) };
+        let options =
+            SweepOptions { interval: std::time::Duration::from_secs(seconds.max(1)), batch: self.ttl_sweep.ttl_sweep_batch.max(1) };
+        Ok(Some((self.placement_for("--ttl-sweep-interval-secs")?, options)))
+    }
 }

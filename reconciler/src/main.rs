@@ -25,6 +25,13 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    let sweeper = match args.ttl_sweep_plan()? {
+        Some((placement, options)) => {
+            tracing::info!(interval = ?options.interval, batch = options.batch, "sweeping expired documents periodically");
+            Some(tokio::spawn(miroir_reconciler::ttl_sweep::run_ttl_sweep(placement, log.clone(), options, stop(stopped.clone()))))
+        }
+        None => None,
+    };
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
@@ -36,6 +43,9 @@ async fn main() -> anyhow::Result<()> {
     miroir_reconciler::cdc::run_cdc(log, &args.group, &member, args.cdc_options(), stop(stopped)).await?;
     if let Some(verifier) = verifier {
         verifier.await??;
+    }
+    if let Some(sweeper) = sweeper {
+        sweeper.await??;
     }
     Ok(())
 }
