@@ -93,6 +93,9 @@ pub struct GatewayConfig {
     pub idempotency: IdempotencyArgs,
 
     #[command(flatten)]
+    pub web: crate::web::WebArgs,
+
+    #[command(flatten)]
     pub logging: LoggingArgs,
 
     #[command(flatten)]
@@ -137,6 +140,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("metrics_listen", &self.metrics_listen)
             .field("snapshots", &self.snapshots)
             .field("idempotency", &self.idempotency)
+            .field("web", &self.web)
             .field("logging", &self.logging)
             .field("cluster", &self.cluster)
             .finish()

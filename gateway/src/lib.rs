@@ -18,6 +18,7 @@
 //! * [`features`]: the cluster's experimental features and the errors of the routes they gate;
 //!   [`node_features`]: preparing nodes (the `network` feature a merge needs).
 //! * [`config`], [`error`]: launch flags; the one error type of the HTTP layer.
+//! * [`web`]: the admin console and the search page, static assets built into the binary.
 
 pub mod aliases;
 pub mod app;
@@ -50,4 +51,5 @@ pub mod state;
 pub mod tasks;
 pub mod ttl;
 pub mod watch;
+pub mod web;
 pub mod webhooks;

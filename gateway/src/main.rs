@@ -42,5 +42,6 @@ async fn main() -> anyhow::Result<()> {
         });
     }
     let tls = config.tls_cert.clone().zip(config.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
-    serve(authenticated_router(state, keys), config.listen, tls, shutdown_signal()).await
+    let router = miroir_gateway::web::with_pages(authenticated_router(state, keys), &config.web, config.master_key.as_deref())?;
+    serve(router, config.listen, tls, shutdown_signal()).await
 }

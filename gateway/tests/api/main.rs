@@ -21,6 +21,7 @@ mod tasks_routes;
 mod tasks_transcript;
 mod tls;
 mod ttl;
+mod web_pages;
 mod webhook_calls;
 mod webhooks;
 mod write_path;
