@@ -10,6 +10,7 @@ use crate::replay::outcomes_from_history;
 use crate::replica::{read_history, ReplicaNode};
 use crate::request::PositionedOp;
 use miroir_clients::log::Record;
+use miroir_clients::node::NodeError;
 use miroir_schemas::envelope::{decode, OpEnvelope};
 use miroir_schemas::node_layout::ReplicaRank;
 use miroir_schemas::placement::Placement;
@@ -39,7 +40,12 @@ pub struct JobResult {
     pub applied: Vec<(usize, Option<OpOutcome>)>,
     /// First op index the replica may have missed.
     pub unavailable_from: Option<usize>,
+    /// The replica lost everything it had (its node lost its database): it is rebuilt from the
+    /// start of the partition, whatever `unavailable_from` says.
+    pub lost_data: bool,
     pub checkpoint: Option<u64>,
+    /// The node's reset count when the job began: `checkpoint` holds only if it is still that.
+    pub node_resets: u64,
 }
 
 /// One job per (node index, replica accepted by `wanted`): the op indexes of `segment` it must
@@ -93,9 +99,10 @@ impl JobResult {
         skipped.chain(applied).filter_map(|(&i, outcome)| events.record(&segment[i], &self.replica, outcome)).collect()
     }
 
-    /// The log position from which the replica may have missed operations, if it stopped.
+    /// The log position from which the replica may have missed operations, if it stopped: the
+    /// partition's start when it lost its data.
     pub fn unavailable_position(&self, segment: &[PositionedOp]) -> Option<u64> {
-        self.unavailable_from.map(|i| segment[i].position)
+        self.unavailable_from.map(|i| if self.lost_data { 0 } else { segment[i].position })
     }
 }
 
@@ -108,7 +115,17 @@ fn count_outcomes(replica: &str, outcome: &'static str, count: usize) {
 
 pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
     let Job { node_index, rank, replica, idxs, cached } = job;
-    let mut result = JobResult { replica, node_index, skipped: Vec::new(), applied: Vec::new(), unavailable_from: None, checkpoint: None };
+    let node_resets = node.resets();
+    let mut result = JobResult {
+        replica,
+        node_index,
+        skipped: Vec::new(),
+        applied: Vec::new(),
+        unavailable_from: None,
+        lost_data: false,
+        checkpoint: None,
+        node_resets,
+    };
     // A cached checkpoint that already covers some of these operations means the replica applied
     // them before this process saw them (a poll after the first one following a restart, with
     // the replica ahead of the group's commit): their outcomes are in the node's task history,
@@ -117,6 +134,14 @@ pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Posi
     let (checkpoint, history) = match cached {
         Some(c) if !covers_some(c) => (c, None),
         _ => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
+            Ok(h) if h.checkpoint.is_none() && !segment[idxs[0]].creates_its_index() => {
+                // The node index holds nothing of this partition, yet what comes first is not its
+                // creation: the replica lost what it had (its node came back empty).
+                tracing::warn!(node = %result.replica, partition, "a replica holds nothing of operations before these; rebuilding it");
+                result.unavailable_from = Some(idxs[0]);
+                result.lost_data = true;
+                return result;
+            }
             Ok(h) => (h.checkpoint, Some(h.tasks)),
             Err(e) => {
                 tracing::debug!(error = %e, "checkpoint read failed");
@@ -142,6 +167,10 @@ pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Posi
     if let Some(u) = &unavailable {
         tracing::debug!(error = %u.error, "replica stopped");
         result.unavailable_from = Some(pending[u.from_index.min(pending.len() - 1)]);
+        if let NodeError::Reset { .. } = u.error {
+            tracing::warn!(node = %result.replica, error = %u.error, "rebuilding the node's replicas from the log");
+            result.lost_data = true;
+        }
     }
     result.checkpoint =
         pending.iter().zip(&outcomes).filter(|(_, o)| o.is_some()).map(|(&i, _)| segment[i].position).next_back().or(checkpoint);

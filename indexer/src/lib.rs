@@ -54,7 +54,12 @@ pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = 
         client_config.request_timeout = Duration::from_millis(args.node_request_timeout_ms);
         let client = NodeClient::new(client_config)?;
         let replica =
-            HttpReplica { client, poll_interval: Duration::from_millis(50), task_timeout: Duration::from_secs(args.node_task_timeout_s) };
+            HttpReplica {
+                client,
+                poll_interval: Duration::from_millis(50),
+                task_timeout: Duration::from_secs(args.node_task_timeout_s),
+                uids: Default::default(),
+            };
         nodes.insert(node.id.clone(), Arc::new(replica));
     }
     let member = args.member.clone().unwrap_or_else(|| format!("indexer-{}", uuid::Uuid::new_v4().simple()));

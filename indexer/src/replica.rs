@@ -22,6 +22,11 @@ pub trait ReplicaNode: Send + Sync {
     async fn healthy(&self) -> bool;
     /// The node index's `filterableAttributes` setting.
     async fn filterable_attributes(&self, node_index: &str) -> Result<Value, NodeError>;
+    /// How many times this node was seen losing its data ([`NodeError::Reset`]): a checkpoint
+    /// remembered under an older count is void.
+    fn resets(&self) -> u64 {
+        0
+    }
 }
 
 /// How far `node_index` on `node` has applied `partition`: the newest Miroir task of that
@@ -83,6 +88,45 @@ pub struct HttpReplica {
     pub client: NodeClient,
     pub poll_interval: Duration,
     pub task_timeout: Duration,
+    pub uids: TaskUidWatch,
+}
+
+/// Meilisearch numbers tasks from 0 in a new database and never reuses a number, so a node that
+/// numbers a new task at or below a number it had given before the request was even sent has
+/// lost its database: the only sign of it a node gives (its address and key are the same).
+/// (Comparing with the number seen before the request, not the highest seen by its answer, keeps
+/// requests sent at the same time, answered in any order, from looking like a reset.)
+#[derive(Debug, Default)]
+pub struct TaskUidWatch {
+    highest: std::sync::Mutex<Option<u64>>,
+    resets: std::sync::atomic::AtomicU64,
+}
+
+impl TaskUidWatch {
+    /// The highest task uid seen so far: take it before sending a request.
+    pub fn before_sending(&self) -> Option<u64> {
+        *self.highest.lock().expect("task uid watch lock")
+    }
+
+    /// Notes the uid a request sent after `before` got; `Err(seen)` when it is not above `seen`.
+    pub fn enqueued(&self, before: Option<u64>, uid: u64) -> Result<(), u64> {
+        let mut highest = self.highest.lock().expect("task uid watch lock");
+        match before {
+            Some(seen) if uid <= seen => {
+                *highest = Some(uid);
+                self.resets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(seen)
+            }
+            _ => {
+                *highest = (*highest).max(Some(uid));
+                Ok(())
+            }
+        }
+    }
+
+    pub fn resets(&self) -> u64 {
+        self.resets.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 fn method(m: DocumentMethod) -> DocumentsMethod {
@@ -100,6 +144,7 @@ impl ReplicaNode for HttpReplica {
 
     async fn send(&self, node_index: &str, request: &NodeRequest, metadata: Option<&str>) -> Result<u64, NodeError> {
         let c = &self.client;
+        let before = self.uids.before_sending();
         let meta = WriteParams { primary_key: None, custom_metadata: metadata.map(str::to_owned) };
         let info = match request {
             NodeRequest::Documents { method: m, primary_key, ndjson, .. } => {
@@ -124,7 +169,10 @@ impl ReplicaNode for HttpReplica {
             NodeRequest::DeleteIndex => c.delete_index(node_index).await?,
             NodeRequest::Swap(pairs) => c.swap_indexes(pairs).await?,
         };
-        Ok(info.task_uid)
+        match self.uids.enqueued(before, info.task_uid) {
+            Ok(()) => Ok(info.task_uid),
+            Err(seen) => Err(NodeError::Reset { node: self.id().to_owned(), task_uid: info.task_uid, seen }),
+        }
     }
 
     async fn wait(&self, task_uid: u64) -> Result<TaskView, NodeError> {
@@ -143,5 +191,37 @@ impl ReplicaNode for HttpReplica {
 
     async fn filterable_attributes(&self, node_index: &str) -> Result<Value, NodeError> {
         Ok(self.client.get_settings(node_index).await?.get("filterableAttributes").cloned().unwrap_or(Value::Null))
+    }
+
+    fn resets(&self) -> u64 {
+        self.uids.resets()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskUidWatch;
+
+    #[test]
+    fn requests_answered_out_of_order_are_no_reset() {
+        let watch = TaskUidWatch::default();
+        watch.enqueued(watch.before_sending(), 7).unwrap();
+        // Two requests sent together: the one numbered 9 is answered first.
+        let (first, second) = (watch.before_sending(), watch.before_sending());
+        watch.enqueued(second, 9).unwrap();
+        watch.enqueued(first, 8).unwrap();
+        assert_eq!(watch.before_sending(), Some(9));
+        assert_eq!(watch.resets(), 0);
+    }
+
+    #[test]
+    fn a_number_not_above_one_seen_before_sending_is_a_reset_once() {
+        let watch = TaskUidWatch::default();
+        watch.enqueued(watch.before_sending(), 40).unwrap();
+        assert_eq!(watch.enqueued(watch.before_sending(), 0), Err(40));
+        assert_eq!(watch.resets(), 1);
+        // Numbering goes on from the new database's first task.
+        watch.enqueued(watch.before_sending(), 1).unwrap();
+        assert_eq!(watch.resets(), 1);
     }
 }

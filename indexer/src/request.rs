@@ -35,6 +35,12 @@ impl PositionedOp {
         }
     }
 
+    /// Whether this operation creates its index: the only one that may reach a node index that
+    /// holds no checkpoint of its partition yet.
+    pub fn creates_its_index(&self) -> bool {
+        matches!(self.envelope.op, Op::CreateIndex { .. })
+    }
+
     /// A swap reorders the names other operations refer to, so it is applied on its own (one
     /// request for all the shards of its task), with every operation before it finished first.
     pub fn is_barrier(&self) -> bool {

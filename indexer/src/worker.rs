@@ -56,8 +56,9 @@ pub struct Shared {
 /// What this member knows about one `ops` partition it owns.
 #[derive(Default)]
 struct PartitionState {
-    /// `(node id, node index)` → last position applied there (`None`: nothing yet).
-    checkpoints: HashMap<(String, String), Option<u64>>,
+    /// `(node id, node index)` → last position applied there (`None`: nothing yet), and the
+    /// node's reset count then (a checkpoint from before the node lost its data is void).
+    checkpoints: HashMap<(String, String), (Option<u64>, u64)>,
     events: EventAssembler,
     /// Last offset handled for the healthy replicas.
     head: Option<u64>,
@@ -243,7 +244,10 @@ impl Indexer {
                 &shared.placement,
                 segment,
                 |r| !lagging.contains(r),
-                |r, node_index| state.checkpoints.get(&(r.to_owned(), node_index.to_owned())).copied(),
+                |r, node_index| {
+                    let cached = state.checkpoints.get(&(r.to_owned(), node_index.to_owned()));
+                    cached.filter(|(_, resets)| *resets == shared.nodes[r].resets()).map(|(checkpoint, _)| *checkpoint)
+                },
             );
             let results = join_all(jobs.into_iter().map(|job| {
                 let node = shared.nodes[&job.replica].clone();
@@ -266,7 +270,7 @@ impl Indexer {
                         state.checkpoints.retain(|(n, _), _| *n != result.replica);
                     }
                     None => {
-                        state.checkpoints.insert((result.replica, result.node_index), result.checkpoint);
+                        state.checkpoints.insert((result.replica, result.node_index), (result.checkpoint, result.node_resets));
                     }
                 }
             }

@@ -30,6 +30,8 @@ pub struct MeiliNodes {
     master_key: String,
     nodes: Vec<ManagedProcess>,
     urls: Vec<String>,
+    /// Node `i` keeps its data in `node-<i>` under it.
+    data_dir: std::path::PathBuf,
     /// Keeps the data directories alive when the caller gave none.
     _temp: Option<tempfile::TempDir>,
 }
@@ -38,7 +40,13 @@ impl MeiliNodes {
     /// Starts `count` nodes of `binary` with data (and output, `node-<i>.log`) under `data_dir`,
     /// all with `master_key`, and waits until each answers `/health`.
     pub async fn start(binary: &Path, count: usize, data_dir: &Path, master_key: &str) -> Result<Self> {
-        let mut nodes = MeiliNodes { master_key: master_key.to_owned(), nodes: Vec::new(), urls: Vec::new(), _temp: None };
+        let mut nodes = MeiliNodes {
+            master_key: master_key.to_owned(),
+            nodes: Vec::new(),
+            urls: Vec::new(),
+            data_dir: data_dir.to_owned(),
+            _temp: None,
+        };
         for i in 0..count {
             let port = free_port()?;
             let db_path = data_dir.join(format!("node-{i}"));
@@ -102,6 +110,17 @@ impl MeiliNodes {
     /// for `/health`.
     pub async fn restart(&mut self, i: usize) -> Result<()> {
         self.nodes[i].kill9();
+        self.nodes[i].restart()?;
+        self.wait_healthy(i).await
+    }
+
+    /// Kills node `i`, deletes everything it stored (a disk replaced, a pod rescheduled without
+    /// its volume) and starts it again on the same port.
+    pub async fn restart_empty(&mut self, i: usize) -> Result<()> {
+        self.nodes[i].kill9();
+        let db_path = self.data_dir.join(format!("node-{i}"));
+        std::fs::remove_dir_all(&db_path).with_context(|| format!("removing {}", db_path.display()))?;
+        std::fs::create_dir_all(&db_path)?;
         self.nodes[i].restart()?;
         self.wait_healthy(i).await
     }

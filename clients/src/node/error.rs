@@ -27,6 +27,10 @@ pub enum NodeError {
     /// `wait_for_task` gave up before the task reached a terminal status.
     #[error("node `{node}`: task {task_uid} did not finish within {waited:?}")]
     TaskWaitTimeout { node: String, task_uid: u64, waited: Duration },
+    /// The node numbered a new task below one it numbered before: it lost its database (a disk
+    /// replaced, a restart without its volume), and every replica it holds must be rebuilt.
+    #[error("node `{node}` lost its data: it numbered a new task {task_uid}, below task {seen} seen before")]
+    Reset { node: String, task_uid: u64, seen: u64 },
 }
 
 impl NodeError {
