@@ -13,6 +13,7 @@ use miroir_clients::log::{Record, Topic};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How long a catch-up waits between health probes or after a failed replay.
 const RETRY: Duration = Duration::from_millis(500);
@@ -43,7 +44,8 @@ pub async fn catch_up(shared: Arc<Shared>, partition: u32, replica: String, boar
             tokio::time::sleep(RETRY).await;
             continue;
         }
-        match replay(&shared, partition, &replica, &board).await {
+        let span = tracing::info_span!("catch_up", node = %replica, partition);
+        match replay(&shared, partition, &replica, &board).instrument(span).await {
             Ok(true) => return,
             Ok(false) => tracing::warn!(node = %replica, partition, "replica failed again during catch-up"),
             Err(e) => tracing::warn!(node = %replica, partition, error = %e, "catch-up failed; retrying"),

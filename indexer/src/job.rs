@@ -17,6 +17,7 @@ use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// A job to run: the segment's op indexes for one node index on one replica.
 pub struct Job {
@@ -114,6 +115,11 @@ fn count_outcomes(replica: &str, outcome: &'static str, count: usize) {
 }
 
 pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
+    let span = tracing::info_span!("apply_job", node = %job.replica, partition, operations = job.idxs.len());
+    apply_job(node, partition, segment, job, limits).instrument(span).await
+}
+
+async fn apply_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
     let Job { node_index, rank, replica, idxs, cached } = job;
     let node_resets = node.resets();
     let mut result = JobResult {

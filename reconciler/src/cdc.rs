@@ -26,6 +26,7 @@ use miroir_schemas::envelope::{decode, OpEnvelope};
 
 use held::{HeldOps, Release};
 use outcomes::TaskOutcomes;
+use tracing::Instrument;
 
 const POLL_MAX: usize = 500;
 /// Also how long a release waits for outcomes that arrive without new `ops` records.
@@ -165,6 +166,11 @@ fn report_held(held: &HeldOps, slow_logged: &mut Instant) {
 }
 
 async fn publish(log: &dyn WriteLog, consumer: &mut dyn GroupConsumer, batch: &Batch) -> Result<(), LogError> {
+    let span = tracing::info_span!("cdc_publish", events = batch.records.len(), commits = batch.commits.len());
+    publish_batch(log, consumer, batch).instrument(span).await
+}
+
+async fn publish_batch(log: &dyn WriteLog, consumer: &mut dyn GroupConsumer, batch: &Batch) -> Result<(), LogError> {
     if !batch.records.is_empty() {
         log.append_many(Topic::Cdc, batch.records.clone()).await?;
         metrics::counter!("miroir_cdc_events_published_total").increment(batch.records.len() as u64);

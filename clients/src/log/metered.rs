@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 
 use super::{GroupConsumer, GroupPartition, LogConfig, LogError, NewRecord, PartitionReader, Position, Topic, WriteLog};
 
@@ -22,7 +23,8 @@ impl WriteLog for MeteredLog {
 
     async fn append_many(&self, topic: Topic, records: Vec<NewRecord>) -> Result<Vec<Position>, LogError> {
         let started = Instant::now();
-        let stored = self.0.append_many(topic, records).await;
+        let span = tracing::info_span!("log_append", topic = topic.name(), records = records.len());
+        let stored = self.0.append_many(topic, records).instrument(span).await;
         let outcome = if stored.is_ok() { "stored" } else { "failed" };
         metrics::histogram!("miroir_log_append_seconds", "topic" => topic.name(), "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());

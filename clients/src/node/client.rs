@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How to talk to a node. The defaults suit a node on the same network.
 #[derive(Clone)]
@@ -164,6 +165,9 @@ impl NodeClient {
             .with_max_times(self.config.max_retries)
             .with_jitter();
         let resend = req.resend;
+        // Under the caller's span (a gateway request, an indexer job), so a trace shows each node
+        // call of a request; the path names node indexes and documents, never keys.
+        let span = tracing::info_span!("node_call", node = %self.config.node_id, method = %req.method, path = %req.path);
         let attempt = || self.send_once(&req);
         attempt
             .retry(backoff)
@@ -172,6 +176,7 @@ impl NodeClient {
                 Resend::OnlyIfNotSent => e.is_connect(),
             })
             .notify(|e, delay| tracing::debug!(node = %self.config.node_id, error = %e, ?delay, "retrying node request"))
+            .instrument(span)
             .await
     }
 
