@@ -5,16 +5,16 @@
 //! `_miroir_until <= T` narrowed to the shard, marked [`WriteOrigin::Ttl`] so CDC consumers can
 //! tell it apart. Every replica applies it at the same log position, and the node evaluates the
 //! condition then: a document whose expiry was moved later meanwhile no longer matches and
-//! stays.
+//! stays. One reconciler at a time sweeps ([`SWEEP_GROUP`]).
 
 pub mod bound;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use miroir_clients::log::{retry_while_unavailable, tail_partition, LogError, NewRecord, Record, Topic, WriteLog};
+use miroir_clients::log::{retry_while_unavailable, tail_partition, GroupConsumer, LogError, NewRecord, Record, Topic, WriteLog};
 use miroir_clients::node::{NodeClient, NodeClientConfig, NodeError};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{decode, encode, ops_key, Op, OpEnvelope, WriteOrigin};
@@ -74,11 +74,19 @@ pub async fn run_ttl_sweep(
     let fields = Arc::new(Mutex::new(TtlFields::default()));
     let folding = fields.clone();
     let follower = tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_ttl(&folding, &records)));
+    let mut turn = SweepTurn { log: log.clone(), member: format!("ttl-sweeper-{}", uuid::Uuid::new_v4().simple()), consumer: None };
     tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            () = tokio::time::sleep(options.interval) => {}
+    'sweeps: loop {
+        let due = Instant::now() + options.interval;
+        let mut owner = false;
+        while let Some(left) = due.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) {
+            tokio::select! {
+                () = &mut stop => break 'sweeps,
+                owns = turn.wait(left.min(MEMBERSHIP_POLL)) => owner = owns,
+            }
+        }
+        if !owner {
+            continue;
         }
         let indexes: Vec<String> = fields.lock().expect("ttl fields lock").iter().map(|(index, _)| index.to_owned()).collect();
         for index in indexes {
@@ -90,8 +98,69 @@ pub async fn run_ttl_sweep(
         metrics::counter!("miroir_ttl_sweeps_total").increment(1);
     }
     follower.abort();
+    turn.leave().await;
     Ok(())
 }
+
+/// The consumer group whose one partition (of `meta`) names the reconciler that sweeps.
+pub const SWEEP_GROUP: &str = "miroir-ttl-sweep";
+
+/// How often a reconciler waiting between sweeps polls its group, to stay a member.
+const MEMBERSHIP_POLL: Duration = Duration::from_secs(1);
+
+/// One sweeper at a time: every reconciler with the sweeper on joins [`SWEEP_GROUP`] on `meta`
+/// (one partition), and only the member owning that partition sweeps; another takes over when it
+/// leaves or its membership lapses. (Two sweeping at once would be harmless, the second
+/// deletion matching nothing, but would register twice the tasks.)
+struct SweepTurn {
+    log: Arc<dyn WriteLog>,
+    member: String,
+    consumer: Option<Box<dyn GroupConsumer>>,
+}
+
+impl SweepTurn {
+    /// Polls the group for up to `wait` (which keeps this member in it); whether this member
+    /// owns the sweep now. The records polled are not needed: they are committed at once.
+    async fn wait(&mut self, wait: Duration) -> bool {
+        if self.consumer.is_none() {
+            match self.log.join_group(Topic::Meta, SWEEP_GROUP, &self.member).await {
+                Ok(consumer) => self.consumer = Some(consumer),
+                Err(error) => {
+                    tracing::warn!(%error, "joining the TTL sweepers' group failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    return false;
+                }
+            }
+        }
+        let consumer = self.consumer.as_mut().expect("joined above");
+        match consumer.poll(MEMBERSHIP_POLL_RECORDS, wait).await {
+            Ok(records) => {
+                if let Some(last) = records.last() {
+                    if let Err(error) = consumer.commit(&[last.position]).await {
+                        tracing::debug!(%error, "committing the TTL sweepers' group position failed");
+                    }
+                }
+                !consumer.assignment().is_empty()
+            }
+            Err(error) => {
+                tracing::warn!(%error, "polling the TTL sweepers' group failed; joining again");
+                self.consumer = None;
+                false
+            }
+        }
+    }
+
+    async fn leave(self) {
+        if let Some(consumer) = self.consumer {
+            if let Err(error) = consumer.leave().await {
+                tracing::warn!(%error, "leaving the TTL sweepers' group failed");
+            }
+        }
+    }
+}
+
+/// Records of `meta` read per membership poll (read and dropped).
+const MEMBERSHIP_POLL_RECORDS: usize = 1000;
 
 fn fold_ttl(fields: &Mutex<TtlFields>, records: &[Record]) {
     let mut fields = fields.lock().expect("ttl fields lock");
