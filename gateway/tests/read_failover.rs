@@ -5,6 +5,8 @@
 
 use async_trait::async_trait;
 use miroir_clients::node::NodeError;
+use miroir_gateway::read::executor::EXPLAIN_FIELD;
+use miroir_gateway::read::explain::ExplainMode;
 use miroir_gateway::read::hedging::TailLatencyConfig;
 use miroir_gateway::read::{NodeCall, NodeTransport, ReadConfig, ReadError, ReadExecutor};
 use miroir_schemas::error::{Code, ResponseError};
@@ -450,9 +452,81 @@ async fn a_slow_replica_with_both_on_keeps_answers_whole_and_fast() {
     // and a node that recovers is used again once its score drifted back
     fake.set(1, Behaviour::Up);
     let mut used_again = false;
-    for _ in 0..200 {
+    for _ in 0..400 {
         timed_search(&executor).await;
         used_again |= fake.searches().iter().any(|(node, _)| *node == 1);
     }
     assert!(used_again);
+}
+
+/// `Miroir-Explain: plan` tells what a search would do without sending it: the shards (narrowed
+/// by a primary-key filter), each shard's replica and why, and each node's request exactly as
+/// the search then sends it.
+#[tokio::test]
+async fn an_explained_plan_is_what_the_search_then_sends() {
+    let (executor, fake) = executor(3, 2, ReadConfig::default());
+    let placement = Placement::new(topology(3, 2));
+    let request = query(json!({"q": "x", "filter": "id IN [12, 345]"}));
+    let answer = executor.explain_search("movies", &request, ExplainMode::Plan).await.unwrap();
+    assert!(fake.searches().is_empty(), "a plan sends no search");
+    let plan = &answer.body[EXPLAIN_FIELD];
+    let owners: Vec<u32> = ["12", "345"].iter().map(|id| placement.shard_of(id).0).collect::<BTreeSet<_>>().into_iter().collect();
+    assert_eq!(plan["shards"]["asked"], json!(owners));
+    assert_eq!(plan["shards"]["narrowedByPrimaryKey"], json!({"primaryKey": "id", "ids": ["12", "345"]}));
+    for replica in plan["replicas"].as_array().unwrap() {
+        assert!(replica["why"].as_str().unwrap().starts_with("first in preference order"), "{replica}");
+        assert_eq!(replica["node"], replica["preference"][0]["node"]);
+    }
+    executor.search("movies", &request).await.unwrap();
+    let mut sent: Vec<(String, Value)> = fake
+        .take_calls()
+        .into_iter()
+        .filter_map(|(node, call)| match call {
+            NodeCall::ProxySearch { body } => Some((format!("node-{node}"), body)),
+            _ => None,
+        })
+        .collect();
+    let mut planned: Vec<(String, Value)> = plan["nodeRequests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| (node["node"].as_str().unwrap().to_owned(), node["request"].clone()))
+        .collect();
+    sent.sort_by(|a, b| a.0.cmp(&b.0));
+    planned.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(sent, planned);
+}
+
+/// `Miroir-Explain: run` answers the search and shows its calls: a failed node and the
+/// failover that replaced it; the plan made afterwards names the benched node a replica stands in for.
+#[tokio::test]
+async fn a_run_shows_the_failover_and_the_next_plan_the_stand_in() {
+    let (executor, fake) = executor(3, 2, ReadConfig::default());
+    executor.search("movies", &Map::new()).await.unwrap(); // reads the index's settings
+    fake.set(0, Behaviour::Down);
+    let run = executor.explain_search("movies", &Map::new(), ExplainMode::Run).await.unwrap();
+    assert_eq!(hit_ids(&run.body), all_doc_ids(), "the answer itself is the search's");
+    let explained = &run.body[EXPLAIN_FIELD];
+    assert_eq!(explained["mode"], "run");
+    let calls = explained["rounds"][0]["calls"].as_array().unwrap().clone();
+    let failed: Vec<&Value> = calls.iter().filter(|call| call["outcome"] == "failed").collect();
+    assert!(!failed.is_empty() && failed.iter().all(|call| call["node"] == "node-0"), "{calls:?}");
+    let lost: BTreeSet<u64> =
+        failed.iter().flat_map(|call| call["shards"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap())).collect();
+    let replaced: BTreeSet<u64> = calls
+        .iter()
+        .filter(|call| call["kind"] == "hedge or failover" && call["outcome"] == "answered")
+        .flat_map(|call| call["shards"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()))
+        .collect();
+    assert_eq!(lost, replaced, "{calls:?}");
+    assert!(calls.iter().all(|call| call["tookMs"].as_f64().unwrap() >= 0.0));
+
+    let plan = executor.explain_search("movies", &Map::new(), ExplainMode::Plan).await.unwrap();
+    let replicas = plan.body[EXPLAIN_FIELD]["replicas"].as_array().unwrap().clone();
+    let stood_in: Vec<&Value> = replicas.iter().filter(|replica| replica["preference"][0]["node"] == "node-0").collect();
+    assert!(!stood_in.is_empty());
+    for replica in stood_in {
+        assert_eq!(replica["why"].as_str().unwrap().split(": ").last(), Some("`node-0` benched after failing"), "{replica}");
+        assert_ne!(replica["node"], "node-0");
+    }
 }

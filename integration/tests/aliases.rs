@@ -1,6 +1,7 @@
 //! Index aliases end to end on NATS, with real Meilisearch nodes and two gateways on one log
 //! (docs/aliases.md): an alias switched back and forth under concurrent search load through
-//! both gateways; every answer comes wholly from the old or wholly from the new index.
+//! both gateways; every answer comes wholly from the old or wholly from the new index. Then
+//! `Miroir-Explain` through the alias (docs/miroir-headers.md).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -103,5 +104,22 @@ async fn an_alias_switch_under_search_load_never_mixes_indexes() {
     }
     eprintln!("answers through the alias while it switched 10 times: {} from the old index, {} from the new", counts[0], counts[1]);
     assert!(counts[0] > 0 && counts[1] > 0, "searches saw both indexes: {counts:?}");
+
+    // Miroir-Explain through the alias: the plan names the index it resolved to and sends
+    // nothing; a run answers and shows its node calls.
+    let explain =
+        |mode: &str, body: Value| send(client.post(format!("{a}/indexes/products/search")).header("Miroir-Explain", mode).json(&body));
+    let (status, plan) = explain("plan", json!({"q": "item", "filter": "id = 3"})).await;
+    assert_eq!(status, 200, "{plan}");
+    let plan = &plan["_miroirExplain"];
+    assert_eq!((plan["mode"].as_str(), plan["index"].as_str()), (Some("plan"), Some("products_old")), "{plan}");
+    assert_eq!(plan["shards"]["asked"].as_array().map(Vec::len), Some(1), "the primary-key filter narrows to one shard: {plan}");
+    assert_eq!(plan["nodeRequests"].as_array().map(Vec::len), Some(1), "{plan}");
+    let (status, run) = explain("run", json!({"q": "item", "limit": 100})).await;
+    assert_eq!((status, answered_by(&run)), (200, Some("old")), "{run}");
+    let calls = run["_miroirExplain"]["rounds"][0]["calls"].as_array().cloned().unwrap_or_default();
+    assert!(!calls.is_empty() && calls.iter().all(|call| call["outcome"] == "answered"), "{run}");
+    let (status, error) = explain("everything", json!({})).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("invalid_explain")));
     second.check_alive().expect("the second gateway still runs");
 }

@@ -36,6 +36,7 @@ impl ReadExecutor {
         let shards = self.narrowed_shards(request, &meta);
         loop {
             let asked = Instant::now();
+            super::explain::note_round(plan.node_fetch());
             let turn = search_turn(&[(index_uid, request)]);
             let gathered =
                 self.gather_search(index_uid, &shards, turn, ClientRequest::SingleIndex, |parts| plan.node_request(parts)).await?;
@@ -168,17 +169,18 @@ impl ReadExecutor {
     /// The shards a search must ask: all of them, or those owning the primary-key values the
     /// filter pins (at least one, so the filter is still checked by a node).
     pub(crate) fn narrowed_shards(&self, request: &Map<String, Value>, meta: &IndexMeta) -> Vec<ShardId> {
-        let all = self.all_shards();
-        let (Some(filter), Some(primary_key)) = (request.get("filter"), meta.primary_key.as_deref()) else {
-            return all;
-        };
-        let Ok(Some(filter)) = parse_json(filter) else { return all };
-        let Some(ids) = primary_key_candidates(&filter, primary_key, self.config().max_pinned_ids) else { return all };
+        let Some(ids) = self.pinned_ids(request, meta) else { return self.all_shards() };
         let shards: BTreeSet<ShardId> = ids.iter().map(|id| self.placement().shard_of(id)).collect();
         if shards.is_empty() {
             return vec![ShardId(0)];
         }
         shards.into_iter().collect()
+    }
+
+    /// The primary-key values the search's filter pins, when it pins few enough to narrow it.
+    pub(crate) fn pinned_ids(&self, request: &Map<String, Value>, meta: &IndexMeta) -> Option<BTreeSet<String>> {
+        let filter = parse_json(request.get("filter")?).ok()??;
+        primary_key_candidates(&filter, meta.primary_key.as_deref()?, self.config().max_pinned_ids)
     }
 
     /// Sends every chosen node the proxy search `node_request(its node index parts)` and parses
@@ -196,9 +198,14 @@ impl ReadExecutor {
             .gather_from_group(index_label, shards, turn, |node, shards| {
                 let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
                 let request = node_request(&parts);
+                let watch = super::explain::CallWatch::start(&inner.placement.topology().nodes[node].id, &shards);
                 async move {
                     let NodeRequest { body, origins } = request;
-                    let answer = inner.transport.call(node, &NodeCall::ProxySearch { body }).await.map_err(|error| {
+                    let answer = inner.transport.call(node, &NodeCall::ProxySearch { body }).await;
+                    if let Some(watch) = watch {
+                        watch.end(answer.as_ref().err().map(ToString::to_string));
+                    }
+                    let answer = answer.map_err(|error| {
                         Failure::from_node_error(error, |object| client_error(object, mode, |k| origins.get(k).map(|origin| origin.query)))
                     })?;
                     let answer = NodeAnswer::parse(&answer).map_err(|error| Failure::Node(error.to_string()))?;
@@ -213,7 +220,7 @@ impl ReadExecutor {
 /// not from its page or display options, so every page of a search, and the same search again,
 /// read the same node indexes and order equal hits the same way (see `gather_from_group`).
 /// Different searches spread over the groups.
-fn search_turn(searched: &[(&str, &Map<String, Value>)]) -> usize {
+pub(crate) fn search_turn(searched: &[(&str, &Map<String, Value>)]) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     for (index_uid, request) in searched {

@@ -21,7 +21,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod explain;
 mod gather;
+
+pub use explain::EXPLAIN_FIELD;
 
 use gather::TailState;
 

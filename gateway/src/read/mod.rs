@@ -15,6 +15,7 @@ pub mod cluster_search;
 pub mod documents;
 pub mod error;
 pub mod executor;
+pub mod explain;
 pub mod facet_search;
 pub mod fanout;
 pub mod fields;

@@ -80,7 +80,10 @@ pub async fn search(
     // A tenant token's filter is ANDed in before planning, so every shard query carries it.
     auth.restrict_search(&uid, &mut request);
     state.ttl().hide_expired(&uid, &mut request).await?;
-    Ok(state.reads().search(&uid, &request).await?)
+    match crate::read::explain::requested(&headers)? {
+        None => Ok(state.reads().search(&uid, &request).await?),
+        Some(mode) => Ok(state.reads().explain_search(&uid, &request, mode).await?),
+    }
 }
 
 /// `GET /indexes/{uid}/search?<query>`: converted as Meilisearch converts the query string,

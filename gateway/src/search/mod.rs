@@ -4,6 +4,7 @@
 //! [`node_answer::NodeAnswer::parse`], and merges them into the client's answer.
 
 pub mod error;
+pub mod explain;
 pub mod facets;
 pub mod hit_values;
 pub mod kmerge;
