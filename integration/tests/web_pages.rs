@@ -24,6 +24,11 @@ use miroir_integration::wait::{wait_until, Deadline};
 use serde_json::{json, Value};
 
 const INDEX: &str = "movies";
+/// What the browser checks write into `docs/screenshots/` (shown in `docs/web-pages.md`).
+const SCREENSHOTS: [&str; 6] =
+    ["admin-topology.png", "admin-indexes.png", "admin-sandbox.png", "search.png", "search-phone.png", "search-refuses-master-key.png"];
+/// How long the browser checks may take (about 5 s alone on an idle machine).
+const BROWSER_BOUND: Duration = Duration::from_secs(180);
 /// The search key's uid: its value follows from the master key (Meilisearch's rule), so the
 /// second gateway can be given it before the key is created.
 const SEARCH_KEY_UID: &str = "5f0c2b3a-9d4e-4c7b-8a61-3e2f1d0c9b8a";
@@ -122,7 +127,7 @@ async fn the_console_and_the_search_page_in_headless_chromium() {
 
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
-    let output = Command::new(node)
+    let browser = tokio::process::Command::new(node)
         .arg(web_dir().join("browser-tests/pages.mjs"))
         .current_dir(web_dir())
         .env("MIROIR_URL", &base)
@@ -132,13 +137,15 @@ async fn the_console_and_the_search_page_in_headless_chromium() {
         .env("MIROIR_INDEX", INDEX)
         .env("MIROIR_CHROMIUM", &chromium)
         .env("MIROIR_SCREENSHOTS", &screenshots)
-        .output()
-        .unwrap();
+        .kill_on_drop(true)
+        .output();
+    // A bound, so a hung browser fails the test instead of holding it (each step has its own 15 s).
+    let output = tokio::time::timeout(BROWSER_BOUND, browser).await.expect("the browser checks did not finish in time").unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{stdout}");
     assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("every check passed"), "{stdout}");
-    for shot in ["admin-topology.png", "admin-sandbox.png", "search.png", "search-phone.png", "search-refuses-master-key.png"] {
+    for shot in SCREENSHOTS {
         let path = screenshots.join(shot);
         assert!(std::fs::metadata(&path).is_ok_and(|m| m.len() > 5_000), "{} was not written", path.display());
     }

@@ -45,6 +45,23 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const failures = [];
+
+/** Every form control of the page has an accessible name (a label or aria-label). */
+async function checkLabels(page, where) {
+  const unlabeled = await page.evaluate(() =>
+    [...document.querySelectorAll("input, select, textarea")]
+      .filter((control) => control.labels.length === 0 && !control.getAttribute("aria-label"))
+      .map((control) => control.id || control.name || control.outerHTML.slice(0, 60)),
+  );
+  assert.deepEqual(unlabeled, [], `controls without a label on ${where}`);
+}
+
+/** Nothing scrolls sideways at a phone's width (tables scroll inside their own box). */
+async function checkPhoneWidth(page, where) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `${where} scrolls sideways on a phone: ${width}px`);
+}
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   context.setDefaultTimeout(15_000);
@@ -79,6 +96,9 @@ try {
   assert.equal(await page.evaluate(() => localStorage.length), 0);
   assert.deepEqual(await context.cookies(), []);
   await page.screenshot({ path: path.join(SHOTS, "admin-topology.png"), fullPage: true });
+  await checkLabels(page, "the admin console");
+  await checkPhoneWidth(page, "the admin console");
+  await page.setViewportSize({ width: 1280, height: 860 });
 
   step("admin console: tasks and indexes");
   await page.getByRole("link", { name: "Tasks" }).click();
@@ -95,6 +115,21 @@ try {
   const stats = await apiJson(URL_PLAIN, MASTER_KEY, "GET", "/stats");
   const documents = page.locator(`#indexes-table tr[data-index="${INDEX}"] td.documents`);
   await documents.filter({ hasText: String(stats.indexes[INDEX].numberOfDocuments) }).waitFor();
+  await page.getByRole("button", { name: `Documents per shard of ${INDEX}` }).click();
+  await page.locator("#shards-table tbody tr").first().waitFor();
+  const verified = (await apiJson(URL_PLAIN, MASTER_KEY, "POST", `/_miroir/verify?index=${INDEX}`)).indexes[0];
+  assert.equal(await page.locator("#shards-table tbody tr").count(), verified.shards.length);
+  let counted = 0;
+  for (const shard of verified.shards) {
+    const row = page.locator(`#shards-table tr[data-shard="${shard.shard}"]`);
+    assert.equal(await row.locator("td.replicas").textContent(), shard.replicas.map((r) => `${r.node}: ${r.documents}`).join(", "));
+    assert.equal(shard.status, "consistent", `shard ${shard.shard}`);
+    counted += shard.replicas[0].documents;
+  }
+  assert.equal(counted, stats.indexes[INDEX].numberOfDocuments, "one replica of every shard holds every document once");
+  await page.getByRole("button", { name: `Settings of ${INDEX}` }).click();
+  await page.locator("#settings-detail").filter({ hasText: '"filterableAttributes"' }).waitFor();
+  await page.screenshot({ path: path.join(SHOTS, "admin-indexes.png"), fullPage: true });
 
   // ---- admin console: query sandbox ----
   step("admin console: a sandbox query shows the merged answer");
@@ -180,10 +215,9 @@ try {
   await page.screenshot({ path: path.join(SHOTS, "search.png"), fullPage: true });
 
   step("search page on a phone-sized screen");
-  await page.setViewportSize({ width: 390, height: 844 });
+  await checkLabels(page, "the search page");
+  await checkPhoneWidth(page, "the search page");
   await page.evaluate(() => window.scrollTo(0, 0));
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(scrollWidth <= 390, `no sideways scrolling on a phone: ${scrollWidth}px`);
   await page.screenshot({ path: path.join(SHOTS, "search-phone.png") });
 } finally {
   await browser.close();

@@ -165,7 +165,8 @@ async function loadIndexes() {
           el("td", {}, index.primaryKey ?? "—"),
           el("td", { class: "documents" }, indexStats.numberOfDocuments ?? "?"),
           el("td", {}, indexStats.isIndexing ? "yes" : "no"),
-          el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSettings(index.uid) }, "show")),
+          el("td", {}, el("button", { type: "button", class: "link", onclick: () => showShards(index.uid), "aria-label": `Documents per shard of ${index.uid}` }, "count")),
+          el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSettings(index.uid), "aria-label": `Settings of ${index.uid}` }, "show")),
         );
       }),
     );
@@ -174,6 +175,39 @@ async function loadIndexes() {
     fill(select, indexes.results.map((index) => el("option", { value: index.uid, selected: index.uid === chosen }, index.uid)));
   } catch (error) {
     $("indexes-error").textContent = `Indexes could not be read: ${messageOf(error)}`;
+  }
+}
+
+const SHARD_STATUS = { consistent: "yes", repaired: "yes (repaired)", divergent: "no", skipped: "not compared" };
+
+/** Each shard's documents on each of its replicas, from a verify pass that repairs nothing. */
+async function showShards(uid) {
+  $("shards-title").textContent = `Documents per shard of ${uid}: counting…`;
+  $("shards-title").focus();
+  try {
+    const response = await api(`/_miroir/verify?index=${encodeURIComponent(uid)}`, key, { method: "POST" });
+    if (!response.ok) throw new Error(response.status === 401 || response.status === 403 ? "it needs the master key" : `POST /_miroir/verify answered ${response.status}`);
+    const report = await response.json();
+    const index = (report.indexes || []).find((entry) => entry.index === uid);
+    if (!index) throw new Error("the verify pass did not report this index");
+    if (index.error) throw new Error(index.error);
+    $("shards-error").textContent = "";
+    fill(
+      $("shards-table").tBodies[0],
+      index.shards.map((shard) =>
+        el(
+          "tr",
+          { "data-shard": shard.shard },
+          el("th", { scope: "row" }, `shard-${shard.shard}`),
+          el("td", { class: shard.status === "divergent" ? "bad" : "" }, SHARD_STATUS[shard.status] || shard.status, shard.reason ? ` (${shard.reason})` : ""),
+          el("td", { class: "replicas" }, shard.replicas.map((replica) => `${replica.node}: ${replica.documents}`).join(", ")),
+        ),
+      ),
+    );
+    $("shards-title").textContent = `Documents per shard of ${uid}`;
+  } catch (error) {
+    $("shards-title").textContent = `Documents per shard of ${uid}`;
+    $("shards-error").textContent = `The shards could not be counted: ${messageOf(error)}`;
   }
 }
 

@@ -93,6 +93,11 @@ function start(key) {
   let timer = null;
 
   $("search-ui").hidden = false;
+  // On a phone the filters fold away above the results; wider, they sit beside them, open.
+  const narrow = matchMedia("(max-width: 40rem)");
+  const fold = () => ($("filters").open = !narrow.matches);
+  fold();
+  narrow.addEventListener("change", fold);
   const box = $("q");
   box.value = state.q;
   box.focus();
@@ -159,6 +164,8 @@ function start(key) {
         ),
       );
     fill($("facets"), fieldsets.length ? fieldsets : el("p", { class: "muted small" }, "No filterable attributes."));
+    const chosen = Object.values(state.filters).flat().length;
+    $("filter-count").textContent = chosen ? `(${chosen} chosen)` : "";
   }
 
   function renderPages(page, totalPages) {
