@@ -280,3 +280,41 @@ async fn register(placement: &Placement, log: &dyn WriteLog, index: &str, now: i
     metrics::counter!("miroir_ttl_sweep_tasks_total").increment(1);
     Ok(task_uid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use miroir_clients::log::{LogConfig, MemoryLog};
+
+    /// Which of `turns` own the sweep after each has polled a few times.
+    async fn owners(turns: &mut [SweepTurn]) -> Vec<String> {
+        let wait = Duration::from_millis(20);
+        for _ in 0..3 {
+            for turn in turns.iter_mut() {
+                turn.wait(wait).await;
+            }
+        }
+        let mut owners = Vec::new();
+        for turn in turns.iter_mut() {
+            if turn.wait(wait).await {
+                owners.push(turn.member.clone());
+            }
+        }
+        owners
+    }
+
+    /// Of several reconcilers with the sweeper on, exactly one sweeps; when it leaves, another does.
+    #[tokio::test]
+    async fn one_reconciler_at_a_time_sweeps_and_another_takes_over() {
+        let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(LogConfig::for_tests("ttl-turn")).unwrap());
+        let mut turns: Vec<SweepTurn> =
+            ["a", "b", "c"].iter().map(|member| SweepTurn { log: log.clone(), member: (*member).to_owned(), consumer: None }).collect();
+        let first = owners(&mut turns).await;
+        assert_eq!(first.len(), 1, "exactly one sweeper: {first:?}");
+        let owner = turns.iter().position(|turn| turn.member == first[0]).unwrap();
+        turns.remove(owner).leave().await;
+        let next = owners(&mut turns).await;
+        assert_eq!(next.len(), 1, "another one took over: {next:?}");
+        assert_ne!(next, first);
+    }
+}
