@@ -133,7 +133,7 @@ pub fn routes() -> Vec<Route> {
     ];
     routes.extend(FIELDS.iter().flat_map(setting_routes));
     routes.extend([
-        not_served(M::POST, "/indexes/{index_uid}/compact", &[IndexesCompact]),
+        serve(M::POST, "/indexes/{index_uid}/compact", &[IndexesCompact], indexes::compact),
         serve(M::GET, "/indexes/{index_uid}/stats", &[StatsGet], reads::index_stats),
         serve(M::POST, "/indexes/{index_uid}/fields", &[FieldsPost], fields::post_fields),
         serve(M::GET, "/tasks", &[TasksGet], tasks::list),

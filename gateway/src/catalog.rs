@@ -366,12 +366,14 @@ impl Catalog {
 }
 
 /// A task may be canceled only if undoing it cannot contradict what the catalog already told
-/// later tasks: document and settings writes to an index that existed before them and whose
-/// primary key they did not decide. Index creation, renaming, deletion and swaps change which
+/// later tasks: document and settings writes (and compactions) to an index that existed before
+/// them and whose primary key they did not decide. Index creation, renaming, deletion and swaps change which
 /// indexes exist, which later tasks were judged against, so they are never canceled.
 fn cancelable_effect(task_type: TaskType, before: Option<&IndexInfo>, after: Option<&IndexInfo>) -> bool {
-    let writes_documents_or_settings =
-        matches!(task_type, TaskType::DocumentAdditionOrUpdate | TaskType::DocumentDeletion | TaskType::SettingsUpdate);
+    let writes_documents_or_settings = matches!(
+        task_type,
+        TaskType::DocumentAdditionOrUpdate | TaskType::DocumentDeletion | TaskType::SettingsUpdate | TaskType::IndexCompaction
+    );
     let same_index = matches!((before, after), (Some(b), Some(a)) if b.primary_key == a.primary_key);
     writes_documents_or_settings && same_index
 }
@@ -425,6 +427,11 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
             indexes.remove(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?;
         }
         TaskType::IndexSwap => swap(indexes, record)?,
+        // A compaction needs its index and changes nothing a catalog holds (a node keeps the
+        // index's `updatedAt`).
+        TaskType::IndexCompaction => {
+            indexes.get(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?;
+        }
         TaskType::TaskCancelation | TaskType::TaskDeletion => {}
     }
     Ok(())

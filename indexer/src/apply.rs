@@ -225,16 +225,30 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
         return batch.iter().map(|_| failed(error.clone(), started_at, finished_at)).collect();
     }
     let node_deleted = task.details.as_ref().and_then(|d| d.get("deletedDocuments")).and_then(serde_json::Value::as_u64);
+    let node_size = |field: &str| {
+        let text = task.details.as_ref().and_then(|d| d.get(field)).and_then(serde_json::Value::as_str);
+        text.and_then(miroir_schemas::details::byte_size::from_text)
+    };
     batch
         .iter()
         .enumerate()
         .map(|(i, op)| {
             let counts = match &op.envelope.op {
                 Op::Documents { documents, .. } => {
-                    DetailCounts { indexed_documents: Some(documents.len() as u64), deleted_documents: None }
+                    DetailCounts { indexed_documents: Some(documents.len() as u64), deleted_documents: None, ..DetailCounts::NONE }
                 }
                 Op::DeleteDocuments { .. } | Op::DeleteByFilter { .. } | Op::ClearDocuments | Op::DeleteIndex => {
-                    DetailCounts { indexed_documents: None, deleted_documents: Some(if i == 0 { node_deleted.unwrap_or(0) } else { 0 }) }
+                    DetailCounts { deleted_documents: Some(if i == 0 { node_deleted.unwrap_or(0) } else { 0 }), ..DetailCounts::NONE }
+                }
+                // The node index was compacted once for every shard of the request: its sizes
+                // are booked on the first, 0 on the others, so summing shards counts it once.
+                Op::CompactIndex => {
+                    let booked = |size: Option<u64>| Some(if i == 0 { size.unwrap_or(0) } else { 0 });
+                    DetailCounts {
+                        pre_compaction_bytes: booked(node_size("preCompactionSize")),
+                        post_compaction_bytes: booked(node_size("postCompactionSize")),
+                        ..DetailCounts::NONE
+                    }
                 }
                 _ => DetailCounts::default(),
             };
@@ -274,6 +288,32 @@ mod tests {
     #[tokio::test]
     async fn a_bad_document_fails_only_its_shard_on_an_autobatching_node() {
         a_bad_document_fails_only_its_shard_on(FakeNode::autobatching("n1")).await;
+    }
+
+    /// A node index holding two shards is compacted once for both: its sizes are booked on the
+    /// first shard and 0 on the second, so a sum over shards counts the node index once.
+    #[tokio::test]
+    async fn a_compaction_books_the_node_index_sizes_once() {
+        let node = FakeNode::new("n1");
+        let ops = [documents(0, 1, vec![json!({"id": 1})]), documents(1, 3, vec![json!({"id": 2})])];
+        apply_to_replica(&node, "movies__rank-0", ReplicaRank(0), &ops, BatchLimits::default()).await;
+        let compact = |position, shard| PositionedOp {
+            partition: 0,
+            position,
+            bytes: 10,
+            envelope: OpEnvelope::new(8, Some("movies".into()), ShardId(shard), Op::CompactIndex),
+        };
+        let ops = [compact(2, 1), compact(3, 3)];
+        assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2], "one request for the node index");
+        let (outcomes, stopped) = apply_to_replica(&node, "movies__rank-0", ReplicaRank(0), &ops, BatchLimits::default()).await;
+        assert!(stopped.is_none());
+        let counts: Vec<(Option<u64>, Option<u64>)> = outcomes
+            .iter()
+            .map(|o| o.as_ref().expect("an outcome for every op"))
+            .map(|o| (o.counts.pre_compaction_bytes, o.counts.post_compaction_bytes))
+            .collect();
+        // The fake node holds 2 documents: 4 KiB each and one more before, half of it after.
+        assert_eq!(counts, vec![(Some(12_288), Some(6_144)), (Some(0), Some(0))]);
     }
 
     async fn a_bad_document_fails_only_its_shard_on(node: FakeNode) {

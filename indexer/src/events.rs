@@ -111,7 +111,7 @@ mod tests {
         OpOutcome {
             status: if error.is_some() { ReplicaStatus::Failed } else { ReplicaStatus::Succeeded },
             error: error.map(|m| ResponseError::new(miroir_schemas::error::Code::Internal, m)),
-            counts: DetailCounts { indexed_documents: None, deleted_documents: Some(deleted) },
+            counts: DetailCounts { indexed_documents: None, deleted_documents: Some(deleted), ..DetailCounts::NONE },
             started_at: OffsetDateTime::from_unix_timestamp(at).unwrap(),
             finished_at: OffsetDateTime::from_unix_timestamp(at + 1).unwrap(),
         }

@@ -181,6 +181,15 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
             }
             (None, json!({}))
         }
+        NodeRequest::Compact => match state.indexes.get(index) {
+            None => (missing(), json!({})),
+            // Sizes as a node writes them: 4 KiB a document before, half of it after.
+            Some((_, docs)) => {
+                let before = 4096 * (docs.len() as u64 + 1);
+                let sizes = [before, before / 2].map(miroir_schemas::details::byte_size::to_text);
+                (None, json!({"preCompactionSize": sizes[0], "postCompactionSize": sizes[1]}))
+            }
+        },
         NodeRequest::Swap(_) => (err(Code::Internal, "not modelled by the fake node".into()), json!({})),
     }
 }
@@ -194,6 +203,7 @@ fn task_type(request: &NodeRequest) -> &'static str {
         NodeRequest::CreateIndex { .. } => "indexCreation",
         NodeRequest::UpdateIndex { .. } => "indexUpdate",
         NodeRequest::DeleteIndex => "indexDeletion",
+        NodeRequest::Compact => "indexCompaction",
         NodeRequest::Swap(_) => "indexSwap",
     }
 }

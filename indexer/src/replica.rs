@@ -167,6 +167,7 @@ impl ReplicaNode for HttpReplica {
                 c.update_index(node_index, &changes).await?
             }
             NodeRequest::DeleteIndex => c.delete_index(node_index).await?,
+            NodeRequest::Compact => c.compact_index(node_index).await?,
             NodeRequest::Swap(pairs) => c.swap_indexes(pairs).await?,
         };
         match self.uids.enqueued(before, info.task_uid) {

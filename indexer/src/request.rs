@@ -108,6 +108,8 @@ pub enum NodeRequest {
         new_node_index: Option<String>,
     },
     DeleteIndex,
+    /// `POST /indexes/{uid}/compact`.
+    Compact,
     /// `(a, b, rename)` node index pairs.
     Swap(Vec<(String, String, bool)>),
 }
@@ -179,6 +181,7 @@ pub fn build_request(batch: &[PositionedOp], rank: ReplicaRank) -> NodeRequest {
             new_node_index: new_index_uid.as_ref().map(|uid| node_index_uid(uid, rank)),
         },
         Op::DeleteIndex => NodeRequest::DeleteIndex,
+        Op::CompactIndex => NodeRequest::Compact,
         Op::SwapIndexes { swaps } => NodeRequest::Swap(
             swaps.iter().map(|s| (node_index_uid(&s.indexes[0], rank), node_index_uid(&s.indexes[1], rank), s.rename)).collect(),
         ),

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod byte_size;
+
 /// One pair of an `indexSwap` task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +60,14 @@ pub enum TaskDetails {
         deleted_tasks: Option<u64>,
         original_filter: String,
     },
+    /// `POST /indexes/{uid}/compact`: the index's size before and after, in bytes, summed over
+    /// the node indexes of one replica rank (one copy of the index, as one node holding it
+    /// whole would report; see `DetailCounts::pre_compaction_bytes`). Unknown (and not shown)
+    /// until the task succeeds, as on a node.
+    IndexCompaction {
+        pre_compaction_size: Option<u64>,
+        post_compaction_size: Option<u64>,
+    },
 }
 
 /// Per-replica counts an indexer reads from a finished node task.
@@ -68,6 +78,19 @@ pub struct DetailCounts {
     pub indexed_documents: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_documents: Option<u64>,
+    /// A compaction's node index size before and after, in bytes, booked on the first shard
+    /// of the node request (a node index holding several shards is compacted once), so the
+    /// gateway's per-shard sum over one rank counts every node index of that rank once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_compaction_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_compaction_bytes: Option<u64>,
+}
+
+impl DetailCounts {
+    /// Nothing counted.
+    pub const NONE: DetailCounts =
+        DetailCounts { indexed_documents: None, deleted_documents: None, pre_compaction_bytes: None, post_compaction_bytes: None };
 }
 
 /// Adds another shard's counts; a count known on either side stays known.
@@ -81,6 +104,8 @@ impl std::ops::Add for DetailCounts {
         DetailCounts {
             indexed_documents: sum(self.indexed_documents, other.indexed_documents),
             deleted_documents: sum(self.deleted_documents, other.deleted_documents),
+            pre_compaction_bytes: sum(self.pre_compaction_bytes, other.pre_compaction_bytes),
+            post_compaction_bytes: sum(self.post_compaction_bytes, other.post_compaction_bytes),
         }
     }
 }
@@ -99,6 +124,11 @@ impl TaskDetails {
             | TaskDetails::ClearAll { deleted_documents } => *deleted_documents = or_zero(counts.deleted_documents),
             TaskDetails::TaskCancelation { canceled_tasks, .. } => *canceled_tasks = Some(canceled_tasks.unwrap_or(0)),
             TaskDetails::TaskDeletion { deleted_tasks, .. } => *deleted_tasks = Some(deleted_tasks.unwrap_or(0)),
+            // A failed compaction shows no sizes, as on a node.
+            TaskDetails::IndexCompaction { pre_compaction_size, post_compaction_size } => {
+                *pre_compaction_size = counts.pre_compaction_bytes;
+                *post_compaction_size = counts.post_compaction_bytes;
+            }
             TaskDetails::SettingsUpdate { .. } | TaskDetails::IndexInfo { .. } | TaskDetails::IndexSwap { .. } => {}
         }
         done
@@ -153,6 +183,14 @@ impl TaskDetails {
                 put("deletedTasks", (*deleted_tasks).into());
                 put("originalFilter", original_filter.clone().into());
             }
+            TaskDetails::IndexCompaction { pre_compaction_size, post_compaction_size } => {
+                if let Some(bytes) = pre_compaction_size {
+                    put("preCompactionSize", byte_size::to_text(*bytes).into());
+                }
+                if let Some(bytes) = post_compaction_size {
+                    put("postCompactionSize", byte_size::to_text(*bytes).into());
+                }
+            }
         }
         view
     }
@@ -167,11 +205,14 @@ mod tests {
     fn enqueued_and_finished_views_match_meilisearch() {
         let added = TaskDetails::DocumentAdditionOrUpdate { received_documents: 150, indexed_documents: None };
         assert_eq!(Value::Object(added.to_view()), json!({"receivedDocuments": 150, "indexedDocuments": null}));
-        let done = added.finished(DetailCounts { indexed_documents: Some(150), deleted_documents: None });
+        let done = added.finished(DetailCounts { indexed_documents: Some(150), deleted_documents: None, ..DetailCounts::NONE });
         assert_eq!(Value::Object(done.to_view()), json!({"receivedDocuments": 150, "indexedDocuments": 150}));
 
-        let deleted = TaskDetails::DocumentDeletion { provided_ids: 1, deleted_documents: None }
-            .finished(DetailCounts { indexed_documents: None, deleted_documents: Some(1) });
+        let deleted = TaskDetails::DocumentDeletion { provided_ids: 1, deleted_documents: None }.finished(DetailCounts {
+            indexed_documents: None,
+            deleted_documents: Some(1),
+            ..DetailCounts::NONE
+        });
         let keys: Vec<String> = deleted.to_view().keys().cloned().collect();
         assert_eq!(keys, ["providedIds", "deletedDocuments", "originalFilter"]);
         assert_eq!(Value::Object(deleted.to_view()), json!({"providedIds": 1, "deletedDocuments": 1, "originalFilter": null}));
@@ -189,11 +230,28 @@ mod tests {
     }
 
     #[test]
+    fn a_compaction_shows_its_sizes_once_succeeded_as_a_node_writes_them() {
+        let enqueued = TaskDetails::IndexCompaction { pre_compaction_size: None, post_compaction_size: None };
+        assert_eq!(Value::Object(enqueued.to_view()), json!({}));
+        // A failed compaction (a node reports no sizes) shows `{}` too, as on a node.
+        assert_eq!(Value::Object(enqueued.finished(DetailCounts::NONE).to_view()), json!({}));
+        let node_index =
+            |pre, post| DetailCounts { pre_compaction_bytes: Some(pre), post_compaction_bytes: Some(post), ..DetailCounts::NONE };
+        let summed = node_index(69_632, 45_056) + node_index(45_056, 45_056);
+        let keys: Vec<String> = enqueued.finished(summed).to_view().keys().cloned().collect();
+        assert_eq!(keys, ["preCompactionSize", "postCompactionSize"]);
+        assert_eq!(
+            Value::Object(enqueued.finished(summed).to_view()),
+            json!({"preCompactionSize": "112 KiB", "postCompactionSize": "88 KiB"})
+        );
+    }
+
+    #[test]
     fn counts_add_up_and_stay_unknown_only_when_unknown_everywhere() {
-        let a = DetailCounts { indexed_documents: Some(2), deleted_documents: None };
-        let b = DetailCounts { indexed_documents: Some(3), deleted_documents: None };
-        assert_eq!(a + b, DetailCounts { indexed_documents: Some(5), deleted_documents: None });
-        let c = DetailCounts { indexed_documents: None, deleted_documents: Some(1) };
-        assert_eq!(a + c, DetailCounts { indexed_documents: Some(2), deleted_documents: Some(1) });
+        let a = DetailCounts { indexed_documents: Some(2), deleted_documents: None, ..DetailCounts::NONE };
+        let b = DetailCounts { indexed_documents: Some(3), deleted_documents: None, ..DetailCounts::NONE };
+        assert_eq!(a + b, DetailCounts { indexed_documents: Some(5), deleted_documents: None, ..DetailCounts::NONE });
+        let c = DetailCounts { indexed_documents: None, deleted_documents: Some(1), ..DetailCounts::NONE };
+        assert_eq!(a + c, DetailCounts { indexed_documents: Some(2), deleted_documents: Some(1), ..DetailCounts::NONE });
     }
 }

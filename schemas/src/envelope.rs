@@ -168,6 +168,9 @@ pub enum Op {
     SwapIndexes {
         swaps: Vec<IndexSwap>,
     },
+    /// `POST /indexes/{uid}/compact`: compact the node index holding this shard (once per node
+    /// index, however many of its shards ask). Changes no document and no setting.
+    CompactIndex,
 }
 
 /// The `ops` key of an index: every operation of an index on one partition, in log order. A

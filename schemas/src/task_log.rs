@@ -22,6 +22,7 @@ pub enum TaskType {
     IndexSwap,
     TaskCancelation,
     TaskDeletion,
+    IndexCompaction,
 }
 
 /// One shard a task touches and the replicas expected to apply it.

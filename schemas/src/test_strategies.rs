@@ -63,6 +63,7 @@ pub fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(primary_key, new_index_uid)| Op::UpdateIndex { primary_key, new_index_uid }),
         Just(Op::DeleteIndex),
         prop::collection::vec(swap(), 1..3).prop_map(|swaps| Op::SwapIndexes { swaps }),
+        Just(Op::CompactIndex),
     ]
 }
 
@@ -104,6 +105,10 @@ pub fn details() -> impl Strategy<Value = TaskDetails> {
         (any::<u64>(), count(), ".{0,20}").prop_map(|(matched_tasks, deleted_tasks, original_filter)| {
             TaskDetails::TaskDeletion { matched_tasks, deleted_tasks, original_filter }
         }),
+        (count(), count()).prop_map(|(pre_compaction_size, post_compaction_size)| TaskDetails::IndexCompaction {
+            pre_compaction_size,
+            post_compaction_size
+        }),
     ]
 }
 
@@ -118,6 +123,7 @@ pub fn task_type() -> impl Strategy<Value = TaskType> {
         TaskType::IndexSwap,
         TaskType::TaskCancelation,
         TaskType::TaskDeletion,
+        TaskType::IndexCompaction,
     ])
 }
 
@@ -144,8 +150,10 @@ pub fn task_record() -> impl Strategy<Value = TaskRecord> {
 }
 
 pub fn counts() -> impl Strategy<Value = DetailCounts> {
-    (prop::option::of(0u64..1_000_000), prop::option::of(0u64..1_000_000))
-        .prop_map(|(indexed_documents, deleted_documents)| DetailCounts { indexed_documents, deleted_documents })
+    let count = || prop::option::of(0u64..1_000_000);
+    (count(), count(), count(), count()).prop_map(|(indexed_documents, deleted_documents, pre_compaction_bytes, post_compaction_bytes)| {
+        DetailCounts { indexed_documents, deleted_documents, pre_compaction_bytes, post_compaction_bytes }
+    })
 }
 
 pub fn task_event() -> impl Strategy<Value = TaskEvent> {

@@ -25,6 +25,12 @@ impl NodeClient {
         self.send_json(Request::new(Method::DELETE, index_path(index_uid))).await
     }
 
+    /// `POST /indexes/{uid}/compact`: an `indexCompaction` task whose details give the index's
+    /// size before and after (`preCompactionSize`, `postCompactionSize`).
+    pub async fn compact_index(&self, index_uid: &str) -> Result<TaskInfo, NodeError> {
+        self.send_json(Request::new(Method::POST, format!("{}/compact", index_path(index_uid)))).await
+    }
+
     /// `POST /swap-indexes` with one entry per `(a, b, rename)`; `rename` renames `a` to `b`
     /// instead of swapping.
     pub async fn swap_indexes(&self, swaps: &[(String, String, bool)]) -> Result<TaskInfo, NodeError> {

@@ -142,6 +142,17 @@ pub async fn update(
     submit(&state, entry, on_every_shard(&state, Op::UpdateIndex { primary_key, new_index_uid: new_uid })).await
 }
 
+/// `POST /indexes/{uid}/compact`: every node index of the index is compacted, through the log
+/// like any index task. As on a node, the query string and the body are not read (not even
+/// `customMetadata`), and a missing index fails the task (`index_not_found`).
+pub async fn compact(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Accepted, GatewayError> {
+    path_index_uid(&uid, state.topology().replication_factor)?;
+    current_catalog(&state, |_| ()).await?;
+    let details = TaskDetails::IndexCompaction { pre_compaction_size: None, post_compaction_size: None };
+    let entry = new_entry(TaskType::IndexCompaction, Some(&uid), details, &QueryParams(Vec::new()));
+    submit(&state, entry, on_every_shard(&state, Op::CompactIndex)).await
+}
+
 /// `DELETE /indexes/{uid}`.
 pub async fn delete(
     State(state): State<AppState>,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::support::{memory_log, Setup, TestGateway, MASTER_KEY};
 
-const DONE: DetailCounts = DetailCounts { indexed_documents: None, deleted_documents: None };
+const DONE: DetailCounts = DetailCounts::NONE;
 
 fn after_task(path: &str, task: &str) -> Request<Body> {
     Request::get(path)

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::support::{memory_log, Setup, TestGateway, MASTER_KEY};
 
-const DONE: DetailCounts = DetailCounts { indexed_documents: None, deleted_documents: None };
+const DONE: DetailCounts = DetailCounts::NONE;
 
 fn request(method: &str, path: &str, session: Option<&str>, body: Option<Value>) -> Request<Body> {
     let mut request = Request::builder().method(method).uri(path).header("Authorization", format!("Bearer {MASTER_KEY}"));

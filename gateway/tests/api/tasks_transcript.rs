@@ -89,6 +89,7 @@ async fn seed(log: &MemoryLog) {
             counts: DetailCounts {
                 indexed_documents: count(&task["details"], "indexedDocuments"),
                 deleted_documents: count(&task["details"], "deletedDocuments"),
+                ..DetailCounts::NONE
             },
             started_at: date(&task["startedAt"]),
             finished_at: date(&task["finishedAt"]),

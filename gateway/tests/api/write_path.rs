@@ -15,7 +15,7 @@ use miroir_schemas::task_log::ReplicaStatus;
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Value};
 
-const DONE: DetailCounts = DetailCounts { indexed_documents: None, deleted_documents: None };
+const DONE: DetailCounts = DetailCounts::NONE;
 
 fn documents_request(path: &str, content_type: &str, body: &str) -> Request<Body> {
     Request::post(path)
@@ -129,7 +129,13 @@ async fn documents_are_split_by_shard_with_one_primary_key() {
     assert_eq!(seen.len(), 40);
     assert_eq!(created.len(), 3);
 
-    gateway.finish_task(0, ReplicaStatus::Succeeded, DetailCounts { indexed_documents: Some(0), deleted_documents: None }).await;
+    gateway
+        .finish_task(
+            0,
+            ReplicaStatus::Succeeded,
+            DetailCounts { indexed_documents: Some(0), deleted_documents: None, ..DetailCounts::NONE },
+        )
+        .await;
     gateway.wait_status(0, "succeeded").await;
     assert_eq!(gateway.call("GET", "/indexes/inferred", None).await.1["primaryKey"], "package_id");
 
@@ -302,7 +308,13 @@ async fn operations_lost_to_an_outage_after_the_task_record_are_appended_once_th
         })
         .sum();
     assert_eq!(documents, 3);
-    gateway.finish_task(1, ReplicaStatus::Succeeded, DetailCounts { indexed_documents: Some(3), deleted_documents: None }).await;
+    gateway
+        .finish_task(
+            1,
+            ReplicaStatus::Succeeded,
+            DetailCounts { indexed_documents: Some(3), deleted_documents: None, ..DetailCounts::NONE },
+        )
+        .await;
     gateway.wait_status(1, "succeeded").await;
 }
 
@@ -317,4 +329,52 @@ async fn a_write_refused_for_its_size_leaves_no_task_behind() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["code"], "payload_too_large");
     assert_eq!(gateway.records(Topic::Tasks).await.len(), tasks_before);
+}
+
+/// `POST /indexes/{uid}/compact`: one `compactIndex` operation per shard, the query string and
+/// body not read (as a node, not even `customMetadata`), the sizes the replicas report summed
+/// over shards (each node index books its sizes on one shard), a missing index failed with
+/// nothing sent, a uid no index can have refused at once.
+#[tokio::test]
+async fn a_compaction_is_an_index_task_on_every_shard_with_the_sizes_summed() {
+    let gateway = TestGateway::new().await;
+    assert_eq!(gateway.call("POST", "/indexes", Some(json!({"uid": "movies"}))).await.0, StatusCode::ACCEPTED);
+    gateway.finish_task(0, ReplicaStatus::Succeeded, DONE).await;
+    gateway.wait_status(0, "succeeded").await;
+
+    let (status, body) = gateway.call("POST", "/indexes/movies/compact?customMetadata=x&foo=1", Some(json!("not read"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (body["taskUid"].clone(), body["indexUid"].clone(), body["type"].clone()),
+        (json!(1), json!("movies"), json!("indexCompaction"))
+    );
+    let compactions: Vec<ShardId> = gateway
+        .ops()
+        .await
+        .into_iter()
+        .filter(|(_, e)| e.task_uid == 1)
+        .map(|(_, e)| {
+            assert_eq!(e.op, Op::CompactIndex);
+            e.shard
+        })
+        .collect();
+    assert_eq!(compactions.len(), 3, "one operation per shard");
+    let (_, enqueued) = gateway.call("GET", "/tasks/1", None).await;
+    assert_eq!((enqueued["details"].clone(), enqueued.get("customMetadata")), (json!({}), None));
+
+    let node_index = DetailCounts { pre_compaction_bytes: Some(45_056), post_compaction_bytes: Some(40_960), ..DONE };
+    gateway.finish_task(1, ReplicaStatus::Succeeded, node_index).await;
+    let task = gateway.wait_status(1, "succeeded").await;
+    // Three shards, each booked 44 KiB before and 40 KiB after by its first replica.
+    assert_eq!(task["details"], json!({"preCompactionSize": "132 KiB", "postCompactionSize": "120 KiB"}));
+
+    let (status, missing) = gateway.call("POST", "/indexes/nope/compact", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let uid = missing["taskUid"].as_u64().unwrap();
+    let failed = gateway.wait_status(uid, "failed").await;
+    assert_eq!((failed["details"].clone(), failed["error"]["code"].clone()), (json!({}), json!("index_not_found")));
+    assert!(gateway.ops().await.iter().all(|(_, e)| e.task_uid != uid), "nothing reaches the nodes");
+
+    let (status, refused) = gateway.call("POST", "/indexes/bad%20uid/compact", None).await;
+    assert_eq!((status, refused["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_index_uid")));
 }

@@ -221,6 +221,8 @@ function* steps() {
   yield ["fields filtered", (s) => movies(s).getFields({ offset: 1, limit: 3, filter: { filterable: true } })];
   yield ["index stats", (s) => movies(s).getStats()];
   yield ["all stats", (s) => s.client.getStats()];
+  yield ["compact", write((s) => movies(s).compact())];
+  yield ["compact missing index", write((s) => s.client.index("nope").compact())];
 
   // Deletions.
   yield ["delete document", write((s) => movies(s).deleteDocument(9))];

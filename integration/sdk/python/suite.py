@@ -267,6 +267,8 @@ def steps():
     yield "fields filtered", lambda s: movies(s).get_fields(offset=1, limit=3, filter={"filterable": True})
     yield "index stats", lambda s: movies(s).get_stats()
     yield "all stats", lambda s: s.client.get_all_stats()
+    yield "compact", write(lambda s: movies(s).compact())
+    yield "compact missing index", write(lambda s: s.client.index("nope").compact())
 
     # Deletions.
     yield "delete document", write(lambda s: movies(s).delete_document(9))

@@ -79,6 +79,8 @@ pub fn events_of(envelope: &OpEnvelope, partition: u32, offset: u64, task: &Appl
             })
             .collect(),
         Op::SwapIndexes { .. } => Vec::new(),
+        // A compaction rewrites the node index's files: no document and no setting changes.
+        Op::CompactIndex => Vec::new(),
     };
     changes
         .into_iter()

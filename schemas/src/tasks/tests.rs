@@ -25,7 +25,7 @@ fn event(task_uid: u64, shard: u32, replica: &str, counts: DetailCounts, error: 
 }
 
 fn indexed(n: u64) -> DetailCounts {
-    DetailCounts { indexed_documents: Some(n), deleted_documents: None }
+    DetailCounts { indexed_documents: Some(n), deleted_documents: None, ..DetailCounts::NONE }
 }
 
 /// 3 shards × 2 replicas, 10 documents received.
@@ -138,7 +138,8 @@ fn durations_print_like_meilisearch() {
 /// The enqueued details and the per-node counts behind a finished task's `details`.
 fn split_finished_details(view: &Map<String, Value>) -> (TaskDetails, DetailCounts) {
     let count = |key: &str| view.get(key).and_then(Value::as_u64);
-    let counts = DetailCounts { indexed_documents: count("indexedDocuments"), deleted_documents: count("deletedDocuments") };
+    let counts =
+        DetailCounts { indexed_documents: count("indexedDocuments"), deleted_documents: count("deletedDocuments"), ..DetailCounts::NONE };
     let details = if let Some(received_documents) = count("receivedDocuments") {
         TaskDetails::DocumentAdditionOrUpdate { received_documents, indexed_documents: None }
     } else if let Some(provided_ids) = count("providedIds") {
