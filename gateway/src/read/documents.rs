@@ -373,4 +373,13 @@ mod tests {
         let merged = merge_sorted(&keys, shards);
         assert_eq!(merged[0].get("n"), Some(&json!(5)));
     }
+
+    #[test]
+    fn a_ttl_document_read_asks_for_the_expiry_only_when_it_names_its_fields() {
+        let query = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
+        assert_eq!(with_expiry_in_fields(&query(&[("fields", "title,id")])), query(&[("fields", "title,id,_miroir_until")]));
+        for unchanged in [query(&[]), query(&[("fields", "*")]), query(&[("fields", "title, *")]), query(&[("retrieveVectors", "true")])] {
+            assert_eq!(with_expiry_in_fields(&unchanged), unchanged);
+        }
+    }
 }
