@@ -377,4 +377,12 @@ async fn a_compaction_is_an_index_task_on_every_shard_with_the_sizes_summed() {
 
     let (status, refused) = gateway.call("POST", "/indexes/bad%20uid/compact", None).await;
     assert_eq!((status, refused["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_index_uid")));
+
+    // Enqueued and not yet started by an indexer, a compaction can be canceled, as on a node.
+    let (_, again) = gateway.call("POST", "/indexes/movies/compact", None).await;
+    let uid = again["taskUid"].as_u64().unwrap();
+    let (status, cancelation) = gateway.call("POST", &format!("/tasks/cancel?uids={uid}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{cancelation}");
+    let canceled = gateway.wait_status(uid, "canceled").await;
+    assert_eq!(canceled["canceledBy"], cancelation["taskUid"]);
 }
