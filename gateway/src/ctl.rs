@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+pub mod aliases;
+
 /// Columns padded to their widest cell, two spaces apart.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();

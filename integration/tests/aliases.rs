@@ -1,14 +1,14 @@
 //! Index aliases end to end on NATS, with real Meilisearch nodes and two gateways on one log
 //! (docs/aliases.md): an alias switched back and forth under concurrent search load through
 //! both gateways; every answer comes wholly from the old or wholly from the new index. Then
-//! `Miroir-Explain` through the alias (docs/miroir-headers.md).
+//! `Miroir-Explain` through the alias (docs/miroir-headers.md) and `miroirctl alias`.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use miroir_integration::master_calls::{send, wait_healthy, wait_task};
-use miroir_integration::recorded::{http_client, start_cluster};
+use miroir_integration::recorded::{http_client, start_cluster, MASTER_KEY};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
@@ -121,5 +121,23 @@ async fn an_alias_switch_under_search_load_never_mixes_indexes() {
     assert!(!calls.is_empty() && calls.iter().all(|call| call["outcome"] == "answered"), "{run}");
     let (status, error) = explain("everything", json!({})).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("invalid_explain")));
+
+    // miroirctl alias: set (a switch), list as JSON, delete; then the name is no index's.
+    let miroirctl = |args: &[&str]| {
+        let output = std::process::Command::new(&cluster.binaries().miroirctl)
+            .args(["--url", b.as_str(), "--master-key", MASTER_KEY])
+            .args(args)
+            .output()
+            .expect("running miroirctl");
+        assert!(output.status.success(), "miroirctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let table = miroirctl(&["alias", "set", "products", "products_new"]);
+    assert!(table.starts_with("ALIAS") && table.contains("products  products_new"), "{table}");
+    let listed: Value = serde_json::from_str(&miroirctl(&["--json", "alias", "list"])).unwrap();
+    assert_eq!(listed["results"][0]["indexes"], json!(["products_new"]));
+    assert_eq!(miroirctl(&["alias", "delete", "products"]), "alias `products` deleted\n");
+    let (status, error) = send(client.get(format!("{a}/indexes/products"))).await;
+    assert_eq!((status, error["code"].as_str()), (404, Some("index_not_found")));
     second.check_alive().expect("the second gateway still runs");
 }

@@ -1,6 +1,9 @@
 //! `miroirctl`: Miroir's command line for operators. It talks only to a gateway (its admin API
 //! under `/_miroir`, and the Meilisearch API), with the master key.
 
+#[path = "miroirctl/alias.rs"]
+mod alias;
+
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -51,6 +54,11 @@ enum Command {
         /// The uid to start from (the `next` of the previous page).
         #[arg(long)]
         from: Option<u64>,
+    },
+    /// Index aliases: list, get, set (create or switch), delete (docs/aliases.md).
+    Alias {
+        #[command(subcommand)]
+        command: alias::AliasCommand,
     },
     /// Compares the replicas of every shard (documents and settings) and reports what differs;
     /// with `--repair`, brings the replicas that differ in line with the majority (docs/repair.md).
@@ -104,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             query.extend(from.map(|n| ("from", n.to_string())));
             Asked { method: reqwest::Method::GET, path: "/tasks", query, render: render_tasks }
         }
+        Command::Alias { command } => return alias::run(&cli.url, cli.master_key.as_deref(), cli.json, command).await,
         Command::Verify { index, repair, indexer_group } => {
             let mut query: Vec<(&str, String)> = index.iter().map(|i| ("index", i.clone())).collect();
             query.push(("repair", repair.to_string()));
