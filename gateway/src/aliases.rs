@@ -78,6 +78,20 @@ impl AliasesService {
         self.caught_up.get_or_try_init(|| self.meta.catch_up()).await.map(|_| ())
     }
 
+    /// Waits until `meta` is folded up to `count` records (a session's position), at most `deadline`.
+    pub async fn wait_folded(&self, count: u64, deadline: Duration) -> Result<(), GatewayError> {
+        match self.meta.ring().wait_folded(count, deadline).await {
+            true => Ok(()),
+            false => Err(crate::session::timeout(&crate::session::token::SessionProgress::Behind, deadline).into()),
+        }
+    }
+
+    /// How many `meta` records this gateway's aliases have folded (a session switching an alias
+    /// is handed it, see [`crate::session::meta_token`]).
+    pub fn folded(&self) -> u64 {
+        self.meta.ring().next_offset()
+    }
+
     /// The aliases as this gateway has folded them (one view per request).
     pub fn current(&self) -> Aliases {
         self.meta.ring().read(Aliases::clone)
@@ -234,6 +248,10 @@ async fn resolved(routing: &AliasRouting, request: Request, next: Next) -> Resul
     }
     let service = routing.state.aliases();
     service.ready().await?;
+    // A session that switched an alias reads through the switch on every gateway.
+    if let Some(meta) = crate::session::sent_meta_position(request.headers()) {
+        service.wait_folded(meta, routing.state.reads().config().deadline).await?;
+    }
     let aliases = service.current();
     if aliases.is_empty() {
         return Ok(next.run(request).await);

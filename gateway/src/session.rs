@@ -91,16 +91,29 @@ pub async fn session(State(state): State<AppState>, request: Request, next: Next
         return with_token(next.run(request).await, &token);
     }
     let response = next.run(request).await;
+    // A handler may hand the session more than a task (an alias switch: a `meta` position).
+    let handed = response.headers().get(SESSION_HEADER).and_then(|value| SessionToken::parse(value.to_str().ok()?));
     let (response, written) = match answers_a_task(&method, &path, response.status()) {
         true => task_of(response).await,
         false => (response, None),
     };
-    let token = match (sent, written) {
-        (None, None) => return response,
-        (sent, written) => sent.unwrap_or_default().merge(&written.map(SessionToken::wrote).unwrap_or_default()),
-    };
+    let parts = [sent, written.map(SessionToken::wrote), handed];
+    let Some(token) = parts.into_iter().flatten().reduce(|merged, token| merged.merge(&token)) else { return response };
     let token = state.catalog().read(|catalog| token.refreshed(&view(&state, catalog)));
     with_token(response, &token)
+}
+
+/// The session's `meta` position a request sends, if any (an unreadable token counts as none:
+/// the session middleware refuses it).
+pub fn sent_meta_position(headers: &HeaderMap) -> Option<u64> {
+    sent_token(headers).ok().flatten().map(|token| token.positions.meta).filter(|&meta| meta > 0)
+}
+
+/// The token handing a session this gateway's `meta` position `folded` (what a change of
+/// cluster state folded from `meta` adds to a session, e.g. an alias switch).
+pub fn meta_token(folded: u64) -> HeaderValue {
+    let token = SessionToken { positions: Positions { meta: folded, ..Positions::default() }, ..SessionToken::default() };
+    HeaderValue::try_from(token.to_string()).expect("a token's text is visible ASCII")
 }
 
 fn view<'a>(state: &AppState, catalog: &'a Catalog) -> CatalogView<'a> {
@@ -160,7 +173,7 @@ fn invalid_session(value: &str) -> ResponseError {
     )
 }
 
-fn timeout(progress: &SessionProgress, waited: Duration) -> ResponseError {
+pub(crate) fn timeout(progress: &SessionProgress, waited: Duration) -> ResponseError {
     let what = match progress {
         SessionProgress::Waiting(tasks) => {
             let tasks: Vec<String> = tasks.iter().map(|uid| format!("`{uid}`")).collect();

@@ -130,3 +130,45 @@ async fn an_alias_of_several_indexes_is_for_federated_reads_and_keys_must_allow_
     let (status, _) = a.call_as("GET", "/_miroir/aliases", Some(both["key"].as_str().unwrap()), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// An alias change hands the session the `meta` position it was folded at: a read sending the
+/// token resolves the alias only once its gateway has folded that far.
+#[tokio::test]
+async fn a_session_that_switched_an_alias_reads_through_the_switch() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use miroir_gateway::session::token::SessionToken;
+    use std::time::Duration;
+
+    let log = memory_log();
+    let a = Setup { log: log.clone(), read_deadline: Duration::from_millis(200), ..Setup::default() }.start().await;
+    let b = Setup { log, read_deadline: Duration::from_millis(200), ..Setup::default() }.start().await;
+    assert_eq!(a.call("POST", "/indexes", Some(json!({"uid": "products_v1"}))).await.0, StatusCode::ACCEPTED);
+    a.finish_task(0, ReplicaStatus::Succeeded, DONE).await;
+    a.wait_status(0, "succeeded").await;
+    let request = |method: &str, path: &str, session: Option<&str>, body: Option<Value>| {
+        let mut request =
+            Request::builder().method(method).uri(path).header("Authorization", format!("Bearer {}", crate::support::MASTER_KEY));
+        if let Some(session) = session {
+            request = request.header("Miroir-Session", session);
+        }
+        match body {
+            Some(body) => request.header("Content-Type", "application/json").body(Body::from(body.to_string())).unwrap(),
+            None => request.body(Body::empty()).unwrap(),
+        }
+    };
+    let switched = tower::ServiceExt::oneshot(
+        a.router.clone(),
+        request("PUT", "/_miroir/aliases/products", None, Some(json!({"indexes": ["products_v1"]}))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(switched.status(), StatusCode::OK);
+    let token = switched.headers().get("Miroir-Session").expect("a session token").to_str().unwrap().to_owned();
+    assert!(SessionToken::parse(&token).unwrap().positions.meta > 0, "{token}");
+    let (status, index) = b.send(request("GET", "/indexes/products", Some(&token), None)).await;
+    assert_eq!((status, index["uid"].clone()), (StatusCode::OK, json!("products_v1")));
+    // A position no gateway has folded: the read is refused at the deadline, not served without the switch.
+    let (status, error) = b.send(request("GET", "/indexes/products", Some("s1.m100000"), None)).await;
+    assert_eq!((status, error["code"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("read_after_session_timeout")));
+}
