@@ -19,6 +19,7 @@
 
 mod settings;
 mod shard;
+mod strays;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -133,6 +134,7 @@ pub async fn verify(cluster: &Cluster<'_>, options: &VerifyOptions) -> VerifyRep
         mismatched_settings = t.mismatched_settings,
         repaired_settings = t.repaired_settings,
         skipped_shards = t.skipped_shards,
+        stray_documents = t.stray_documents,
         duration_ms = report.duration_ms,
         "verify pass done"
     );
@@ -149,6 +151,8 @@ fn record_metrics(report: &VerifyReport) {
     metrics::counter!("miroir_drift_settings_mismatched_total").increment(t.mismatched_settings);
     metrics::counter!("miroir_drift_settings_repaired_total").increment(t.repaired_settings);
     metrics::counter!("miroir_drift_shards_skipped_total").increment(t.skipped_shards);
+    metrics::counter!("miroir_drift_stray_documents_total").increment(t.stray_documents);
+    metrics::counter!("miroir_drift_strays_deleted_total").increment(t.deleted_strays);
 }
 
 /// The user indexes some node holds a node index of, in order.
@@ -185,6 +189,14 @@ async fn verify_index(cluster: &Cluster<'_>, index: &str, options: &VerifyOption
             return report;
         }
     };
+    if let Some(primary_key) = &primary_key {
+        // Before the shards: a document of a held shard written without its shard field is
+        // deleted here and then copied back from the majority as missing.
+        match strays::verify_strays(cluster, index, primary_key, options).await {
+            Ok((listed, found, deleted)) => (report.strays, report.stray_documents, report.deleted_strays) = (listed, found, deleted),
+            Err(error) => report.error = Some(format!("looking for stray documents: {error}")),
+        }
+    }
     for shard in cluster.placement.shards() {
         let mut shard_report = shard::verify_shard(cluster, index, primary_key.as_deref(), shard, options).await;
         if shard_report.status == ShardStatus::Skipped {

@@ -113,12 +113,14 @@ pub fn render_tasks(page: &Value) -> String {
 pub fn render_verify(report: &Value) -> String {
     let t = &report["totals"];
     let mut out = format!(
-        "verify{}: {} documents scanned, {} mismatched, {} repaired, {} unresolved; settings {} mismatched, {} repaired; {} shards skipped ({} ms)\n",
+        "verify{}: {} documents scanned, {} mismatched, {} repaired, {} unresolved; {} stray, {} deleted; settings {} mismatched, {} repaired; {} shards skipped ({} ms)\n",
         if report["repair"] == true { " --repair" } else { "" },
         text(&t["scannedDocuments"]),
         text(&t["mismatchedDocuments"]),
         text(&t["repairedDocuments"]),
         text(&t["unresolvedDocuments"]),
+        text(&t["strayDocuments"]),
+        text(&t["deletedStrays"]),
         text(&t["mismatchedSettings"]),
         text(&t["repairedSettings"]),
         text(&t["skippedShards"]),
@@ -132,6 +134,9 @@ pub fn render_verify(report: &Value) -> String {
         }
         if let Some(error) = index["settings"]["error"].as_str() {
             out += &format!("index {name} settings not compared: {error}\n");
+        }
+        for stray in index["strays"].as_array().into_iter().flatten() {
+            mismatches.push(vec![name.clone(), "-".to_owned(), text(&stray["node"]), "stray".to_owned(), text(&stray["id"])]);
         }
         for divergent in index["settings"]["divergent"].as_array().into_iter().flatten() {
             settings.push(vec![name.clone(), text(&divergent["node"]), text(&divergent["nodeIndex"]), text(&divergent["settings"])]);
@@ -235,19 +240,20 @@ PARTITION  END  COMMITTED  LAG  OWNER
     #[test]
     fn verify_shows_totals_and_only_what_differs() {
         let report = json!({"repair": true, "durationMs": 12, "totals": {
-            "scannedDocuments": 60, "mismatchedDocuments": 3, "repairedDocuments": 3, "unresolvedDocuments": 0,
+            "scannedDocuments": 60, "mismatchedDocuments": 3, "repairedDocuments": 3, "unresolvedDocuments": 0, "strayDocuments": 1, "deletedStrays": 1,
             "mismatchedSettings": 1, "repairedSettings": 1, "skippedShards": 0},
-            "indexes": [{"index": "movies",
+            "indexes": [{"index": "movies", "strays": [{"id": "x", "node": "n2", "nodeIndex": "movies__rank-0"}],
                 "settings": {"divergent": [{"node": "n1", "nodeIndex": "movies__rank-0", "settings": ["stopWords"]}], "unresolved": [], "repaired": 1},
                 "shards": [
                     {"shard": 0, "status": "consistent", "replicas": [], "mismatched": 0, "mismatches": [], "unresolved": [], "repaired": 0},
                     {"shard": 1, "status": "repaired", "replicas": [{"node": "n0", "documents": 10}, {"node": "n1", "documents": 11}],
                      "mismatched": 1, "mismatches": [{"id": "7", "node": "n1", "kind": "extra"}], "unresolved": [], "repaired": 1}]}]});
         let rendered = render_verify(&report);
-        assert!(rendered.starts_with("verify --repair: 60 documents scanned, 3 mismatched, 3 repaired, 0 unresolved; settings 1 mismatched, 1 repaired; 0 shards skipped (12 ms)\n"), "{rendered}");
+        assert!(rendered.starts_with("verify --repair: 60 documents scanned, 3 mismatched, 3 repaired, 0 unresolved; 1 stray, 1 deleted; settings 1 mismatched, 1 repaired; 0 shards skipped (12 ms)\n"), "{rendered}");
         assert!(rendered.contains("movies  1      repaired  n0:10,n1:11  1           1                     -"), "{rendered}");
         assert!(!rendered.contains("consistent"), "{rendered}");
         assert!(rendered.contains("movies  n1    movies__rank-0  stopWords"), "{rendered}");
         assert!(rendered.contains("movies  1      n1    extra     7"), "{rendered}");
+        assert!(rendered.contains("movies  -      n2    stray     x"), "{rendered}");
     }
 }

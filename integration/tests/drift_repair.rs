@@ -1,9 +1,10 @@
 //! Drift repair on a real cluster (NATS, 3 Meilisearch nodes, S = 3, RF = 3: every shard has
 //! three replicas, so a replica altered behind the cluster's back is outvoted). One node index
 //! is altered directly on its node: a document changed, one deleted, one added (a document
-//! deleted through the gateway, put back), and a setting changed. `miroirctl verify` names each
-//! of them; `verify --repair` brings the replica back to the majority, the document deleted
-//! through the gateway stays deleted everywhere, and the next pass finds nothing.
+//! deleted through the gateway, put back), a setting changed, and a document written without a
+//! shard (a stray). `miroirctl verify` names each of them; `verify --repair` brings the replica
+//! back to the majority, the document deleted through the gateway stays deleted everywhere, and
+//! the next pass finds nothing.
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
@@ -102,6 +103,8 @@ async fn a_replica_altered_behind_the_cluster_is_found_and_repaired() {
     on_node(client, reqwest::Method::POST, &format!("{documents_path}/delete-batch"), json!([deleted])).await;
     on_node(client, reqwest::Method::POST, &documents_path, json!([{"id": 5, "title": "movie 5", SHARD_FIELD: shard.field_value()}])).await;
     on_node(client, reqwest::Method::PATCH, &format!("/indexes/{node_index}/settings"), json!({"stopWords": ["the"]})).await;
+    // A document without a shard: no shard's comparison reads it.
+    on_node(client, reqwest::Method::POST, &documents_path, json!([{"id": 100, "title": "stray"}])).await;
 
     let found = settled_verify(&cluster, &[]).await;
     let shard_report = &found["indexes"][0]["shards"][shard.0 as usize];
@@ -122,17 +125,20 @@ async fn a_replica_altered_behind_the_cluster_is_found_and_repaired() {
     assert_eq!(mismatches, expected, "{found}");
     assert_eq!(found["totals"]["mismatchedDocuments"], 3, "{found}");
     assert_eq!(found["totals"]["repairedDocuments"], 0, "a pass without --repair changes nothing: {found}");
+    assert_eq!(found["indexes"][0]["strays"], json!([{"id": "100", "node": node.id, "nodeIndex": node_index}]), "{found}");
     let settings = &found["indexes"][0]["settings"]["divergent"];
     assert_eq!(settings, &json!([{"node": node.id, "nodeIndex": node_index, "settings": ["stopWords"]}]), "{found}");
 
     let repaired = settled_verify(&cluster, &["--repair"]).await;
     assert_eq!(repaired["totals"]["repairedDocuments"], 3, "{repaired}");
     assert_eq!(repaired["totals"]["repairedSettings"], 1, "{repaired}");
+    assert_eq!(repaired["totals"]["deletedStrays"], 1, "{repaired}");
     assert_eq!(repaired["indexes"][0]["shards"][shard.0 as usize]["status"], "repaired", "{repaired}");
 
     let after = settled_verify(&cluster, &[]).await;
     assert_eq!(after["totals"]["mismatchedDocuments"], 0, "{after}");
     assert_eq!(after["totals"]["mismatchedSettings"], 0, "{after}");
+    assert_eq!(after["totals"]["strayDocuments"], 0, "{after}");
     // Every replica holds what the gateway wrote, and document 5 (deleted through the
     // gateway) is gone from every node index.
     let expected_documents: BTreeMap<String, String> = (0..30).filter(|i| *i != 5).map(|i| (i.to_string(), format!("movie {i}"))).collect();

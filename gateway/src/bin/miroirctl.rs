@@ -4,6 +4,9 @@
 #[path = "miroirctl/alias.rs"]
 mod alias;
 
+#[path = "miroirctl/cdc_tail.rs"]
+mod cdc_tail;
+
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -73,6 +76,17 @@ enum Command {
         #[arg(long, env = "MIROIR_INDEXER_GROUP")]
         indexer_group: Option<String>,
     },
+    /// Change-data-capture: read the `cdc` log directly (docs/cdc.md).
+    Cdc {
+        #[command(subcommand)]
+        command: CdcCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CdcCommand {
+    /// Prints CDC events, one JSON object per line, following the log until interrupted.
+    Tail(cdc_tail::TailArgs),
 }
 
 #[tokio::main]
@@ -119,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             query.extend(indexer_group.iter().map(|g| ("indexerGroup", g.clone())));
             Asked { method: reqwest::Method::POST, path: "/_miroir/verify", query, render: render_verify }
         }
+        Command::Cdc { command: CdcCommand::Tail(args) } => return cdc_tail::tail(args).await,
     };
     let answer = call(&cli, method, path, &query).await?;
     if cli.json {

@@ -35,6 +35,9 @@ pub struct Totals {
     pub repaired_settings: u64,
     /// Shards not compared (a replica unreachable, writes in flight).
     pub skipped_shards: u64,
+    /// Documents in a node index outside every shard it holds (see [`IndexReport::strays`]).
+    pub stray_documents: u64,
+    pub deleted_strays: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -42,6 +45,11 @@ pub struct Totals {
 pub struct IndexReport {
     pub index: String,
     pub settings: SettingsReport,
+    /// Documents in a node index that belong to none of the shards it holds (no shard field, or
+    /// another shard's): the first [`LISTED_MISMATCHES`] listed, all counted.
+    pub strays: Vec<StrayReport>,
+    pub stray_documents: u64,
+    pub deleted_strays: u64,
     pub shards: Vec<ShardReport>,
     /// The index could not be verified at all (e.g. no node holds it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +67,14 @@ pub struct SettingsReport {
     /// The settings could not be compared (a node index did not answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrayReport {
+    pub id: String,
+    pub node: String,
+    pub node_index: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +139,8 @@ impl VerifyReport {
         for index in &self.indexes {
             totals.mismatched_settings += index.settings.divergent.iter().map(|d| d.settings.len() as u64).sum::<u64>();
             totals.repaired_settings += index.settings.repaired;
+            totals.stray_documents += index.stray_documents;
+            totals.deleted_strays += index.deleted_strays;
             for shard in &index.shards {
                 totals.scanned_documents += shard.replicas.iter().map(|r| r.documents).sum::<u64>();
                 totals.mismatched_documents += shard.mismatched;
