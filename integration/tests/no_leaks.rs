@@ -28,6 +28,7 @@ impl Secrets {
             (node_key.to_owned(), "the nodes' API key".to_owned()),
             ("__rank-".to_owned(), "a node index name".to_owned()),
             ("_miroir_shard".to_owned(), "Miroir's shard field".to_owned()),
+            ("_miroir_until".to_owned(), "Miroir's TTL expiry field".to_owned()),
         ];
         let mut ports = Vec::new();
         for url in node_urls {
@@ -77,7 +78,8 @@ fn movies() -> Value {
     let genres = ["drama", "comedy", "horror"];
     Value::Array(
         (0..30)
-            .map(|i| json!({"id": i, "title": format!("movie number {i}"), "genre": genres[i % 3], "year": 1990 + i, "overview": "a film about shards and nodes"}))
+            // Half of them expire in 2100: the index has a TTL field (docs/ttl.md).
+            .map(|i| json!({"id": i, "title": format!("movie number {i}"), "genre": genres[i % 3], "year": 1990 + i, "overview": "a film about shards and nodes", "expiresAt": (i % 2 == 0).then_some(4_102_444_800_u64)}))
             .collect(),
     )
 }
@@ -85,6 +87,7 @@ fn movies() -> Value {
 /// The writes, each expected to become a task.
 fn writes() -> Vec<Value> {
     vec![
+        request("PUT", "/_miroir/indexes/movies/ttl", Some(json!({"field": "expiresAt"}))),
         request("POST", "/indexes", Some(json!({"uid": "movies", "primaryKey": "id"}))),
         request(
             "PATCH",
@@ -129,6 +132,8 @@ fn reads(task_uid: u64) -> Vec<Value> {
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "filter": "title = x"}))),
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "sort": ["title:asc"]}))),
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "facets": ["title"]}))),
+        request("POST", "/indexes/movies/search", Some(json!({"q": "", "facets": ["*"], "attributesToHighlight": ["*"]}))),
+        request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "filter": "year > 'x' OR"}))),
         request("POST", "/indexes/movies/search", Some(json!({"q": "movie", "notAParam": 1}))),
         request("POST", "/indexes/missing/search", Some(json!({"q": "movie"}))),
         request("POST", "/indexes/movies/facet-search", Some(json!({"facetName": "genre", "facetQuery": "dr"}))),
@@ -299,6 +304,7 @@ mod properties {
         let s = secrets();
         assert_eq!(s.found_in("Index `movies__rank-1` not found"), vec!["a node index name"]);
         assert_eq!(s.found_in("{\"_miroir_shard\": \"·\"}"), vec!["Miroir's shard field"]);
+        assert_eq!(s.found_in("{\"_miroir_until\": 1}"), vec!["Miroir's TTL expiry field"]);
         assert_eq!(s.found_in("Bearer node-secret-abc"), vec!["the nodes' API key"]);
         assert_eq!(s.found_in("error sending request for url (http://localhost:41235/search)"), vec!["node port 41235"]);
         assert_eq!(s.found_in("connect to http://127.0.0.1:41234/x failed").len(), 2, "URL and port");
