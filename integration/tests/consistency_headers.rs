@@ -2,11 +2,13 @@
 //! gateways on one log (docs/miroir-headers.md):
 //! * `Miroir-Read-After-Task`: a write through one gateway followed at once by a read through
 //!   the other with the write's task uid always sees the write; without the header it may not.
+//! * `Miroir-Session`: writes through one gateway, each sending the previous answer's token,
+//!   are all seen by reads at once through the other gateway with the last token.
 //! * `Idempotency-Key`: concurrent retries of one write through both gateways make one task and
 //!   one set of documents.
 
 use miroir_integration::master_calls::{send, wait_healthy, wait_task};
-use miroir_integration::recorded::{http_client, start_cluster};
+use miroir_integration::recorded::{http_client, start_cluster, MASTER_KEY};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -41,6 +43,30 @@ async fn reads_after_a_task_see_it_and_keyed_retries_make_one_task() {
     }
     eprintln!("without the header, {seen_without_header} of {rounds} immediate reads saw the write");
     assert!(seen_without_header < rounds, "without the header some read ran before the write was applied");
+
+    // Sessions: writes through A, each sending the token the previous answer gave, then reads
+    // at once through B with the last token: every write of the session is seen.
+    let mut token = String::new();
+    let session_rounds = 5;
+    for round in 0..session_rounds {
+        let document = json!([{"id": round, "title": format!("session{round}x")}]);
+        let mut write = client.post(format!("{a}/indexes/notes/documents")).json(&document).bearer_auth(MASTER_KEY);
+        if !token.is_empty() {
+            write = write.header("Miroir-Session", &token);
+        }
+        let response = write.send().await.expect("the gateway answers");
+        assert_eq!(response.status().as_u16(), 202);
+        token = response.headers()["Miroir-Session"].to_str().unwrap().to_owned();
+    }
+    for round in 0..session_rounds {
+        let search = client.post(format!("{b}/indexes/notes/search")).header("Miroir-Session", &token);
+        let (status, hits) = send(search.json(&json!({"q": format!("session{round}x")}))).await;
+        assert_eq!(status, 200, "{hits}");
+        assert!(
+            hits["hits"].as_array().is_some_and(|hits| hits.iter().any(|hit| hit["id"] == round)),
+            "session write {round} seen: {hits}"
+        );
+    }
 
     // Idempotency: 10 concurrent retries of one write, alternating gateways.
     let batch: Value = (100..150).map(|id| json!({"id": id, "title": "batch"})).collect();
