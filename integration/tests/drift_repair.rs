@@ -4,7 +4,7 @@
 //! deleted through the gateway, put back), a setting changed, and a document written without a
 //! shard (a stray). `miroirctl verify` names each of them; `verify --repair` brings the replica
 //! back to the majority, the document deleted through the gateway stays deleted everywhere, and
-//! the next pass finds nothing.
+//! the next pass finds nothing. The reconciler's periodic pass repairs on its own.
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use miroir_clients::node::NodeClient;
+use miroir_integration::brokers::LogKind;
 use miroir_integration::cluster::Cluster;
 use miroir_integration::recorded::{http_client, start_cluster, MASTER_KEY};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
@@ -157,4 +158,48 @@ async fn a_replica_altered_behind_the_cluster_is_found_and_repaired() {
     let read =
         http_client().get(format!("{}/indexes/{INDEX}/documents/5", cluster.gateway_url())).bearer_auth(MASTER_KEY).send().await.unwrap();
     assert_eq!(read.status(), 404, "document 5 stays deleted");
+}
+
+/// The reconciler's periodic pass (`--verify-interval-secs 1 --verify-repair`) repairs a
+/// replica on its own: a document deleted directly on one node comes back from the majority,
+/// and each pass logs its totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconcilers_periodic_pass_repairs_on_its_own() {
+    let cluster = Cluster::builder(LogKind::Nats)
+        .nodes(3)
+        .shards(3)
+        .replication_factor(3)
+        .master_key(MASTER_KEY)
+        .env("MIROIR_RECONCILER_VERIFY_INTERVAL_SECS", 1)
+        .env("MIROIR_RECONCILER_VERIFY_REPAIR", "true")
+        .start()
+        .await
+        .expect("starting the cluster");
+    let documents: Vec<Value> = (0..12).map(|i| json!({"id": i, "title": format!("movie {i}")})).collect();
+    gateway_task(&cluster, reqwest::Method::POST, &format!("/indexes/{INDEX}/documents"), json!(documents)).await;
+
+    let placement = cluster.placement();
+    let node = &cluster.spec.nodes[1];
+    let client = &cluster.node_clients()[1];
+    let node_index = node_index_uid(INDEX, placement.rank_of(placement.shard_of("4"), &node.id).unwrap());
+    on_node(client, reqwest::Method::POST, &format!("/indexes/{node_index}/documents/delete-batch"), json!(["4"])).await;
+
+    let deadline = Deadline::after(Duration::from_secs(60)).polling_every(Duration::from_millis(200));
+    wait_until(deadline, "the periodic pass did not put document 4 back", async || {
+        let fetched = client.fetch_documents(&node_index, &json!({"ids": ["4"]})).await?;
+        Ok((fetched["results"].as_array().map(Vec::len) == Some(1)).then_some(()).into())
+    })
+    .await
+    .unwrap();
+    let restored = client.fetch_documents(&node_index, &json!({"ids": ["4"]})).await.unwrap();
+    assert_eq!(restored["results"][0]["title"], "movie 4");
+    // The pass logs once its repair's node task is seen done, a moment after the node has it.
+    let deadline = Deadline::after(Duration::from_secs(30)).polling_every(Duration::from_millis(100));
+    wait_until(deadline, "the reconciler did not log the repair and the pass", async || {
+        let output = cluster.process_output("reconciler");
+        let logged = output.contains("replica repaired") && output.contains("verify pass done");
+        Ok(if logged { Progress::Done(()) } else { Progress::Waiting(output) })
+    })
+    .await
+    .unwrap();
 }
