@@ -107,7 +107,7 @@ async fn a_replica_altered_behind_the_cluster_is_found_and_repaired() {
     // A document without a shard: no shard's comparison reads it.
     on_node(client, reqwest::Method::POST, &documents_path, json!([{"id": 100, "title": "stray"}])).await;
 
-    let found = settled_verify(&cluster, &[]).await;
+    let found = settled_verify(&cluster, &["--page-pause-ms", "1"]).await;
     let shard_report = &found["indexes"][0]["shards"][shard.0 as usize];
     assert_eq!(shard_report["status"], "divergent", "{found}");
     let mut mismatches: Vec<(String, String, String)> = shard_report["mismatches"]

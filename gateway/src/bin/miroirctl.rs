@@ -75,6 +75,9 @@ enum Command {
         /// The indexers' consumer group, when not the default.
         #[arg(long, env = "MIROIR_INDEXER_GROUP")]
         indexer_group: Option<String>,
+        /// Pause after each page of documents read (throttle), in milliseconds.
+        #[arg(long)]
+        page_pause_ms: Option<u64>,
     },
     /// Change-data-capture: read the `cdc` log directly (docs/cdc.md).
     Cdc {
@@ -127,10 +130,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Asked { method: reqwest::Method::GET, path: "/tasks", query, render: render_tasks }
         }
         Command::Alias { command } => return alias::run(&cli.url, cli.master_key.as_deref(), cli.json, command).await,
-        Command::Verify { index, repair, indexer_group } => {
+        Command::Verify { index, repair, indexer_group, page_pause_ms } => {
             let mut query: Vec<(&str, String)> = index.iter().map(|i| ("index", i.clone())).collect();
             query.push(("repair", repair.to_string()));
             query.extend(indexer_group.iter().map(|g| ("indexerGroup", g.clone())));
+            query.extend(page_pause_ms.map(|ms| ("pagePauseMs", ms.to_string())));
             Asked { method: reqwest::Method::POST, path: "/_miroir/verify", query, render: render_verify }
         }
         Command::Cdc { command: CdcCommand::Tail(args) } => return cdc_tail::tail(args).await,

@@ -105,6 +105,8 @@ pub struct VerifyQuery {
     repair: bool,
     /// The indexers' consumer group (`MIROIR_INDEXER_GROUP`), when not the default.
     indexer_group: Option<String>,
+    /// Pause after each page of documents read (throttle), in milliseconds.
+    page_pause_ms: Option<u64>,
 }
 
 /// `POST /_miroir/verify`: one verify pass over the replicas of every shard (`miroirctl
@@ -113,6 +115,9 @@ pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQue
     let nodes = drift::node_clients(state.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
     let cluster = drift::Cluster { placement: state.placement(), nodes: &nodes, log: Some(state.log()) };
     let mut options = VerifyOptions { index: query.index, repair: query.repair, ..VerifyOptions::default() };
+    if let Some(pause) = query.page_pause_ms {
+        options.page_pause = std::time::Duration::from_millis(pause);
+    }
     if let Some(group) = query.indexer_group {
         options.indexer_group = group;
     }
