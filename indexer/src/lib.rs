@@ -7,7 +7,8 @@
 //! * [`job`], [`apply`], [`replica`]: applying one node index's requests to one replica, behind
 //!   a small node trait.
 //! * [`checkpoint`], [`replay`], [`catch_up`]: each replica's apply position, kept in the node
-//!   itself, and catching a lagging replica up from it.
+//!   itself, and catching a lagging replica up from it; [`lag_announce`]: telling gateways
+//!   which replicas lag.
 //! * [`events`]: per-operation outcomes into `task-events`; [`cancelation`]: the indexer's side
 //!   of task cancelation.
 //! * [`config`]: launch flags.
@@ -20,6 +21,7 @@ pub mod checkpoint;
 pub mod events;
 pub mod job;
 pub mod lag;
+pub mod lag_announce;
 pub mod replay;
 pub mod replica;
 pub mod request;
@@ -53,13 +55,12 @@ pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = 
         let mut client_config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
         client_config.request_timeout = Duration::from_millis(args.node_request_timeout_ms);
         let client = NodeClient::new(client_config)?;
-        let replica =
-            HttpReplica {
-                client,
-                poll_interval: Duration::from_millis(50),
-                task_timeout: Duration::from_secs(args.node_task_timeout_s),
-                uids: Default::default(),
-            };
+        let replica = HttpReplica {
+            client,
+            poll_interval: Duration::from_millis(50),
+            task_timeout: Duration::from_secs(args.node_task_timeout_s),
+            uids: Default::default(),
+        };
         nodes.insert(node.id.clone(), Arc::new(replica));
     }
     let member = args.member.clone().unwrap_or_else(|| format!("indexer-{}", uuid::Uuid::new_v4().simple()));

@@ -8,6 +8,7 @@ use crate::cancelation::CancelGate;
 use crate::catch_up::{catch_up, mark_lagging, Board};
 use crate::events::EventAssembler;
 use crate::job::{decode_ops, plan_jobs, run_job, segments};
+use crate::lag_announce::LagAnnouncer;
 use crate::replica::ReplicaNode;
 use crate::request::PositionedOp;
 use bytes::Bytes;
@@ -51,6 +52,8 @@ pub struct Shared {
     pub placement: Placement,
     pub nodes: HashMap<String, Arc<dyn ReplicaNode>>,
     pub settings: IndexerSettings,
+    /// Tells gateways which replicas lag, so they read others.
+    pub lag_announcer: LagAnnouncer,
 }
 
 /// What this member knows about one `ops` partition it owns.
@@ -130,7 +133,8 @@ impl Indexer {
             return Err(IndexerError::MissingNode(missing.id.clone()));
         }
         let cancels = CancelGate::start(log.clone());
-        let shared = Arc::new(Shared { log, cancels, placement, nodes, settings });
+        let lag_announcer = LagAnnouncer::start(log.clone());
+        let shared = Arc::new(Shared { log, cancels, placement, nodes, settings, lag_announcer });
         Ok(Indexer { shared, partitions: HashMap::new(), owned: Vec::new() })
     }
 
@@ -214,7 +218,8 @@ impl Indexer {
         let lagging: usize = self.partitions.values().map(|state| state.board.lock().expect("lag board lock").lagging.len()).sum();
         metrics::gauge!("miroir_indexer_replicas_lagging").set(lagging as f64);
         for (&partition, state) in &mut self.partitions {
-            let lagging: Vec<String> = state.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
+            let lagging: BTreeSet<String> = state.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
+            self.shared.lag_announcer.update(partition, &lagging);
             for replica in lagging {
                 let running = state.catch_ups.get(&replica).is_some_and(|h| !h.is_finished());
                 if !running {

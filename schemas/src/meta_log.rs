@@ -4,6 +4,7 @@
 //! verdict on whether a task was canceled.
 
 pub mod aliases;
+pub mod replica_lag;
 pub mod ttl;
 pub mod webhooks;
 
@@ -91,6 +92,7 @@ pub enum MetaChange {
     Webhook(WebhookChange),
     Ttl(TtlChange),
     Alias(AliasChange),
+    ReplicaLag(replica_lag::ReplicaLagChange),
 }
 
 impl From<KeyChange> for MetaChange {
@@ -114,6 +116,12 @@ impl From<TtlChange> for MetaChange {
 impl From<AliasChange> for MetaChange {
     fn from(change: AliasChange) -> Self {
         MetaChange::Alias(change)
+    }
+}
+
+impl From<replica_lag::ReplicaLagChange> for MetaChange {
+    fn from(change: replica_lag::ReplicaLagChange) -> Self {
+        MetaChange::ReplicaLag(change)
     }
 }
 
@@ -173,6 +181,14 @@ impl MetaEnvelope {
     pub fn alias_change(self) -> Option<AliasChange> {
         match self.change {
             MetaChange::Alias(change) => Some(change),
+            _ => None,
+        }
+    }
+
+    /// The replica lag announcement this record carries, if it is one.
+    pub fn replica_lag_change(self) -> Option<replica_lag::ReplicaLagChange> {
+        match self.change {
+            MetaChange::ReplicaLag(change) => Some(change),
             _ => None,
         }
     }
