@@ -36,8 +36,10 @@ use bytes::Bytes;
 
 pub use assignment::assign_partitions;
 pub use config::{partition_for_key, LogConfig, Topic};
+pub(crate) use config::{BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 pub use error::LogError;
 pub use kafka::KafkaLog;
+pub(crate) use kafka::{client_config as kafka_client_config, kafka_error};
 pub use memory::MemoryLog;
 pub use metered::MeteredLog;
 pub use nats::NatsLog;

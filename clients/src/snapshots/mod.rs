@@ -4,13 +4,15 @@
 //! A store holds whole snapshots under names ([`SnapshotName`]: the positions covered and a
 //! digest of the bytes). It does not read them: the gateway verifies what it gets and falls
 //! back to an older snapshot (or a full fold) when one is corrupt or missing.
-//! Implementations: in-memory ([`MemorySnapshotStore`], tests) and a JetStream object store
-//! ([`NatsSnapshotStore`]). Kafka has none yet: a gateway on Kafka folds the whole history.
+//! Implementations: in-memory ([`MemorySnapshotStore`], tests), a JetStream object store
+//! ([`NatsSnapshotStore`]) and two Kafka topics, chunks and manifests ([`KafkaSnapshotStore`]).
 //!
 //! Several writers at once are harmless, so no lease is taken: a name depends on the bytes (the
 //! same positions give the same bytes and the same name; a put replaces an object whole), and
 //! pruning keeps the newest names whoever wrote them.
 
+mod kafka;
+mod kafka_layout;
 mod memory;
 mod name;
 mod nats;
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use kafka::KafkaSnapshotStore;
 pub use memory::MemorySnapshotStore;
 pub use name::{newest_first, SnapshotName};
 pub use nats::NatsSnapshotStore;
@@ -61,12 +64,13 @@ pub async fn put_and_prune(
     Ok(older)
 }
 
-/// The snapshot store of the configured log backend, `None` where there is none (Kafka) or
-/// where it could not outlive the process anyway (the in-memory log). Not retried: snapshots
+/// The snapshot store of the configured log backend, `None` where it could not outlive the
+/// process anyway (the in-memory log). Not retried: snapshots
 /// only speed up a start, so a caller goes on without them rather than wait.
 pub async fn open_snapshot_store(args: &LogArgs, config: &LogConfig) -> Result<Option<Arc<dyn SnapshotStore>>, LogError> {
     match (args.log_backend, args.log_url.as_deref()) {
         (LogBackend::Nats, Some(url)) => Ok(Some(Arc::new(NatsSnapshotStore::connect(url, config).await?))),
+        (LogBackend::Kafka, Some(bootstrap)) => Ok(Some(Arc::new(KafkaSnapshotStore::connect(bootstrap, config).await?))),
         _ => Ok(None),
     }
 }

@@ -25,8 +25,8 @@ const NAME_DIGEST_CHARS: usize = 16;
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
     /// Write a snapshot of the folded catalog once this many `tasks` records are folded past the
-    /// newest stored one (0: this gateway writes none). Only on NATS; on Kafka every gateway
-    /// folds the whole history.
+    /// newest stored one (0: this gateway writes none). On NATS and Kafka; a gateway on the
+    /// in-memory log keeps none.
     #[arg(long, env = "MIROIR_SNAPSHOT_EVERY_TASKS", default_value_t = 100_000)]
     pub snapshot_every_tasks: u64,
 
@@ -129,7 +129,7 @@ pub struct Snapshots {
 impl SnapshotArgs {
     /// At start, before the watchers: opens the log backend's snapshot store and restores the
     /// catalog from the newest usable snapshot (unless `--ignore-snapshots`). `None` when the
-    /// backend keeps no snapshots (Kafka, memory) or its store cannot be opened: the gateway
+    /// backend keeps no snapshots (memory) or its store cannot be opened: the gateway
     /// folds the whole history and writes none (logged).
     pub async fn restore(&self, log_args: &LogArgs, log: &dyn WriteLog, handle: &CatalogHandle, task_limit: u64) -> Option<Snapshots> {
         let store = match open_snapshot_store(log_args, &log_args.log_config()).await {

@@ -1,0 +1,11 @@
+//! Catalog snapshots on Kafka (Tansu; the snapshot topics `<prefix>.snapshots` and
+//! `<prefix>.snapshot-chunks`): see `snapshots_support` for the scenario.
+
+mod snapshots_support;
+
+use miroir_integration::brokers::LogKind;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_started_from_a_snapshot_answers_like_one_that_folded_everything_on_kafka() {
+    snapshots_support::a_gateway_started_from_a_snapshot_answers_like_one_that_folded_everything(LogKind::Kafka).await;
+}
