@@ -63,17 +63,11 @@ pub fn index_segment(path: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((name, tail))
 }
 
-/// Whether `method` on the index sub-route `tail` only reads (the `POST`s that search or read).
-fn reads(method: &Method, tail: &str) -> bool {
-    const READ_POSTS: [&str; 5] = ["/search", "/facet-search", "/similar", "/documents/fetch", "/fields"];
-    *method == Method::GET || *method == Method::HEAD || (*method == Method::POST && READ_POSTS.contains(&tail))
-}
-
 /// How a request on `path` is served (see the module documentation).
 pub fn route_path<F: Fn(&str) -> bool>(method: &Method, path: &str, view: &AliasView<'_, F>) -> PathRoute {
     let Some((name, tail)) = index_segment(path) else { return PathRoute::Pass };
     let Some(targets) = view.targets(name) else { return PathRoute::Pass };
-    let reading = reads(method, tail);
+    let reading = crate::session::is_read(method, path);
     match targets {
         [index] if reading || !tail.is_empty() => {
             PathRoute::Rewrite { path: format!("/indexes/{index}{tail}"), alias: name.to_owned(), index: index.clone() }
