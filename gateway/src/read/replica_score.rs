@@ -19,13 +19,15 @@ pub const EWMA_ALPHA: f64 = 0.3;
 pub const LATENCY_WINDOW: usize = 128;
 /// A node's shards move only when its expected wait exceeds the alternative's by this factor:
 /// node indexes of other ranks order equal hits differently, so a healthy cluster keeps reading
-/// the same ones (see `gather_from_group`).
-pub const SWITCH_MARGIN: f64 = 1.5;
+/// the same ones (see `gather_from_group`); measured on a loaded machine, 1.5 moved shards of
+/// healthy nodes under 4 searches in flight (bench_tail).
+pub const SWITCH_MARGIN: f64 = 2.0;
 /// ... and by at least this much (ms): sub-millisecond differences are noise, not slowness.
 pub const MIN_GAIN_MS: f64 = 2.0;
 /// How far a node passed over moves its EWMA towards the winner's each time, so a node that was
-/// slow once is tried again after a while (Elasticsearch adjusts the losers' statistics alike).
-pub const LOSER_DECAY: f64 = 0.05;
+/// slow once is tried again after a while (Elasticsearch adjusts the losers' statistics alike):
+/// a node 50 ms slower than 3 ms replicas is tried again about every 80 searches.
+pub const LOSER_DECAY: f64 = 0.02;
 
 /// The part of a node's state the choice reads.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -123,6 +125,10 @@ pub struct NodeStats {
     in_flight: u32,
     /// The latest answers' latencies (ms), oldest first, at most [`LATENCY_WINDOW`].
     window: VecDeque<f64>,
+    /// The EWMA drifted (passed over) since the last measurement: it is a guess, and the next
+    /// measurement replaces it instead of being blended in, so one slow answer to a retry puts
+    /// the node back where it was (else it would be retried every few searches).
+    drifted: bool,
 }
 
 impl NodeStats {
@@ -152,12 +158,14 @@ impl NodeStats {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    /// A call was dropped unanswered after `elapsed` because another replica answered first:
-    /// the node took at least that long, so its EWMA does not go below it (its true latency is
-    /// unknown, so the window is left alone).
+    /// A call was dropped unanswered after `elapsed` because another replica answered first.
+    /// Its true latency is unknown (the window is left alone), but it was at least `elapsed`,
+    /// and a node that lost to a hedge is taken to be as slow as its latest answer was: else a
+    /// slow node tried again and beaten by a hedge would look no slower than before and be tried
+    /// on every search.
     pub fn abandoned(&mut self, elapsed: Duration) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        let ms = elapsed.as_secs_f64() * 1000.0;
+        let ms = (elapsed.as_secs_f64() * 1000.0).max(self.window.back().copied().unwrap_or(0.0));
         if self.ewma_ms.is_none_or(|ewma| ewma < ms) {
             self.blend(ms);
         }
@@ -167,7 +175,14 @@ impl NodeStats {
     pub fn passed_over(&mut self, winner_ms: Option<f64>) {
         if let (Some(ewma), Some(winner)) = (self.ewma_ms, winner_ms) {
             self.ewma_ms = Some(ewma + (winner - ewma) * LOSER_DECAY);
+            self.drifted = true;
         }
+    }
+
+    /// Whether the EWMA is a guess: the node was passed over since it last answered, and a call
+    /// to it now is a retry.
+    pub fn is_retry(&self) -> bool {
+        self.drifted
     }
 
     /// The `p`-th percentile (0–100, nearest rank) of the window; `None` when it is empty.
@@ -179,9 +194,10 @@ impl NodeStats {
 
     fn blend(&mut self, ms: f64) {
         self.ewma_ms = Some(match self.ewma_ms {
-            Some(ewma) => ewma + EWMA_ALPHA * (ms - ewma),
-            None => ms,
+            Some(ewma) if !self.drifted => ewma + EWMA_ALPHA * (ms - ewma),
+            _ => ms,
         });
+        self.drifted = false;
     }
 }
 
@@ -270,6 +286,22 @@ mod tests {
         stats.abandoned(Duration::from_millis(1));
         assert_eq!(stats.load(), before);
         assert_eq!(stats.percentile(50.0), Some(Duration::from_millis(10)));
+        // a slow node, passed over until its EWMA drifted down, tried again and beaten by a
+        // hedge after 8 ms: as slow as its latest answer (55 ms) again
+        let mut slow = NodeStats::default();
+        slow.started();
+        slow.answered(Duration::from_millis(55));
+        (0..100).for_each(|_| slow.passed_over(Some(3.0)));
+        let drifted = slow.load().ewma_ms.unwrap();
+        assert!(drifted < 15.0, "{drifted}");
+        slow.started();
+        slow.abandoned(Duration::from_millis(8));
+        assert_eq!(slow.load().ewma_ms, Some(55.0), "the drifted guess is replaced, not blended");
+        // likewise a retry that answers: what it measured is the node's latency now
+        (0..100).for_each(|_| slow.passed_over(Some(3.0)));
+        slow.started();
+        slow.answered(Duration::from_millis(4));
+        assert_eq!(slow.load().ewma_ms, Some(4.0));
         assert_eq!(stats.percentile(95.0), Some(Duration::from_millis(20)));
         stats.ended();
         assert_eq!(stats.load().in_flight, 0, "never below zero");

@@ -105,6 +105,8 @@ struct Attempt<T> {
 
 struct Unit<T> {
     shards: Vec<ShardId>,
+    /// Its node was passed over before and is tried again (see `HedgeBudget::try_spend`).
+    retry: bool,
     attempts: Vec<Attempt<T>>,
     settled: bool,
 }
@@ -168,8 +170,8 @@ impl Inner {
             if !pending.is_empty() {
                 let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
                 let tried_before = tried.clone();
-                let preference = |shard| self.preference(shard, turn);
-                let default = assign(&pending, preference, &benched, |shard, node| tried_before.contains(&(shard, node)));
+                let default =
+                    assign(&pending, |shard| self.preference(shard, turn), &benched, |shard, node| tried_before.contains(&(shard, node)));
                 pending.clear();
                 if !default.unservable.is_empty() {
                     if !self.config.allow_partial {
@@ -177,12 +179,7 @@ impl Inner {
                     }
                     missing.extend(default.unservable);
                 }
-                // the replicas that would answer for `shards` without `node`, none benched
-                let alternative = |node: usize, shards: &[ShardId]| -> Option<ByNode<ShardId>> {
-                    let excluded = |shard: ShardId, other: usize| other == node || tried_before.contains(&(shard, other));
-                    let Assignment { by_node, unservable } = assign(shards, preference, &benched, excluded);
-                    (unservable.is_empty() && by_node.keys().all(|&other| benched[other].is_none())).then_some(by_node)
-                };
+                let alternative = |node: usize, shards: &[ShardId]| self.stand_ins(shards, node, turn, &benched, &tried_before);
                 let chosen = if tail_config.adaptive_replicas {
                     let loads = self.tail.loads();
                     let chosen = choose_replicas(&default.by_node, alternative, &loads);
@@ -206,8 +203,10 @@ impl Inner {
                     } else {
                         None
                     };
+                    let retry = self.tail.with_stats(|stats| stats[node].is_retry());
                     units.push(Unit {
                         shards: node_shards.clone(),
+                        retry,
                         attempts: vec![Attempt {
                             calls: vec![calls.len()],
                             outstanding: 1,
@@ -237,17 +236,15 @@ impl Inner {
                     }
                     let first_node = calls[open.attempts[0].calls[0]].node;
                     let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
-                    let tried_now = tried.clone();
-                    let Assignment { by_node, unservable } = assign(
-                        &open.shards,
-                        |shard| self.preference(shard, turn),
-                        &benched,
-                        |shard, node| node == first_node || tried_now.contains(&(shard, node)),
-                    );
-                    if !unservable.is_empty() || by_node.keys().any(|&node| benched[node].is_some()) {
-                        continue;
-                    }
-                    if !self.tail.budget.lock().expect("hedge budget lock").try_spend() {
+                    let Some(first_choice) = self.stand_ins(&open.shards, first_node, turn, &benched, &tried) else { continue };
+                    // a hedge avoids nodes clearly slower than others too (not counted as moves)
+                    let by_node = if tail_config.adaptive_replicas {
+                        let alternative = |node: usize, shards: &[ShardId]| self.stand_ins(shards, node, turn, &benched, &tried);
+                        choose_replicas(&first_choice, alternative, &self.tail.loads()).by_node
+                    } else {
+                        first_choice
+                    };
+                    if !self.tail.budget.lock().expect("hedge budget lock").try_spend(units[unit].retry) {
                         metrics::counter!("miroir_read_hedges_skipped_total").increment(1);
                         continue;
                     }
@@ -314,6 +311,21 @@ impl Inner {
         }
         answers.sort_by_key(|answered| answered.shards.first().copied());
         Ok(Gathered { answers, missing: missing.into_iter().collect() })
+    }
+
+    /// The replicas that would answer for `shards` instead of `without`, skipping those already
+    /// asked for a shard (`tried`): `None` when some shard has no other replica or only benched ones.
+    fn stand_ins(
+        &self,
+        shards: &[ShardId],
+        without: usize,
+        turn: usize,
+        benched: &[Option<Instant>],
+        tried: &HashSet<(ShardId, usize)>,
+    ) -> Option<ByNode<ShardId>> {
+        let excluded = |shard: ShardId, node: usize| node == without || tried.contains(&(shard, node));
+        let Assignment { by_node, unservable } = assign(shards, |shard| self.preference(shard, turn), benched, excluded);
+        (unservable.is_empty() && by_node.keys().all(|&node| benched[node].is_none())).then_some(by_node)
     }
 
     /// When a call to `node` for `shards` becomes worth hedging (see `hedging`): `None` when no
