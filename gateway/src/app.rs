@@ -149,7 +149,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend([
         serve(M::POST, "/multi-search", &[Search], reads::multi_search),
         serve(M::POST, "/swap-indexes", &[IndexesSwap], swap::swap_indexes),
-        not_served(M::POST, "/dumps", &[DumpsCreate]),
+        serve(M::POST, "/dumps", &[DumpsCreate], crate::dumps::create),
         not_served(M::POST, "/snapshots", &[SnapshotsCreate]),
         serve(M::POST, "/logs/stream", &[MetricsGet], logs::stream),
         serve(M::DELETE, "/logs/stream", &[MetricsGet], logs::stop_stream),

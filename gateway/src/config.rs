@@ -86,6 +86,11 @@ pub struct GatewayConfig {
     #[arg(long, env = "MIROIR_GATEWAY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Where `POST /dumps` writes the dump files this gateway creates (as Meilisearch's
+    /// `--dump-dir`).
+    #[arg(long, env = "MIROIR_DUMP_DIR", default_value = crate::dumps::DEFAULT_DUMP_DIR)]
+    pub dump_dir: std::path::PathBuf,
+
     #[command(flatten)]
     pub snapshots: SnapshotArgs,
 

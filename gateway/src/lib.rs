@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod config;
 pub mod ctl;
 pub mod documents;
+pub mod dumps;
 pub mod enqueue;
 pub mod error;
 pub mod features;

@@ -23,7 +23,8 @@ async fn main() -> anyhow::Result<()> {
     let log = config.cluster.log.open_log(config.cluster.log.log_config()).await.context("cannot open the write log")?;
     let log: Arc<dyn miroir_clients::log::WriteLog> = Arc::from(log);
     let state = AppState::with_read_config(topology, log.clone(), config.master_key.clone(), config.payload_limit, config.read_config())
-        .with_idempotency_window(config.idempotency.window());
+        .with_idempotency_window(config.idempotency.window())
+        .with_dump_dir(config.dump_dir.clone());
     let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
     let keys = KeysService::start(log, config.master_key.clone(), options).await.context("cannot read the API keys from the log")?;
     state.catalog().set_task_limit(config.task_limit);

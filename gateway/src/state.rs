@@ -31,6 +31,8 @@ struct Shared {
     aliases: OnceLock<AliasesService>,
     /// Started by the first request that needs it (the first write or read of any index).
     ttl: OnceLock<TtlService>,
+    /// Where `POST /dumps` writes dump files (`crate::dumps`).
+    dump_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             webhooks: OnceLock::new(),
             aliases: OnceLock::new(),
             ttl: OnceLock::new(),
+            dump_dir: std::path::PathBuf::from(crate::dumps::DEFAULT_DUMP_DIR),
         }))
     }
 
@@ -67,6 +70,17 @@ impl AppState {
     pub fn with_idempotency_window(mut self, window: std::time::Duration) -> Self {
         Arc::get_mut(&mut self.0).expect("configured before the state is shared").idempotency_window = window;
         self
+    }
+
+    /// Sets where dumps are written (before the state is shared).
+    pub fn with_dump_dir(mut self, dump_dir: std::path::PathBuf) -> Self {
+        Arc::get_mut(&mut self.0).expect("configured before the state is shared").dump_dir = dump_dir;
+        self
+    }
+
+    /// Where `POST /dumps` writes dump files.
+    pub fn dump_dir(&self) -> &std::path::Path {
+        &self.0.dump_dir
     }
 
     /// How long an `Idempotency-Key` stays reserved after its first write.

@@ -68,6 +68,13 @@ pub enum TaskDetails {
         pre_compaction_size: Option<u64>,
         post_compaction_size: Option<u64>,
     },
+    /// `POST /dumps`: the dump's uid (its file is `<uid>.dump`), chosen when the task is
+    /// registered and shown, as on a node, only once the task has finished.
+    DumpCreation {
+        planned_dump_uid: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dump_uid: Option<String>,
+    },
 }
 
 /// Per-replica counts an indexer reads from a finished node task.
@@ -130,6 +137,7 @@ impl TaskDetails {
                 *post_compaction_size = counts.post_compaction_bytes;
             }
             TaskDetails::SettingsUpdate { .. } | TaskDetails::IndexInfo { .. } | TaskDetails::IndexSwap { .. } => {}
+            TaskDetails::DumpCreation { planned_dump_uid, dump_uid } => *dump_uid = Some(planned_dump_uid.clone()),
         }
         done
     }
@@ -191,6 +199,7 @@ impl TaskDetails {
                     put("postCompactionSize", byte_size::to_text(*bytes).into());
                 }
             }
+            TaskDetails::DumpCreation { dump_uid, .. } => put("dumpUid", dump_uid.clone().into()),
         }
         view
     }

@@ -23,6 +23,8 @@ pub enum TaskType {
     TaskCancelation,
     TaskDeletion,
     IndexCompaction,
+    /// `POST /dumps`: written by the gateway that registered it (`gateway/src/dumps.rs`).
+    DumpCreation,
 }
 
 /// One shard a task touches and the replicas expected to apply it.

@@ -127,7 +127,7 @@ fn user_settings(mut settings: Value, field: Option<&SettingField>) -> Value {
 /// Reads the settings (or one sub-route) of `uid` from a replica of `shard-0`: replicas are
 /// tried in placement order until one answers; an error that is the user's (e.g. the index
 /// is not created on the nodes yet) is returned at once with the client's index name.
-async fn read_settings(state: &AppState, uid: &str, field: Option<&SettingField>) -> Result<Value, GatewayError> {
+pub(crate) async fn read_settings(state: &AppState, uid: &str, field: Option<&SettingField>) -> Result<Value, GatewayError> {
     path_index_uid(uid, state.topology().replication_factor)?;
     if current_catalog(state, |catalog| catalog.index(uid).is_none()).await? {
         return Err(ResponseError::index_not_found(uid).into());

@@ -1,0 +1,223 @@
+//! `POST /dumps`: a dump of the whole cluster in Meilisearch's own (v6) format, which one
+//! Meilisearch node imports with `--import-dump` (`docs/dumps.md`).
+//!
+//! The task is a Miroir task like any other: its `tasks` record is registered through the log
+//! (so every gateway lists it), and the gateway that registered it writes the dump in the
+//! background into its `--dump-dir`. The record targets one pseudo-replica, [`DUMP_WRITER`], of
+//! shard 0; the writing gateway reports the outcome as that replica's `task-events` record, so
+//! every gateway's fold finishes the task (succeeded, or failed with the writer's error) exactly
+//! as it finishes a document write. No indexer sees the task: it has no operations.
+//!
+//! Consistency: the job first catches up with the logs, so every task this gateway knew
+//! finished before the dump started is in it; each index's documents are then read shard by
+//! shard, page by page, through the same document read path as `documents/fetch` (one replica
+//! per shard, Miroir's fields left out). Writes that land meanwhile may or may not be included
+//! — the dump is not a point-in-time snapshot of the cluster.
+
+mod layout;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::Bytes;
+use miroir_clients::log::Topic;
+use miroir_schemas::details::{DetailCounts, TaskDetails};
+use miroir_schemas::envelope::{encode, SCHEMA_VERSION};
+use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::task_log::{ReplicaStatus, ShardTarget, TaskEvent, TaskRecord, TaskType};
+use miroir_schemas::tasks::summarized_task_view;
+use miroir_schemas::topology::ShardId;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use crate::auth::KeysService;
+use crate::catalog::TaskLogEntry;
+use crate::error::GatewayError;
+use crate::state::AppState;
+
+/// `--dump-dir`'s default, as Meilisearch's.
+pub const DEFAULT_DUMP_DIR: &str = "dumps/";
+/// The replica a dump task waits for: the gateway writing the dump.
+pub const DUMP_WRITER: &str = "miroir-dump-writer";
+/// Documents read per page.
+const PAGE: usize = 1000;
+/// How long the job waits for this gateway to fold every log before reading.
+const CATCH_UP: Duration = Duration::from_secs(10);
+/// How long the handler waits for its own record to be folded before answering.
+const FOLD_WAIT: Duration = Duration::from_secs(5);
+
+/// `POST /dumps`: registers a `dumpCreation` task and starts writing the dump; `202`.
+pub async fn create(
+    State(state): State<AppState>,
+    State(keys): State<KeysService>,
+) -> Result<(StatusCode, Json<Map<String, Value>>), GatewayError> {
+    let now = OffsetDateTime::now_utc();
+    let dump_uid = layout::dump_uid(now);
+    let details = TaskDetails::DumpCreation { planned_dump_uid: dump_uid.clone(), dump_uid: None };
+    let mut record = TaskRecord::new(TaskType::DumpCreation, None, Some(details), now);
+    record.targets = vec![ShardTarget { shard: ShardId(0), replicas: vec![DUMP_WRITER.to_owned()] }];
+    record.request_id = crate::request_id::current();
+    let entry = TaskLogEntry::new(record.clone());
+    let dedup = format!("task:{}", uuid::Uuid::new_v4().simple());
+    let position = state.log().append(Topic::Tasks, "tasks", &dedup, Bytes::from(encode(&entry))).await?;
+    let task_uid = position.offset;
+    tracing::info!(task_uid, %dump_uid, "dump task enqueued");
+    if !state.catalog().wait_folded(task_uid + 1, FOLD_WAIT).await {
+        tracing::warn!(task_uid, "answering before this gateway folded its own task");
+    }
+    tokio::spawn(run(state, keys, task_uid, dump_uid));
+    Ok((StatusCode::ACCEPTED, Json(summarized_task_view(task_uid, &record))))
+}
+
+/// Writes the dump, then reports how it ended (retrying the report until the log takes it).
+async fn run(state: AppState, keys: KeysService, task_uid: u64, dump_uid: String) {
+    let started_at = OffsetDateTime::now_utc();
+    let outcome = write_dump(&state, &keys, &dump_uid).await;
+    let (status, error) = match outcome {
+        Ok(documents) => {
+            tracing::info!(task_uid, %dump_uid, documents, "dump written");
+            (ReplicaStatus::Succeeded, None)
+        }
+        Err(error) => {
+            tracing::error!(task_uid, %dump_uid, %error, "dump failed");
+            (ReplicaStatus::Failed, Some(ResponseError::new(Code::DumpProcessFailed, format!("Dump process failed: {error}."))))
+        }
+    };
+    let event = TaskEvent {
+        schema_version: SCHEMA_VERSION,
+        task_uid,
+        shard: ShardId(0),
+        replica: DUMP_WRITER.to_owned(),
+        status,
+        error,
+        counts: DetailCounts::default(),
+        started_at,
+        finished_at: OffsetDateTime::now_utc(),
+    };
+    let dedup = format!("{task_uid}:{}:{DUMP_WRITER}", ShardId(0));
+    let record = Bytes::from(encode(&event));
+    let mut wait = Duration::from_millis(100);
+    while let Err(error) = state.log().append(Topic::TaskEvents, &task_uid.to_string(), &dedup, record.clone()).await {
+        tracing::warn!(task_uid, %error, "cannot report the dump's outcome yet; retrying");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// What can stop a dump.
+#[derive(Debug, thiserror::Error)]
+enum DumpError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("reading the cluster: {0}")]
+    Read(String),
+}
+
+impl From<GatewayError> for DumpError {
+    fn from(error: GatewayError) -> Self {
+        DumpError::Read(error.to_string())
+    }
+}
+
+/// Writes `<dump dir>/<uid>.dump`; returns how many documents it holds. The files are staged
+/// in a directory next to it and archived at the end, so a dump file is whole or absent.
+async fn write_dump(state: &AppState, keys: &KeysService, dump_uid: &str) -> Result<u64, DumpError> {
+    state.catalog().catch_up_everywhere(state.log(), CATCH_UP).await.map_err(|error| DumpError::Read(error.to_string()))?;
+    keys.catch_up().await?;
+    let dump_dir = state.dump_dir().to_path_buf();
+    tokio::fs::create_dir_all(&dump_dir).await?;
+    let staging = dump_dir.join(format!(".{dump_uid}.staging"));
+    let result = stage(state, keys, &staging).await;
+    let archived = match result {
+        Ok(documents) => {
+            let target = dump_dir.join(format!("{dump_uid}.dump"));
+            let staged = staging.clone();
+            tokio::task::spawn_blocking(move || archive(&staged, &target))
+                .await
+                .map_err(|error| DumpError::Io(std::io::Error::other(error)))?
+                .map(|()| documents)
+                .map_err(DumpError::Io)
+        }
+        Err(error) => Err(error),
+    };
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    archived
+}
+
+/// Writes every file of the dump under `dir`.
+async fn stage(state: &AppState, keys: &KeysService, dir: &Path) -> Result<u64, DumpError> {
+    let _ = tokio::fs::remove_dir_all(dir).await;
+    tokio::fs::create_dir_all(dir.join("tasks")).await?;
+    write_json(&dir.join("metadata.json"), &layout::dump_metadata(OffsetDateTime::now_utc()))?;
+    std::fs::write(dir.join("instance_uid.uuid"), uuid::Uuid::new_v4().hyphenated().to_string())?;
+    // No task history: a node imports an empty queue (docs/dumps.md).
+    std::fs::write(dir.join("tasks").join("queue.jsonl"), "")?;
+    let key_lines: Vec<Value> = keys.ring().read(|store| store.list().into_iter().map(|key| layout::key_line(&key.record)).collect());
+    write_lines(&dir.join("keys.jsonl"), key_lines.iter())?;
+
+    let indexes: Vec<(String, crate::catalog::IndexInfo)> =
+        state.catalog().read(|catalog| catalog.indexes().map(|(uid, info)| (uid.clone(), info.clone())).collect());
+    let mut documents = 0;
+    for (uid, info) in indexes {
+        let index_dir = dir.join("indexes").join(&uid);
+        tokio::fs::create_dir_all(&index_dir).await?;
+        write_json(&index_dir.join("metadata.json"), &layout::index_metadata(&uid, &info))?;
+        let settings = crate::routes::settings::read_settings(state, &uid, None).await?;
+        write_json(&index_dir.join("settings.json"), &settings)?;
+        // Embedders' vectors travel in `_vectors` (with `regenerate`), as in a node's dump.
+        let vectors = settings.get("embedders").and_then(Value::as_object).is_some_and(|embedders| !embedders.is_empty());
+        documents += dump_documents(state, &uid, vectors, &index_dir.join("documents.jsonl")).await?;
+    }
+    Ok(documents)
+}
+
+/// Writes index `uid`'s documents, one per line, read page by page; returns how many.
+async fn dump_documents(state: &AppState, uid: &str, vectors: bool, path: &Path) -> Result<u64, DumpError> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut offset = 0;
+    loop {
+        let request = json!({"offset": offset, "limit": PAGE, "retrieveVectors": vectors});
+        let Value::Object(request) = request else { unreachable!("a JSON object literal") };
+        let answer = state.reads().fetch_documents(uid, &request).await.map_err(|error| DumpError::Read(error.to_string()))?;
+        if !answer.missing_shards.is_empty() {
+            return Err(DumpError::Read(format!("shards {:?} of index `{uid}` have no replica answering", answer.missing_shards)));
+        }
+        let page = answer.body.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
+        for document in &page {
+            serde_json::to_writer(&mut out, document).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")?;
+        }
+        offset += page.len();
+        if page.len() < PAGE {
+            out.flush()?;
+            return Ok(offset as u64);
+        }
+    }
+}
+
+fn write_json(path: &Path, value: &Value) -> std::io::Result<()> {
+    std::fs::write(path, serde_json::to_vec(value).map_err(std::io::Error::other)?)
+}
+
+fn write_lines<'v>(path: &Path, lines: impl Iterator<Item = &'v Value>) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for line in lines {
+        serde_json::to_writer(&mut out, line).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Archives `staged` as a gzipped tar at `target` (written aside, then renamed into place).
+fn archive(staged: &Path, target: &Path) -> std::io::Result<()> {
+    let partial = target.with_extension("dump.partial");
+    let file = std::fs::File::create(&partial)?;
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()));
+    builder.append_dir_all(".", staged)?;
+    builder.into_inner()?.finish()?.sync_all()?;
+    std::fs::rename(&partial, target)
+}

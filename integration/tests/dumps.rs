@@ -1,0 +1,172 @@
+//! `POST /dumps` on a cluster (NATS, 3 real Meilisearch nodes, S = 4, RF = 1): the gateway
+//! answers a `dumpCreation` task as a node does, finishes it with the dump's uid, and one fresh
+//! real Meilisearch 1.50 node started with `--import-dump` on the file answers the same index
+//! list, settings and documents as the cluster, and knows the API keys created on the cluster.
+//! Needs `cargo build --workspace --bins`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use miroir_integration::brokers::LogKind;
+use miroir_integration::cluster::Cluster;
+use miroir_integration::locate::meilisearch_binary;
+use miroir_integration::master_calls::{send, wait_healthy, wait_task};
+use miroir_integration::nodes::free_port;
+use miroir_integration::process::ManagedProcess;
+use miroir_integration::recorded::{http_client, MASTER_KEY};
+use serde_json::{json, Value};
+
+async fn call(client: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let request = client.request(method, format!("{base}{path}"));
+    send(match body {
+        Some(body) => request.json(&body),
+        None => request,
+    })
+    .await
+}
+
+async fn get(client: &reqwest::Client, base: &str, path: &str) -> Value {
+    let (status, body) = call(client, base, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 200, "{base}{path}: {body}");
+    body
+}
+
+async fn succeeds(client: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Value) {
+    let (status, task) = call(client, base, method, path, Some(body)).await;
+    assert_eq!(status, 202, "{path}: {task}");
+    let done = wait_task(client, base, task["taskUid"].as_u64().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{path}: {done}");
+}
+
+/// Every document of `index`, sorted by `id_field`.
+async fn all_documents(client: &reqwest::Client, base: &str, index: &str, id_field: &str) -> Vec<Value> {
+    let page = get(client, base, &format!("/indexes/{index}/documents?limit=1000")).await;
+    let mut documents = page["results"].as_array().unwrap().clone();
+    documents.sort_by_key(|document| document[id_field].to_string());
+    documents
+}
+
+/// The index list without times (a node stamps imported indexes with the dump's, the cluster
+/// with its own).
+async fn index_list(client: &reqwest::Client, base: &str) -> Vec<Value> {
+    let list = get(client, base, "/indexes").await;
+    list["results"].as_array().unwrap().iter().map(|index| json!({"uid": index["uid"], "primaryKey": index["primaryKey"]})).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_dump_is_imported_by_one_node_with_the_same_indexes_settings_documents_and_keys() {
+    let dump_dir = tempfile::Builder::new().prefix("miroir-dumps-").tempdir().unwrap();
+    let cluster = Cluster::builder(LogKind::Nats)
+        .nodes(3)
+        .shards(4)
+        .replication_factor(1)
+        .master_key(MASTER_KEY)
+        .env("MIROIR_DUMP_DIR", dump_dir.path().display())
+        .start()
+        .await
+        .expect("starting the cluster");
+    let client = http_client();
+    let base = cluster.gateway_url().to_owned();
+    let post = reqwest::Method::POST;
+    let patch = reqwest::Method::PATCH;
+
+    let movies: Vec<Value> = (0..40)
+        .map(|i| json!({"id": i, "title": format!("movie {i}"), "genre": if i % 2 == 0 { "drama" } else { "comedy" }, "year": 1990 + i}))
+        .collect();
+    let books: Vec<Value> =
+        (0..25).map(|i| json!({"isbn": format!("isbn-{i:03}"), "title": format!("book {i}"), "pages": 100 + i})).collect();
+    succeeds(&client, &base, post.clone(), "/indexes", json!({"uid": "books", "primaryKey": "isbn"})).await;
+    succeeds(&client, &base, post.clone(), "/indexes/movies/documents", json!(movies)).await;
+    succeeds(&client, &base, post.clone(), "/indexes/books/documents", json!(books)).await;
+    succeeds(
+        &client,
+        &base,
+        patch.clone(),
+        "/indexes/movies/settings",
+        json!({"filterableAttributes": ["genre"], "sortableAttributes": ["year"], "synonyms": {"film": ["movie"]}}),
+    )
+    .await;
+    succeeds(&client, &base, patch, "/indexes/books/settings", json!({"searchableAttributes": ["title"], "stopWords": ["the"]})).await;
+    let (status, created_key) = call(
+        &client,
+        &base,
+        post.clone(),
+        "/keys",
+        Some(json!({"name": "dump reader", "actions": ["search", "documents.get"], "indexes": ["movies"], "expiresAt": null})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created_key}");
+    // Documents sit on every node (the dump reads them across shards).
+    for node in cluster.node_clients() {
+        let stats = node.stats().await.unwrap();
+        let holds = stats["indexes"].as_object().unwrap().values().any(|index| index["numberOfDocuments"].as_u64() > Some(0));
+        assert!(holds, "a node holds no document: {stats}");
+    }
+
+    let (status, summary) = call(&client, &base, post, "/dumps", None).await;
+    assert_eq!(status, 202, "{summary}");
+    assert_eq!((&summary["type"], &summary["status"], &summary["indexUid"]), (&json!("dumpCreation"), &json!("enqueued"), &Value::Null));
+    let uid = summary["taskUid"].as_u64().unwrap();
+    let done = wait_task(&client, &base, uid).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let dump_uid = done["details"]["dumpUid"].as_str().unwrap_or_else(|| panic!("no dumpUid: {done}")).to_owned();
+    let listed = get(&client, &base, "/tasks?types=dumpCreation").await;
+    assert_eq!(listed["results"][0]["uid"], uid, "{listed}");
+    let dump_file = dump_dir.path().join(format!("{dump_uid}.dump"));
+    assert!(dump_file.is_file(), "{} was not written", dump_file.display());
+
+    // One fresh node imports it.
+    let node_dir = tempfile::Builder::new().prefix("miroir-import-").tempdir().unwrap();
+    let port = free_port().unwrap();
+    let mut command = Command::new(meilisearch_binary().unwrap());
+    command
+        .arg("--http-addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--master-key")
+        .arg(MASTER_KEY)
+        .arg("--db-path")
+        .arg(node_dir.path().join("data"))
+        .arg("--no-analytics")
+        .arg("--import-dump")
+        .arg(&dump_file)
+        .current_dir(node_dir.path());
+    let mut node = ManagedProcess::spawn("imported node", command, &node_dir.path().join("node.log")).unwrap();
+    let node_url = format!("http://127.0.0.1:{port}");
+    tokio::select! {
+        () = wait_healthy(&client, &node_url) => {}
+        () = async { while node.check_alive().is_ok() { tokio::time::sleep(Duration::from_millis(200)).await } } => {
+            panic!("the importing node exited: {:?}", node.check_alive())
+        }
+    }
+
+    assert_eq!(index_list(&client, &node_url).await, index_list(&client, &base).await);
+    assert_eq!(index_list(&client, &node_url).await.len(), 2);
+    for (index, id_field, count) in [("movies", "id", 40), ("books", "isbn", 25)] {
+        let settings = get(&client, &base, &format!("/indexes/{index}/settings")).await;
+        assert_eq!(get(&client, &node_url, &format!("/indexes/{index}/settings")).await, settings, "{index} settings");
+        let on_cluster = all_documents(&client, &base, index, id_field).await;
+        assert_eq!(on_cluster.len(), count, "{index}");
+        assert_eq!(all_documents(&client, &node_url, index, id_field).await, on_cluster, "{index} documents");
+    }
+    let key_uid = created_key["uid"].as_str().unwrap();
+    let imported_key = get(&client, &node_url, &format!("/keys/{key_uid}")).await;
+    assert_eq!(imported_key["key"], created_key["key"], "the node derives the same key value from the master key");
+    assert_eq!((&imported_key["actions"], &imported_key["indexes"]), (&created_key["actions"], &created_key["indexes"]));
+    let cluster_keys = get(&client, &base, "/keys?limit=100").await;
+    let node_keys = get(&client, &node_url, "/keys?limit=100").await;
+    let uids = |keys: &Value| {
+        let mut uids: Vec<String> = keys["results"].as_array().unwrap().iter().map(|key| key["uid"].to_string()).collect();
+        uids.sort();
+        uids
+    };
+    assert_eq!(uids(&node_keys), uids(&cluster_keys), "every key of the cluster, default keys included");
+    // The imported key works on the node.
+    let search = client
+        .post(format!("{node_url}/indexes/movies/search"))
+        .bearer_auth(created_key["key"].as_str().unwrap())
+        .json(&json!({"q": "film"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status().as_u16(), 200);
+}
