@@ -239,6 +239,25 @@ impl CpuMeter {
     }
 }
 
+/// A counter's total over every label set, from the Prometheus text at `metrics_url`
+/// (zero before it was first counted).
+pub async fn counter_total(metrics_url: &str, name: &str) -> Result<f64> {
+    let text = reqwest::get(format!("{metrics_url}/metrics")).await?.text().await?;
+    Ok(text
+        .lines()
+        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum())
+}
+
+/// The nearest-rank `p`-th percentile (0–100) of `latencies` (zero when there are none).
+pub fn percentile(latencies: &[Duration], p: f64) -> Duration {
+    let mut sorted = latencies.to_vec();
+    sorted.sort();
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied().unwrap_or_default()
+}
+
 /// The 1-, 5- and 15-minute load averages.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()

@@ -15,8 +15,9 @@ use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::Topology;
 
 use crate::brokers::{Broker, LogKind};
+use crate::delay_proxy::DelayProxy;
 use crate::locate::{meilisearch_binary, MiroirBinaries};
-use crate::miroir_processes::{grouped_nodes, ClusterSpec, MiroirProcesses};
+use crate::miroir_processes::{grouped_nodes, wait_gateway_healthy, ClusterSpec, MiroirProcesses};
 use crate::nodes::{free_port, MeiliNodes};
 use crate::process::ManagedProcess;
 
@@ -39,6 +40,7 @@ pub struct ClusterBuilder {
     data_dir: Option<PathBuf>,
     meilisearch: Option<PathBuf>,
     binaries: Option<MiroirBinaries>,
+    slowed_node: Option<usize>,
 }
 
 impl ClusterBuilder {
@@ -111,6 +113,12 @@ impl ClusterBuilder {
         ClusterBuilder { binaries: Some(binaries), ..self }
     }
 
+    /// Puts a [`DelayProxy`] in front of node `node`: Miroir reaches it only through the proxy,
+    /// whose delay ([`Cluster::delay_proxy`]) starts at zero.
+    pub fn slowed_node(self, node: usize) -> Self {
+        ClusterBuilder { slowed_node: Some(node), ..self }
+    }
+
     /// Starts the broker, the nodes and the Miroir processes, and waits until the gateway
     /// answers `/health`.
     pub async fn start(self) -> Result<Cluster> {
@@ -138,8 +146,17 @@ impl ClusterBuilder {
         };
         let broker = Broker::start(self.log)?;
         let nodes = MeiliNodes::start(&meilisearch, self.nodes, &dir.join("nodes"), &self.node_key).await?;
+        let mut urls = nodes.urls().to_vec();
+        let delay_proxy = match self.slowed_node {
+            Some(node) => {
+                let proxy = DelayProxy::start(urls[node].trim_start_matches("http://")).await?;
+                urls[node] = proxy.url().to_owned();
+                Some(proxy)
+            }
+            None => None,
+        };
         let spec = ClusterSpec {
-            nodes: grouped_nodes(nodes.urls(), self.replica_groups),
+            nodes: grouped_nodes(&urls, self.replica_groups),
             node_key: Some(self.node_key),
             shards: self.shards,
             replication_factor: self.replication_factor,
@@ -162,7 +179,7 @@ impl ClusterBuilder {
             std::fs::create_dir_all(&log_dir)?;
             None
         };
-        Ok(Cluster { miroir, nodes, broker, spec, binaries, log_dir, _temp: temp })
+        Ok(Cluster { miroir, delay_proxy, nodes, broker, spec, binaries, log_dir, _temp: temp })
     }
 }
 
@@ -171,6 +188,8 @@ impl ClusterBuilder {
 pub struct Cluster {
     /// `None` when built [`ClusterBuilder::without_miroir`].
     pub miroir: Option<MiroirProcesses>,
+    /// In front of the node [`ClusterBuilder::slowed_node`] named.
+    pub delay_proxy: Option<DelayProxy>,
     pub nodes: MeiliNodes,
     pub broker: Broker,
     pub spec: ClusterSpec,
@@ -197,7 +216,13 @@ impl Cluster {
             data_dir: None,
             meilisearch: None,
             binaries: None,
+            slowed_node: None,
         }
+    }
+
+    /// The proxy in front of the slowed node ([`ClusterBuilder::slowed_node`]).
+    pub fn delay_proxy(&self) -> &DelayProxy {
+        self.delay_proxy.as_ref().expect("the cluster was built without a slowed node")
     }
 
     /// The gateway, indexer and reconciler.
@@ -249,11 +274,24 @@ impl Cluster {
     /// Starts one more `miroir-gateway` with the cluster's configuration on a free port; returns
     /// it and its URL (wait for its `/health` before use). Its output goes to `<name>.log`.
     pub fn spawn_gateway(&self, name: &str) -> Result<(ManagedProcess, String)> {
+        self.spawn_gateway_with(name, &[])
+    }
+
+    /// [`Cluster::spawn_gateway`] with `env` on top of the cluster's configuration.
+    pub fn spawn_gateway_with(&self, name: &str, env: &[(&str, String)]) -> Result<(ManagedProcess, String)> {
         let port = free_port()?;
         let mut command = self.spec.command(&self.binaries.gateway);
+        command.envs(env.iter().map(|(key, value)| (key, value)));
         command.env("MIROIR_LISTEN", format!("127.0.0.1:{port}"));
         let process = ManagedProcess::spawn(name, command, &self.log_dir.join(format!("{name}.log"))).context("starting miroir-gateway")?;
         Ok((process, format!("http://127.0.0.1:{port}")))
+    }
+
+    /// [`Cluster::spawn_gateway_with`], then waits until it answers `/health`.
+    pub async fn start_gateway_with(&self, name: &str, env: &[(&str, String)]) -> Result<(ManagedProcess, String)> {
+        let (mut process, url) = self.spawn_gateway_with(name, env)?;
+        wait_gateway_healthy(&url, HEALTH_TIMEOUT, || process.check_alive()).await?;
+        Ok((process, url))
     }
 
     /// Starts one more `miroir-indexer` with the cluster's configuration and `env`; its output

@@ -11,6 +11,7 @@
 //! - [`miroir_processes`]: the gateway, indexer and reconciler, and the environment they share.
 //! - [`recorded`]: requests in the format of the recorded Meilisearch exchanges.
 //! - [`corpus`]: the Debian packages corpus.
+//! - [`delay_proxy`]: a TCP proxy that delays one node's answers (tail-latency tests and benchmark).
 //! - [`indexer_cluster`]: the `indexer_*` tests' cluster: ops appended straight to the log, a model of every shard.
 //! - [`bench_support`]: what the cluster benchmarks share.
 //! - [`master_calls`]: a gateway called with the master key (send, wait for health, for a task).
@@ -19,6 +20,7 @@ pub mod bench_support;
 pub mod brokers;
 pub mod cluster;
 pub mod corpus;
+pub mod delay_proxy;
 pub mod indexer_cluster;
 pub mod locate;
 pub mod master_calls;

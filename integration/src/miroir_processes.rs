@@ -120,16 +120,23 @@ impl MiroirProcesses {
     /// Waits until the gateway answers `/health` with 200, failing early (with the process's
     /// output) if any process exits.
     pub async fn wait_healthy(&mut self, timeout: Duration) -> Result<()> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
-        let health = format!("{}/health", self.gateway_url);
-        let message = format!("the gateway did not answer {health}");
-        wait_until(Deadline::after(timeout), message, async || {
-            self.check_alive()?;
-            let healthy = client.get(&health).send().await.is_ok_and(|response| response.status().is_success());
-            Ok(if healthy { Some(()) } else { None }.into())
-        })
-        .await
+        let url = self.gateway_url.clone();
+        wait_gateway_healthy(&url, timeout, || self.check_alive()).await
     }
+}
+
+/// Waits until the gateway at `url` answers `/health` with 200; `alive` fails early (with a
+/// process's output) when a process it watches exited.
+pub async fn wait_gateway_healthy(url: &str, timeout: Duration, mut alive: impl FnMut() -> Result<()>) -> Result<()> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let health = format!("{url}/health");
+    let message = format!("the gateway did not answer {health}");
+    wait_until(Deadline::after(timeout), message, async || {
+        alive()?;
+        let healthy = client.get(&health).send().await.is_ok_and(|response| response.status().is_success());
+        Ok(if healthy { Some(()) } else { None }.into())
+    })
+    .await
 }
 
 #[cfg(test)]
