@@ -25,12 +25,15 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::with_read_config(topology, log.clone(), config.master_key.clone(), config.payload_limit, config.read_config())
         .with_idempotency_window(config.idempotency.window())
         .with_dump_dir(config.dump_dir.clone());
-    let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
-    let keys = KeysService::start(log, config.master_key.clone(), options).await.context("cannot read the API keys from the log")?;
     state.catalog().set_task_limit(config.task_limit);
-    let snapshots = config.snapshots.restore(&config.cluster.log, state.log(), state.catalog(), config.task_limit).await;
+    let mut snapshots = config.snapshots.restore(&config.cluster.log, state.log(), state.catalog(), config.task_limit).await;
+    let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
+    let restored_keys = snapshots.as_mut().and_then(|snapshots| snapshots.take_keys());
+    let keys = KeysService::start_from(log, config.master_key.clone(), options, restored_keys)
+        .await
+        .context("cannot read the API keys from the log")?;
     let _watchers = state.start_watching();
-    let _snapshot_writer = snapshots.map(|snapshots| snapshots.spawn_writer(state.catalog().clone()));
+    let _snapshot_writer = snapshots.map(|snapshots| snapshots.spawn_writer(state.catalog().clone(), Some(keys.clone())));
     tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
     // One gateway at a time (the log's election) posts finished tasks to the webhooks.
     tokio::spawn(miroir_gateway::webhooks::caller::run(state.clone()));

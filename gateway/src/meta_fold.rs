@@ -60,7 +60,20 @@ pub struct MetaRing<S: MetaState> {
 impl<S: MetaState> MetaRing<S> {
     /// A ring that has folded nothing yet, starting from `state`.
     pub fn new(state: S) -> MetaRing<S> {
-        MetaRing { folded: RwLock::new(Folded { state, next: 0, changes: 0, outcomes: BTreeMap::new() }), progress: watch::channel(0).0 }
+        MetaRing::folded_up_to(state, 0, 0)
+    }
+
+    /// A ring whose `state` already folded the first `next` records, `changes` of them its own
+    /// (a start from a snapshot).
+    pub fn folded_up_to(state: S, next: u64, changes: u64) -> MetaRing<S> {
+        MetaRing { folded: RwLock::new(Folded { state, next, changes, outcomes: BTreeMap::new() }), progress: watch::channel(next).0 }
+    }
+
+    /// Runs `read` on the current state, the next offset to fold and the changes folded, all
+    /// taken at one moment.
+    pub fn read_folded<R>(&self, read: impl FnOnce(&S, u64, u64) -> R) -> R {
+        let folded = self.folded.read().expect("meta ring lock poisoned");
+        read(&folded.state, folded.next, folded.changes)
     }
 
     /// Runs `read` on the current state.
@@ -133,9 +146,14 @@ impl<S: MetaState> MetaFollower<S> {
     /// Starts the watcher folding `meta` into `state` (call inside a Tokio runtime). It has
     /// folded nothing yet: call [`MetaFollower::catch_up`] before the first read.
     pub fn start(log: Arc<dyn WriteLog>, state: S, fold_timeout: Duration) -> MetaFollower<S> {
-        let ring = Arc::new(MetaRing::new(state));
-        let folding = ring.clone();
-        let watcher = tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_records(&folding, records)));
+        MetaFollower::start_from(log, MetaRing::new(state), fold_timeout)
+    }
+
+    /// Starts the watcher at the first record `ring` has not folded.
+    pub fn start_from(log: Arc<dyn WriteLog>, ring: MetaRing<S>, fold_timeout: Duration) -> MetaFollower<S> {
+        let ring = Arc::new(ring);
+        let (folding, from) = (ring.clone(), ring.next_offset());
+        let watcher = tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, from, move |records| fold_records(&folding, records)));
         MetaFollower { log, ring, fold_timeout, watcher }
     }
 

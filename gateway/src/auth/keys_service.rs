@@ -27,6 +27,7 @@ use super::authorize::{authorize, AuthContext};
 use super::key::default_keys;
 use super::key_body::{parse_create, parse_patch};
 use super::key_ring::KeyRing;
+use super::key_snapshot::KeysSnapshot;
 use super::key_view::{key_not_found, key_view, list_view, resolve_key, ListQuery};
 use super::routes::RoutePolicy;
 use super::store::{Applied, KeyStore};
@@ -77,7 +78,26 @@ impl KeysService {
     /// is set), and returns once every record already in the log is folded, so the first
     /// request is judged against the whole key set. Call inside a Tokio runtime.
     pub async fn start(log: Arc<dyn WriteLog>, master_key: Option<String>, options: KeysOptions) -> Result<Self, GatewayError> {
-        let meta = MetaFollower::start(log, KeyStore::new(master_key.clone()), options.fold_timeout);
+        KeysService::start_from(log, master_key, options, None).await
+    }
+
+    /// [`KeysService::start`] from the key section of a snapshot, when there is one: only the
+    /// `meta` records after it are folded.
+    pub async fn start_from(
+        log: Arc<dyn WriteLog>,
+        master_key: Option<String>,
+        options: KeysOptions,
+        snapshot: Option<KeysSnapshot>,
+    ) -> Result<Self, GatewayError> {
+        let ring = match snapshot {
+            Some(snapshot) => {
+                let (next, changes) = (snapshot.meta, snapshot.changes);
+                tracing::info!(from_meta = next, keys = snapshot.keys.len(), "API keys start from the snapshot; folding meta after it");
+                KeyRing::folded_up_to(snapshot.into_store(master_key.clone()), next, changes)
+            }
+            None => KeyRing::new(KeyStore::new(master_key.clone())),
+        };
+        let meta = MetaFollower::start_from(log, ring, options.fold_timeout);
         let service = KeysService(Arc::new(Inner { meta, options }));
         service.catch_up().await?;
         if let Some(master_key) = master_key {

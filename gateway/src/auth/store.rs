@@ -82,6 +82,20 @@ impl KeyStore {
         }
     }
 
+    /// Adds a key folded earlier (from a snapshot); a key with its uid is replaced.
+    pub(crate) fn insert(&mut self, key: ApiKey) {
+        let uid = key.uid();
+        if let Some(master_key) = &self.master_key {
+            self.by_value.insert(key_value(master_key, uid), uid);
+        }
+        self.keys.insert(uid, key);
+    }
+
+    /// The records of every key, in uid order (what a snapshot keeps).
+    pub fn records(&self) -> Vec<miroir_schemas::meta_log::ApiKeyRecord> {
+        self.keys.values().map(|key| key.record.clone()).collect()
+    }
+
     pub fn get(&self, uid: Uuid) -> Option<&ApiKey> {
         self.keys.get(&uid)
     }

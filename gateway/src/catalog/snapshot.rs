@@ -1,6 +1,6 @@
 //! A snapshot of the folded catalog: its whole state and the log positions it covers, so a
 //! gateway can start from it and fold only what came after (design, storage and fallback:
-//! `docs/design-state-snapshots.md`; storing snapshots in the log system is not built yet).
+//! `docs/design-state-snapshots.md`). The key set rides along as an optional section.
 //!
 //! Bytes: one header line of JSON (format, version, positions covered, body length, SHA-256 of
 //! the body), then the body, JSON. Every collection is written in key order, so the same state
@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use super::cleanup::CleanupTrigger;
 use super::deletion::{BookForgets, RetiredRename};
 use super::{Catalog, FoldedTask, Indexes};
+use crate::auth::KeysSnapshot;
 
 /// What the header's `format` says.
 pub const SNAPSHOT_FORMAT: &str = "miroir-catalog-snapshot";
@@ -76,6 +77,9 @@ struct BodyRef<'c> {
     retired_renames: &'c [RetiredRename],
     cleanup: &'c CleanupTrigger,
     idempotency: &'c IdempotencyBook,
+    /// The key set, folded up to its own `meta` position (absent: the keys fold from 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<&'c KeysSnapshot>,
 }
 
 /// The state, owned when reading.
@@ -92,6 +96,8 @@ struct Body {
     /// Absent from snapshots written before idempotency keys.
     #[serde(default)]
     idempotency: IdempotencyBook,
+    #[serde(default)]
+    keys: Option<KeysSnapshot>,
 }
 
 impl SnapshotHeader {
@@ -118,6 +124,11 @@ impl Catalog {
 
     /// The snapshot of this catalog: header line, then body.
     pub fn snapshot(&self) -> Vec<u8> {
+        self.snapshot_with_keys(None)
+    }
+
+    /// The snapshot of this catalog and of the key set `keys` (verified with the rest).
+    pub fn snapshot_with_keys(&self, keys: Option<&KeysSnapshot>) -> Vec<u8> {
         let body = BodyRef {
             indexes: &self.indexes,
             tasks: &self.tasks,
@@ -127,6 +138,7 @@ impl Catalog {
             retired_renames: &self.retired_renames,
             cleanup: &self.cleanup,
             idempotency: &self.idempotency,
+            keys,
         };
         let body = serde_json::to_vec(&body).expect("the catalog serializes");
         let header = SnapshotHeader {
@@ -145,6 +157,11 @@ impl Catalog {
     /// The catalog a snapshot holds, verified, keeping at most `task_limit` tasks from now on;
     /// folding resumes at [`Catalog::covers`].
     pub fn from_snapshot(bytes: &[u8], task_limit: u64) -> Result<Catalog, SnapshotError> {
+        Catalog::from_snapshot_with_keys(bytes, task_limit).map(|(catalog, _)| catalog)
+    }
+
+    /// [`Catalog::from_snapshot`], with the key set the snapshot holds, if it holds one.
+    pub fn from_snapshot_with_keys(bytes: &[u8], task_limit: u64) -> Result<(Catalog, Option<KeysSnapshot>), SnapshotError> {
         let (header, body) = SnapshotHeader::read(bytes)?;
         if body.len() as u64 != header.body_bytes {
             return Err(SnapshotError::Truncated { expected: header.body_bytes, found: body.len() as u64 });
@@ -154,7 +171,7 @@ impl Catalog {
         }
         let body: Body = serde_json::from_slice(body).map_err(|error| SnapshotError::Malformed(error.to_string()))?;
         let SnapshotCovers { tasks, meta, task_events } = header.covers;
-        Ok(Catalog {
+        let catalog = Catalog {
             indexes: body.indexes,
             tasks: body.tasks,
             early_events: body.early_events,
@@ -167,7 +184,8 @@ impl Catalog {
             task_limit,
             cleanup: body.cleanup,
             idempotency: body.idempotency,
-        })
+        };
+        Ok((catalog, body.keys))
     }
 }
 

@@ -16,6 +16,7 @@ use miroir_clients::snapshots::{newest_first, open_snapshot_store, put_and_prune
 use tokio::task::JoinHandle;
 
 use super::CatalogHandle;
+use crate::auth::{KeysService, KeysSnapshot};
 use crate::catalog::{Catalog, SnapshotCovers, SnapshotError, SnapshotHeader};
 
 /// Hex digits of the body's SHA-256 a snapshot's name carries.
@@ -77,9 +78,16 @@ enum Refusal {
     LogUnavailable(LogError),
 }
 
+/// A snapshot loaded: its name, the catalog and the key set it holds (when it holds one).
+pub struct Loaded {
+    pub name: SnapshotName,
+    pub catalog: Catalog,
+    pub keys: Option<KeysSnapshot>,
+}
+
 /// Loads the newest stored snapshot that verifies and fits the log, logging why each newer one
 /// was refused; `None` (logged) when there is none: fold the whole history.
-pub async fn load_newest(store: &dyn SnapshotStore, log: &dyn WriteLog, task_limit: u64) -> Option<(SnapshotName, Catalog)> {
+pub async fn load_newest(store: &dyn SnapshotStore, log: &dyn WriteLog, task_limit: u64) -> Option<Loaded> {
     let names = match store.list().await {
         Ok(names) => newest_first(&names.iter().map(ToString::to_string).collect::<Vec<_>>()),
         Err(error) => {
@@ -89,9 +97,9 @@ pub async fn load_newest(store: &dyn SnapshotStore, log: &dyn WriteLog, task_lim
     };
     for name in names {
         match load(store, log, &name, task_limit).await {
-            Ok(catalog) => {
+            Ok((catalog, keys)) => {
                 tracing::info!(snapshot = %name, from_task = name.tasks, "starting from a snapshot; folding what came after it");
-                return Some((name, catalog));
+                return Some(Loaded { name, catalog, keys });
             }
             Err(reason) => tracing::warn!(snapshot = %name, %reason, "snapshot {name} refused: {reason}; trying an older one"),
         }
@@ -100,15 +108,21 @@ pub async fn load_newest(store: &dyn SnapshotStore, log: &dyn WriteLog, task_lim
     None
 }
 
-async fn load(store: &dyn SnapshotStore, log: &dyn WriteLog, name: &SnapshotName, task_limit: u64) -> Result<Catalog, Refusal> {
+async fn load(
+    store: &dyn SnapshotStore,
+    log: &dyn WriteLog,
+    name: &SnapshotName,
+    task_limit: u64,
+) -> Result<(Catalog, Option<KeysSnapshot>), Refusal> {
     let bytes = store.get(name).await.map_err(Refusal::Unreadable)?.ok_or(Refusal::Missing)?;
-    let catalog = Catalog::from_snapshot(&bytes, task_limit)?;
+    let (catalog, keys) = Catalog::from_snapshot_with_keys(&bytes, task_limit)?;
     let labeled = name_of(&bytes)?;
     if labeled != *name {
         return Err(Refusal::Mislabeled(labeled));
     }
     let covers = catalog.covers();
     let mut checks = vec![(Topic::Tasks, 0, covers.tasks), (Topic::Meta, 0, covers.meta)];
+    checks.extend(keys.as_ref().map(|keys| (Topic::Meta, 0, keys.meta)));
     checks.extend(covers.task_events.iter().map(|(&partition, &next)| (Topic::TaskEvents, partition, next)));
     for (topic, partition, covered) in checks {
         let end = log.end_offset(topic, partition).await.map_err(Refusal::LogUnavailable)?;
@@ -116,13 +130,15 @@ async fn load(store: &dyn SnapshotStore, log: &dyn WriteLog, name: &SnapshotName
             return Err(Refusal::BeyondTheLog { topic: topic.name(), covered, end });
         }
     }
-    Ok(catalog)
+    Ok((catalog, keys))
 }
 
 /// The snapshot store a running gateway writes to, and where it started from.
 pub struct Snapshots {
     store: Arc<dyn SnapshotStore>,
     started_from: Option<SnapshotName>,
+    /// The key set of the snapshot started from, until the keys service takes it.
+    keys: Option<KeysSnapshot>,
     args: SnapshotArgs,
 }
 
@@ -143,20 +159,26 @@ impl SnapshotArgs {
                 return None;
             }
         };
-        let started_from = if self.ignore_snapshots {
+        let (started_from, keys) = if self.ignore_snapshots {
             tracing::info!("--ignore-snapshots: folding the whole history");
-            None
+            (None, None)
         } else {
-            start_from_newest(store.as_ref(), log, handle, task_limit).await
+            restore_newest(store.as_ref(), log, handle, task_limit).await.unzip()
         };
-        Some(Snapshots { store, started_from, args: self.clone() })
+        Some(Snapshots { store, started_from, keys: keys.flatten(), args: self.clone() })
     }
 }
 
 impl Snapshots {
-    /// Starts writing snapshots of `handle`'s catalog (after the watchers started).
-    pub fn spawn_writer(self, handle: Arc<CatalogHandle>) -> JoinHandle<()> {
-        spawn_writer(self.store, handle, self.args, self.started_from)
+    /// The key set of the snapshot the gateway started from (for [`KeysService::start_from`]).
+    pub fn take_keys(&mut self) -> Option<KeysSnapshot> {
+        self.keys.take()
+    }
+
+    /// Starts writing snapshots of `handle`'s catalog and of `keys`' key set (after the
+    /// watchers started).
+    pub fn spawn_writer(self, handle: Arc<CatalogHandle>, keys: Option<KeysService>) -> JoinHandle<()> {
+        spawn_writer(self.store, handle, self.args, self.started_from, keys)
     }
 }
 
@@ -168,9 +190,19 @@ pub async fn start_from_newest(
     handle: &CatalogHandle,
     task_limit: u64,
 ) -> Option<SnapshotName> {
-    let (name, catalog) = load_newest(store, log, task_limit).await?;
+    restore_newest(store, log, handle, task_limit).await.map(|(name, _)| name)
+}
+
+/// [`start_from_newest`], also returning the key set the snapshot holds (for the keys service).
+pub async fn restore_newest(
+    store: &dyn SnapshotStore,
+    log: &dyn WriteLog,
+    handle: &CatalogHandle,
+    task_limit: u64,
+) -> Option<(SnapshotName, Option<KeysSnapshot>)> {
+    let Loaded { name, catalog, keys } = load_newest(store, log, task_limit).await?;
     handle.restore(catalog);
-    Some(name)
+    Some((name, keys))
 }
 
 /// (`tasks`, summed `task-events`, `meta`) positions, as a snapshot name carries them.
@@ -189,19 +221,21 @@ fn is_due(own: Positions, newest: Option<Positions>, unchanged_for_an_interval: 
     every_tasks > 0 && ahead && (own.0 >= newest.0.saturating_add(every_tasks) || unchanged_for_an_interval)
 }
 
-/// Writes snapshots of `handle`'s catalog as [`SnapshotArgs`] says, until aborted. `started_from`
-/// is the snapshot the gateway started from (the newest stored one it has seen).
+/// Writes snapshots of `handle`'s catalog (with `keys`' key set, when given) as [`SnapshotArgs`]
+/// says, until aborted. `started_from` is the snapshot the gateway started from (the newest
+/// stored one it has seen).
 pub fn spawn_writer(
     store: Arc<dyn SnapshotStore>,
     handle: Arc<CatalogHandle>,
     args: SnapshotArgs,
     started_from: Option<SnapshotName>,
+    keys: Option<KeysService>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last_seen = started_from;
         loop {
             tokio::time::sleep(Duration::from_millis(args.snapshot_interval_ms)).await;
-            match write_if_due(store.as_ref(), &handle, &args, &mut last_seen).await {
+            match write_if_due(store.as_ref(), &handle, keys.as_ref(), &args, &mut last_seen).await {
                 Ok(Some(name)) => tracing::info!(snapshot = %name, "wrote a snapshot of the catalog"),
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%error, "cannot write a snapshot of the catalog; trying again later"),
@@ -214,6 +248,7 @@ pub fn spawn_writer(
 async fn write_if_due(
     store: &dyn SnapshotStore,
     handle: &Arc<CatalogHandle>,
+    keys: Option<&KeysService>,
     args: &SnapshotArgs,
     last_seen: &mut Option<SnapshotName>,
 ) -> Result<Option<SnapshotName>, LogError> {
@@ -227,9 +262,11 @@ async fn write_if_due(
     if !is_due(own, newest.as_ref().map(positions_of), unchanged, args.snapshot_every_tasks) {
         return Ok(None);
     }
+    // The key set at its own `meta` position (a copy of its records: keys are few).
+    let keys = keys.map(|keys| KeysSnapshot::of(keys.ring()));
     // Serializing a large catalog takes a while: off the async workers.
     let reader = handle.clone();
-    let bytes = tokio::task::spawn_blocking(move || reader.read(Catalog::snapshot))
+    let bytes = tokio::task::spawn_blocking(move || reader.read(|catalog| catalog.snapshot_with_keys(keys.as_ref())))
         .await
         .map_err(|error| LogError::Broker(format!("the snapshot serialization stopped: {error}")))?;
     let name = name_of(&bytes).expect("a snapshot this build wrote has a readable header");

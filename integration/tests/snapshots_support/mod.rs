@@ -12,10 +12,10 @@ use std::time::Duration;
 use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, WriteLog};
 use miroir_clients::snapshots::{KafkaSnapshotStore, NatsSnapshotStore, SnapshotName, SnapshotStore};
 use miroir_gateway::app::authenticated_router;
-use miroir_gateway::auth::{KeysOptions, KeysService};
+use miroir_gateway::auth::{KeysOptions, KeysService, KeysSnapshot};
 use miroir_gateway::catalog::DEFAULT_TASK_LIMIT;
 use miroir_gateway::state::AppState;
-use miroir_gateway::watch::snapshots::{spawn_writer, start_from_newest, SnapshotArgs};
+use miroir_gateway::watch::snapshots::{restore_newest, spawn_writer, SnapshotArgs};
 use miroir_integration::brokers::{Broker, LogKind};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
 use miroir_schemas::topology::{Node, Topology};
@@ -45,6 +45,8 @@ struct TestGateway {
     base: String,
     client: reqwest::Client,
     started_from: Option<SnapshotName>,
+    /// The key set the gateway's keys service started from.
+    keys_from_snapshot: Option<KeysSnapshot>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -57,21 +59,25 @@ impl Drop for TestGateway {
 async fn serve(log: Arc<dyn WriteLog>, start: Start<'_>) -> TestGateway {
     let state = AppState::new(topology(), log.clone(), Some(MASTER_KEY.into()), 100_000_000);
     state.catalog().set_task_limit(DEFAULT_TASK_LIMIT);
-    let started_from = match start {
-        Start::FromSnapshot(store) => start_from_newest(store.as_ref(), log.as_ref(), state.catalog(), DEFAULT_TASK_LIMIT).await,
-        Start::WholeHistory | Start::Writing(_) => None,
+    let (started_from, keys_from_snapshot) = match start {
+        Start::FromSnapshot(store) => restore_newest(store.as_ref(), log.as_ref(), state.catalog(), DEFAULT_TASK_LIMIT)
+            .await
+            .map_or((None, None), |(name, keys)| (Some(name), keys)),
+        Start::WholeHistory | Start::Writing(_) => (None, None),
     };
+    let keys = KeysService::start_from(log, Some(MASTER_KEY.into()), KeysOptions::default(), keys_from_snapshot.clone())
+        .await
+        .expect("keys service");
     let mut tasks = state.start_watching();
     if let Start::Writing(store) = start {
         let args = SnapshotArgs { snapshot_every_tasks: 1, snapshot_interval_ms: 50, ..SnapshotArgs::default() };
-        tasks.push(spawn_writer(store.clone(), state.catalog().clone(), args, None));
+        tasks.push(spawn_writer(store.clone(), state.catalog().clone(), args, None, Some(keys.clone())));
     }
-    let keys = KeysService::start(log, Some(MASTER_KEY.into()), KeysOptions::default()).await.expect("keys service");
     let router = authenticated_router(state, keys);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tasks.push(tokio::spawn(async move { axum::serve(listener, router).await.unwrap() }));
-    TestGateway { base, client: reqwest::Client::new(), started_from, tasks }
+    TestGateway { base, client: reqwest::Client::new(), started_from, keys_from_snapshot, tasks }
 }
 
 impl TestGateway {
@@ -211,6 +217,17 @@ pub async fn a_gateway_started_from_a_snapshot_answers_like_one_that_folded_ever
     // Started from the newest snapshot + the tail: the same answers.
     let from_snapshot = serve(open().await, Start::FromSnapshot(&store)).await;
     assert_eq!(from_snapshot.started_from, Some(newest.clone()));
+    // Its keys came from the snapshot (only the `meta` tail folded: `early` is in the snapshot
+    // and deleted in the tail), and the snapshot holds no key value, only what `meta` holds.
+    let restored = from_snapshot.keys_from_snapshot.as_ref().expect("the newest snapshot holds the key set");
+    let restored_names: Vec<Option<&str>> = restored.keys.iter().map(|key| key.name.as_deref()).collect();
+    assert!(restored_names.contains(&Some("early")) && restored_names.contains(&Some("kept")), "{restored_names:?}");
+    assert!(!restored_names.contains(&Some("late")), "{restored_names:?}");
+    let snapshot_text = String::from_utf8_lossy(&store.get(newest).await.unwrap().unwrap()).into_owned();
+    for key in whole_history["keys"][1]["results"].as_array().unwrap() {
+        assert!(!snapshot_text.contains(key["key"].as_str().unwrap()), "a key value is in the snapshot");
+    }
+    assert!(!snapshot_text.contains(MASTER_KEY));
     assert_eq!(from_snapshot.view_once(&settled).await, whole_history);
 
     // The newest snapshot corrupted (one byte of its body): refused, the older one is used.

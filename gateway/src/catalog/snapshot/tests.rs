@@ -98,3 +98,22 @@ fn a_corrupt_snapshot_is_refused_with_its_reason() {
     assert!(matches!(refused(b"PK\x03\x04 not json\n{}"), Some(SnapshotError::NotASnapshot(_))));
     assert!(matches!(refused(b""), Some(SnapshotError::NotASnapshot(_))));
 }
+
+#[test]
+fn the_key_set_rides_along_and_is_verified_with_the_rest() {
+    let history = busy_history();
+    let keys = KeysSnapshot {
+        meta: 3,
+        changes: 4,
+        keys: crate::auth::default_keys("a-master-key-of-sixteen-bytes", time::OffsetDateTime::UNIX_EPOCH),
+    };
+    let snapshot = history.decider.snapshot_with_keys(Some(&keys));
+    let (restored, restored_keys) = Catalog::from_snapshot_with_keys(&snapshot, DEFAULT_TASK_LIMIT).unwrap();
+    assert_eq!(restored_keys, Some(keys));
+    assert_eq!(restored.snapshot(), history.decider.snapshot(), "the catalog part is unchanged");
+    assert_eq!(Catalog::from_snapshot_with_keys(&history.decider.snapshot(), DEFAULT_TASK_LIMIT).unwrap().1, None);
+    let mut corrupt = snapshot.clone();
+    let at = corrupt.len() - 10;
+    corrupt[at] ^= 0x01;
+    assert_eq!(Catalog::from_snapshot_with_keys(&corrupt, DEFAULT_TASK_LIMIT).err(), Some(SnapshotError::ChecksumMismatch));
+}

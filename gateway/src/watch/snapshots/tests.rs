@@ -70,7 +70,7 @@ async fn snapshotted_first_half() -> Snapshotted {
     append(log.as_ref(), &first_half(), &Logs::default()).await;
     let writer = Arc::new(CatalogHandle::new());
     let _watchers = fold(&log, &writer).await;
-    let written = write_if_due(&store, &writer, &every(1), &mut None).await.unwrap().expect("a snapshot is due");
+    let written = write_if_due(&store, &writer, None, &every(1), &mut None).await.unwrap().expect("a snapshot is due");
     Snapshotted { log, store, writer, _watchers, written }
 }
 
@@ -98,7 +98,7 @@ async fn a_corrupt_newest_snapshot_is_skipped_for_an_older_one_then_for_the_whol
     let Snapshotted { log, store, writer, written: older, .. } = snapshotted_first_half().await;
     append(log.as_ref(), &whole(), &first_half()).await;
     writer.catch_up_everywhere(log.as_ref(), BOUND).await.unwrap();
-    let newest = write_if_due(&store, &writer, &every(1), &mut Some(older.clone())).await.unwrap().unwrap();
+    let newest = write_if_due(&store, &writer, None, &every(1), &mut Some(older.clone())).await.unwrap().unwrap();
     assert!(newest > older);
 
     let mut corrupt = store.get(&newest).await.unwrap().unwrap().to_vec();
@@ -114,7 +114,7 @@ async fn a_corrupt_newest_snapshot_is_skipped_for_an_older_one_then_for_the_whol
     let older_bytes = store.get(&older).await.unwrap().unwrap();
     store.put(&newest, older_bytes).await.unwrap();
     store.delete(&older).await.unwrap();
-    assert_eq!(load_newest(&store, log.as_ref(), LIMIT).await.map(|(name, _)| name), None);
+    assert_eq!(load_newest(&store, log.as_ref(), LIMIT).await.map(|loaded| loaded.name), None);
 }
 
 #[tokio::test]
@@ -133,22 +133,22 @@ async fn the_writer_waits_for_enough_tasks_or_a_quiet_interval() {
     let handle = Arc::new(CatalogHandle::new());
     let _watchers = fold(&log, &handle).await;
     // Nothing folded: nothing to write, even after quiet intervals.
-    assert_eq!(write_if_due(&store, &handle, &every(100), &mut None).await.unwrap(), None);
+    assert_eq!(write_if_due(&store, &handle, None, &every(100), &mut None).await.unwrap(), None);
     append(log.as_ref(), &first_half(), &Logs::default()).await;
     handle.catch_up_everywhere(log.as_ref(), BOUND).await.unwrap();
     // Far from 100 tasks, but the store stayed empty for a whole interval.
-    let first = write_if_due(&store, &handle, &every(100), &mut None).await.unwrap().unwrap();
+    let first = write_if_due(&store, &handle, None, &every(100), &mut None).await.unwrap().unwrap();
     append(log.as_ref(), &whole(), &first_half()).await;
     handle.catch_up_everywhere(log.as_ref(), BOUND).await.unwrap();
     // Another gateway wrote `first` since this one last looked: not quiet, not 100 tasks ahead.
-    assert_eq!(write_if_due(&store, &handle, &every(100), &mut None).await.unwrap(), None);
+    assert_eq!(write_if_due(&store, &handle, None, &every(100), &mut None).await.unwrap(), None);
     // Quiet since: written.
     let mut last_seen = Some(first.clone());
-    let second = write_if_due(&store, &handle, &every(100), &mut last_seen).await.unwrap().unwrap();
+    let second = write_if_due(&store, &handle, None, &every(100), &mut last_seen).await.unwrap().unwrap();
     assert_eq!(last_seen, Some(second.clone()));
-    assert_eq!(write_if_due(&store, &handle, &every(100), &mut last_seen).await.unwrap(), None, "nothing new folded");
+    assert_eq!(write_if_due(&store, &handle, None, &every(100), &mut last_seen).await.unwrap(), None, "nothing new folded");
     // 0 disables writing.
-    assert_eq!(write_if_due(&store, &handle, &every(0), &mut Some(first)).await.unwrap(), None);
+    assert_eq!(write_if_due(&store, &handle, None, &every(0), &mut Some(first)).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -156,7 +156,7 @@ async fn the_spawned_writer_keeps_the_newest_few() {
     let (log, store) = (memory_log(), Arc::new(MemorySnapshotStore::new()));
     let handle = Arc::new(CatalogHandle::new());
     let _watchers = fold(&log, &handle).await;
-    let writer = spawn_writer(store.clone(), handle.clone(), every(1), None);
+    let writer = spawn_writer(store.clone(), handle.clone(), every(1), None, None);
     let mut done = Logs::default();
     for logs in [history(&[]), first_half(), whole()] {
         append(log.as_ref(), &logs, &done).await;
