@@ -10,8 +10,9 @@
 //!   request deserializer words them.
 //! * Writes: [`body`], [`params`], [`documents`] check a request; [`enqueue`] appends the task
 //!   and splits the documents per shard into `ops` (where a write is split).
-//! * Reads: [`read`] fans a request out to one replica per shard; [`search`] plans it and merges
-//!   the node answers (where a search is merged), pure.
+//! * Reads: [`read`] fans a request out to one replica per shard (avoiding the replicas
+//!   [`replica_lag`] says lag behind the log); [`search`] plans it and merges the node answers
+//!   (where a search is merged), pure.
 //! * Tasks and indexes: [`watch`] tails the logs into [`catalog`], the folded index catalog and
 //!   task table; [`tasks`] parses and applies `/tasks` queries (pure).
 //! * [`settings`]: every index setting's validation and defaults, as Meilisearch has them (pure).
@@ -41,6 +42,7 @@ pub mod params;
 pub mod read;
 pub mod read_after_task;
 pub mod readiness;
+pub mod replica_lag;
 pub mod request_errors;
 pub mod request_id;
 pub mod routes;

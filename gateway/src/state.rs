@@ -141,7 +141,9 @@ impl AppState {
     }
 
     /// Starts folding the log into the catalog (call once, inside a Tokio runtime).
+    /// Also makes reads follow the indexers' replica lag announcements.
     pub fn start_watching(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        self.reads().follow_replica_lag(Arc::new(crate::replica_lag::ReplicaLagService::start(self.shared_log())));
         crate::watch::spawn_watchers(self.shared_log(), self.catalog().clone())
     }
 }

@@ -530,3 +530,42 @@ async fn a_run_shows_the_failover_and_the_next_plan_the_stand_in() {
         assert_ne!(replica["node"], "node-0");
     }
 }
+
+/// A replica the indexers announce as lagging behind the log (`meta`) is read only when no other
+/// replica of its shards can answer.
+#[tokio::test]
+async fn a_lagging_replica_is_read_only_when_no_other_can_answer() {
+    use miroir_clients::log::{partition_for_key, LogConfig, MemoryLog, Topic, WriteLog};
+    use miroir_gateway::replica_lag::ReplicaLagService;
+    use miroir_schemas::meta_log::replica_lag::ReplicaLagChange;
+    use miroir_schemas::meta_log::MetaEnvelope;
+    use std::sync::Arc;
+
+    let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(LogConfig::for_tests("lag")).unwrap());
+    let partition = partition_for_key("movies", log.config().partitions(Topic::Ops));
+    let change = ReplicaLagChange::ReplicaLagging { node: "node-1".into(), partition, at: time::OffsetDateTime::now_utc() };
+    let payload = bytes::Bytes::from(miroir_schemas::envelope::encode(&MetaEnvelope::new(change)));
+    log.append(Topic::Meta, "replica-lag", "lag-1", payload).await.unwrap();
+    let lag = Arc::new(ReplicaLagService::start(log.clone()));
+    let folded = async {
+        while lag.lagging_nodes("movies").is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), folded).await.expect("the announcement is folded");
+    assert_eq!(lag.lagging_nodes("movies"), BTreeSet::from(["node-1".to_owned()]));
+
+    let (executor, fake) = executor(3, 3, ReadConfig::default());
+    executor.follow_replica_lag(lag);
+    for _ in 0..6 {
+        let answer = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap();
+        assert_eq!(hit_ids(&answer.body), all_doc_ids());
+        let searches = fake.searches();
+        assert_each_shard_once(&searches);
+        assert!(searches.iter().all(|(node, _)| *node != 1), "the lagging replica was read: {searches:?}");
+    }
+    fake.set(0, Behaviour::Down);
+    fake.set(2, Behaviour::Down);
+    let answer = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap();
+    assert_eq!(hit_ids(&answer.body), all_doc_ids(), "with the others down, the lagging replica answers");
+}

@@ -104,6 +104,8 @@ pub(crate) struct Inner {
     turn: AtomicUsize,
     pub config: ReadConfig,
     pub meta_cache: Mutex<HashMap<String, (Instant, IndexMeta)>>,
+    /// Which replicas lag behind the log, once this gateway follows the indexers' announcements.
+    replica_lag: std::sync::OnceLock<Arc<crate::replica_lag::ReplicaLagService>>,
 }
 
 impl ReadExecutor {
@@ -135,7 +137,14 @@ impl ReadExecutor {
             turn: AtomicUsize::new(0),
             config,
             meta_cache: Mutex::new(HashMap::new()),
+            replica_lag: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// From now on, reads ask replicas that lag behind the log (as the indexers announce them)
+    /// only when no other replica can answer.
+    pub fn follow_replica_lag(&self, service: Arc<crate::replica_lag::ReplicaLagService>) {
+        let _ = self.0.replica_lag.set(service);
     }
 
     pub fn placement(&self) -> &Placement {
@@ -272,6 +281,22 @@ impl Inner {
         let Some(groups) = self.replicas.get(shard.0 as usize) else { return Vec::new() };
         let first = turn % groups.len().max(1);
         groups[first..].iter().chain(&groups[..first]).flatten().copied().collect()
+    }
+
+    /// The nodes a read of `index` avoids now, as `assign` takes them: the benched ones, and the
+    /// ones whose node indexes of `index` lag behind the log (marked as benched until `now`, so
+    /// they are asked only when no other replica can answer, and before a node that failed).
+    fn avoided(&self, index: &str, now: Instant) -> Vec<Option<Instant>> {
+        let mut avoided = self.bench.lock().expect("bench lock").benched_until(now);
+        if let Some(lag) = self.replica_lag.get() {
+            let lagging = lag.lagging_nodes(index);
+            for (position, node) in self.placement.topology().nodes.iter().enumerate() {
+                if lagging.contains(&node.id) && avoided[position].is_none() {
+                    avoided[position] = Some(now);
+                }
+            }
+        }
+        avoided
     }
 
     /// Benches a node that failed a read or clears it after an answer, and exports how many

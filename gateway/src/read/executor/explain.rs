@@ -58,7 +58,7 @@ impl ReadExecutor {
         let inner: &Inner = self.inner();
         let placement = &inner.placement;
         let nodes = &placement.topology().nodes;
-        let benched = inner.bench.lock().expect("bench lock").benched_until(Instant::now());
+        let benched = inner.avoided(index_uid, Instant::now());
         let assignment = assign(&shards, |shard| inner.preference(shard, turn), &benched, |_, _| false);
         let choices = shards
             .iter()

@@ -168,7 +168,7 @@ impl Inner {
         let mut pending: Vec<ShardId> = shards.to_vec();
         loop {
             if !pending.is_empty() {
-                let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
+                let benched = self.avoided(index, Instant::now());
                 let tried_before = tried.clone();
                 let default =
                     assign(&pending, |shard| self.preference(shard, turn), &benched, |shard, node| tried_before.contains(&(shard, node)));
@@ -235,7 +235,7 @@ impl Inner {
                         continue;
                     }
                     let first_node = calls[open.attempts[0].calls[0]].node;
-                    let benched = self.bench.lock().expect("bench lock").benched_until(Instant::now());
+                    let benched = self.avoided(index, Instant::now());
                     let Some(first_choice) = self.stand_ins(&open.shards, first_node, turn, &benched, &tried) else { continue };
                     // a hedge avoids nodes clearly slower than others too (not counted as moves)
                     let by_node = if tail_config.adaptive_replicas {
