@@ -3,10 +3,16 @@
 //! connections but answers nothing, the worst case for an HTTP client.
 
 use anyhow::Result;
+use miroir_clients::log::Topic;
 use miroir_integration::brokers::LogKind;
 use miroir_integration::indexer_cluster::{event_counts, IndexerCluster};
 use miroir_integration::process::Signal;
+use miroir_integration::wait::{wait_until, Deadline, Progress};
+use miroir_schemas::envelope::decode;
+use miroir_schemas::meta_log::replica_lag::ReplicaLagChange;
+use miroir_schemas::meta_log::MetaEnvelope;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 async fn paused_node_catches_up(backend: LogKind) -> Result<()> {
     let mut cluster = IndexerCluster::start(backend, 3, 4, 2).await?;
@@ -28,7 +34,41 @@ async fn paused_node_catches_up(backend: LogKind) -> Result<()> {
     cluster.assert_nodes_match_model().await?;
     assert!(indexer.log_text().contains("marked lagging"), "the pause was never noticed:\n{}", indexer.log_tail());
     assert!(indexer.log_text().contains("replica caught up"), "{}", indexer.log_tail());
+    // Gateways were told, so their reads went to the other replicas meanwhile.
+    let partition = cluster.partition_of(&cluster.index);
+    let announced = wait_until(Deadline::after(Duration::from_secs(30)), "the lag was not announced in meta", async || {
+        let changes = replica_lag_announcements(&cluster).await?;
+        let ours: Vec<ReplicaLagChange> = changes.into_iter().filter(|c| lag_key(c) == (paused, partition)).collect();
+        let caught_up = ours.iter().any(|c| matches!(c, ReplicaLagChange::ReplicaCaughtUp { .. }));
+        Ok(if caught_up { Progress::Done(ours) } else { Progress::Waiting(format!("{ours:?}")) })
+    })
+    .await?;
+    assert!(matches!(announced.first(), Some(ReplicaLagChange::ReplicaLagging { .. })), "{announced:?}");
+    assert!(matches!(announced.last(), Some(ReplicaLagChange::ReplicaCaughtUp { .. })), "{announced:?}");
     Ok(())
+}
+
+fn lag_key(change: &ReplicaLagChange) -> (&str, u32) {
+    match change {
+        ReplicaLagChange::ReplicaLagging { node, partition, .. } | ReplicaLagChange::ReplicaCaughtUp { node, partition, .. } => {
+            (node.as_str(), *partition)
+        }
+    }
+}
+
+/// Every replica lag announcement stored in `meta` so far.
+async fn replica_lag_announcements(cluster: &IndexerCluster) -> Result<Vec<ReplicaLagChange>> {
+    let end = cluster.log.end_offset(Topic::Meta, 0).await?;
+    let mut reader = cluster.log.read_partition(Topic::Meta, 0, 0).await?;
+    let mut changes = Vec::new();
+    let mut read = 0;
+    while read < end {
+        for record in reader.next_batch(1000, Duration::from_secs(5)).await? {
+            read = record.position.offset + 1;
+            changes.extend(decode::<MetaEnvelope>(&record.payload)?.replica_lag_change());
+        }
+    }
+    Ok(changes)
 }
 
 /// The indexer dies (kill -9) while a replica lags: the committed positions must not have passed
