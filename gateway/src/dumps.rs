@@ -136,11 +136,10 @@ async fn write_dump(state: &AppState, keys: &KeysService, dump_uid: &str) -> Res
         Ok(documents) => {
             let target = dump_dir.join(format!("{dump_uid}.dump"));
             let staged = staging.clone();
-            tokio::task::spawn_blocking(move || archive(&staged, &target))
-                .await
-                .map_err(|error| DumpError::Io(std::io::Error::other(error)))?
-                .map(|()| documents)
-                .map_err(DumpError::Io)
+            match tokio::task::spawn_blocking(move || archive(&staged, &target)).await {
+                Ok(archived) => archived.map(|()| documents).map_err(DumpError::Io),
+                Err(panicked) => Err(DumpError::Io(std::io::Error::other(panicked))),
+            }
         }
         Err(error) => Err(error),
     };
@@ -215,9 +214,21 @@ fn write_lines<'v>(path: &Path, lines: impl Iterator<Item = &'v Value>) -> std::
 /// Archives `staged` as a gzipped tar at `target` (written aside, then renamed into place).
 fn archive(staged: &Path, target: &Path) -> std::io::Result<()> {
     let partial = target.with_extension("dump.partial");
-    let file = std::fs::File::create(&partial)?;
+    match write_archive(staged, &partial) {
+        Ok(()) => std::fs::rename(&partial, target),
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(error)
+        }
+    }
+}
+
+fn write_archive(staged: &Path, path: &Path) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()));
     builder.append_dir_all(".", staged)?;
-    builder.into_inner()?.finish()?.sync_all()?;
-    std::fs::rename(&partial, target)
+    builder.into_inner()?.finish()?.sync_all()
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,9 @@ mod alias;
 #[path = "miroirctl/cdc_tail.rs"]
 mod cdc_tail;
 
+#[path = "miroirctl/import_dump.rs"]
+mod import_dump;
+
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -79,6 +82,12 @@ enum Command {
         #[arg(long)]
         page_pause_ms: Option<u64>,
     },
+    /// Loads one Meilisearch node's dump (`.dump`, v6) into the cluster: its indexes, settings,
+    /// documents (routed to their shards as any write) and API keys (docs/dumps.md).
+    ImportDump {
+        /// The dump file.
+        file: std::path::PathBuf,
+    },
     /// Change-data-capture: read the `cdc` log directly (docs/cdc.md).
     Cdc {
         #[command(subcommand)]
@@ -138,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Asked { method: reqwest::Method::POST, path: "/_miroir/verify", query, render: render_verify }
         }
         Command::Cdc { command: CdcCommand::Tail(args) } => return cdc_tail::tail(args).await,
+        Command::ImportDump { file } => return import_dump::run(&cli.url, cli.master_key.as_deref(), file).await,
     };
     let answer = call(&cli, method, path, &query).await?;
     if cli.json {
