@@ -146,6 +146,10 @@ try {
   assert.deepEqual(shown.hits, direct.hits);
   assert.deepEqual(shown.facetDistribution, direct.facetDistribution);
   assert.equal(shown.estimatedTotalHits, direct.estimatedTotalHits);
+  // Beside the answer, how the cluster got it (Miroir-Explain: run): every shard asked, node calls.
+  assert.match(await page.locator("#sandbox-plan-summary").textContent(), /^(\d+) of \1 shards asked/);
+  const calls = await page.locator("#sandbox-plan tbody tr").allTextContents();
+  assert.ok(calls.length >= 1 && calls.every((row) => row.includes("answered") || row.includes("canceled")), `node calls: ${calls}`);
   await page.screenshot({ path: path.join(SHOTS, "admin-sandbox.png"), fullPage: true });
 
   // ---- search page: no key configured, the master key refused ----

@@ -233,19 +233,49 @@ async function runSandbox(event) {
     $("sandbox-error").textContent = `The parameters are not JSON: ${error.message}`;
     return;
   }
-  const { q, ...rest } = params;
   const started = performance.now();
   try {
-    const answer = await client.index($("sandbox-index").value).search(q ?? null, rest);
+    // `Miroir-Explain: run` (docs/miroir-headers.md): the answer as usual, plus how the cluster
+    // got it: the shards asked, and every node call of every round with its timing.
+    const index = encodeURIComponent($("sandbox-index").value);
+    const response = await api(`/indexes/${index}/search`, key, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Miroir-Explain": "run" },
+      body: JSON.stringify(params),
+    });
+    const { _miroirExplain: explain, ...answer } = await response.json();
+    if (!response.ok) throw new Error(answer.message || `the search answered ${response.status}`);
     const took = Math.round(performance.now() - started);
     const total = answer.totalHits ?? answer.estimatedTotalHits;
     $("sandbox-summary").textContent = `${answer.hits.length} hits shown of ${total} · the cluster took ${answer.processingTimeMs} ms, ${took} ms in all`;
     $("sandbox-result").textContent = JSON.stringify(answer, null, 2);
+    renderPlan(explain);
   } catch (error) {
     $("sandbox-summary").textContent = "";
     $("sandbox-result").textContent = "";
+    renderPlan(null);
     $("sandbox-error").textContent = `The search failed: ${messageOf(error)}`;
   }
+}
+
+/** The node calls of a `Miroir-Explain: run` answer, one row each. */
+function renderPlan(explain) {
+  const rows = [];
+  for (const round of explain?.rounds ?? []) {
+    for (const call of round.calls) {
+      const outcome = call.error ? `${call.outcome}: ${call.error}` : call.outcome;
+      rows.push(
+        el("tr", {}, el("td", {}, round.round === 0 ? "first" : `refill ${round.round}`), el("td", {}, call.node),
+          el("td", {}, call.shards.join(", ")), el("td", {}, call.kind), el("td", {}, call.startedMs),
+          el("td", {}, call.tookMs), el("td", {}, outcome)),
+      );
+    }
+  }
+  fill($("sandbox-plan").querySelector("tbody"), rows);
+  const shards = explain?.shards;
+  $("sandbox-plan-summary").textContent = shards
+    ? `${shards.asked.length} of ${shards.shardCount} shards asked (${shards.why}); ${rows.length} node calls, ${explain.totalMs} ms in the gateway`
+    : "";
 }
 
 // ---- sections, login ----
