@@ -51,6 +51,16 @@ pub fn render_status(status: &Value) -> String {
     if unreachable > 0 {
         out += &format!("shards without a reachable replica: {}\n", text(&status["shardsWithoutReachableReplica"]));
     }
+    let lagging: Vec<String> = status["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|node| node["laggingPartitions"].as_array().is_some_and(|partitions| !partitions.is_empty()))
+        .map(|node| format!("{} (ops partitions {})", text(&node["id"]), text(&node["laggingPartitions"])))
+        .collect();
+    if !lagging.is_empty() {
+        out += &format!("lagging replicas (read only when no other can answer): {}\n", lagging.join("; "));
+    }
     let nodes: Vec<Vec<String>> = status["nodes"]
         .as_array()
         .into_iter()
@@ -196,7 +206,7 @@ mod tests {
             "ready": false, "log": {"reachable": true}, "shardsWithoutReachableReplica": [2],
             "nodes": [
                 {"id": "n0", "replicaGroup": "g0", "reachable": true, "reads": "serving", "shards": [0, 1]},
-                {"id": "node-long", "replicaGroup": "g0", "reachable": false, "reads": "benched", "shards": [2]},
+                {"id": "node-long", "replicaGroup": "g0", "reachable": false, "reads": "benched", "shards": [2], "laggingPartitions": [1, 3]},
             ],
             "indexers": {"group": "miroir-indexer", "totalLag": 4, "partitions": [
                 {"partition": 0, "endOffset": 10, "committed": 6, "lag": 4, "owner": "indexer-1"},
@@ -207,6 +217,7 @@ mod tests {
 topology v1: 3 shards, replication factor 2, replica groups g0
 ready: no   log reachable: yes
 shards without a reachable replica: 2
+lagging replicas (read only when no other can answer): node-long (ops partitions 1,3)
 
 NODE       GROUP  REACHABLE  READS    SHARDS
 n0         g0     yes        serving  0,1

@@ -52,4 +52,10 @@ impl ReplicaLagService {
             .ring()
             .read(|book| book.lagging(now).into_iter().filter(|(_, p)| *p == partition).map(|(node, _)| node.to_owned()).collect())
     }
+
+    /// The `ops` partitions on which `node`'s replicas lag right now.
+    pub fn lagging_partitions(&self, node: &str) -> Vec<u32> {
+        let now = OffsetDateTime::now_utc();
+        self.meta.ring().read(|book| book.lagging(now).into_iter().filter(|(n, _)| *n == node).map(|(_, p)| p).collect())
+    }
 }

@@ -141,6 +141,12 @@ impl ReadExecutor {
         }))
     }
 
+    /// The `ops` partitions on which `node`'s replicas lag behind the log now (none known when
+    /// this gateway does not follow the announcements).
+    pub fn lagging_partitions(&self, node: &str) -> Vec<u32> {
+        self.0.replica_lag.get().map(|lag| lag.lagging_partitions(node)).unwrap_or_default()
+    }
+
     /// From now on, reads ask replicas that lag behind the log (as the indexers announce them)
     /// only when no other replica can answer.
     pub fn follow_replica_lag(&self, service: Arc<crate::replica_lag::ReplicaLagService>) {

@@ -86,6 +86,9 @@ pub async fn status(State(state): State<AppState>, Query(query): Query<StatusQue
     let mut view = topology_view(state.placement(), |node| reads.is_benched(node));
     for (node, probed) in view["nodes"].as_array_mut().into_iter().flatten().zip(readiness.body["nodes"].as_array().into_iter().flatten()) {
         node["reachable"] = probed["reachable"].clone();
+        let id = node["id"].as_str().unwrap_or_default().to_owned();
+        // Read only when no other replica can answer, until the indexers say it caught up.
+        node["laggingPartitions"] = json!(reads.lagging_partitions(&id));
     }
     view["ready"] = readiness.ready.into();
     view["log"] = readiness.body["log"].clone();

@@ -50,6 +50,13 @@ function renderTopology(status) {
     ["Ready", yesNo(status.ready)],
     ["Log reachable", yesNo(status.log?.reachable)],
     ["Benched nodes", nodes.filter((node) => node.reads === "benched").map((node) => node.id).join(", ") || "none"],
+    [
+      "Lagging replicas",
+      nodes
+        .filter((node) => node.laggingPartitions?.length)
+        .map((node) => `${node.id} (ops partitions ${node.laggingPartitions.join(", ")})`)
+        .join("; ") || "none",
+    ],
     ["Indexer lag", status.indexers?.error ? "unknown" : status.indexers?.totalLag],
   ];
   fill($("topology-summary"), summary.map(([term, value]) => el("div", {}, el("dt", {}, term), el("dd", {}, value))));
