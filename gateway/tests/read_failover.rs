@@ -569,3 +569,24 @@ async fn a_lagging_replica_is_read_only_when_no_other_can_answer() {
     let answer = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap();
     assert_eq!(hit_ids(&answer.body), all_doc_ids(), "with the others down, the lagging replica answers");
 }
+
+/// A node without the index (back empty, not rebuilt yet) is passed over for the replicas that
+/// have it, and not benched; when no replica has it, the index is gone: Meilisearch's 404.
+#[tokio::test]
+async fn a_replica_without_the_index_is_passed_over() {
+    let (executor, fake) = executor(3, 2, ReadConfig::default());
+    let lacks_index = || {
+        let node_index = node_index_uid("movies", miroir_schemas::node_layout::ReplicaRank(0));
+        Behaviour::Refuses(ResponseError::new(Code::IndexNotFound, format!("Index `{node_index}` not found.")).with_http_status(404))
+    };
+    fake.set(1, lacks_index());
+    for _ in 0..4 {
+        let answer = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap();
+        assert_eq!(hit_ids(&answer.body), all_doc_ids());
+    }
+    assert!(!executor.is_benched(1), "a node lacking an index still serves the others");
+    fake.set(0, lacks_index());
+    fake.set(2, lacks_index());
+    let error = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap_err().response_error();
+    assert_eq!((error.http_status, error.code.as_str(), error.message.as_str()), (404, "index_not_found", "Index `movies` not found."));
+}

@@ -2,7 +2,7 @@
 //! call can fail.
 
 use miroir_clients::node::NodeError;
-use miroir_schemas::error::ResponseError;
+use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::topology::ShardId;
 
 /// Why one node call did not give a usable answer.
@@ -11,6 +11,10 @@ pub enum Failure {
     /// The node refused the request for a reason that is the user's (invalid filter, unknown
     /// index…): every replica would say the same, so it goes to the client (already rewritten).
     User(ResponseError),
+    /// The node has no such index. Another replica may have it (this node came back empty and
+    /// is being rebuilt): ask it, without benching this node; when every replica says so, the
+    /// index is gone and the error goes to the client.
+    Missing(ResponseError),
     /// The node is down, slow, overloaded or answered nonsense: bench it and ask another replica.
     Node(String),
 }
@@ -21,6 +25,9 @@ impl Failure {
     /// `rewrite` turns a node error object into the client's.
     pub fn from_node_error(error: NodeError, rewrite: impl FnOnce(&ResponseError) -> ResponseError) -> Failure {
         match &error {
+            NodeError::Meilisearch { error: object, .. } if object.known_code() == Some(Code::IndexNotFound) => {
+                Failure::Missing(rewrite(object))
+            }
             NodeError::Meilisearch { error: object, .. }
                 if (400..500).contains(&object.http_status) && !matches!(object.http_status, 401 | 403) =>
             {

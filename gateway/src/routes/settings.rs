@@ -132,6 +132,9 @@ pub(crate) async fn read_settings(state: &AppState, uid: &str, field: Option<&Se
     if current_catalog(state, |catalog| catalog.index(uid).is_none()).await? {
         return Err(ResponseError::index_not_found(uid).into());
     }
+    // A replica without the index (its node came back empty) is passed over; when none has it,
+    // the index is gone.
+    let mut index_missing = None;
     for node in state.placement().replicas(ShardId(0)) {
         let rank = state.placement().rank_of(ShardId(0), &node.id).unwrap_or(ReplicaRank(0));
         let node_index = node_index_uid(uid, rank);
@@ -145,9 +148,13 @@ pub(crate) async fn read_settings(state: &AppState, uid: &str, field: Option<&Se
             Ok((_, settings)) => return Ok(user_settings(settings, field)),
             Err(error) => match Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None)) {
                 Failure::User(object) => return Err(GatewayError::Meili(object)),
+                Failure::Missing(object) => index_missing = Some(object),
                 Failure::Node(reason) => tracing::warn!(node = %node.id, %reason, "settings read failed; trying another replica"),
             },
         }
     }
-    Err(ReadError::ShardsUnavailable { index: uid.to_owned(), shards: vec![ShardId(0)] }.into())
+    match index_missing {
+        Some(object) => Err(GatewayError::Meili(object)),
+        None => Err(ReadError::ShardsUnavailable { index: uid.to_owned(), shards: vec![ShardId(0)] }.into()),
+    }
 }

@@ -16,6 +16,7 @@ use super::Inner;
 use crate::read::error::ReadError;
 use futures::future::{AbortHandle, Abortable, Either};
 use futures::stream::{FuturesUnordered, StreamExt};
+use miroir_schemas::error::ResponseError;
 use miroir_schemas::topology::ShardId;
 use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
@@ -166,6 +167,8 @@ impl Inner {
         };
 
         let mut pending: Vec<ShardId> = shards.to_vec();
+        // A node that answered it has no such index (the error, should no replica have it).
+        let mut index_missing: Option<ResponseError> = None;
         loop {
             if !pending.is_empty() {
                 let benched = self.avoided(index, Instant::now());
@@ -174,6 +177,10 @@ impl Inner {
                     assign(&pending, |shard| self.preference(shard, turn), &benched, |shard, node| tried_before.contains(&(shard, node)));
                 pending.clear();
                 if !default.unservable.is_empty() {
+                    if let Some(error) = index_missing.take() {
+                        // Every replica left was asked and lacks the index: it is gone.
+                        return Err(ReadError::User(error));
+                    }
                     if !self.config.allow_partial {
                         return Err(ReadError::ShardsUnavailable { index: index.to_owned(), shards: default.unservable });
                     }
@@ -284,10 +291,19 @@ impl Inner {
                                 abort_unit(&units[unit], &calls);
                             }
                         }
-                        Err(Failure::User(error)) => return Err(ReadError::User(error)),
-                        Err(Failure::Node(reason)) => {
-                            tracing::warn!(node = %self.placement.topology().nodes[node].id, %reason, "node failed a read; trying other replicas");
-                            self.record_node_outcome(node, false);
+                        Err(failure) => {
+                            let node_id = &self.placement.topology().nodes[node].id;
+                            match failure {
+                                Failure::User(error) => return Err(ReadError::User(error)),
+                                Failure::Missing(error) => {
+                                    tracing::warn!(node = %node_id, "a node lacks the index; trying other replicas");
+                                    index_missing = Some(error);
+                                }
+                                Failure::Node(reason) => {
+                                    tracing::warn!(node = %node_id, %reason, "node failed a read; trying other replicas");
+                                    self.record_node_outcome(node, false);
+                                }
+                            }
                             let this = &mut units[unit].attempts[attempt];
                             this.failed = true;
                             this.calls.iter().for_each(|&other| calls[other].abort.abort());
