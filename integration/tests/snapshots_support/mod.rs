@@ -266,6 +266,8 @@ pub async fn measure_a_start_from_a_snapshot(kind: LogKind) {
     use miroir_schemas::topology::ShardId;
     use std::time::Instant;
 
+    // The start's log lines (which snapshot, why one was refused) go with the numbers.
+    let _ = tracing_subscriber::fmt().with_env_filter("miroir_gateway=info").try_init();
     let count: u64 = std::env::var("MIROIR_SNAPSHOT_BENCH_TASKS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let broker = Broker::start(kind).expect("start the broker");
     let config = LogConfig::for_tests(format!("snapbench{}", std::process::id()));
@@ -285,7 +287,18 @@ pub async fn measure_a_start_from_a_snapshot(kind: LogKind) {
         let events = uids.map(|uid| miroir_integration::task_events::applied_on_shard_0_record(uid, "n0"));
         log.append_many(Topic::TaskEvents, events.collect()).await.unwrap();
     }
-    println!("appended {count} tasks and their events in {:?}", started.elapsed());
+    // Tansu reports a partition's end as the last record batch's first offset + 1: a last
+    // record appended alone (its own batch) on every partition makes the end exact there.
+    for uid in count..count + 50 {
+        let details = TaskDetails::DocumentAdditionOrUpdate { received_documents: 1, indexed_documents: None };
+        let record =
+            TaskRecord::new(TaskType::DocumentAdditionOrUpdate, Some("books".into()), Some(details), time::OffsetDateTime::now_utc());
+        log.append_many(Topic::Tasks, vec![NewRecord::new("tasks", format!("task-{uid}"), encode(&TaskLogEntry::new(record)))])
+            .await
+            .unwrap();
+        log.append_many(Topic::TaskEvents, vec![miroir_integration::task_events::applied_on_shard_0_record(uid, "n0")]).await.unwrap();
+    }
+    println!("appended {count} tasks (+50 one by one) and their events in {:?}", started.elapsed());
 
     let fold_all = async |handle: &Arc<CatalogHandle>| {
         let started = Instant::now();
@@ -304,6 +317,9 @@ pub async fn measure_a_start_from_a_snapshot(kind: LogKind) {
     store.put(&name, bytes.clone().into()).await.unwrap();
     println!("snapshot: {} bytes, serialized in {serialized:?}, stored in {:?}", bytes.len(), started.elapsed());
 
+    let started = Instant::now();
+    let read_back = store.get(&name).await.map(|bytes| bytes.map(|bytes| bytes.len()));
+    println!("snapshot read back from the store in {:?}: {read_back:?}", started.elapsed());
     let restarted = Arc::new(CatalogHandle::new());
     let started = Instant::now();
     assert_eq!(start_from_newest(store.as_ref(), log.as_ref(), &restarted, DEFAULT_TASK_LIMIT).await, Some(name));
