@@ -57,13 +57,15 @@ pub struct GatewayConfig {
     pub allow_partial_results: bool,
 
     /// Move a node index's shards to another replica while their node answers clearly slower
-    /// (EWMA of its latency × its calls in flight; `--adaptive-replicas false` turns it off).
-    #[arg(long, env = "MIROIR_ADAPTIVE_REPLICAS", default_value_t = true, action = clap::ArgAction::Set)]
+    /// (EWMA of its latency × its calls in flight). Off by default: at RF ≥ 2 another replica
+    /// rank may order hits of equal score differently, so pages of one search could disagree.
+    #[arg(long, env = "MIROIR_ADAPTIVE_REPLICAS", default_value_t = false, action = clap::ArgAction::Set)]
     pub adaptive_replicas: bool,
 
     /// Hedged reads (RF ≥ 2 or several replica groups): at most this percent of node calls are
-    /// re-sent to another replica when late; 0 turns hedging off.
-    #[arg(long, env = "MIROIR_HEDGE_BUDGET_PERCENT", default_value_t = 5.0)]
+    /// re-sent to another replica when late (5 is a good start); 0, the default, turns hedging
+    /// off (same trade-off as `--adaptive-replicas`).
+    #[arg(long, env = "MIROIR_HEDGE_BUDGET_PERCENT", default_value_t = 0.0)]
     pub hedge_budget_percent: f64,
 
     /// A node call is late (hedged) once older than this percentile of recent latencies (its

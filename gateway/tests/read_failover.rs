@@ -371,7 +371,7 @@ async fn timed_search(executor: &ReadExecutor) -> (Vec<String>, Duration) {
 
 #[tokio::test]
 async fn a_clearly_slower_replica_loses_its_shards_to_another() {
-    let no_hedges = TailLatencyConfig { hedge_budget_percent: 0.0, ..TailLatencyConfig::default() };
+    let no_hedges = TailLatencyConfig { adaptive_replicas: true, hedge_budget_percent: 0.0, ..TailLatencyConfig::default() };
     let (executor, fake) = tail_executor(no_hedges);
     fake.set(2, Behaviour::Slow(Duration::from_millis(40)));
     // the first search measures every node (nothing is known yet: the default choice)
@@ -436,7 +436,8 @@ async fn without_a_budget_nothing_is_hedged() {
 
 #[tokio::test]
 async fn a_slow_replica_with_both_on_keeps_answers_whole_and_fast() {
-    let (executor, fake) = tail_executor(TailLatencyConfig { hedge_budget_percent: 50.0, ..TailLatencyConfig::default() });
+    let (executor, fake) =
+        tail_executor(TailLatencyConfig { adaptive_replicas: true, hedge_budget_percent: 50.0, ..TailLatencyConfig::default() });
     let slow = Duration::from_millis(300);
     fake.set(1, Behaviour::Slow(slow));
     timed_search(&executor).await;

@@ -23,11 +23,15 @@ pub struct TailLatencyConfig {
     pub hedge_min_delay: Duration,
 }
 
+/// Both off by default: an answer read from another replica rank than the query's own can order
+/// hits of equal score differently (each node index numbers its documents in its own order), so
+/// the same search could page differently from one request to the next. An operator who prefers
+/// tail latency to that turns them on.
 impl Default for TailLatencyConfig {
     fn default() -> Self {
         TailLatencyConfig {
-            adaptive_replicas: true,
-            hedge_budget_percent: 5.0,
+            adaptive_replicas: false,
+            hedge_budget_percent: 0.0,
             hedge_percentile: 95.0,
             hedge_min_delay: Duration::from_millis(5),
         }
