@@ -1,4 +1,4 @@
-//! Drift repair on a real cluster (NATS, 3 Meilisearch nodes, S = 3, RF = 3: every shard has
+//! Drift repair on a real cluster (NATS; the periodic pass on Kafka too; 3 Meilisearch nodes, S = 3, RF = 3: every shard has
 //! three replicas, so a replica altered behind the cluster's back is outvoted). One node index
 //! is altered directly on its node: a document changed, one deleted, one added (a document
 //! deleted through the gateway, put back), a setting changed, and a document written without a
@@ -165,7 +165,18 @@ async fn a_replica_altered_behind_the_cluster_is_found_and_repaired() {
 /// and each pass logs its totals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconcilers_periodic_pass_repairs_on_its_own() {
-    let cluster = Cluster::builder(LogKind::Nats)
+    periodic_pass_repairs_on_its_own(LogKind::Nats).await;
+}
+
+/// The same on Kafka, where a shard counts as settled once the indexers' consumer group has
+/// committed the index's `ops` partition to its end (a Kafka offset fetch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconcilers_periodic_pass_repairs_on_its_own_on_kafka() {
+    periodic_pass_repairs_on_its_own(LogKind::Kafka).await;
+}
+
+async fn periodic_pass_repairs_on_its_own(kind: LogKind) {
+    let cluster = Cluster::builder(kind)
         .nodes(3)
         .shards(3)
         .replication_factor(3)
