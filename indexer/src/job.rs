@@ -122,6 +122,7 @@ pub async fn run_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Posi
 async fn apply_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[PositionedOp], job: Job, limits: BatchLimits) -> JobResult {
     let Job { node_index, rank, replica, idxs, cached } = job;
     let node_resets = node.resets();
+    let segment_start = idxs[0];
     let mut result = JobResult {
         replica,
         node_index,
@@ -140,9 +141,12 @@ async fn apply_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Positi
     let (checkpoint, history) = match cached {
         Some(c) if !covers_some(c) => (c, None),
         _ => match read_history(node.as_ref(), &result.node_index, partition, segment[idxs[0]].position).await {
-            Ok(h) if h.checkpoint.is_none() && !segment[idxs[0]].creates_its_index() => {
-                // The node index holds nothing of this partition, yet what comes first is not its
-                // creation: the replica lost what it had (its node came back empty).
+            Ok(h) if h.tasks.is_empty() && !segment[idxs[0]].creates_its_index() => {
+                // The node index has no task at all, yet what comes first is not its creation:
+                // the replica lost what it had (its node came back empty). (A node index with
+                // tasks but no checkpoint of this partition is one a swap or rename gave its
+                // name: Meilisearch moves the tasks with the index, so their markers name
+                // another partition, and nothing is lost.)
                 tracing::warn!(node = %result.replica, partition, "a replica holds nothing of operations before these; rebuilding it");
                 result.unavailable_from = Some(idxs[0]);
                 result.lost_data = true;
@@ -181,6 +185,13 @@ async fn apply_job(node: Arc<dyn ReplicaNode>, partition: u32, segment: &[Positi
     result.checkpoint =
         pending.iter().zip(&outcomes).filter(|(_, o)| o.is_some()).map(|(&i, _)| segment[i].position).next_back().or(checkpoint);
     result.applied = pending.into_iter().zip(outcomes).collect();
+    if node.resets() != node_resets && !result.lost_data {
+        // The node was found empty while this job ran (another job's request saw it): what this
+        // job sent may have gone to a node index the node re-created empty.
+        tracing::warn!(node = %result.replica, partition, "the node lost its data during this job; rebuilding its replica");
+        result.unavailable_from = result.unavailable_from.or(Some(segment_start));
+        result.lost_data = true;
+    }
     result
 }
 
