@@ -393,7 +393,10 @@ proptest! {
         prop_assert_eq!(chosen, best);
     }
 
-    /// The newcomer takes a fair share, and the old nodes pass few replicas among themselves.
+    /// The newcomer takes a fair share. (How many other replicas move is not bounded here: the
+    /// placement from the topology alone cannot always move only the ideal — a counting argument,
+    /// docs/benchmarks.md "Placement movement" — so a topology change derives its placement with
+    /// `Placement::after`, whose tests bound the movement exactly.)
     #[test]
     fn adding_a_node_gives_it_a_fair_share(ids in node_ids(), extra in "[A-Z]{1,6}", shards in 1u32..64, rf in 1u32..4) {
         let before = holders(&single_group(shards, rf, &ids));
@@ -405,12 +408,11 @@ proptest! {
         prop_assert!((copies / grown.len()..=copies.div_ceil(grown.len())).contains(&taken));
         let moved = moved_replicas(&before, &after);
         prop_assert!(moved >= taken);
-        prop_assert!(moved <= 4 * taken.max(1), "moved {} for a share of {}", moved, taken);
     }
 
-    /// The leaver's replicas all land somewhere, and the others pass few replicas among themselves.
+    /// The leaver's replicas all land somewhere (movement: see the test above).
     #[test]
-    fn removing_a_node_moves_little_beyond_its_share(ids in node_ids(), pick in any::<usize>(), shards in 1u32..64, rf in 1u32..3) {
+    fn removing_a_node_moves_all_of_its_share(ids in node_ids(), pick in any::<usize>(), shards in 1u32..64, rf in 1u32..3) {
         prop_assume!(ids.len() > rf as usize);
         let leaver = &ids[pick % ids.len()];
         let rest: Vec<String> = ids.iter().filter(|id| *id != leaver).cloned().collect();
@@ -419,7 +421,7 @@ proptest! {
         let share = before.iter().filter(|h| h.contains(leaver)).count();
         let moved = moved_replicas(&before, &after);
         prop_assert!(moved >= share);
-        prop_assert!(moved <= 4 * share.max(1), "moved {} for a share of {}", moved, share);
+        prop_assert!(after.iter().all(|h| !h.contains(leaver)));
     }
 
     #[test]
