@@ -86,6 +86,16 @@ impl LogRecord for OpEnvelope {
 }
 
 impl OpEnvelope {
+    /// A topology barrier (`CopyShards`/`ReleaseShards`): no task, no index.
+    pub fn topology_barrier(op: Op) -> OpEnvelope {
+        OpEnvelope::new(0, None, ShardId(0), op)
+    }
+
+    /// Whether this is a topology barrier rather than a task's operation.
+    pub fn is_topology_barrier(&self) -> bool {
+        matches!(self.op, Op::CopyShards { .. } | Op::ReleaseShards { .. })
+    }
+
     /// A single-part envelope at the current schema version.
     pub fn new(task_uid: u64, index_uid: Option<String>, shard: ShardId, op: Op) -> OpEnvelope {
         OpEnvelope { schema_version: SCHEMA_VERSION, task_uid, index_uid, shard, part: 0, parts: 1, origin: WriteOrigin::Client, op }
@@ -171,6 +181,16 @@ pub enum Op {
     /// `POST /indexes/{uid}/compact`: compact the node index holding this shard (once per node
     /// index, however many of its shards ask). Changes no document and no setting.
     CompactIndex,
+    /// A topology change's copy barrier in one `ops` partition (docs/topology.md): here the
+    /// indexer owning the partition fills the new replicas of topology `version`. Belongs to no
+    /// task and no index; nothing is reported for it.
+    CopyShards {
+        version: u64,
+    },
+    /// The release barrier of topology `version`: here the replicas that moved away are deleted.
+    ReleaseShards {
+        version: u64,
+    },
 }
 
 /// The `ops` key of an index: every operation of an index on one partition, in log order. A

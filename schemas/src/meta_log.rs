@@ -5,6 +5,7 @@
 
 pub mod aliases;
 pub mod replica_lag;
+pub mod topology_changes;
 pub mod ttl;
 pub mod webhooks;
 
@@ -93,6 +94,7 @@ pub enum MetaChange {
     Ttl(TtlChange),
     Alias(AliasChange),
     ReplicaLag(replica_lag::ReplicaLagChange),
+    Topology(topology_changes::TopologyChange),
 }
 
 impl From<KeyChange> for MetaChange {
@@ -122,6 +124,12 @@ impl From<AliasChange> for MetaChange {
 impl From<replica_lag::ReplicaLagChange> for MetaChange {
     fn from(change: replica_lag::ReplicaLagChange) -> Self {
         MetaChange::ReplicaLag(change)
+    }
+}
+
+impl From<topology_changes::TopologyChange> for MetaChange {
+    fn from(change: topology_changes::TopologyChange) -> Self {
+        MetaChange::Topology(change)
     }
 }
 
@@ -181,6 +189,14 @@ impl MetaEnvelope {
     pub fn alias_change(self) -> Option<AliasChange> {
         match self.change {
             MetaChange::Alias(change) => Some(change),
+            _ => None,
+        }
+    }
+
+    /// The topology change this record carries, if it is one.
+    pub fn topology_change(self) -> Option<topology_changes::TopologyChange> {
+        match self.change {
+            MetaChange::Topology(change) => Some(change),
             _ => None,
         }
     }

@@ -101,8 +101,14 @@ impl Placement {
     fn build(topology: Topology, previous: Option<&Placement>) -> Placement {
         let shard_names: Vec<String> = topology.shards().map(ShardId::name).collect();
         let groups: Vec<String> = topology.replica_groups().into_iter().map(str::to_owned).collect();
-        let members: Vec<Vec<usize>> =
-            groups.iter().map(|g| (0..topology.nodes.len()).filter(|&i| topology.nodes[i].replica_group == *g).collect()).collect();
+        let members: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|g| {
+                (0..topology.nodes.len())
+                    .filter(|&i| topology.nodes[i].replica_group == *g && topology.holds_replicas(&topology.nodes[i].id))
+                    .collect()
+            })
+            .collect();
         let rf = topology.replication_factor as usize;
         // Per group, per shard: the holders as indexes into that group's members.
         let by_group: Vec<Vec<Vec<usize>>> = members

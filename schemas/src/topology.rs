@@ -4,7 +4,7 @@
 //! How a node holds the shards of an index is [`crate::node_layout`].
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
 /// One of the cluster's `S` shards, `shard-0 … shard-{S-1}`.
@@ -81,6 +81,10 @@ pub struct Topology {
     /// `RF`: how many nodes of each replica group hold a shard.
     pub replication_factor: u32,
     pub nodes: Vec<Node>,
+    /// Nodes being drained: still part of the cluster (reachable, shown in status) but holding
+    /// no shard replica, so an operator can stop them once their replicas have moved.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub draining: BTreeSet<String>,
 }
 
 /// Why a topology was refused.
@@ -98,6 +102,10 @@ pub enum TopologyError {
     EmptyReplicaGroup(String),
     #[error("node id `{0}` appears more than once")]
     DuplicateNode(String),
+    #[error("node `{0}` is drained but not part of the topology")]
+    UnknownDrainedNode(String),
+    #[error("replica group `{0}` would have no node left to hold its shards")]
+    GroupDrained(String),
 }
 
 #[derive(Deserialize)]
@@ -107,12 +115,14 @@ struct UncheckedTopology {
     shard_count: u32,
     replication_factor: u32,
     nodes: Vec<Node>,
+    #[serde(default)]
+    draining: BTreeSet<String>,
 }
 
 impl TryFrom<UncheckedTopology> for Topology {
     type Error = TopologyError;
     fn try_from(t: UncheckedTopology) -> Result<Self, Self::Error> {
-        Topology::new(t.version, t.shard_count, t.replication_factor, t.nodes)
+        Topology::new(t.version, t.shard_count, t.replication_factor, t.nodes)?.with_draining(t.draining)
     }
 }
 
@@ -139,7 +149,27 @@ impl Topology {
                 return Err(TopologyError::DuplicateNode(node.id.clone()));
             }
         }
-        Ok(Topology { version, shard_count, replication_factor, nodes })
+        Ok(Topology { version, shard_count, replication_factor, nodes, draining: BTreeSet::new() })
+    }
+
+    /// The same topology with `draining` nodes holding nothing. Every replica group keeps at
+    /// least one node that is not drained.
+    pub fn with_draining(mut self, draining: BTreeSet<String>) -> Result<Topology, TopologyError> {
+        if let Some(unknown) = draining.iter().find(|id| self.node(id).is_none()) {
+            return Err(TopologyError::UnknownDrainedNode(unknown.clone()));
+        }
+        for group in self.replica_groups() {
+            if self.nodes.iter().filter(|n| n.replica_group == group).all(|n| draining.contains(&n.id)) {
+                return Err(TopologyError::GroupDrained(group.to_owned()));
+            }
+        }
+        self.draining = draining;
+        Ok(self)
+    }
+
+    /// Whether `node_id` may hold shard replicas (it is not being drained).
+    pub fn holds_replicas(&self, node_id: &str) -> bool {
+        !self.draining.contains(node_id)
     }
 
     /// `shard-0 … shard-{S-1}`.

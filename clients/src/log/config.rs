@@ -145,10 +145,29 @@ pub fn partition_for_key(key: &str, partitions: u32) -> u32 {
     (xxhash_rust::xxh3::xxh3_64(key.as_bytes()) % u64::from(partitions)) as u32
 }
 
+/// A key [`partition_for_key`] maps to `partition`: records that must land in one given
+/// partition (a topology change's barriers, one per `ops` partition) are keyed with it.
+pub fn key_for_partition(partition: u32, partitions: u32) -> String {
+    assert!(partition < partitions, "partition {partition} of {partitions}");
+    (0u64..)
+        .map(|n| format!("miroir-partition-{partition}-{n}"))
+        .find(|key| partition_for_key(key, partitions) == partition)
+        .expect("some key hashes to every partition")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_partition_has_a_key() {
+        for partitions in 1..40 {
+            for partition in 0..partitions {
+                assert_eq!(partition_for_key(&key_for_partition(partition, partitions), partitions), partition);
+            }
+        }
+    }
 
     proptest! {
         #[test]

@@ -1,0 +1,310 @@
+//! Online topology changes (docs/topology.md): the `meta` records that move shard replicas
+//! between nodes while writes and searches go on, and the pure fold every process applies to
+//! them. The launch configuration is the cluster's first topology (epoch 0); each accepted
+//! proposal is the next epoch, whose placement is [`Placement::after`] the previous one, so
+//! only the replicas a joining or leaving node forces to move do.
+//!
+//! A move runs per `ops` partition, in that partition's log order, so every replica of every
+//! shard sees each operation exactly once in the same order whatever the topology:
+//! 1. `topologyProposed` (gateway, admin API), then a copy barrier in every `ops` partition.
+//! 2. At its copy barrier (position `H`) the indexer owning the partition copies each moving
+//!    replica of the partition's indexes from a replica that has every operation up to `H`,
+//!    then records `shardsCopied`. Operations after `H` reach old and new holders.
+//! 3. Once every partition is copied the move is *switched*: reads use the new placement.
+//! 4. After a grace period the owner appends a release barrier (position `K`); there it deletes
+//!    the copies that moved away and records `shardsReleased`. Operations after `K` reach the
+//!    new holders only. When every partition is released the epoch is complete.
+//!
+//! While a move is in progress a node index may hold shards the read placement does not give
+//! it, so every read is narrowed to the shards asked of it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::node_layout::ReplicaRank;
+use crate::placement::Placement;
+use crate::topology::{Node, ShardId, Topology};
+
+/// One record of a topology change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum TopologyChange {
+    /// An operator asked for `topology` (its version is the current one plus one).
+    TopologyProposed {
+        topology: Topology,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// The moving replicas of `partition`'s indexes were copied at its copy barrier `position`.
+    ShardsCopied { version: u64, partition: u32, position: u64 },
+    /// The replicas that moved away were deleted at `partition`'s release barrier `position`.
+    ShardsReleased { version: u64, partition: u32, position: u64 },
+}
+
+/// A replica of a shard: a node and the rank (so the node index) holding it.
+pub type Holder = (String, ReplicaRank);
+
+/// One topology the cluster has had, and where each `ops` partition moved to it.
+#[derive(Debug, Clone)]
+pub struct Epoch {
+    pub placement: Arc<Placement>,
+    pub proposed_at: Option<OffsetDateTime>,
+    /// Partition → position of its copy barrier.
+    pub copied: BTreeMap<u32, u64>,
+    /// Partition → position of its release barrier.
+    pub released: BTreeMap<u32, u64>,
+}
+
+impl Epoch {
+    pub fn version(&self) -> u64 {
+        self.placement.topology().version
+    }
+}
+
+/// Where a topology change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MovePhase {
+    /// Partitions are being copied; reads use the previous placement.
+    Copying,
+    /// Every partition is copied; reads use the new placement; old copies are being released.
+    Switched,
+}
+
+/// Which replicas an operation reaches and which it is reported for without being applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyTargets {
+    pub holders: Vec<Holder>,
+    /// Nodes of the previous topology that held the shard and no longer do: a gateway that had
+    /// not yet seen the release may have listed them in the task, so their part is reported with
+    /// the outcome of a holder.
+    pub proxied: Vec<String>,
+}
+
+/// A replica to fill at a copy barrier, and the replicas it may be copied from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardCopy {
+    pub shard: ShardId,
+    pub to: Holder,
+    /// Holders of the previous placement, rank 0 first.
+    pub from: Vec<Holder>,
+}
+
+/// Every accepted topology and how far each partition moved: the fold of
+/// [`TopologyChange`] records.
+#[derive(Debug, Clone)]
+pub struct TopologyBook {
+    partitions: u32,
+    epochs: Vec<Epoch>,
+}
+
+/// Why a proposal is not accepted (the fold ignores it; the admin API says why first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalError {
+    #[error("topology version {current} is still being moved to; wait until it completes")]
+    MoveInProgress { current: u64 },
+    #[error("the proposed version is {proposed}, but the next version is {next}")]
+    WrongVersion { proposed: u64, next: u64 },
+    #[error("the shard count and replication factor cannot change in a topology change (resharding is a separate operation)")]
+    ShapeChanged,
+}
+
+fn holders(placement: &Placement, shard: ShardId) -> Vec<Holder> {
+    placement.replicas(shard).into_iter().filter_map(|node| Some((node.id.clone(), placement.rank_of(shard, &node.id)?))).collect()
+}
+
+impl TopologyBook {
+    /// The book of a cluster launched with `launch`, whose `ops` log has `partitions` partitions.
+    pub fn new(launch: Placement, partitions: u32) -> TopologyBook {
+        let epoch = Epoch { placement: Arc::new(launch), proposed_at: None, copied: BTreeMap::new(), released: BTreeMap::new() };
+        TopologyBook { partitions, epochs: vec![epoch] }
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    fn last(&self) -> &Epoch {
+        self.epochs.last().expect("the launch epoch is always there")
+    }
+
+    /// Whether epoch `i` has moved on every partition (the launch epoch always has).
+    fn complete(&self, i: usize) -> bool {
+        i == 0 || self.epochs[i].released.len() as u32 >= self.partitions
+    }
+
+    fn switched(&self, i: usize) -> bool {
+        i == 0 || self.epochs[i].copied.len() as u32 >= self.partitions
+    }
+
+    /// Whether `topology` may be proposed now.
+    pub fn check_proposal(&self, topology: &Topology) -> Result<(), ProposalError> {
+        let current = self.last().placement.topology();
+        if !self.complete(self.epochs.len() - 1) {
+            return Err(ProposalError::MoveInProgress { current: current.version });
+        }
+        if topology.version != current.version + 1 {
+            return Err(ProposalError::WrongVersion { proposed: topology.version, next: current.version + 1 });
+        }
+        if topology.shard_count != current.shard_count || topology.replication_factor != current.replication_factor {
+            return Err(ProposalError::ShapeChanged);
+        }
+        Ok(())
+    }
+
+    /// Folds one record. Records that do not fit (a proposal while a move runs, a barrier of
+    /// another version, a second report of a partition) change nothing, so every process
+    /// folding the same log reaches the same book.
+    pub fn apply(&mut self, change: &TopologyChange) {
+        match change {
+            TopologyChange::TopologyProposed { topology, at } => {
+                if self.check_proposal(topology).is_ok() {
+                    let placement = Placement::after(&self.last().placement, topology.clone());
+                    let epoch = Epoch {
+                        placement: Arc::new(placement),
+                        proposed_at: Some(*at),
+                        copied: BTreeMap::new(),
+                        released: BTreeMap::new(),
+                    };
+                    self.epochs.push(epoch);
+                }
+            }
+            TopologyChange::ShardsCopied { version, partition, position } => {
+                let last = self.epochs.len() - 1;
+                if last > 0 && self.epochs[last].version() == *version && *partition < self.partitions {
+                    self.epochs[last].copied.entry(*partition).or_insert(*position);
+                }
+            }
+            TopologyChange::ShardsReleased { version, partition, position } => {
+                let last = self.epochs.len() - 1;
+                let copied = self.epochs[last].copied.get(partition).is_some_and(|h| h < position);
+                if last > 0 && self.epochs[last].version() == *version && self.switched(last) && copied {
+                    self.epochs[last].released.entry(*partition).or_insert(*position);
+                }
+            }
+        }
+    }
+
+    /// The newest topology (the one being moved to, during a move).
+    pub fn newest(&self) -> &Epoch {
+        self.last()
+    }
+
+    /// The move in progress, if any.
+    pub fn moving(&self) -> Option<(&Epoch, MovePhase)> {
+        let last = self.epochs.len() - 1;
+        if self.complete(last) {
+            return None;
+        }
+        let phase = if self.switched(last) { MovePhase::Switched } else { MovePhase::Copying };
+        Some((self.last(), phase))
+    }
+
+    /// The placement reads use, and whether node indexes may hold shards it does not give them
+    /// (a move in progress), so that every read must be narrowed to the shards asked.
+    pub fn read_view(&self) -> (Arc<Placement>, bool) {
+        let last = self.epochs.len() - 1;
+        match self.moving() {
+            None => (self.last().placement.clone(), false),
+            Some((_, MovePhase::Switched)) => (self.epochs[last].placement.clone(), true),
+            Some((_, MovePhase::Copying)) => (self.epochs[last - 1].placement.clone(), true),
+        }
+    }
+
+    /// The replicas a gateway lists in a task for `shard` of an index on `partition`: those the
+    /// operation it appends now will reach, as far as this book knows.
+    pub fn write_targets(&self, partition: u32, shard: ShardId) -> Vec<String> {
+        let targets = self.apply_targets(partition, u64::MAX, shard);
+        let mut nodes: Vec<String> = Vec::new();
+        for (node, _) in targets.holders {
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        }
+        nodes
+    }
+
+    /// The replicas an operation at `position` of `partition` reaches (indexers and their
+    /// replays): decided by where the position lies against the partition's barriers.
+    pub fn apply_targets(&self, partition: u32, position: u64, shard: ShardId) -> ApplyTargets {
+        for i in (1..self.epochs.len()).rev() {
+            let epoch = &self.epochs[i];
+            let new = holders(&epoch.placement, shard);
+            if let Some(&released) = epoch.released.get(&partition) {
+                if position > released {
+                    let old = holders(&self.epochs[i - 1].placement, shard);
+                    let mut proxied: Vec<String> = Vec::new();
+                    for (node, _) in old {
+                        if !new.iter().any(|(n, _)| *n == node) && !proxied.contains(&node) {
+                            proxied.push(node);
+                        }
+                    }
+                    return ApplyTargets { holders: new, proxied };
+                }
+            }
+            if let Some(&copied) = epoch.copied.get(&partition) {
+                if position > copied {
+                    let mut union = new;
+                    for holder in holders(&self.epochs[i - 1].placement, shard) {
+                        if !union.contains(&holder) {
+                            union.push(holder);
+                        }
+                    }
+                    return ApplyTargets { holders: union, proxied: Vec::new() };
+                }
+            }
+        }
+        ApplyTargets { holders: holders(&self.epochs[0].placement, shard), proxied: Vec::new() }
+    }
+
+    /// What the copy barrier of `version` fills: every replica (node, rank) of the new placement
+    /// that the previous one did not have.
+    pub fn copies(&self, version: u64) -> Vec<ShardCopy> {
+        let Some(i) = self.epochs.iter().position(|e| e.version() == version).filter(|&i| i > 0) else { return Vec::new() };
+        let (old, new) = (&self.epochs[i - 1].placement, &self.epochs[i].placement);
+        let mut copies = Vec::new();
+        for shard in new.shards() {
+            let before = holders(old, shard);
+            for holder in holders(new, shard) {
+                if !before.contains(&holder) {
+                    copies.push(ShardCopy { shard, to: holder, from: before.clone() });
+                }
+            }
+        }
+        copies
+    }
+
+    /// What the release barrier of `version` deletes: every replica (node, rank) of the
+    /// previous placement the new one does not have, on nodes still in the topology (a removed
+    /// node is left as it is: the operator stops it).
+    pub fn releases(&self, version: u64) -> Vec<(ShardId, Holder)> {
+        let Some(i) = self.epochs.iter().position(|e| e.version() == version).filter(|&i| i > 0) else { return Vec::new() };
+        let (old, new) = (&self.epochs[i - 1].placement, &self.epochs[i].placement);
+        let mut releases = Vec::new();
+        for shard in old.shards() {
+            let after = holders(new, shard);
+            for holder in holders(old, shard) {
+                if !after.contains(&holder) && new.topology().node(&holder.0).is_some() {
+                    releases.push((shard, holder));
+                }
+            }
+        }
+        releases
+    }
+
+    /// A node of any topology the cluster has had, newest first (so a node's current address).
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.epochs.iter().rev().find_map(|e| e.placement.topology().node(id))
+    }
+
+    /// Every node id any epoch names.
+    pub fn all_nodes(&self) -> BTreeSet<String> {
+        self.epochs.iter().flat_map(|e| e.placement.topology().nodes.iter().map(|n| n.id.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
