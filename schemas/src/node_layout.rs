@@ -14,6 +14,7 @@ pub use expiry::{
     add_expiry, expired_condition, expiry_millis, is_expired, now_millis, unexpired_condition, with_unexpired, EXPIRY_FIELD,
     MAX_EXPIRY_MILLIS, MILLISECONDS_FROM,
 };
+pub mod edit_function;
 mod reserved_field;
 pub use reserved_field::{
     attribute_for_client, attribute_for_node, filter_for_node, is_reserved_field, multi_search_for_node, request_for_node,
