@@ -150,7 +150,7 @@ pub fn routes() -> Vec<Route> {
         serve(M::POST, "/multi-search", &[Search], reads::multi_search),
         serve(M::POST, "/swap-indexes", &[IndexesSwap], swap::swap_indexes),
         serve(M::POST, "/dumps", &[DumpsCreate], crate::dumps::create),
-        not_served(M::POST, "/snapshots", &[SnapshotsCreate]),
+        serve(M::POST, "/snapshots", &[SnapshotsCreate], crate::cluster_snapshots::create),
         serve(M::POST, "/logs/stream", &[MetricsGet], logs::stream),
         serve(M::DELETE, "/logs/stream", &[MetricsGet], logs::stop_stream),
         serve(M::POST, "/logs/stderr", &[MetricsGet], logs::stderr),

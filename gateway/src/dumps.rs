@@ -1,12 +1,10 @@
 //! `POST /dumps`: a dump of the whole cluster in Meilisearch's own (v6) format, which one
 //! Meilisearch node imports with `--import-dump` (`docs/dumps.md`).
 //!
-//! The task is a Miroir task like any other: its `tasks` record is registered through the log
-//! (so every gateway lists it), and the gateway that registered it writes the dump in the
-//! background into its `--dump-dir`. The record targets one pseudo-replica, [`DUMP_WRITER`], of
-//! shard 0; the writing gateway reports the outcome as that replica's `task-events` record, so
-//! every gateway's fold finishes the task (succeeded, or failed with the writer's error) exactly
-//! as it finishes a document write. No indexer sees the task: it has no operations.
+//! The task is a task the gateway runs itself (`crate::gateway_task`): its `tasks` record is
+//! registered through the log (so every gateway lists it), and the gateway that registered it
+//! writes the dump in the background into its `--dump-dir`, then reports the outcome as the
+//! pseudo-replica [`DUMP_WRITER`].
 //!
 //! Consistency: the job first catches up with the logs, so every task this gateway knew
 //! finished before the dump started is in it; each index's documents are then read shard by
@@ -23,20 +21,16 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use bytes::Bytes;
-use miroir_clients::log::Topic;
-use miroir_schemas::details::{DetailCounts, TaskDetails};
-use miroir_schemas::envelope::{encode, SCHEMA_VERSION};
+use miroir_schemas::details::TaskDetails;
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::task_log::{ReplicaStatus, ShardTarget, TaskEvent, TaskRecord, TaskType};
+use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::summarized_task_view;
-use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use crate::auth::KeysService;
-use crate::catalog::TaskLogEntry;
 use crate::error::GatewayError;
+use crate::gateway_task::{self, run_by, GatewayTask};
 use crate::state::AppState;
 
 /// `--dump-dir`'s default, as Meilisearch's.
@@ -47,8 +41,6 @@ pub const DUMP_WRITER: &str = "miroir-dump-writer";
 const PAGE: usize = 1000;
 /// How long the job waits for this gateway to fold every log before reading.
 const CATCH_UP: Duration = Duration::from_secs(10);
-/// How long the handler waits for its own record to be folded before answering.
-const FOLD_WAIT: Duration = Duration::from_secs(5);
 
 /// `POST /dumps`: registers a `dumpCreation` task and starts writing the dump; `202`.
 pub async fn create(
@@ -58,54 +50,29 @@ pub async fn create(
     let now = OffsetDateTime::now_utc();
     let dump_uid = layout::dump_uid(now);
     let details = TaskDetails::DumpCreation { planned_dump_uid: dump_uid.clone(), dump_uid: None };
-    let mut record = TaskRecord::new(TaskType::DumpCreation, None, Some(details), now);
-    record.targets = vec![ShardTarget { shard: ShardId(0), replicas: vec![DUMP_WRITER.to_owned()] }];
-    record.request_id = crate::request_id::current();
-    let entry = TaskLogEntry::new(record.clone());
-    let dedup = format!("task:{}", uuid::Uuid::new_v4().simple());
-    let position = state.log().append(Topic::Tasks, "tasks", &dedup, Bytes::from(encode(&entry))).await?;
-    let task_uid = position.offset;
+    let record = run_by(TaskRecord::new(TaskType::DumpCreation, None, Some(details), now), DUMP_WRITER);
+    let task = gateway_task::register(&state, &record, DUMP_WRITER).await?;
+    let task_uid = task.task_uid;
     tracing::info!(task_uid, %dump_uid, "dump task enqueued");
-    if !state.catalog().wait_folded(task_uid + 1, FOLD_WAIT).await {
-        tracing::warn!(task_uid, "answering before this gateway folded its own task");
-    }
-    tokio::spawn(run(state, keys, task_uid, dump_uid));
+    tokio::spawn(run(state, keys, task, dump_uid));
     Ok((StatusCode::ACCEPTED, Json(summarized_task_view(task_uid, &record))))
 }
 
-/// Writes the dump, then reports how it ended (retrying the report until the log takes it).
-async fn run(state: AppState, keys: KeysService, task_uid: u64, dump_uid: String) {
+/// Writes the dump, then reports how it ended.
+async fn run(state: AppState, keys: KeysService, task: GatewayTask, dump_uid: String) {
     let started_at = OffsetDateTime::now_utc();
-    let outcome = write_dump(&state, &keys, &dump_uid).await;
-    let (status, error) = match outcome {
+    let task_uid = task.task_uid;
+    let outcome = match write_dump(&state, &keys, &dump_uid).await {
         Ok(documents) => {
             tracing::info!(task_uid, %dump_uid, documents, "dump written");
-            (ReplicaStatus::Succeeded, None)
+            Ok(())
         }
         Err(error) => {
             tracing::error!(task_uid, %dump_uid, %error, "dump failed");
-            (ReplicaStatus::Failed, Some(ResponseError::new(Code::DumpProcessFailed, format!("Dump process failed: {error}."))))
+            Err(ResponseError::new(Code::DumpProcessFailed, format!("Dump process failed: {error}.")))
         }
     };
-    let event = TaskEvent {
-        schema_version: SCHEMA_VERSION,
-        task_uid,
-        shard: ShardId(0),
-        replica: DUMP_WRITER.to_owned(),
-        status,
-        error,
-        counts: DetailCounts::default(),
-        started_at,
-        finished_at: OffsetDateTime::now_utc(),
-    };
-    let dedup = format!("{task_uid}:{}:{DUMP_WRITER}", ShardId(0));
-    let record = Bytes::from(encode(&event));
-    let mut wait = Duration::from_millis(100);
-    while let Err(error) = state.log().append(Topic::TaskEvents, &task_uid.to_string(), &dedup, record.clone()).await {
-        tracing::warn!(task_uid, %error, "cannot report the dump's outcome yet; retrying");
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(10));
-    }
+    gateway_task::report(&state, &task, started_at, outcome).await;
 }
 
 /// What can stop a dump.

@@ -19,6 +19,7 @@
 
 pub mod cancelation;
 pub mod cdc;
+pub mod checkpoint_marker;
 pub mod details;
 pub mod document_id;
 pub mod drift;

@@ -25,6 +25,9 @@ pub enum TaskType {
     IndexCompaction,
     /// `POST /dumps`: written by the gateway that registered it (`gateway/src/dumps.rs`).
     DumpCreation,
+    /// `POST /snapshots`: every node snapshots itself, asked by the gateway that registered it
+    /// (`gateway/src/cluster_snapshots.rs`).
+    SnapshotCreation,
 }
 
 /// One shard a task touches and the replicas expected to apply it.

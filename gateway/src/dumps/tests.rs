@@ -1,5 +1,6 @@
 use std::io::Read as _;
 
+use miroir_schemas::task_log::TaskEvent;
 use miroir_schemas::tasks::fold_task;
 use miroir_schemas::tasks::render_task;
 use time::macros::datetime;
@@ -8,23 +9,14 @@ use super::*;
 
 fn dump_record() -> TaskRecord {
     let details = TaskDetails::DumpCreation { planned_dump_uid: "20261207-062250024".into(), dump_uid: None };
-    let mut record = TaskRecord::new(TaskType::DumpCreation, None, Some(details), datetime!(2026-12-07 06:22:50 UTC));
-    record.targets = vec![ShardTarget { shard: ShardId(0), replicas: vec![DUMP_WRITER.to_owned()] }];
-    record
+    run_by(TaskRecord::new(TaskType::DumpCreation, None, Some(details), datetime!(2026-12-07 06:22:50 UTC)), DUMP_WRITER)
 }
 
-fn writer_event(status: ReplicaStatus, error: Option<ResponseError>) -> TaskEvent {
-    TaskEvent {
-        schema_version: SCHEMA_VERSION,
-        task_uid: 7,
-        shard: ShardId(0),
-        replica: DUMP_WRITER.to_owned(),
-        status,
-        error,
-        counts: DetailCounts::default(),
-        started_at: datetime!(2026-12-07 06:22:51 UTC),
-        finished_at: datetime!(2026-12-07 06:22:52 UTC),
-    }
+fn writer_event(outcome: Result<(), ResponseError>) -> TaskEvent {
+    let task = GatewayTask { task_uid: 7, runner: DUMP_WRITER };
+    let mut event = gateway_task::outcome_event(&task, datetime!(2026-12-07 06:22:51 UTC), outcome);
+    event.finished_at = datetime!(2026-12-07 06:22:52 UTC);
+    event
 }
 
 fn view(events: &[TaskEvent]) -> Value {
@@ -39,11 +31,11 @@ fn a_dump_task_waits_for_its_writer_and_shows_its_uid_once_finished() {
         (&enqueued["status"], &enqueued["type"], &enqueued["details"]),
         (&json!("enqueued"), &json!("dumpCreation"), &json!({"dumpUid": null}))
     );
-    let succeeded = view(&[writer_event(ReplicaStatus::Succeeded, None)]);
+    let succeeded = view(&[writer_event(Ok(()))]);
     assert_eq!((&succeeded["status"], &succeeded["details"]), (&json!("succeeded"), &json!({"dumpUid": "20261207-062250024"})));
     assert_eq!(succeeded["startedAt"], "2026-12-07T06:22:51Z");
     let error = ResponseError::new(Code::DumpProcessFailed, "Dump process failed: disk full.");
-    let failed = view(&[writer_event(ReplicaStatus::Failed, Some(error))]);
+    let failed = view(&[writer_event(Err(error))]);
     assert_eq!((&failed["status"], &failed["error"]["code"]), (&json!("failed"), &json!("dump_process_failed")));
 }
 
