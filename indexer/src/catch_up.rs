@@ -38,7 +38,7 @@ pub fn mark_lagging(board: &Board, replica: &str, from: u64) {
 
 /// Runs until `replica` has caught up with the main loop on `partition`.
 pub async fn catch_up(shared: Arc<Shared>, partition: u32, replica: String, board: Board) {
-    let node = shared.nodes[&replica].clone();
+    let node = shared.node(&replica);
     loop {
         if !node.healthy().await {
             tokio::time::sleep(RETRY).await;
@@ -61,7 +61,7 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
         return Ok(true);
     };
     tracing::info!(node = %replica, partition, from, "catching a replica up");
-    let node = shared.nodes[replica].clone();
+    let node = shared.node(replica);
     let mut reader = shared.log.read_partition(Topic::Ops, partition, from).await?;
     let mut buffered: VecDeque<Record> = VecDeque::new();
     let mut next = from;
@@ -90,10 +90,12 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
         }
         let Some(last) = records.last().map(|r| r.position.offset) else { continue };
         let ops = shared.cancels.admit(decode_ops(&records)).await?;
-        for segment in segments(&ops) {
+        // Topology barriers are run by the main loop, which waits for the replicas they involve
+        // to catch up first.
+        for segment in segments(&ops).into_iter().filter(|s| !s[0].envelope.is_topology_barrier()) {
             let jobs = plan_jobs(
-                &shared.placement,
                 segment,
+                |i| shared.apply_targets(&segment[i]).holders,
                 |r| r == replica,
                 |_, node_index| Some(checkpoints.get(node_index).copied().unwrap_or(from.checked_sub(1))),
             );

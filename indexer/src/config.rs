@@ -20,6 +20,12 @@ pub struct IndexerArgs {
     pub group_session_ms: u64,
     #[arg(long, env = "MIROIR_POLL_MAX", default_value_t = 1000)]
     pub poll_max: usize,
+
+    /// After a topology change switched reads to the new placement, how long the replicas that
+    /// moved away are kept (for gateways that have not seen the switch yet) before they are
+    /// deleted (docs/topology.md).
+    #[arg(long, env = "MIROIR_RELEASE_GRACE_MS", default_value_t = 10_000)]
+    pub release_grace_ms: u64,
     /// Deadline of one HTTP exchange with a node (ms). A node that does not answer in time is
     /// marked lagging and caught up in the background, so this bounds how long one stuck node
     /// can hold up the others.

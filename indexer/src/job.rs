@@ -12,8 +12,8 @@ use crate::request::PositionedOp;
 use miroir_clients::log::Record;
 use miroir_clients::node::NodeError;
 use miroir_schemas::envelope::{decode, OpEnvelope};
+use miroir_schemas::meta_log::topology_changes::Holder;
 use miroir_schemas::node_layout::ReplicaRank;
-use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,22 +50,25 @@ pub struct JobResult {
 }
 
 /// One job per (node index, replica accepted by `wanted`): the op indexes of `segment` it must
-/// see, with the cached checkpoint `cached(replica, node index)` gives.
+/// see, with the cached checkpoint `cached(replica, node index)` gives. `holders(i)` are the
+/// replicas (node, rank) operation `i` reaches.
 pub fn plan_jobs(
-    placement: &Placement,
     segment: &[PositionedOp],
+    holders: impl Fn(usize) -> Vec<Holder>,
     wanted: impl Fn(&str) -> bool,
     cached: impl Fn(&str, &str) -> Option<Option<u64>>,
 ) -> Vec<Job> {
     let mut by_target: BTreeMap<(String, String), (ReplicaRank, Vec<usize>)> = BTreeMap::new();
     for (i, op) in segment.iter().enumerate() {
-        for replica in placement.replicas(op.shard()) {
-            let Some(rank) = placement.rank_of(op.shard(), &replica.id) else { continue };
-            if !wanted(&replica.id) {
+        for (replica, rank) in holders(i) {
+            if !wanted(&replica) {
                 continue;
             }
-            if let Some(node_index) = op.node_indexes(rank).into_iter().next() {
-                by_target.entry((node_index, replica.id.clone())).or_insert_with(|| (rank, Vec::new())).1.push(i);
+            for node_index in op.node_indexes(rank).into_iter().take(1) {
+                let entry = by_target.entry((node_index, replica.clone())).or_insert_with(|| (rank, Vec::new()));
+                if entry.1.last() != Some(&i) {
+                    entry.1.push(i);
+                }
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod events;
 pub mod job;
 pub mod lag;
 pub mod lag_announce;
+pub mod moves;
 pub mod replay;
 pub mod replica;
 pub mod request;
@@ -33,8 +34,9 @@ mod fake_node;
 
 use config::{IndexerArgs, LogBackend};
 use miroir_clients::log::WriteLog;
-use miroir_clients::node::{NodeClient, NodeClientConfig};
+use miroir_clients::node::{NodeClient, NodeClientConfig, NodeError};
 use miroir_schemas::placement::Placement;
+use miroir_schemas::topology::Node;
 use replica::{HttpReplica, ReplicaNode};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,24 +52,25 @@ pub async fn run(args: IndexerArgs, shutdown: impl std::future::Future<Output = 
     }
     let log_config = miroir_clients::log::LogConfig { group_session: args.group_session(), ..log_args.log_config() };
     let log: Arc<dyn WriteLog> = Arc::from(log_args.open_log(log_config).await?);
+    let (request_timeout, task_timeout) =
+        (Duration::from_millis(args.node_request_timeout_ms), Duration::from_secs(args.node_task_timeout_s));
+    let connect = move |node: &Node| -> Result<Arc<dyn ReplicaNode>, NodeError> {
+        let mut client_config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
+        client_config.request_timeout = request_timeout;
+        let client = NodeClient::new(client_config)?;
+        Ok(Arc::new(HttpReplica { client, poll_interval: Duration::from_millis(50), task_timeout, uids: Default::default() }))
+    };
     let mut nodes: HashMap<String, Arc<dyn ReplicaNode>> = HashMap::new();
     for node in &topology.nodes {
-        let mut client_config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
-        client_config.request_timeout = Duration::from_millis(args.node_request_timeout_ms);
-        let client = NodeClient::new(client_config)?;
-        let replica = HttpReplica {
-            client,
-            poll_interval: Duration::from_millis(50),
-            task_timeout: Duration::from_secs(args.node_task_timeout_s),
-            uids: Default::default(),
-        };
-        nodes.insert(node.id.clone(), Arc::new(replica));
+        nodes.insert(node.id.clone(), connect(node)?);
     }
+    let connect_added: worker::ConnectNode = Arc::new(move |node: &Node| connect(node).ok());
     let member = args.member.clone().unwrap_or_else(|| format!("indexer-{}", uuid::Uuid::new_v4().simple()));
     let lag = tokio::spawn(lag::report_lag_forever(Arc::clone(&log), args.group.clone(), member.clone()));
     let mut settings = worker::IndexerSettings::new(args.group.clone(), member);
     settings.poll_max = args.poll_max;
-    let indexer = worker::Indexer::new(log, Placement::new(topology), nodes, settings)?;
+    settings.release_grace = Duration::from_millis(args.release_grace_ms);
+    let indexer = worker::Indexer::new(log, Placement::new(topology), nodes, Some(connect_added), settings)?;
     let outcome = indexer.run(shutdown).await;
     lag.abort();
     Ok(outcome?)

@@ -7,7 +7,7 @@ use crate::batch::BatchLimits;
 use crate::cancelation::CancelGate;
 use crate::catch_up::{catch_up, mark_lagging, Board};
 use crate::events::EventAssembler;
-use crate::job::{decode_ops, plan_jobs, run_job, segments};
+use crate::job::{decode_ops, plan_jobs, run_job, segments, JobResult};
 use crate::lag_announce::LagAnnouncer;
 use crate::replica::ReplicaNode;
 use crate::request::PositionedOp;
@@ -15,11 +15,14 @@ use bytes::Bytes;
 use futures::future::join_all;
 use miroir_clients::log::{retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Position, Record, Topic, WriteLog};
 use miroir_schemas::envelope::encode;
+use miroir_schemas::meta_log::topology_changes::ApplyTargets;
+use miroir_schemas::meta_log::topology_changes::{MovePhase, TopologyBook};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskEvent;
+use miroir_schemas::topology::Node;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone)]
@@ -30,6 +33,9 @@ pub struct IndexerSettings {
     /// Records taken per poll (and so per round of node requests).
     pub poll_max: usize,
     pub poll_wait: Duration,
+    /// How long after a topology change switched reads the moved-away replicas are kept (for
+    /// gateways that have not seen the switch yet) before their release barrier is appended.
+    pub release_grace: Duration,
 }
 
 impl IndexerSettings {
@@ -40,20 +46,43 @@ impl IndexerSettings {
             limits: BatchLimits::default(),
             poll_max: 1000,
             poll_wait: Duration::from_millis(200),
+            release_grace: Duration::from_secs(10),
         }
     }
 }
 
+/// Makes a client for a node a topology change added.
+pub type ConnectNode = Arc<dyn Fn(&Node) -> Option<Arc<dyn ReplicaNode>> + Send + Sync>;
+
 /// What the main loop and the catch-up tasks share (read-only).
 pub struct Shared {
     pub log: Arc<dyn WriteLog>,
-    /// Drops the operations of canceled tasks (and announces the others before they are sent).
+    /// Drops the operations of canceled tasks (and announces the others before they are sent);
+    /// also folds the topology book.
     pub cancels: CancelGate,
-    pub placement: Placement,
-    pub nodes: HashMap<String, Arc<dyn ReplicaNode>>,
+    nodes: RwLock<HashMap<String, Arc<dyn ReplicaNode>>>,
+    connect: Option<ConnectNode>,
     pub settings: IndexerSettings,
     /// Tells gateways which replicas lag, so they read others.
     pub lag_announcer: LagAnnouncer,
+}
+
+impl Shared {
+    /// The client of node `id`: one given at start, or made when a topology change named it.
+    pub fn node(&self, id: &str) -> Arc<dyn ReplicaNode> {
+        if let Some(node) = self.nodes.read().expect("nodes lock").get(id) {
+            return node.clone();
+        }
+        let spec = self.cancels.with_topology(|book| book.node(id).cloned());
+        let made = spec.zip(self.connect.as_ref()).and_then(|(spec, connect)| connect(&spec));
+        let node = made.unwrap_or_else(|| panic!("no client for node `{id}`, which a topology names"));
+        self.nodes.write().expect("nodes lock").entry(id.to_owned()).or_insert(node).clone()
+    }
+
+    /// The replicas operation `op` reaches, by the topology at its log position.
+    pub fn apply_targets(&self, op: &PositionedOp) -> miroir_schemas::meta_log::topology_changes::ApplyTargets {
+        self.cancels.with_topology(|book| book.apply_targets(op.partition, op.position, op.shard()))
+    }
 }
 
 /// What this member knows about one `ops` partition it owns.
@@ -67,6 +96,8 @@ struct PartitionState {
     head: Option<u64>,
     board: Board,
     catch_ups: HashMap<String, JoinHandle<()>>,
+    /// Release barriers this member appended (topology version).
+    releases_appended: BTreeSet<u64>,
 }
 
 impl PartitionState {
@@ -93,6 +124,8 @@ pub struct Indexer {
     partitions: HashMap<u32, PartitionState>,
     /// The assignment seen at the last poll (logged when it changes).
     owned: Vec<u32>,
+    /// When this member first saw the newest topology change switched.
+    switched_seen: Option<(u64, Instant)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,19 +156,23 @@ pub async fn publish(log: &dyn WriteLog, events: &[TaskEvent]) -> Result<(), Log
 }
 
 impl Indexer {
+    /// An indexer for the cluster launched with `placement`, with clients for its nodes;
+    /// `connect` makes clients for nodes topology changes add (none: no node may be added).
     pub fn new(
         log: Arc<dyn WriteLog>,
         placement: Placement,
         nodes: HashMap<String, Arc<dyn ReplicaNode>>,
+        connect: Option<ConnectNode>,
         settings: IndexerSettings,
     ) -> Result<Indexer, IndexerError> {
         if let Some(missing) = placement.topology().nodes.iter().find(|n| !nodes.contains_key(&n.id)) {
             return Err(IndexerError::MissingNode(missing.id.clone()));
         }
-        let cancels = CancelGate::start(log.clone());
+        let book = TopologyBook::new(placement, log.config().ops_partitions);
+        let cancels = CancelGate::start(log.clone(), book);
         let lag_announcer = LagAnnouncer::start(log.clone());
-        let shared = Arc::new(Shared { log, cancels, placement, nodes, settings, lag_announcer });
-        Ok(Indexer { shared, partitions: HashMap::new(), owned: Vec::new() })
+        let shared = Arc::new(Shared { log, cancels, nodes: RwLock::new(nodes), connect, settings, lag_announcer });
+        Ok(Indexer { shared, partitions: HashMap::new(), owned: Vec::new(), switched_seen: None })
     }
 
     /// Runs until `shutdown` resolves, then leaves the group. An unavailable log is waited out,
@@ -210,6 +247,34 @@ impl Indexer {
             consumer.commit(&commits).await?;
         }
         self.ensure_catch_ups();
+        self.release_moved_replicas().await?;
+        Ok(())
+    }
+
+    /// Once the newest topology change has switched reads, and its grace has passed, appends its
+    /// release barrier to every partition this member owns that has not released yet.
+    async fn release_moved_replicas(&mut self) -> Result<(), IndexerError> {
+        let switched = self.shared.cancels.with_topology(|book| match book.moving() {
+            Some((epoch, MovePhase::Switched)) => Some((epoch.version(), epoch.released.keys().copied().collect::<BTreeSet<u32>>())),
+            _ => None,
+        });
+        let Some((version, released)) = switched else {
+            return Ok(());
+        };
+        let since = match self.switched_seen {
+            Some((seen, at)) if seen == version => at,
+            _ => self.switched_seen.insert((version, Instant::now())).1,
+        };
+        if since.elapsed() < self.shared.settings.release_grace {
+            return Ok(());
+        }
+        for (&partition, state) in &mut self.partitions {
+            if released.contains(&partition) || state.releases_appended.contains(&version) {
+                continue;
+            }
+            crate::moves::append_release_barrier(&self.shared, partition, version).await?;
+            state.releases_appended.insert(version);
+        }
         Ok(())
     }
 
@@ -231,12 +296,17 @@ impl Indexer {
     }
 
     /// Applies `ops` (one partition, log order, canceled tasks already dropped) to every replica of their shards that is not
-    /// lagging, and returns the task events that became complete.
+    /// lagging, and returns the task events that became complete. A topology barrier holds the
+    /// partition until it has run ([`crate::moves`]).
     async fn process(&mut self, partition: u32, ops: &[PositionedOp]) -> Vec<TaskEvent> {
         let mut events = Vec::new();
         let shared = self.shared.clone();
-        let state = self.partitions.entry(partition).or_default();
         for segment in segments(ops) {
+            if segment[0].envelope.is_topology_barrier() {
+                self.run_barriers(partition, segment).await;
+                continue;
+            }
+            let state = self.partitions.entry(partition).or_default();
             // Under the board's lock, so a catch-up that sees this position as dispatched also
             // sees which replicas it was dispatched without.
             let lagging: BTreeSet<String> = {
@@ -245,22 +315,26 @@ impl Indexer {
                 board.dispatched = board.dispatched.max(Some(last));
                 board.lagging.keys().cloned().collect()
             };
+            let targets: Vec<_> = segment.iter().map(|op| shared.apply_targets(op)).collect();
             let jobs = plan_jobs(
-                &shared.placement,
                 segment,
+                |i| targets[i].holders.clone(),
                 |r| !lagging.contains(r),
                 |r, node_index| {
                     let cached = state.checkpoints.get(&(r.to_owned(), node_index.to_owned()));
-                    cached.filter(|(_, resets)| *resets == shared.nodes[r].resets()).map(|(checkpoint, _)| *checkpoint)
+                    cached.filter(|(_, resets)| *resets == shared.node(r).resets()).map(|(checkpoint, _)| *checkpoint)
                 },
             );
             let results = join_all(jobs.into_iter().map(|job| {
-                let node = shared.nodes[&job.replica].clone();
+                let node = shared.node(&job.replica);
                 run_job(node, partition, segment, job, shared.settings.limits)
             }))
             .await;
-            for result in results {
+            for result in &results {
                 events.extend(result.record_outcomes(segment, &mut state.events));
+            }
+            events.extend(report_proxied(segment, &targets, &results, &mut state.events));
+            for result in results {
                 match result.unavailable_position(segment) {
                     Some(position) => {
                         // Tasks of this replica still waiting for parts are replayed whole.
@@ -282,6 +356,53 @@ impl Indexer {
         }
         events
     }
+
+    /// Runs topology barriers in order, each until it succeeds: the operations after a barrier
+    /// are routed by what it records. Lagging replicas keep being caught up meanwhile.
+    async fn run_barriers(&mut self, partition: u32, barriers: &[PositionedOp]) {
+        let mut pause = FailurePause::default();
+        for barrier in barriers {
+            loop {
+                let board = self.partitions.entry(partition).or_default().board.clone();
+                let span = tracing::info_span!("topology_barrier", partition, position = barrier.position);
+                match tracing::Instrument::instrument(crate::moves::run_barrier(&self.shared, partition, barrier, &board), span).await {
+                    Ok(()) => break,
+                    Err(error) => {
+                        let delay = pause.next_delay();
+                        tracing::warn!(partition, position = barrier.position, %error, ?delay, "topology barrier waits");
+                        self.ensure_catch_ups();
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+            let state = self.partitions.entry(partition).or_default();
+            let mut board = state.board.lock().expect("lag board lock");
+            board.dispatched = board.dispatched.max(Some(barrier.position));
+            // The checkpoints of the node indexes a barrier filled or released are the node's.
+            drop(board);
+            state.checkpoints.clear();
+        }
+    }
+}
+
+/// The events of replicas a task may list that no longer hold its shard (a gateway had not
+/// seen a release yet): each reported with the outcome of the shard's first holder that has one.
+fn report_proxied(
+    segment: &[PositionedOp],
+    targets: &[ApplyTargets],
+    results: &[JobResult],
+    events: &mut EventAssembler,
+) -> Vec<TaskEvent> {
+    let mut reported = Vec::new();
+    for (i, target) in targets.iter().enumerate().filter(|(_, t)| !t.proxied.is_empty()) {
+        let outcome = results.iter().find_map(|r| r.applied.iter().find(|(j, o)| *j == i && o.is_some()).and_then(|(_, o)| o.clone()));
+        if let Some(outcome) = outcome {
+            for replica in &target.proxied {
+                reported.extend(events.record(&segment[i], replica, Some(&outcome)));
+            }
+        }
+    }
+    reported
 }
 
 #[cfg(test)]

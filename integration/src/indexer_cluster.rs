@@ -42,8 +42,8 @@ pub struct IndexerCluster {
     pub index: String,
     /// What every (index, shard) must hold.
     pub expected: BTreeMap<(String, ShardId), Docs>,
-    /// Every (task, shard) an op was appended for.
-    pub touched: BTreeSet<(u64, ShardId)>,
+    /// Every (task, shard) an op was appended for, with the replicas each (task, shard) listed when it was appended (the placement then).
+    pub targets: BTreeMap<(u64, ShardId), Vec<String>>,
     http: reqwest::Client,
 }
 
@@ -76,7 +76,7 @@ impl IndexerCluster {
             ops_partitions: OPS_PARTITIONS,
             index: INDEX.to_owned(),
             expected: BTreeMap::new(),
-            touched: BTreeSet::new(),
+            targets: BTreeMap::new(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?,
         })
     }
@@ -104,9 +104,9 @@ impl IndexerCluster {
         self.cluster.spawn_indexer(&format!("indexer-{member}"), &env)
     }
 
-    /// The node ids, in node order.
+    /// The ids of the nodes of the current topology, in node order.
     pub fn node_ids(&self) -> Vec<String> {
-        self.cluster.spec.nodes.iter().map(|node| node.id.clone()).collect()
+        self.placement.topology().nodes.iter().map(|node| node.id.clone()).collect()
     }
 
     /// Appends a task record and its per-shard operations as a gateway would; returns the uid.
@@ -125,7 +125,7 @@ impl IndexerCluster {
         let records = ops
             .into_iter()
             .map(|(shard, op)| {
-                self.touched.insert((task_uid, shard));
+                self.targets.insert((task_uid, shard), self.placement.replicas(shard).iter().map(|n| n.id.clone()).collect());
                 let envelope = OpEnvelope::new(task_uid, Some(index.clone()), shard, op);
                 miroir_clients::log::NewRecord::new(miroir_schemas::envelope::ops_key(&index), envelope.dedup_id(), encode(&envelope))
             })
@@ -216,10 +216,7 @@ impl IndexerCluster {
 
     /// Every (task, shard, replica) an event must exist for.
     pub fn expected_event_keys(&self) -> BTreeSet<(u64, ShardId, String)> {
-        self.touched
-            .iter()
-            .flat_map(|&(task, shard)| self.placement.replicas(shard).into_iter().map(move |n| (task, shard, n.id.clone())))
-            .collect()
+        self.targets.iter().flat_map(|(&(task, shard), replicas)| replicas.iter().map(move |n| (task, shard, n.clone()))).collect()
     }
 
     pub async fn event_readers(&self) -> Result<Vec<Box<dyn PartitionReader>>> {
@@ -283,7 +280,8 @@ impl IndexerCluster {
     }
 
     fn node_url(&self, node_id: &str) -> &str {
-        let node = self.cluster.spec.nodes.iter().find(|n| n.id == node_id).expect("known node");
+        let spec = self.cluster.spec.nodes.iter().chain(&self.placement.topology().nodes);
+        let node = spec.into_iter().find(|n| n.id == node_id).expect("known node");
         &node.url
     }
 

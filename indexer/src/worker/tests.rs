@@ -38,7 +38,7 @@ impl Cluster {
         let mut settings = IndexerSettings::new(group, "m1");
         settings.poll_max = poll_max;
         settings.poll_wait = Duration::from_millis(1);
-        Indexer::new(self.log.clone(), self.placement.clone(), nodes, settings).unwrap()
+        Indexer::new(self.log.clone(), self.placement.clone(), nodes, None, settings).unwrap()
     }
 
     async fn append(&self, envelope: OpEnvelope) {

@@ -188,6 +188,17 @@ impl TopologyBook {
         }
     }
 
+    /// The epoch of topology `version`, if the cluster has had it.
+    pub fn epoch(&self, version: u64) -> Option<&Epoch> {
+        self.epochs.iter().find(|e| e.version() == version)
+    }
+
+    /// The topology `version` replaced (its previous epoch's placement).
+    pub fn previous(&self, version: u64) -> Option<&Arc<Placement>> {
+        let i = self.epochs.iter().position(|e| e.version() == version)?;
+        i.checked_sub(1).map(|i| &self.epochs[i].placement)
+    }
+
     /// The newest topology (the one being moved to, during a move).
     pub fn newest(&self) -> &Epoch {
         self.last()
