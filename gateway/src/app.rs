@@ -18,7 +18,7 @@ use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
 use crate::routes::{
     admin, aliases, chats, document_edit, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics,
-    network, reads, render, settings, swap, task_queue, tasks, ttl, webhooks,
+    network, reads, render, settings, swap, task_queue, tasks, topology, ttl, webhooks,
 };
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -179,6 +179,9 @@ pub fn routes() -> Vec<Route> {
         serve(M::DELETE, "/chats/{workspace_uid}", &[ChatsDelete], chats::delete),
         serve(M::POST, "/chats/{workspace_uid}/chat/completions", &[ChatCompletions], chats::completions),
         admin_route(M::GET, "topology", admin::topology),
+        admin_route(M::POST, "topology/nodes", topology::add_node),
+        admin_route(M::DELETE, "topology/nodes/{node_id}", topology::remove_node),
+        admin_route(M::POST, "topology/nodes/{node_id}/drain", topology::drain_node),
         admin_route(M::GET, "status", admin::status),
         admin_route(M::GET, "aliases", aliases::list),
         admin_route(M::GET, "aliases/{name}", aliases::get),

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 pub mod aliases;
+pub mod topology;
 
 /// Columns padded to their widest cell, two spaces apart.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -47,6 +48,12 @@ pub fn render_status(status: &Value) -> String {
     if let Some(error) = status["log"]["error"].as_str() {
         out += &format!("log error: {error}\n");
     }
+    out += &topology::move_line(&status["move"]);
+    let draining: Vec<String> =
+        status["nodes"].as_array().into_iter().flatten().filter(|node| node["draining"] == true).map(|node| text(&node["id"])).collect();
+    if !draining.is_empty() {
+        out += &format!("draining (giving up their replicas): {}\n", draining.join(", "));
+    }
     let unreachable = status["shardsWithoutReachableReplica"].as_array().map_or(0, Vec::len);
     if unreachable > 0 {
         out += &format!("shards without a reachable replica: {}\n", text(&status["shardsWithoutReachableReplica"]));
@@ -84,13 +91,6 @@ pub fn render_status(status: &Value) -> String {
         .map(|p| vec![text(&p["partition"]), text(&p["endOffset"]), text(&p["committed"]), text(&p["lag"]), text(&p["owner"])])
         .collect();
     out + &table(&["PARTITION", "END", "COMMITTED", "LAG", "OWNER"], &partitions)
-}
-
-/// `GET /_miroir/topology` for people: which nodes hold each shard.
-pub fn render_topology(topology: &Value) -> String {
-    let shards: Vec<Vec<String>> =
-        topology["shards"].as_array().into_iter().flatten().map(|s| vec![text(&s["shard"]), text(&s["replicas"])]).collect();
-    format!("topology v{}\n", text(&topology["version"])) + &table(&["SHARD", "REPLICAS"], &shards)
 }
 
 /// `GET /tasks` for people: one line per task, then where the next page starts.

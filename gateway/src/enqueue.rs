@@ -11,7 +11,6 @@ use miroir_clients::log::{LogError, NewRecord, Topic, WriteLog};
 use miroir_schemas::envelope::{encode, ops_key, Op, OpEnvelope};
 use miroir_schemas::error::ResponseError;
 use miroir_schemas::meta_log::{MetaEnvelope, TaskChange};
-use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::ShardTarget;
 use miroir_schemas::tasks::summarized_task_view;
 use miroir_schemas::topology::ShardId;
@@ -47,15 +46,18 @@ pub struct Write {
     pub cancels: Option<Vec<u64>>,
 }
 
-/// Every node holding each shard the operations touch: the replicas whose events finish the task.
-pub fn targets(placement: &Placement, ops: &[(ShardId, Op)]) -> Vec<ShardTarget> {
+/// The shards the operations touch, ascending, each once.
+pub fn touched_shards(ops: &[(ShardId, Op)]) -> Vec<ShardId> {
     let mut shards: Vec<ShardId> = ops.iter().map(|(shard, _)| *shard).collect();
     shards.sort_unstable();
     shards.dedup();
     shards
-        .into_iter()
-        .map(|shard| ShardTarget { shard, replicas: placement.replicas(shard).into_iter().map(|n| n.id.clone()).collect() })
-        .collect()
+}
+
+/// Every node each shard the operations touch reaches (`replicas[i]` for the `i`-th touched
+/// shard): the replicas whose events finish the task.
+pub fn targets(ops: &[(ShardId, Op)], replicas: Vec<Vec<String>>) -> Vec<ShardTarget> {
+    touched_shards(ops).into_iter().zip(replicas).map(|(shard, replicas)| ShardTarget { shard, replicas }).collect()
 }
 
 /// Splits documents into consecutive runs whose JSON fits in `budget` bytes each.
@@ -129,12 +131,16 @@ pub fn envelopes(
 /// answers with the first task instead (`crate::idempotency`).
 pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
     let Write { mut entry, ops, cancels } = write;
-    entry.record.targets = targets(state.placement(), &ops);
+    // Swaps name their indexes in the op; they are ordered with the first index's operations.
+    let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
+    // The replicas the operations will reach on their `ops` partition, as far as this
+    // gateway's topology book knows (a move adds the new holders after its copy barrier).
+    let replicas =
+        if ops.is_empty() { Vec::new() } else { state.topology_changes().write_targets(&key_index, &touched_shards(&ops)).await? };
+    entry.record.targets = targets(&ops, replicas);
     entry.record.request_id = crate::request_id::current();
     entry.record.idempotency = crate::idempotency::current_claim();
     let log = state.log();
-    // Swaps name their indexes in the op; they are ordered with the first index's operations.
-    let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
     let mut envelopes = envelopes(0, entry.record.index_uid.as_deref(), ops, log.max_payload_bytes())?;
 
     let task_dedup = format!("task:{}", uuid::Uuid::new_v4().simple());

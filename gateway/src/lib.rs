@@ -54,6 +54,7 @@ pub mod session;
 pub mod settings;
 pub mod state;
 pub mod tasks;
+pub mod topology_changes;
 pub mod ttl;
 pub mod watch;
 pub mod web;

@@ -34,7 +34,8 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot read the API keys from the log")?;
     let _watchers = state.start_watching();
     let _snapshot_writer = snapshots.map(|snapshots| snapshots.spawn_writer(state.catalog().clone(), Some(keys.clone())));
-    tokio::spawn(miroir_gateway::node_features::enable_network_feature(state.topology().clone()));
+    // Every node of every topology, including those a topology change adds later.
+    state.enable_network_on_every_node();
     // One gateway at a time (the log's election) posts finished tasks to the webhooks.
     tokio::spawn(miroir_gateway::webhooks::caller::run(state.clone()));
     if let Some(listen) = config.metrics_listen {

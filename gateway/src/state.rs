@@ -8,6 +8,7 @@ use miroir_schemas::topology::Topology;
 
 use crate::aliases::AliasesService;
 use crate::read::{ReadConfig, ReadExecutor};
+use crate::topology_changes::TopologyService;
 use crate::ttl::TtlService;
 use crate::watch::CatalogHandle;
 use crate::webhooks::WebhooksService;
@@ -17,6 +18,8 @@ use crate::webhooks::WebhooksService;
 pub struct AppState(Arc<Shared>);
 
 struct Shared {
+    /// The launch topology's placement: documents are routed to shards by it (the shard count
+    /// never changes online); which nodes hold a shard comes from [`AppState::topology_changes`].
     placement: Placement,
     log: Arc<dyn WriteLog>,
     catalog: Arc<CatalogHandle>,
@@ -33,6 +36,8 @@ struct Shared {
     ttl: OnceLock<TtlService>,
     /// Where `POST /dumps` writes dump files (`crate::dumps`).
     dump_dir: std::path::PathBuf,
+    /// Started by the first request that needs it, or by [`AppState::start_watching`].
+    topology_changes: OnceLock<Arc<TopologyService>>,
 }
 
 impl AppState {
@@ -63,6 +68,7 @@ impl AppState {
             aliases: OnceLock::new(),
             ttl: OnceLock::new(),
             dump_dir: std::path::PathBuf::from(crate::dumps::DEFAULT_DUMP_DIR),
+            topology_changes: OnceLock::new(),
         }))
     }
 
@@ -88,12 +94,36 @@ impl AppState {
         self.0.idempotency_window
     }
 
+    /// The launch topology (its shard count and replication factor are the cluster's for
+    /// good; its nodes are the first epoch's, see [`AppState::topology_changes`]).
     pub fn topology(&self) -> &Topology {
         self.0.placement.topology()
     }
 
+    /// The launch placement: use it to route documents to shards (`shard_of`), never to find
+    /// the nodes holding a shard (the topology may have changed since: [`AppState::read_placement`]).
     pub fn placement(&self) -> &Placement {
         &self.0.placement
+    }
+
+    /// The topology book folded from `meta` (online topology changes), started at the first
+    /// call (call inside a Tokio runtime).
+    pub fn topology_changes(&self) -> &Arc<TopologyService> {
+        self.0.topology_changes.get_or_init(|| Arc::new(TopologyService::start(self.shared_log(), self.topology().clone())))
+    }
+
+    /// The placement reads use now, and whether a move in progress makes every read narrowed
+    /// to the shards it asks of a node index.
+    pub fn read_placement(&self) -> (Arc<Placement>, bool) {
+        self.topology_changes().read_view()
+    }
+
+    /// Turns the `network` feature on on every node some topology names, now and whenever a
+    /// change brings a new one (`crate::node_features`; call inside a Tokio runtime).
+    pub fn enable_network_on_every_node(&self) {
+        TopologyService::watch_nodes(self.topology_changes(), |node| {
+            tokio::spawn(crate::node_features::enable_network_feature_on(node));
+        });
     }
 
     pub fn log(&self) -> &dyn WriteLog {
@@ -141,9 +171,10 @@ impl AppState {
     }
 
     /// Starts folding the log into the catalog (call once, inside a Tokio runtime).
-    /// Also makes reads follow the indexers' replica lag announcements.
+    /// Also makes reads follow the indexers' replica lag announcements and the topology book.
     pub fn start_watching(&self) -> Vec<tokio::task::JoinHandle<()>> {
         self.reads().follow_replica_lag(Arc::new(crate::replica_lag::ReplicaLagService::start(self.shared_log())));
+        self.reads().follow_topology(self.topology_changes().clone());
         crate::watch::spawn_watchers(self.shared_log(), self.catalog().clone())
     }
 }

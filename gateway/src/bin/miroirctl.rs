@@ -10,11 +10,15 @@ mod cdc_tail;
 #[path = "miroirctl/import_dump.rs"]
 mod import_dump;
 
+#[path = "miroirctl/nodes.rs"]
+mod nodes;
+
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use miroir_gateway::ctl::{render_status, render_tasks, render_topology, render_verify};
+use miroir_gateway::ctl::topology::render_topology;
+use miroir_gateway::ctl::{render_status, render_tasks, render_verify};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -42,8 +46,19 @@ enum Command {
         #[arg(long, env = "MIROIR_INDEXER_GROUP")]
         indexer_group: Option<String>,
     },
-    /// Which nodes hold each shard.
+    /// The newest topology: its nodes (draining or not), which nodes hold each shard, and the
+    /// move in progress.
     Topology,
+    /// Online topology changes: add, remove or drain a node (docs/topology.md).
+    Nodes {
+        #[command(subcommand)]
+        command: nodes::NodesCommand,
+    },
+    /// What moving replicas a change would take.
+    Rebalance {
+        #[command(subcommand)]
+        command: nodes::RebalanceCommand,
+    },
     /// Tasks, newest first, filtered as `GET /tasks` filters them.
     Tasks {
         /// Comma-separated statuses (enqueued, processing, succeeded, failed, canceled).
@@ -139,6 +154,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Asked { method: reqwest::Method::GET, path: "/tasks", query, render: render_tasks }
         }
         Command::Alias { command } => return alias::run(&cli.url, cli.master_key.as_deref(), cli.json, command).await,
+        Command::Nodes { command } => return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, command, false).await,
+        Command::Rebalance { command: nodes::RebalanceCommand::Plan { change } } => {
+            return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, change, true).await
+        }
         Command::Verify { index, repair, indexer_group, page_pause_ms } => {
             let mut query: Vec<(&str, String)> = index.iter().map(|i| ("index", i.clone())).collect();
             query.push(("repair", repair.to_string()));

@@ -194,11 +194,12 @@ impl ReadExecutor {
         node_request: impl Fn(&[NodeIndexPart]) -> NodeRequest,
     ) -> Result<Gathered<NodeResult>, ReadError> {
         let inner: &Inner = self.inner();
+        let view = inner.view();
         inner
-            .gather_from_group(index_label, shards, turn, |node, shards| {
-                let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
+            .gather_from_group(&view, index_label, shards, turn, |node, shards| {
+                let parts = view.node_index_parts(node, &shards);
                 let request = node_request(&parts);
-                let watch = super::explain::CallWatch::start(&inner.placement.topology().nodes[node].id, &shards);
+                let watch = super::explain::CallWatch::start(view.node_id(node), &shards);
                 async move {
                     let NodeRequest { body, origins } = request;
                     let answer = inner.transport.call(node, &NodeCall::ProxySearch { body }).await;

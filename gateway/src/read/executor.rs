@@ -13,20 +13,22 @@ use axum::response::{IntoResponse, Response};
 use miroir_clients::node::NodeError;
 use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, ReplicaRank};
 use miroir_schemas::placement::{NodeIndexPart, Placement};
-use miroir_schemas::topology::{ShardId, Topology};
+use miroir_schemas::topology::{Node, ShardId, Topology};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 mod explain;
 mod gather;
+mod view;
 
 pub use explain::EXPLAIN_FIELD;
 
 use gather::TailState;
+pub(crate) use view::ReadView;
 
 /// Response header listing the shards a partial answer lacks (only with `allow_partial`).
 pub const PARTIAL_HEADER: &str = "miroir-partial-shards";
@@ -94,9 +96,13 @@ impl IntoResponse for ReadAnswer {
 pub struct ReadExecutor(Arc<Inner>);
 
 pub(crate) struct Inner {
-    pub placement: Placement,
-    /// `replicas[k][g]`: node positions holding shard `k` in replica group `g`, by rank.
-    replicas: Vec<Vec<Vec<usize>>>,
+    /// The view reads take (see [`ReadView`]), rebuilt when the topology book's read view changes.
+    view: RwLock<Arc<ReadView>>,
+    /// Every node known so far, by position (the launch topology's first, then nodes added by
+    /// topology changes); the transport, bench and stats address nodes by these positions.
+    known_nodes: Mutex<Vec<Node>>,
+    /// The topology book reads follow, once this gateway folds it.
+    topology: std::sync::OnceLock<Arc<crate::topology_changes::TopologyService>>,
     pub transport: Arc<dyn NodeTransport>,
     bench: Mutex<Bench>,
     /// Each node's recent latencies and calls in flight, and the hedge budget.
@@ -117,21 +123,15 @@ impl ReadExecutor {
 
     /// Talks to the nodes through `transport` (node positions = topology order).
     pub fn with_transport(topology: Topology, transport: Arc<dyn NodeTransport>, config: ReadConfig) -> ReadExecutor {
-        let placement = Placement::new(topology);
-        let position: HashMap<&str, usize> = placement.topology().nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
-        let replicas = placement
-            .shards()
-            .map(|shard| {
-                let in_group = |group: &String| placement.replicas_in_group(shard, group).iter().map(|n| position[n.id.as_str()]).collect();
-                placement.replica_groups().iter().map(in_group).collect()
-            })
-            .collect();
-        let bench = Mutex::new(Bench::new(placement.topology().nodes.len()));
-        let tail = TailState::new(placement.topology().nodes.len(), config.tail.hedge_budget_percent);
+        let nodes = topology.nodes.clone();
+        let bench = Mutex::new(Bench::new(nodes.len()));
+        let tail = TailState::new(nodes.len(), config.tail.hedge_budget_percent);
+        let view = ReadView::new(Arc::new(Placement::new(topology)), false, nodes.clone());
         ReadExecutor(Arc::new(Inner {
             tail,
-            replicas,
-            placement,
+            view: RwLock::new(Arc::new(view)),
+            known_nodes: Mutex::new(nodes),
+            topology: std::sync::OnceLock::new(),
             transport,
             bench,
             turn: AtomicUsize::new(0),
@@ -153,8 +153,15 @@ impl ReadExecutor {
         let _ = self.0.replica_lag.set(service);
     }
 
-    pub fn placement(&self) -> &Placement {
-        &self.0.placement
+    /// From now on, reads take their placement from the topology book (online topology
+    /// changes) instead of the launch topology.
+    pub fn follow_topology(&self, service: Arc<crate::topology_changes::TopologyService>) {
+        let _ = self.0.topology.set(service);
+    }
+
+    /// The placement reads use now.
+    pub fn placement(&self) -> Arc<Placement> {
+        self.0.view().placement.clone()
     }
 
     pub fn config(&self) -> &ReadConfig {
@@ -167,21 +174,26 @@ impl ReadExecutor {
 
     /// Every shard, ascending.
     pub fn all_shards(&self) -> Vec<ShardId> {
-        self.0.placement.shards().collect()
+        self.0.view().placement.shards().collect()
     }
 
-    /// Whether node `node` (topology position) is benched right now.
+    /// Whether node `node` (position: launch topology order, then nodes added later) is
+    /// benched right now.
     pub fn is_benched(&self, node: usize) -> bool {
         self.0.bench.lock().expect("bench lock").health(node).is_benched(Instant::now())
+    }
+
+    /// Whether the node named `id` is benched right now.
+    pub fn is_node_benched(&self, id: &str) -> bool {
+        let position = self.0.known_nodes.lock().expect("known nodes lock").iter().position(|node| node.id == id);
+        position.is_some_and(|node| self.is_benched(node))
     }
 }
 
 impl ReadExecutor {
-    /// The node index of `index_uid` that node `node` (topology position) keeps `shard` in.
-    pub(crate) fn node_index_of(&self, index_uid: &str, node: usize, shard: ShardId) -> String {
-        let placement = self.placement();
-        let rank = placement.rank_of(shard, &placement.topology().nodes[node].id).unwrap_or(ReplicaRank(0));
-        node_index_uid(index_uid, rank)
+    /// The node index of `index_uid` that node `node` (position) keeps `shard` in.
+    pub(crate) fn node_index_of(view: &ReadView, index_uid: &str, node: usize, shard: ShardId) -> String {
+        node_index_uid(index_uid, view.rank_of(shard, node).unwrap_or(ReplicaRank(0)))
     }
 
     /// One node call per shard of `shards` (`call_of(shard, node index holding it)`; `None`
@@ -197,10 +209,12 @@ impl ReadExecutor {
         parse: impl Fn(Value) -> Result<T, String> + Copy,
     ) -> Result<Gathered<Vec<(ShardId, T)>>, ReadError> {
         let inner = self.inner();
+        let view = inner.view();
         inner
-            .gather(index_uid, shards, |node, shards| {
-                let calls =
-                    shards.into_iter().filter_map(|shard| Some((shard, call_of(shard, self.node_index_of(index_uid, node, shard))?)));
+            .gather(&view, index_uid, shards, |node, shards| {
+                let calls = shards
+                    .into_iter()
+                    .filter_map(|shard| Some((shard, call_of(shard, ReadExecutor::node_index_of(&view, index_uid, node, shard))?)));
                 inner.call_all(node, calls.collect(), parse)
             })
             .await
@@ -217,9 +231,10 @@ impl ReadExecutor {
         parse: impl Fn(Value) -> Result<T, String> + Copy,
     ) -> Result<Gathered<Vec<(NodeIndexPart, T)>>, ReadError> {
         let inner = self.inner();
+        let view = inner.view();
         inner
-            .gather(index_uid, shards, |node, shards| {
-                let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
+            .gather(&view, index_uid, shards, |node, shards| {
+                let parts = view.node_index_parts(node, &shards);
                 let calls = parts.into_iter().filter_map(|part| {
                     let call = call_of(&part, node_index_uid(index_uid, part.rank))?;
                     Some((part, call))
@@ -239,9 +254,11 @@ impl ReadExecutor {
     ) -> Result<(Option<Value>, Vec<ShardId>), ReadError> {
         let inner = self.inner();
         let call_of = &call_of;
+        let view = inner.view();
+        let view = &view;
         let gathered = inner
-            .gather(index_uid, &[shard], |node, _| async move {
-                let call = call_of(self.node_index_of(index_uid, node, shard));
+            .gather(view, index_uid, &[shard], |node, _| async move {
+                let call = call_of(ReadExecutor::node_index_of(view, index_uid, node, shard));
                 inner.transport.call(node, &call).await.map_err(single_index_failure)
             })
             .await?;
@@ -281,22 +298,56 @@ impl Inner {
         futures::future::join_all(answers).await.into_iter().collect()
     }
 
-    /// The replicas of `shard` in the order a read tries them: group `turn % groups` first, then
-    /// the next groups, each by replica rank.
-    fn preference(&self, shard: ShardId, turn: usize) -> Vec<usize> {
-        let Some(groups) = self.replicas.get(shard.0 as usize) else { return Vec::new() };
-        let first = turn % groups.len().max(1);
-        groups[first..].iter().chain(&groups[..first]).flatten().copied().collect()
+    /// The view a read takes now: the topology book's read view when this gateway follows it
+    /// (nodes it names for the first time get a position, a transport, a bench entry and
+    /// stats first), else the launch topology's.
+    pub(crate) fn view(&self) -> Arc<ReadView> {
+        let current = self.view.read().expect("read view lock").clone();
+        let Some(book) = self.topology.get() else { return current };
+        let (placement, narrowed) = book.read_view();
+        if Arc::ptr_eq(&current.placement, &placement) && current.narrowed == narrowed {
+            return current;
+        }
+        let nodes = self.register_nodes(&placement.topology().nodes);
+        let view = Arc::new(ReadView::new(placement, narrowed, nodes));
+        *self.view.write().expect("read view lock") = view.clone();
+        view
+    }
+
+    /// Gives every node of `nodes` not known yet a position (a transport first, then a bench
+    /// entry and stats); returns every known node by position. A node whose transport cannot
+    /// be made gets none, and reads pass it over.
+    fn register_nodes(&self, nodes: &[Node]) -> Vec<Node> {
+        let mut known = self.known_nodes.lock().expect("known nodes lock");
+        for node in nodes {
+            if known.iter().any(|other| other.id == node.id) {
+                continue;
+            }
+            match self.transport.add_node(node) {
+                Ok(position) if position == known.len() => {
+                    known.push(node.clone());
+                    self.bench.lock().expect("bench lock").grow(known.len());
+                    self.tail.grow(known.len());
+                    tracing::info!(node = %node.id, position, "reads know a node added by a topology change");
+                }
+                Ok(position) => {
+                    tracing::error!(node = %node.id, position, known = known.len(), "the transport numbered a node out of order")
+                }
+                Err(error) => tracing::error!(node = %node.id, %error, "no transport to a node added by a topology change"),
+            }
+        }
+        known.clone()
     }
 
     /// The nodes a read of `index` avoids now, as `assign` takes them: the benched ones, and the
     /// ones whose node indexes of `index` lag behind the log (marked as benched until `now`, so
     /// they are asked only when no other replica can answer, and before a node that failed).
-    fn avoided(&self, index: &str, now: Instant) -> Vec<Option<Instant>> {
+    fn avoided(&self, view: &ReadView, index: &str, now: Instant) -> Vec<Option<Instant>> {
         let mut avoided = self.bench.lock().expect("bench lock").benched_until(now);
+        avoided.resize(view.nodes().len().max(avoided.len()), None);
         if let Some(lag) = self.replica_lag.get() {
             let lagging = lag.lagging_nodes(index);
-            for (position, node) in self.placement.topology().nodes.iter().enumerate() {
+            for (position, node) in view.nodes().iter().enumerate() {
                 if lagging.contains(&node.id) && avoided[position].is_none() {
                     avoided[position] = Some(now);
                 }
@@ -324,12 +375,12 @@ impl Inner {
     /// Asks one replica of every shard in `shards`, each chosen node once for all its shards
     /// (`send(node, its shards)`), and moves a failing node's shards to other replicas until
     /// every shard has answered or the deadline passes. `index` names the index in errors.
-    pub async fn gather<T, F, Fut>(&self, index: &str, shards: &[ShardId], send: F) -> Result<Gathered<T>, ReadError>
+    pub async fn gather<T, F, Fut>(&self, view: &ReadView, index: &str, shards: &[ShardId], send: F) -> Result<Gathered<T>, ReadError>
     where
         F: Fn(usize, Vec<ShardId>) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        self.gather_from_group(index, shards, turn, send).await
+        self.gather_from_group(view, index, shards, turn, send).await
     }
 }

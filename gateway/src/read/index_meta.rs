@@ -49,9 +49,10 @@ impl ReadExecutor {
 
     async fn read_index_meta_from(&self, index_uid: &str, shard: ShardId) -> Result<IndexMeta, ReadError> {
         let inner = self.inner();
+        let view = inner.view();
         let gathered = inner
-            .gather(index_uid, &[shard], |node, _| {
-                let node_index = self.node_index_of(index_uid, node, shard);
+            .gather(&view, index_uid, &[shard], |node, _| {
+                let node_index = ReadExecutor::node_index_of(&view, index_uid, node, shard);
                 async move {
                     let rewrite = |error: &_| client_error(error, ClientRequest::SingleIndex, |_| None);
                     let index = inner

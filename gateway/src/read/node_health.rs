@@ -50,6 +50,13 @@ impl Bench {
         Bench { nodes: vec![NodeHealth::default(); node_count] }
     }
 
+    /// Makes room for nodes added since (positions below `node_count`), healthy.
+    pub fn grow(&mut self, node_count: usize) {
+        if self.nodes.len() < node_count {
+            self.nodes.resize(node_count, NodeHealth::default());
+        }
+    }
+
     pub fn health(&self, node: usize) -> NodeHealth {
         self.nodes.get(node).copied().unwrap_or_default()
     }

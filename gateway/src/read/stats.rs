@@ -157,11 +157,12 @@ impl ReadExecutor {
     /// filtered count) and the rest in proportion.
     pub async fn index_stats(&self, index_uid: &str) -> Result<ReadAnswer, ReadError> {
         let inner = self.inner();
-        let shards = self.all_shards();
+        let view = inner.view();
+        let shards: Vec<ShardId> = view.placement.shards().collect();
         let user_failure = |error| Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None));
         let gathered = inner
-            .gather(index_uid, &shards, |node, shards| {
-                let parts = inner.placement.node_index_parts(&inner.placement.topology().nodes[node].id, &shards);
+            .gather(&view, index_uid, &shards, |node, shards| {
+                let parts = view.node_index_parts(node, &shards);
                 let calls: Vec<_> = parts
                     .into_iter()
                     .map(|part| async move {
@@ -193,15 +194,18 @@ impl ReadExecutor {
     pub async fn stats(&self) -> Result<ReadAnswer, ReadError> {
         let inner = self.inner();
         let deadline = self.config().deadline;
-        let calls = (0..inner.transport.node_count()).map(|node| async move {
-            match tokio::time::timeout(deadline, inner.transport.call(node, &NodeCall::Stats)).await {
+        let view = inner.view();
+        let placement = &view.placement;
+        // Every node of the placement read (a node removed by a topology change counts no more).
+        let nodes = &placement.topology().nodes;
+        let calls = nodes.iter().map(|node| async {
+            let position = view.position_of(&node.id)?;
+            match tokio::time::timeout(deadline, inner.transport.call(position, &NodeCall::Stats)).await {
                 Ok(Ok(stats)) => Some(stats),
                 _ => None,
             }
         });
         let node_stats = futures::future::join_all(calls).await;
-        let placement = self.placement();
-        let nodes = &placement.topology().nodes;
         let holders = |shard: ShardId| {
             placement
                 .replicas(shard)

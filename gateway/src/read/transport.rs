@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use miroir_clients::node::{NodeClient, NodeClientConfig, NodeError};
-use miroir_schemas::topology::Topology;
+use miroir_schemas::topology::{Node, Topology};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use serde_json::Value;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// The header that makes a node answer a federated search as a proxy target
@@ -46,30 +47,35 @@ pub trait NodeTransport: Send + Sync + 'static {
     fn node_count(&self) -> usize;
     /// Sends `call` to node `node` and returns its 2xx JSON body.
     async fn call(&self, node: usize, call: &NodeCall) -> Result<Value, NodeError>;
+    /// Makes `node` (added by a topology change) reachable at the next position, returned.
+    /// A transport that cannot add nodes refuses, and reads pass the node over.
+    fn add_node(&self, node: &Node) -> Result<usize, NodeError> {
+        let reason = "this transport cannot reach nodes added after it started";
+        Err(NodeError::UnexpectedResponse { node: node.id.clone(), status: 0, body: reason.into() })
+    }
 }
 
 /// HTTP to real nodes, one pooled keep-alive client per node (`TCP_NODELAY` on, so small
 /// requests are not held back on loopback).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HttpTransport {
-    clients: Vec<NodeClient>,
+    clients: RwLock<Vec<Arc<NodeClient>>>,
+    node_timeout: Duration,
+}
+
+fn node_client(node: &Node, node_timeout: Duration) -> Result<Arc<NodeClient>, NodeError> {
+    let mut config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
+    config.request_timeout = node_timeout;
+    config.max_retries = 0;
+    NodeClient::new(config).map(Arc::new)
 }
 
 impl HttpTransport {
     /// One client per node of `topology`, in topology order. `node_timeout` bounds one node
     /// exchange; the executor retries on other replicas itself, so the client does not retry.
     pub fn new(topology: &Topology, node_timeout: Duration) -> Result<HttpTransport, NodeError> {
-        let clients = topology
-            .nodes
-            .iter()
-            .map(|node| {
-                let mut config = NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone());
-                config.request_timeout = node_timeout;
-                config.max_retries = 0;
-                NodeClient::new(config)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(HttpTransport { clients })
+        let clients = topology.nodes.iter().map(|node| node_client(node, node_timeout)).collect::<Result<_, _>>()?;
+        Ok(HttpTransport { clients: RwLock::new(clients), node_timeout })
     }
 }
 
@@ -83,11 +89,19 @@ fn index_path(node_index: &str, rest: &[&str]) -> String {
 #[async_trait]
 impl NodeTransport for HttpTransport {
     fn node_count(&self) -> usize {
-        self.clients.len()
+        self.clients.read().expect("node clients lock").len()
+    }
+
+    fn add_node(&self, node: &Node) -> Result<usize, NodeError> {
+        let client = node_client(node, self.node_timeout)?;
+        let mut clients = self.clients.write().expect("node clients lock");
+        clients.push(client);
+        Ok(clients.len() - 1)
     }
 
     async fn call(&self, node: usize, call: &NodeCall) -> Result<Value, NodeError> {
-        let client = &self.clients[node];
+        let client = self.clients.read().expect("node clients lock")[node].clone();
+        let client = client.as_ref();
         match call {
             NodeCall::ProxySearch { body } => {
                 let header = (HeaderName::from_static(PROXY_SEARCH_HEADER), HeaderValue::from_static("true"));

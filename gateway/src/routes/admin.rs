@@ -15,28 +15,41 @@ use serde_json::{json, Value};
 use crate::error::GatewayError;
 use crate::readiness::ReadinessProbe;
 use crate::state::AppState;
+use crate::topology_changes::plan::move_view;
 
-/// `GET /_miroir/topology`: shards, replicas and what the read path thinks of each node.
-pub async fn topology(State(state): State<AppState>) -> Json<Value> {
-    let reads = state.reads();
-    Json(topology_view(state.placement(), |node| reads.is_benched(node)))
+/// `GET /_miroir/topology`: the newest topology (the one being moved to during a change), its
+/// shards, replicas, draining nodes and what the read path thinks of each node, and the move
+/// in progress if any (`move`, docs/topology.md).
+pub async fn topology(State(state): State<AppState>) -> Result<Json<Value>, GatewayError> {
+    Ok(Json(newest_topology_view(&state).await?))
 }
 
-/// The topology as operators read it; `benched(i)` says whether node `i` (topology order) is
-/// currently skipped by searches after failing.
-pub fn topology_view(placement: &Placement, benched: impl Fn(usize) -> bool) -> Value {
+/// The newest topology's view with its move, current with every change recorded before.
+async fn newest_topology_view(state: &AppState) -> Result<Value, GatewayError> {
+    let service = state.topology_changes();
+    service.catch_up().await?;
+    let reads = state.reads();
+    let (placement, moving) = service.read(|book| (book.newest().placement.clone(), move_view(book)));
+    let mut view = topology_view(&placement, |id| reads.is_node_benched(id));
+    view["move"] = moving;
+    Ok(view)
+}
+
+/// The topology as operators read it; `benched(id)` says whether a node is currently skipped
+/// by searches after failing.
+pub fn topology_view(placement: &Placement, benched: impl Fn(&str) -> bool) -> Value {
     let topology = placement.topology();
     let nodes: Vec<Value> = topology
         .nodes
         .iter()
-        .enumerate()
-        .map(|(position, node)| {
+        .map(|node| {
             let shards: Vec<u32> = placement.shards_of_node(&node.id).into_iter().map(|shard| shard.0).collect();
             json!({
                 "id": node.id,
                 "replicaGroup": node.replica_group,
                 "shards": shards,
-                "reads": if benched(position) { "benched" } else { "serving" },
+                "draining": !topology.holds_replicas(&node.id),
+                "reads": if benched(&node.id) { "benched" } else { "serving" },
             })
         })
         .collect();
@@ -83,10 +96,11 @@ pub async fn status(State(state): State<AppState>, Query(query): Query<StatusQue
         Err(error) => json!({"group": group, "error": error.to_string()}),
     };
     let reads = state.reads();
-    let mut view = topology_view(state.placement(), |node| reads.is_benched(node));
-    for (node, probed) in view["nodes"].as_array_mut().into_iter().flatten().zip(readiness.body["nodes"].as_array().into_iter().flatten()) {
-        node["reachable"] = probed["reachable"].clone();
+    let mut view = newest_topology_view(&state).await?;
+    let probed = readiness.body["nodes"].as_array().cloned().unwrap_or_default();
+    for node in view["nodes"].as_array_mut().into_iter().flatten() {
         let id = node["id"].as_str().unwrap_or_default().to_owned();
+        node["reachable"] = probed.iter().find(|p| p["id"] == id.as_str()).map_or(Value::Null, |p| p["reachable"].clone());
         // Read only when no other replica can answer, until the indexers say it caught up.
         node["laggingPartitions"] = json!(reads.lagging_partitions(&id));
     }
@@ -167,7 +181,7 @@ mod tests {
     #[test]
     fn every_shard_has_one_replica_per_group_and_nodes_list_their_shards() {
         let placement = placement();
-        let view = topology_view(&placement, |node| node == 2);
+        let view = topology_view(&placement, |node| node == "n2");
         assert_eq!(
             (view["version"].clone(), view["shardCount"].clone(), view["replicationFactor"].clone()),
             (json!(3), json!(5), json!(1))
@@ -188,6 +202,7 @@ mod tests {
         assert_eq!(held, 10);
         assert_eq!(view["nodes"][2]["reads"], "benched");
         assert_eq!(view["nodes"][0]["reads"], "serving");
+        assert_eq!(view["nodes"][0]["draining"], false);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod settings;
 pub mod swap;
 pub mod task_queue;
 pub mod tasks;
+pub mod topology;
 pub mod ttl;
 pub mod webhooks;
 pub mod write;

@@ -135,8 +135,10 @@ pub(crate) async fn read_settings(state: &AppState, uid: &str, field: Option<&Se
     // A replica without the index (its node came back empty) is passed over; when none has it,
     // the index is gone.
     let mut index_missing = None;
-    for node in state.placement().replicas(ShardId(0)) {
-        let rank = state.placement().rank_of(ShardId(0), &node.id).unwrap_or(ReplicaRank(0));
+    // The placement reads use: during a topology change the new holders are read once copied.
+    let (placement, _) = state.read_placement();
+    for node in placement.replicas(ShardId(0)) {
+        let rank = placement.rank_of(ShardId(0), &node.id).unwrap_or(ReplicaRank(0));
         let node_index = node_index_uid(uid, rank);
         let path = match field {
             None => format!("/indexes/{node_index}/settings"),

@@ -20,6 +20,7 @@ mod settings_transcript;
 mod tasks_routes;
 mod tasks_transcript;
 mod tls;
+mod topology_changes;
 mod ttl;
 mod web_pages;
 mod webhook_calls;

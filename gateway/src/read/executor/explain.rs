@@ -56,14 +56,15 @@ impl ReadExecutor {
         let shards: Vec<ShardId> = narrowing.asked.iter().map(|&shard| ShardId(shard)).collect();
         let turn = search_turn(&[(index_uid, request)]);
         let inner: &Inner = self.inner();
-        let placement = &inner.placement;
-        let nodes = &placement.topology().nodes;
-        let benched = inner.avoided(index_uid, Instant::now());
-        let assignment = assign(&shards, |shard| inner.preference(shard, turn), &benched, |_, _| false);
+        let view = inner.view();
+        let placement = &view.placement;
+        let nodes = view.nodes();
+        let benched = inner.avoided(&view, index_uid, Instant::now());
+        let assignment = assign(&shards, |shard| view.preference(shard, turn), &benched, |_, _| false);
         let choices = shards
             .iter()
             .map(|&shard| {
-                let preference = inner.preference(shard, turn);
+                let preference = view.preference(shard, turn);
                 let chosen_node = assignment.by_node.iter().find(|(_, held)| held.contains(&shard)).map(|(&node, _)| node);
                 let candidates = preference
                     .iter()
@@ -81,7 +82,7 @@ impl ReadExecutor {
             .by_node
             .iter()
             .map(|(&node, held)| {
-                let parts = placement.node_index_parts(&nodes[node].id, held);
+                let parts = view.node_index_parts(node, held);
                 NodePlan {
                     node_id: nodes[node].id.clone(),
                     shards: held.iter().map(|shard| shard.0).collect(),

@@ -12,7 +12,7 @@ use super::super::assign::{assign, Assignment};
 use super::super::fanout::{Answered, Failure, Gathered};
 use super::super::hedging::{hedge_delay, HedgeBudget};
 use super::super::replica_score::{choose_replicas, ByNode, NodeLoad, NodeStats};
-use super::Inner;
+use super::{Inner, ReadView};
 use crate::read::error::ReadError;
 use futures::future::{AbortHandle, Abortable, Either};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -36,6 +36,15 @@ impl TailState {
 
     fn with_stats<R>(&self, f: impl FnOnce(&mut Vec<NodeStats>) -> R) -> R {
         f(&mut self.stats.lock().expect("node stats lock"))
+    }
+
+    /// Makes room for nodes added since (positions below `node_count`).
+    pub(crate) fn grow(&self, node_count: usize) {
+        self.with_stats(|stats| {
+            if stats.len() < node_count {
+                stats.resize(node_count, NodeStats::default());
+            }
+        });
     }
 
     pub(crate) fn loads(&self) -> Vec<NodeLoad> {
@@ -122,6 +131,7 @@ impl Inner {
     /// shards elsewhere.
     pub async fn gather_from_group<T, F, Fut>(
         &self,
+        view: &ReadView,
         index: &str,
         shards: &[ShardId],
         turn: usize,
@@ -145,7 +155,7 @@ impl Inner {
             let (abort, registration) = AbortHandle::new_pair();
             let id = calls.len();
             calls.push(Call { unit, attempt, node, shards: node_shards.clone(), abort });
-            let record = CallRecord::start(&self.tail, node, self.placement.topology().nodes[node].id.clone());
+            let record = CallRecord::start(&self.tail, node, view.node_id(node).to_owned());
             let call = send(node, node_shards);
             Either::Left(async move {
                 let ended = Abortable::new(tokio::time::timeout_at(deadline.into(), call), registration).await;
@@ -171,10 +181,10 @@ impl Inner {
         let mut index_missing: Option<ResponseError> = None;
         loop {
             if !pending.is_empty() {
-                let benched = self.avoided(index, Instant::now());
+                let benched = self.avoided(view, index, Instant::now());
                 let tried_before = tried.clone();
                 let default =
-                    assign(&pending, |shard| self.preference(shard, turn), &benched, |shard, node| tried_before.contains(&(shard, node)));
+                    assign(&pending, |shard| view.preference(shard, turn), &benched, |shard, node| tried_before.contains(&(shard, node)));
                 pending.clear();
                 if !default.unservable.is_empty() {
                     if let Some(error) = index_missing.take() {
@@ -186,13 +196,12 @@ impl Inner {
                     }
                     missing.extend(default.unservable);
                 }
-                let alternative = |node: usize, shards: &[ShardId]| self.stand_ins(shards, node, turn, &benched, &tried_before);
+                let alternative = |node: usize, shards: &[ShardId]| self.stand_ins(view, shards, node, turn, &benched, &tried_before);
                 let chosen = if tail_config.adaptive_replicas {
                     let loads = self.tail.loads();
                     let chosen = choose_replicas(&default.by_node, alternative, &loads);
                     for &(passed_over, instead) in &chosen.passed_over {
-                        metrics::counter!("miroir_read_replica_moves_total", "node" => self.placement.topology().nodes[passed_over].id.clone())
-                            .increment(1);
+                        metrics::counter!("miroir_read_replica_moves_total", "node" => view.node_id(passed_over).to_owned()).increment(1);
                         self.tail.with_stats(|stats| {
                             let winner = stats[instead].load().ewma_ms;
                             stats[passed_over].passed_over(winner);
@@ -242,11 +251,11 @@ impl Inner {
                         continue;
                     }
                     let first_node = calls[open.attempts[0].calls[0]].node;
-                    let benched = self.avoided(index, Instant::now());
-                    let Some(first_choice) = self.stand_ins(&open.shards, first_node, turn, &benched, &tried) else { continue };
+                    let benched = self.avoided(view, index, Instant::now());
+                    let Some(first_choice) = self.stand_ins(view, &open.shards, first_node, turn, &benched, &tried) else { continue };
                     // a hedge avoids nodes clearly slower than others too (not counted as moves)
                     let by_node = if tail_config.adaptive_replicas {
-                        let alternative = |node: usize, shards: &[ShardId]| self.stand_ins(shards, node, turn, &benched, &tried);
+                        let alternative = |node: usize, shards: &[ShardId]| self.stand_ins(view, shards, node, turn, &benched, &tried);
                         choose_replicas(&first_choice, alternative, &self.tail.loads()).by_node
                     } else {
                         first_choice
@@ -292,7 +301,7 @@ impl Inner {
                             }
                         }
                         Err(failure) => {
-                            let node_id = &self.placement.topology().nodes[node].id;
+                            let node_id = view.node_id(node);
                             match failure {
                                 Failure::User(error) => return Err(ReadError::User(error)),
                                 Failure::Missing(error) => {
@@ -333,6 +342,7 @@ impl Inner {
     /// asked for a shard (`tried`): `None` when some shard has no other replica or only benched ones.
     fn stand_ins(
         &self,
+        view: &ReadView,
         shards: &[ShardId],
         without: usize,
         turn: usize,
@@ -340,7 +350,7 @@ impl Inner {
         tried: &HashSet<(ShardId, usize)>,
     ) -> Option<ByNode<ShardId>> {
         let excluded = |shard: ShardId, node: usize| node == without || tried.contains(&(shard, node));
-        let Assignment { by_node, unservable } = assign(shards, |shard| self.preference(shard, turn), benched, excluded);
+        let Assignment { by_node, unservable } = assign(shards, |shard| view.preference(shard, turn), benched, excluded);
         (unservable.is_empty() && by_node.keys().all(|&node| benched[node].is_none())).then_some(by_node)
     }
 

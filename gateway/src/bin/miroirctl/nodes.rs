@@ -1,0 +1,100 @@
+//! `miroirctl nodes …` and `miroirctl rebalance plan …`: online topology changes
+//! (`/_miroir/topology/nodes`, docs/topology.md).
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use miroir_gateway::ctl::topology::render_plan;
+use serde_json::{json, Value};
+
+#[derive(Subcommand)]
+pub enum NodesCommand {
+    /// A node joins its replica group; it takes its share of the group's shard replicas.
+    Add {
+        /// The node's id (stable: placement hashes it).
+        #[arg(long)]
+        id: String,
+        /// The node's HTTP address, as the gateways and indexers reach it.
+        #[arg(long)]
+        url: String,
+        /// The replica group it joins.
+        #[arg(long)]
+        group: String,
+        /// The key Miroir uses to talk to the node (its master key).
+        #[arg(long, env = "MIROIR_NODE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Print the plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// A node leaves: its replicas move to the other nodes of its group (stop it once the
+    /// move is complete).
+    Remove {
+        id: String,
+        /// Print the plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// A node stays in the cluster but gives up every replica.
+    Drain {
+        id: String,
+        /// Print the plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RebalanceCommand {
+    /// What a change would move, without making it (the change's dry run).
+    Plan {
+        #[command(subcommand)]
+        change: NodesCommand,
+    },
+}
+
+/// Runs one change against the gateway at `url`; `force_dry_run` for `rebalance plan`.
+pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command: &NodesCommand, force_dry_run: bool) -> anyhow::Result<()> {
+    let mut endpoint = reqwest::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
+    let client = reqwest::Client::new();
+    let (method, segments, body, dry_run) = match command {
+        NodesCommand::Add { id, url, group, api_key, dry_run } => {
+            let mut body = json!({"id": id, "url": url, "replicaGroup": group});
+            if let Some(key) = api_key {
+                body["apiKey"] = json!(key);
+            }
+            (reqwest::Method::POST, vec![], Some(body), *dry_run)
+        }
+        NodesCommand::Remove { id, dry_run } => (reqwest::Method::DELETE, vec![id.as_str()], None, *dry_run),
+        NodesCommand::Drain { id, dry_run } => (reqwest::Method::POST, vec![id.as_str(), "drain"], None, *dry_run),
+    };
+    endpoint
+        .path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("`{url}` cannot be a base URL"))?
+        .pop_if_empty()
+        .extend(["_miroir", "topology", "nodes"])
+        .extend(segments);
+    let mut request = client.request(method, endpoint.clone()).query(&[("dryRun", (dry_run || force_dry_run).to_string())]);
+    if let Some(body) = &body {
+        request = request.json(body);
+    }
+    if let Some(key) = master_key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.with_context(|| format!("cannot reach the gateway at {url}"))?;
+    let status = response.status();
+    let answer: Value = response.json().await.with_context(|| format!("{endpoint} did not answer JSON"))?;
+    if !status.is_success() {
+        bail!(
+            "{} answered {status} ({}): {}",
+            endpoint.path(),
+            answer["code"].as_str().unwrap_or("no code"),
+            answer["message"].as_str().unwrap_or("(no message)")
+        );
+    }
+    if print_json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print!("{}", render_plan(&answer));
+    }
+    Ok(())
+}
