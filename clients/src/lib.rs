@@ -9,6 +9,7 @@
 //! * [`cluster_config`]: the launch flags every Miroir process of one cluster shares.
 //! * [`logging`]: how every process writes its log (`--log-format`).
 //! * [`snapshots`]: where snapshots of folded state are kept (memory, JetStream object store).
+//! * [`topology_follower`]: the newest topology, as the reconciler follows it in `meta`.
 
 pub mod cluster_config;
 pub mod drift;
@@ -16,3 +17,4 @@ pub mod log;
 pub mod logging;
 pub mod node;
 pub mod snapshots;
+pub mod topology_follower;

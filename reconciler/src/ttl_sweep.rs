@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use miroir_clients::log::{retry_while_unavailable, tail_partition, GroupConsumer, LogError, NewRecord, Record, Topic, WriteLog};
 use miroir_clients::node::{NodeClient, NodeClientConfig, NodeError};
+use miroir_clients::topology_follower::TopologyFollower;
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{decode, encode, ops_key, Op, OpEnvelope, WriteOrigin};
 use miroir_schemas::meta_log::ttl::TtlFields;
@@ -67,10 +68,7 @@ pub async fn run_ttl_sweep(
     options: SweepOptions,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), NodeError> {
-    let mut nodes = BTreeMap::new();
-    for node in &placement.topology().nodes {
-        nodes.insert(node.id.clone(), NodeClient::new(NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone()))?);
-    }
+    let topology = TopologyFollower::start(log.clone(), placement);
     let fields = Arc::new(Mutex::new(TtlFields::default()));
     let folding = fields.clone();
     let follower = tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, move |records| fold_ttl(&folding, &records)));
@@ -87,6 +85,16 @@ pub async fn run_ttl_sweep(
         }
         if !owner {
             continue;
+        }
+        // A sweep counts expired documents on each shard's replicas, which a topology change
+        // in progress may have copied to more node indexes than the placement says.
+        let Some(placement) = topology.settled_placement() else {
+            tracing::info!("TTL sweep postponed: a topology change is moving replicas");
+            continue;
+        };
+        let mut nodes = BTreeMap::new();
+        for node in &placement.topology().nodes {
+            nodes.insert(node.id.clone(), NodeClient::new(NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone()))?);
         }
         let indexes: Vec<String> = fields.lock().expect("ttl fields lock").iter().map(|(index, _)| index.to_owned()).collect();
         for index in indexes {
