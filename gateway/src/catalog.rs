@@ -372,7 +372,11 @@ impl Catalog {
 fn cancelable_effect(task_type: TaskType, before: Option<&IndexInfo>, after: Option<&IndexInfo>) -> bool {
     let writes_documents_or_settings = matches!(
         task_type,
-        TaskType::DocumentAdditionOrUpdate | TaskType::DocumentDeletion | TaskType::SettingsUpdate | TaskType::IndexCompaction
+        TaskType::DocumentAdditionOrUpdate
+            | TaskType::DocumentDeletion
+            | TaskType::DocumentEdition
+            | TaskType::SettingsUpdate
+            | TaskType::IndexCompaction
     );
     let same_index = matches!((before, after), (Some(b), Some(a)) if b.primary_key == a.primary_key);
     writes_documents_or_settings && same_index
@@ -421,6 +425,10 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
                 index.may_have_documents = false;
             }
             index.updated_at = at;
+        }
+        // An edition of a missing index fails it (`index_not_found`), as on a node.
+        TaskType::DocumentEdition => {
+            indexes.get_mut(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?.updated_at = at;
         }
         TaskType::IndexUpdate => update_index(indexes, index_uid, record)?,
         TaskType::IndexDeletion => {

@@ -5,7 +5,9 @@
 //! serves. `network` is on: the gateway turns it on on every node, since a node adds
 //! `_federation.weightedScoreValues` to a proxied federated search only with it (see
 //! [`crate::node_features`]), and the cluster answers `/network` as a node with the feature on
-//! and no network configured. Every other feature is off, because Miroir does not serve what it
+//! and no network configured. `editDocumentsByFunction` is on: the gateway serves the documents
+//! edit route through the log (`crate::routes::document_edit`) and turns the feature on on every
+//! node (the indexers again before each edition). Every other feature is off, because Miroir does not serve what it
 //! gates (or serves it elsewhere), so the routes it gates answer as a node with the feature off.
 //! A `PATCH` may repeat the cluster's value of any feature; asking for another value is refused
 //! with the reason, and nothing changes.
@@ -36,7 +38,11 @@ pub const FEATURES: [Feature; 15] = [
         fixed_because: "the gateway serves its Prometheus metrics on its operations listener (`--metrics-listen`), never on the API port",
     },
     Feature { name: "logsRoute", enabled: false, fixed_because: "Miroir does not stream its processes' logs through the API" },
-    Feature { name: "editDocumentsByFunction", enabled: false, fixed_because: NOT_SERVED },
+    Feature {
+        name: "editDocumentsByFunction",
+        enabled: true,
+        fixed_because: "the gateway serves `POST /indexes/{uid}/documents/edit` through the log and turns the feature on on every node, so Miroir keeps it on",
+    },
     Feature {
         name: "containsFilter",
         enabled: false,
@@ -131,8 +137,6 @@ impl Gate {
 }
 
 pub const METRICS: Gate = Gate { feature: "metrics", issue_link: "https://github.com/meilisearch/product/discussions/625" };
-pub const EDIT_DOCUMENTS_BY_FUNCTION: Gate =
-    Gate { feature: "edit documents by function", issue_link: "https://github.com/orgs/meilisearch/discussions/762" };
 pub const LOGS_ROUTE: Gate = Gate { feature: "logs route", issue_link: "https://github.com/orgs/meilisearch/discussions/721" };
 pub const DYNAMIC_SEARCH_RULES: Gate =
     Gate { feature: "dynamic search rules", issue_link: "https://github.com/orgs/meilisearch/discussions/884" };

@@ -13,6 +13,7 @@ use crate::request::{build_request, per_unit_runs, spans_several_units, NodeRequ
 use miroir_clients::node::{NodeError, TaskStatus, TaskView};
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::error::{Code, ResponseError};
+use miroir_schemas::node_layout::edit_function;
 use miroir_schemas::node_layout::{shard_filter_rule, with_shard_rule, ReplicaRank};
 use miroir_schemas::task_log::ReplicaStatus;
 use serde_json::{Map, Value};
@@ -222,8 +223,17 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
         let error = task.error.clone().unwrap_or_else(|| {
             ResponseError::new(miroir_schemas::error::Code::Internal, format!("node task {} was {}", task.uid, task.status.as_str()))
         });
+        let error = match &batch[0].envelope.op {
+            // The node ran the client's function wrapped: its messages are read back as the
+            // client's code alone would give them.
+            Op::EditDocuments { wrapping, .. } => {
+                ResponseError { message: edit_function::client_error_message(&error.message, *wrapping), ..error }
+            }
+            _ => error,
+        };
         return batch.iter().map(|_| failed(error.clone(), started_at, finished_at)).collect();
     }
+    let node_count = |field: &str| task.details.as_ref().and_then(|d| d.get(field)).and_then(serde_json::Value::as_u64);
     let node_deleted = task.details.as_ref().and_then(|d| d.get("deletedDocuments")).and_then(serde_json::Value::as_u64);
     let node_size = |field: &str| {
         let text = task.details.as_ref().and_then(|d| d.get(field)).and_then(serde_json::Value::as_str);
@@ -239,6 +249,16 @@ pub fn outcomes_of_task(batch: &[PositionedOp], task: &TaskView) -> Vec<OpOutcom
                 }
                 Op::DeleteDocuments { .. } | Op::DeleteByFilter { .. } | Op::ClearDocuments | Op::DeleteIndex => {
                     DetailCounts { deleted_documents: Some(if i == 0 { node_deleted.unwrap_or(0) } else { 0 }), ..DetailCounts::NONE }
+                }
+                // The node ran the edition once for every shard of the request: its counts (the
+                // documents the filter matched) are booked on the first, 0 on the others.
+                Op::EditDocuments { .. } => {
+                    let booked = |count: Option<u64>| Some(if i == 0 { count.unwrap_or(0) } else { 0 });
+                    DetailCounts {
+                        edited_documents: booked(node_count("editedDocuments")),
+                        deleted_documents: booked(node_count("deletedDocuments")),
+                        ..DetailCounts::NONE
+                    }
                 }
                 // The node index was compacted once for every shard of the request: its sizes
                 // are booked on the first, 0 on the others, so summing shards counts it once.
@@ -314,6 +334,45 @@ mod tests {
             .collect();
         // The fake node holds 2 documents: 4 KiB each and one more before, half of it after.
         assert_eq!(counts, vec![(Some(12_288), Some(6_144)), (Some(0), Some(0))]);
+    }
+
+    /// A node index holding two shards runs one task's edition once: the node's counts (the
+    /// documents the filter matched) are booked on the first shard, so a sum over shards counts
+    /// it once; a failure's message is read back as the client's code alone gives it.
+    #[test]
+    fn an_edition_books_the_node_counts_once_and_reads_errors_back() {
+        use miroir_clients::node::TaskStatus;
+        use miroir_schemas::node_layout::edit_function::Wrapping;
+        let edit = |position, shard| PositionedOp {
+            partition: 0,
+            position,
+            bytes: 10,
+            envelope: OpEnvelope::new(
+                9,
+                Some("movies".into()),
+                ShardId(shard),
+                Op::EditDocuments { function: "throw 1".into(), filter: None, context: None, wrapping: Wrapping::Closure },
+            ),
+        };
+        let batch = [edit(1, 1), edit(2, 3)];
+        let task = |status, details: Value, error: Option<ResponseError>| {
+            serde_json::from_value::<TaskView>(json!({
+                "uid": 4, "status": status, "type": "documentEdition", "details": details, "error": error,
+                "enqueuedAt": "2026-12-07T08:33:24.249482131Z",
+                "startedAt": "2026-12-07T08:33:24.252006573Z", "finishedAt": "2026-12-07T08:33:24.732233423Z"
+            }))
+            .unwrap()
+        };
+        let done = outcomes_of_task(&batch, &task(TaskStatus::Succeeded, json!({"editedDocuments": 5, "deletedDocuments": 5}), None));
+        let counts: Vec<(Option<u64>, Option<u64>)> =
+            done.iter().map(|o| (o.counts.edited_documents, o.counts.deleted_documents)).collect();
+        assert_eq!(counts, vec![(Some(5), Some(5)), (Some(0), Some(0))]);
+        let message = "Index `movies__rank-0`: Document edition runtime error encountered while running the function: Runtime error: 1 (line 2, position 1)\nin closure call (line 3, position 16)";
+        let error = ResponseError::new(Code::EditDocumentsByFunctionError, message);
+        let failed = outcomes_of_task(&batch, &task(TaskStatus::Failed, json!({"editedDocuments": 0}), Some(error)));
+        let shown = failed[1].error.as_ref().unwrap();
+        assert_eq!(shown.message, "Index `movies__rank-0`: Document edition runtime error encountered while running the function: Runtime error: 1 (line 1, position 1)");
+        assert_eq!(shown.code, "edit_documents_by_function_error");
     }
 
     async fn a_bad_document_fails_only_its_shard_on(node: FakeNode) {

@@ -137,6 +137,7 @@ fn execute(state: &mut State, index: &str, request: &NodeRequest) -> (Option<Res
                 (None, json!({"providedIds": ids.len(), "deletedDocuments": deleted}))
             }
         },
+        NodeRequest::EditDocuments(_) => (err(Code::Internal, "function editions are not modelled by the fake node".into()), json!({})),
         NodeRequest::DeleteByFilter(filter) => {
             // Only what a clear becomes: the shard condition alone.
             let condition = filter.as_array().filter(|parts| parts.len() == 1).and_then(|parts| parts[0].as_str());
@@ -199,6 +200,7 @@ fn task_type(request: &NodeRequest) -> &'static str {
     match request {
         NodeRequest::Documents { .. } => "documentAdditionOrUpdate",
         NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) => "documentDeletion",
+        NodeRequest::EditDocuments(_) => "documentEdition",
         NodeRequest::UpdateSettings(_) | NodeRequest::ResetSettings => "settingsUpdate",
         NodeRequest::CreateIndex { .. } => "indexCreation",
         NodeRequest::UpdateIndex { .. } => "indexUpdate",

@@ -153,6 +153,10 @@ impl ReplicaNode for HttpReplica {
             }
             NodeRequest::DeleteIds(ids) => c.delete_documents_by_ids(node_index, ids, &meta).await?,
             NodeRequest::DeleteByFilter(filter) => c.delete_documents_by_filter(node_index, filter, &meta).await?,
+            NodeRequest::EditDocuments(body) => {
+                c.enable_document_edition().await?;
+                c.edit_documents(node_index, body, &meta).await?
+            }
             NodeRequest::UpdateSettings(settings) => c.update_settings(node_index, &Value::Object(settings.clone())).await?,
             NodeRequest::ResetSettings => c.reset_settings(node_index).await?,
             NodeRequest::CreateIndex { primary_key } => c.create_index(node_index, primary_key.as_deref()).await?,

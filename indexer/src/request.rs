@@ -6,6 +6,7 @@
 use crate::batch::Batchable;
 use bytes::Bytes;
 use miroir_schemas::envelope::{DocumentMethod, Op, OpEnvelope};
+use miroir_schemas::node_layout::edit_function::node_function;
 use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, with_shard_rule, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
@@ -98,6 +99,9 @@ pub enum NodeRequest {
     },
     DeleteIds(Vec<Value>),
     DeleteByFilter(Value),
+    /// `POST …/documents/edit`: the body, its function wrapped and its filter narrowed to the
+    /// shards of the request.
+    EditDocuments(Value),
     UpdateSettings(Map<String, Value>),
     ResetSettings,
     CreateIndex {
@@ -118,7 +122,10 @@ impl NodeRequest {
     /// Only document routes take `customMetadata`; other requests are followed by an empty
     /// deletion that carries the checkpoint.
     pub fn carries_metadata(&self) -> bool {
-        matches!(self, NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_))
+        matches!(
+            self,
+            NodeRequest::Documents { .. } | NodeRequest::DeleteIds(_) | NodeRequest::DeleteByFilter(_) | NodeRequest::EditDocuments(_)
+        )
     }
 }
 
@@ -166,6 +173,17 @@ pub fn build_request(batch: &[PositionedOp], rank: ReplicaRank) -> NodeRequest {
         Op::DeleteByFilter { filter } => NodeRequest::DeleteByFilter(narrowed_to_shards(filter, &[shard])),
         // The node index holds other shards too.
         Op::ClearDocuments => NodeRequest::DeleteByFilter(narrowed_to_shards(&Value::Null, &[shard])),
+        // One task's edition of every shard this node index holds: once, narrowed to them.
+        Op::EditDocuments { function, filter, context, wrapping } => {
+            let shards: Vec<ShardId> = batch.iter().map(PositionedOp::shard).collect();
+            let mut body = Map::new();
+            body.insert("function".into(), Value::String(node_function(function, *wrapping)));
+            body.insert("filter".into(), narrowed_to_shards(filter.as_ref().unwrap_or(&Value::Null), &shards));
+            if let Some(context) = context {
+                body.insert("context".into(), Value::Object(context.clone()));
+            }
+            NodeRequest::EditDocuments(Value::Object(body))
+        }
         Op::UpdateSettings { settings } => {
             let mut settings = settings.clone();
             if let Some(user) = settings.get("filterableAttributes") {

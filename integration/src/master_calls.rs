@@ -1,5 +1,6 @@
 //! Calls to a gateway with the master key, as the end-to-end tests of Miroir's own features
-//! make them: send and read the JSON answer, wait for health, wait for a task to finish.
+//! make them: send and read the JSON answer, wait for health, wait for a task to finish, compare
+//! answers with one node's.
 
 use std::time::Duration;
 
@@ -36,4 +37,26 @@ pub async fn wait_task(client: &reqwest::Client, base: &str, uid: u64) -> Value 
     })
     .await
     .unwrap()
+}
+
+/// An answer or a task with what must differ between a cluster and one node blanked: times,
+/// uids, and the fields named in `also` (sizes…), at any depth; `null`s are kept.
+pub fn comparable(value: &Value, also: &[&str]) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let blank = match k.as_str() {
+                        "enqueuedAt" | "startedAt" | "finishedAt" | "duration" => Some("<time>"),
+                        "uid" | "taskUid" | "batchUid" => Some("<uid>"),
+                        other if also.contains(&other) => Some("<blanked>"),
+                        _ => None,
+                    };
+                    (k.clone(), blank.filter(|_| !v.is_null()).map_or_else(|| comparable(v, also), Value::from))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }

@@ -136,7 +136,9 @@ async fn served_routes_answer_as_one_node() {
         Side { name: "cluster", base: cluster.gateway_url().to_owned(), webhook: String::new() },
         Side { name: "node", base: reference.urls()[0].clone(), webhook: String::new() },
     ];
-    let network_on = send(&client, &sides[1], "PATCH", "/experimental-features", Some(&json!({"network": true}))).await;
+    // The features a cluster has on (it serves the documents edit route).
+    let features = json!({"network": true, "editDocumentsByFunction": true});
+    let network_on = send(&client, &sides[1], "PATCH", "/experimental-features", Some(&features)).await;
     assert_eq!(network_on.status, 200, "{}", network_on.body);
     // The cluster posts its finished tasks to a webhook (a node would too, but its IP policy
     // refuses loopback addresses, so only the cluster's calls are looked at).
@@ -271,7 +273,13 @@ async fn served_routes_answer_as_one_node() {
         ("DELETE", "/chats/ws/settings", None),
         ("POST", "/chats/ws/chat/completions", Some(json!({"messages": [], "model": "x", "stream": true}))),
         ("POST", "/chats/ws/chat/completions", Some(json!({"messages": []}))),
-        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.title = \"x\""}))),
+        // Editions that a node refuses before enqueuing (those it enqueues: document_edition.rs).
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.title = "}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "fn f( { 1 }"}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.a = 1", "context": 5}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.a = 1", "filter": ""}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.a = 1", "filter": "genre >"}))),
+        ("POST", "/indexes/movies/documents/edit", Some(json!({"function": "doc.a = ", "filter": "genre >", "context": 5}))),
         ("POST", "/indexes/movies/documents/edit", Some(json!({}))),
         ("POST", "/indexes/bad%20uid/documents/edit", Some(json!({"function": "x"}))),
         ("POST", "/tasks/compact", None),

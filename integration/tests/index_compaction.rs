@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use miroir_clients::node::TaskFilter;
 use miroir_integration::locate::meilisearch_binary;
+use miroir_integration::master_calls;
 use miroir_integration::nodes::MeiliNodes;
 use miroir_integration::recorded::{http_client, is_finished, start_cluster, MASTER_KEY};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
@@ -40,23 +41,7 @@ async fn finished_task(client: &reqwest::Client, base: &str, uid: u64) -> Value 
 
 /// What must differ between a cluster and a node blanked: times, uids, sizes.
 fn comparable(value: &Value) -> Value {
-    match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| {
-                    let blank = match k.as_str() {
-                        "enqueuedAt" | "startedAt" | "finishedAt" | "duration" => Some("<time>"),
-                        "uid" | "taskUid" | "batchUid" => Some("<uid>"),
-                        "preCompactionSize" | "postCompactionSize" => Some("<size>"),
-                        _ => None,
-                    };
-                    (k.clone(), blank.filter(|_| !v.is_null()).map_or_else(|| comparable(v), Value::from))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+    master_calls::comparable(value, &["preCompactionSize", "postCompactionSize"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,6 +99,19 @@ pub enum CdcChange {
         shard: ShardId,
         range: DeletedRange,
     },
+    /// The documents of `shard` matching `filter` (all of them without one) edited by the
+    /// client's Rhai `function` (Meilisearch's "edit documents by function"), with `context`
+    /// in scope: each one updated, deleted (`doc = ()`) or left alone, as the function decides
+    /// per document. Not expanded into documents: the node runs the function when it applies it.
+    #[serde(rename_all = "camelCase")]
+    DocumentRangeEdited {
+        shard: ShardId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Value>,
+        function: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<Map<String, Value>>,
+    },
     /// Settings changed: the settings sent, as Meilisearch takes them (a `null` field resets
     /// that setting); `resetAll`: every setting reset to its default.
     #[serde(rename_all = "camelCase")]

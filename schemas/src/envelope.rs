@@ -158,6 +158,18 @@ pub enum Op {
         filter: Value,
     },
     ClearDocuments,
+    /// `POST /indexes/{uid}/documents/edit`: run the client's Rhai `function` on this shard's
+    /// documents matching `filter` (all of them without one), with `context` in scope, on
+    /// every replica; the node runs it wrapped as `wrapping` says, so Miroir's fields survive
+    /// (`node_layout::edit_function`).
+    EditDocuments {
+        function: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<Map<String, Value>>,
+        wrapping: crate::node_layout::edit_function::Wrapping,
+    },
     /// Apply validated settings; a `null` field resets that one setting, as in Meilisearch.
     UpdateSettings {
         settings: Map<String, Value>,

@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 pub enum TaskType {
     DocumentAdditionOrUpdate,
     DocumentDeletion,
+    /// `POST /indexes/{uid}/documents/edit` (the `editDocumentsByFunction` feature).
+    DocumentEdition,
     SettingsUpdate,
     IndexCreation,
     IndexUpdate,

@@ -56,6 +56,13 @@ pub fn op() -> impl Strategy<Value = Op> {
         prop::collection::vec(name(), 0..5).prop_map(|ids| Op::DeleteDocuments { ids }),
         json_value().prop_map(|filter| Op::DeleteByFilter { filter }),
         Just(Op::ClearDocuments),
+        (".{0,20}", prop::option::of(json_value()), prop::option::of(json_object()), any::<bool>()).prop_map(
+            |(function, filter, context, closure)| {
+                use crate::node_layout::edit_function::Wrapping;
+                let wrapping = if closure { Wrapping::Closure } else { Wrapping::TopLevel };
+                Op::EditDocuments { function, filter, context, wrapping }
+            }
+        ),
         json_object().prop_map(|settings| Op::UpdateSettings { settings }),
         Just(Op::ResetSettings),
         prop::option::of(name()).prop_map(|primary_key| Op::CreateIndex { primary_key }),
@@ -95,6 +102,15 @@ pub fn details() -> impl Strategy<Value = TaskDetails> {
             TaskDetails::DocumentDeletionByFilter { original_filter, deleted_documents }
         }),
         count().prop_map(|deleted_documents| TaskDetails::ClearAll { deleted_documents }),
+        (count(), count(), prop::option::of(".{0,20}"), prop::option::of(json_object()), ".{0,20}").prop_map(
+            |(edited_documents, deleted_documents, original_filter, context, function)| TaskDetails::DocumentEdition {
+                edited_documents,
+                deleted_documents,
+                original_filter,
+                context,
+                function
+            }
+        ),
         json_object().prop_map(|settings| TaskDetails::SettingsUpdate { settings }),
         (prop::option::of(name()), prop::option::of(name()), prop::option::of(name()))
             .prop_map(|(primary_key, old_index_uid, new_index_uid)| TaskDetails::IndexInfo { primary_key, old_index_uid, new_index_uid }),
@@ -151,9 +167,15 @@ pub fn task_record() -> impl Strategy<Value = TaskRecord> {
 
 pub fn counts() -> impl Strategy<Value = DetailCounts> {
     let count = || prop::option::of(0u64..1_000_000);
-    (count(), count(), count(), count()).prop_map(|(indexed_documents, deleted_documents, pre_compaction_bytes, post_compaction_bytes)| {
-        DetailCounts { indexed_documents, deleted_documents, pre_compaction_bytes, post_compaction_bytes }
-    })
+    (count(), count(), count(), count(), count()).prop_map(
+        |(indexed_documents, deleted_documents, edited_documents, pre_compaction_bytes, post_compaction_bytes)| DetailCounts {
+            indexed_documents,
+            deleted_documents,
+            edited_documents,
+            pre_compaction_bytes,
+            post_compaction_bytes,
+        },
+    )
 }
 
 pub fn task_event() -> impl Strategy<Value = TaskEvent> {

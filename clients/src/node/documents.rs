@@ -77,6 +77,20 @@ impl NodeClient {
         self.send_json(params.apply_metadata(req)).await
     }
 
+    /// `POST /indexes/{uid}/documents/edit` (the `editDocumentsByFunction` experimental
+    /// feature): `body` holds `function`, and optionally `filter` and `context`.
+    pub async fn edit_documents(&self, index_uid: &str, body: &serde_json::Value, params: &WriteParams) -> Result<TaskInfo, NodeError> {
+        let req = Request::new(Method::POST, format!("{}/edit", documents_path(index_uid))).json(body);
+        self.send_json(params.apply_metadata(req)).await
+    }
+
+    /// Turns on the `editDocumentsByFunction` experimental feature (a node keeps it in its
+    /// database, so a node that came back empty has it off again; turning it on is harmless).
+    pub async fn enable_document_edition(&self) -> Result<(), NodeError> {
+        self.request_json(Method::PATCH, "/experimental-features", &[], Some(&json!({"editDocumentsByFunction": true}))).await?;
+        Ok(())
+    }
+
     /// Deletes every document of the index.
     pub async fn clear_documents(&self, index_uid: &str, params: &WriteParams) -> Result<TaskInfo, NodeError> {
         let req = Request::new(Method::DELETE, documents_path(index_uid));

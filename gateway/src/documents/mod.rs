@@ -4,3 +4,4 @@
 /// the gateway's network stack.
 pub use miroir_schemas::payload;
 pub mod primary_key;
+pub mod edit_function_check;

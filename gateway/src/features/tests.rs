@@ -2,17 +2,18 @@ use super::*;
 use proptest::prelude::*;
 use serde_json::json;
 
-/// `GET /experimental-features` of a Meilisearch 1.50 node once `network` is on (the recorded
-/// exchange "enable network feature").
+/// `GET /experimental-features` of a Meilisearch 1.50 node once `network` and
+/// `editDocumentsByFunction` are on (the recorded exchange "enable network feature", with the
+/// edition turned on as watched on a node).
 fn node_with_network() -> Value {
-    json!({"metrics": false, "logsRoute": false, "editDocumentsByFunction": false, "containsFilter": false,
+    json!({"metrics": false, "logsRoute": false, "editDocumentsByFunction": true, "containsFilter": false,
         "dynamicSearchRules": false, "network": true, "getTaskDocumentsRoute": false, "taskQueueCompactionRoute": false,
         "compositeEmbedders": false, "chatCompletions": false, "multimodal": false, "foreignKeys": false,
         "disableDocumentsFetchQueue": false, "legacySearch": false, "renderRoute": false})
 }
 
 #[test]
-fn the_cluster_reads_as_a_node_with_only_network_on() {
+fn the_cluster_reads_as_a_node_with_only_network_and_document_edition_on() {
     let view = view();
     assert_eq!(view, node_with_network());
     let order: Vec<&String> = view.as_object().unwrap().keys().collect();
@@ -53,6 +54,8 @@ fn other_values_are_refused_with_the_reason() {
     assert!(error.message.starts_with("The `metrics` experimental feature cannot be enabled on a Miroir cluster: "), "{}", error.message);
     let network = patch(&json!({"network": false})).unwrap_err();
     assert!(network.message.starts_with("The `network` experimental feature cannot be disabled"), "{}", network.message);
+    let edition = patch(&json!({"editDocumentsByFunction": false})).unwrap_err();
+    assert!(edition.message.starts_with("The `editDocumentsByFunction` experimental feature cannot be disabled"), "{}", edition.message);
 }
 
 #[test]

@@ -114,3 +114,37 @@ fn index_operations_name_the_rank_node_index() {
     assert_eq!(swap.node_indexes(ReplicaRank(0)), vec!["a__rank-0", "b__rank-0"]);
     assert_eq!(build_request(&[swap], ReplicaRank(0)), NodeRequest::Swap(vec![("a__rank-0".into(), "b__rank-0".into(), false)]));
 }
+
+/// One task's edition of the shards a node index holds is one request, its filter narrowed to
+/// those shards after the client's, its function wrapped to keep Miroir's fields; and a failed
+/// merged request is re-sent shard by shard like any other.
+#[test]
+fn an_edition_is_one_request_per_node_index_narrowed_to_its_shards() {
+    use miroir_schemas::node_layout::edit_function::{node_function, Wrapping};
+    let edit = |position, task_uid, shard| {
+        let op = Op::EditDocuments {
+            function: "doc.t = 1".into(),
+            filter: Some(json!("n > 1")),
+            context: json!({"v": 2}).as_object().cloned(),
+            wrapping: Wrapping::Closure,
+        };
+        PositionedOp { partition: 0, position, bytes: 10, envelope: OpEnvelope::new(task_uid, Some("movies".into()), ShardId(shard), op) }
+    };
+    let ops = vec![edit(1, 10, 1), edit(2, 10, 3), edit(3, 11, 1)];
+    assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2, 2..3]);
+    let request = build_request(&ops[0..2], ReplicaRank(0));
+    let (one, three) = (ShardId(1).field_value(), ShardId(3).field_value());
+    assert_eq!(
+        request,
+        NodeRequest::EditDocuments(json!({
+            "function": node_function("doc.t = 1", Wrapping::Closure),
+            "filter": ["n > 1", format!("_miroir_shard IN [\"{one}\", \"{three}\"]")],
+            "context": {"v": 2},
+        }))
+    );
+    assert!(request.carries_metadata());
+    assert!(spans_several_units(&ops[0..2]));
+    assert_eq!(per_unit_runs(&ops[0..2]), vec![0..1, 1..2]);
+    let NodeRequest::EditDocuments(alone) = build_request(&ops[0..1], ReplicaRank(0)) else { panic!() };
+    assert_eq!(alone["filter"], json!(["n > 1", format!("_miroir_shard = \"{one}\"")]));
+}

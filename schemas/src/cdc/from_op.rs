@@ -63,6 +63,11 @@ pub fn events_of(envelope: &OpEnvelope, partition: u32, offset: u64, task: &Appl
             vec![(index.clone(), CdcChange::DocumentRangeDeleted { shard, range: DeletedRange::Filter(filter.clone()) })]
         }
         Op::ClearDocuments => vec![(index.clone(), CdcChange::DocumentRangeDeleted { shard, range: DeletedRange::All })],
+        // Narrowed to its shard on the nodes, like a deletion by filter: one range per shard.
+        Op::EditDocuments { function, filter, context, .. } => vec![(
+            index.clone(),
+            CdcChange::DocumentRangeEdited { shard, filter: filter.clone(), function: function.clone(), context: context.clone() },
+        )],
         Op::UpdateSettings { settings } => index_wide(CdcChange::SettingsChanged { settings: settings.clone(), reset_all: false }),
         Op::ResetSettings => index_wide(CdcChange::SettingsChanged { settings: Default::default(), reset_all: true }),
         Op::CreateIndex { primary_key } => index_wide(CdcChange::IndexCreated { primary_key: primary_key.clone() }),

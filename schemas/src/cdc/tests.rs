@@ -129,6 +129,32 @@ fn range_deletions_give_one_event_per_shard() {
     }
 }
 
+/// An edition by function is applied per shard on the nodes (narrowed to the shard), so each
+/// shard's record gives its own range event, with the client's function (not the wrapped one).
+#[test]
+fn editions_give_one_range_event_per_shard() {
+    use crate::node_layout::edit_function::Wrapping;
+    let context = json!({"v": 1}).as_object().cloned();
+    for shard in 0..3 {
+        let op = Op::EditDocuments {
+            function: "doc.v = context.v".into(),
+            filter: Some(json!("n > 1")),
+            context: context.clone(),
+            wrapping: Wrapping::Closure,
+        };
+        let changes: Vec<CdcChange> = events_of(&envelope(shard, op), 1, 6, &applied(0)).into_iter().map(|e| e.change).collect();
+        assert_eq!(
+            changes,
+            [CdcChange::DocumentRangeEdited {
+                shard: ShardId(shard),
+                filter: Some(json!("n > 1")),
+                function: "doc.v = context.v".into(),
+                context: context.clone()
+            }]
+        );
+    }
+}
+
 #[test]
 fn a_swap_gives_each_index_its_own_event() {
     let swaps =
