@@ -96,6 +96,10 @@ pub struct DetailCounts {
     pub indexed_documents: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_documents: Option<u64>,
+    /// A document edition's `editedDocuments` (what the node reports, booked on the first
+    /// shard of the node request like [`DetailCounts::pre_compaction_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_documents: Option<u64>,
     /// A compaction's node index size before and after, in bytes, booked on the first shard
     /// of the node request (a node index holding several shards is compacted once), so the
     /// gateway's per-shard sum over one rank counts every node index of that rank once.
@@ -121,16 +125,13 @@ impl std::ops::Add for DetailCounts {
     type Output = DetailCounts;
     fn add(self, other: DetailCounts) -> DetailCounts {
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
-    /// A document edition's `editedDocuments` (what the node reports, booked on the first
-    /// shard of the node request like [`DetailCounts::pre_compaction_bytes`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edited_documents: Option<u64>,
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
         };
         DetailCounts {
             indexed_documents: sum(self.indexed_documents, other.indexed_documents),
             deleted_documents: sum(self.deleted_documents, other.deleted_documents),
+            edited_documents: sum(self.edited_documents, other.edited_documents),
             pre_compaction_bytes: sum(self.pre_compaction_bytes, other.pre_compaction_bytes),
             post_compaction_bytes: sum(self.post_compaction_bytes, other.post_compaction_bytes),
         }
@@ -149,9 +150,13 @@ impl TaskDetails {
             TaskDetails::DocumentDeletion { deleted_documents, .. }
             | TaskDetails::DocumentDeletionByFilter { deleted_documents, .. }
             | TaskDetails::ClearAll { deleted_documents } => *deleted_documents = or_zero(counts.deleted_documents),
+            // A failed edition reports no counts: `editedDocuments: 0`, `deletedDocuments: null`.
+            TaskDetails::DocumentEdition { edited_documents, deleted_documents, .. } => {
+                *edited_documents = or_zero(counts.edited_documents);
+                *deleted_documents = counts.deleted_documents;
+            }
             TaskDetails::TaskCancelation { canceled_tasks, .. } => *canceled_tasks = Some(canceled_tasks.unwrap_or(0)),
             TaskDetails::TaskDeletion { deleted_tasks, .. } => *deleted_tasks = Some(deleted_tasks.unwrap_or(0)),
-            edited_documents: sum(self.edited_documents, other.edited_documents),
             // A failed compaction shows no sizes, as on a node.
             TaskDetails::IndexCompaction { pre_compaction_size, post_compaction_size } => {
                 *pre_compaction_size = counts.pre_compaction_bytes;
@@ -170,11 +175,6 @@ impl TaskDetails {
             view.insert(key.to_owned(), value);
         };
         match self {
-            // A failed edition reports no counts: `editedDocuments: 0`, `deletedDocuments: null`.
-            TaskDetails::DocumentEdition { edited_documents, deleted_documents, .. } => {
-                *edited_documents = or_zero(counts.edited_documents);
-                *deleted_documents = counts.deleted_documents;
-            }
             TaskDetails::DocumentAdditionOrUpdate { received_documents, indexed_documents } => {
                 put("receivedDocuments", (*received_documents).into());
                 put("indexedDocuments", (*indexed_documents).into());
@@ -190,6 +190,13 @@ impl TaskDetails {
                 put("originalFilter", original_filter.clone().into());
             }
             TaskDetails::ClearAll { deleted_documents } => put("deletedDocuments", (*deleted_documents).into()),
+            TaskDetails::DocumentEdition { edited_documents, deleted_documents, original_filter, context, function } => {
+                put("editedDocuments", (*edited_documents).into());
+                put("deletedDocuments", (*deleted_documents).into());
+                put("originalFilter", original_filter.clone().into());
+                put("context", context.clone().map_or(Value::Null, Value::Object));
+                put("function", function.clone().into());
+            }
             TaskDetails::SettingsUpdate { settings } => {
                 for (key, value) in settings {
                     put(key, value.clone());
@@ -215,13 +222,6 @@ impl TaskDetails {
             TaskDetails::TaskDeletion { matched_tasks, deleted_tasks, original_filter } => {
                 put("matchedTasks", (*matched_tasks).into());
                 put("deletedTasks", (*deleted_tasks).into());
-            TaskDetails::DocumentEdition { edited_documents, deleted_documents, original_filter, context, function } => {
-                put("editedDocuments", (*edited_documents).into());
-                put("deletedDocuments", (*deleted_documents).into());
-                put("originalFilter", original_filter.clone().into());
-                put("context", context.clone().map_or(Value::Null, Value::Object));
-                put("function", function.clone().into());
-            }
                 put("originalFilter", original_filter.clone().into());
             }
             TaskDetails::IndexCompaction { pre_compaction_size, post_compaction_size } => {
@@ -242,6 +242,33 @@ impl TaskDetails {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Shapes watched on Meilisearch 1.50: while enqueued, once succeeded (both counts are the
+    /// documents the filter matched, here summed over the shards of one rank), once failed.
+    #[test]
+    fn an_edition_shows_what_one_node_shows() {
+        let enqueued = TaskDetails::DocumentEdition {
+            edited_documents: None,
+            deleted_documents: None,
+            original_filter: Some("\"n >= 2\"".into()),
+            context: json!({"min": 2}).as_object().cloned(),
+            function: "doc.big = true".into(),
+        };
+        let view = |details: &TaskDetails| Value::Object(details.to_view());
+        assert_eq!(
+            view(&enqueued),
+            json!({"editedDocuments": null, "deletedDocuments": null, "originalFilter": "\"n >= 2\"", "context": {"min": 2}, "function": "doc.big = true"})
+        );
+        let shard = |matched| DetailCounts { edited_documents: Some(matched), deleted_documents: Some(matched), ..DetailCounts::NONE };
+        let succeeded = enqueued.finished(shard(2) + shard(0) + shard(1));
+        assert_eq!(
+            view(&succeeded),
+            json!({"editedDocuments": 3, "deletedDocuments": 3, "originalFilter": "\"n >= 2\"", "context": {"min": 2}, "function": "doc.big = true"})
+        );
+        let failed = enqueued.finished(DetailCounts::default());
+        assert_eq!(view(&failed)["editedDocuments"], json!(0));
+        assert_eq!(view(&failed)["deletedDocuments"], Value::Null);
+    }
 
     #[test]
     fn enqueued_and_finished_views_match_meilisearch() {
@@ -287,33 +314,6 @@ mod tests {
             json!({"preCompactionSize": "112 KiB", "postCompactionSize": "88 KiB"})
         );
     }
-    /// Shapes watched on Meilisearch 1.50: while enqueued, once succeeded (both counts are the
-    /// documents the filter matched, here summed over the shards of one rank), once failed.
-    #[test]
-    fn an_edition_shows_what_one_node_shows() {
-        let enqueued = TaskDetails::DocumentEdition {
-            edited_documents: None,
-            deleted_documents: None,
-            original_filter: Some("\"n >= 2\"".into()),
-            context: json!({"min": 2}).as_object().cloned(),
-            function: "doc.big = true".into(),
-        };
-        let view = |details: &TaskDetails| Value::Object(details.to_view());
-        assert_eq!(
-            view(&enqueued),
-            json!({"editedDocuments": null, "deletedDocuments": null, "originalFilter": "\"n >= 2\"", "context": {"min": 2}, "function": "doc.big = true"})
-        );
-        let shard = |matched| DetailCounts { edited_documents: Some(matched), deleted_documents: Some(matched), ..DetailCounts::NONE };
-        let succeeded = enqueued.finished(shard(2) + shard(0) + shard(1));
-        assert_eq!(
-            view(&succeeded),
-            json!({"editedDocuments": 3, "deletedDocuments": 3, "originalFilter": "\"n >= 2\"", "context": {"min": 2}, "function": "doc.big = true"})
-        );
-        let failed = enqueued.finished(DetailCounts::default());
-        assert_eq!(view(&failed)["editedDocuments"], json!(0));
-        assert_eq!(view(&failed)["deletedDocuments"], Value::Null);
-    }
-
 
     #[test]
     fn counts_add_up_and_stay_unknown_only_when_unknown_everywhere() {
