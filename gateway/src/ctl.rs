@@ -90,7 +90,20 @@ pub fn render_status(status: &Value) -> String {
         .flatten()
         .map(|p| vec![text(&p["partition"]), text(&p["endOffset"]), text(&p["committed"]), text(&p["lag"]), text(&p["owner"])])
         .collect();
-    out + &table(&["PARTITION", "END", "COMMITTED", "LAG", "OWNER"], &partitions)
+    out += &table(&["PARTITION", "END", "COMMITTED", "LAG", "OWNER"], &partitions);
+    out + "\n" + &table(&["INDEXER", "PARTITIONS", "LAG"], &indexer_rows(indexers))
+}
+
+/// One row per owner (`-` for partitions no live indexer holds): the partitions it holds and
+/// their summed lag, so an operator sees at a glance how a rebalance split the work.
+fn indexer_rows(indexers: &Value) -> Vec<Vec<String>> {
+    let mut owners: std::collections::BTreeMap<String, (Vec<String>, u64)> = std::collections::BTreeMap::new();
+    for partition in indexers["partitions"].as_array().into_iter().flatten() {
+        let (held, lag) = owners.entry(text(&partition["owner"])).or_default();
+        held.push(text(&partition["partition"]));
+        *lag += partition["lag"].as_u64().unwrap_or(0);
+    }
+    owners.into_iter().map(|(owner, (held, lag))| vec![owner, held.join(","), lag.to_string()]).collect()
 }
 
 /// `GET /tasks` for people: one line per task, then where the next page starts.
@@ -208,9 +221,10 @@ mod tests {
                 {"id": "n0", "replicaGroup": "g0", "reachable": true, "reads": "serving", "shards": [0, 1]},
                 {"id": "node-long", "replicaGroup": "g0", "reachable": false, "reads": "benched", "shards": [2], "laggingPartitions": [1, 3]},
             ],
-            "indexers": {"group": "miroir-indexer", "totalLag": 4, "partitions": [
+            "indexers": {"group": "miroir-indexer", "totalLag": 7, "partitions": [
                 {"partition": 0, "endOffset": 10, "committed": 6, "lag": 4, "owner": "indexer-1"},
                 {"partition": 1, "endOffset": 0, "committed": 0, "lag": 0, "owner": null},
+                {"partition": 2, "endOffset": 7, "committed": 4, "lag": 3, "owner": "indexer-1"},
             ]},
         });
         let expected = "\
@@ -223,10 +237,15 @@ NODE       GROUP  REACHABLE  READS    SHARDS
 n0         g0     yes        serving  0,1
 node-long  g0     no         benched  2
 
-indexers (group miroir-indexer): total lag 4
+indexers (group miroir-indexer): total lag 7
 PARTITION  END  COMMITTED  LAG  OWNER
 0          10   6          4    indexer-1
 1          0    0          0    -
+2          7    4          3    indexer-1
+
+INDEXER    PARTITIONS  LAG
+-          1           0
+indexer-1  0,2         7
 ";
         assert_eq!(render_status(&status), expected);
         let unknown = json!({"indexers": {"group": "g", "error": "timed out"}});

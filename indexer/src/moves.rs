@@ -167,12 +167,15 @@ async fn copy_replica(
     wait_ok(&to, task.task_uid).await?;
     let params = WriteParams { primary_key: primary_key.clone(), custom_metadata: Some(marker.to_owned()) };
     let filter = narrowed_to_shards(&Value::Null, &[copy.shard]);
+    // Embeddings travel with their documents (`{"embeddings", "regenerate"}` per embedder, which
+    // a write takes back as it is), so the target computes none again.
+    let with_vectors = settings.get("embedders").and_then(Value::as_object).is_some_and(|e| !e.is_empty());
     let mut copied = 0u64;
     let mut offset = 0;
     loop {
         // Nothing writes to the source's shard meanwhile: this partition's operations wait
         // behind the barrier, and no other partition holds this index.
-        let query = json!({ "filter": filter, "offset": offset, "limit": COPY_PAGE });
+        let query = json!({ "filter": filter, "offset": offset, "limit": COPY_PAGE, "retrieveVectors": with_vectors });
         let page = from.fetch_documents(&from_uid, &query).await.map_err(node_error(from.node_id()))?;
         let documents = page.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
         if documents.is_empty() {

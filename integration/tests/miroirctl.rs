@@ -2,16 +2,18 @@
 //! and `tasks --json` print exactly what the admin API and `/tasks` answer; once every task is
 //! done the indexers' lag is zero and every `ops` partition has an owner; nodes that stop show
 //! as unreachable, and the cluster as not ready once some shard has no replica left; the table
-//! output names every node.
+//! output names every node. A second indexer joining splits the partitions, and the status
+//! names which indexer owns which.
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use miroir_integration::cluster::Cluster;
 use miroir_integration::recorded::{http_client, start_cluster, MASTER_KEY};
-use miroir_integration::wait::{wait_until, Deadline};
+use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
 fn miroirctl(cluster: &Cluster, args: &[&str]) -> String {
@@ -92,4 +94,58 @@ async fn miroirctl_reports_what_the_admin_api_says() {
     assert_eq!(status["ready"], false, "{status}");
     assert!(!status["shardsWithoutReachableReplica"].as_array().unwrap().is_empty(), "{status}");
     assert!(miroirctl(&cluster, &["status"]).contains("ready: no"));
+}
+
+/// Each owner's partitions, as `/_miroir/status` reports them (`None` for unowned ones).
+async fn owners(cluster: &Cluster) -> BTreeMap<Option<String>, Vec<u64>> {
+    let status = get(cluster, "/_miroir/status").await;
+    let mut owners: BTreeMap<Option<String>, Vec<u64>> = BTreeMap::new();
+    for partition in status["indexers"]["partitions"].as_array().expect("partitions") {
+        owners.entry(partition["owner"].as_str().map(str::to_owned)).or_default().push(partition["partition"].as_u64().unwrap());
+    }
+    owners
+}
+
+/// Waits until the partitions are owned as `accept` wants; returns the owners.
+async fn wait_for_owners(
+    cluster: &Cluster,
+    what: &str,
+    accept: impl Fn(&BTreeMap<Option<String>, Vec<u64>>) -> bool,
+) -> BTreeMap<Option<String>, Vec<u64>> {
+    let deadline = Deadline::after(Duration::from_secs(60)).polling_every(Duration::from_millis(200));
+    wait_until(deadline, what.to_owned(), async || {
+        let owners = owners(cluster).await;
+        Ok(if accept(&owners) { Progress::Done(owners) } else { Progress::Waiting(format!("{owners:?}")) })
+    })
+    .await
+    .unwrap()
+}
+
+/// A second indexer joining the group takes some `ops` partitions: the status names both
+/// owners, each with its own partitions, and `miroirctl status` lists each indexer's partitions
+/// and lag; once the second stops (SIGTERM), the first owns every partition again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_which_indexer_owns_which_partitions() {
+    let cluster = start_cluster(3, 3, 1).await;
+    let alone = wait_for_owners(&cluster, "the first indexer never owned every partition", |owners| {
+        owners.len() == 1 && owners.keys().all(Option::is_some)
+    })
+    .await;
+    let (first, all) = alone.into_iter().next().unwrap();
+    let mut second = cluster.spawn_indexer("second", &[("MIROIR_INDEXER_MEMBER", "second".to_owned())]).unwrap();
+    let split = wait_for_owners(&cluster, "the partitions were never split between the two indexers", |owners| {
+        owners.len() == 2 && owners.contains_key(&first) && owners.contains_key(&Some("second".to_owned()))
+    })
+    .await;
+    assert_eq!(split.values().map(Vec::len).sum::<usize>(), all.len(), "every partition has one owner: {split:?}");
+    let table = miroirctl(&cluster, &["status"]);
+    for (owner, partitions) in &split {
+        let held = partitions.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let row = table.lines().find(|line| line.split_whitespace().next() == owner.as_deref()).unwrap_or_else(|| panic!("{table}"));
+        assert_eq!(row.split_whitespace().nth(1), Some(held.as_str()), "{table}");
+    }
+
+    second.stop();
+    let back = wait_for_owners(&cluster, "the first indexer never took the partitions back", |owners| owners.len() == 1).await;
+    assert_eq!(back, BTreeMap::from([(first, all)]));
 }
