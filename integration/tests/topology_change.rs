@@ -76,7 +76,16 @@ fn node(id: &str, url: &str) -> Node {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_move_to_a_joining_node_and_off_leaving_and_drained_ones_under_writes() -> Result<()> {
-    let mut cluster = IndexerCluster::start(LogKind::Nats, 3, 6, 2).await?;
+    replicas_move_under_writes(LogKind::Nats).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_move_under_writes_on_kafka() -> Result<()> {
+    replicas_move_under_writes(LogKind::Kafka).await
+}
+
+async fn replicas_move_under_writes(backend: LogKind) -> Result<()> {
+    let mut cluster = IndexerCluster::start(backend, 3, 6, 2).await?;
     let mut indexer = cluster.cluster.spawn_indexer(
         "indexer-m1",
         &[("MIROIR_INDEXER_MEMBER", "m1".to_owned()), ("MIROIR_POLL_MAX", "200".to_owned()), ("MIROIR_RELEASE_GRACE_MS", "500".to_owned())],
