@@ -56,7 +56,8 @@ pub async fn create(State(state): State<AppState>) -> Result<(StatusCode, Json<M
 async fn run(state: AppState, task: GatewayTask) {
     let started_at = OffsetDateTime::now_utc();
     let task_uid = task.task_uid;
-    let nodes = state.topology().nodes.clone();
+    // The newest topology's nodes (nodes added by online topology changes included).
+    let nodes = state.topology_changes().read(|book| book.newest().placement.topology().nodes.clone());
     let taken = join_all(nodes.iter().map(snapshot_node)).await;
     let mut snapshots = Vec::new();
     let mut failure = None;

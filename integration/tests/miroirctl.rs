@@ -84,7 +84,25 @@ async fn miroirctl_reports_what_the_admin_api_says() {
     let tasks = miroirctl(&cluster, &["tasks", "--statuses", "succeeded"]);
     assert!(tasks.contains("documentAdditionOrUpdate") && tasks.contains("succeeded"), "{tasks}");
 
-    // One node down (RF = 2: every shard keeps a replica), then two (some shard has none).
+    // A topology change's plan (a dry run records nothing), and a change refused in
+    // Meilisearch's error shape (docs/topology.md).
+    let group = status["replicaGroups"][0].as_str().unwrap().to_owned();
+    let add = ["add", "--id", "n-new", "--node-url", "http://127.0.0.1:9", "--group", group.as_str()];
+    let plan = json_of(&cluster, &[&["rebalance", "plan"][..], &add[..]].concat());
+    assert_eq!((plan["dryRun"].clone(), plan["version"].clone()), (json!(true), json!(status["version"].as_u64().unwrap() + 1)), "{plan}");
+    assert_eq!(plan["ideal"], 1.5, "3 shards × RF 2 over 4 nodes: {plan}");
+    let to_new = plan["copies"].as_array().unwrap().iter().filter(|copy| copy["node"] == "n-new").count();
+    assert!((1..=2).contains(&to_new) && plan["moved"] == to_new, "{plan}");
+    assert!(miroirctl(&cluster, &[&["nodes"][..], &add[..], &["--dry-run"][..]].concat()).contains("would become"));
+    let topology = get(&cluster, "/_miroir/topology").await;
+    assert_eq!((topology["version"].clone(), topology["move"].clone()), (status["version"].clone(), Value::Null), "{topology}");
+    let refused = Command::new(&cluster.binaries().miroirctl)
+        .args(["--url", cluster.gateway_url(), "--master-key", MASTER_KEY, "nodes", "drain", "no-such-node"])
+        .output()
+        .expect("running miroirctl");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("404") && stderr.contains("topology_node_not_found"), "{stderr}");
+
     cluster.nodes.kill(0);
     let status = json_of(&cluster, &["status"]);
     assert_eq!(status["nodes"][0]["reachable"], false, "{status}");

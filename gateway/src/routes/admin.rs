@@ -8,6 +8,7 @@ use miroir_clients::cluster_config::DEFAULT_INDEXER_GROUP;
 use miroir_clients::drift::{self, VerifyOptions};
 use miroir_clients::log::{GroupPartition, Topic};
 use miroir_schemas::drift::report::VerifyReport;
+use miroir_schemas::meta_log::topology_changes::ProposalError;
 use miroir_schemas::placement::Placement;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 use crate::error::GatewayError;
 use crate::readiness::ReadinessProbe;
 use crate::state::AppState;
-use crate::topology_changes::plan::move_view;
+use crate::topology_changes::plan::{move_view, PlanError};
 
 /// `GET /_miroir/topology`: the newest topology (the one being moved to during a change), its
 /// shards, replicas, draining nodes and what the read path thinks of each node, and the move
@@ -126,11 +127,18 @@ pub struct VerifyQuery {
     page_pause_ms: Option<u64>,
 }
 
-/// `POST /_miroir/verify`: one verify pass over the replicas of every shard (`miroirctl
-/// verify`, docs/repair.md), answered with its report once it is done.
+/// `POST /_miroir/verify`: one verify pass over the replicas of every shard of the newest
+/// topology (`miroirctl verify`, docs/repair.md), answered with its report once it is done.
+/// Refused while a topology change moves replicas: copies not released yet would look like drift.
 pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQuery>) -> Result<Json<VerifyReport>, GatewayError> {
-    let nodes = drift::node_clients(state.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
-    let cluster = drift::Cluster { placement: state.placement(), nodes: &nodes, log: Some(state.log()) };
+    let service = state.topology_changes();
+    service.catch_up().await?;
+    let (placement, moving) = service.read(|book| (book.newest().placement.clone(), book.moving().map(|(epoch, _)| epoch.version())));
+    if let Some(current) = moving {
+        return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::MoveInProgress { current }).response_error()));
+    }
+    let nodes = drift::node_clients(placement.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
+    let cluster = drift::Cluster { placement: &placement, nodes: &nodes, log: Some(state.log()) };
     let mut options = VerifyOptions { index: query.index, repair: query.repair, ..VerifyOptions::default() };
     if let Some(pause) = query.page_pause_ms {
         options.page_pause = std::time::Duration::from_millis(pause);

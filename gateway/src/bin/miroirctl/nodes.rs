@@ -13,9 +13,10 @@ pub enum NodesCommand {
         /// The node's id (stable: placement hashes it).
         #[arg(long)]
         id: String,
-        /// The node's HTTP address, as the gateways and indexers reach it.
+        /// The node's HTTP address, as the gateways and indexers reach it (`--url` is the
+        /// gateway's).
         #[arg(long)]
-        url: String,
+        node_url: String,
         /// The replica group it joins.
         #[arg(long)]
         group: String,
@@ -57,8 +58,8 @@ pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command:
     let mut endpoint = reqwest::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
     let client = reqwest::Client::new();
     let (method, segments, body, dry_run) = match command {
-        NodesCommand::Add { id, url, group, api_key, dry_run } => {
-            let mut body = json!({"id": id, "url": url, "replicaGroup": group});
+        NodesCommand::Add { id, node_url, group, api_key, dry_run } => {
+            let mut body = json!({"id": id, "url": node_url, "replicaGroup": group});
             if let Some(key) = api_key {
                 body["apiKey"] = json!(key);
             }
