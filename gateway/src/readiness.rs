@@ -78,6 +78,14 @@ impl ReadinessProbe {
     }
 
     pub async fn check(&self, state: &AppState) -> Readiness {
+        // A gateway that has not folded the topology changes yet (just started during a move)
+        // would read from the launch placement, unnarrowed: not ready until it has.
+        let folded = tokio::time::timeout(PROBE_TIMEOUT, state.topology_changes().catch_up()).await;
+        let topology_error = match folded {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(format!("the topology changes in meta are not folded yet: {error}")),
+            Err(_) => Some(format!("the topology changes in meta were not folded within {} s", PROBE_TIMEOUT.as_secs())),
+        };
         let (read_placement, _) = state.read_placement();
         let newest = state.topology_changes().read(|book| book.newest().placement.clone());
         let mut nodes: Vec<Node> = newest.topology().nodes.clone();
@@ -99,7 +107,8 @@ impl ReadinessProbe {
             Ok(Ok(_)) => None,
             Ok(Err(error)) => Some(error.to_string()),
             Err(_) => Some(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
-        };
+        }
+        .or(topology_error);
         judge(&read_placement, &probed, log_error.as_deref())
     }
 }
