@@ -87,11 +87,6 @@ fn admin_route<H: Handler<T, RouterState>, T: 'static>(method: Method, path: &st
     Route { method, pattern: format!("/{}/{path}", auth::routes::MIROIR_ADMIN_PREFIX), guard: Guard::MasterKey, handler }
 }
 
-/// A Meilisearch route Miroir does not serve yet (see [`Route`]'s `handler`).
-fn not_served(method: Method, pattern: &str, actions: &'static [Action]) -> Route {
-    Route { method, pattern: pattern.to_owned(), guard: Guard::Actions(actions), handler: None }
-}
-
 /// Every route, with the actions Meilisearch 1.50's handlers require, in lookup order: like
 /// actix, the first pattern matching a path decides, so a literal such as `/documents/fetch`
 /// comes before `/documents/{document_id}`. A path in no row answers `404` and a listed path
@@ -156,7 +151,7 @@ pub fn routes() -> Vec<Route> {
         serve(M::POST, "/logs/stderr", &[MetricsGet], logs::stderr),
         serve(M::GET, "/experimental-features", &[ExperimentalGet], experimental::get_features),
         serve(M::PATCH, "/experimental-features", &[ExperimentalUpdate], experimental::patch_features),
-        not_served(M::POST, "/export", &[Export]),
+        serve(M::POST, "/export", &[Export], crate::export::create),
         serve(M::GET, "/network", &[NetworkGet], network::get_network),
         serve(M::PATCH, "/network", &[NetworkUpdate], network::patch_network),
         serve(M::POST, "/network/control", &[NetworkUpdate], network::network_control),

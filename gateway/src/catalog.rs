@@ -440,7 +440,7 @@ fn effect(indexes: &mut Indexes, entry: &TaskLogEntry) -> Result<(), ResponseErr
         TaskType::IndexCompaction => {
             indexes.get(index_uid).ok_or_else(|| ResponseError::index_not_found(index_uid))?;
         }
-        TaskType::TaskCancelation | TaskType::TaskDeletion | TaskType::DumpCreation | TaskType::SnapshotCreation => {}
+        TaskType::TaskCancelation | TaskType::TaskDeletion | TaskType::DumpCreation | TaskType::SnapshotCreation | TaskType::Export => {}
     }
     Ok(())
 }

@@ -25,20 +25,19 @@ use miroir_schemas::details::TaskDetails;
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::summarized_task_view;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::auth::KeysService;
 use crate::error::GatewayError;
 use crate::gateway_task::{self, run_by, GatewayTask};
 use crate::state::AppState;
+use crate::whole_index;
 
 /// `--dump-dir`'s default, as Meilisearch's.
 pub const DEFAULT_DUMP_DIR: &str = "dumps/";
 /// The replica a dump task waits for: the gateway writing the dump.
 pub const DUMP_WRITER: &str = "miroir-dump-writer";
-/// Documents read per page.
-const PAGE: usize = 1000;
 /// How long the job waits for this gateway to fold every log before reading.
 const CATCH_UP: Duration = Duration::from_secs(10);
 
@@ -134,8 +133,7 @@ async fn stage(state: &AppState, keys: &KeysService, dir: &Path) -> Result<u64, 
         write_json(&index_dir.join("metadata.json"), &layout::index_metadata(&uid, &info))?;
         let settings = crate::routes::settings::read_settings(state, &uid, None).await?;
         write_json(&index_dir.join("settings.json"), &settings)?;
-        // Embedders' vectors travel in `_vectors` (with `regenerate`), as in a node's dump.
-        let vectors = settings.get("embedders").and_then(Value::as_object).is_some_and(|embedders| !embedders.is_empty());
+        let vectors = whole_index::has_embedders(&settings);
         documents += dump_documents(state, &uid, vectors, &index_dir.join("documents.jsonl")).await?;
     }
     Ok(documents)
@@ -146,19 +144,13 @@ async fn dump_documents(state: &AppState, uid: &str, vectors: bool, path: &Path)
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut offset = 0;
     loop {
-        let request = json!({"offset": offset, "limit": PAGE, "retrieveVectors": vectors});
-        let Value::Object(request) = request else { unreachable!("a JSON object literal") };
-        let answer = state.reads().fetch_documents(uid, &request).await.map_err(|error| DumpError::Read(error.to_string()))?;
-        if !answer.missing_shards.is_empty() {
-            return Err(DumpError::Read(format!("shards {:?} of index `{uid}` have no replica answering", answer.missing_shards)));
-        }
-        let page = answer.body.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
+        let page = whole_index::document_page(state, uid, offset, None, vectors).await.map_err(|error| DumpError::Read(error.message))?;
         for document in &page {
             serde_json::to_writer(&mut out, document).map_err(std::io::Error::other)?;
             out.write_all(b"\n")?;
         }
         offset += page.len();
-        if page.len() < PAGE {
+        if page.len() < whole_index::PAGE {
             out.flush()?;
             return Ok(offset as u64);
         }

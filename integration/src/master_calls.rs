@@ -60,3 +60,36 @@ pub fn comparable(value: &Value, also: &[&str]) -> Value {
         other => other.clone(),
     }
 }
+
+/// `method path` on `base` with an optional JSON body; the status and JSON answer.
+pub async fn call(client: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let request = client.request(method, format!("{base}{path}"));
+    send(match body {
+        Some(body) => request.json(&body),
+        None => request,
+    })
+    .await
+}
+
+/// `GET path` on `base`, which must answer `200`.
+pub async fn get(client: &reqwest::Client, base: &str, path: &str) -> Value {
+    let (status, body) = call(client, base, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 200, "{base}{path}: {body}");
+    body
+}
+
+/// A write on `base` that must be enqueued and succeed.
+pub async fn succeeds(client: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Value) {
+    let (status, task) = call(client, base, method, path, Some(body)).await;
+    assert_eq!(status, 202, "{path}: {task}");
+    let done = wait_task(client, base, task["taskUid"].as_u64().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{path}: {done}");
+}
+
+/// Every document of `index` on `base` (at most 1,000), sorted by `id_field`.
+pub async fn all_documents(client: &reqwest::Client, base: &str, index: &str, id_field: &str) -> Vec<Value> {
+    let page = get(client, base, &format!("/indexes/{index}/documents?limit=1000")).await;
+    let mut documents = page["results"].as_array().unwrap().clone();
+    documents.sort_by_key(|document| document[id_field].to_string());
+    documents
+}

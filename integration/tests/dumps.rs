@@ -10,41 +10,11 @@ use std::time::Duration;
 use miroir_integration::brokers::LogKind;
 use miroir_integration::cluster::Cluster;
 use miroir_integration::locate::meilisearch_binary;
-use miroir_integration::master_calls::{send, wait_healthy, wait_task};
+use miroir_integration::master_calls::{all_documents, call, get, succeeds, wait_healthy, wait_task};
 use miroir_integration::nodes::{free_port, MeiliNodes};
 use miroir_integration::process::ManagedProcess;
 use miroir_integration::recorded::{http_client, MASTER_KEY};
 use serde_json::{json, Value};
-
-async fn call(client: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let request = client.request(method, format!("{base}{path}"));
-    send(match body {
-        Some(body) => request.json(&body),
-        None => request,
-    })
-    .await
-}
-
-async fn get(client: &reqwest::Client, base: &str, path: &str) -> Value {
-    let (status, body) = call(client, base, reqwest::Method::GET, path, None).await;
-    assert_eq!(status, 200, "{base}{path}: {body}");
-    body
-}
-
-async fn succeeds(client: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Value) {
-    let (status, task) = call(client, base, method, path, Some(body)).await;
-    assert_eq!(status, 202, "{path}: {task}");
-    let done = wait_task(client, base, task["taskUid"].as_u64().unwrap()).await;
-    assert_eq!(done["status"], "succeeded", "{path}: {done}");
-}
-
-/// Every document of `index`, sorted by `id_field`.
-async fn all_documents(client: &reqwest::Client, base: &str, index: &str, id_field: &str) -> Vec<Value> {
-    let page = get(client, base, &format!("/indexes/{index}/documents?limit=1000")).await;
-    let mut documents = page["results"].as_array().unwrap().clone();
-    documents.sort_by_key(|document| document[id_field].to_string());
-    documents
-}
 
 /// The index list without times (a node stamps imported indexes with the dump's, the cluster
 /// with its own).

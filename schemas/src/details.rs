@@ -86,6 +86,26 @@ pub enum TaskDetails {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dump_uid: Option<String>,
     },
+    /// `POST /export`, as sent: the remote's URL, its API key already hidden (the key itself
+    /// never reaches the log), the payload size in bytes, and per index pattern (in pattern
+    /// order) its filter and `overrideSettings`.
+    Export {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hidden_api_key: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload_size: Option<u64>,
+        indexes: Vec<ExportedIndexes>,
+    },
+}
+
+/// One index pattern of an `export` task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedIndexes {
+    pub pattern: String,
+    pub filter: Option<Value>,
+    pub override_settings: bool,
 }
 
 /// Per-replica counts an indexer reads from a finished node task.
@@ -162,7 +182,12 @@ impl TaskDetails {
                 *pre_compaction_size = counts.pre_compaction_bytes;
                 *post_compaction_size = counts.post_compaction_bytes;
             }
-            TaskDetails::SettingsUpdate { .. } | TaskDetails::IndexInfo { .. } | TaskDetails::IndexSwap { .. } => {}
+            // A node's finished export lists the matched indexes with their document counts;
+            // a cluster's shows the patterns as sent (docs/export.md).
+            TaskDetails::SettingsUpdate { .. }
+            | TaskDetails::IndexInfo { .. }
+            | TaskDetails::IndexSwap { .. }
+            | TaskDetails::Export { .. } => {}
             TaskDetails::DumpCreation { planned_dump_uid, dump_uid } => *dump_uid = Some(planned_dump_uid.clone()),
         }
         done
@@ -233,6 +258,25 @@ impl TaskDetails {
                 }
             }
             TaskDetails::DumpCreation { dump_uid, .. } => put("dumpUid", dump_uid.clone().into()),
+            TaskDetails::Export { url, hidden_api_key, payload_size, indexes } => {
+                put("url", url.clone().into());
+                if let Some(key) = hidden_api_key {
+                    put("apiKey", key.clone().into());
+                }
+                if let Some(bytes) = payload_size {
+                    put("payloadSize", byte_size::to_text(*bytes).into());
+                }
+                let patterns: Map<String, Value> = indexes
+                    .iter()
+                    .map(|index| {
+                        let mut settings = Map::new();
+                        settings.insert("filter".into(), index.filter.clone().unwrap_or(Value::Null));
+                        settings.insert("overrideSettings".into(), index.override_settings.into());
+                        (index.pattern.clone(), Value::Object(settings))
+                    })
+                    .collect();
+                put("indexes", Value::Object(patterns));
+            }
         }
         view
     }
@@ -313,6 +357,29 @@ mod tests {
             Value::Object(enqueued.finished(summed).to_view()),
             json!({"preCompactionSize": "112 KiB", "postCompactionSize": "88 KiB"})
         );
+    }
+
+    #[test]
+    fn an_export_shows_its_request_as_a_node_does() {
+        let export = TaskDetails::Export {
+            url: "http://127.0.0.1:17709".into(),
+            hidden_api_key: Some("XXX...".into()),
+            payload_size: Some(1500),
+            indexes: vec![
+                ExportedIndexes { pattern: "books".into(), filter: None, override_settings: true },
+                ExportedIndexes { pattern: "mov*".into(), filter: Some(json!("g = x")), override_settings: false },
+            ],
+        };
+        // Seen on a node: `"payloadSize": "1.5 KB"` is shown as `1.46484375 KiB`.
+        let view = Value::Object(export.to_view());
+        assert_eq!(
+            view.to_string(),
+            json!({"url": "http://127.0.0.1:17709", "apiKey": "XXX...", "payloadSize": "1.46484375 KiB",
+                "indexes": {"books": {"filter": null, "overrideSettings": true}, "mov*": {"filter": "g = x", "overrideSettings": false}}})
+            .to_string()
+        );
+        let bare = TaskDetails::Export { url: String::new(), hidden_api_key: None, payload_size: None, indexes: vec![] };
+        assert_eq!(Value::Object(bare.to_view()), json!({"url": "", "indexes": {}}));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum TaskType {
     /// `POST /snapshots`: every node snapshots itself, asked by the gateway that registered it
     /// (`gateway/src/cluster_snapshots.rs`).
     SnapshotCreation,
+    /// `POST /export`: sent to another Meilisearch by the gateway that registered it
+    /// (`gateway/src/export.rs`).
+    Export,
 }
 
 /// One shard a task touches and the replicas expected to apply it.

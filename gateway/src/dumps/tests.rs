@@ -3,6 +3,7 @@ use std::io::Read as _;
 use miroir_schemas::task_log::TaskEvent;
 use miroir_schemas::tasks::fold_task;
 use miroir_schemas::tasks::render_task;
+use serde_json::json;
 use time::macros::datetime;
 
 use super::*;
