@@ -268,7 +268,10 @@ impl Indexer {
         if since.elapsed() < self.shared.settings.release_grace {
             return Ok(());
         }
-        for (&partition, state) in &mut self.partitions {
+        // Every partition this member owns, polled or not: a partition with no record since it
+        // changed hands has no state yet, and still needs its release barrier.
+        for &partition in &self.owned {
+            let state = self.partitions.entry(partition).or_default();
             if released.contains(&partition) || state.releases_appended.contains(&version) {
                 continue;
             }

@@ -86,10 +86,15 @@ async fn replicas_move_under_writes_on_kafka() -> Result<()> {
 
 async fn replicas_move_under_writes(backend: LogKind) -> Result<()> {
     let mut cluster = IndexerCluster::start(backend, 3, 6, 2).await?;
-    let mut indexer = cluster.cluster.spawn_indexer(
-        "indexer-m1",
-        &[("MIROIR_INDEXER_MEMBER", "m1".to_owned()), ("MIROIR_POLL_MAX", "200".to_owned()), ("MIROIR_RELEASE_GRACE_MS", "500".to_owned())],
-    )?;
+    let spawn = |cluster: &IndexerCluster, member: &str| {
+        let env = [
+            ("MIROIR_INDEXER_MEMBER", member.to_owned()),
+            ("MIROIR_POLL_MAX", "200".to_owned()),
+            ("MIROIR_RELEASE_GRACE_MS", "500".to_owned()),
+        ];
+        cluster.cluster.spawn_indexer(&format!("indexer-{member}"), &env)
+    };
+    let mut indexer = spawn(&cluster, "m1")?;
     cluster.create_index().await?;
     cluster.write_stream(1, 10, 100, 800, 4).await?;
     cluster.wait_for_events(&mut [&mut indexer]).await?;
@@ -108,6 +113,12 @@ async fn replicas_move_under_writes(backend: LogKind) -> Result<()> {
     // Join.
     let v2 = Topology::new(2, launch.shard_count, launch.replication_factor, nodes.clone())?;
     propose(&cluster, v2.clone()).await?;
+    // The indexer dies while the move runs (a kill -9, mid-copy or just after): the member that
+    // takes its partitions over runs the barriers again, and the move completes.
+    cluster.write_stream(20, 2, 100, 800, 4).await?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    indexer.kill9();
+    let mut indexer = spawn(&cluster, "m2")?;
     wait_moved(&mut cluster, 2, &mut indexer, 2).await?;
     cluster.placement = Placement::after(&cluster.placement, v2.clone());
     cluster.write_stream(3, 6, 100, 800, 4).await?;
