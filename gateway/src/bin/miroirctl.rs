@@ -54,7 +54,7 @@ enum Command {
         #[command(subcommand)]
         command: nodes::NodesCommand,
     },
-    /// What moving replicas a change would take.
+    /// Which replicas a change moves and how many documents: plan it, or run it.
     Rebalance {
         #[command(subcommand)]
         command: nodes::RebalanceCommand,
@@ -154,9 +154,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Asked { method: reqwest::Method::GET, path: "/tasks", query, render: render_tasks }
         }
         Command::Alias { command } => return alias::run(&cli.url, cli.master_key.as_deref(), cli.json, command).await,
-        Command::Nodes { command } => return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, command, false).await,
-        Command::Rebalance { command: nodes::RebalanceCommand::Plan { change } } => {
-            return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, change, true).await
+        Command::Nodes { command } => {
+            return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, command, nodes::Mode::AsAsked).await
+        }
+        Command::Rebalance { command } => {
+            let (change, mode) = match command {
+                nodes::RebalanceCommand::Plan { change } => (change, nodes::Mode::Plan),
+                nodes::RebalanceCommand::Run { change } => (change, nodes::Mode::Run),
+            };
+            return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, change, mode).await;
         }
         Command::Verify { index, repair, indexer_group, page_pause_ms } => {
             let mut query: Vec<(&str, String)> = index.iter().map(|i| ("index", i.clone())).collect();

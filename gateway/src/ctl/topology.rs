@@ -1,5 +1,6 @@
-//! `miroirctl topology`, `miroirctl nodes …` and `miroirctl rebalance plan` for people: the
-//! topology with its draining nodes and move, and the plan of a change (docs/topology.md).
+//! `miroirctl topology`, `miroirctl nodes …` and `miroirctl rebalance plan|run …` for people:
+//! the topology with its draining nodes and move, and the plan of a change with the documents
+//! each copy moves (docs/topology.md).
 
 use serde_json::Value;
 
@@ -44,13 +45,14 @@ pub fn move_line(moving: &Value) -> String {
 pub fn render_plan(plan: &Value) -> String {
     let verb = if plan["dryRun"] == true { "would become" } else { "becomes" };
     let mut out = format!(
-        "{} {}: topology {verb} v{}; {} replicas move (ideal {}), {} node indexes filled, {} released\n",
+        "{} {}: topology {verb} v{}; {} replicas move (ideal {}), {} node indexes filled ({} documents to copy), {} released\n",
         text(&plan["change"]),
         text(&plan["node"]),
         text(&plan["version"]),
         text(&plan["moved"]),
         ideal(&plan["ideal"]),
         plan["copies"].as_array().map_or(0, Vec::len),
+        documents(&plan["documentsToCopy"]),
         plan["releases"].as_array().map_or(0, Vec::len),
     );
     let rows = |field: &str, what: &str| -> Vec<Vec<String>> {
@@ -58,16 +60,28 @@ pub fn render_plan(plan: &Value) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|r| vec![what.to_owned(), text(&r["shard"]), text(&r["node"]), text(&r["rank"])])
+            .map(|r| {
+                let count = if field == "copies" { documents(&r["documents"]) } else { "-".to_owned() };
+                vec![what.to_owned(), text(&r["shard"]), text(&r["node"]), text(&r["rank"]), count]
+            })
             .collect()
     };
     let mut all = rows("copies", "copy");
     all.extend(rows("releases", "release"));
     if !all.is_empty() {
         out += "\n";
-        out += &table(&["STEP", "SHARD", "NODE", "RANK"], &all);
+        out += &table(&["STEP", "SHARD", "NODE", "RANK", "DOCUMENTS"], &all);
     }
     out
+}
+
+/// A document count of the plan; `null` is a count no replica answered.
+fn documents(value: &Value) -> String {
+    if value.is_null() {
+        "unknown".to_owned()
+    } else {
+        text(value)
+    }
 }
 
 /// A replica count that may be fractional (a fair share), with at most two decimals.
@@ -86,20 +100,23 @@ mod tests {
 
     #[test]
     fn a_plan_lists_its_copies_and_releases() {
-        let plan = json!({"version": 2, "change": "addNode", "node": "n4", "moved": 1, "ideal": 2.6666666, "dryRun": true,
-            "copies": [{"shard": 3, "node": "n4", "rank": 0}], "releases": [{"shard": 3, "node": "n1", "rank": 0}]});
+        let plan = json!({"version": 2, "change": "addNode", "node": "n4", "moved": 2, "ideal": 2.6666666, "dryRun": true,
+            "copies": [{"shard": 3, "node": "n4", "rank": 0, "documents": 1200}, {"shard": 5, "node": "n4", "rank": 1, "documents": null}],
+            "documentsToCopy": null, "releases": [{"shard": 3, "node": "n1", "rank": 0}]});
         let expected = "\
-addNode n4: topology would become v2; 1 replicas move (ideal 2.67), 1 node indexes filled, 1 released
+addNode n4: topology would become v2; 2 replicas move (ideal 2.67), 2 node indexes filled (unknown documents to copy), 1 released
 
-STEP     SHARD  NODE  RANK
-copy     3      n4    0
-release  3      n1    0
+STEP     SHARD  NODE  RANK  DOCUMENTS
+copy     3      n4    0     1200
+copy     5      n4    1     unknown
+release  3      n1    0     -
 ";
         assert_eq!(render_plan(&plan), expected);
-        let accepted = json!({"version": 3, "change": "drainNode", "node": "n1", "moved": 0, "ideal": 0.0, "dryRun": false, "copies": [], "releases": []});
+        let accepted = json!({"version": 3, "change": "drainNode", "node": "n1", "moved": 0, "ideal": 0.0, "dryRun": false,
+            "copies": [], "documentsToCopy": 0, "releases": []});
         assert_eq!(
             render_plan(&accepted),
-            "drainNode n1: topology becomes v3; 0 replicas move (ideal 0), 0 node indexes filled, 0 released\n"
+            "drainNode n1: topology becomes v3; 0 replicas move (ideal 0), 0 node indexes filled (0 documents to copy), 0 released\n"
         );
     }
 

@@ -25,6 +25,7 @@ pub mod node_health;
 pub mod query_string;
 pub mod replica_score;
 pub mod rewrite;
+pub mod shard_documents;
 pub mod similar;
 pub mod stats;
 pub mod transport;

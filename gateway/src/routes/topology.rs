@@ -4,13 +4,15 @@
 //! appends a copy barrier to every `ops` partition; it answers `202` with the plan. The
 //! indexers move the replicas from there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use futures::StreamExt;
 use miroir_schemas::meta_log::topology_changes::ProposalError;
+use miroir_schemas::topology::ShardId;
 
 use crate::error::GatewayError;
 use crate::routes::write::json_request;
@@ -70,6 +72,8 @@ async fn change(
     let service = state.topology_changes();
     service.catch_up().await?;
     let (next, plan) = service.read(|book| plan::plan(book, &request, dry_run)).map_err(refused)?;
+    let documents = documents_of_copied_shards(state, &plan).await;
+    let plan = plan.with_documents(&documents);
     if dry_run {
         return Ok((StatusCode::OK, Json(plan)));
     }
@@ -81,4 +85,22 @@ async fn change(
     tracing::info!(version = plan.version, change = plan.change, node = %plan.node, copies = plan.copies.len(), "topology change recorded");
     service.append_copy_barriers(state.shared_log(), plan.version).await?;
     Ok((StatusCode::ACCEPTED, Json(plan)))
+}
+
+/// How many (index, shard) counts run at once while planning.
+const COUNTS_AT_ONCE: usize = 8;
+
+/// The documents of each shard `plan` copies, summed over every index: one node call per
+/// (index, shard), before the change, on the replicas reads use now.
+async fn documents_of_copied_shards(state: &AppState, plan: &plan::Plan) -> BTreeMap<u32, Option<u64>> {
+    let shards: BTreeSet<u32> = plan.copies.iter().map(|copy| copy.shard).collect();
+    let indexes: Vec<String> = state.catalog().read(|catalog| catalog.indexes().map(|(uid, _)| uid.clone()).collect());
+    let asked: Vec<(String, u32)> = indexes.into_iter().flat_map(|index| shards.iter().map(move |&shard| (index.clone(), shard))).collect();
+    let reads = state.reads();
+    let counts: Vec<(u32, Option<u64>)> = futures::stream::iter(asked)
+        .map(|(index, shard)| async move { (shard, reads.shard_documents(&index, ShardId(shard)).await) })
+        .buffer_unordered(COUNTS_AT_ONCE)
+        .collect()
+        .await;
+    plan::documents_per_shard(counts)
 }

@@ -2,7 +2,7 @@
 //! topology (version + 1, same shard count and replication factor), why it is refused, and the
 //! replicas the move would copy and release (docs/topology.md).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use miroir_schemas::error::{ErrorType, ResponseError};
 use miroir_schemas::meta_log::topology_changes::{ProposalError, TopologyBook, TopologyChange};
@@ -131,6 +131,18 @@ pub struct Replica {
     pub rank: u32,
 }
 
+/// One node index filled at the copy barrier, and how much it copies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicaCopy {
+    pub shard: u32,
+    pub node: String,
+    pub rank: u32,
+    /// The shard's documents summed over every index (a copy copies the shard of every
+    /// index), counted before the change on one replica reads use; `None` (`null`) when some
+    /// index's count could not be read (no replica of the shard answered).
+    pub documents: Option<u64>,
+}
+
 /// What a change does, as the admin API answers it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -142,7 +154,9 @@ pub struct Plan {
     pub node: String,
     /// Node indexes filled at the copy barrier (a shard reaching a node, or changing rank on
     /// a node that held it).
-    pub copies: Vec<Replica>,
+    pub copies: Vec<ReplicaCopy>,
+    /// The documents of every copy summed; `None` (`null`) when one copy's count is unknown.
+    pub documents_to_copy: Option<u64>,
     /// Node indexes emptied of a shard at the release barrier (a removed node is left as it is).
     pub releases: Vec<Replica>,
     /// Shard replicas reaching a node that did not hold them.
@@ -161,8 +175,11 @@ pub fn plan(book: &TopologyBook, request: &TopologyRequest, dry_run: bool) -> Re
     let mut after = book.clone();
     after.apply(&TopologyChange::TopologyProposed { topology: next.clone(), at: OffsetDateTime::now_utc() });
     let version = next.version;
-    let copies: Vec<Replica> =
-        after.copies(version).into_iter().map(|copy| Replica { shard: copy.shard.0, node: copy.to.0, rank: copy.to.1 .0 }).collect();
+    let copies: Vec<ReplicaCopy> = after
+        .copies(version)
+        .into_iter()
+        .map(|copy| ReplicaCopy { shard: copy.shard.0, node: copy.to.0, rank: copy.to.1 .0, documents: None })
+        .collect();
     let releases =
         after.releases(version).into_iter().map(|(shard, (node, rank))| Replica { shard: shard.0, node, rank: rank.0 }).collect();
     let moved = after.copies(version).iter().filter(|copy| !copy.from.iter().any(|(node, _)| *node == copy.to.0)).count();
@@ -176,7 +193,31 @@ pub fn plan(book: &TopologyBook, request: &TopologyRequest, dry_run: bool) -> Re
         TopologyRequest::Remove(id) => ("removeNode", id.clone(), current.shards_of_node(id).len() as f64),
         TopologyRequest::Drain(id) => ("drainNode", id.clone(), current.shards_of_node(id).len() as f64),
     };
-    Ok((next, Plan { version, change, node, copies, releases, moved, ideal, dry_run }))
+    Ok((next, Plan { version, change, node, copies, documents_to_copy: None, releases, moved, ideal, dry_run }))
+}
+
+/// The documents of each shard summed over every index, from one `(shard, count)` per
+/// (index, shard) counted (`None`: that count could not be read, so the shard's sum is
+/// unknown).
+pub fn documents_per_shard(counts: impl IntoIterator<Item = (u32, Option<u64>)>) -> BTreeMap<u32, Option<u64>> {
+    let mut per_shard: BTreeMap<u32, Option<u64>> = BTreeMap::new();
+    for (shard, count) in counts {
+        let sum = per_shard.entry(shard).or_insert(Some(0));
+        *sum = sum.zip(count).map(|(sum, count)| sum + count);
+    }
+    per_shard
+}
+
+impl Plan {
+    /// The plan with each copy's documents from `per_shard` ([`documents_per_shard`]); a shard
+    /// it does not list has no document (no index counted it: there is no index).
+    pub fn with_documents(mut self, per_shard: &BTreeMap<u32, Option<u64>>) -> Plan {
+        for copy in &mut self.copies {
+            copy.documents = per_shard.get(&copy.shard).copied().unwrap_or(Some(0));
+        }
+        self.documents_to_copy = self.copies.iter().try_fold(0u64, |sum, copy| Some(sum + copy.documents?));
+        self
+    }
 }
 
 /// `GET /_miroir/topology`'s account of the newest topology's nodes: which drain, and the

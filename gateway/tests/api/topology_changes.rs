@@ -37,10 +37,26 @@ async fn a_dry_run_plans_and_changes_nothing() {
     let to_n3 = plan["copies"].as_array().unwrap().iter().filter(|copy| copy["node"] == "n3").count();
     assert!((1..=2).contains(&to_n3), "{plan}");
     assert_eq!(plan["moved"], to_n3);
+    // No index yet: every copy copies no document.
+    assert!(plan["copies"].as_array().unwrap().iter().all(|copy| copy["documents"] == 0), "{plan}");
+    assert_eq!(plan["documentsToCopy"], 0);
     assert!(topology_records(&gateway).await.is_empty());
     assert!(gateway.ops().await.is_empty());
     let (_, view) = gateway.call("GET", "/_miroir/topology", None).await;
     assert_eq!((view["version"].clone(), view["move"].clone()), (json!(1), Value::Null));
+}
+
+#[tokio::test]
+async fn a_copy_whose_documents_no_replica_can_count_says_null() {
+    let gateway = TestGateway::new().await;
+    let (status, task) = gateway.call("POST", "/indexes", Some(json!({"uid": "movies"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    // The nodes behind the test gateway do not answer.
+    let (status, plan) = gateway.call("POST", &format!("{NEW_NODE}?dryRun=true"), Some(n3())).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let copies = plan["copies"].as_array().unwrap();
+    assert!(!copies.is_empty() && copies.iter().all(|copy| copy["documents"].is_null()), "{plan}");
+    assert!(plan["documentsToCopy"].is_null(), "{plan}");
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! `miroirctl nodes …` and `miroirctl rebalance plan …`: online topology changes
+//! `miroirctl nodes …` and `miroirctl rebalance plan|run …`: online topology changes
 //! (`/_miroir/topology/nodes`, docs/topology.md).
 
 use anyhow::{bail, Context};
@@ -46,15 +46,33 @@ pub enum NodesCommand {
 
 #[derive(Subcommand)]
 pub enum RebalanceCommand {
-    /// What a change would move, without making it (the change's dry run).
+    /// What a change would move, replica by replica with its documents, without making it
+    /// (the change's dry run).
     Plan {
+        #[command(subcommand)]
+        change: NodesCommand,
+    },
+    /// Makes the change (as `miroirctl nodes …`) and prints its plan, replica by replica with
+    /// its documents.
+    Run {
         #[command(subcommand)]
         change: NodesCommand,
     },
 }
 
-/// Runs one change against the gateway at `url`; `force_dry_run` for `rebalance plan`.
-pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command: &NodesCommand, force_dry_run: bool) -> anyhow::Result<()> {
+/// Whether a change is made or only planned, beyond what its own `--dry-run` says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `miroirctl nodes …`: as `--dry-run` says.
+    AsAsked,
+    /// `miroirctl rebalance plan …`.
+    Plan,
+    /// `miroirctl rebalance run …`.
+    Run,
+}
+
+/// Runs one change against the gateway at `url`.
+pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command: &NodesCommand, mode: Mode) -> anyhow::Result<()> {
     let mut endpoint = reqwest::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
     let client = reqwest::Client::new();
     let (method, segments, body, dry_run) = match command {
@@ -68,13 +86,19 @@ pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command:
         NodesCommand::Remove { id, dry_run } => (reqwest::Method::DELETE, vec![id.as_str()], None, *dry_run),
         NodesCommand::Drain { id, dry_run } => (reqwest::Method::POST, vec![id.as_str(), "drain"], None, *dry_run),
     };
+    let dry_run = match mode {
+        Mode::AsAsked => dry_run,
+        Mode::Plan => true,
+        Mode::Run if dry_run => bail!("`rebalance run` makes the change; `rebalance plan` is its dry run"),
+        Mode::Run => false,
+    };
     endpoint
         .path_segments_mut()
         .map_err(|()| anyhow::anyhow!("`{url}` cannot be a base URL"))?
         .pop_if_empty()
         .extend(["_miroir", "topology", "nodes"])
         .extend(segments);
-    let mut request = client.request(method, endpoint.clone()).query(&[("dryRun", (dry_run || force_dry_run).to_string())]);
+    let mut request = client.request(method, endpoint.clone()).query(&[("dryRun", dry_run.to_string())]);
     if let Some(body) = &body {
         request = request.json(body);
     }

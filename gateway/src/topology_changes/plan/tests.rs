@@ -21,7 +21,7 @@ fn an_added_node_takes_its_fair_share_exactly() {
     assert_eq!((next.version, next.shard_count, next.replication_factor, next.nodes.len()), (2, 6, 2, 4));
     assert_eq!((plan.version, plan.change, plan.node.as_str(), plan.dry_run), (2, "addNode", "d", true));
     assert_eq!(plan.ideal, 3.0, "6 shards × RF 2 over 4 nodes");
-    let to_d: Vec<&Replica> = plan.copies.iter().filter(|copy| copy.node == "d").collect();
+    let to_d: Vec<&ReplicaCopy> = plan.copies.iter().filter(|copy| copy.node == "d").collect();
     assert_eq!(to_d.len(), 3, "{plan:?}");
     assert_eq!(plan.moved, 3, "only d's share reaches a node that did not hold it");
     // Whatever d takes, the node that held that (shard, rank) before lets it go.
@@ -116,4 +116,36 @@ fn add_bodies_are_checked() {
     ] {
         assert!(matches!(node_to_add(&refused), Err(PlanError::Body(_))), "{refused}");
     }
+}
+
+#[test]
+fn each_copy_counts_its_shards_documents_over_every_index() {
+    let book = book(&["a", "b", "c"]);
+    let (_, plan) = plan(&book, &TopologyRequest::Add(node("d", "g")), true).unwrap();
+    let copied: BTreeSet<u32> = plan.copies.iter().map(|copy| copy.shard).collect();
+    // Two indexes; every copied shard holds 10 + shard documents in the first, 1 in the second.
+    let counts = copied.iter().flat_map(|&shard| [(shard, Some(10 + u64::from(shard))), (shard, Some(1))]);
+    let counted = plan.clone().with_documents(&documents_per_shard(counts));
+    for copy in &counted.copies {
+        assert_eq!(copy.documents, Some(11 + u64::from(copy.shard)), "{counted:?}");
+    }
+    let total: u64 = counted.copies.iter().map(|copy| 11 + u64::from(copy.shard)).sum();
+    assert_eq!(counted.documents_to_copy, Some(total));
+
+    // One index's count of one shard unread: that shard's copies and the total are unknown.
+    let unread = *copied.first().unwrap();
+    let counts = copied.iter().flat_map(|&shard| [(shard, Some(5)), (shard, if shard == unread { None } else { Some(1) })]);
+    let partly = plan.clone().with_documents(&documents_per_shard(counts));
+    for copy in &partly.copies {
+        assert_eq!(copy.documents, if copy.shard == unread { None } else { Some(6) }, "{partly:?}");
+    }
+    assert_eq!(partly.documents_to_copy, None);
+    let answer = serde_json::to_value(&partly).unwrap();
+    assert!(answer["copies"].as_array().unwrap().iter().any(|copy| copy["documents"].is_null()), "{answer}");
+    assert!(answer["documentsToCopy"].is_null());
+
+    // No index: nothing to copy.
+    let empty = plan.with_documents(&documents_per_shard([]));
+    assert!(empty.copies.iter().all(|copy| copy.documents == Some(0)));
+    assert_eq!(empty.documents_to_copy, Some(0));
 }
