@@ -59,5 +59,5 @@ pub mod topology_changes;
 pub mod ttl;
 pub mod watch;
 pub mod web;
-pub mod whole_index;
 pub mod webhooks;
+pub mod whole_index;

@@ -3,5 +3,5 @@
 /// The payload parsers are pure and live in `miroir-schemas`, so the fuzz targets build without
 /// the gateway's network stack.
 pub use miroir_schemas::payload;
-pub mod primary_key;
 pub mod edit_function_check;
+pub mod primary_key;

@@ -171,7 +171,9 @@ fn details_str<'v>(view: Option<&'v Map<String, Value>>, key: &str) -> Option<&'
 fn facts(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> TaskFacts {
     let own = summary.index_uid.iter().cloned();
     let indexes = match summary.task_type {
-        TaskType::TaskCancelation | TaskType::TaskDeletion | TaskType::DumpCreation | TaskType::SnapshotCreation | TaskType::Export => Vec::new(),
+        TaskType::TaskCancelation | TaskType::TaskDeletion | TaskType::DumpCreation | TaskType::SnapshotCreation | TaskType::Export => {
+            Vec::new()
+        }
         TaskType::IndexSwap => view
             .and_then(|view| view.get("details")?.get("swaps")?.as_array().cloned())
             .unwrap_or_default()
