@@ -96,17 +96,30 @@ async fn node_indexes(client: &NodeClient) -> Result<Vec<(String, ReplicaRank)>,
     }
 }
 
-/// The indexes of `partition` that some node of `nodes` holds: what a barrier must move.
+/// The indexes of `partition` that the nodes of `nodes` that answer hold: what a barrier must
+/// move. A node that does not answer is passed over (removing a dead node is the common case;
+/// at RF ≥ 2 its indexes are on other nodes too); none answering is an error.
 async fn indexes_of_partition(book: &TopologyBook, nodes: &BTreeSet<String>, partition: u32) -> Result<BTreeSet<String>, MoveError> {
     let mut indexes = BTreeSet::new();
+    let mut last_error = None;
+    let mut answered = false;
     for node in nodes {
-        for (index, _) in node_indexes(&client(book, node)?).await? {
-            if partition_for_key(&ops_key(&index), book.partitions()) == partition {
-                indexes.insert(index);
+        match node_indexes(&client(book, node)?).await {
+            Ok(found) => {
+                answered = true;
+                let ours = found.into_iter().filter(|(index, _)| partition_for_key(&ops_key(index), book.partitions()) == partition);
+                indexes.extend(ours.map(|(index, _)| index));
+            }
+            Err(error) => {
+                tracing::warn!(node, %error, "a node did not list its indexes for a topology barrier; passed over");
+                last_error = Some(error);
             }
         }
     }
-    Ok(indexes)
+    match (answered, last_error) {
+        (false, Some(error)) => Err(error),
+        _ => Ok(indexes),
+    }
 }
 
 /// The node index's primary key, or `None` when the node index does not exist.
@@ -130,17 +143,26 @@ async fn copy_replica(
     marker: &str,
 ) -> Result<u64, MoveError> {
     let mut source = None;
+    let mut unreachable = 0;
     for (node, rank) in copy.from.iter().filter(|(node, _)| !lagging.contains(node)) {
         let client = client(book, node)?;
         let uid = node_index_uid(index, *rank);
-        if let Some(primary_key) = node_index_primary_key(&client, &uid).await? {
-            source = Some((client, uid, primary_key));
-            break;
+        // A holder that does not answer (a dead node being removed) is passed over.
+        match node_index_primary_key(&client, &uid).await {
+            Ok(Some(primary_key)) => {
+                source = Some((client, uid, primary_key));
+                break;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(node, %error, "a copy source did not answer; trying another");
+                unreachable += 1;
+            }
         }
     }
     let Some((from, from_uid, primary_key)) = source else {
         // No old holder has the index at all: nothing of it reached this shard yet.
-        if copy.from.iter().all(|(node, _)| !lagging.contains(node)) {
+        if unreachable == 0 && copy.from.iter().all(|(node, _)| !lagging.contains(node)) {
             return Ok(0);
         }
         return Err(MoveError::NoSource { index: index.to_owned(), shard: copy.shard });
