@@ -281,8 +281,9 @@ function* steps() {
   yield ["missing webhook", (s) => s.client.getWebhook("76f1aa1c-d5ab-49fe-84f0-66d34849975a")];
   yield ["create webhook invalid", (s) => s.client.createWebhook({ url: "not a url" })];
 
-  // Routes of experimental features a cluster has off: the node's own errors.
+  // Edit by function: on in the cluster (and on the reference node).
   yield ["edit by function", (s) => movies(s).updateDocumentsByFunction({ function: "doc.title = 'x'" })];
+  // Routes of experimental features a cluster has off: the node's own errors.
   yield ["render template", (s) => s.client.renderTemplate({ template: { kind: "inlineDocumentTemplate", inline: "x" } })];
   yield ["dynamic search rules", (s) => s.client.getDynamicSearchRules()];
   yield ["dynamic search rule", (s) => s.client.getDynamicSearchRule("abc")];
@@ -297,8 +298,8 @@ async function main() {
   const key = process.env.MEILI_MASTER_KEY;
   const gateway = new Side("gateway", process.env.MIROIR_GATEWAY_URL, key);
   const node = new Side("node", process.env.MEILI_NODE_URL, key);
-  // The cluster has the network feature on; the reference node is set alike.
-  await node.client.updateExperimentalFeatures({ network: true });
+  // The cluster has the network and edit-by-function features on; the reference node is set alike.
+  await node.client.updateExperimentalFeatures({ network: true, editDocumentsByFunction: true });
   const differences = [];
   const known = [];
   let count = 0;

@@ -327,8 +327,9 @@ def steps():
     yield "missing webhook", lambda s: s.client.get_webhook("76f1aa1c-d5ab-49fe-84f0-66d34849975a")
     yield "create webhook invalid", lambda s: s.client.create_webhook({"url": "not a url"})
 
-    # Routes of experimental features a cluster has off: the node's own errors.
+    # Edit by function: on in the cluster (and on the reference node).
     yield "edit by function", lambda s: s.client.update_documents_by_function("movies", {"function": "doc.title = 'x'"})
+    # Routes of experimental features a cluster has off: the node's own errors.
     yield "render template", lambda s: s.client.render_template({"template": {"kind": "inlineDocumentTemplate", "inline": "x"}})
     yield "dynamic search rules", lambda s: s.client.get_dynamic_search_rules()
     yield "dynamic search rule", lambda s: s.client.get_dynamic_search_rule("abc")
@@ -343,8 +344,8 @@ def main():
     key = os.environ["MEILI_MASTER_KEY"]
     gateway = Side("gateway", os.environ["MIROIR_GATEWAY_URL"], key)
     node = Side("node", os.environ["MEILI_NODE_URL"], key)
-    # The cluster has the network feature on; the reference node is set alike.
-    node.client.update_experimental_features({"network": True})
+    # The cluster has the network and edit-by-function features on; the reference node is set alike.
+    node.client.update_experimental_features({"network": True, "editDocumentsByFunction": True})
     differences, known, count = [], [], 0
     for name, call in steps():
         count += 1
