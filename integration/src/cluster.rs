@@ -239,6 +239,19 @@ impl Cluster {
         &self.binaries
     }
 
+    /// Runs `miroirctl` against the gateway with the cluster's master key; its standard output,
+    /// after checking it succeeded.
+    pub fn miroirctl(&self, args: &[&str]) -> String {
+        let mut command = std::process::Command::new(&self.binaries().miroirctl);
+        command.args(["--url", self.gateway_url()]);
+        if let Some(key) = &self.spec.master_key {
+            command.args(["--master-key", key]);
+        }
+        let output = command.args(args).output().expect("running miroirctl");
+        assert!(output.status.success(), "miroirctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("miroirctl prints UTF-8")
+    }
+
     /// The gateway's operations listener (`/metrics`, `/ready`).
     pub fn gateway_metrics_url(&self) -> &str {
         &self.miroir.as_ref().expect("the cluster was built without Miroir processes").gateway_metrics_url

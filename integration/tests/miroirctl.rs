@@ -16,20 +16,10 @@ use miroir_integration::recorded::{http_client, start_cluster, MASTER_KEY};
 use miroir_integration::wait::{wait_until, Deadline, Progress};
 use serde_json::{json, Value};
 
-fn miroirctl(cluster: &Cluster, args: &[&str]) -> String {
-    let output = Command::new(&cluster.binaries().miroirctl)
-        .args(["--url", cluster.gateway_url(), "--master-key", MASTER_KEY])
-        .args(args)
-        .output()
-        .expect("running miroirctl");
-    assert!(output.status.success(), "miroirctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
 fn json_of(cluster: &Cluster, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend(args);
-    serde_json::from_str(&miroirctl(cluster, &all)).unwrap()
+    serde_json::from_str(&cluster.miroirctl(&all)).unwrap()
 }
 
 async fn get(cluster: &Cluster, path: &str) -> Value {
@@ -76,12 +66,12 @@ async fn miroirctl_reports_what_the_admin_api_says() {
     assert!(partitions.iter().any(|p| p["endOffset"].as_u64() > Some(0)), "the write went through some partition: {status}");
 
     assert_eq!(json_of(&cluster, &["tasks", "--limit", "5"]), get(&cluster, "/tasks?limit=5").await);
-    let table = miroirctl(&cluster, &["status"]);
+    let table = cluster.miroirctl(&["status"]);
     for node in status["nodes"].as_array().unwrap() {
         assert!(table.contains(node["id"].as_str().unwrap()), "{table}");
     }
     assert!(table.contains("ready: yes"), "{table}");
-    let tasks = miroirctl(&cluster, &["tasks", "--statuses", "succeeded"]);
+    let tasks = cluster.miroirctl(&["tasks", "--statuses", "succeeded"]);
     assert!(tasks.contains("documentAdditionOrUpdate") && tasks.contains("succeeded"), "{tasks}");
 
     // A topology change's plan (a dry run records nothing), and a change refused in
@@ -93,7 +83,7 @@ async fn miroirctl_reports_what_the_admin_api_says() {
     assert_eq!(plan["ideal"], 1.5, "3 shards × RF 2 over 4 nodes: {plan}");
     let to_new = plan["copies"].as_array().unwrap().iter().filter(|copy| copy["node"] == "n-new").count();
     assert!((1..=2).contains(&to_new) && plan["moved"] == to_new, "{plan}");
-    assert!(miroirctl(&cluster, &[&["nodes"][..], &add[..], &["--dry-run"][..]].concat()).contains("would become"));
+    assert!(cluster.miroirctl(&[&["nodes"][..], &add[..], &["--dry-run"][..]].concat()).contains("would become"));
     let topology = get(&cluster, "/_miroir/topology").await;
     assert_eq!((topology["version"].clone(), topology["move"].clone()), (status["version"].clone(), Value::Null), "{topology}");
     let refused = Command::new(&cluster.binaries().miroirctl)
@@ -111,7 +101,7 @@ async fn miroirctl_reports_what_the_admin_api_says() {
     let status = json_of(&cluster, &["status"]);
     assert_eq!(status["ready"], false, "{status}");
     assert!(!status["shardsWithoutReachableReplica"].as_array().unwrap().is_empty(), "{status}");
-    assert!(miroirctl(&cluster, &["status"]).contains("ready: no"));
+    assert!(cluster.miroirctl(&["status"]).contains("ready: no"));
 }
 
 /// Each owner's partitions, as `/_miroir/status` reports them (`None` for unowned ones).
@@ -156,7 +146,7 @@ async fn status_shows_which_indexer_owns_which_partitions() {
     })
     .await;
     assert_eq!(split.values().map(Vec::len).sum::<usize>(), all.len(), "every partition has one owner: {split:?}");
-    let table = miroirctl(&cluster, &["status"]);
+    let table = cluster.miroirctl(&["status"]);
     for (owner, partitions) in &split {
         let held = partitions.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         let row = table.lines().find(|line| line.split_whitespace().next() == owner.as_deref()).unwrap_or_else(|| panic!("{table}"));

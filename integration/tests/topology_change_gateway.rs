@@ -6,7 +6,6 @@
 //! documents, and every write acknowledged during the moves is there.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,16 +24,6 @@ use serde_json::{json, Value};
 const INDEX: &str = "items";
 /// Documents written before any change; searches must find exactly these among `batch = initial`.
 const INITIAL: u64 = 3000;
-
-fn miroirctl(cluster: &Cluster, args: &[&str]) -> String {
-    let output = Command::new(&cluster.binaries().miroirctl)
-        .args(["--url", cluster.gateway_url(), "--master-key", MASTER_KEY])
-        .args(args)
-        .output()
-        .expect("running miroirctl");
-    assert!(output.status.success(), "miroirctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
 
 /// Waits until the gateway reports topology `version` with no move in progress (printing how the
 /// move went, for the benchmark notes).
@@ -200,8 +189,7 @@ async fn nodes_join_leave_and_drain_under_search_and_write_load() {
     let mut nodes: Vec<Node> = launch.topology().nodes.clone();
     let group = nodes[0].replica_group.clone();
     let url = joining.urls()[0].clone();
-    let plan =
-        miroirctl(&cluster, &["--json", "nodes", "add", "--id", "node-new", "--node-url", &url, "--group", &group, "--api-key", &key]);
+    let plan = cluster.miroirctl(&["--json", "nodes", "add", "--id", "node-new", "--node-url", &url, "--group", &group, "--api-key", &key]);
     let plan: Value = serde_json::from_str(&plan).unwrap();
     assert_eq!(plan["version"], 2, "{plan}");
     wait_moved(&client, &base, 2).await;
@@ -211,19 +199,19 @@ async fn nodes_join_leave_and_drain_under_search_and_write_load() {
     assert!(!placement.shards_of_node("node-new").is_empty());
     check_placement(&client, &placement, &key, false).await;
 
-    miroirctl(&cluster, &["nodes", "remove", "node-0"]);
+    cluster.miroirctl(&["nodes", "remove", "node-0"]);
     wait_moved(&client, &base, 3).await;
     nodes.retain(|n| n.id != "node-0");
     placement = Placement::after(&placement, Topology::new(3, s, r, nodes.clone()).unwrap());
     check_placement(&client, &placement, &key, false).await;
 
-    miroirctl(&cluster, &["nodes", "drain", "node-1"]);
+    cluster.miroirctl(&["nodes", "drain", "node-1"]);
     wait_moved(&client, &base, 4).await;
     let drained = Topology::new(4, s, r, nodes.clone()).unwrap().with_draining(["node-1".to_owned()].into()).unwrap();
     placement = Placement::after(&placement, drained);
     assert!(placement.shards_of_node("node-1").is_empty());
     check_placement(&client, &placement, &key, false).await;
-    miroirctl(&cluster, &["nodes", "remove", "node-1"]);
+    cluster.miroirctl(&["nodes", "remove", "node-1"]);
     wait_moved(&client, &base, 5).await;
     nodes.retain(|n| n.id != "node-1");
     placement = Placement::after(&placement, Topology::new(5, s, r, nodes.clone()).unwrap());
