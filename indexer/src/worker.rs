@@ -80,7 +80,7 @@ impl Shared {
     }
 
     /// The replicas operation `op` reaches, by the topology at its log position.
-    pub fn apply_targets(&self, op: &PositionedOp) -> miroir_schemas::meta_log::topology_changes::ApplyTargets {
+    pub fn apply_targets(&self, op: &PositionedOp) -> ApplyTargets {
         self.cancels.with_topology(|book| book.apply_targets(op.partition, op.position, op.shard()))
     }
 }

@@ -195,8 +195,13 @@ impl TopologyBook {
 
     /// The topology `version` replaced (its previous epoch's placement).
     pub fn previous(&self, version: u64) -> Option<&Arc<Placement>> {
-        let i = self.epochs.iter().position(|e| e.version() == version)?;
-        i.checked_sub(1).map(|i| &self.epochs[i].placement)
+        self.change_to(version).map(|(old, _)| old)
+    }
+
+    /// The placements before and after the change to `version` (none for the launch topology).
+    fn change_to(&self, version: u64) -> Option<(&Arc<Placement>, &Arc<Placement>)> {
+        let i = self.epochs.iter().position(|e| e.version() == version).filter(|&i| i > 0)?;
+        Some((&self.epochs[i - 1].placement, &self.epochs[i].placement))
     }
 
     /// The newest topology (the one being moved to, during a move).
@@ -274,8 +279,7 @@ impl TopologyBook {
     /// What the copy barrier of `version` fills: every replica (node, rank) of the new placement
     /// that the previous one did not have.
     pub fn copies(&self, version: u64) -> Vec<ShardCopy> {
-        let Some(i) = self.epochs.iter().position(|e| e.version() == version).filter(|&i| i > 0) else { return Vec::new() };
-        let (old, new) = (&self.epochs[i - 1].placement, &self.epochs[i].placement);
+        let Some((old, new)) = self.change_to(version) else { return Vec::new() };
         let mut copies = Vec::new();
         for shard in new.shards() {
             let before = holders(old, shard);
@@ -292,8 +296,7 @@ impl TopologyBook {
     /// previous placement the new one does not have, on nodes still in the topology (a removed
     /// node is left as it is: the operator stops it).
     pub fn releases(&self, version: u64) -> Vec<(ShardId, Holder)> {
-        let Some(i) = self.epochs.iter().position(|e| e.version() == version).filter(|&i| i > 0) else { return Vec::new() };
-        let (old, new) = (&self.epochs[i - 1].placement, &self.epochs[i].placement);
+        let Some((old, new)) = self.change_to(version) else { return Vec::new() };
         let mut releases = Vec::new();
         for shard in old.shards() {
             let after = holders(new, shard);
