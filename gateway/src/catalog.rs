@@ -9,9 +9,13 @@
 
 mod cleanup;
 mod deletion;
+mod finished;
+mod index_names;
 mod snapshot;
+mod task_table;
 mod uid_runs;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use miroir_schemas::cancelation::CancelationBook;
@@ -30,7 +34,10 @@ use cleanup::CleanupTrigger;
 pub use cleanup::DEFAULT_TASK_LIMIT;
 use deletion::BookForgets;
 pub use deletion::{RetiredRename, TaskDeletionPlan};
+use finished::FinishedTask;
+use index_names::IndexNames;
 pub use snapshot::{SnapshotCovers, SnapshotError, SnapshotHeader};
+use task_table::{KeptTask, TaskTable};
 pub use uid_runs::UidRuns;
 
 /// What a gateway appends to `tasks`: the shared [`TaskRecord`] plus what only the catalog
@@ -106,8 +113,10 @@ impl FoldedTask {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     indexes: Indexes,
-    /// The tasks kept (not deleted), by uid.
-    tasks: BTreeMap<u64, FoldedTask>,
+    /// The tasks kept (not deleted), by uid; finished ones in their compact form.
+    tasks: TaskTable,
+    /// The index uids of the finished tasks kept.
+    index_names: IndexNames,
     /// Events that arrived before their task record (the topics are read independently).
     early_events: BTreeMap<u64, Vec<TaskEvent>>,
     /// Position of the next `tasks` record to fold (= number of records folded).
@@ -127,13 +136,17 @@ pub struct Catalog {
     cleanup: CleanupTrigger,
     /// Idempotency keys reserved at this position (`miroir_schemas::idempotency`).
     idempotency: IdempotencyBook,
+    /// Tests only: keep finished tasks open, to check that compacting them changes no view.
+    #[cfg(test)]
+    keep_open: bool,
 }
 
 impl Default for Catalog {
     fn default() -> Self {
         Catalog {
             indexes: Indexes::new(),
-            tasks: BTreeMap::new(),
+            tasks: TaskTable::default(),
+            index_names: IndexNames::default(),
             early_events: BTreeMap::new(),
             next_task_uid: 0,
             cancelations: CancelationBook::new(),
@@ -144,21 +157,27 @@ impl Default for Catalog {
             task_limit: DEFAULT_TASK_LIMIT,
             cleanup: CleanupTrigger::default(),
             idempotency: IdempotencyBook::default(),
+            #[cfg(test)]
+            keep_open: false,
         }
     }
 }
 
-/// A task as the fold renders it, for listing and filtering.
+/// A task as the fold renders it, for listing and filtering (borrowed: a listing reads many).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskSummary {
+pub struct TaskSummary<'c> {
     pub uid: u64,
-    pub index_uid: Option<String>,
+    pub index_uid: Option<&'c str>,
     pub task_type: TaskType,
     pub status: TaskStatus,
     pub enqueued_at: OffsetDateTime,
     pub started_at: Option<OffsetDateTime>,
     pub finished_at: Option<OffsetDateTime>,
     pub canceled_by: Option<u64>,
+    /// The record's details (a finished task's as its view shows them), except a finished
+    /// document addition's (counts only, kept inline): what listings read of details is a
+    /// swap's or an index update's.
+    pub details: Option<&'c TaskDetails>,
 }
 
 impl Catalog {
@@ -222,7 +241,27 @@ impl Catalog {
         let events = self.early_events.remove(&uid).unwrap_or_default();
         let deleted_tasks = (entry.record.task_type == TaskType::TaskDeletion).then(|| self.apply_deletion(uid, entry.deletes.as_ref()));
         self.cleanup.after_fold(uid, &entry, self.tasks.len() as u64 + 1, self.task_limit);
-        self.tasks.insert(uid, FoldedTask { record: entry.record, events, verdict, cancelable, deleted_tasks });
+        self.tasks.push(uid, KeptTask::Open(Box::new(FoldedTask { record: entry.record, events, verdict, cancelable, deleted_tasks })));
+        self.settle(uid);
+    }
+
+    /// Puts task `uid` in its compact final form if it is finished. A finished task's view
+    /// never changes: its events are all in (later ones are repeats or for replicas it does not
+    /// target, which the fold ignores); an indexer applies a task only after `meta` says it
+    /// started, so no cancelation can cancel a task some replica reported; a task failed at
+    /// enqueue, a deletion or a cancelation is never canceled (only enqueued cancelable tasks
+    /// are named); a cancelation's and a deletion's counts are known once they finish.
+    fn settle(&mut self, uid: u64) {
+        #[cfg(test)]
+        if self.keep_open {
+            return;
+        }
+        let Some(task @ KeptTask::Open(_)) = self.tasks.get(uid) else { return };
+        let (state, canceled_by) = self.state(uid, task);
+        let record = self.shown_record(uid, task);
+        if let Some(finished) = FinishedTask::new(&record, &state, canceled_by, &mut self.index_names) {
+            *self.tasks.get_mut(uid).expect("kept") = KeptTask::Finished(finished);
+        }
     }
 
     /// The reservation of idempotency key `key` (scoped as records carry it), if it holds.
@@ -232,12 +271,12 @@ impl Catalog {
 
     /// Whether task `uid` is kept (folded, not deleted, not a dropped repeat).
     pub fn has_task(&self, uid: u64) -> bool {
-        self.tasks.contains_key(&uid)
+        self.tasks.contains(uid)
     }
 
     /// Task `uid`'s status, if it is kept.
     pub fn task_status(&self, uid: u64) -> Option<TaskStatus> {
-        self.tasks.get(&uid).map(|task| self.state(uid, task).0.status)
+        self.tasks.get(uid).map(|task| self.status(uid, task))
     }
 
     /// Folds one task record of `meta` (indexers announcing tasks, cancelations). What it says
@@ -245,6 +284,10 @@ impl Catalog {
     pub fn apply_task_change(&mut self, change: &TaskChange) {
         if let Some(change) = self.without_forgotten(change) {
             self.cancelations.apply(&change);
+            if let TaskChange::TasksCanceled { cancelation_uid, tasks, .. } = &change {
+                self.settle(*cancelation_uid);
+                tasks.iter().for_each(|uid| self.settle(*uid));
+            }
         }
     }
 
@@ -256,15 +299,39 @@ impl Catalog {
         uids.iter()
             .copied()
             .filter(|uid| {
-                self.tasks.get(uid).is_some_and(|task| {
-                    task.cancelable && !self.cancelations.decided(*uid) && self.state(*uid, task).0.status == TaskStatus::Enqueued
-                })
+                matches!(self.tasks.get(*uid), Some(task @ KeptTask::Open(open))
+                    if open.cancelable && !self.cancelations.decided(*uid) && self.status(*uid, task) == TaskStatus::Enqueued)
             })
             .collect()
     }
 
-    /// A task's folded state and the cancelation that canceled it, if any.
-    fn state(&self, uid: u64, task: &FoldedTask) -> (TaskState, Option<u64>) {
+    /// A kept task's folded state and the cancelation that canceled it, if any.
+    fn state(&self, uid: u64, task: &KeptTask) -> (TaskState, Option<u64>) {
+        match task {
+            KeptTask::Open(task) => self.open_state(uid, task),
+            KeptTask::Finished(task) => (task.state(), task.canceled_by()),
+        }
+    }
+
+    /// A kept task's status (without folding a finished one again).
+    fn status(&self, uid: u64, task: &KeptTask) -> TaskStatus {
+        match task {
+            KeptTask::Open(open) => self.open_state(uid, open).0.status,
+            KeptTask::Finished(task) => task.status(),
+        }
+    }
+
+    /// A kept task's record as it was enqueued (a finished one's, rebuilt: what views and
+    /// renames read of it).
+    fn record<'t>(&self, task: &'t KeptTask) -> Cow<'t, TaskRecord> {
+        match task {
+            KeptTask::Open(open) => Cow::Borrowed(&open.record),
+            KeptTask::Finished(task) => Cow::Owned(task.record(&self.index_names)),
+        }
+    }
+
+    /// An open task's state, folded from its record and events.
+    fn open_state(&self, uid: u64, task: &FoldedTask) -> (TaskState, Option<u64>) {
         if let Some(canceled) = self.cancelations.canceled(uid) {
             return (canceled_state(&canceled), Some(canceled.by));
         }
@@ -289,7 +356,11 @@ impl Catalog {
     }
 
     /// The record as views show it: the fold's verdict, and a cancelation's count once known.
-    fn shown_record(&self, uid: u64, task: &FoldedTask) -> TaskRecord {
+    fn shown_record(&self, uid: u64, task: &KeptTask) -> TaskRecord {
+        let task = match task {
+            KeptTask::Open(task) => task,
+            KeptTask::Finished(task) => return task.record(&self.index_names),
+        };
         let mut record = task.judged_record().into_owned();
         match record.details.as_mut() {
             Some(TaskDetails::TaskCancelation { canceled_tasks, .. }) => {
@@ -323,8 +394,14 @@ impl Catalog {
     /// Folds one `task-events` record. Events of a task that is no longer kept (deleted, or
     /// unreadable) are dropped; events that come before their task record wait for it.
     pub fn apply_event(&mut self, event: TaskEvent) {
-        match self.tasks.get_mut(&event.task_uid) {
-            Some(task) => task.events.push(event),
+        let uid = event.task_uid;
+        match self.tasks.get_mut(uid) {
+            Some(KeptTask::Open(task)) => {
+                task.events.push(event);
+                self.settle(uid);
+            }
+            // Its view is final: a later event is one the fold ignores.
+            Some(KeptTask::Finished(_)) => {}
             None if event.task_uid < self.next_task_uid => {}
             None => self.early_events.entry(event.task_uid).or_default().push(event),
         }
@@ -341,27 +418,61 @@ impl Catalog {
 
     /// `GET /tasks/{uid}`'s object.
     pub fn task_view(&self, uid: u64) -> Option<Map<String, Value>> {
-        let task = self.tasks.get(&uid)?;
+        let task = self.tasks.get(uid)?;
         let (state, canceled_by) = self.state(uid, task);
         Some(render_task(uid, &self.shown_record(uid, task), &state, canceled_by))
     }
 
-    /// Every folded task, newest first, with what listing filters need.
-    pub fn task_summaries(&self) -> impl Iterator<Item = TaskSummary> + '_ {
-        self.tasks.iter().rev().map(|(&uid, task)| {
-            let record = task.judged_record();
-            let (state, canceled_by) = self.state(uid, task);
-            TaskSummary {
-                canceled_by,
+    /// Every kept task, newest first, with what listing filters need.
+    pub fn task_summaries(&self) -> impl Iterator<Item = TaskSummary<'_>> + '_ {
+        self.tasks.iter().rev().map(|(uid, task)| self.summary(uid, task))
+    }
+
+    /// The kept tasks a listing walks: newest first from uid `from` (included, when kept) down,
+    /// or oldest first from `from` up when `oldest_first`; every one without `from`.
+    pub fn task_summaries_from(&self, from: Option<u64>, oldest_first: bool) -> Box<dyn Iterator<Item = TaskSummary<'_>> + '_> {
+        let from = from.unwrap_or(if oldest_first { 0 } else { u64::MAX });
+        Box::new(self.tasks.walk_from(from, !oldest_first).map(|(uid, task)| self.summary(uid, task)))
+    }
+
+    /// Task `uid`'s summary, if it is kept.
+    pub fn task_summary(&self, uid: u64) -> Option<TaskSummary<'_>> {
+        self.tasks.get(uid).map(|task| self.summary(uid, task))
+    }
+
+    /// How many tasks are kept.
+    pub fn task_count(&self) -> u64 {
+        self.tasks.len() as u64
+    }
+
+    fn summary<'c>(&'c self, uid: u64, task: &'c KeptTask) -> TaskSummary<'c> {
+        match task {
+            KeptTask::Finished(task) => TaskSummary {
                 uid,
-                index_uid: record.index_uid.clone(),
-                task_type: record.task_type,
-                status: state.status,
-                enqueued_at: record.enqueued_at,
-                started_at: state.started_at,
-                finished_at: state.finished_at,
+                index_uid: self.index_names.name(task.index()),
+                task_type: task.task_type(),
+                status: task.status(),
+                enqueued_at: task.enqueued_at(),
+                started_at: Some(task.started_at()),
+                finished_at: Some(task.finished_at()),
+                canceled_by: task.canceled_by(),
+                details: task.details(),
+            },
+            KeptTask::Open(open) => {
+                let (state, canceled_by) = self.open_state(uid, open);
+                TaskSummary {
+                    uid,
+                    index_uid: open.record.index_uid.as_deref(),
+                    task_type: open.record.task_type,
+                    status: state.status,
+                    enqueued_at: open.record.enqueued_at,
+                    started_at: state.started_at,
+                    finished_at: state.finished_at,
+                    canceled_by,
+                    details: open.record.details.as_ref(),
+                }
             }
-        })
+        }
     }
 }
 
@@ -520,6 +631,8 @@ fn new_index(primary_key: Option<String>, at: OffsetDateTime) -> IndexInfo {
     IndexInfo { primary_key, created_at: at, updated_at: at, may_have_documents: false }
 }
 
+#[cfg(test)]
+mod compaction_tests;
 #[cfg(test)]
 mod idempotency_tests;
 #[cfg(test)]

@@ -81,13 +81,8 @@ impl Catalog {
         if (self.tasks.len() as u64) < self.task_limit {
             return None;
         }
-        let oldest_finished: Vec<u64> = self
-            .tasks
-            .iter()
-            .filter(|(uid, task)| self.state(**uid, task).0.status.is_finished())
-            .map(|(uid, _)| *uid)
-            .take(CLEANUP_BATCH)
-            .collect();
+        let oldest_finished: Vec<u64> =
+            self.tasks.iter().filter(|(uid, task)| self.status(*uid, task).is_finished()).map(|(uid, _)| uid).take(CLEANUP_BATCH).collect();
         if oldest_finished.len() < 2 {
             tracing::warn!("The task queue is almost full, but no task can be deleted yet.");
             return None;
@@ -95,7 +90,7 @@ impl Catalog {
         let mut plan = self.plan_deletion(oldest_finished, budget);
         plan.automatic = true;
         let newest = plan.tasks.iter().last()?;
-        let delete_before = self.tasks[&newest].record.enqueued_at + Duration::nanoseconds(1);
+        let delete_before = self.record(self.tasks.get(newest)?).enqueued_at + Duration::nanoseconds(1);
         let original_filter =
             format!("?beforeEnqueuedAt={}&statuses=succeeded,failed,canceled", delete_before.format(&Rfc3339).expect("task dates format"));
         tracing::info!("The task queue is almost full. Deleting the oldest {} finished tasks.", plan.tasks.len());

@@ -34,6 +34,7 @@ use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::TaskStatus;
 use serde::{Deserialize, Serialize};
 
+use super::task_table::KeptTask;
 use super::uid_runs::UidRuns;
 use super::Catalog;
 
@@ -97,16 +98,24 @@ pub fn rename_pairs(record: &TaskRecord) -> Vec<(String, String)> {
     }
 }
 
+/// Whether a kept task is of a kind that can rename indexes (a swap, an index update), read
+/// without rebuilding its record: listings look for them among every kept task.
+fn renames_indexes(task: &KeptTask) -> bool {
+    let task_type = match task {
+        KeptTask::Open(open) => open.record.task_type,
+        KeptTask::Finished(finished) => finished.task_type(),
+    };
+    matches!(task_type, TaskType::IndexSwap | TaskType::IndexUpdate)
+}
+
 impl Catalog {
     /// What a deletion registered now would write: of `candidates` (its filter's matches), the
     /// tasks kept and finished, as many as fit in `budget` bytes of the record, oldest first
     /// (a deletion of more scattered tasks than a log record can name deletes the oldest
     /// ones; running it again deletes the rest).
     pub fn plan_deletion(&self, candidates: impl IntoIterator<Item = u64>, budget: usize) -> TaskDeletionPlan {
-        let mut finished: Vec<u64> = candidates
-            .into_iter()
-            .filter(|uid| self.tasks.get(uid).is_some_and(|task| self.state(*uid, task).0.status.is_finished()))
-            .collect();
+        let mut finished: Vec<u64> =
+            candidates.into_iter().filter(|uid| self.tasks.get(*uid).is_some_and(|task| self.status(*uid, task).is_finished())).collect();
         finished.sort_unstable();
         let all = UidRuns::from_sorted(finished);
         let tasks = all.fitting(budget);
@@ -121,8 +130,8 @@ impl Catalog {
             .iter()
             .filter(|uid| {
                 self.tasks
-                    .get(uid)
-                    .is_some_and(|task| !rename_pairs(&task.record).is_empty() && self.state(*uid, task).0.status == TaskStatus::Succeeded)
+                    .get(*uid)
+                    .is_some_and(|task| !rename_pairs(&self.record(task)).is_empty() && self.status(*uid, task) == TaskStatus::Succeeded)
             })
             .collect();
         TaskDeletionPlan { tasks, kept_renames, meta_position: self.next_meta_position, automatic: false }
@@ -137,12 +146,19 @@ impl Catalog {
             );
             return 0;
         };
-        let mut deleted = 0;
-        for uid in plan.tasks.iter().take_while(|uid| *uid < deletion_uid) {
-            let Some(task) = self.tasks.remove(&uid) else { continue };
-            deleted += 1;
+        // One pass over the kept tasks, the named ones met in uid order.
+        let mut named = plan.tasks.iter().take_while(|uid| *uid < deletion_uid).peekable();
+        let removed = self.tasks.remove_where(|uid| {
+            while named.next_if(|named| *named < uid).is_some() {}
+            named.next_if_eq(&uid).is_some()
+        });
+        let deleted = removed.len() as u64;
+        for (uid, task) in removed {
             if plan.kept_renames.contains(&uid) {
-                self.retired_renames.push(RetiredRename { uid, pairs: rename_pairs(&task.record) });
+                self.retired_renames.push(RetiredRename { uid, pairs: rename_pairs(&self.record(&task)) });
+            }
+            if let KeptTask::Finished(finished) = &task {
+                self.index_names.release(finished.index());
             }
             if self.next_meta_position >= plan.meta_position {
                 self.cancelations.forget(uid);
@@ -153,7 +169,7 @@ impl Catalog {
         }
         self.retired_renames.sort_by_key(|retired| retired.uid);
         // A retired rename matters only to kept tasks before it.
-        let oldest_kept = self.tasks.keys().next().copied().unwrap_or(u64::MAX).min(deletion_uid);
+        let oldest_kept = self.tasks.first_uid().unwrap_or(u64::MAX).min(deletion_uid);
         self.retired_renames.retain(|retired| retired.uid > oldest_kept);
         deleted
     }
@@ -176,7 +192,7 @@ impl Catalog {
 
     /// A deleted task the cancelation book has forgotten (or a record that could not be read).
     fn forgotten(&self, uid: u64) -> bool {
-        uid < self.next_task_uid && !self.tasks.contains_key(&uid) && !self.book_forgets.waiting.contains(&uid)
+        uid < self.next_task_uid && !self.tasks.contains(uid) && !self.book_forgets.waiting.contains(&uid)
     }
 
     /// `change` without the tasks the book has forgotten; `None` when nothing is left of it.
@@ -203,13 +219,34 @@ impl Catalog {
         &self.retired_renames
     }
 
-    /// How many entries every per-task structure of the catalog holds: kept tasks, their
-    /// events, events waiting for their task, the cancelation book and retired renames. It
-    /// follows the tasks kept, whatever the length of the log (what a test of boundedness reads).
+    /// Every swap and rename that succeeded, kept or retired, oldest first: the names they
+    /// give the tasks before them.
+    pub fn applied_renames(&self) -> Vec<RetiredRename> {
+        let kept = self.tasks.iter().filter(|(_, task)| renames_indexes(task)).filter_map(|(uid, task)| {
+            let pairs = rename_pairs(&self.record(task));
+            (!pairs.is_empty() && self.status(uid, task) == TaskStatus::Succeeded).then_some(RetiredRename { uid, pairs })
+        });
+        let mut renames: Vec<RetiredRename> = self.retired_renames.iter().cloned().chain(kept).collect();
+        renames.sort_by_key(|rename| rename.uid);
+        renames
+    }
+
+    /// How many entries every per-task structure of the catalog holds: kept tasks, the events
+    /// of open ones, events waiting for their task, the index names of finished ones, the
+    /// cancelation book and retired renames. It follows the tasks kept, whatever the length of
+    /// the log (what a test of boundedness reads).
     pub fn footprint(&self) -> usize {
-        let events: usize = self.tasks.values().map(|task| task.events.len()).sum();
+        let events: usize = self
+            .tasks
+            .iter()
+            .map(|(_, task)| match task {
+                KeptTask::Open(open) => open.events.len(),
+                KeptTask::Finished(_) => 0,
+            })
+            .sum();
         let early: usize = self.early_events.values().map(Vec::len).sum();
-        self.tasks.len() + events + early + self.cancelations.len() + self.book_forgets.waiting.len() + self.retired_renames.len()
+        let names = self.index_names.len();
+        self.tasks.len() + events + early + names + self.cancelations.len() + self.book_forgets.waiting.len() + self.retired_renames.len()
     }
 }
 

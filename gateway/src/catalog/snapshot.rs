@@ -18,13 +18,16 @@ use sha2::{Digest, Sha256};
 
 use super::cleanup::CleanupTrigger;
 use super::deletion::{BookForgets, RetiredRename};
+use super::finished::{FinishedTask, FinishedWire};
+use super::index_names::IndexNames;
+use super::task_table::{KeptTask, TaskTable};
 use super::{Catalog, FoldedTask, Indexes};
 use crate::auth::KeysSnapshot;
 
 /// What the header's `format` says.
 pub const SNAPSHOT_FORMAT: &str = "miroir-catalog-snapshot";
-/// The body layout this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The body layout this build writes and reads (2: finished tasks in their compact form).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// The positions a snapshot covers: where each tailer resumes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +73,7 @@ pub enum SnapshotError {
 #[serde(rename_all = "camelCase")]
 struct BodyRef<'c> {
     indexes: &'c Indexes,
-    tasks: &'c BTreeMap<u64, FoldedTask>,
+    tasks: TasksRef<'c>,
     early_events: &'c BTreeMap<u64, Vec<TaskEvent>>,
     cancelations: &'c CancelationBook,
     book_forgets: &'c BookForgets,
@@ -87,7 +90,7 @@ struct BodyRef<'c> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Body {
     indexes: Indexes,
-    tasks: BTreeMap<u64, FoldedTask>,
+    tasks: Vec<(u64, KeptWire)>,
     early_events: BTreeMap<u64, Vec<TaskEvent>>,
     cancelations: CancelationBook,
     book_forgets: BookForgets,
@@ -98,6 +101,56 @@ struct Body {
     idempotency: IdempotencyBook,
     #[serde(default)]
     keys: Option<KeysSnapshot>,
+}
+
+/// The kept tasks in uid order, each `[uid, {"open": …} | {"finished": […]}]`.
+struct TasksRef<'c> {
+    tasks: &'c TaskTable,
+    names: &'c IndexNames,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+enum KeptRef<'c> {
+    Open(&'c FoldedTask),
+    Finished(FinishedWire<&'c str>),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum KeptWire {
+    Open(Box<FoldedTask>),
+    Finished(FinishedWire<String>),
+}
+
+impl Serialize for TasksRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.tasks.iter().map(|(uid, task)| {
+            let task = match task {
+                KeptTask::Open(open) => KeptRef::Open(open),
+                KeptTask::Finished(finished) => KeptRef::Finished(finished.to_wire(self.names)),
+            };
+            (uid, task)
+        }))
+    }
+}
+
+/// The task table and the index names its finished tasks hold, from a snapshot's tasks.
+fn read_tasks(wire: Vec<(u64, KeptWire)>) -> Result<(TaskTable, IndexNames), SnapshotError> {
+    let mut names = IndexNames::default();
+    let mut entries = Vec::with_capacity(wire.len());
+    for (uid, task) in wire {
+        let task = match task {
+            KeptWire::Open(open) => KeptTask::Open(open),
+            KeptWire::Finished(finished) => KeptTask::Finished(
+                FinishedTask::from_wire(finished, &mut names)
+                    .ok_or_else(|| SnapshotError::Malformed(format!("finished task {uid} holds neither or both detail forms")))?,
+            ),
+        };
+        entries.push((uid, task));
+    }
+    let tasks = TaskTable::from_sorted(entries).ok_or_else(|| SnapshotError::Malformed("tasks out of uid order".into()))?;
+    Ok((tasks, names))
 }
 
 impl SnapshotHeader {
@@ -131,7 +184,7 @@ impl Catalog {
     pub fn snapshot_with_keys(&self, keys: Option<&KeysSnapshot>) -> Vec<u8> {
         let body = BodyRef {
             indexes: &self.indexes,
-            tasks: &self.tasks,
+            tasks: TasksRef { tasks: &self.tasks, names: &self.index_names },
             early_events: &self.early_events,
             cancelations: &self.cancelations,
             book_forgets: &self.book_forgets,
@@ -170,10 +223,12 @@ impl Catalog {
             return Err(SnapshotError::ChecksumMismatch);
         }
         let body: Body = serde_json::from_slice(body).map_err(|error| SnapshotError::Malformed(error.to_string()))?;
+        let (kept, index_names) = read_tasks(body.tasks)?;
         let SnapshotCovers { tasks, meta, task_events } = header.covers;
         let catalog = Catalog {
             indexes: body.indexes,
-            tasks: body.tasks,
+            tasks: kept,
+            index_names,
             early_events: body.early_events,
             next_task_uid: tasks,
             cancelations: body.cancelations,
@@ -184,6 +239,8 @@ impl Catalog {
             task_limit,
             cleanup: body.cleanup,
             idempotency: body.idempotency,
+            #[cfg(test)]
+            keep_open: false,
         };
         Ok((catalog, body.keys))
     }

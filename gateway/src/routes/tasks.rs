@@ -25,6 +25,7 @@ use miroir_schemas::error::Code;
 use miroir_schemas::task_log::{TaskRecord, TaskType};
 use miroir_schemas::tasks::TaskStatus;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,9 +41,11 @@ use crate::routes::write::current_catalog;
 use crate::state::AppState;
 
 use crate::tasks::batch_view::batch_view;
-use crate::tasks::query::{missing_filters, parse_query, path_batch_uid, path_task_uid, TaskQuery, FILTER_PARAMETERS, LIST_PARAMETERS};
-use crate::tasks::select::{matched, page, Page, TaskFacts};
-use crate::tasks::swaps::{apply_swaps, AppliedSwap, Renames};
+use crate::tasks::query::{
+    missing_filters, parse_query, path_batch_uid, path_task_uid, Paging, TaskFilter, TaskQuery, FILTER_PARAMETERS, LIST_PARAMETERS,
+};
+use crate::tasks::select::{matched, page, page_of_walk, Page, TaskFacts};
+use crate::tasks::swaps::{apply_swaps, AppliedSwap};
 use crate::tasks::vocabulary::{canonical, related_to_one_index, KINDS};
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -51,41 +54,19 @@ type Pairs = Query<Vec<(String, String)>>;
 /// absent behind the master-key-only guard, where everything is allowed.
 type Caller = Auth;
 
-/// The tasks kept and their indexes as swaps left them, read from the catalog in one go.
+/// The kept tasks as a caller sees them: their indexes as later swaps and renames left them,
+/// read from the catalog task by task (a listing reads only the tasks it shows).
 struct Visible<'c> {
     catalog: &'c Catalog,
-    /// Oldest first.
-    tasks: Vec<TaskFacts>,
-    renames: Renames,
+    /// Every swap and rename that succeeded (deleted ones too), oldest first.
+    swaps: Vec<AppliedSwap>,
     caller: AuthContext,
 }
 
 impl<'c> Visible<'c> {
     fn of(catalog: &'c Catalog, caller: &Caller) -> Self {
-        let mut tasks = Vec::new();
-        // Deleted swaps still rename the tasks before them.
-        let mut swaps: Vec<AppliedSwap> =
-            catalog.retired_renames().iter().map(|retired| AppliedSwap { uid: retired.uid, pairs: retired.pairs.clone() }).collect();
-        for summary in catalog.task_summaries() {
-            let view = needs_view(summary.task_type).then(|| catalog.task_view(summary.uid)).flatten();
-            match summary.task_type {
-                TaskType::IndexSwap if summary.status == TaskStatus::Succeeded => {
-                    swaps.push(AppliedSwap { uid: summary.uid, pairs: swap_pairs(view.as_ref()) })
-                }
-                // A rename moves the earlier tasks as a swap with a missing index does.
-                TaskType::IndexUpdate if summary.status == TaskStatus::Succeeded => {
-                    let renamed = summary.index_uid.clone().zip(details_str(view.as_ref(), "newIndexUid").map(str::to_owned));
-                    if let Some(pair) = renamed.filter(|(old, new)| old != new) {
-                        swaps.push(AppliedSwap { uid: summary.uid, pairs: vec![pair] });
-                    }
-                }
-                _ => {}
-            }
-            tasks.push(facts(&summary, view.as_ref()));
-        }
-        tasks.reverse();
-        let renames = apply_swaps(&mut tasks, &swaps);
-        Visible { catalog, tasks, renames, caller: caller.0.clone() }
+        let swaps = catalog.applied_renames().into_iter().map(|rename| AppliedSwap { uid: rename.uid, pairs: rename.pairs }).collect();
+        Visible { catalog, swaps, caller: caller.0.clone() }
     }
 
     /// Whether the caller's key may see the task (Meilisearch's rule: with a key restricted to
@@ -94,33 +75,64 @@ impl<'c> Visible<'c> {
         self.caller.task_visible(related_to_one_index(task.kind), task.indexes.iter().map(String::as_str))
     }
 
-    fn facts(&self, uid: u64) -> Option<&TaskFacts> {
-        let task = self.tasks.binary_search_by_key(&uid, |task| task.uid).ok().map(|at| &self.tasks[at])?;
-        self.shown(task).then_some(task)
+    /// A task's facts with the names later swaps gave it, and those names (original → now).
+    fn renamed(&self, summary: &TaskSummary) -> (TaskFacts, Option<BTreeMap<String, String>>) {
+        let mut facts = [facts(summary)];
+        let mut renames = apply_swaps(&mut facts, &self.swaps);
+        let [facts] = facts;
+        (facts, renames.remove(&summary.uid))
+    }
+
+    /// Every kept task, newest first.
+    fn all(&self) -> impl Iterator<Item = TaskFacts> + '_ {
+        self.catalog.task_summaries().map(|summary| self.renamed(&summary).0)
+    }
+
+    /// The tasks a listing walks, in the order it shows them, from `paging.from` on.
+    fn walk(&self, paging: &Paging) -> impl Iterator<Item = TaskFacts> + '_ {
+        let from = paging.from.map(u64::from);
+        self.catalog.task_summaries_from(from, paging.reverse).map(|summary| self.renamed(&summary).0)
+    }
+
+    /// `total`: every kept task the filter matches, counted without reading any when it
+    /// matches them all.
+    fn total(&self, filter: &TaskFilter) -> u64 {
+        if filter.is_everything() {
+            return self.catalog.task_count();
+        }
+        self.all().filter(|task| filter.matches(task)).count() as u64
+    }
+
+    fn facts(&self, uid: u64) -> Option<TaskFacts> {
+        let summary = self.catalog.task_summary(uid)?;
+        let (task, _) = self.renamed(&summary);
+        self.shown(&task).then_some(task)
     }
 
     /// `GET /tasks/{uid}`'s object, with the index uids later swaps gave it.
     fn task_view(&self, uid: u64) -> Option<Map<String, Value>> {
-        self.facts(uid)?;
+        let summary = self.catalog.task_summary(uid)?;
+        let (task, names) = self.renamed(&summary);
+        if !self.shown(&task) {
+            return None;
+        }
         let mut view = self.catalog.task_view(uid)?;
-        if let Some(names) = self.renames.get(&uid) {
-            rename_indexes(&mut view, names);
+        if let Some(names) = names {
+            rename_indexes(&mut view, &names);
         }
         Some(view)
     }
 
     fn batch_view(&self, uid: u64) -> Option<Value> {
-        batch_view(&self.task_view(uid)?, self.facts(uid)?)
+        batch_view(&self.task_view(uid)?, &self.facts(uid)?)
     }
 
+    /// The started tasks (each its own batch), oldest first.
     fn started(&self) -> Vec<TaskFacts> {
-        self.tasks.iter().filter(|task| task.batch_uid().is_some()).cloned().collect()
+        let mut started: Vec<TaskFacts> = self.all().filter(|task| task.batch_uid().is_some()).collect();
+        started.reverse();
+        started
     }
-}
-
-/// Kinds whose facts need more than the summary: the indexes of a swap or rename.
-fn needs_view(task_type: TaskType) -> bool {
-    matches!(task_type, TaskType::IndexSwap | TaskType::IndexUpdate)
 }
 
 fn kind_name(task_type: TaskType) -> &'static str {
@@ -132,21 +144,9 @@ fn status_name(status: TaskStatus) -> &'static str {
     status.as_str()
 }
 
-/// The `(lhs, rhs)` pairs of a swap task, from its view's details.
-fn swap_pairs(view: Option<&Map<String, Value>>) -> Vec<(String, String)> {
-    let swaps = view.and_then(|view| view.get("details")?.get("swaps")?.as_array().cloned()).unwrap_or_default();
-    swaps
-        .iter()
-        .filter_map(|swap| match swap.get("indexes")?.as_array()?.as_slice() {
-            [Value::String(lhs), Value::String(rhs)] => Some((lhs.clone(), rhs.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Writes the names swaps gave a task into its view: its `indexUid` and, for a swap, the
 /// indexes of its pairs (as Meilisearch rewrites them).
-fn rename_indexes(view: &mut Map<String, Value>, names: &std::collections::BTreeMap<String, String>) {
+fn rename_indexes(view: &mut Map<String, Value>, names: &BTreeMap<String, String>) {
     let rename = |value: &mut Value| {
         if let Some(new) = value.as_str().and_then(|old| names.get(old)) {
             *value = Value::String(new.clone());
@@ -164,26 +164,23 @@ fn rename_indexes(view: &mut Map<String, Value>, names: &std::collections::BTree
     }
 }
 
-fn details_str<'v>(view: Option<&'v Map<String, Value>>, key: &str) -> Option<&'v str> {
-    view?.get("details")?.get(key)?.as_str()
-}
-
-fn facts(summary: &TaskSummary, view: Option<&Map<String, Value>>) -> TaskFacts {
-    let own = summary.index_uid.iter().cloned();
-    let indexes = match summary.task_type {
-        TaskType::TaskCancelation | TaskType::TaskDeletion | TaskType::DumpCreation | TaskType::SnapshotCreation | TaskType::Export => {
-            Vec::new()
+/// The indexes a task concerns, as Meilisearch's `Task::indexes`: both sides of every swap,
+/// the old and new uid of an index update, none for tasks of no index.
+fn facts(summary: &TaskSummary) -> TaskFacts {
+    let own = summary.index_uid.map(str::to_owned);
+    let indexes = match (summary.task_type, summary.details) {
+        (
+            TaskType::TaskCancelation | TaskType::TaskDeletion | TaskType::DumpCreation | TaskType::SnapshotCreation | TaskType::Export,
+            _,
+        ) => Vec::new(),
+        (TaskType::IndexSwap, Some(TaskDetails::IndexSwap { swaps })) => {
+            swaps.iter().flat_map(|swap| swap.indexes.iter().cloned()).collect()
         }
-        TaskType::IndexSwap => view
-            .and_then(|view| view.get("details")?.get("swaps")?.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|swap| swap.get("indexes")?.as_array().cloned())
-            .flatten()
-            .filter_map(|uid| uid.as_str().map(str::to_owned))
-            .collect(),
-        TaskType::IndexUpdate => own.chain(details_str(view, "newIndexUid").map(str::to_owned)).collect(),
-        _ => own.collect(),
+        (TaskType::IndexSwap, _) => Vec::new(),
+        (TaskType::IndexUpdate, Some(TaskDetails::IndexInfo { new_index_uid, .. })) => {
+            own.into_iter().chain(new_index_uid.clone()).collect()
+        }
+        _ => own.into_iter().collect(),
     };
     TaskFacts {
         uid: summary.uid,
@@ -209,7 +206,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(pairs): P
     let query = parse_query(&pairs, &LIST_PARAMETERS)?;
     let body = current_catalog(&state, |catalog| {
         let visible = Visible::of(catalog, &caller);
-        let page = page(&query, &visible.tasks, |task| visible.shown(task));
+        let total = visible.total(&query.filter);
+        let page = page_of_walk(&query, total, visible.walk(&query.paging), |task| visible.shown(task));
         let results = page.uids.iter().filter_map(|&uid| visible.task_view(uid)).map(Value::Object).collect();
         list_body(results, &query, &page)
     })
@@ -291,7 +289,8 @@ async fn register(
     let budget = deletion_budget(state, &original_filter);
     let (matched_tasks, cancels, deletes) = current_catalog(state, |catalog| {
         let visible = Visible::of(catalog, caller);
-        let uids = matched(&query.filter, &visible.tasks, |task| visible.shown(task));
+        let tasks: Vec<TaskFacts> = visible.all().collect();
+        let uids = matched(&query.filter, &tasks, |task| visible.shown(task));
         let matched_tasks = uids.len() as u64;
         if cancel {
             (matched_tasks, Some(catalog.cancelable_tasks(&uids)), None)

@@ -58,6 +58,12 @@ impl TaskFilter {
     pub fn selects(&self, task: &TaskFacts) -> bool {
         self.matches(task) && (self.index_uids.is_none() || related_to_one_index(task.kind))
     }
+
+    /// Whether it lets every task through (no filter parameter, or only `*`s): then `total`
+    /// is the number of tasks, counted without reading them.
+    pub fn is_everything(&self) -> bool {
+        *self == TaskFilter::default()
+    }
 }
 
 /// One page of a listing.
@@ -80,21 +86,28 @@ pub fn page(query: &TaskQuery, tasks: &[TaskFacts], shown: impl Fn(&TaskFacts) -
     let TaskQuery { filter, paging, .. } = query;
     let total = tasks.iter().filter(|task| filter.matches(task)).count() as u64;
     let from = paging.from.map(u64::from);
-    let mut uids: Vec<u64> = tasks
+    let mut walk: Vec<&TaskFacts> = tasks
         .iter()
         .filter(|task| match from {
             None => true,
             Some(from) if paging.reverse => task.uid >= from,
             Some(from) => task.uid <= from,
         })
-        .filter(|task| filter.selects(task) && shown(task))
-        .map(|task| task.uid)
         .collect();
-    uids.sort_unstable();
+    walk.sort_unstable_by_key(|task| task.uid);
     if !paging.reverse {
-        uids.reverse();
+        walk.reverse();
     }
-    let limit = paging.limit as usize;
+    page_of_walk(query, total, walk.into_iter().cloned(), shown)
+}
+
+/// The page `query` shows of `walk`: the tasks in the order a listing shows them (newest first,
+/// oldest first with `reverse`), starting at `from`, read only until the page and the first
+/// task of the next are found. `total` is every task matching the filter.
+pub fn page_of_walk(query: &TaskQuery, total: u64, walk: impl Iterator<Item = TaskFacts>, shown: impl Fn(&TaskFacts) -> bool) -> Page {
+    let limit = query.paging.limit as usize;
+    let mut uids: Vec<u64> =
+        walk.filter(|task| query.filter.selects(task) && shown(task)).map(|task| task.uid).take(limit.saturating_add(1)).collect();
     let next = uids.get(limit).copied();
     uids.truncate(limit);
     Page { from: uids.first().copied(), uids, total, next }

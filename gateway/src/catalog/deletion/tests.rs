@@ -29,7 +29,7 @@ proptest! {
         }
         for uid in 0..count as u64 {
             if let Some(view) = history.decider.task_view(uid) {
-                prop_assert!(history.decider.tasks.contains_key(&uid));
+                prop_assert!(history.decider.tasks.contains(uid));
                 prop_assert_ne!(view["status"].clone(), json!(null));
             }
         }
