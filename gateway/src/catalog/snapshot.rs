@@ -90,7 +90,7 @@ struct BodyRef<'c> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Body {
     indexes: Indexes,
-    tasks: Vec<(u64, KeptWire)>,
+    tasks: ReadTasks,
     early_events: BTreeMap<u64, Vec<TaskEvent>>,
     cancelations: CancelationBook,
     book_forgets: BookForgets,
@@ -135,22 +135,43 @@ impl Serialize for TasksRef<'_> {
     }
 }
 
-/// The task table and the index names its finished tasks hold, from a snapshot's tasks.
-fn read_tasks(wire: Vec<(u64, KeptWire)>) -> Result<(TaskTable, IndexNames), SnapshotError> {
-    let mut names = IndexNames::default();
-    let mut entries = Vec::with_capacity(wire.len());
-    for (uid, task) in wire {
-        let task = match task {
-            KeptWire::Open(open) => KeptTask::Open(open),
-            KeptWire::Finished(finished) => KeptTask::Finished(
-                FinishedTask::from_wire(finished, &mut names)
-                    .ok_or_else(|| SnapshotError::Malformed(format!("finished task {uid} holds neither or both detail forms")))?,
-            ),
-        };
-        entries.push((uid, task));
+/// The task table and the index names its finished tasks hold, read from a snapshot's tasks
+/// one by one (a million tasks are never held twice).
+struct ReadTasks {
+    tasks: TaskTable,
+    names: IndexNames,
+}
+
+impl<'de> Deserialize<'de> for ReadTasks {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Tasks;
+        impl<'de> serde::de::Visitor<'de> for Tasks {
+            type Value = ReadTasks;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("the kept tasks in uid order")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ReadTasks, A::Error> {
+                use serde::de::Error;
+                let mut read = ReadTasks { tasks: TaskTable::default(), names: IndexNames::default() };
+                while let Some((uid, task)) = seq.next_element::<(u64, KeptWire)>()? {
+                    let task = match task {
+                        KeptWire::Open(open) => KeptTask::Open(open),
+                        KeptWire::Finished(finished) => KeptTask::Finished(
+                            FinishedTask::from_wire(finished, &mut read.names)
+                                .ok_or_else(|| A::Error::custom(format!("finished task {uid} holds neither or both detail forms")))?,
+                        ),
+                    };
+                    if !read.tasks.push_in_order(uid, task) {
+                        return Err(A::Error::custom(format!("task {uid} out of uid order")));
+                    }
+                }
+                Ok(read)
+            }
+        }
+        deserializer.deserialize_seq(Tasks)
     }
-    let tasks = TaskTable::from_sorted(entries).ok_or_else(|| SnapshotError::Malformed("tasks out of uid order".into()))?;
-    Ok((tasks, names))
 }
 
 impl SnapshotHeader {
@@ -223,12 +244,11 @@ impl Catalog {
             return Err(SnapshotError::ChecksumMismatch);
         }
         let body: Body = serde_json::from_slice(body).map_err(|error| SnapshotError::Malformed(error.to_string()))?;
-        let (kept, index_names) = read_tasks(body.tasks)?;
         let SnapshotCovers { tasks, meta, task_events } = header.covers;
         let catalog = Catalog {
             indexes: body.indexes,
-            tasks: kept,
-            index_names,
+            tasks: body.tasks.tasks,
+            index_names: body.tasks.names,
             early_events: body.early_events,
             next_task_uid: tasks,
             cancelations: body.cancelations,

@@ -117,3 +117,19 @@ fn the_key_set_rides_along_and_is_verified_with_the_rest() {
     corrupt[at] ^= 0x01;
     assert_eq!(Catalog::from_snapshot_with_keys(&corrupt, DEFAULT_TASK_LIMIT).err(), Some(SnapshotError::ChecksumMismatch));
 }
+
+#[test]
+fn tasks_out_of_uid_order_are_refused() {
+    let snapshot = busy_history().decider.snapshot();
+    let (mut header, body) = SnapshotHeader::read(&snapshot).unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(body).unwrap();
+    body["tasks"].as_array_mut().unwrap().reverse();
+    let body = serde_json::to_vec(&body).unwrap();
+    header.body_bytes = body.len() as u64;
+    header.sha256 = hex::encode(Sha256::digest(&body));
+    let mut reordered = serde_json::to_vec(&header).unwrap();
+    reordered.push(b'\n');
+    reordered.extend_from_slice(&body);
+    let refused = Catalog::from_snapshot(&reordered, DEFAULT_TASK_LIMIT).err();
+    assert!(matches!(&refused, Some(SnapshotError::Malformed(reason)) if reason.contains("out of uid order")), "{refused:?}");
+}
