@@ -261,6 +261,11 @@ impl Catalog {
         let record = self.shown_record(uid, task);
         if let Some(finished) = FinishedTask::new(&record, &state, canceled_by, &mut self.index_names) {
             *self.tasks.get_mut(uid).expect("kept") = KeptTask::Finished(finished);
+            // Its view no longer reads the book, and later `meta` records naming it are dropped
+            // (`without_forgotten`), as the book would ignore them: a finished task was started
+            // before any cancelation that could name it, or is canceled already (the first
+            // cancelation wins), or can never be canceled.
+            self.cancelations.forget(uid);
         }
     }
 

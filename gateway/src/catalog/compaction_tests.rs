@@ -60,7 +60,7 @@ proptest! {
 }
 
 #[test]
-fn a_finished_write_keeps_no_event() {
+fn a_finished_write_keeps_no_event_and_the_book_forgets_it() {
     let mut history = History::new();
     for step in [Step::Write, Step::Start(0), Step::Finish(0, false), Step::Write] {
         history.step(&step);
@@ -68,6 +68,8 @@ fn a_finished_write_keeps_no_event() {
     let catalog = &history.decider;
     assert!(matches!(catalog.tasks.get(2), Some(KeptTask::Finished(_))), "the finished write is compact");
     assert!(matches!(catalog.tasks.get(3), Some(KeptTask::Open(_))), "the enqueued one is not");
-    // Two creations (no target: done at once), one finished write, one open write without event.
-    assert_eq!(catalog.footprint(), 4 + 2 + 1, "tasks, the index names `a` and `b` and the started write");
+    // Two creations (no target: done at once), one finished write, one open write without
+    // event; the cancelation book forgot that the finished write had started.
+    assert!(!catalog.cancelations.started(2));
+    assert_eq!(catalog.footprint(), 4 + 2, "tasks and the index names `a` and `b`");
 }

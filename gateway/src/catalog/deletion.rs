@@ -190,9 +190,14 @@ impl Catalog {
         self.next_meta_position
     }
 
-    /// A deleted task the cancelation book has forgotten (or a record that could not be read).
+    /// A task the cancelation book has forgotten: deleted (or a record that could not be
+    /// read), or finished and compact (`Catalog::settle`: no later `meta` record can change
+    /// it, so the book need not remember it).
     fn forgotten(&self, uid: u64) -> bool {
-        uid < self.next_task_uid && !self.tasks.contains(uid) && !self.book_forgets.waiting.contains(&uid)
+        match self.tasks.get(uid) {
+            Some(task) => matches!(task, KeptTask::Finished(_)),
+            None => uid < self.next_task_uid && !self.book_forgets.waiting.contains(&uid),
+        }
     }
 
     /// `change` without the tasks the book has forgotten; `None` when nothing is left of it.
