@@ -26,6 +26,7 @@ pub mod moves;
 pub mod replay;
 pub mod replica;
 pub mod request;
+pub mod retire;
 pub mod worker;
 
 pub mod config;

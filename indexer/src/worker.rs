@@ -200,6 +200,7 @@ impl Indexer {
             tokio::time::sleep(BACKPRESSURE_WAIT).await;
             self.commit(consumer).await?;
         }
+        self.partitions.values_mut().for_each(PartitionHandle::propagate_panic);
         let settings = &self.shared.settings;
         let records = consumer.poll(settings.poll_max, settings.poll_wait).await?;
         let owned = consumer.assignment();

@@ -9,7 +9,9 @@ use crate::job::{decode_ops, plan_jobs, run_job, segments, JobResult};
 use crate::request::PositionedOp;
 use crate::worker::{publish, IndexerError, Shared};
 use futures::future::join_all;
+use futures::FutureExt;
 use miroir_clients::log::{retry_while_unavailable, FailurePause, Record};
+use miroir_schemas::envelope::Op;
 use miroir_schemas::meta_log::topology_changes::ApplyTargets;
 use miroir_schemas::task_log::TaskEvent;
 use std::collections::{BTreeSet, HashMap};
@@ -74,6 +76,20 @@ impl PartitionHandle {
         PartitionHandle { batches, progress, task }
     }
 
+    /// Re-raises, in the caller, a panic that ended the task: the records handed to it would
+    /// otherwise wait forever, whereas a process that dies is restarted and resumes from its
+    /// commits (as when the main loop applied every partition itself).
+    pub(super) fn propagate_panic(&mut self) {
+        if !self.task.is_finished() {
+            return;
+        }
+        if let Some(Err(error)) = (&mut self.task).now_or_never() {
+            if error.is_panic() {
+                std::panic::resume_unwind(error.into_panic());
+            }
+        }
+    }
+
     /// Hands `records` (this partition's, in offset order) to the task.
     pub(super) fn send(&self, records: Vec<Record>) {
         let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
@@ -112,7 +128,7 @@ impl Drop for PartitionState {
 impl PartitionState {
     async fn run(mut self, mut batches: mpsc::UnboundedReceiver<Vec<Record>>) {
         loop {
-            let records = match tokio::time::timeout(IDLE_CHECK, batches.recv()).await {
+            let mut records = match tokio::time::timeout(IDLE_CHECK, batches.recv()).await {
                 Ok(Some(records)) => records,
                 Ok(None) => return,
                 Err(_idle) => {
@@ -120,6 +136,15 @@ impl PartitionState {
                     continue;
                 }
             };
+            // Everything that queued up while the last batch was applied goes in one round (up
+            // to a poll's worth): merged into as few node requests as the batcher can make,
+            // which is what keeps the throughput up when node tasks are slow.
+            let mut taken = 1;
+            while records.len() < self.shared.settings.poll_max {
+                let Ok(more) = batches.try_recv() else { break };
+                records.extend(more);
+                taken += 1;
+            }
             let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
             let mut pause = FailurePause::default();
             // Records handed over are not delivered again by this member's consumer: an
@@ -131,7 +156,7 @@ impl PartitionState {
             }
             self.ensure_catch_ups();
             self.progress.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
-            self.progress.queued_batches.fetch_sub(1, Ordering::SeqCst);
+            self.progress.queued_batches.fetch_sub(taken, Ordering::SeqCst);
         }
     }
 
@@ -233,6 +258,9 @@ impl PartitionState {
         let partition = self.partition;
         let mut pause = FailurePause::default();
         for barrier in barriers {
+            if let Op::ReleaseShards { version } = barrier.envelope.op {
+                self.retire_removed_replicas(version, barrier.position).await;
+            }
             loop {
                 let span = tracing::info_span!("topology_barrier", partition, position = barrier.position);
                 let run = crate::moves::run_barrier(&self.shared, partition, barrier, &self.progress.board);
@@ -252,6 +280,48 @@ impl PartitionState {
             // The checkpoints of the node indexes a barrier filled or released are the node's.
             self.checkpoints.clear();
         }
+    }
+}
+
+impl PartitionState {
+    /// Before a release barrier: the lagging replicas on nodes the change removed will never
+    /// catch up (their shards were copied from their peers at the copy barrier). Their catch-ups
+    /// stop, the events of what they missed are reported for them ([`crate::retire`]), and this
+    /// partition's commits stop waiting for them. Retried until the log answers.
+    async fn retire_removed_replicas(&mut self, version: u64, release_position: u64) {
+        let kept: Option<BTreeSet<String>> = self
+            .shared
+            .cancels
+            .with_topology(|book| book.epoch(version).map(|epoch| epoch.placement.topology().nodes.iter().map(|n| n.id.clone()).collect()));
+        let Some(kept) = kept else { return };
+        let removed: Vec<(String, u64)> = {
+            let board = self.progress.board.lock().expect("lag board lock");
+            board.lagging.iter().filter(|(replica, _)| !kept.contains(*replica)).map(|(r, &from)| (r.clone(), from)).collect()
+        };
+        for (replica, from) in removed {
+            if let Some(catch_up) = self.catch_ups.remove(&replica) {
+                catch_up.abort();
+                // Awaited so it cannot mark the replica lagging again after it is retired.
+                let _ = catch_up.await;
+            }
+            let lagging: BTreeSet<String> = self.progress.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
+            let usable = |r: &str| kept.contains(r) && !lagging.contains(r);
+            let mut pause = FailurePause::default();
+            let (reported, unknown) = loop {
+                match crate::retire::report_for_retired(&self.shared, self.partition, &replica, from, release_position, &usable).await {
+                    Ok(counts) => break counts,
+                    Err(error) => {
+                        let delay = pause.next_delay();
+                        tracing::warn!(node = %replica, partition = self.partition, %error, ?delay, "reporting for a removed replica failed; retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            };
+            self.progress.board.lock().expect("lag board lock").lagging.remove(&replica);
+            self.events.forget_replica(&replica);
+            tracing::info!(node = %replica, partition = self.partition, from, reported, unknown, "a removed node's replica retired");
+        }
+        self.ensure_catch_ups();
     }
 }
 
