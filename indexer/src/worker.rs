@@ -5,7 +5,7 @@
 
 use crate::batch::BatchLimits;
 use crate::cancelation::CancelGate;
-use crate::catch_up::{catch_up, mark_lagging, Board};
+use crate::catch_up::{catch_up, mark_lagging, mark_lost, Board};
 use crate::events::EventAssembler;
 use crate::job::{decode_ops, plan_jobs, run_job, segments, JobResult};
 use crate::lag_announce::LagAnnouncer;
@@ -134,6 +134,8 @@ pub enum IndexerError {
     Log(#[from] LogError),
     #[error("the topology names node `{0}` but no client was given for it")]
     MissingNode(String),
+    #[error("rebuilding a replica from a peer: {0}")]
+    PeerRebuild(#[from] crate::moves::MoveError),
 }
 
 /// Appends task events (dedup id `<task>:<shard>:<replica>`, so a replay within the broker's
@@ -310,6 +312,9 @@ impl Indexer {
                 continue;
             }
             let state = self.partitions.entry(partition).or_default();
+            // A replica being rebuilt from a peer needs the peers to stand still.
+            let peer_copy = state.board.lock().expect("lag board lock").peer_copy.clone();
+            let _peers_steady = peer_copy.read().await;
             // Under the board's lock, so a catch-up that sees this position as dispatched also
             // sees which replicas it was dispatched without.
             let lagging: BTreeSet<String> = {
@@ -347,6 +352,10 @@ impl Indexer {
                             .map(|(index, rank)| (index.to_owned(), rank.to_string()))
                             .unwrap_or_default();
                         tracing::warn!(node = %result.replica, index, rank, position, from, "replica unavailable; marked lagging");
+                        if let Some(at) = result.lost_at(segment) {
+                            let reported_before = state.events.oldest_open_position_of(&result.replica).map_or(at, |o| o.min(at));
+                            mark_lost(&state.board, &result.replica, reported_before);
+                        }
                         mark_lagging(&state.board, &result.replica, from);
                         state.events.forget_replica(&result.replica);
                         state.checkpoints.retain(|(n, _), _| *n != result.replica);
