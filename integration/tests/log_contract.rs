@@ -540,3 +540,55 @@ mod nats_only {
         std::future::pending::<()>().await;
     }
 }
+
+/// The `cdc` topic's broker-side retention, set when its streams/topic are created; `ops` has
+/// none (the reconciler trims it, docs/retention.md).
+mod cdc_retention {
+    use super::*;
+    use miroir_clients::log::TopicRetention;
+
+    fn limited(retention: TopicRetention) -> LogConfig {
+        LogConfig { cdc_retention: retention, ..test_config() }
+    }
+
+    async fn first_kept_reaches(log: &dyn WriteLog, topic: Topic, partition: u32, at_least: u64) -> u64 {
+        let deadline = tokio::time::Instant::now() + HANG_GUARD;
+        loop {
+            let first = log.first_offset(topic, partition).await.unwrap();
+            if first >= at_least {
+                return first;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the broker kept {topic:?} from {first}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nats_drops_cdc_events_past_the_age_and_bytes_limits() {
+        let server = NatsServer::start().expect("start nats-server");
+        let aged = NatsLog::connect(server.url(), limited(TopicRetention { max_age: Some(Duration::from_secs(1)), max_bytes: None }))
+            .await
+            .unwrap();
+        let event = aged.append(Topic::Cdc, "movies", "e-0", payload("event")).await.unwrap();
+        let op = aged.append(Topic::Ops, "movies", "o-0", payload("op")).await.unwrap();
+        assert_eq!(first_kept_reaches(&aged, Topic::Cdc, event.partition, 1).await, 1, "the event expired");
+        assert_eq!(aged.first_offset(Topic::Ops, op.partition).await.unwrap(), 0, "ops has no broker-side limit");
+
+        let sized = NatsLog::connect(server.url(), limited(TopicRetention { max_age: None, max_bytes: Some(4096) })).await.unwrap();
+        let records: Vec<NewRecord> = (0..64).map(|i| NewRecord::new("movies", format!("e-{i}"), payload("x".repeat(200)))).collect();
+        let positions = sized.append_many(Topic::Cdc, records).await.unwrap();
+        let partition = positions[0].partition;
+        let first = first_kept_reaches(&sized, Topic::Cdc, partition, 1).await;
+        assert!(first > 40, "at most 4 KiB of 64 events of 200 bytes are kept, from {first}");
+        assert_eq!(sized.end_offset(Topic::Cdc, partition).await.unwrap(), 64);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kafka_creates_the_cdc_topic_with_its_limits() {
+        let tansu = Tansu::start().expect("start tansu");
+        let retention = TopicRetention { max_age: Some(Duration::from_secs(3600)), max_bytes: Some(1 << 30) };
+        let log = KafkaLog::connect(tansu.bootstrap(), limited(retention)).await.unwrap();
+        let event = log.append(Topic::Cdc, "movies", "e-0", payload("event")).await.unwrap();
+        assert_eq!(event.offset, 0);
+    }
+}

@@ -88,10 +88,28 @@ impl KafkaLog {
         config.validate()?;
         let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, &config).create().map_err(kafka_error)?;
         let names: Vec<String> = Topic::ALL.iter().map(|t| config.qualified_name(*t)).collect();
+        let cdc_age = config.cdc_retention.max_age.map(|age| age.as_millis().to_string());
+        let cdc_bytes = config.cdc_retention.max_bytes.map(|bytes| bytes.to_string());
         let new_topics: Vec<NewTopic<'_>> = Topic::ALL
             .iter()
             .zip(&names)
-            .map(|(topic, name)| NewTopic::new(name, config.partitions(*topic) as i32, TopicReplication::Fixed(1)))
+            .map(|(topic, name)| {
+                let new = NewTopic::new(name, config.partitions(*topic) as i32, TopicReplication::Fixed(1));
+                // Only `cdc` has a broker-side limit; `ops` is trimmed by the reconciler.
+                match topic {
+                    Topic::Cdc => {
+                        let new = match &cdc_age {
+                            Some(ms) => new.set("retention.ms", ms),
+                            None => new,
+                        };
+                        match &cdc_bytes {
+                            Some(bytes) => new.set("retention.bytes", bytes),
+                            None => new,
+                        }
+                    }
+                    _ => new,
+                }
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(config.request_timeout));
         let results = admin.create_topics(&new_topics, &options).await.map_err(kafka_error)?;

@@ -73,13 +73,18 @@ impl NatsLog {
         if ready.contains(&topic) {
             return Ok(());
         }
+        // Only `cdc` has a broker-side limit; `ops` is trimmed by the reconciler (docs/retention.md).
+        let retention = if topic == Topic::Cdc { self.config.cdc_retention } else { Default::default() };
         for partition in 0..self.config.partitions(topic) {
             self.js
                 .get_or_create_stream(StreamConfig {
                     name: stream_name(&self.config, topic, partition),
                     subjects: vec![subject(&self.config, topic, partition)],
                     storage: StorageType::File,
-                    duplicate_window: self.config.dedup_window,
+                    // JetStream refuses a dedup window longer than the stream's max age (10052).
+                    duplicate_window: retention.max_age.map_or(self.config.dedup_window, |age| age.min(self.config.dedup_window)),
+                    max_age: retention.max_age.unwrap_or_default(),
+                    max_bytes: retention.max_bytes.map_or(-1, |bytes| bytes.min(i64::MAX as u64) as i64),
                     ..Default::default()
                 })
                 .await
