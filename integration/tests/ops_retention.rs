@@ -95,7 +95,11 @@ async fn nats_ops_are_trimmed_behind_every_consumer_keeping_the_window() -> Resu
         let end = log.end_offset(Topic::Ops, partition).await?;
         let first_kept = wait_until(Deadline::after(Duration::from_secs(60)), "ops was not trimmed to the window", async || {
             let first = log.first_offset(Topic::Ops, partition).await?;
-            Ok(if first + WINDOW >= end && first > 0 { Progress::Done(first) } else { Progress::Waiting(format!("first kept {first}, end {end}")) })
+            Ok(if first + WINDOW >= end && first > 0 {
+                Progress::Done(first)
+            } else {
+                Progress::Waiting(format!("first kept {first}, end {end}"))
+            })
         })
         .await?;
         assert_eq!(first_kept, end - WINDOW, "the newest {WINDOW} records are kept, no more");
