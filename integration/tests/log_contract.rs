@@ -592,3 +592,17 @@ mod cdc_retention {
         assert_eq!(event.offset, 0);
     }
 }
+
+/// A tailing reader that retention overtakes fails with `Trimmed` instead of skipping records
+/// (deterministic on the memory log; a broker client may already hold the records it fetched).
+#[tokio::test]
+async fn memory_reader_overtaken_by_a_trim_is_refused() {
+    let log = MemoryLog::new(test_config()).unwrap();
+    for i in 0..6 {
+        log.append(Topic::Tasks, "tasks", &format!("r-{i}"), payload(format!("{i}"))).await.unwrap();
+    }
+    let mut reader = log.read_partition(Topic::Tasks, 0, 0).await.unwrap();
+    assert_eq!(offsets(&reader.next_batch(2, POLL_WAIT).await.unwrap()), vec![0, 1]);
+    log.trim(Topic::Tasks, 0, 4).await.unwrap();
+    assert_eq!(reader.next_batch(10, POLL_WAIT).await.unwrap_err(), LogError::Trimmed { first_kept: 4 });
+}
