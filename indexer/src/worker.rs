@@ -112,6 +112,8 @@ pub enum IndexerError {
     Log(#[from] LogError),
     #[error("the topology names node `{0}` but no client was given for it")]
     MissingNode(String),
+    #[error("rebuilding a replica from a peer: {0}")]
+    PeerRebuild(#[from] crate::moves::MoveError),
 }
 
 /// Appends task events (dedup id `<task>:<shard>:<replica>`, so a replay within the broker's

@@ -3,7 +3,7 @@
 //! waits at a topology barrier, never holds up the others (and a partition that changes hands
 //! resumes as soon as its new owner's lease is taken, not after the owner's other partitions).
 
-use crate::catch_up::{catch_up, mark_lagging, Board};
+use crate::catch_up::{catch_up, mark_lagging, mark_lost, Board};
 use crate::events::EventAssembler;
 use crate::job::{decode_ops, plan_jobs, run_job, segments, JobResult};
 use crate::request::PositionedOp;
@@ -202,6 +202,9 @@ impl PartitionState {
                 self.run_barriers(segment).await;
                 continue;
             }
+            // A replica being rebuilt from a peer needs the peers to stand still.
+            let peer_copy = self.progress.board.lock().expect("lag board lock").peer_copy.clone();
+            let _peers_steady = peer_copy.read().await;
             // Under the board's lock, so a catch-up that sees this position as dispatched also
             // sees which replicas it was dispatched without.
             let lagging: BTreeSet<String> = {
@@ -239,6 +242,10 @@ impl PartitionState {
                             .map(|(index, rank)| (index.to_owned(), rank.to_string()))
                             .unwrap_or_default();
                         tracing::warn!(node = %result.replica, index, rank, position, from, "replica unavailable; marked lagging");
+                        if let Some(at) = result.lost_at(segment) {
+                            let reported_before = self.events.oldest_open_position_of(&result.replica).map_or(at, |o| o.min(at));
+                            mark_lost(&self.progress.board, &result.replica, reported_before);
+                        }
                         mark_lagging(&self.progress.board, &result.replica, from);
                         self.events.forget_replica(&result.replica);
                         self.checkpoints.retain(|(n, _), _| *n != result.replica);
