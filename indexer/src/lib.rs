@@ -23,12 +23,12 @@ pub mod events;
 pub mod job;
 pub mod lag;
 pub mod lag_announce;
+pub mod missed_events;
 pub mod moves;
 pub mod peer_rebuild;
 pub mod replay;
 pub mod replica;
 pub mod request;
-pub mod retire;
 pub mod worker;
 
 pub mod config;

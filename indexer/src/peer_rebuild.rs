@@ -9,26 +9,19 @@
 //! moves' copy (settings, the shard's documents paged, embeddings), stamped with checkpoint
 //! `D`; the catch-up then goes on from `D + 1`.
 //!
-//! Task events: the replica never applied the operations it missed, so it reports each one the
-//! log still holds as succeeded with no counts (what a peer did is what it now holds); the
-//! tasks of operations already trimmed before it could report them stay `processing`
-//! (docs/retention.md).
+//! Task events: the replica never applied the operations it missed; each one the log still
+//! holds is reported for it with a peer's outcome ([`crate::missed_events`]); the tasks of
+//! operations already trimmed before it could report them stay `processing` (docs/retention.md).
 
-use crate::apply::OpOutcome;
 use crate::catch_up::Board;
 use crate::checkpoint::Marker;
-use crate::events::EventAssembler;
-use crate::job::decode_ops;
 use crate::moves::{client, copy_replica, indexes_of_partition, node_index_primary_key, wait_ok, MoveError};
-use crate::worker::{publish, Shared};
+use crate::worker::Shared;
 use miroir_clients::log::Topic;
 use miroir_schemas::meta_log::topology_changes::ShardCopy;
 use miroir_schemas::node_layout::{node_index_uid, ReplicaRank};
-use miroir_schemas::task_log::ReplicaStatus;
 use miroir_schemas::topology::ShardId;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
-use time::OffsetDateTime;
 
 /// Copies `replica`'s part of `partition` from its peers; on success its lag mark is just past
 /// what the main loop dispatched.
@@ -80,37 +73,11 @@ pub async fn rebuild_from_peer(shared: &Shared, partition: u32, replica: &str, b
     tracing::info!(node = %replica, partition, through, indexes = indexes.len(), documents, "replica rebuilt from a peer");
     metrics::counter!("miroir_indexer_peer_rebuilds_total").increment(1);
     metrics::counter!("miroir_indexer_moved_documents_total").increment(documents);
-    report_missed(shared, partition, replica, missed_from, through).await?;
+    let first_kept = shared.log.first_offset(Topic::Ops, partition).await?;
+    let usable = |node: &str| peers.contains(node);
+    crate::missed_events::report_missed(shared, partition, replica, missed_from.max(first_kept), through + 1, usable).await?;
     let mut b = board.lock().expect("lag board lock");
     b.lost_at.remove(replica);
     b.lagging.insert(replica.to_owned(), through + 1);
-    Ok(())
-}
-
-/// Reports the operations from `from` through `through` that reach `replica` and that the log
-/// still holds as applied there (the copy brought their effect).
-async fn report_missed(shared: &Shared, partition: u32, replica: &str, from: u64, through: u64) -> Result<(), MoveError> {
-    let first_kept = shared.log.first_offset(Topic::Ops, partition).await?;
-    let mut next = from.max(first_kept);
-    if next > through {
-        return Ok(());
-    }
-    let mut reader = shared.log.read_partition(Topic::Ops, partition, next).await?;
-    let mut events = EventAssembler::default();
-    let now = OffsetDateTime::now_utc();
-    let copied = OpOutcome { status: ReplicaStatus::Succeeded, error: None, counts: Default::default(), started_at: now, finished_at: now };
-    while next <= through {
-        let records = reader.next_batch(shared.settings.poll_max, Duration::from_secs(5)).await?;
-        let records: Vec<_> = records.into_iter().filter(|r| r.position.offset <= through).collect();
-        let Some(last) = records.last() else { continue };
-        next = last.position.offset + 1;
-        let mut reported = Vec::new();
-        for op in decode_ops(&records).iter().filter(|op| !op.envelope.is_topology_barrier()) {
-            if shared.apply_targets(op).holders.iter().any(|(node, _)| node == replica) {
-                reported.extend(events.record(op, replica, Some(&copied)));
-            }
-        }
-        publish(shared.log.as_ref(), &reported).await?;
-    }
     Ok(())
 }

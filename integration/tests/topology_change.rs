@@ -145,7 +145,7 @@ async fn replicas_move_under_writes(backend: LogKind) -> Result<()> {
     let v4 = Topology::new(4, launch.shard_count, launch.replication_factor, kept)?;
     cluster.cluster.nodes.kill(0);
     // Written while node-0 is down: these tasks list it, it never gets them, and its removal
-    // retires its replicas: their events come with their peers' outcomes (indexer/src/retire.rs).
+    // retires its replicas: their events come with their peers' outcomes (indexer/src/missed_events.rs).
     cluster.write_stream(6, 2, 100, 800, 4).await?;
     propose(&cluster, v4.clone()).await?;
     wait_moved(&mut cluster, 4, &mut indexer, None).await?;

@@ -293,7 +293,7 @@ impl PartitionState {
 impl PartitionState {
     /// Before a release barrier: the lagging replicas on nodes the change removed will never
     /// catch up (their shards were copied from their peers at the copy barrier). Their catch-ups
-    /// stop, the events of what they missed are reported for them ([`crate::retire`]), and this
+    /// stop, the events of what they missed are reported for them ([`crate::missed_events`]), and this
     /// partition's commits stop waiting for them. Retried until the log answers.
     async fn retire_removed_replicas(&mut self, version: u64, release_position: u64) {
         let kept: Option<BTreeSet<String>> = self
@@ -314,8 +314,8 @@ impl PartitionState {
             let lagging: BTreeSet<String> = self.progress.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
             let usable = |r: &str| kept.contains(r) && !lagging.contains(r);
             let mut pause = FailurePause::default();
-            let (reported, unknown) = loop {
-                match crate::retire::report_for_retired(&self.shared, self.partition, &replica, from, release_position, &usable).await {
+            let (reported, assumed) = loop {
+                match crate::missed_events::report_missed(&self.shared, self.partition, &replica, from, release_position, &usable).await {
                     Ok(counts) => break counts,
                     Err(error) => {
                         let delay = pause.next_delay();
@@ -326,7 +326,7 @@ impl PartitionState {
             };
             self.progress.board.lock().expect("lag board lock").lagging.remove(&replica);
             self.events.forget_replica(&replica);
-            tracing::info!(node = %replica, partition = self.partition, from, reported, unknown, "a removed node's replica retired");
+            tracing::info!(node = %replica, partition = self.partition, from, reported, assumed, "a removed node's replica retired");
         }
         self.ensure_catch_ups();
     }

@@ -1,11 +1,14 @@
-//! Retiring the replicas of a node removed while it was down. Such a replica lags from the
-//! first operation it missed and will never catch up, nor need to: its shards were copied from
-//! its peers at the change's copy barrier. But the tasks of the operations it missed list it
-//! (their records name the replicas of their time), so until their events come those tasks
-//! stay `processing`. At the release barrier, the partition's owner reports them for it, with
-//! the outcome a peer holding the same shard recorded in its node's task history (a peer that
-//! already had the operations: nothing is sent again), the way operations after a release are
-//! reported for replicas that moved away.
+//! Reporting the task events of operations a replica missed but whose effect it now holds
+//! through a copy from its peers: a replica rebuilt from a peer (`crate::peer_rebuild`), or one
+//! retired because its node was removed while down (its shards were copied to their new holders
+//! at the change's copy barrier). The tasks of those operations list the replica (their records
+//! name the replicas of their time), so until its events come they stay `processing`.
+//!
+//! Each event carries the outcome a peer holding the same shard recorded in its node's task
+//! history (a peer that already had the operations: nothing is sent again), so failures and
+//! document counts read as they did on the peers. Where no peer's history covers an operation
+//! any more (Meilisearch deleted old tasks), it is reported succeeded with no counts: the copy
+//! brought its effect, and a failure would show in the peers' own events.
 
 use crate::apply::OpOutcome;
 use crate::events::EventAssembler;
@@ -13,24 +16,25 @@ use crate::job::{decode_ops, plan_jobs, segments};
 use crate::replay::outcomes_from_history;
 use crate::replica::read_history;
 use crate::request::PositionedOp;
-use crate::worker::{publish, IndexerError, Shared};
-use miroir_clients::log::Topic;
+use crate::worker::{publish, Shared};
+use miroir_clients::log::{LogError, Topic};
+use miroir_schemas::task_log::ReplicaStatus;
+use time::OffsetDateTime;
 
-/// Reports, for `retired`, the events of the operations of `partition` in `[from, to)` that
-/// reached its replicas, with the outcomes of the peers `usable` accepts. Returns how many
-/// events were reported and how many operations no peer's history covered (their tasks keep
-/// waiting).
-pub async fn report_for_retired(
+/// Reports, for `replica`, the events of the operations of `partition` in `[from, to)` that
+/// reached it, with the outcomes of the peers `usable` accepts. Returns how many events were
+/// reported and how many operations no peer's history covered (reported succeeded, no counts).
+pub async fn report_missed(
     shared: &Shared,
     partition: u32,
-    retired: &str,
+    replica: &str,
     from: u64,
     to: u64,
     usable: impl Fn(&str) -> bool,
-) -> Result<(usize, usize), IndexerError> {
+) -> Result<(usize, usize), LogError> {
     let mut reader = shared.log.read_partition(Topic::Ops, partition, from).await?;
     let mut events = EventAssembler::default();
-    let (mut reported, mut unknown) = (0, 0);
+    let (mut reported, mut assumed) = (0, 0);
     let mut next = from;
     while next < to {
         let batch = reader.next_batch(shared.settings.poll_max, shared.settings.poll_wait).await?;
@@ -41,23 +45,31 @@ pub async fn report_for_retired(
         let ops = shared.cancels.admit(decode_ops(&records)).await?;
         for segment in segments(&ops).into_iter().filter(|s| !s[0].envelope.is_topology_barrier()) {
             let missed: Vec<usize> =
-                (0..segment.len()).filter(|&i| shared.apply_targets(&segment[i]).holders.iter().any(|(node, _)| node == retired)).collect();
+                (0..segment.len()).filter(|&i| shared.apply_targets(&segment[i]).holders.iter().any(|(node, _)| node == replica)).collect();
             if missed.is_empty() {
                 continue;
             }
-            let outcomes = peer_outcomes(shared, partition, segment, &missed, |r| r != retired && usable(r)).await;
+            let outcomes = peer_outcomes(shared, partition, segment, &missed, |r| r != replica && usable(r)).await;
             let mut found = Vec::new();
             for &i in &missed {
-                match &outcomes[i] {
-                    Some(outcome) => found.extend(events.record(&segment[i], retired, Some(outcome))),
-                    None => unknown += 1,
-                }
+                let outcome = outcomes[i].clone().unwrap_or_else(|| {
+                    assumed += 1;
+                    let now = OffsetDateTime::now_utc();
+                    OpOutcome {
+                        status: ReplicaStatus::Succeeded,
+                        error: None,
+                        counts: Default::default(),
+                        started_at: now,
+                        finished_at: now,
+                    }
+                });
+                found.extend(events.record(&segment[i], replica, Some(&outcome)));
             }
             publish(shared.log.as_ref(), &found).await?;
             reported += found.len();
         }
     }
-    Ok((reported, unknown))
+    Ok((reported, assumed))
 }
 
 /// For each of `missed` (indexes into `segment`), the outcome a usable peer's node task history
