@@ -12,7 +12,7 @@ use std::str::FromStr;
 use clap::{Args, ValueEnum};
 use miroir_schemas::topology::{Node, Topology, TopologyError};
 
-use crate::log::{retry_while_unavailable, KafkaLog, LogConfig, LogError, MemoryLog, MeteredLog, NatsLog, WriteLog};
+use crate::log::{retry_while_unavailable, KafkaLog, LogConfig, LogError, MemoryLog, MeteredLog, NatsLog, TopicRetention, WriteLog};
 
 /// Which implementation of the write log to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,6 +49,16 @@ pub struct LogArgs {
     /// Partitions of the `task-events` topic (fixed for the life of a cluster).
     #[arg(long, env = "MIROIR_TASK_EVENTS_PARTITIONS", default_value_t = 4)]
     pub task_events_partitions: u32,
+
+    /// The broker drops `cdc` events older than this many seconds (set when the `cdc`
+    /// streams/topic are created; docs/retention.md). Unlimited when unset.
+    #[arg(long, env = "MIROIR_CDC_RETENTION_AGE_SECS")]
+    pub cdc_retention_age_secs: Option<u64>,
+
+    /// The broker keeps at most this many bytes of each `cdc` partition, dropping the oldest
+    /// events first (set when the `cdc` streams/topic are created). Unlimited when unset.
+    #[arg(long, env = "MIROIR_CDC_RETENTION_BYTES")]
+    pub cdc_retention_bytes: Option<u64>,
 }
 
 // Hand-written: the log URL may hold credentials.
@@ -60,6 +70,8 @@ impl std::fmt::Debug for LogArgs {
             .field("topic_prefix", &self.topic_prefix)
             .field("ops_partitions", &self.ops_partitions)
             .field("task_events_partitions", &self.task_events_partitions)
+            .field("cdc_retention_age_secs", &self.cdc_retention_age_secs)
+            .field("cdc_retention_bytes", &self.cdc_retention_bytes)
             .finish()
     }
 }
@@ -78,6 +90,10 @@ impl LogArgs {
         LogConfig {
             ops_partitions: self.ops_partitions,
             task_events_partitions: self.task_events_partitions,
+            cdc_retention: TopicRetention {
+                max_age: self.cdc_retention_age_secs.map(std::time::Duration::from_secs),
+                max_bytes: self.cdc_retention_bytes,
+            },
             ..LogConfig::new(self.topic_prefix.clone())
         }
     }

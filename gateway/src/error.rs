@@ -57,8 +57,11 @@ impl From<LogError> for GatewayError {
     fn from(error: LogError) -> Self {
         match error {
             LogError::Unavailable(reason) | LogError::Broker(reason) => GatewayError::LogUnavailable(reason),
-            // Writes are split below the broker limit and names are ours: either is a bug.
-            other @ (LogError::MessageTooLarge { .. } | LogError::Invalid(_)) => GatewayError::Internal(other.to_string()),
+            // Writes are split below the broker limit and names are ours: either is a bug. Only
+            // `ops` and `cdc` are trimmed, and a gateway reads neither.
+            other @ (LogError::MessageTooLarge { .. } | LogError::Invalid(_) | LogError::Trimmed { .. }) => {
+                GatewayError::Internal(other.to_string())
+            }
         }
     }
 }

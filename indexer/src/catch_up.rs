@@ -9,7 +9,7 @@ use crate::events::EventAssembler;
 use crate::job::{decode_ops, plan_jobs, run_job, segments};
 use crate::worker::{publish, IndexerError, Shared};
 use futures::future::join_all;
-use miroir_clients::log::{Record, Topic};
+use miroir_clients::log::{LogError, Record, Topic};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +25,12 @@ pub struct LagBoard {
     pub dispatched: Option<u64>,
     /// Lagging replica → first position it may still miss (also bounds the commits).
     pub lagging: BTreeMap<String, u64>,
+    /// Replicas whose node lost its data → the first position it had not reported yet (its lag
+    /// mark is then the partition's start: everything is replayed, or copied from a peer).
+    pub lost_at: BTreeMap<String, u64>,
+    /// Held (written) while a replica is rebuilt from a peer; the main loop reads it around
+    /// every segment it applies, so the peers stand still during the copy.
+    pub peer_copy: Arc<tokio::sync::RwLock<()>>,
 }
 
 pub type Board = Arc<Mutex<LagBoard>>;
@@ -34,6 +40,16 @@ pub fn mark_lagging(board: &Board, replica: &str, from: u64) {
     let mut b = board.lock().expect("lag board lock");
     let entry = b.lagging.entry(replica.to_owned()).or_insert(from);
     *entry = (*entry).min(from);
+}
+
+/// Marks `replica` as having lost its data, having reported everything before `missed_from`:
+/// it lags from the partition's start.
+pub fn mark_lost(board: &Board, replica: &str, missed_from: u64) {
+    let mut b = board.lock().expect("lag board lock");
+    let earlier = b.lagging.get(replica).copied().unwrap_or(missed_from).min(missed_from);
+    let entry = b.lost_at.entry(replica.to_owned()).or_insert(earlier);
+    *entry = (*entry).min(earlier);
+    b.lagging.insert(replica.to_owned(), 0);
 }
 
 /// Runs until `replica` has caught up with the main loop on `partition`.
@@ -57,12 +73,24 @@ pub async fn catch_up(shared: Arc<Shared>, partition: u32, replica: String, boar
 /// One replay attempt: `Ok(true)` once the replica rejoined the main loop, `Ok(false)` when it
 /// stopped answering again (its lag mark then says where to resume).
 async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -> Result<bool, IndexerError> {
-    let Some(from) = board.lock().expect("lag board lock").lagging.get(replica).copied() else {
+    let Some(mut from) = board.lock().expect("lag board lock").lagging.get(replica).copied() else {
         return Ok(true);
     };
     tracing::info!(node = %replica, partition, from, "catching a replica up");
     let node = shared.node(replica);
-    let mut reader = shared.log.read_partition(Topic::Ops, partition, from).await?;
+    let mut reader = match shared.log.read_partition(Topic::Ops, partition, from).await {
+        Err(LogError::Trimmed { first_kept }) => {
+            tracing::info!(node = %replica, partition, from, first_kept, "retention removed what a replica lacks");
+            crate::peer_rebuild::rebuild_from_peer(shared, partition, replica, board).await?;
+            // Go on from the copy's checkpoint.
+            let Some(after_copy) = board.lock().expect("lag board lock").lagging.get(replica).copied() else {
+                return Ok(true);
+            };
+            from = after_copy;
+            shared.log.read_partition(Topic::Ops, partition, from).await?
+        }
+        reader => reader?,
+    };
     let mut buffered: VecDeque<Record> = VecDeque::new();
     let mut next = from;
     let mut checkpoints: HashMap<String, Option<u64>> = HashMap::new();
@@ -76,6 +104,7 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
                     // Everything the main loop sent without this replica is applied: from the
                     // next segment on, the main loop sends to it again.
                     b.lagging.remove(replica);
+                    b.lost_at.remove(replica);
                     tracing::info!(node = %replica, partition, through = next.checked_sub(1), "replica caught up");
                     return Ok(true);
                 }
@@ -105,6 +134,11 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
             let mut stopped_at = None;
             for result in results {
                 reported.extend(result.record_outcomes(segment, &mut events));
+                if let Some(at) = result.lost_at(segment) {
+                    mark_lost(board, replica, at);
+                    publish(shared.log.as_ref(), &reported).await?;
+                    return Ok(false);
+                }
                 match result.unavailable_position(segment) {
                     Some(position) => stopped_at = Some(stopped_at.map_or(position, |p: u64| p.min(position))),
                     None => {

@@ -1,6 +1,7 @@
 //! An in-memory Meilisearch node for the indexer's own tests: indexes of documents, a task
 //! queue processed at once (or, [`FakeNode::autobatching`], document requests batched until
-//! one is waited for), `customMetadata` kept on tasks, and a switch to take it down.
+//! one is waited for), `customMetadata` kept on tasks, a switch to take it down, and one to
+//! hold the tasks of some node indexes unfinished (a node busy with a long task).
 
 use crate::replica::ReplicaNode;
 use crate::request::NodeRequest;
@@ -26,16 +27,19 @@ struct State {
     autobatching: bool,
     /// Enqueued document requests: (task uid, node index, request).
     queued: Vec<(u64, String, NodeRequest)>,
+    /// Node indexes whose tasks a wait does not see finish until resumed (by uid prefix).
+    stalled: Vec<String>,
 }
 
 pub struct FakeNode {
     id: String,
     state: Mutex<State>,
+    resumed: tokio::sync::Notify,
 }
 
 impl FakeNode {
     pub fn new(id: &str) -> FakeNode {
-        FakeNode { id: id.into(), state: Mutex::default() }
+        FakeNode { id: id.into(), state: Mutex::default(), resumed: tokio::sync::Notify::new() }
     }
 
     /// A node that batches document requests the way Meilisearch does when they queue up on an
@@ -45,6 +49,16 @@ impl FakeNode {
         let node = FakeNode::new(id);
         node.state.lock().unwrap().autobatching = true;
         node
+    }
+
+    /// Waits for tasks of node indexes whose uid starts with `prefix` hold until [`Self::resume`].
+    pub fn stall(&self, prefix: &str) {
+        self.state.lock().unwrap().stalled.push(prefix.to_owned());
+    }
+
+    pub fn resume(&self) {
+        self.state.lock().unwrap().stalled.clear();
+        self.resumed.notify_waiters();
     }
 
     pub fn set_down(&self, down: bool) {
@@ -262,12 +276,23 @@ impl ReplicaNode for FakeNode {
     }
 
     async fn wait(&self, task_uid: u64) -> Result<TaskView, NodeError> {
-        let mut state = self.state.lock().unwrap();
-        if state.down {
-            return Err(self.unavailable());
+        loop {
+            // Registered before looking, so a resume in between is not missed.
+            let resumed = self.resumed.notified();
+            {
+                let mut state = self.state.lock().unwrap();
+                if state.down {
+                    return Err(self.unavailable());
+                }
+                run_queued(&mut state);
+                let task = &state.tasks[task_uid as usize];
+                let index = task.index_uid.as_deref().unwrap_or_default();
+                if !state.stalled.iter().any(|prefix| index.starts_with(prefix.as_str())) {
+                    return Ok(task.clone());
+                }
+            }
+            resumed.await;
         }
-        run_queued(&mut state);
-        Ok(state.tasks[task_uid as usize].clone())
     }
 
     async fn tasks_of(&self, node_index: &str, from: Option<u64>) -> Result<(Vec<TaskView>, Option<u64>), NodeError> {

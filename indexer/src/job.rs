@@ -103,6 +103,12 @@ impl JobResult {
         skipped.chain(applied).filter_map(|(&i, outcome)| events.record(&segment[i], &self.replica, outcome)).collect()
     }
 
+    /// Where a replica whose node lost its data stopped reporting (the first operation of this
+    /// job it did not apply), if it did.
+    pub fn lost_at(&self, segment: &[PositionedOp]) -> Option<u64> {
+        self.unavailable_from.filter(|_| self.lost_data).map(|i| segment[i].position)
+    }
+
     /// The log position from which the replica may have missed operations, if it stopped: the
     /// partition's start when it lost its data.
     pub fn unavailable_position(&self, segment: &[PositionedOp]) -> Option<u64> {

@@ -8,7 +8,8 @@
 //!   a small node trait.
 //! * [`checkpoint`], [`replay`], [`catch_up`]: each replica's apply position, kept in the node
 //!   itself, and catching a lagging replica up from it; [`lag_announce`]: telling gateways
-//!   which replicas lag.
+//!   which replicas lag; [`peer_rebuild`]: copying a replica from a peer when the log no
+//!   longer holds what it lacks.
 //! * [`events`]: per-operation outcomes into `task-events`; [`cancelation`]: the indexer's side
 //!   of task cancelation.
 //! * [`config`]: launch flags.
@@ -22,7 +23,9 @@ pub mod events;
 pub mod job;
 pub mod lag;
 pub mod lag_announce;
+pub mod missed_events;
 pub mod moves;
+pub mod peer_rebuild;
 pub mod replay;
 pub mod replica;
 pub mod request;

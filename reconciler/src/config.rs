@@ -9,6 +9,8 @@ use miroir_clients::log::WriteLog;
 use miroir_schemas::placement::Placement;
 
 use crate::cdc::CdcOptions;
+use crate::retention::policy::RetentionWindow;
+use crate::retention::RetentionOptions;
 use crate::ttl_sweep::SweepOptions;
 
 #[derive(Debug, Clone, Parser)]
@@ -32,6 +34,24 @@ pub struct ReconcilerArgs {
     pub verify: VerifyArgs,
     #[command(flatten)]
     pub ttl_sweep: TtlSweepArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// `ops` retention (docs/retention.md): off unless a window is set.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// Keep at least the newest this many records of each `ops` partition; trims below every
+    /// consumer group's committed position otherwise. With `--ops-retention-age-secs`, both hold.
+    #[arg(long, env = "MIROIR_OPS_RETENTION_RECORDS")]
+    pub ops_retention_records: Option<u64>,
+    /// Keep at least the `ops` records appended within this many seconds (measured from when
+    /// this reconciler saw each partition's end, so nothing is trimmed in its first interval).
+    #[arg(long, env = "MIROIR_OPS_RETENTION_AGE_SECS")]
+    pub ops_retention_age_secs: Option<u64>,
+    /// Seconds between retention passes.
+    #[arg(long, env = "MIROIR_OPS_RETENTION_INTERVAL_SECS", default_value_t = 60)]
+    pub ops_retention_interval_secs: u64,
 }
 
 /// The TTL sweeper (docs/ttl.md): off unless `--ttl-sweep-interval-secs` is set, and then it
@@ -118,6 +138,18 @@ impl ReconcilerArgs {
             log: self.log.clone(),
         };
         Ok(Placement::new(cluster.topology()?))
+    }
+
+    /// `ops` retention's window, timer and the consumer groups bounding it, when it is on.
+    pub fn retention_plan(&self) -> Option<RetentionOptions> {
+        let args = &self.retention;
+        let window =
+            RetentionWindow { records: args.ops_retention_records, age: args.ops_retention_age_secs.map(std::time::Duration::from_secs) };
+        window.is_on().then(|| RetentionOptions {
+            window,
+            interval: std::time::Duration::from_secs(args.ops_retention_interval_secs.max(1)),
+            groups: vec![self.verify.indexer_group.clone(), self.group.clone()],
+        })
     }
 
     /// The TTL sweeper's placement and options, when it is on.

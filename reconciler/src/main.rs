@@ -32,6 +32,10 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    let retention = args.retention_plan().map(|options| {
+        tracing::info!(window = ?options.window, interval = ?options.interval, groups = ?options.groups, "trimming ops periodically");
+        tokio::spawn(miroir_reconciler::retention::run_retention(log.clone(), options, stop(stopped.clone())))
+    });
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
@@ -46,6 +50,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(sweeper) = sweeper {
         sweeper.await??;
+    }
+    if let Some(retention) = retention {
+        retention.await?;
     }
     Ok(())
 }

@@ -60,6 +60,16 @@ pub struct LogConfig {
     pub group_session: Duration,
     /// How long an append or broker request may wait before it fails as [`LogError::Unavailable`].
     pub request_timeout: Duration,
+    /// What the broker keeps of the `cdc` topic, set when its streams/topic are created.
+    pub cdc_retention: TopicRetention,
+}
+
+/// A broker-side retention limit of a topic, per partition (JetStream stream `max_age` /
+/// `max_bytes`, Kafka `retention.ms` / `retention.bytes`); `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopicRetention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
 }
 
 impl LogConfig {
@@ -73,6 +83,7 @@ impl LogConfig {
             dedup_window: Duration::from_secs(120),
             group_session: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
+            cdc_retention: TopicRetention::default(),
         }
     }
 

@@ -13,6 +13,11 @@ pub enum LogError {
     /// A name (prefix, group, member, key) or partition number the log cannot use.
     #[error("invalid log request: {0}")]
     Invalid(String),
+    /// The records asked for were removed by retention: the partition now starts at
+    /// `first_kept`. Never skipped silently: a reader that needs them must get their effect
+    /// another way (an indexer copies the replica from a peer, docs/retention.md).
+    #[error("the log no longer holds these records: the partition starts at {first_kept}")]
+    Trimmed { first_kept: u64 },
     /// The broker refused the request for another reason.
     #[error("the log refused the request: {0}")]
     Broker(String),

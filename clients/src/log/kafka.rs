@@ -42,8 +42,10 @@ pub struct KafkaLog {
     bootstrap: String,
     config: LogConfig,
     producer: FutureProducer,
-    /// For watermarks (`end_offset`).
+    /// For watermarks (`first_offset`, `end_offset`).
     metadata: Arc<BaseConsumer>,
+    /// For `DeleteRecords` (`trim`).
+    admin: AdminClient<DefaultClientContext>,
     recent: Mutex<DedupWindow<SharedAppend>>,
 }
 
@@ -68,15 +70,46 @@ pub(crate) fn client_config(bootstrap: &str, config: &LogConfig) -> ClientConfig
 }
 
 impl KafkaLog {
+    /// The partition's (low, high) watermarks: first kept offset and end offset.
+    async fn watermarks(&self, topic: Topic, partition: u32) -> Result<(u64, u64), LogError> {
+        self.config.check_partition(topic, partition)?;
+        let metadata = Arc::clone(&self.metadata);
+        let name = self.config.qualified_name(topic);
+        let timeout = self.config.request_timeout;
+        let (low, high) = tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&name, partition as i32, timeout))
+            .await
+            .map_err(|e| LogError::Broker(e.to_string()))?
+            .map_err(kafka_error)?;
+        Ok((low.max(0) as u64, high.max(0) as u64))
+    }
+
     /// Connects to `bootstrap` (`host:port[,…]`) and creates the five topics if missing.
     pub async fn connect(bootstrap: &str, config: LogConfig) -> Result<Self, LogError> {
         config.validate()?;
         let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, &config).create().map_err(kafka_error)?;
         let names: Vec<String> = Topic::ALL.iter().map(|t| config.qualified_name(*t)).collect();
+        let cdc_age = config.cdc_retention.max_age.map(|age| age.as_millis().to_string());
+        let cdc_bytes = config.cdc_retention.max_bytes.map(|bytes| bytes.to_string());
         let new_topics: Vec<NewTopic<'_>> = Topic::ALL
             .iter()
             .zip(&names)
-            .map(|(topic, name)| NewTopic::new(name, config.partitions(*topic) as i32, TopicReplication::Fixed(1)))
+            .map(|(topic, name)| {
+                let new = NewTopic::new(name, config.partitions(*topic) as i32, TopicReplication::Fixed(1));
+                // Only `cdc` has a broker-side limit; `ops` is trimmed by the reconciler.
+                match topic {
+                    Topic::Cdc => {
+                        let new = match &cdc_age {
+                            Some(ms) => new.set("retention.ms", ms),
+                            None => new,
+                        };
+                        match &cdc_bytes {
+                            Some(bytes) => new.set("retention.bytes", bytes),
+                            None => new,
+                        }
+                    }
+                    _ => new,
+                }
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(config.request_timeout));
         let results = admin.create_topics(&new_topics, &options).await.map_err(kafka_error)?;
@@ -101,6 +134,7 @@ impl KafkaLog {
             config,
             producer,
             metadata: Arc::new(metadata),
+            admin,
         })
     }
 
@@ -190,24 +224,51 @@ impl WriteLog for KafkaLog {
     }
 
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
-        self.config.check_partition(topic, partition)?;
-        let metadata = Arc::clone(&self.metadata);
-        let name = self.config.qualified_name(topic);
-        let timeout = self.config.request_timeout;
-        let (_, high) = tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&name, partition as i32, timeout))
-            .await
-            .map_err(|e| LogError::Broker(e.to_string()))?
+        Ok(self.watermarks(topic, partition).await?.1)
+    }
+
+    async fn first_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
+        Ok(self.watermarks(topic, partition).await?.0)
+    }
+
+    async fn trim(&self, topic: Topic, partition: u32, before: u64) -> Result<u64, LogError> {
+        let (first, end) = self.watermarks(topic, partition).await?;
+        let before = before.min(end);
+        if before <= first {
+            return Ok(first);
+        }
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset(&self.config.qualified_name(topic), partition as i32, Offset::Offset(before as i64))
             .map_err(kafka_error)?;
-        Ok(high.max(0) as u64)
+        let options = AdminOptions::new().operation_timeout(Some(self.config.request_timeout));
+        let refused = |error: KafkaError| {
+            // Tansu 0.6.0 advertises DeleteRecords but its memory engine panics on it and drops
+            // the connection, which librdkafka reports as a transport failure (docs/retention.md).
+            tracing::warn!(topic = topic.name(), partition, before, %error, "the Kafka broker did not delete records; nothing trimmed");
+            LogError::Broker(format!("DeleteRecords on {} partition {partition} refused: {error}", topic.name()))
+        };
+        let result = self.admin.delete_records(&offsets, &options).await.map_err(refused)?;
+        for element in result.elements() {
+            if let Err(error) = element.error() {
+                return Err(refused(error));
+            }
+        }
+        Ok(self.watermarks(topic, partition).await?.0)
     }
 
     async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
-        self.config.check_partition(topic, partition)?;
+        let (first, _) = self.watermarks(topic, partition).await?;
+        if from < first {
+            return Err(LogError::Trimmed { first_kept: first });
+        }
         // A group id is required by librdkafka, but `assign` never joins or commits to it.
         let consumer: StreamConsumer = client_config(&self.bootstrap, &self.config)
             .set("group.id", format!("{}-reader-{}", self.config.prefix, uuid::Uuid::new_v4()))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
+            // An offset retention removed meanwhile is an error, never a silent jump.
+            .set("auto.offset.reset", "error")
             .create()
             .map_err(kafka_error)?;
         let mut assignment = TopicPartitionList::new();
@@ -215,7 +276,13 @@ impl WriteLog for KafkaLog {
             .add_partition_offset(&self.config.qualified_name(topic), partition as i32, Offset::Offset(from as i64))
             .map_err(kafka_error)?;
         consumer.assign(&assignment).map_err(kafka_error)?;
-        Ok(Box::new(KafkaReader { consumer }))
+        let low_watermark = LowWatermark {
+            metadata: Arc::clone(&self.metadata),
+            topic: self.config.qualified_name(topic),
+            partition,
+            timeout: self.config.request_timeout,
+        };
+        Ok(Box::new(KafkaReader { consumer, next: from, low_watermark }))
     }
 
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
@@ -263,11 +330,46 @@ pub(crate) async fn receive_batch(consumer: &StreamConsumer, max: usize, wait: D
 
 struct KafkaReader {
     consumer: StreamConsumer,
+    /// The offset the next record must have (a gap means retention removed records).
+    next: u64,
+    low_watermark: LowWatermark,
+}
+
+/// Asks where a partition starts now, for the error of a reader retention overtook.
+struct LowWatermark {
+    metadata: Arc<BaseConsumer>,
+    topic: String,
+    partition: u32,
+    timeout: Duration,
+}
+
+impl LowWatermark {
+    async fn trimmed(&self) -> LogError {
+        let (metadata, topic, partition, timeout) = (Arc::clone(&self.metadata), self.topic.clone(), self.partition as i32, self.timeout);
+        match tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&topic, partition, timeout)).await {
+            Ok(Ok((low, _))) => LogError::Trimmed { first_kept: low.max(0) as u64 },
+            Ok(Err(error)) => kafka_error(error),
+            Err(error) => LogError::Broker(error.to_string()),
+        }
+    }
 }
 
 #[async_trait]
 impl PartitionReader for KafkaReader {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, LogError> {
-        receive_batch(&self.consumer, max, wait).await
+        let records = match receive_batch(&self.consumer, max, wait).await {
+            // `auto.offset.reset=error` reports the removed position as a consumer error.
+            Err(LogError::Unavailable(message)) if message.contains("Offset out of range") || message.contains("offset reset") => {
+                return Err(self.low_watermark.trimmed().await);
+            }
+            other => other?,
+        };
+        if let Some(first) = records.first().filter(|r| r.position.offset > self.next) {
+            return Err(LogError::Trimmed { first_kept: first.position.offset });
+        }
+        if let Some(last) = records.last() {
+            self.next = last.position.offset + 1;
+        }
+        Ok(records)
     }
 }

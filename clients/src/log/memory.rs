@@ -38,8 +38,17 @@ struct State {
 }
 
 struct PartitionLog {
+    /// The kept records: `records[i]` has offset `first + i`.
     records: Vec<Record>,
+    /// Offset of the oldest kept record (how many retention removed).
+    first: u64,
     dedup: DedupWindow<u64>,
+}
+
+impl PartitionLog {
+    fn end(&self) -> u64 {
+        self.first + self.records.len() as u64
+    }
 }
 
 #[derive(Default)]
@@ -106,7 +115,11 @@ impl Shared {
 
 impl State {
     fn partition(&mut self, topic: Topic, partition: u32, window: Duration) -> &mut PartitionLog {
-        self.partitions.entry((topic, partition)).or_insert_with(|| PartitionLog { records: Vec::new(), dedup: DedupWindow::new(window) })
+        self.partitions.entry((topic, partition)).or_insert_with(|| PartitionLog {
+            records: Vec::new(),
+            first: 0,
+            dedup: DedupWindow::new(window),
+        })
     }
 }
 
@@ -138,7 +151,7 @@ impl WriteLog for MemoryLog {
                 let offset = match log.dedup.get(&new.dedup_id, now) {
                     Some(offset) => offset,
                     None => {
-                        let offset = log.records.len() as u64;
+                        let offset = log.end();
                         log.dedup.insert(&new.dedup_id, offset, now);
                         let position = Position { partition, offset };
                         log.records.push(Record { position, key: new.key, dedup_id: new.dedup_id, payload: new.payload });
@@ -156,12 +169,33 @@ impl WriteLog for MemoryLog {
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
         self.config.check_partition(topic, partition)?;
         let mut state = self.available_state()?;
-        Ok(state.partition(topic, partition, self.config.dedup_window).records.len() as u64)
+        Ok(state.partition(topic, partition, self.config.dedup_window).end())
+    }
+
+    async fn first_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
+        self.config.check_partition(topic, partition)?;
+        let mut state = self.available_state()?;
+        Ok(state.partition(topic, partition, self.config.dedup_window).first)
+    }
+
+    async fn trim(&self, topic: Topic, partition: u32, before: u64) -> Result<u64, LogError> {
+        self.config.check_partition(topic, partition)?;
+        let mut state = self.available_state()?;
+        let log = state.partition(topic, partition, self.config.dedup_window);
+        let before = before.min(log.end());
+        if before > log.first {
+            log.records.drain(..(before - log.first) as usize);
+            log.first = before;
+        }
+        Ok(log.first)
     }
 
     async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
         self.config.check_partition(topic, partition)?;
-        drop(self.available_state()?);
+        let first = self.first_offset(topic, partition).await?;
+        if from < first {
+            return Err(LogError::Trimmed { first_kept: first });
+        }
         Ok(Box::new(MemoryReader { log: self.clone(), topic, partition, next: from }))
     }
 
@@ -207,24 +241,25 @@ impl MemoryLog {
             .collect()
     }
 
-    /// Records of `topic/partition` from `from`, at most `max`.
-    fn records_from(state: &State, topic: Topic, partition: u32, from: u64, max: usize) -> Vec<Record> {
-        state
-            .partitions
-            .get(&(topic, partition))
-            .map(|log| log.records.iter().skip(from as usize).take(max).cloned().collect())
-            .unwrap_or_default()
+    /// Records of `topic/partition` from `from`, at most `max`; `Trimmed` when retention
+    /// removed `from`.
+    fn records_from(state: &State, topic: Topic, partition: u32, from: u64, max: usize) -> Result<Vec<Record>, LogError> {
+        let Some(log) = state.partitions.get(&(topic, partition)) else { return Ok(Vec::new()) };
+        if from < log.first {
+            return Err(LogError::Trimmed { first_kept: log.first });
+        }
+        Ok(log.records.iter().skip((from - log.first) as usize).take(max).cloned().collect())
     }
 
     /// Runs `attempt` until it yields records or `wait` passes, waking on every log change.
     async fn wait_for<F>(&self, wait: Duration, mut attempt: F) -> Result<Vec<Record>, LogError>
     where
-        F: FnMut(&mut State) -> Vec<Record>,
+        F: FnMut(&mut State) -> Result<Vec<Record>, LogError>,
     {
         let deadline = tokio::time::Instant::now() + wait;
         let mut changes = self.shared.changed.subscribe();
         loop {
-            let records = attempt(&mut *self.available_state()?);
+            let records = attempt(&mut *self.available_state()?)?;
             if !records.is_empty() {
                 return Ok(records);
             }
@@ -287,7 +322,11 @@ impl MemoryGroupConsumer {
         self.rebalance(state);
         let mut out = Vec::new();
         for (partition, next) in self.cursors.iter_mut() {
-            let records = MemoryLog::records_from(state, self.topic, *partition, *next, max - out.len());
+            // A group's commit is what retention keeps (docs/retention.md); a cursor below the
+            // first kept record starts there, as a Kafka group resets to the earliest offset.
+            let first = state.partitions.get(&(self.topic, *partition)).map_or(0, |log| log.first);
+            *next = (*next).max(first);
+            let records = MemoryLog::records_from(state, self.topic, *partition, *next, max - out.len()).unwrap_or_default();
             if let Some(last) = records.last() {
                 *next = last.position.offset + 1;
             }
@@ -315,7 +354,7 @@ impl MemoryGroupConsumer {
 impl GroupConsumer for MemoryGroupConsumer {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, LogError> {
         let log = self.log.clone();
-        log.wait_for(wait, |state| self.take(state, max)).await
+        log.wait_for(wait, |state| Ok(self.take(state, max))).await
     }
 
     async fn commit(&mut self, upto: &[Position]) -> Result<(), LogError> {

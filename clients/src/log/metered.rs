@@ -35,6 +35,14 @@ impl WriteLog for MeteredLog {
         self.0.end_offset(topic, partition).await
     }
 
+    async fn first_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
+        self.0.first_offset(topic, partition).await
+    }
+
+    async fn trim(&self, topic: Topic, partition: u32, before: u64) -> Result<u64, LogError> {
+        self.0.trim(topic, partition, before).await
+    }
+
     async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
         self.0.read_partition(topic, partition, from).await
     }

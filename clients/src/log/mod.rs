@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use assignment::assign_partitions;
-pub use config::{key_for_partition, partition_for_key, LogConfig, Topic};
+pub use config::{key_for_partition, partition_for_key, LogConfig, Topic, TopicRetention};
 pub(crate) use config::{BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 pub use error::LogError;
 pub use kafka::KafkaLog;
@@ -72,8 +72,19 @@ pub trait WriteLog: Send + Sync + 'static {
     /// The offset the next record appended to this partition will get (0 when empty).
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError>;
 
+    /// The offset of the oldest record retention kept in this partition (0 when nothing was
+    /// ever trimmed; the end offset when everything was).
+    async fn first_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError>;
+
+    /// Removes the records below `before` (clamped to the end offset, so offsets stay
+    /// contiguous) and returns the partition's first kept offset afterwards. Idempotent; a
+    /// `before` at or below the first kept offset removes nothing.
+    async fn trim(&self, topic: Topic, partition: u32, before: u64) -> Result<u64, LogError>;
+
     /// Reads one partition from `from` (inclusive) onwards and keeps tailing it. No group, no
     /// commits: for replica catch-up replays and for gateways folding `tasks` / `meta`.
+    /// Records below the first kept offset are never skipped silently: opening at such a
+    /// `from`, or a tail that retention overtakes, fails with [`LogError::Trimmed`].
     async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError>;
 
     /// Joins consumer group `group` on `topic` as `member`. Members of a group split the topic's

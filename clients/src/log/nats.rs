@@ -73,13 +73,18 @@ impl NatsLog {
         if ready.contains(&topic) {
             return Ok(());
         }
+        // Only `cdc` has a broker-side limit; `ops` is trimmed by the reconciler (docs/retention.md).
+        let retention = if topic == Topic::Cdc { self.config.cdc_retention } else { Default::default() };
         for partition in 0..self.config.partitions(topic) {
             self.js
                 .get_or_create_stream(StreamConfig {
                     name: stream_name(&self.config, topic, partition),
                     subjects: vec![subject(&self.config, topic, partition)],
                     storage: StorageType::File,
-                    duplicate_window: self.config.dedup_window,
+                    // JetStream refuses a dedup window longer than the stream's max age (10052).
+                    duplicate_window: retention.max_age.map_or(self.config.dedup_window, |age| age.min(self.config.dedup_window)),
+                    max_age: retention.max_age.unwrap_or_default(),
+                    max_bytes: retention.max_bytes.map_or(-1, |bytes| bytes.min(i64::MAX as u64) as i64),
                     ..Default::default()
                 })
                 .await
@@ -87,6 +92,16 @@ impl NatsLog {
         }
         ready.insert(topic);
         Ok(())
+    }
+
+    /// The partition's first kept offset and end offset. A stream's first sequence is 0 while it
+    /// is new, the oldest kept sequence after that, and last + 1 once everything was purged.
+    async fn stream_state(&self, topic: Topic, partition: u32) -> Result<(u64, u64), LogError> {
+        self.config.check_partition(topic, partition)?;
+        self.ensure_topic(topic).await?;
+        let stream = self.js.get_stream(stream_name(&self.config, topic, partition)).await.map_err(unavailable)?;
+        let state = stream.get_info().await.map_err(unavailable)?.state;
+        Ok((state.first_sequence.saturating_sub(1), state.last_sequence))
     }
 
     fn publish_error(&self, error: PublishError, size: usize) -> LogError {
@@ -137,17 +152,34 @@ impl WriteLog for NatsLog {
     }
 
     async fn end_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
-        self.config.check_partition(topic, partition)?;
-        self.ensure_topic(topic).await?;
+        Ok(self.stream_state(topic, partition).await?.1)
+    }
+
+    async fn first_offset(&self, topic: Topic, partition: u32) -> Result<u64, LogError> {
+        Ok(self.stream_state(topic, partition).await?.0)
+    }
+
+    async fn trim(&self, topic: Topic, partition: u32, before: u64) -> Result<u64, LogError> {
+        let (first, end) = self.stream_state(topic, partition).await?;
+        // A purge past the last sequence would move the stream's next sequence on, leaving a
+        // hole in the offsets: never past the end.
+        let before = before.min(end);
+        if before <= first {
+            return Ok(first);
+        }
         let stream = self.js.get_stream(stream_name(&self.config, topic, partition)).await.map_err(unavailable)?;
-        Ok(stream.get_info().await.map_err(unavailable)?.state.last_sequence)
+        // Purging "up to sequence S" keeps S and later: offset `before` is sequence `before + 1`.
+        stream.purge().sequence(before + 1).await.map_err(unavailable)?;
+        Ok(self.stream_state(topic, partition).await?.0)
     }
 
     async fn read_partition(&self, topic: Topic, partition: u32, from: u64) -> Result<Box<dyn PartitionReader>, LogError> {
-        self.config.check_partition(topic, partition)?;
-        self.ensure_topic(topic).await?;
+        let (first, _) = self.stream_state(topic, partition).await?;
+        if from < first {
+            return Err(LogError::Trimmed { first_kept: first });
+        }
         let messages = open_ordered(&self.js, &self.config, topic, partition, from).await?;
-        Ok(Box::new(NatsReader { messages, partition }))
+        Ok(Box::new(NatsReader { messages, partition, next: from }))
     }
 
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {

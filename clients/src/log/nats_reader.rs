@@ -37,6 +37,9 @@ pub(crate) fn to_record(message: &jetstream::Message, partition: u32) -> Result<
 pub(crate) struct NatsReader {
     pub(crate) messages: Ordered,
     pub(crate) partition: u32,
+    /// The offset the next record must have: an ordered consumer whose start was purged
+    /// meanwhile starts at the oldest kept record instead, and that gap is refused.
+    pub(crate) next: u64,
 }
 
 #[async_trait]
@@ -48,7 +51,14 @@ impl PartitionReader for NatsReader {
         let mut budget = wait;
         while out.len() < max {
             match tokio::time::timeout(budget, self.messages.next()).await {
-                Ok(Some(Ok(message))) => out.push(to_record(&message, self.partition)?),
+                Ok(Some(Ok(message))) => {
+                    let record = to_record(&message, self.partition)?;
+                    if record.position.offset > self.next {
+                        return Err(LogError::Trimmed { first_kept: record.position.offset });
+                    }
+                    self.next = record.position.offset + 1;
+                    out.push(record);
+                }
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
                 Ok(None) => return Err(LogError::Unavailable("the partition stream ended".into())),
                 Err(_) => break,

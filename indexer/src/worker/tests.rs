@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::fake_node::{Docs, FakeNode};
-use miroir_clients::log::{LogConfig, MemoryLog};
+use miroir_clients::log::{partition_for_key, LogConfig, MemoryLog};
 use miroir_schemas::envelope::{decode, DocumentMethod, Op, OpEnvelope};
 use miroir_schemas::node_layout::{node_index_uid, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::task_log::ReplicaStatus;
@@ -170,10 +170,19 @@ impl Cluster {
     }
 }
 
-/// Steps `indexer` until `done` holds for the events (bounded, so a bug fails instead of hanging).
+/// One step whose records are all applied, reported and committed when it returns.
+async fn step_settled(indexer: &mut Indexer, consumer: &mut dyn GroupConsumer) {
+    indexer.step(consumer).await.unwrap();
+    indexer.settle().await;
+    indexer.commit(consumer).await.unwrap();
+}
+
+/// Steps `indexer` until `done` holds for the events (bounded in time, so a bug fails instead of
+/// hanging; in time rather than steps, since catch-ups run beside the steps at their own pace).
 async fn run_until(cluster: &Cluster, indexer: &mut Indexer, consumer: &mut dyn GroupConsumer, done: impl Fn(&[TaskEvent]) -> bool) {
-    for _ in 0..200 {
-        indexer.step(consumer).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        step_settled(indexer, consumer).await;
         if done(&cluster.events().await) {
             return;
         }
@@ -258,6 +267,44 @@ async fn a_down_replica_lags_without_blocking_others_and_catches_up() {
 }
 
 #[tokio::test]
+async fn a_partition_waiting_for_its_node_tasks_does_not_hold_up_another() {
+    let mut c = Cluster::new();
+    c.create_index().await;
+    let partitions = c.log.config().ops_partitions;
+    let other = (0..)
+        .map(|i| format!("other{i}"))
+        .find(|uid| partition_for_key(uid, partitions) != partition_for_key("movies", partitions))
+        .unwrap();
+    let mut indexer = c.indexer("g", 1000);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| !e.is_empty()).await;
+    for node in c.nodes.values() {
+        node.stall("movies__");
+    }
+    let (held, _) = c.write(DocumentMethod::Replace, docs(0..30, "a")).await;
+    let created = c.next_task;
+    c.next_task += 1;
+    for shard in c.placement.shards() {
+        c.append(OpEnvelope::new(created, Some(other.clone()), shard, Op::CreateIndex { primary_key: Some("id".into()) })).await;
+    }
+    let pairs = c.placement.shards().flat_map(|s| c.placement.replicas(s)).count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while events_of(&c.events().await, created).len() < pairs {
+        assert!(tokio::time::Instant::now() < deadline, "the other partition never went on: {:#?}", c.events().await);
+        // A step never waits for node tasks, so it cannot hang here either.
+        tokio::time::timeout(Duration::from_secs(5), indexer.step(consumer.as_mut())).await.expect("a step waited for a node").unwrap();
+    }
+    assert!(events_of(&c.events().await, held).is_empty(), "the stalled partition's write cannot have finished");
+
+    for node in c.nodes.values() {
+        node.resume();
+    }
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| !events_of(e, held).is_empty()).await;
+    step_settled(&mut indexer, consumer.as_mut()).await;
+    c.assert_contents();
+}
+
+#[tokio::test]
 async fn replaying_the_whole_log_applies_nothing_twice() {
     let mut c = Cluster::new();
     c.create_index().await;
@@ -268,7 +315,7 @@ async fn replaying_the_whole_log_applies_nothing_twice() {
     let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
     run_until(&c, &mut indexer, consumer.as_mut(), |e| !events_of(e, last).is_empty() && !events_of(e, task).is_empty()).await;
     for _ in 0..20 {
-        indexer.step(consumer.as_mut()).await.unwrap();
+        step_settled(&mut indexer, consumer.as_mut()).await;
     }
     c.assert_contents();
     let tasks_before: Vec<usize> = c.nodes.values().map(|n| n.tasks().len()).collect();
@@ -278,7 +325,7 @@ async fn replaying_the_whole_log_applies_nothing_twice() {
     let mut replayer = c.indexer("other", 2);
     let mut consumer = c.log.join_group(Topic::Ops, "other", "m1").await.unwrap();
     for _ in 0..40 {
-        replayer.step(consumer.as_mut()).await.unwrap();
+        step_settled(&mut replayer, consumer.as_mut()).await;
     }
     c.assert_contents();
     let tasks_after: Vec<usize> = c.nodes.values().map(|n| n.tasks().len()).collect();
@@ -397,7 +444,7 @@ async fn a_clear_removes_only_its_shards_and_settings_keep_the_shard_rule() {
     let pairs = c.placement.shards().flat_map(|s| c.placement.replicas(s)).count();
     run_until(&c, &mut indexer, consumer.as_mut(), |e| events_of(e, clear).len() >= pairs && !events_of(e, after).is_empty()).await;
     for _ in 0..5 {
-        indexer.step(consumer.as_mut()).await.unwrap();
+        step_settled(&mut indexer, consumer.as_mut()).await;
     }
     c.assert_contents();
     let events = c.events().await;
