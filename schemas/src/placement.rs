@@ -90,7 +90,8 @@ impl Placement {
     /// The placement of `topology` derived from `previous` (the placement of the topology it
     /// replaces): among balanced placements, the one that keeps the most replicas where they
     /// were, and then the most replica ranks, HRW deciding only what has to move. A joining
-    /// node takes exactly its share and nothing else moves; a leaving node's replicas move and
+    /// node takes exactly its share and nothing else moves (or one replica more, rarely, when the
+    /// counts and the rank spread need it); a leaving node's replicas move and
     /// nothing else (up to the ⌊⌋/⌈⌉ counts of the new node count). Unlike [`Placement::new`]
     /// it depends on history: the cluster must keep each topology version's placement, or
     /// derive it along the same chain of versions.
