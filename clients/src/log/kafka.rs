@@ -73,14 +73,16 @@ impl KafkaLog {
     /// The partition's (low, high) watermarks: first kept offset and end offset.
     async fn watermarks(&self, topic: Topic, partition: u32) -> Result<(u64, u64), LogError> {
         self.config.check_partition(topic, partition)?;
-        let metadata = Arc::clone(&self.metadata);
-        let name = self.config.qualified_name(topic);
-        let timeout = self.config.request_timeout;
-        let (low, high) = tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&name, partition as i32, timeout))
-            .await
-            .map_err(|e| LogError::Broker(e.to_string()))?
-            .map_err(kafka_error)?;
-        Ok((low.max(0) as u64, high.max(0) as u64))
+        self.partition_watermarks(topic, partition).fetch().await
+    }
+
+    fn partition_watermarks(&self, topic: Topic, partition: u32) -> Watermarks {
+        Watermarks {
+            metadata: Arc::clone(&self.metadata),
+            topic: self.config.qualified_name(topic),
+            partition,
+            timeout: self.config.request_timeout,
+        }
     }
 
     /// Connects to `bootstrap` (`host:port[,…]`) and creates the five topics if missing.
@@ -276,13 +278,8 @@ impl WriteLog for KafkaLog {
             .add_partition_offset(&self.config.qualified_name(topic), partition as i32, Offset::Offset(from as i64))
             .map_err(kafka_error)?;
         consumer.assign(&assignment).map_err(kafka_error)?;
-        let low_watermark = LowWatermark {
-            metadata: Arc::clone(&self.metadata),
-            topic: self.config.qualified_name(topic),
-            partition,
-            timeout: self.config.request_timeout,
-        };
-        Ok(Box::new(KafkaReader { consumer, next: from, low_watermark }))
+        let watermarks = self.partition_watermarks(topic, partition);
+        Ok(Box::new(KafkaReader { consumer, next: from, watermarks }))
     }
 
     async fn join_group(&self, topic: Topic, group: &str, member: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
@@ -332,24 +329,33 @@ struct KafkaReader {
     consumer: StreamConsumer,
     /// The offset the next record must have (a gap means retention removed records).
     next: u64,
-    low_watermark: LowWatermark,
+    /// Where the partition starts now, for the error of a reader retention overtook.
+    watermarks: Watermarks,
 }
 
-/// Asks where a partition starts now, for the error of a reader retention overtook.
-struct LowWatermark {
+/// Fetches one partition's (low, high) watermarks: its first kept offset and its end.
+struct Watermarks {
     metadata: Arc<BaseConsumer>,
     topic: String,
     partition: u32,
     timeout: Duration,
 }
 
-impl LowWatermark {
-    async fn trimmed(&self) -> LogError {
+impl Watermarks {
+    async fn fetch(&self) -> Result<(u64, u64), LogError> {
         let (metadata, topic, partition, timeout) = (Arc::clone(&self.metadata), self.topic.clone(), self.partition as i32, self.timeout);
-        match tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&topic, partition, timeout)).await {
-            Ok(Ok((low, _))) => LogError::Trimmed { first_kept: low.max(0) as u64 },
-            Ok(Err(error)) => kafka_error(error),
-            Err(error) => LogError::Broker(error.to_string()),
+        let (low, high) = tokio::task::spawn_blocking(move || metadata.fetch_watermarks(&topic, partition, timeout))
+            .await
+            .map_err(|e| LogError::Broker(e.to_string()))?
+            .map_err(kafka_error)?;
+        Ok((low.max(0) as u64, high.max(0) as u64))
+    }
+
+    /// The error of a reader whose next offset retention removed.
+    async fn trimmed(&self) -> LogError {
+        match self.fetch().await {
+            Ok((first_kept, _)) => LogError::Trimmed { first_kept },
+            Err(error) => error,
         }
     }
 }
@@ -360,7 +366,7 @@ impl PartitionReader for KafkaReader {
         let records = match receive_batch(&self.consumer, max, wait).await {
             // `auto.offset.reset=error` reports the removed position as a consumer error.
             Err(LogError::Unavailable(message)) if message.contains("Offset out of range") || message.contains("offset reset") => {
-                return Err(self.low_watermark.trimmed().await);
+                return Err(self.watermarks.trimmed().await);
             }
             other => other?,
         };
