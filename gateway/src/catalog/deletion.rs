@@ -98,16 +98,6 @@ pub fn rename_pairs(record: &TaskRecord) -> Vec<(String, String)> {
     }
 }
 
-/// Whether a kept task is of a kind that can rename indexes (a swap, an index update), read
-/// without rebuilding its record: listings look for them among every kept task.
-fn renames_indexes(task: &KeptTask) -> bool {
-    let task_type = match task {
-        KeptTask::Open(open) => open.record.task_type,
-        KeptTask::Finished(finished) => finished.task_type(),
-    };
-    matches!(task_type, TaskType::IndexSwap | TaskType::IndexUpdate)
-}
-
 impl Catalog {
     /// What a deletion registered now would write: of `candidates` (its filter's matches), the
     /// tasks kept and finished, as many as fit in `budget` bytes of the record, oldest first
@@ -227,7 +217,7 @@ impl Catalog {
     /// Every swap and rename that succeeded, kept or retired, oldest first: the names they
     /// give the tasks before them.
     pub fn applied_renames(&self) -> Vec<RetiredRename> {
-        let kept = self.tasks.iter().filter(|(_, task)| renames_indexes(task)).filter_map(|(uid, task)| {
+        let kept = self.tasks.renaming().filter_map(|(uid, task)| {
             let pairs = rename_pairs(&self.record(task));
             (!pairs.is_empty() && self.status(uid, task) == TaskStatus::Succeeded).then_some(RetiredRename { uid, pairs })
         });

@@ -5,6 +5,7 @@
 
 use super::finished::FinishedTask;
 use super::FoldedTask;
+use miroir_schemas::task_log::TaskType;
 
 /// A kept task: still open (its record and events so far), or finished (its final view's
 /// parts, `finished.rs`).
@@ -14,10 +15,25 @@ pub(super) enum KeptTask {
     Finished(FinishedTask),
 }
 
+impl KeptTask {
+    /// Whether it is of a kind that can rename indexes (a swap, an index update), read without
+    /// rebuilding its record.
+    fn can_rename_indexes(&self) -> bool {
+        let task_type = match self {
+            KeptTask::Open(open) => open.record.task_type,
+            KeptTask::Finished(finished) => finished.task_type(),
+        };
+        matches!(task_type, TaskType::IndexSwap | TaskType::IndexUpdate)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(super) struct TaskTable {
     /// Sorted by uid, distinct.
     entries: Vec<(u64, KeptTask)>,
+    /// The uids of the kept tasks that can rename indexes, sorted: every listing applies their
+    /// renames, and this spares it a pass over every kept task.
+    renaming: Vec<u64>,
 }
 
 impl TaskTable {
@@ -25,7 +41,7 @@ impl TaskTable {
     pub(super) fn push_in_order(&mut self, uid: u64, task: KeptTask) -> bool {
         let in_order = self.entries.last().is_none_or(|(last, _)| *last < uid);
         if in_order {
-            self.entries.push((uid, task));
+            self.push(uid, task);
         }
         in_order
     }
@@ -33,6 +49,9 @@ impl TaskTable {
     /// Adds task `uid`, newer than every kept one.
     pub(super) fn push(&mut self, uid: u64, task: KeptTask) {
         debug_assert!(self.entries.last().is_none_or(|(last, _)| *last < uid), "tasks are kept in uid order");
+        if task.can_rename_indexes() {
+            self.renaming.push(uid);
+        }
         self.entries.push((uid, task));
     }
 
@@ -80,9 +99,17 @@ impl TaskTable {
         }
     }
 
+    /// The kept tasks that can rename indexes (swaps, index updates), oldest first.
+    pub(super) fn renaming(&self) -> impl Iterator<Item = (u64, &KeptTask)> {
+        self.renaming.iter().filter_map(|&uid| self.get(uid).map(|task| (uid, task)))
+    }
+
     /// Removes the tasks `remove` says to (each asked once, in uid order); returns them.
     pub(super) fn remove_where(&mut self, mut remove: impl FnMut(u64) -> bool) -> Vec<(u64, KeptTask)> {
-        self.entries.extract_if(.., |(uid, _)| remove(*uid)).collect()
+        let removed: Vec<(u64, KeptTask)> = self.entries.extract_if(.., |(uid, _)| remove(*uid)).collect();
+        let gone = |uid: &u64| removed.binary_search_by_key(uid, |(removed, _)| *removed).is_ok();
+        self.renaming.retain(|uid| !gone(uid));
+        removed
     }
 }
 
@@ -118,5 +145,21 @@ mod tests {
         assert_eq!(uids(table.iter()), [1, 3]);
         assert!(table.contains(3) && !table.contains(4));
         assert!(!table.push_in_order(3, open(3)) && table.push_in_order(4, open(4)), "only newer tasks are added");
+    }
+
+    #[test]
+    fn renaming_tasks_are_listed_while_kept() {
+        let mut table = TaskTable::default();
+        let swap = || {
+            let record = TaskRecord::new(TaskType::IndexSwap, None, None, time::OffsetDateTime::UNIX_EPOCH);
+            KeptTask::Open(Box::new(FoldedTask { record, events: Vec::new(), verdict: None, cancelable: false, deleted_tasks: None }))
+        };
+        table.push(1, open(1));
+        table.push(2, swap());
+        table.push(3, open(3));
+        assert!(table.push_in_order(5, swap()));
+        assert_eq!(uids(table.renaming()), [2, 5]);
+        table.remove_where(|uid| uid == 2);
+        assert_eq!(uids(table.renaming()), [5]);
     }
 }
