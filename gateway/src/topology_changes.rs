@@ -108,14 +108,14 @@ impl TopologyService {
     /// The placement reads use now, and whether every read must be narrowed to the shards it
     /// asks (a move in progress).
     pub fn read_view(&self) -> (Arc<Placement>, bool) {
-        self.read(TopologyBook::read_view)
+        self.read(|book| book.read_view(None))
     }
 
     /// The nodes a task lists for `shard` of the index whose operations are keyed `index_uid`.
     pub async fn write_targets(&self, index_uid: &str, shards: &[ShardId]) -> Result<Vec<Vec<String>>, GatewayError> {
         self.first_catch_up.get_or_try_init(|| self.meta.catch_up()).await?;
         let partition = partition_for_key(&ops_key(index_uid), self.ops_partitions);
-        Ok(self.read(|book| shards.iter().map(|&shard| book.write_targets(partition, shard)).collect()))
+        Ok(self.read(|book| shards.iter().map(|&shard| book.write_targets(partition, shard, None)).collect()))
     }
 
     /// Records `topology` as proposed; `Ok(true)` when this gateway's fold took it as the next

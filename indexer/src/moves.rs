@@ -283,7 +283,7 @@ pub async fn run_barrier(shared: &Shared, partition: u32, op: &PositionedOp, boa
     let indexes = indexes_of_partition(&book, &old_nodes, partition).await?;
     let marker = Marker::single(partition, op.position).encode();
     if copying {
-        let copies = book.copies(version);
+        let copies = book.copies(version, None);
         if let Some(busy) = copies.iter().map(|c| &c.to.0).find(|node| lagging.contains(*node)) {
             return Err(MoveError::Lagging(busy.clone()));
         }
@@ -298,7 +298,7 @@ pub async fn run_barrier(shared: &Shared, partition: u32, op: &PositionedOp, boa
         record(shared, TopologyChange::ShardsCopied { version, partition, position: op.position }).await?;
     } else {
         let mut by_holder: BTreeMap<Holder, Vec<ShardId>> = BTreeMap::new();
-        for (shard, holder) in book.releases(version) {
+        for (shard, holder) in book.releases(version, None) {
             by_holder.entry(holder).or_default().push(shard);
         }
         for (holder, shards) in &by_holder {
@@ -322,6 +322,10 @@ async fn record(shared: &Shared, change: TopologyChange) -> Result<(), MoveError
         TopologyChange::ShardsCopied { version, partition, .. } => format!("copied:{version}:{partition}"),
         TopologyChange::ShardsReleased { version, partition, .. } => format!("released:{version}:{partition}"),
         TopologyChange::TopologyProposed { topology, .. } => format!("proposed:{}", topology.version),
+        TopologyChange::ReshardProposed { index, shards, at } => format!("reshard:{index}:{shards}:{}", at.unix_timestamp_nanos()),
+        TopologyChange::ReshardSwitched { index, shards, position } => format!("reshard-switched:{index}:{shards}:{position}"),
+        TopologyChange::ReshardAborted { index, shards, position, .. } => format!("reshard-aborted:{index}:{shards}:{position}"),
+        TopologyChange::ReshardReleased { index, shards, position } => format!("reshard-released:{index}:{shards}:{position}"),
     };
     shared.cancels.append_and_fold(change, "topology", &dedup_id).await?;
     Ok(())

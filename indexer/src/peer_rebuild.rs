@@ -64,7 +64,8 @@ pub async fn rebuild_from_peer(shared: &Shared, partition: u32, replica: &str, b
                 wait_ok(&target, task.task_uid).await?;
             }
             for &shard in shards {
-                let from = book.apply_targets(partition, through, shard).holders.into_iter().filter(|(node, _)| node != replica).collect();
+                let from =
+                    book.apply_targets(partition, through, shard, None).holders.into_iter().filter(|(node, _)| node != replica).collect();
                 let copy = ShardCopy { shard, to: (replica.to_owned(), *rank), from };
                 documents += copy_replica(&book, index, &copy, &lagging, &marker).await?;
             }

@@ -203,7 +203,9 @@ pub fn build_request(batch: &[PositionedOp], rank: ReplicaRank) -> NodeRequest {
         Op::SwapIndexes { swaps } => NodeRequest::Swap(
             swaps.iter().map(|s| (node_index_uid(&s.indexes[0], rank), node_index_uid(&s.indexes[1], rank), s.rename)).collect(),
         ),
-        Op::CopyShards { .. } | Op::ReleaseShards { .. } => unreachable!("the worker runs topology barriers itself (crate::moves)"),
+        Op::CopyShards { .. } | Op::ReleaseShards { .. } | Op::Reshard { .. } => {
+            unreachable!("the worker runs topology barriers itself (crate::moves)")
+        }
     }
 }
 

@@ -87,7 +87,7 @@ impl Shared {
 
     /// The replicas operation `op` reaches, by the topology at its log position.
     pub fn apply_targets(&self, op: &PositionedOp) -> ApplyTargets {
-        self.cancels.with_topology(|book| book.apply_targets(op.partition, op.position, op.shard()))
+        self.cancels.with_topology(|book| book.apply_targets(op.partition, op.position, op.shard(), None))
     }
 }
 

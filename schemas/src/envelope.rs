@@ -74,6 +74,11 @@ pub struct OpEnvelope {
     /// Who caused the change: a client's task, or Miroir's own upkeep (carried into CDC events).
     #[serde(default, skip_serializing_if = "WriteOrigin::is_client")]
     pub origin: WriteOrigin,
+    /// The index layout that routed this operation to `shard`: `None` for the launch layout
+    /// (the cluster's `S`), `Some(n)` once the index was resharded to `n` shards
+    /// (docs/resharding.md). An indexer applying it to another layout routes it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<u32>,
     pub op: Op,
 }
 
@@ -91,14 +96,29 @@ impl OpEnvelope {
         OpEnvelope::new(0, None, ShardId(0), op)
     }
 
+    /// The barrier of a reshard of `index_uid` to `shards` shards: no task.
+    pub fn reshard_barrier(index_uid: &str, shards: u32) -> OpEnvelope {
+        OpEnvelope::new(0, Some(index_uid.to_owned()), ShardId(0), Op::Reshard { shards })
+    }
+
     /// Whether this is a topology barrier rather than a task's operation.
     pub fn is_topology_barrier(&self) -> bool {
-        matches!(self.op, Op::CopyShards { .. } | Op::ReleaseShards { .. })
+        matches!(self.op, Op::CopyShards { .. } | Op::ReleaseShards { .. } | Op::Reshard { .. })
     }
 
     /// A single-part envelope at the current schema version.
     pub fn new(task_uid: u64, index_uid: Option<String>, shard: ShardId, op: Op) -> OpEnvelope {
-        OpEnvelope { schema_version: SCHEMA_VERSION, task_uid, index_uid, shard, part: 0, parts: 1, origin: WriteOrigin::Client, op }
+        OpEnvelope {
+            schema_version: SCHEMA_VERSION,
+            task_uid,
+            index_uid,
+            shard,
+            part: 0,
+            parts: 1,
+            origin: WriteOrigin::Client,
+            layout: None,
+            op,
+        }
     }
 
     /// The broker dedup id of this message.
@@ -202,6 +222,12 @@ pub enum Op {
     /// The release barrier of topology `version`: here the replicas that moved away are deleted.
     ReleaseShards {
         version: u64,
+    },
+    /// The barrier of a reshard of the envelope's index to `shards` shards (docs/resharding.md):
+    /// here the indexer owning the index's partition builds the new layout from the current one,
+    /// verifies it and switches the index to it. Belongs to no task.
+    Reshard {
+        shards: u32,
     },
 }
 

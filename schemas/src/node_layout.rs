@@ -48,6 +48,21 @@ pub fn node_index_uid(index_uid: &str, rank: ReplicaRank) -> String {
     format!("{index_uid}{NODE_INDEX_SEPARATOR}{rank}")
 }
 
+/// Prefix of the shard count in the node index uids of a resharded layout.
+const LAYOUT_PREFIX: &str = "s";
+
+/// The node index of `index_uid`'s rank-`rank` copies in `layout`: the launch layout
+/// ([`node_index_uid`], `movies__rank-0`), or the layout an index was resharded to, which names
+/// its shard count (`movies__s12-rank-0`). A reshard builds the new layout's node indexes beside
+/// the old ones, so the two never share a name (resharding to the count an index has is refused,
+/// and the old layout is deleted before the next reshard).
+pub fn layout_node_index_uid(index_uid: &str, layout: Option<u32>, rank: ReplicaRank) -> String {
+    match layout {
+        None => node_index_uid(index_uid, rank),
+        Some(shards) => format!("{index_uid}{NODE_INDEX_SEPARATOR}{LAYOUT_PREFIX}{shards}-{rank}"),
+    }
+}
+
 /// The field of every document on the nodes that names its shard, so a node index holding
 /// several shards can be searched, deleted from or counted for some of them. Miroir adds it as
 /// documents reach the nodes and removes it from everything a client sees; a user document may
@@ -276,15 +291,28 @@ fn without_shard_condition(line: &str) -> Option<String> {
     Some(format!("{}:{} {user}", start.saturating_sub(1).max(1), end.saturating_sub(1).max(1)))
 }
 
-/// The inverse of [`node_index_uid`]: `movies__rank-1` → `("movies", ReplicaRank(1))`.
-/// Splits at the last `__rank-`, so user uids that themselves contain `__` round-trip.
+/// The inverse of [`node_index_uid`]: `movies__rank-1` → `("movies", ReplicaRank(1))`, and of
+/// [`layout_node_index_uid`] (`movies__s12-rank-1`, the layout left out). Splits at the last
+/// `__`, so user uids that themselves contain `__` round-trip.
 pub fn parse_node_index_uid(node_index_uid: &str) -> Option<(&str, ReplicaRank)> {
-    let marker = format!("{NODE_INDEX_SEPARATOR}{RANK_PREFIX}");
-    let (index_uid, digits) = node_index_uid.rsplit_once(&marker)?;
+    parse_node_index_layout(node_index_uid).map(|(index, _, rank)| (index, rank))
+}
+
+/// A node index uid as `(user index, layout, rank)` (see [`layout_node_index_uid`]).
+pub fn parse_node_index_layout(node_index_uid: &str) -> Option<(&str, Option<u32>, ReplicaRank)> {
+    let (index_uid, tail) = node_index_uid.rsplit_once(NODE_INDEX_SEPARATOR)?;
     if index_uid.is_empty() {
         return None;
     }
-    parse_canonical_u32(digits).map(|rank| (index_uid, ReplicaRank(rank)))
+    let (layout, rank) = match tail.strip_prefix(LAYOUT_PREFIX) {
+        Some(rest) => {
+            let (shards, rank) = rest.split_once('-')?;
+            (Some(parse_canonical_u32(shards)?), rank)
+        }
+        None => (None, tail),
+    };
+    let rank = parse_canonical_u32(rank.strip_prefix(RANK_PREFIX)?)?;
+    Some((index_uid, layout, ReplicaRank(rank)))
 }
 
 #[cfg(test)]

@@ -83,8 +83,8 @@ pub fn op() -> impl Strategy<Value = Op> {
 
 pub fn op_envelope() -> impl Strategy<Value = OpEnvelope> {
     let origin = prop_oneof![Just(WriteOrigin::Client), Just(WriteOrigin::Ttl), Just(WriteOrigin::Repair), Just(WriteOrigin::Rebalance)];
-    (any::<u64>(), prop::option::of(name()), any::<u32>(), 0u32..4, origin, op()).prop_map(
-        |(task_uid, index_uid, shard, part, origin, op)| OpEnvelope {
+    (any::<u64>(), prop::option::of(name()), any::<u32>(), 0u32..4, origin, prop::option::of(1u32..100), op()).prop_map(
+        |(task_uid, index_uid, shard, part, origin, layout, op)| OpEnvelope {
             schema_version: SCHEMA_VERSION,
             task_uid,
             index_uid,
@@ -92,6 +92,7 @@ pub fn op_envelope() -> impl Strategy<Value = OpEnvelope> {
             part,
             parts: part + 1,
             origin,
+            layout,
             op,
         },
     )

@@ -176,13 +176,13 @@ pub fn plan(book: &TopologyBook, request: &TopologyRequest, dry_run: bool) -> Re
     after.apply(&TopologyChange::TopologyProposed { topology: next.clone(), at: OffsetDateTime::now_utc() });
     let version = next.version;
     let copies: Vec<ReplicaCopy> = after
-        .copies(version)
+        .copies(version, None)
         .into_iter()
         .map(|copy| ReplicaCopy { shard: copy.shard.0, node: copy.to.0, rank: copy.to.1 .0, documents: None })
         .collect();
     let releases =
-        after.releases(version).into_iter().map(|(shard, (node, rank))| Replica { shard: shard.0, node, rank: rank.0 }).collect();
-    let moved = after.copies(version).iter().filter(|copy| !copy.from.iter().any(|(node, _)| *node == copy.to.0)).count();
+        after.releases(version, None).into_iter().map(|(shard, (node, rank))| Replica { shard: shard.0, node, rank: rank.0 }).collect();
+    let moved = after.copies(version, None).iter().filter(|copy| !copy.from.iter().any(|(node, _)| *node == copy.to.0)).count();
     let (change, node, ideal) = match request {
         TopologyRequest::Add(node) => {
             let holding =

@@ -166,7 +166,7 @@ async fn task_targets_follow_the_copy_barriers() {
     let partition = partition_for_key(&ops_key("movies"), partitions);
     assert_eq!(switched.targets.len(), 3);
     for target in &switched.targets {
-        assert_eq!(target.replicas, book.write_targets(partition, target.shard));
+        assert_eq!(target.replicas, book.write_targets(partition, target.shard, None));
     }
     assert!(switched.targets.iter().any(|target| target.replicas.contains(&"n3".to_owned())), "{:?}", switched.targets);
 }

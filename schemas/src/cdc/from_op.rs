@@ -87,7 +87,7 @@ pub fn events_of(envelope: &OpEnvelope, partition: u32, offset: u64, task: &Appl
         // A compaction rewrites the node index's files: no document and no setting changes.
         Op::CompactIndex => Vec::new(),
         // Moving replicas between nodes changes no document: the copies are the same documents.
-        Op::CopyShards { .. } | Op::ReleaseShards { .. } => Vec::new(),
+        Op::CopyShards { .. } | Op::ReleaseShards { .. } | Op::Reshard { .. } => Vec::new(),
     };
     changes
         .into_iter()

@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 use crate::node_layout::ReplicaRank;
 use crate::placement::Placement;
 use crate::topology::{Node, ShardId, Topology};
+pub use reshards::ReshardError;
 
 /// One record of a topology change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +43,22 @@ pub enum TopologyChange {
     ShardsCopied { version: u64, partition: u32, position: u64 },
     /// The replicas that moved away were deleted at `partition`'s release barrier `position`.
     ShardsReleased { version: u64, partition: u32, position: u64 },
+    /// An operator asked for `index` to be resharded to `shards` shards (docs/resharding.md).
+    ReshardProposed {
+        index: String,
+        shards: u32,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// The reshard's new layout was built and verified at its barrier `position`: operations
+    /// after it go to the new layout, and reads use it.
+    ReshardSwitched { index: String, shards: u32, position: u64 },
+    /// The reshard was given up at its barrier `position` (its new layout did not verify); the
+    /// index keeps its layout.
+    ReshardAborted { index: String, shards: u32, position: u64, reason: String },
+    /// The old layout's node indexes were deleted (at the barrier `position`): the reshard is
+    /// complete.
+    ReshardReleased { index: String, shards: u32, position: u64 },
 }
 
 /// A replica of a shard: a node and the rank (so the node index) holding it.
@@ -99,6 +116,8 @@ pub struct ShardCopy {
 pub struct TopologyBook {
     partitions: u32,
     epochs: Vec<Epoch>,
+    /// Index layouts and the reshard in progress ([`reshards`]).
+    layouts: reshards::Layouts,
 }
 
 /// Why a proposal is not accepted (the fold ignores it; the admin API says why first).
@@ -110,6 +129,8 @@ pub enum ProposalError {
     WrongVersion { proposed: u64, next: u64 },
     #[error("the shard count and replication factor cannot change in a topology change (resharding is a separate operation)")]
     ShapeChanged,
+    #[error("index `{index}` is being resharded; wait until it completes")]
+    ReshardInProgress { index: String },
 }
 
 fn holders(placement: &Placement, shard: ShardId) -> Vec<Holder> {
@@ -120,7 +141,8 @@ impl TopologyBook {
     /// The book of a cluster launched with `launch`, whose `ops` log has `partitions` partitions.
     pub fn new(launch: Placement, partitions: u32) -> TopologyBook {
         let epoch = Epoch { placement: Arc::new(launch), proposed_at: None, copied: BTreeMap::new(), released: BTreeMap::new() };
-        TopologyBook { partitions, epochs: vec![epoch] }
+        let layouts = reshards::Layouts::new(&epoch.placement);
+        TopologyBook { partitions, epochs: vec![epoch], layouts }
     }
 
     pub fn partitions(&self) -> u32 {
@@ -140,6 +162,29 @@ impl TopologyBook {
         i == 0 || self.epochs[i].copied.len() as u32 >= self.partitions
     }
 
+    /// Index layouts and the reshard in progress.
+    pub fn layouts(&self) -> &reshards::Layouts {
+        &self.layouts
+    }
+
+    /// The placement of `layout` in epoch `i`.
+    fn placement_at(&self, i: usize, layout: Option<u32>) -> &Arc<Placement> {
+        self.layouts.placement(&self.epochs[i].placement, i, layout)
+    }
+
+    /// The newest topology's placement of `layout`.
+    pub fn newest_placement(&self, layout: Option<u32>) -> &Arc<Placement> {
+        self.placement_at(self.epochs.len() - 1, layout)
+    }
+
+    /// Whether `index` may be resharded to `shards` shards now.
+    pub fn check_reshard(&self, index: &str, shards: u32) -> Result<(), ReshardError> {
+        if !self.complete(self.epochs.len() - 1) {
+            return Err(ReshardError::MoveInProgress { current: self.last().version() });
+        }
+        self.layouts.check(index, shards)
+    }
+
     /// Whether `topology` may be proposed now.
     pub fn check_proposal(&self, topology: &Topology) -> Result<(), ProposalError> {
         let current = self.last().placement.topology();
@@ -152,6 +197,9 @@ impl TopologyBook {
         if topology.shard_count != current.shard_count || topology.replication_factor != current.replication_factor {
             return Err(ProposalError::ShapeChanged);
         }
+        if let Some(reshard) = self.layouts.reshard() {
+            return Err(ProposalError::ReshardInProgress { index: reshard.index.clone() });
+        }
         Ok(())
     }
 
@@ -163,6 +211,7 @@ impl TopologyBook {
             TopologyChange::TopologyProposed { topology, at } => {
                 if self.check_proposal(topology).is_ok() {
                     let placement = Placement::after(&self.last().placement, topology.clone());
+                    self.layouts.extend_chains(topology);
                     let epoch = Epoch {
                         placement: Arc::new(placement),
                         proposed_at: Some(*at),
@@ -185,6 +234,15 @@ impl TopologyBook {
                     self.epochs[last].released.entry(*partition).or_insert(*position);
                 }
             }
+            TopologyChange::ReshardProposed { index, shards, at } => {
+                if self.check_reshard(index, *shards).is_ok() {
+                    let topologies: Vec<&Topology> = self.epochs.iter().map(|e| e.placement.topology()).collect();
+                    self.layouts.propose(index, *shards, *at, &topologies);
+                }
+            }
+            TopologyChange::ReshardSwitched { index, shards, position } => self.layouts.switch(index, *shards, *position),
+            TopologyChange::ReshardAborted { index, shards, .. } => self.layouts.abort(index, *shards),
+            TopologyChange::ReshardReleased { index, shards, .. } => self.layouts.release(index, *shards),
         }
     }
 
@@ -195,13 +253,14 @@ impl TopologyBook {
 
     /// The topology `version` replaced (its previous epoch's placement).
     pub fn previous(&self, version: u64) -> Option<&Arc<Placement>> {
-        self.change_to(version).map(|(old, _)| old)
+        self.change_to(version, None).map(|(old, _)| old)
     }
 
-    /// The placements before and after the change to `version` (none for the launch topology).
-    fn change_to(&self, version: u64) -> Option<(&Arc<Placement>, &Arc<Placement>)> {
+    /// The placements of `layout` before and after the change to `version` (none for the
+    /// launch topology).
+    fn change_to(&self, version: u64, layout: Option<u32>) -> Option<(&Arc<Placement>, &Arc<Placement>)> {
         let i = self.epochs.iter().position(|e| e.version() == version).filter(|&i| i > 0)?;
-        Some((&self.epochs[i - 1].placement, &self.epochs[i].placement))
+        Some((self.placement_at(i - 1, layout), self.placement_at(i, layout)))
     }
 
     /// The newest topology (the one being moved to, during a move).
@@ -219,21 +278,22 @@ impl TopologyBook {
         Some((self.last(), phase))
     }
 
-    /// The placement reads use, and whether node indexes may hold shards it does not give them
-    /// (a move in progress), so that every read must be narrowed to the shards asked.
-    pub fn read_view(&self) -> (Arc<Placement>, bool) {
+    /// The placement reads of an index in `layout` use, and whether node indexes may hold
+    /// shards it does not give them (a move in progress), so that every read must be narrowed
+    /// to the shards asked.
+    pub fn read_view(&self, layout: Option<u32>) -> (Arc<Placement>, bool) {
         let last = self.epochs.len() - 1;
         match self.moving() {
-            None => (self.last().placement.clone(), false),
-            Some((_, MovePhase::Switched)) => (self.epochs[last].placement.clone(), true),
-            Some((_, MovePhase::Copying)) => (self.epochs[last - 1].placement.clone(), true),
+            None => (self.placement_at(last, layout).clone(), false),
+            Some((_, MovePhase::Switched)) => (self.placement_at(last, layout).clone(), true),
+            Some((_, MovePhase::Copying)) => (self.placement_at(last - 1, layout).clone(), true),
         }
     }
 
-    /// The replicas a gateway lists in a task for `shard` of an index on `partition`: those the
-    /// operation it appends now will reach, as far as this book knows.
-    pub fn write_targets(&self, partition: u32, shard: ShardId) -> Vec<String> {
-        let targets = self.apply_targets(partition, u64::MAX, shard);
+    /// The replicas a gateway lists in a task for `shard` (of `layout`) of an index on
+    /// `partition`: those the operation it appends now will reach, as far as this book knows.
+    pub fn write_targets(&self, partition: u32, shard: ShardId, layout: Option<u32>) -> Vec<String> {
+        let targets = self.apply_targets(partition, u64::MAX, shard, layout);
         let mut nodes: Vec<String> = Vec::new();
         for (node, _) in targets.holders {
             if !nodes.contains(&node) {
@@ -243,15 +303,16 @@ impl TopologyBook {
         nodes
     }
 
-    /// The replicas an operation at `position` of `partition` reaches (indexers and their
-    /// replays): decided by where the position lies against the partition's barriers.
-    pub fn apply_targets(&self, partition: u32, position: u64, shard: ShardId) -> ApplyTargets {
+    /// The replicas an operation at `position` of `partition` reaches for `shard` of `layout`
+    /// (indexers and their replays): decided by where the position lies against the
+    /// partition's barriers.
+    pub fn apply_targets(&self, partition: u32, position: u64, shard: ShardId, layout: Option<u32>) -> ApplyTargets {
         for i in (1..self.epochs.len()).rev() {
             let epoch = &self.epochs[i];
-            let new = holders(&epoch.placement, shard);
+            let new = holders(self.placement_at(i, layout), shard);
             if let Some(&released) = epoch.released.get(&partition) {
                 if position > released {
-                    let old = holders(&self.epochs[i - 1].placement, shard);
+                    let old = holders(self.placement_at(i - 1, layout), shard);
                     let mut proxied: Vec<String> = Vec::new();
                     for (node, _) in old {
                         if !new.iter().any(|(n, _)| *n == node) && !proxied.contains(&node) {
@@ -264,7 +325,7 @@ impl TopologyBook {
             if let Some(&copied) = epoch.copied.get(&partition) {
                 if position > copied {
                     let mut union = new;
-                    for holder in holders(&self.epochs[i - 1].placement, shard) {
+                    for holder in holders(self.placement_at(i - 1, layout), shard) {
                         if !union.contains(&holder) {
                             union.push(holder);
                         }
@@ -273,13 +334,13 @@ impl TopologyBook {
                 }
             }
         }
-        ApplyTargets { holders: holders(&self.epochs[0].placement, shard), proxied: Vec::new() }
+        ApplyTargets { holders: holders(self.placement_at(0, layout), shard), proxied: Vec::new() }
     }
 
-    /// What the copy barrier of `version` fills: every replica (node, rank) of the new placement
-    /// that the previous one did not have.
-    pub fn copies(&self, version: u64) -> Vec<ShardCopy> {
-        let Some((old, new)) = self.change_to(version) else { return Vec::new() };
+    /// What the copy barrier of `version` fills for an index in `layout`: every replica (node,
+    /// rank) of the new placement that the previous one did not have.
+    pub fn copies(&self, version: u64, layout: Option<u32>) -> Vec<ShardCopy> {
+        let Some((old, new)) = self.change_to(version, layout) else { return Vec::new() };
         let mut copies = Vec::new();
         for shard in new.shards() {
             let before = holders(old, shard);
@@ -292,11 +353,11 @@ impl TopologyBook {
         copies
     }
 
-    /// What the release barrier of `version` deletes: every replica (node, rank) of the
-    /// previous placement the new one does not have, on nodes still in the topology (a removed
-    /// node is left as it is: the operator stops it).
-    pub fn releases(&self, version: u64) -> Vec<(ShardId, Holder)> {
-        let Some((old, new)) = self.change_to(version) else { return Vec::new() };
+    /// What the release barrier of `version` deletes for an index in `layout`: every replica
+    /// (node, rank) of the previous placement the new one does not have, on nodes still in the
+    /// topology (a removed node is left as it is: the operator stops it).
+    pub fn releases(&self, version: u64, layout: Option<u32>) -> Vec<(ShardId, Holder)> {
+        let Some((old, new)) = self.change_to(version, layout) else { return Vec::new() };
         let mut releases = Vec::new();
         for shard in old.shards() {
             let after = holders(new, shard);
@@ -319,6 +380,9 @@ impl TopologyBook {
         self.epochs.iter().flat_map(|e| e.placement.topology().nodes.iter().map(|n| n.id.clone())).collect()
     }
 }
+
+pub mod reshards;
+pub use reshards::{Reshard, ReshardPhase};
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,11 @@ fn node_index_uids() {
     assert_eq!(parse_node_index_uid("__rank-1"), None);
     assert_eq!(parse_node_index_uid("movies__rank-01"), None);
     assert_eq!(parse_node_index_uid("movies_rank-1"), None);
+    assert_eq!(layout_node_index_uid("movies", Some(12), ReplicaRank(1)), "movies__s12-rank-1");
+    assert_eq!(parse_node_index_layout("movies__s12-rank-1"), Some(("movies", Some(12), ReplicaRank(1))));
+    assert_eq!(parse_node_index_layout("a__s3-rank-0__rank-2"), Some(("a__s3-rank-0", None, ReplicaRank(2))));
+    assert_eq!(parse_node_index_layout("movies__s012-rank-1"), None);
+    assert_eq!(parse_node_index_layout("movies__s12rank-1"), None);
 }
 
 #[test]
@@ -71,6 +76,13 @@ proptest! {
         let rank = ReplicaRank(r);
         let node_uid = node_index_uid(&uid, rank);
         prop_assert_eq!(parse_node_index_uid(&node_uid), Some((uid.as_str(), rank)));
+    }
+
+    #[test]
+    fn layout_node_index_uid_round_trips(uid in "[A-Za-z0-9_-]{1,64}", r in any::<u32>(), layout in proptest::option::of(1u32..1000)) {
+        let rank = ReplicaRank(r);
+        let node_uid = layout_node_index_uid(&uid, layout, rank);
+        prop_assert_eq!(parse_node_index_layout(&node_uid), Some((uid.as_str(), layout, rank)));
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn an_added_node_gets_operations_after_its_copy_and_alone_after_the_release() {
     let before = Placement::new(topology(1, &["a", "b", "c"]));
     book.apply(&proposed(topology(2, &["a", "b", "c", "d"])));
     let after = Placement::after(&before, topology(2, &["a", "b", "c", "d"]));
-    let copies = book.copies(2);
+    let copies = book.copies(2, None);
     assert!(!copies.is_empty());
     // The joining node takes its share; other copies only change a replica's rank on a node
     // that already held the shard (a rank is a node index).
@@ -51,34 +51,34 @@ fn an_added_node_gets_operations_after_its_copy_and_alone_after_the_release() {
     let shard = copies[0].shard;
     let old = holders(&before, shard);
     let new = holders(&after, shard);
-    assert_eq!(book.apply_targets(0, 10, shard).holders, old, "no barrier yet");
-    assert_eq!(book.read_view().0.topology().version, 1);
-    assert!(book.read_view().1, "a move narrows reads");
+    assert_eq!(book.apply_targets(0, 10, shard, None).holders, old, "no barrier yet");
+    assert_eq!(book.read_view(None).0.topology().version, 1);
+    assert!(book.read_view(None).1, "a move narrows reads");
     assert_eq!(book.moving().map(|(e, p)| (e.version(), p)), Some((2, MovePhase::Copying)));
 
     book.apply(&TopologyChange::ShardsCopied { version: 2, partition: 0, position: 10 });
-    assert_eq!(book.apply_targets(0, 10, shard).holders, old, "the barrier itself is before the copy");
-    let union = book.apply_targets(0, 11, shard).holders;
+    assert_eq!(book.apply_targets(0, 10, shard, None).holders, old, "the barrier itself is before the copy");
+    let union = book.apply_targets(0, 11, shard, None).holders;
     assert!(old.iter().chain(&new).all(|h| union.contains(h)) && union.len() <= old.len() + new.len(), "{union:?}");
-    assert_eq!(book.apply_targets(1, 11, shard).holders, old, "partition 1 has not copied");
-    assert_eq!(book.read_view().0.topology().version, 1, "reads wait for every partition");
+    assert_eq!(book.apply_targets(1, 11, shard, None).holders, old, "partition 1 has not copied");
+    assert_eq!(book.read_view(None).0.topology().version, 1, "reads wait for every partition");
 
     book.apply(&TopologyChange::ShardsReleased { version: 2, partition: 0, position: 20 });
-    assert_eq!(book.apply_targets(0, 21, shard).holders, union, "no release before the switch");
+    assert_eq!(book.apply_targets(0, 21, shard, None).holders, union, "no release before the switch");
     book.apply(&TopologyChange::ShardsCopied { version: 2, partition: 1, position: 5 });
     assert_eq!(book.moving().map(|(_, p)| p), Some(MovePhase::Switched));
-    assert_eq!(book.read_view().0.topology().version, 2);
+    assert_eq!(book.read_view(None).0.topology().version, 2);
     book.apply(&TopologyChange::ShardsReleased { version: 2, partition: 0, position: 20 });
     book.apply(&TopologyChange::ShardsReleased { version: 2, partition: 1, position: 30 });
     assert!(book.moving().is_none());
-    let (read, narrowed) = book.read_view();
+    let (read, narrowed) = book.read_view(None);
     assert!(Arc::ptr_eq(&read, &book.newest().placement) && !narrowed);
-    let done = book.apply_targets(0, 21, shard);
+    let done = book.apply_targets(0, 21, shard, None);
     assert_eq!(done.holders, new);
     let dropped: Vec<String> = old.iter().filter(|(n, _)| !new.iter().any(|(m, _)| m == n)).map(|(n, _)| n.clone()).collect();
     assert_eq!(done.proxied, dropped);
     // A replay of an old position still reaches the holders of its time.
-    assert_eq!(book.apply_targets(0, 3, shard).holders, old);
+    assert_eq!(book.apply_targets(0, 3, shard, None).holders, old);
 }
 
 #[test]
@@ -105,19 +105,19 @@ fn a_drained_node_is_emptied_and_a_removed_node_is_not_released() {
     let mut book = book();
     let draining = topology(2, &["a", "b", "c"]).with_draining(["c".to_owned()].into()).unwrap();
     book.apply(&proposed(draining));
-    assert!(book.copies(2).iter().all(|c| c.to.0 != "c" && c.from.iter().any(|(n, _)| n == "c")), "c's replicas move away");
-    assert!(book.releases(2).iter().any(|(_, (n, _))| n == "c"), "a drained node is still there: its copies are deleted");
+    assert!(book.copies(2, None).iter().all(|c| c.to.0 != "c" && c.from.iter().any(|(n, _)| n == "c")), "c's replicas move away");
+    assert!(book.releases(2, None).iter().any(|(_, (n, _))| n == "c"), "a drained node is still there: its copies are deleted");
     move_all(&mut book, 2, 10, 20);
     assert!(book.newest().placement.shards_of_node("c").is_empty());
     book.apply(&proposed(topology(3, &["a", "b"])));
-    assert!(book.copies(3).is_empty(), "removing a drained node moves nothing");
-    assert!(book.releases(3).is_empty());
+    assert!(book.copies(3, None).is_empty(), "removing a drained node moves nothing");
+    assert!(book.releases(3, None).is_empty());
     assert_eq!(book.node("c").map(|n| n.url.as_str()), Some("http://c"), "older epochs still name it");
 
     let mut book = TopologyBook::new(Placement::new(topology(1, &["a", "b", "c"])), PARTITIONS);
     book.apply(&proposed(topology(2, &["a", "b"])));
-    assert!(!book.copies(2).is_empty());
-    assert!(book.releases(2).iter().all(|(_, (n, _))| n != "c"), "a removed node may be gone: nothing is asked of it");
+    assert!(!book.copies(2, None).is_empty());
+    assert!(book.releases(2, None).iter().all(|(_, (n, _))| n != "c"), "a removed node may be gone: nothing is asked of it");
 }
 
 #[test]
@@ -163,11 +163,11 @@ proptest! {
             for shard in expected.shards() {
                 let old = holders(&previous, shard);
                 let new = holders(&expected, shard);
-                prop_assert_eq!(&book.apply_targets(0, copied_at + 6, shard).holders, &new);
-                prop_assert_eq!(&book.apply_targets(1, copied_at, shard).holders, &old);
-                let union = book.apply_targets(0, copied_at + 1, shard).holders;
+                prop_assert_eq!(&book.apply_targets(0, copied_at + 6, shard, None).holders, &new);
+                prop_assert_eq!(&book.apply_targets(1, copied_at, shard, None).holders, &old);
+                let union = book.apply_targets(0, copied_at + 1, shard, None).holders;
                 prop_assert!(old.iter().chain(&new).all(|h| union.contains(h)));
-                let filled: Vec<Holder> = book.copies(version).into_iter().filter(|c| c.shard == shard).map(|c| c.to).collect();
+                let filled: Vec<Holder> = book.copies(version, None).into_iter().filter(|c| c.shard == shard).map(|c| c.to).collect();
                 let fresh: Vec<Holder> = new.iter().filter(|h| !old.contains(h)).cloned().collect();
                 prop_assert_eq!(filled, fresh);
             }
