@@ -291,7 +291,13 @@ mod tests {
             primary_key: "id".into(),
             documents: documents.into_iter().map(|d| d.as_object().unwrap().clone()).collect(),
         };
-        PositionedOp { partition: 0, position, bytes: 10, envelope: OpEnvelope::new(7, Some("movies".into()), ShardId(shard), op) }
+        PositionedOp {
+            partition: 0,
+            position,
+            bytes: 10,
+            envelope: OpEnvelope::new(7, Some("movies".into()), ShardId(shard), op),
+            piece: false,
+        }
     }
 
     /// One task's documents for two shards share a request on this node index; the second
@@ -322,6 +328,7 @@ mod tests {
             position,
             bytes: 10,
             envelope: OpEnvelope::new(8, Some("movies".into()), ShardId(shard), Op::CompactIndex),
+            piece: false,
         };
         let ops = [compact(2, 1), compact(3, 3)];
         assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2], "one request for the node index");
@@ -353,6 +360,7 @@ mod tests {
                 ShardId(shard),
                 Op::EditDocuments { function: "throw 1".into(), filter: None, context: None, wrapping: Wrapping::Closure },
             ),
+            piece: false,
         };
         let batch = [edit(1, 1), edit(2, 3)];
         let task = |status, details: Value, error: Option<ResponseError>| {

@@ -72,6 +72,17 @@ impl CancelGate {
         Ok(())
     }
 
+    /// Waits until the fold has passed every `meta` record stored now.
+    pub async fn caught_up(&self) -> Result<(), LogError> {
+        let end = self.log.end_offset(Topic::Meta, 0).await?;
+        let mut next = self.folded.next.subscribe();
+        let reached = tokio::time::timeout(FOLD_TIMEOUT, next.wait_for(|&next| next >= end)).await;
+        if !matches!(reached, Ok(Ok(_))) {
+            return Err(LogError::Unavailable(format!("meta was not folded up to {end} in {FOLD_TIMEOUT:?}")));
+        }
+        Ok(())
+    }
+
     /// `ops` without the operations of canceled tasks, once every task among them has a
     /// verdict. Tasks without one are announced first (one `meta` record for all of them).
     /// Topology barriers belong to no task and pass as they are.

@@ -122,6 +122,10 @@ async fn replay(shared: &Shared, partition: u32, replica: &str, board: &Board) -
         // Topology barriers are run by the main loop, which waits for the replicas they involve
         // to catch up first.
         for segment in segments(&ops).into_iter().filter(|s| !s[0].envelope.is_topology_barrier()) {
+            // Pieces of re-routed operations are applied here too; their sources were reported
+            // by the main loop from another holder's outcome.
+            let routed = shared.route(segment);
+            let segment: &[crate::request::PositionedOp] = &routed;
             let jobs = plan_jobs(
                 segment,
                 |i| shared.apply_targets(&segment[i]).holders,

@@ -104,7 +104,7 @@ mod tests {
         let mut envelope = OpEnvelope::new(7, Some("m".into()), ShardId(1), Op::DeleteDocuments { ids: vec!["a".into()] });
         envelope.part = part;
         envelope.parts = parts;
-        PositionedOp { partition: 0, position, bytes: 1, envelope }
+        PositionedOp { partition: 0, position, bytes: 1, envelope, piece: false }
     }
 
     fn outcome(deleted: u64, error: Option<&str>, at: i64) -> OpOutcome {

@@ -100,7 +100,9 @@ impl JobResult {
         count_outcomes(&self.replica, "failed", failed);
         let skipped = self.skipped.iter().map(|(i, outcome)| (i, outcome.as_ref()));
         let applied = self.applied.iter().filter_map(|(i, outcome)| outcome.as_ref().map(|o| (i, Some(o))));
-        skipped.chain(applied).filter_map(|(&i, outcome)| events.record(&segment[i], &self.replica, outcome)).collect()
+        // A piece of a re-routed operation is reported through its source ([`crate::rerouted_events`]).
+        let own = skipped.chain(applied).filter(|(&i, _)| !segment[i].piece);
+        own.filter_map(|(&i, outcome)| events.record(&segment[i], &self.replica, outcome)).collect()
     }
 
     /// Where a replica whose node lost its data stopped reporting (the first operation of this
@@ -240,6 +242,7 @@ pub fn decode_ops(records: &[Record]) -> Vec<PositionedOp> {
                 position: r.position.offset,
                 bytes: r.payload.len(),
                 envelope,
+                piece: false,
             }),
             Err(e) => {
                 tracing::error!(partition = r.position.partition, offset = r.position.offset, error = %e, "skipping an unreadable ops record");

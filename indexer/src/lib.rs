@@ -29,6 +29,9 @@ pub mod peer_rebuild;
 pub mod replay;
 pub mod replica;
 pub mod request;
+pub mod reroute;
+pub mod rerouted_events;
+pub mod reshard;
 pub mod worker;
 
 pub mod config;

@@ -21,7 +21,7 @@ use miroir_clients::log::{key_for_partition, partition_for_key, LogError, Topic}
 use miroir_clients::node::{DocumentsMethod, NodeClient, NodeClientConfig, NodeError, TaskStatus, TaskView, WriteParams};
 use miroir_schemas::envelope::{encode, ops_key, Op, OpEnvelope};
 use miroir_schemas::meta_log::topology_changes::{Holder, ShardCopy, TopologyBook, TopologyChange};
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, parse_node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{layout_node_index_uid, narrowed_to_shards, parse_node_index_uid, ReplicaRank};
 use miroir_schemas::topology::ShardId;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ pub enum MoveError {
     Log(#[from] LogError),
 }
 
-fn node_error(node: &str) -> impl FnOnce(NodeError) -> MoveError + '_ {
+pub(crate) fn node_error(node: &str) -> impl FnOnce(NodeError) -> MoveError + '_ {
     move |source| MoveError::Node { node: node.to_owned(), source }
 }
 
@@ -136,12 +136,47 @@ pub(crate) async fn node_index_primary_key(client: &NodeClient, node_index: &str
     }
 }
 
+/// Makes node index `uid` on `to` exist with `primary_key` and `settings` (a source's, which
+/// carry Miroir's filterable rule).
+pub(crate) async fn create_like(to: &NodeClient, uid: &str, primary_key: Option<&str>, settings: &Value) -> Result<(), MoveError> {
+    let node = to.node_id().to_owned();
+    if node_index_primary_key(to, uid).await?.is_none() {
+        let task = to.create_index(uid, primary_key).await.map_err(node_error(&node))?;
+        let created = to.wait_for_task(task.task_uid, Duration::from_millis(100), NODE_TASK_TIMEOUT).await.map_err(node_error(&node))?;
+        let raced = created.error.as_ref().is_some_and(|e| e.code == "index_already_exists");
+        if created.status != TaskStatus::Succeeded && !raced {
+            let error = format!("{:?}", created.error);
+            return Err(MoveError::NodeTask { node, task_uid: task.task_uid, status: created.status, error });
+        }
+    }
+    let task = to.update_settings(uid, settings).await.map_err(node_error(&node))?;
+    wait_ok(to, task.task_uid).await?;
+    Ok(())
+}
+
+/// Deletes node index `uid` on `client` when it exists.
+pub(crate) async fn delete_node_index(client: &NodeClient, uid: &str) -> Result<(), MoveError> {
+    if node_index_primary_key(client, uid).await?.is_none() {
+        return Ok(());
+    }
+    let task = client.delete_index(uid).await.map_err(node_error(client.node_id()))?;
+    let deleted =
+        client.wait_for_task(task.task_uid, Duration::from_millis(100), NODE_TASK_TIMEOUT).await.map_err(node_error(client.node_id()))?;
+    let raced = deleted.error.as_ref().is_some_and(|e| e.code == "index_not_found");
+    if deleted.status != TaskStatus::Succeeded && !raced {
+        let error = format!("{:?}", deleted.error);
+        return Err(MoveError::NodeTask { node: client.node_id().to_owned(), task_uid: task.task_uid, status: deleted.status, error });
+    }
+    Ok(())
+}
+
 /// Fills `copy` for `index` from the first of its sources that is not lagging and has the
 /// index; the target ends with the source's settings and every document of the shard, and its
 /// checkpoint at the barrier.
 pub(crate) async fn copy_replica(
     book: &TopologyBook,
     index: &str,
+    layout: Option<u32>,
     copy: &ShardCopy,
     lagging: &BTreeSet<String>,
     marker: &str,
@@ -150,7 +185,7 @@ pub(crate) async fn copy_replica(
     let mut unreachable = 0;
     for (node, rank) in copy.from.iter().filter(|(node, _)| !lagging.contains(node)) {
         let client = client(book, node)?;
-        let uid = node_index_uid(index, *rank);
+        let uid = layout_node_index_uid(index, layout, *rank);
         // A holder that does not answer (a dead node being removed) is passed over.
         match node_index_primary_key(&client, &uid).await {
             Ok(Some(primary_key)) => {
@@ -173,24 +208,10 @@ pub(crate) async fn copy_replica(
     };
     let (to_node, to_rank) = &copy.to;
     let to = client(book, to_node)?;
-    let to_uid = node_index_uid(index, *to_rank);
-    if node_index_primary_key(&to, &to_uid).await?.is_none() {
-        let task = to.create_index(&to_uid, primary_key.as_deref()).await.map_err(node_error(to_node))?;
-        let created = to.wait_for_task(task.task_uid, Duration::from_millis(100), NODE_TASK_TIMEOUT).await.map_err(node_error(to_node))?;
-        let raced = created.error.as_ref().is_some_and(|e| e.code == "index_already_exists");
-        if created.status != TaskStatus::Succeeded && !raced {
-            return Err(MoveError::NodeTask {
-                node: to_node.clone(),
-                task_uid: task.task_uid,
-                status: created.status,
-                error: format!("{:?}", created.error),
-            });
-        }
-    }
+    let to_uid = layout_node_index_uid(index, layout, *to_rank);
     // The source's settings carry Miroir's filterable rule already.
     let settings = from.get_settings(&from_uid).await.map_err(node_error(from.node_id()))?;
-    let task = to.update_settings(&to_uid, &settings).await.map_err(node_error(to_node))?;
-    wait_ok(&to, task.task_uid).await?;
+    create_like(&to, &to_uid, primary_key.as_deref(), &settings).await?;
     let params = WriteParams { primary_key: primary_key.clone(), custom_metadata: Some(marker.to_owned()) };
     let filter = narrowed_to_shards(&Value::Null, &[copy.shard]);
     // Embeddings travel with their documents (`{"embeddings", "regenerate"}` per embedder, which
@@ -233,17 +254,19 @@ async fn release_replica(
     book: &TopologyBook,
     version: u64,
     index: &str,
+    layout: Option<u32>,
     holder: &Holder,
     shards: &[ShardId],
     marker: &str,
 ) -> Result<(), MoveError> {
     let (node, rank) = holder;
     let client = client(book, node)?;
-    let uid = node_index_uid(index, *rank);
+    let uid = layout_node_index_uid(index, layout, *rank);
     if node_index_primary_key(&client, &uid).await?.is_none() {
         return Ok(());
     }
-    let keeps = book.epoch(version).is_some_and(|e| !e.placement.shards_of_node_at(node, *rank).is_empty());
+    // The version released is the newest: its placement of this layout.
+    let keeps = book.epoch(version).is_some() && !book.newest_placement(layout).shards_of_node_at(node, *rank).is_empty();
     let task = if keeps {
         let params = WriteParams { primary_key: None, custom_metadata: Some(marker.to_owned()) };
         client.delete_documents_by_filter(&uid, &narrowed_to_shards(&Value::Null, shards), &params).await
@@ -261,6 +284,7 @@ pub async fn run_barrier(shared: &Shared, partition: u32, op: &PositionedOp, boa
     let (version, copying) = match op.envelope.op {
         Op::CopyShards { version } => (version, true),
         Op::ReleaseShards { version } => (version, false),
+        Op::Reshard { .. } => return crate::reshard::run_reshard(shared, partition, op, board).await,
         _ => return Ok(()),
     };
     let book = shared.cancels.topology();
@@ -283,30 +307,39 @@ pub async fn run_barrier(shared: &Shared, partition: u32, op: &PositionedOp, boa
     let indexes = indexes_of_partition(&book, &old_nodes, partition).await?;
     let marker = Marker::single(partition, op.position).encode();
     if copying {
-        let copies = book.copies(version, None);
-        if let Some(busy) = copies.iter().map(|c| &c.to.0).find(|node| lagging.contains(*node)) {
-            return Err(MoveError::Lagging(busy.clone()));
+        // Every node index a copy of any layout fills must be caught up.
+        let targets = indexes.iter().flat_map(|index| book.copies(version, book.layouts().layout(index))).map(|c| c.to.0);
+        if let Some(busy) = targets.into_iter().find(|node| lagging.contains(node)) {
+            return Err(MoveError::Lagging(busy));
         }
         let mut documents = 0;
+        let mut replicas = 0;
         for index in &indexes {
+            // Each index moves the shards of its own layout.
+            let layout = book.layouts().layout(index);
+            let copies = book.copies(version, layout);
+            replicas += copies.len();
             for copy in &copies {
-                documents += copy_replica(&book, index, copy, &lagging, &marker).await?;
+                documents += copy_replica(&book, index, layout, copy, &lagging, &marker).await?;
             }
         }
-        tracing::info!(partition, version, indexes = indexes.len(), replicas = copies.len(), documents, "shard replicas copied");
+        tracing::info!(partition, version, indexes = indexes.len(), replicas, documents, "shard replicas copied");
         metrics::counter!("miroir_indexer_moved_documents_total").increment(documents);
         record(shared, TopologyChange::ShardsCopied { version, partition, position: op.position }).await?;
     } else {
-        let mut by_holder: BTreeMap<Holder, Vec<ShardId>> = BTreeMap::new();
-        for (shard, holder) in book.releases(version, None) {
-            by_holder.entry(holder).or_default().push(shard);
+        let mut by_holder: BTreeMap<(Option<u32>, Holder), Vec<ShardId>> = BTreeMap::new();
+        let layouts: BTreeSet<Option<u32>> = indexes.iter().map(|index| book.layouts().layout(index)).collect();
+        for &layout in &layouts {
+            for (shard, holder) in book.releases(version, layout) {
+                by_holder.entry((layout, holder)).or_default().push(shard);
+            }
         }
-        for (holder, shards) in &by_holder {
+        for ((layout, holder), shards) in &by_holder {
             if lagging.contains(&holder.0) {
                 return Err(MoveError::Lagging(holder.0.clone()));
             }
-            for index in &indexes {
-                release_replica(&book, version, index, holder, shards, &marker).await?;
+            for index in indexes.iter().filter(|index| book.layouts().layout(index) == *layout) {
+                release_replica(&book, version, index, *layout, holder, shards, &marker).await?;
             }
         }
         tracing::info!(partition, version, indexes = indexes.len(), replicas = by_holder.len(), "moved-away replicas released");
@@ -317,7 +350,7 @@ pub async fn run_barrier(shared: &Shared, partition: u32, op: &PositionedOp, boa
 
 /// Appends a barrier outcome to `meta` and waits until this process's fold has it, so the
 /// operations after the barrier are routed by it.
-async fn record(shared: &Shared, change: TopologyChange) -> Result<(), MoveError> {
+pub(crate) async fn record(shared: &Shared, change: TopologyChange) -> Result<(), MoveError> {
     let dedup_id = match &change {
         TopologyChange::ShardsCopied { version, partition, .. } => format!("copied:{version}:{partition}"),
         TopologyChange::ShardsReleased { version, partition, .. } => format!("released:{version}:{partition}"),

@@ -15,11 +15,11 @@
 
 use crate::catch_up::Board;
 use crate::checkpoint::Marker;
-use crate::moves::{client, copy_replica, indexes_of_partition, node_index_primary_key, wait_ok, MoveError};
+use crate::moves::{client, copy_replica, delete_node_index, indexes_of_partition, MoveError};
 use crate::worker::Shared;
 use miroir_clients::log::Topic;
 use miroir_schemas::meta_log::topology_changes::ShardCopy;
-use miroir_schemas::node_layout::{node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{layout_node_index_uid, ReplicaRank};
 use miroir_schemas::topology::ShardId;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,32 +42,31 @@ pub async fn rebuild_from_peer(shared: &Shared, partition: u32, replica: &str, b
     };
     tracing::warn!(node = %replica, partition, through, "the log no longer holds what a replica lacks; rebuilding it from a peer");
     let book = shared.cancels.topology();
-    let placement = book.newest().placement.clone();
-    let mut by_rank: BTreeMap<ReplicaRank, Vec<ShardId>> = BTreeMap::new();
-    for shard in placement.shards() {
-        if let Some(rank) = placement.rank_of(shard, replica) {
-            by_rank.entry(rank).or_default().push(shard);
-        }
-    }
+    let launch = book.newest().placement.clone();
     let peers: BTreeSet<String> =
-        placement.topology().nodes.iter().map(|n| n.id.clone()).filter(|n| n != replica && !lagging.contains(n)).collect();
+        launch.topology().nodes.iter().map(|n| n.id.clone()).filter(|n| n != replica && !lagging.contains(n)).collect();
     let indexes = indexes_of_partition(&book, &peers, partition).await?;
     let marker = Marker::single(partition, through).encode();
     let target = client(&book, replica)?;
     let mut documents = 0;
     for index in &indexes {
+        // Each index in its own layout (a resharded one has its own shards).
+        let layout = book.layouts().layout(index);
+        let placement = book.newest_placement(layout).clone();
+        let mut by_rank: BTreeMap<ReplicaRank, Vec<ShardId>> = BTreeMap::new();
+        for shard in placement.shards() {
+            if let Some(rank) = placement.rank_of(shard, replica) {
+                by_rank.entry(rank).or_default().push(shard);
+            }
+        }
         for (rank, shards) in &by_rank {
             // What the replica holds of this index at this rank is stale or gone: start empty.
-            let uid = node_index_uid(index, *rank);
-            if node_index_primary_key(&target, &uid).await?.is_some() {
-                let task = target.delete_index(&uid).await.map_err(|source| MoveError::Node { node: replica.to_owned(), source })?;
-                wait_ok(&target, task.task_uid).await?;
-            }
+            delete_node_index(&target, &layout_node_index_uid(index, layout, *rank)).await?;
             for &shard in shards {
-                let from =
-                    book.apply_targets(partition, through, shard, None).holders.into_iter().filter(|(node, _)| node != replica).collect();
+                let holders = book.apply_targets(partition, through, shard, layout).holders;
+                let from = holders.into_iter().filter(|(node, _)| node != replica).collect();
                 let copy = ShardCopy { shard, to: (replica.to_owned(), *rank), from };
-                documents += copy_replica(&book, index, &copy, &lagging, &marker).await?;
+                documents += copy_replica(&book, index, layout, &copy, &lagging, &marker).await?;
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::batch::Batchable;
 use bytes::Bytes;
 use miroir_schemas::envelope::{DocumentMethod, Op, OpEnvelope};
 use miroir_schemas::node_layout::edit_function::node_function;
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, with_shard_rule, ReplicaRank, SHARD_FIELD};
+use miroir_schemas::node_layout::{layout_node_index_uid, narrowed_to_shards, with_shard_rule, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 
@@ -19,6 +19,9 @@ pub struct PositionedOp {
     /// Size of the record as stored, used to bound merged requests.
     pub bytes: usize,
     pub envelope: OpEnvelope,
+    /// A piece of an operation routed by another layout of its index than the one it is applied
+    /// in ([`crate::reroute`]): applied like any operation, reported through its source.
+    pub piece: bool,
 }
 
 impl PositionedOp {
@@ -30,10 +33,17 @@ impl PositionedOp {
     /// except for a swap, which touches both sides of every pair.
     pub fn node_indexes(&self, rank: ReplicaRank) -> Vec<String> {
         match (&self.envelope.op, &self.envelope.index_uid) {
-            (Op::SwapIndexes { swaps }, _) => swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| node_index_uid(uid, rank))).collect(),
-            (_, Some(index)) => vec![node_index_uid(index, rank)],
+            (Op::SwapIndexes { swaps }, _) => {
+                swaps.iter().flat_map(|s| s.indexes.iter().map(|uid| self.node_index_uid(uid, rank))).collect()
+            }
+            (_, Some(index)) => vec![self.node_index_uid(index, rank)],
             (_, None) => Vec::new(),
         }
+    }
+
+    /// The node index of `index` at `rank` in the layout this operation is applied in.
+    pub fn node_index_uid(&self, index: &str, rank: ReplicaRank) -> String {
+        layout_node_index_uid(index, self.envelope.layout, rank)
     }
 
     /// Whether this operation creates its index: the only one that may reach a node index that
@@ -45,7 +55,7 @@ impl PositionedOp {
     /// A swap reorders the names other operations refer to, so it is applied on its own (one
     /// request for all the shards of its task), with every operation before it finished first.
     pub fn is_barrier(&self) -> bool {
-        matches!(self.envelope.op, Op::SwapIndexes { .. }) || self.envelope.index_uid.is_none()
+        matches!(self.envelope.op, Op::SwapIndexes { .. }) || self.envelope.index_uid.is_none() || self.envelope.is_topology_barrier()
     }
 }
 
@@ -196,12 +206,15 @@ pub fn build_request(batch: &[PositionedOp], rank: ReplicaRank) -> NodeRequest {
         Op::CreateIndex { primary_key } => NodeRequest::CreateIndex { primary_key: primary_key.clone() },
         Op::UpdateIndex { primary_key, new_index_uid } => NodeRequest::UpdateIndex {
             primary_key: primary_key.clone(),
-            new_node_index: new_index_uid.as_ref().map(|uid| node_index_uid(uid, rank)),
+            new_node_index: new_index_uid.as_ref().map(|uid| first.node_index_uid(uid, rank)),
         },
         Op::DeleteIndex => NodeRequest::DeleteIndex,
         Op::CompactIndex => NodeRequest::Compact,
         Op::SwapIndexes { swaps } => NodeRequest::Swap(
-            swaps.iter().map(|s| (node_index_uid(&s.indexes[0], rank), node_index_uid(&s.indexes[1], rank), s.rename)).collect(),
+            swaps
+                .iter()
+                .map(|s| (first.node_index_uid(&s.indexes[0], rank), first.node_index_uid(&s.indexes[1], rank), s.rename))
+                .collect(),
         ),
         Op::CopyShards { .. } | Op::ReleaseShards { .. } | Op::Reshard { .. } => {
             unreachable!("the worker runs topology barriers itself (crate::moves)")

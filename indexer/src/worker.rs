@@ -9,6 +9,7 @@ use crate::cancelation::CancelGate;
 use crate::lag_announce::LagAnnouncer;
 use crate::replica::ReplicaNode;
 use crate::request::PositionedOp;
+use crate::reroute::route_ops;
 use bytes::Bytes;
 use miroir_clients::log::{retry_while_unavailable, FailurePause, GroupConsumer, LogError, NewRecord, Position, Record, Topic, WriteLog};
 use miroir_schemas::envelope::encode;
@@ -18,6 +19,7 @@ use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::TaskEvent;
 use miroir_schemas::topology::Node;
 use partition::PartitionHandle;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -85,9 +87,34 @@ impl Shared {
         self.nodes.write().expect("nodes lock").entry(id.to_owned()).or_insert(node).clone()
     }
 
-    /// The replicas operation `op` reaches, by the topology at its log position.
+    /// The replicas operation `op` reaches, by the topology at its log position and the
+    /// layout it is applied in.
     pub fn apply_targets(&self, op: &PositionedOp) -> ApplyTargets {
-        self.cancels.with_topology(|book| book.apply_targets(op.partition, op.position, op.shard(), None))
+        self.cancels.with_topology(|book| book.apply_targets(op.partition, op.position, op.shard(), op.envelope.layout))
+    }
+
+    /// `ops` in the layouts of their indexes at their positions: an operation a gateway routed
+    /// by another layout is replaced by its pieces ([`crate::reroute`]).
+    pub fn route<'a>(&self, ops: &'a [PositionedOp]) -> Cow<'a, [PositionedOp]> {
+        self.cancels.with_topology(|book| {
+            if ops.iter().all(|op| layout_at(book, op) == op.envelope.layout) {
+                return Cow::Borrowed(ops);
+            }
+            Cow::Owned(route_ops(ops, |op| layout_at(book, op), |layout| book.newest_placement(layout).clone()))
+        })
+    }
+
+    /// The layout `op` is applied in.
+    pub fn layout_of(&self, op: &PositionedOp) -> Option<u32> {
+        self.cancels.with_topology(|book| layout_at(book, op))
+    }
+}
+
+/// The layout of `op`'s index at its position (a swap or barrier: the one it names).
+fn layout_at(book: &TopologyBook, op: &PositionedOp) -> Option<u32> {
+    match &op.envelope.index_uid {
+        Some(index) if !op.is_barrier() => book.layouts().layout_at(index, op.position),
+        _ => op.envelope.layout,
     }
 }
 

@@ -11,10 +11,10 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use miroir_clients::log::{KafkaLog, LogConfig, NatsLog, PartitionReader, Topic, WriteLog};
 use miroir_schemas::envelope::{decode, encode, DocumentMethod, Op, OpEnvelope};
-use miroir_schemas::node_layout::{node_index_uid, ReplicaRank, SHARD_FIELD};
+use miroir_schemas::node_layout::{layout_node_index_uid, ReplicaRank, SHARD_FIELD};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ShardTarget, TaskEvent, TaskRecord, TaskType};
-use miroir_schemas::topology::ShardId;
+use miroir_schemas::topology::{ShardId, Topology};
 use serde_json::{json, Map, Value};
 
 use crate::brokers::LogKind;
@@ -47,6 +47,9 @@ pub struct IndexerCluster {
     pub expected: BTreeMap<(String, ShardId), Docs>,
     /// Every (task, shard) an op was appended for, with the replicas each (task, shard) listed when it was appended (the placement then).
     pub targets: BTreeMap<(u64, ShardId), Vec<String>>,
+    /// The layout of the index the writes are routed by (`placement` is its placement), as a
+    /// gateway that has seen its reshards would (docs/resharding.md).
+    pub layout: Option<u32>,
     http: reqwest::Client,
 }
 
@@ -62,6 +65,8 @@ impl IndexerCluster {
             .env("MIROIR_INDEXER_GROUP", "indexers")
             .env("MIROIR_GROUP_SESSION_MS", 2000)
             .env("MIROIR_NODE_REQUEST_TIMEOUT_MS", 1500)
+            // A reshard keeps the old layout this long after its switch.
+            .env("MIROIR_RELEASE_GRACE_MS", 1000)
             .without_miroir()
             .start()
             .await?;
@@ -80,6 +85,7 @@ impl IndexerCluster {
             index: INDEX.to_owned(),
             expected: BTreeMap::new(),
             targets: BTreeMap::new(),
+            layout: None,
             http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?,
         })
     }
@@ -129,12 +135,73 @@ impl IndexerCluster {
             .into_iter()
             .map(|(shard, op)| {
                 self.targets.insert((task_uid, shard), self.placement.replicas(shard).iter().map(|n| n.id.clone()).collect());
-                let envelope = OpEnvelope::new(task_uid, Some(index.clone()), shard, op);
+                let mut envelope = OpEnvelope::new(task_uid, Some(index.clone()), shard, op);
+                envelope.layout = self.layout;
                 miroir_clients::log::NewRecord::new(miroir_schemas::envelope::ops_key(&index), envelope.dedup_id(), encode(&envelope))
             })
             .collect();
         self.log.append_many(Topic::Ops, records).await?;
         Ok(task_uid)
+    }
+
+    /// Asks for the current index to be resharded to `shards` shards, as the gateway's admin
+    /// API does: the proposal in `meta`, then its barrier in the index's `ops` partition.
+    pub async fn propose_reshard(&self, shards: u32) -> Result<()> {
+        use miroir_schemas::meta_log::{topology_changes::TopologyChange, MetaEnvelope};
+        let at = time::OffsetDateTime::now_utc();
+        let change = TopologyChange::ReshardProposed { index: self.index.clone(), shards, at };
+        let dedup = format!("reshard:{}:{shards}:{}", self.index, at.unix_timestamp_nanos());
+        self.log.append(Topic::Meta, "topology", &dedup, Bytes::from(encode(&MetaEnvelope::new(change)))).await?;
+        let barrier = OpEnvelope::reshard_barrier(&self.index, shards);
+        self.log.append(Topic::Ops, &miroir_schemas::envelope::ops_key(&self.index), &dedup, Bytes::from(encode(&barrier))).await?;
+        Ok(())
+    }
+
+    /// Reads `meta` until the reshard of the current index to `shards` ends: `Ok(true)` when it
+    /// was released (complete), `Ok(false)` when it was given up.
+    pub async fn wait_for_reshard(&self, shards: u32) -> Result<bool> {
+        use miroir_schemas::meta_log::{topology_changes::TopologyChange, MetaEnvelope};
+        let mut reader = self.log.read_partition(Topic::Meta, 0, 0).await?;
+        let deadline = Deadline::after(CONVERGE_TIMEOUT);
+        loop {
+            for record in reader.next_batch(100, Duration::from_millis(200)).await? {
+                let Ok(envelope) = decode::<MetaEnvelope>(&record.payload) else { continue };
+                match envelope.topology_change() {
+                    Some(TopologyChange::ReshardReleased { index, shards: s, .. }) if index == self.index && s == shards => {
+                        return Ok(true)
+                    }
+                    Some(TopologyChange::ReshardAborted { index, shards: s, .. }) if index == self.index && s == shards => {
+                        return Ok(false)
+                    }
+                    _ => {}
+                }
+            }
+            if deadline.passed() {
+                bail!("the reshard of {} to {shards} did not end in {CONVERGE_TIMEOUT:?}", self.index);
+            }
+        }
+    }
+
+    /// Routes the next writes by `layout` (the index was resharded to it), the model re-keyed
+    /// by its shards.
+    pub fn route_by_layout(&mut self, layout: Option<u32>) {
+        let launch = self.cluster.placement();
+        let shards = layout.unwrap_or(launch.topology().shard_count);
+        self.placement = Placement::new(Topology { shard_count: shards, ..launch.topology().clone() });
+        self.layout = layout;
+        let index = self.index.clone();
+        let mut documents = Docs::new();
+        for ((_, _), docs) in self.expected.iter().filter(|((i, _), _)| *i == index) {
+            documents.extend(docs.clone());
+        }
+        self.expected.retain(|(i, _), _| *i != index);
+        for shard in self.placement.shards() {
+            self.expected.entry((index.clone(), shard)).or_default();
+        }
+        for (id, doc) in documents {
+            let shard = self.placement.shard_of(&id);
+            self.expected.entry((index.clone(), shard)).or_default().insert(id, doc);
+        }
     }
 
     /// Index creation on every shard.
@@ -325,7 +392,7 @@ impl IndexerCluster {
     pub async fn shard_documents(&self, node_id: &str, index: &str, shard: ShardId) -> Result<Option<Docs>> {
         let mut found: Option<Docs> = None;
         for rank in (0..self.placement.topology().replication_factor).map(ReplicaRank) {
-            let node_index = node_index_uid(index, rank);
+            let node_index = layout_node_index_uid(index, self.layout, rank);
             let Some(docs) = self.node_documents(node_id, &node_index).await? else { continue };
             let found = found.get_or_insert_with(Docs::new);
             for (id, mut doc) in docs {

@@ -5,7 +5,7 @@ use miroir_schemas::topology::ShardId;
 use serde_json::json;
 
 fn op(position: u64, task_uid: u64, op: Op) -> PositionedOp {
-    PositionedOp { partition: 1, position, bytes: 10, envelope: OpEnvelope::new(task_uid, Some("m".into()), ShardId(0), op) }
+    PositionedOp { partition: 1, position, bytes: 10, envelope: OpEnvelope::new(task_uid, Some("m".into()), ShardId(0), op), piece: false }
 }
 
 fn docs(n: usize) -> Op {

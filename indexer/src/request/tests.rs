@@ -4,7 +4,13 @@ use miroir_schemas::details::IndexSwap;
 use serde_json::json;
 
 fn op(position: u64, task_uid: u64, op: Op) -> PositionedOp {
-    PositionedOp { partition: 0, position, bytes: 10, envelope: OpEnvelope::new(task_uid, Some("movies".into()), ShardId(2), op) }
+    PositionedOp {
+        partition: 0,
+        position,
+        bytes: 10,
+        envelope: OpEnvelope::new(task_uid, Some("movies".into()), ShardId(2), op),
+        piece: false,
+    }
 }
 
 fn docs(method: DocumentMethod, pk: &str, ids: &[u64]) -> Op {
@@ -128,7 +134,13 @@ fn an_edition_is_one_request_per_node_index_narrowed_to_its_shards() {
             context: json!({"v": 2}).as_object().cloned(),
             wrapping: Wrapping::Closure,
         };
-        PositionedOp { partition: 0, position, bytes: 10, envelope: OpEnvelope::new(task_uid, Some("movies".into()), ShardId(shard), op) }
+        PositionedOp {
+            partition: 0,
+            position,
+            bytes: 10,
+            envelope: OpEnvelope::new(task_uid, Some("movies".into()), ShardId(shard), op),
+            piece: false,
+        }
     };
     let ops = vec![edit(1, 10, 1), edit(2, 10, 3), edit(3, 11, 1)];
     assert_eq!(plan_batches(&ops, BatchLimits::default()), vec![0..2, 2..3]);

@@ -213,6 +213,9 @@ impl PartitionState {
                 board.dispatched = board.dispatched.max(Some(last));
                 board.lagging.keys().cloned().collect()
             };
+            let source = segment;
+            let routed = shared.route(source);
+            let segment: &[PositionedOp] = &routed;
             let targets: Vec<_> = segment.iter().map(|op| shared.apply_targets(op)).collect();
             let jobs = plan_jobs(
                 segment,
@@ -232,6 +235,11 @@ impl PartitionState {
                 events.extend(result.record_outcomes(segment, &mut self.events));
             }
             events.extend(report_proxied(segment, &targets, &results, &mut self.events));
+            if segment.iter().any(|op| op.piece) {
+                let retried = apply_missing_pieces(&shared, partition, segment, &targets, &results).await;
+                let words: Vec<&JobResult> = results.iter().chain(&retried).collect();
+                events.extend(crate::rerouted_events::report(&shared, source, segment, &targets, &words, &mut self.events));
+            }
             for result in results {
                 match result.unavailable_position(segment) {
                     Some(position) => {
@@ -329,6 +337,34 @@ impl PartitionState {
             tracing::info!(node = %replica, partition = self.partition, from, reported, assumed, "a removed node's replica retired");
         }
         self.ensure_catch_ups();
+    }
+}
+
+/// Applies again, until some holder has them, the pieces of re-routed operations none of their
+/// holders applied (every holder lagging or unanswering): their sources' events need one
+/// outcome per piece. Holds the partition meanwhile, as a barrier waits for its replicas.
+async fn apply_missing_pieces(
+    shared: &Arc<Shared>,
+    partition: u32,
+    segment: &[PositionedOp],
+    targets: &[ApplyTargets],
+    results: &[JobResult],
+) -> Vec<JobResult> {
+    let mut retried: Vec<JobResult> = Vec::new();
+    let mut pause = FailurePause::default();
+    loop {
+        let words: Vec<&JobResult> = results.iter().chain(&retried).collect();
+        let missing = crate::rerouted_events::missing_pieces(segment, targets, &words);
+        if missing.is_empty() {
+            return retried;
+        }
+        let delay = pause.next_delay();
+        tracing::warn!(partition, pieces = missing.len(), ?delay, "no replica has some pieces of a re-routed operation yet; retrying");
+        tokio::time::sleep(delay).await;
+        let jobs =
+            plan_jobs(segment, |i| if missing.contains(&i) { targets[i].holders.clone() } else { Vec::new() }, |_| true, |_, _| None);
+        let runs = jobs.into_iter().map(|job| run_job(shared.node(&job.replica), partition, segment, job, shared.settings.limits));
+        retried.extend(join_all(runs).await);
     }
 }
 
