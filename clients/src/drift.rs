@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use miroir_schemas::drift::digest::DEFAULT_BUCKETS;
 use miroir_schemas::drift::report::{IndexReport, ShardStatus, VerifyReport};
+use miroir_schemas::meta_log::topology_changes::TopologyBook;
 use miroir_schemas::node_layout::parse_node_index_uid;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::Topology;
@@ -85,11 +86,25 @@ pub enum DriftError {
 
 /// The nodes and the log a pass talks to.
 pub struct Cluster<'a> {
+    /// The placement of [`Cluster::layout`].
     pub placement: &'a Placement,
+    /// The index layout node indexes are named by (docs/resharding.md); with a `book`, each
+    /// index's own layout and its placement are taken from it instead.
+    pub layout: Option<u32>,
+    /// The topology book, for each index's layout and for skipping an index being resharded
+    /// (both of its layouts exist then); `None`: every index in `layout`.
+    pub book: Option<&'a TopologyBook>,
     /// A client per node, by node id.
     pub nodes: &'a BTreeMap<String, NodeClient>,
     /// The log, for the settled check; `None` skips that half of it (tests without indexers).
     pub log: Option<&'a dyn WriteLog>,
+}
+
+impl Cluster<'_> {
+    /// The node index of `index` at `rank` in this pass's layout.
+    pub fn node_index_uid(&self, index: &str, rank: miroir_schemas::node_layout::ReplicaRank) -> String {
+        miroir_schemas::node_layout::layout_node_index_uid(index, self.layout, rank)
+    }
 }
 
 /// A client per node of `topology`, by node id, for [`Cluster::nodes`].
@@ -113,7 +128,19 @@ pub async fn verify(cluster: &Cluster<'_>, options: &VerifyOptions) -> VerifyRep
     match indexes {
         Ok(indexes) => {
             for index in indexes {
-                report.indexes.push(verify_index(cluster, &index, options).await);
+                let Some(book) = cluster.book else {
+                    report.indexes.push(verify_index(cluster, &index, options).await);
+                    continue;
+                };
+                if book.layouts().reshard().is_some_and(|reshard| reshard.index == index) {
+                    let error = Some("the index is being resharded: not verified in this pass".to_owned());
+                    report.indexes.push(IndexReport { index, error, ..IndexReport::default() });
+                    continue;
+                }
+                let layout = book.layouts().layout(&index);
+                let placement = book.newest_placement(layout);
+                let of_index = Cluster { placement, layout, book: None, nodes: cluster.nodes, log: cluster.log };
+                report.indexes.push(verify_index(&of_index, &index, options).await);
             }
         }
         Err(error) => {
@@ -214,7 +241,7 @@ async fn primary_key(cluster: &Cluster<'_>, index: &str) -> Result<Option<String
     let mut last_error = None;
     for (node, rank) in node_indexes(cluster.placement) {
         let client = &cluster.nodes[&node];
-        let path = format!("/indexes/{}", miroir_schemas::node_layout::node_index_uid(index, rank));
+        let path = format!("/indexes/{}", cluster.node_index_uid(index, rank));
         match client.request_json(Method::GET, &path, &[], None).await {
             Ok((_, answer)) => return Ok(answer["primaryKey"].as_str().map(str::to_owned)),
             Err(error) => last_error = Some(error),

@@ -33,11 +33,11 @@ impl TopologyFollower {
         TopologyFollower { book, tailer }
     }
 
-    /// The newest topology's placement, or `None` while a topology change is moving replicas
-    /// (node indexes may then hold shards that placement does not give them).
-    pub fn settled_placement(&self) -> Option<Arc<Placement>> {
+    /// The book as folded so far, or `None` while a topology change is moving replicas. (An
+    /// index being resharded is for the caller to pass over: `book.layouts().reshard()`.)
+    pub fn settled_book(&self) -> Option<TopologyBook> {
         let book = self.book.read().expect("topology book lock");
-        book.moving().is_none().then(|| book.newest().placement.clone())
+        book.moving().is_none().then(|| book.clone())
     }
 }
 

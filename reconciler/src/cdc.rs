@@ -131,6 +131,8 @@ fn receive(held: &mut HeldOps, records: Vec<Record>) {
     let now = Instant::now();
     for record in records {
         let envelope = match decode::<OpEnvelope>(&record.payload) {
+            // A topology or reshard barrier changes where documents live, not what they are.
+            Ok(envelope) if envelope.is_topology_barrier() => None,
             Ok(envelope) => Some(envelope),
             Err(error) => {
                 tracing::error!(position = ?record.position, %error, "skipping an unreadable ops record");

@@ -21,7 +21,7 @@ use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::{decode, encode, ops_key, Op, OpEnvelope, WriteOrigin};
 use miroir_schemas::meta_log::ttl::TtlFields;
 use miroir_schemas::meta_log::MetaEnvelope;
-use miroir_schemas::node_layout::{expired_condition, narrowed_to_shards, node_index_uid, now_millis};
+use miroir_schemas::node_layout::{expired_condition, layout_node_index_uid, narrowed_to_shards, now_millis};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::task_log::{ShardTarget, TaskRecord, TaskType};
 use miroir_schemas::topology::ShardId;
@@ -88,18 +88,25 @@ pub async fn run_ttl_sweep(
         }
         // A sweep counts expired documents on each shard's replicas, which a topology change
         // in progress may have copied to more node indexes than the placement says.
-        let Some(placement) = topology.settled_placement() else {
+        let Some(book) = topology.settled_book() else {
             tracing::info!("TTL sweep postponed: a topology change is moving replicas");
             continue;
         };
+        let placement = book.newest().placement.clone();
         let mut nodes = BTreeMap::new();
         for node in &placement.topology().nodes {
             nodes.insert(node.id.clone(), NodeClient::new(NodeClientConfig::new(node.id.clone(), node.url.clone(), node.api_key.clone()))?);
         }
         let indexes: Vec<String> = fields.lock().expect("ttl fields lock").iter().map(|(index, _)| index.to_owned()).collect();
         for index in indexes {
+            // Both layouts of an index being resharded exist; it is swept once it is done.
+            if book.layouts().reshard().is_some_and(|reshard| reshard.index == index) {
+                continue;
+            }
+            let layout = book.layouts().layout(&index);
+            let in_layout = Layout { placement: book.newest_placement(layout), layout };
             // Not raced against `stop`: a sweep registers its task and operations whole.
-            if let Err(error) = sweep_index(&placement, &nodes, log.as_ref(), &index, options.batch).await {
+            if let Err(error) = sweep_index(&in_layout, &nodes, log.as_ref(), &index, options.batch).await {
                 tracing::warn!(index, %error, "TTL sweep of an index failed; retried at the next sweep");
             }
         }
@@ -184,9 +191,15 @@ fn fold_ttl(fields: &Mutex<TtlFields>, records: &[Record]) {
     }
 }
 
+/// An index's layout (docs/resharding.md) and its placement: what a sweep reads and routes by.
+struct Layout<'a> {
+    placement: &'a Placement,
+    layout: Option<u32>,
+}
+
 /// One sweep of one index: the bound of every shard with expired documents, then one task.
 async fn sweep_index(
-    placement: &Placement,
+    layout: &Layout<'_>,
     nodes: &BTreeMap<String, NodeClient>,
     log: &dyn WriteLog,
     index: &str,
@@ -194,8 +207,8 @@ async fn sweep_index(
 ) -> Result<(), SweepError> {
     let now = now_millis();
     let mut ops = Vec::new();
-    for shard in placement.shards() {
-        match shard_bound(placement, nodes, index, shard, now, batch).await {
+    for shard in layout.placement.shards() {
+        match shard_bound(layout, nodes, index, shard, now, batch).await {
             Ok(Some((until, expired))) => {
                 // The node deletes those still expired when it applies the operation.
                 metrics::counter!("miroir_ttl_expired_documents_total").increment(expired);
@@ -208,7 +221,7 @@ async fn sweep_index(
     if ops.is_empty() {
         return Ok(());
     }
-    let task_uid = register(placement, log, index, now, ops).await?;
+    let task_uid = register(layout, log, index, now, ops).await?;
     tracing::info!(index, task_uid, "TTL sweep registered");
     Ok(())
 }
@@ -216,16 +229,17 @@ async fn sweep_index(
 /// How far this sweep deletes in `shard` ([`bound`]) and how many documents expired by then,
 /// counted on the first replica that answers.
 async fn shard_bound(
-    placement: &Placement,
+    layout: &Layout<'_>,
     nodes: &BTreeMap<String, NodeClient>,
     index: &str,
     shard: ShardId,
     now: i64,
     batch: u64,
 ) -> Result<Option<(i64, u64)>, SweepError> {
+    let placement = layout.placement;
     for replica in placement.replicas(shard) {
         let (Some(client), Some(rank)) = (nodes.get(&replica.id), placement.rank_of(shard, &replica.id)) else { continue };
-        let node_index = node_index_uid(index, rank);
+        let node_index = layout_node_index_uid(index, layout.layout, rank);
         let count = |at: i64| expired_count(client, &node_index, shard, at);
         let first = match count(now).await {
             Ok(count) => count,
@@ -256,7 +270,8 @@ async fn expired_count(client: &NodeClient, node_index: &str, shard: ShardId, at
 
 /// Appends the sweep's task record, then its operations (retried with the same dedup ids while
 /// the log is unavailable, so the task completes once the log answers); returns its uid.
-async fn register(placement: &Placement, log: &dyn WriteLog, index: &str, now: i64, ops: Vec<(ShardId, Op)>) -> Result<u64, SweepError> {
+async fn register(layout: &Layout<'_>, log: &dyn WriteLog, index: &str, now: i64, ops: Vec<(ShardId, Op)>) -> Result<u64, SweepError> {
+    let placement = layout.placement;
     let details = TaskDetails::DocumentDeletionByFilter {
         original_filter: Value::String(expired_condition(now)).to_string(),
         deleted_documents: None,
@@ -281,6 +296,7 @@ async fn register(placement: &Placement, log: &dyn WriteLog, index: &str, now: i
         .map(|(shard, op)| {
             let mut envelope = OpEnvelope::new(task_uid, Some(index.to_owned()), shard, op);
             envelope.origin = WriteOrigin::Ttl;
+            envelope.layout = layout.layout;
             NewRecord::new(ops_key(index), envelope.dedup_id(), encode(&envelope))
         })
         .collect();

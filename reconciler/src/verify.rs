@@ -29,12 +29,13 @@ pub async fn run_verify(
             () = &mut stop => return Ok(()),
             () = tokio::time::sleep(interval) => {}
         }
-        let Some(placement) = topology.settled_placement() else {
+        let Some(book) = topology.settled_book() else {
             tracing::info!("verify pass skipped: a topology change is moving replicas");
             continue;
         };
+        let placement = book.newest().placement.clone();
         let nodes = drift::node_clients(placement.topology())?;
-        let cluster = drift::Cluster { placement: &placement, nodes: &nodes, log: Some(log.as_ref()) };
+        let cluster = drift::Cluster { placement: &placement, layout: None, book: Some(&book), nodes: &nodes, log: Some(log.as_ref()) };
         // A pass is not raced against `stop`: it is a sequence of shard units, and a repair in
         // progress finishes its node task either way; the pass ends at most one shard later.
         drift::verify(&cluster, &options).await;

@@ -3,7 +3,6 @@
 
 use miroir_schemas::drift::plan::plan_settings;
 use miroir_schemas::drift::report::{DivergentSettings, SettingsReport};
-use miroir_schemas::node_layout::node_index_uid;
 use serde_json::{Map, Value};
 
 use super::{node_indexes, wait_applied, Cluster, DriftError, VerifyOptions};
@@ -19,7 +18,7 @@ async fn compare(cluster: &Cluster<'_>, index: &str, options: &VerifyOptions) ->
     let mut held = Vec::new();
     for (node, rank) in node_indexes(cluster.placement) {
         let client = &cluster.nodes[&node];
-        let node_index = node_index_uid(index, rank);
+        let node_index = cluster.node_index_uid(index, rank);
         let settings: Map<String, Value> = match client.get_settings(&node_index).await? {
             Value::Object(settings) => settings,
             other => return Err(DriftError::Repair(format!("node {node} answered settings that are not an object: {other}"))),

@@ -9,7 +9,7 @@ use miroir_schemas::drift::digest::{bucket_of, divergent_buckets, document_hash,
 use miroir_schemas::drift::plan::{plan_documents, DocumentFix, DocumentPlan};
 use miroir_schemas::drift::report::{MismatchReport, ReplicaReport, ShardReport, ShardStatus, LISTED_MISMATCHES};
 use miroir_schemas::envelope::ops_key;
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid};
+use miroir_schemas::node_layout::narrowed_to_shards;
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Value};
 
@@ -40,7 +40,7 @@ pub(super) async fn verify_shard(
         .into_iter()
         .filter_map(|node| {
             let rank = cluster.placement.rank_of(shard, &node.id)?;
-            Some(Replica { node: node.id.clone(), client: cluster.nodes.get(&node.id)?, node_index: node_index_uid(index, rank) })
+            Some(Replica { node: node.id.clone(), client: cluster.nodes.get(&node.id)?, node_index: cluster.node_index_uid(index, rank) })
         })
         .collect();
     match compare(cluster, index, primary_key, shard, &replicas, options).await {

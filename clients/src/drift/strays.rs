@@ -6,7 +6,7 @@
 
 use miroir_schemas::document_id::document_id;
 use miroir_schemas::drift::report::{StrayReport, LISTED_MISMATCHES};
-use miroir_schemas::node_layout::{node_index_uid, SHARD_FIELD};
+use miroir_schemas::node_layout::SHARD_FIELD;
 use serde_json::{json, Value};
 
 use super::{node_indexes, results, wait_applied, Cluster, DriftError, VerifyOptions};
@@ -23,7 +23,7 @@ pub(super) async fn verify_strays(
     let (mut listed, mut found, mut deleted) = (Vec::new(), 0, 0);
     for (node, rank) in node_indexes(cluster.placement) {
         let client = &cluster.nodes[&node];
-        let node_index = node_index_uid(index, rank);
+        let node_index = cluster.node_index_uid(index, rank);
         let held: Vec<String> =
             cluster.placement.shards_of_node_at(&node, rank).iter().map(|s| format!("\"{}\"", s.field_value())).collect();
         let filter = format!("NOT {SHARD_FIELD} IN [{}]", held.join(", "));

@@ -133,12 +133,13 @@ pub struct VerifyQuery {
 pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQuery>) -> Result<Json<VerifyReport>, GatewayError> {
     let service = state.topology_changes();
     service.catch_up().await?;
-    let (placement, moving) = service.read(|book| (book.newest().placement.clone(), book.moving().map(|(epoch, _)| epoch.version())));
-    if let Some(current) = moving {
-        return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::MoveInProgress { current }).response_error()));
+    let book = service.read(|book| book.clone());
+    if let Some((epoch, _)) = book.moving() {
+        return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::MoveInProgress { current: epoch.version() }).response_error()));
     }
+    let placement = book.newest().placement.clone();
     let nodes = drift::node_clients(placement.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
-    let cluster = drift::Cluster { placement: &placement, nodes: &nodes, log: Some(state.log()) };
+    let cluster = drift::Cluster { placement: &placement, layout: None, book: Some(&book), nodes: &nodes, log: Some(state.log()) };
     let mut options = VerifyOptions { index: query.index, repair: query.repair, ..VerifyOptions::default() };
     if let Some(pause) = query.page_pause_ms {
         options.page_pause = std::time::Duration::from_millis(pause);
