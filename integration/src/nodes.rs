@@ -71,6 +71,11 @@ impl MeiliNodes {
         Ok(nodes)
     }
 
+    /// Where the nodes keep their data (node `i` in `node-<i>`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     pub fn urls(&self) -> &[String] {
         &self.urls
     }
