@@ -17,6 +17,7 @@ use crate::error::GatewayError;
 use crate::readiness::ReadinessProbe;
 use crate::state::AppState;
 use crate::topology_changes::plan::{move_view, PlanError};
+use crate::topology_changes::reshard::status_fields;
 
 /// `GET /_miroir/topology`: the newest topology (the one being moved to during a change), its
 /// shards, replicas, draining nodes and what the read path thinks of each node, and the move
@@ -109,6 +110,10 @@ pub async fn status(State(state): State<AppState>, Query(query): Query<StatusQue
     view["log"] = readiness.body["log"].clone();
     view["shardsWithoutReachableReplica"] = readiness.body["shardsWithoutReachableReplica"].clone();
     view["indexers"] = indexers;
+    let indexes: Vec<String> = state.catalog().read(|catalog| catalog.indexes().map(|(uid, _)| uid.clone()).collect());
+    let (reshard, shard_counts) = state.topology_changes().read(|book| status_fields(book, indexes));
+    view["reshard"] = reshard;
+    view["shardCounts"] = shard_counts;
     Ok(Json(view))
 }
 

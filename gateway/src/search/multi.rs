@@ -151,13 +151,13 @@ impl FederatedPlan {
     }
 
     /// The body a node answering through `parts` gets: every client query once per part (one
-    /// node index each).
-    pub fn node_request(&self, parts: &[NodeIndexPart]) -> NodeRequest {
+    /// node index each, of index layout `layout`).
+    pub fn node_request(&self, layout: Option<u32>, parts: &[NodeIndexPart]) -> NodeRequest {
         let mut origins = Vec::new();
         let mut queries = Vec::new();
         for (position, query) in self.queries.iter().enumerate() {
             for part in parts {
-                let origin = QueryOrigin::new(position, &query.index_uid, part);
+                let origin = QueryOrigin::new(position, &query.index_uid, layout, part);
                 queries.push(node_query(&query.body, &origin));
                 origins.push(origin);
             }
@@ -167,7 +167,7 @@ impl FederatedPlan {
             let mut by_index = Map::new();
             for (index, facets) in &self.facets_by_index {
                 for part in parts {
-                    by_index.insert(node_index_of(&QueryOrigin::new(0, index, part)), facets.clone());
+                    by_index.insert(node_index_of(&QueryOrigin::new(0, index, layout, part)), facets.clone());
                 }
             }
             federation.insert("facetsByIndex".into(), Value::Object(by_index));
