@@ -4,12 +4,14 @@
 
 use miroir_schemas::error::{ErrorType, ResponseError};
 use miroir_schemas::meta_log::topology_changes::{Reshard, ReshardError, ReshardPhase, TopologyBook};
+use miroir_schemas::node_layout::{layout_node_index_uid, ReplicaRank};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::miroir_error;
+use crate::params::MAX_INDEX_UID_BYTES;
 
 /// A reshard refused because the request or its shard count is invalid.
 pub const INVALID_CODE: &str = "invalid_reshard";
@@ -77,7 +79,15 @@ pub fn plan(book: &TopologyBook, index: &str, shards: u32, dry_run: bool) -> Res
     book.check_reshard(index, shards).map_err(|error| refused(&error))?;
     let layouts = book.layouts();
     let placement = book.newest_placement(layouts.layout(index));
-    let replicas_per_document = placement.replica_groups().len() as u32 * placement.topology().replication_factor;
+    let replication_factor = placement.topology().replication_factor;
+    // The index uid was checked with room for the launch layout's node index names only.
+    let longest = layout_node_index_uid(index, Some(shards), ReplicaRank(replication_factor.saturating_sub(1)));
+    if longest.len() > MAX_INDEX_UID_BYTES {
+        return Err(invalid(format!(
+            "index `{index}` cannot have {shards} shards: its node index `{longest}` would be longer than the {MAX_INDEX_UID_BYTES} bytes an index uid may have."
+        )));
+    }
+    let replicas_per_document = placement.replica_groups().len() as u32 * replication_factor;
     Ok(ReshardPlan {
         index: index.to_owned(),
         from_shards: layouts.shard_count(layouts.layout(index)),

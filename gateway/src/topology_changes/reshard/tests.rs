@@ -49,6 +49,11 @@ fn refusals_have_their_codes_and_statuses() {
     };
     assert_eq!(refusal(&book, 4), (INVALID_CODE.to_owned(), 400), "unchanged");
     assert_eq!(refusal(&book, 0), (INVALID_CODE.to_owned(), 400));
+    // `x__rank-1` fits in 400 bytes, `x__s12-rank-1` does not.
+    let long = "x".repeat(391);
+    let error = plan(&book, &long, 12, false).unwrap_err();
+    assert_eq!(error.code, INVALID_CODE, "{}", error.message);
+    assert!(plan(&book, &"x".repeat(387), 12, false).is_ok());
     book.apply(&TopologyChange::ReshardProposed { index: "books".into(), shards: 8, at: AT });
     assert_eq!(refusal(&book, 12), (IN_PROGRESS_CODE.to_owned(), 409));
     let error = plan(&book, "movies", 12, false).unwrap_err();
