@@ -591,3 +591,50 @@ async fn a_replica_without_the_index_is_passed_over() {
     let error = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap_err().response_error();
     assert_eq!((error.http_status, error.code.as_str(), error.message.as_str()), (404, "index_not_found", "Index `movies` not found."));
 }
+
+/// A resharded index is read in its layout once this gateway folded the switch: its node
+/// indexes are `movies__s12-rank-r`, each of its 12 shards answers once, and a document is
+/// fetched from the shard its id hashes to over 12 shards.
+#[tokio::test]
+async fn a_resharded_index_is_read_in_its_layout() {
+    use miroir_clients::log::{LogConfig, MemoryLog, Topic, WriteLog};
+    use miroir_gateway::topology_changes::TopologyService;
+    use miroir_schemas::envelope::encode;
+    use miroir_schemas::meta_log::topology_changes::TopologyChange;
+    use miroir_schemas::meta_log::MetaEnvelope;
+
+    let launch = topology(3, 1);
+    let log = std::sync::Arc::new(MemoryLog::new(LogConfig::for_tests("reads")).unwrap());
+    let changes = [
+        TopologyChange::ReshardProposed { index: "movies".into(), shards: 12, at: time::OffsetDateTime::now_utc() },
+        TopologyChange::ReshardSwitched { index: "movies".into(), shards: 12, position: 0 },
+    ];
+    for (i, change) in changes.into_iter().enumerate() {
+        log.append(Topic::Meta, "topology", &format!("change-{i}"), encode(&MetaEnvelope::new(change)).into()).await.unwrap();
+    }
+    let service = std::sync::Arc::new(TopologyService::start(log, launch.clone()));
+    service.catch_up().await.unwrap();
+    let resharded = Placement::new(Topology { shard_count: 12, ..launch.clone() });
+    let fake = std::sync::Arc::new(FakeNodes::new(resharded.clone()));
+    let executor = ReadExecutor::with_transport(launch, fake.clone(), ReadConfig::default());
+    executor.follow_topology(service);
+
+    let answer = executor.search("movies", &Map::new()).await.unwrap();
+    assert_eq!(hit_ids(&answer.body), (0..12).map(|k| format!("doc-{k}")).collect::<Vec<_>>());
+    let node_indexes: BTreeSet<String> = fake
+        .take_calls()
+        .into_iter()
+        .flat_map(|(_, call)| match call {
+            NodeCall::ProxySearch { body } => body["queries"].as_array().unwrap().iter().map(|q| q["indexUid"].to_string()).collect(),
+            NodeCall::Index { node_index } | NodeCall::Settings { node_index } => vec![node_index],
+            other => panic!("unexpected call {other:?}"),
+        })
+        .collect();
+    assert!(node_indexes.iter().all(|uid| uid.trim_matches('"') == "movies__s12-rank-0"), "{node_indexes:?}");
+
+    executor.get_document("movies", "abc", &[]).await.unwrap();
+    let holder = resharded.replicas(resharded.shard_of("abc"))[0].id.clone();
+    let calls = fake.take_calls();
+    let [(node, NodeCall::GetDocument { node_index, .. })] = calls.as_slice() else { panic!("one document call: {calls:?}") };
+    assert_eq!((format!("node-{node}"), node_index.as_str()), (holder, "movies__s12-rank-0"));
+}

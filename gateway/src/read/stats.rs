@@ -298,6 +298,23 @@ mod tests {
     }
 
     #[test]
+    fn cluster_stats_count_each_index_in_its_current_layout_only() {
+        let index_stats = |n: u64| json!({"numberOfDocuments": n, "fieldDistribution": {"id": n}});
+        // `m` was resharded from 1 shard to 2 (its old node index not released yet); `b` keeps
+        // the launch layout. One node holds everything at rank 0.
+        let stats = [Some(json!({"databaseSize": 1, "indexes": {
+            "m__rank-0": index_stats(7), "m__s2-rank-0": index_stats(8), "b__rank-0": index_stats(3)}}))];
+        let layout_of = |index: &str| (index == "m").then_some(2);
+        let shard_count = |layout: Option<u32>| layout.unwrap_or(1);
+        let holders = |_, _| vec![(0, ReplicaRank(0))];
+        let held_at = |layout: Option<u32>, _, _| shard_count(layout) as usize;
+        let (body, unanswered) = cluster_stats(&stats, layout_of, shard_count, holders, held_at);
+        assert!(unanswered.is_empty());
+        assert_eq!(body["indexes"]["m"]["numberOfDocuments"], 8, "the new layout only: {body}");
+        assert_eq!(body["indexes"]["b"]["numberOfDocuments"], 3);
+    }
+
+    #[test]
     fn a_node_index_standing_in_for_some_shards_counts_in_proportion() {
         let stats =
             json!({"numberOfDocuments": 10, "rawDocumentDbSize": 1000, "avgDocumentSize": 100, "fieldDistribution": {"id": 10, "a": 5}});
