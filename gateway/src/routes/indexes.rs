@@ -15,8 +15,9 @@ use crate::catalog::IndexInfo;
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, path_index_uid, QueryParams};
 use crate::request_errors::{incorrect_type, missing_field, Kind, Step};
-use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, submit, Accepted};
+use crate::routes::write::{checked_query, current_catalog, doomed, json_request, new_entry, object_fields, submit, Accepted};
 use crate::state::AppState;
+use crate::topology_changes::reshard::same_layouts;
 
 const DEFAULT_LIMIT: u64 = 20;
 
@@ -134,19 +135,20 @@ pub async fn update(
         }
     };
     current_catalog(&state, |_| ()).await?;
-    let routing = state.topology_changes().routing(&uid).await?;
-    if let Some(new_uid) = &new_uid {
-        // A rename keeps the node indexes' layout: the new name must route alike.
-        let new_layout = state.topology_changes().routing(new_uid).await?.layout;
-        let indexes = [(uid.as_str(), routing.layout), (new_uid.as_str(), new_layout)];
-        crate::topology_changes::reshard::same_layouts(state.topology().shard_count, indexes)?;
-    }
     let (old_index_uid, new_index_uid) = match &new_uid {
         Some(new_uid) => (Some(uid.clone()), Some(new_uid.clone())),
         None => (None, None),
     };
     let details = TaskDetails::IndexInfo { primary_key: primary_key.clone(), old_index_uid, new_index_uid };
     let entry = new_entry(TaskType::IndexUpdate, Some(&uid), details, &query);
+    let routing = state.topology_changes().routing(&uid).await?;
+    // A rename keeps the node indexes' layout: the new name must have it too. (A rename
+    // Meilisearch fails, of a missing index, fails as there.)
+    if let Some(new_uid) = new_uid.as_ref().filter(|_| !doomed(&state, &entry)) {
+        let new_layout = state.topology_changes().layout(new_uid);
+        let indexes = [(uid.as_str(), routing.layout), (new_uid.as_str(), new_layout)];
+        same_layouts(state.topology().shard_count, indexes)?;
+    }
     submit(&state, entry, routing.layout, routing.on_every_shard(Op::UpdateIndex { primary_key, new_index_uid: new_uid })).await
 }
 

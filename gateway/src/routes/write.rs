@@ -55,12 +55,17 @@ pub fn created_first(routing: &Routing, exists: bool, primary_key: Option<String
     with_creation
 }
 
+/// Whether the fold will fail `entry` (judged on the catalog as it stands: catch up first), as
+/// Meilisearch fails its task; then nothing is sent to the nodes.
+pub fn doomed(state: &AppState, entry: &TaskLogEntry) -> bool {
+    state.catalog().read(|catalog| catalog.dry_run(entry)).is_err()
+}
+
 /// Enqueues the task; when the fold will fail it (judged on the caught-up catalog), nothing
 /// is sent to the nodes and the task reads as failed with Meilisearch's error. `layout` is the
 /// index layout that routed `ops` (see [`Routing`]).
 pub async fn submit(state: &AppState, entry: TaskLogEntry, layout: Option<u32>, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
-    let doomed = state.catalog().read(|catalog| catalog.dry_run(&entry)).is_err();
-    let ops = if doomed { Vec::new() } else { ops };
+    let ops = if doomed(state, &entry) { Vec::new() } else { ops };
     submit_as_is(state, entry, layout, ops).await
 }
 

@@ -189,6 +189,11 @@ async fn swaps_and_renames_join_only_indexes_of_one_shard_count() {
     let (status, error) = gateway.call("PATCH", "/indexes/movies", Some(json!({"uid": "films"}))).await;
     assert_eq!((status, error["code"].clone()), (StatusCode::BAD_REQUEST, json!("index_layouts_differ")), "{error}");
     assert_eq!(gateway.records(Topic::Tasks).await.len(), tasks_before, "nothing recorded");
+    // A swap Meilisearch fails (a missing index) fails as there, whatever the shard counts.
+    let (status, task) = gateway.call("POST", "/swap-indexes", Some(json!([{"indexes": ["movies", "ghost"]}]))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let task = gateway.wait_status(task["taskUid"].as_u64().unwrap(), "failed").await;
+    assert_eq!(task["error"]["code"], "index_not_found", "{task}");
 
     // Indexes of one layout swap as before, on that layout's shards.
     let ops_before = gateway.ops().await.len();
