@@ -10,7 +10,7 @@ use miroir_gateway::read::explain::ExplainMode;
 use miroir_gateway::read::hedging::TailLatencyConfig;
 use miroir_gateway::read::{NodeCall, NodeTransport, ReadConfig, ReadError, ReadExecutor};
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::node_layout::{node_index_uid, parse_node_index_uid, SHARD_FIELD};
+use miroir_schemas::node_layout::{node_index_uid, parse_node_index_layout, SHARD_FIELD};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{Node, ShardId, Topology};
 use serde_json::{json, Map, Value};
@@ -33,6 +33,8 @@ enum Behaviour {
 /// node index of the rank its node holds it at (as the placement says).
 struct FakeNodes {
     placement: Placement,
+    /// The placement of resharded node indexes (`movies__s12-rank-0`), when some index is.
+    resharded: Option<Placement>,
     behaviour: Mutex<Vec<Behaviour>>,
     calls: Mutex<Vec<(usize, NodeCall)>>,
 }
@@ -40,14 +42,15 @@ struct FakeNodes {
 impl FakeNodes {
     fn new(placement: Placement) -> FakeNodes {
         let count = placement.topology().nodes.len();
-        FakeNodes { placement, behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
+        FakeNodes { placement, resharded: None, behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
     }
 
     /// The shards one query of a proxy search covers on `node`: those its node index holds,
     /// narrowed by a shard condition when the query carries one.
     fn covered(&self, node: usize, query: &Value) -> Vec<ShardId> {
-        let rank = parse_node_index_uid(query["indexUid"].as_str().unwrap()).unwrap().1;
-        let held = self.placement.shards_of_node_at(&format!("node-{node}"), rank);
+        let (_, layout, rank) = parse_node_index_layout(query["indexUid"].as_str().unwrap()).unwrap();
+        let placement = if layout.is_some() { self.resharded.as_ref().unwrap() } else { &self.placement };
+        let held = placement.shards_of_node_at(&format!("node-{node}"), rank);
         let condition = query["filter"].as_array().and_then(|parts| parts.last()).and_then(Value::as_str);
         match condition.filter(|c| c.starts_with(SHARD_FIELD)) {
             None => held,
@@ -615,7 +618,8 @@ async fn a_resharded_index_is_read_in_its_layout() {
     let service = std::sync::Arc::new(TopologyService::start(log, launch.clone()));
     service.catch_up().await.unwrap();
     let resharded = Placement::new(Topology { shard_count: 12, ..launch.clone() });
-    let fake = std::sync::Arc::new(FakeNodes::new(resharded.clone()));
+    let fake = FakeNodes { resharded: Some(resharded.clone()), ..FakeNodes::new(Placement::new(launch.clone())) };
+    let fake = std::sync::Arc::new(fake);
     let executor = ReadExecutor::with_transport(launch, fake.clone(), ReadConfig::default());
     executor.follow_topology(service);
 
@@ -637,4 +641,12 @@ async fn a_resharded_index_is_read_in_its_layout() {
     let calls = fake.take_calls();
     let [(node, NodeCall::GetDocument { node_index, .. })] = calls.as_slice() else { panic!("one document call: {calls:?}") };
     assert_eq!((format!("node-{node}"), node_index.as_str()), (holder, "movies__s12-rank-0"));
+
+    // A federated search over it and an index of the launch layout: each index in its own
+    // layout, every shard of each once, one merged answer.
+    let body = query(json!({"federation": {"limit": 50}, "queries": [{"indexUid": "movies"}, {"indexUid": "books"}]}));
+    let answer = executor.multi_search(&body).await.unwrap();
+    let from = |index: &str| answer.body["hits"].as_array().unwrap().iter().filter(|hit| hit["_federation"]["indexUid"] == index).count();
+    assert_eq!((from("movies"), from("books")), (12, SHARDS as usize), "{}", answer.body);
+    assert_eq!(answer.body["estimatedTotalHits"], 12 + SHARDS, "{}", answer.body);
 }

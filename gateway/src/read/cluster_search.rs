@@ -15,6 +15,7 @@ use miroir_schemas::placement::NodeIndexPart;
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Splits a single-index search's time into the wait for the nodes' answers (every fan-out
@@ -77,25 +78,39 @@ impl ReadExecutor {
             let label = federated_label(&queries);
             let searched: Vec<(&str, &Map<String, Value>)> =
                 queries.iter().filter_map(|query| Some((query.get("indexUid")?.as_str()?, query.as_object()?))).collect();
-            // One federated query per node index part: every index searched must share a layout.
-            let layout = self.common_layout(searched.iter().map(|(uid, _)| *uid))?;
-            let view = self.inner().layout_view(layout);
-            let shards: Vec<ShardId> = view.placement.shards().collect();
+            // A node query names node indexes of one layout: the queries of indexes in different
+            // layouts (one was resharded) are asked in one gather per layout, and the merge
+            // takes every answer alike (each names its query and shard).
+            let layout_of = federated_layouts(&plan, |uid| self.inner().layout_of(uid));
+            let mut layouts: BTreeSet<Option<u32>> = layout_of.values().copied().collect();
+            if layouts.is_empty() {
+                // No query: one (empty) gather as before, Meilisearch's answer to it.
+                layouts.insert(None);
+            }
+            let views: Vec<Arc<ReadView>> = layouts.into_iter().map(|layout| self.inner().layout_view(layout)).collect();
             let turn = search_turn(&searched);
             loop {
-                let gathered = self
-                    .gather_search(&view, &label, &shards, turn, ClientRequest::FederatedSearch, |layout, parts| {
-                        plan.node_request(layout, parts)
-                    })
-                    .await?;
-                let results: Vec<NodeResult> = gathered.values().cloned().collect();
+                let gathers = views.iter().map(|view| {
+                    let shards: Vec<ShardId> = view.placement.shards().collect();
+                    let (plan, label, layout_of) = (&plan, &label, &layout_of);
+                    let in_layout = move |index: &str| layout_of.get(index) == Some(&view.layout);
+                    async move {
+                        self.gather_search(view, label, &shards, turn, ClientRequest::FederatedSearch, |layout, parts| {
+                            plan.node_request_of(layout, parts, &in_layout)
+                        })
+                        .await
+                    }
+                });
+                let gathered = futures::future::try_join_all(gathers).await?;
+                let results: Vec<NodeResult> = gathered.iter().flat_map(|gathered| gathered.values().cloned()).collect();
+                let missing: BTreeSet<ShardId> = gathered.iter().flat_map(|gathered| gathered.missing.iter().copied()).collect();
                 let merged = plan.merge(&results)?;
                 if let Some(fetch) = plan.distinct_refill(&results, &merged) {
                     plan = plan.widened(fetch);
                     continue;
                 }
                 let body = plan.response_from(&results, &merged, Some(&request_uid()))?;
-                return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+                return Ok(ReadAnswer { body, missing_shards: missing.into_iter().collect() });
             }
         }
         let plan = MultiSearchPlan::new(&queries, settings_of).map_err(|error| in_query(error, None))?;
@@ -248,6 +263,17 @@ pub(crate) fn search_turn(searched: &[(&str, &Map<String, Value>)]) -> usize {
 /// A UUIDv7 per request, as Meilisearch's `requestUid`.
 pub(crate) fn request_uid() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// The layout each index of a federated search is asked in: its own for the queried indexes; an
+/// index only named in `facetsByIndex` goes with the first query's.
+fn federated_layouts(plan: &FederatedPlan, layout_of: impl Fn(&str) -> Option<u32>) -> BTreeMap<String, Option<u32>> {
+    let mut layouts: BTreeMap<String, Option<u32>> = plan.query_indexes().map(|uid| (uid.to_owned(), layout_of(uid))).collect();
+    let first = plan.query_indexes().next().and_then(&layout_of);
+    for index in plan.facet_indexes() {
+        layouts.entry(index.to_owned()).or_insert(first);
+    }
+    layouts
 }
 
 /// The index named in a federated search's unavailability error.

@@ -173,14 +173,6 @@ impl ReadExecutor {
         &self.0
     }
 
-    /// The layout every index of `index_uids` has (`index_layouts_differ` when they differ:
-    /// one node query cannot name node indexes of two layouts).
-    pub fn common_layout<'a>(&self, index_uids: impl IntoIterator<Item = &'a str>) -> Result<Option<u32>, ReadError> {
-        let cluster_shards = self.0.layout_view(None).placement.topology().shard_count;
-        let layouts: Vec<(&str, Option<u32>)> = index_uids.into_iter().map(|uid| (uid, self.0.layout_of(uid))).collect();
-        crate::topology_changes::reshard::same_layouts(cluster_shards, layouts).map_err(ReadError::User)
-    }
-
     /// Every shard of `index_uid`'s layout, ascending.
     pub fn all_shards(&self, index_uid: &str) -> Vec<ShardId> {
         self.0.view(index_uid).placement.shards().collect()
