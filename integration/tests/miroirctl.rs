@@ -103,7 +103,10 @@ async fn miroirctl_reports_what_the_admin_api_says() {
         (json!(3), json!(6), json!(60), json!(replicas)),
         "{plan}"
     );
-    let stats = get(&cluster, "/indexes/movies/stats").await;
+    let response =
+        http_client().get(format!("{}/indexes/movies/stats", cluster.gateway_url())).bearer_auth(MASTER_KEY).send().await.unwrap();
+    assert_eq!(response.headers()["miroir-shard-count"], "3", "the index's shard count, in a header");
+    let stats: Value = response.json().await.unwrap();
     assert_eq!(plan["extraDiskBytes"], json!(stats["rawDocumentDbSize"].as_u64().unwrap() * replicas), "{plan} {stats}");
     assert!(cluster.miroirctl(&["reshard", "movies", "--shards", "6", "--dry-run"]).contains("would be resharded from 3 to 6 shards"));
     let reshard = get(&cluster, "/_miroir/indexes/movies/reshard").await;

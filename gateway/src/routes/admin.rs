@@ -134,13 +134,17 @@ pub struct VerifyQuery {
 
 /// `POST /_miroir/verify`: one verify pass over the replicas of every shard of the newest
 /// topology (`miroirctl verify`, docs/repair.md), answered with its report once it is done.
-/// Refused while a topology change moves replicas: copies not released yet would look like drift.
+/// Refused while a topology change moves replicas or a reshard runs: copies not released yet
+/// would look like drift.
 pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQuery>) -> Result<Json<VerifyReport>, GatewayError> {
     let service = state.topology_changes();
     service.catch_up().await?;
     let (placement, moving) = service.read(|book| (book.newest().placement.clone(), book.moving().map(|(epoch, _)| epoch.version())));
     if let Some(current) = moving {
         return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::MoveInProgress { current }).response_error()));
+    }
+    if let Some(index) = service.read(|book| book.layouts().reshard().map(|reshard| reshard.index.clone())) {
+        return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::ReshardInProgress { index }).response_error()));
     }
     let nodes = drift::node_clients(placement.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
     let cluster = drift::Cluster { placement: &placement, nodes: &nodes, log: Some(state.log()) };

@@ -91,6 +91,9 @@ async fn a_reshard_is_recorded_then_its_barrier_goes_to_the_index_partition() {
     let (status, error) = b.call("POST", "/_miroir/topology/nodes", Some(node)).await;
     assert_eq!((status, error["code"].clone()), (StatusCode::CONFLICT, json!("reshard_in_progress")), "{error}");
     assert_eq!(reshard_records(&a).await.len(), 1, "nothing more recorded");
+    // Nor a verify pass: the new layout being built would look like drift.
+    let (status, error) = b.call("POST", "/_miroir/verify", None).await;
+    assert_eq!((status, error["code"].clone()), (StatusCode::CONFLICT, json!("reshard_in_progress")), "{error}");
 }
 
 #[tokio::test]
