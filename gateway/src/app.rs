@@ -18,7 +18,7 @@ use crate::auth::{self, Auth, Guard, KeysService, RouteTable};
 use crate::request_id;
 use crate::routes::{
     admin, aliases, chats, document_edit, document_writes, dynamic_search_rules, experimental, fields, health, indexes, logs, metrics,
-    network, reads, render, settings, swap, task_queue, tasks, topology, ttl, webhooks,
+    network, reads, render, reshard, settings, swap, task_queue, tasks, topology, ttl, webhooks,
 };
 use crate::settings::fields::{SettingField, UpdateVerb, FIELDS};
 use crate::state::AppState;
@@ -178,6 +178,8 @@ pub fn routes() -> Vec<Route> {
         admin_route(M::DELETE, "topology/nodes/{node_id}", topology::remove_node),
         admin_route(M::POST, "topology/nodes/{node_id}/drain", topology::drain_node),
         admin_route(M::GET, "status", admin::status),
+        admin_route(M::POST, "indexes/{uid}/reshard", reshard::reshard),
+        admin_route(M::GET, "indexes/{uid}/reshard", reshard::get),
         admin_route(M::GET, "aliases", aliases::list),
         admin_route(M::GET, "aliases/{name}", aliases::get),
         admin_route(M::PUT, "aliases/{name}", aliases::put),

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 pub mod aliases;
+pub mod reshard;
 pub mod topology;
 
 /// Columns padded to their widest cell, two spaces apart.
@@ -49,6 +50,8 @@ pub fn render_status(status: &Value) -> String {
         out += &format!("log error: {error}\n");
     }
     out += &topology::move_line(&status["move"]);
+    out += &reshard::reshard_line(&status["reshard"]);
+    out += &reshard::shard_counts_line(&status["shardCounts"]);
     let draining: Vec<String> =
         status["nodes"].as_array().into_iter().flatten().filter(|node| node["draining"] == true).map(|node| text(&node["id"])).collect();
     if !draining.is_empty() {

@@ -39,6 +39,9 @@ const BACKGROUND_FOLD_WAIT: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone)]
 pub struct Write {
     pub entry: TaskLogEntry,
+    /// The layout of the index that routed `ops` (`None`: the launch layout; see
+    /// [`crate::topology_changes::Routing`]).
+    pub layout: Option<u32>,
     /// Operations in application order; several may target one shard.
     pub ops: Vec<(ShardId, Op)>,
     /// For a `taskCancelation`: the tasks it may cancel, announced in `meta` once the task has
@@ -82,10 +85,11 @@ pub fn split_documents(documents: Vec<Map<String, Value>>, budget: usize) -> Res
 /// The `ops` envelopes of task `task_uid` in the order of `ops` (so an index creation given
 /// first reaches every node index before the documents), documents split to fit `max_payload`
 /// bytes, each shard's parts numbered so the dedup id `<taskUid>:<shard>:<part>` is unique per
-/// task.
+/// task. Every envelope names `layout`, the index layout its shard belongs to.
 pub fn envelopes(
     task_uid: u64,
     index_uid: Option<&str>,
+    layout: Option<u32>,
     ops: Vec<(ShardId, Op)>,
     max_payload: usize,
 ) -> Result<Vec<OpEnvelope>, ResponseError> {
@@ -111,6 +115,7 @@ pub fn envelopes(
             let mut envelope = OpEnvelope::new(task_uid, index_uid.map(str::to_owned), shard, op);
             envelope.part = *part;
             envelope.parts = parts[&shard];
+            envelope.layout = layout;
             *part += 1;
             envelope
         })
@@ -130,18 +135,18 @@ pub fn envelopes(
 /// appended only once this gateway has folded it and found it the first of its key; a repeat
 /// answers with the first task instead (`crate::idempotency`).
 pub async fn enqueue(state: &AppState, write: Write) -> Result<Map<String, Value>, GatewayError> {
-    let Write { mut entry, ops, cancels } = write;
+    let Write { mut entry, layout, ops, cancels } = write;
     // Swaps name their indexes in the op; they are ordered with the first index's operations.
     let key_index = entry.record.index_uid.clone().or_else(|| swap_key_index(&ops)).unwrap_or_default();
     // The replicas the operations will reach on their `ops` partition, as far as this
     // gateway's topology book knows (a move adds the new holders after its copy barrier).
     let replicas =
-        if ops.is_empty() { Vec::new() } else { state.topology_changes().write_targets(&key_index, &touched_shards(&ops)).await? };
+        if ops.is_empty() { Vec::new() } else { state.topology_changes().write_targets(&key_index, layout, &touched_shards(&ops)).await? };
     entry.record.targets = targets(&ops, replicas);
     entry.record.request_id = crate::request_id::current();
     entry.record.idempotency = crate::idempotency::current_claim();
     let log = state.log();
-    let mut envelopes = envelopes(0, entry.record.index_uid.as_deref(), ops, log.max_payload_bytes())?;
+    let mut envelopes = envelopes(0, entry.record.index_uid.as_deref(), layout, ops, log.max_payload_bytes())?;
 
     let task_dedup = format!("task:{}", uuid::Uuid::new_v4().simple());
     let position = log.append(Topic::Tasks, "tasks", &task_dedup, Bytes::from(encode(&entry))).await?;
@@ -283,13 +288,14 @@ mod tests {
         let docs = |n| (0..n).map(|i| doc(i, 400)).collect::<Vec<_>>();
         let documents = |n| Op::Documents { method: DocumentMethod::Replace, primary_key: "id".into(), documents: docs(n) };
         let ops = vec![(ShardId(1), documents(6)), (ShardId(0), Op::ClearDocuments), (ShardId(1), Op::ClearDocuments)];
-        let envelopes = envelopes(9, Some("movies"), ops, ENVELOPE_OVERHEAD + 6 + 2 + 1000).unwrap();
+        let envelopes = envelopes(9, Some("movies"), Some(12), ops, ENVELOPE_OVERHEAD + 6 + 2 + 1000).unwrap();
         let ids: Vec<String> = envelopes.iter().map(OpEnvelope::dedup_id).collect();
         // 6 documents of ~420 bytes: 2 per 1000-byte message → 3 parts, then the clear; the
         // operations keep the order they were given in.
         assert_eq!(ids, ["9:shard-1:0", "9:shard-1:1", "9:shard-1:2", "9:shard-0:0", "9:shard-1:3"]);
         assert!(envelopes.iter().filter(|e| e.shard == ShardId(1)).all(|e| e.parts == 4));
         assert!(matches!(envelopes[4].op, Op::ClearDocuments), "order within a shard is kept");
+        assert!(envelopes.iter().all(|e| e.layout == Some(12)), "every envelope names the layout that routed it");
         assert_eq!(ops_key("movies"), "movies");
     }
 }

@@ -6,7 +6,7 @@ use miroir_schemas::node_layout::{node_index_uid, ReplicaRank};
 use crate::request_errors::{query_param_repeated, query_param_unexpected, query_param_unknown};
 
 /// Meilisearch's longest index uid.
-const MAX_INDEX_UID_BYTES: usize = 400;
+pub const MAX_INDEX_UID_BYTES: usize = 400;
 
 /// The query string as ordered pairs (repeats kept, so they can be refused).
 #[derive(Debug, Clone, Default)]

@@ -86,7 +86,8 @@ impl ReadinessProbe {
             Ok(Err(error)) => Some(format!("the topology changes in meta are not folded yet: {error}")),
             Err(_) => Some(format!("the topology changes in meta were not folded within {} s", PROBE_TIMEOUT.as_secs())),
         };
-        let (read_placement, _) = state.read_placement();
+        // The nodes of every layout are the topology's: the launch layout's placement names them.
+        let (read_placement, _) = state.read_placement(None);
         let newest = state.topology_changes().read(|book| book.newest().placement.clone());
         let mut nodes: Vec<Node> = newest.topology().nodes.clone();
         for node in &read_placement.topology().nodes {

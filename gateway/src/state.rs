@@ -112,10 +112,10 @@ impl AppState {
         self.0.topology_changes.get_or_init(|| Arc::new(TopologyService::start(self.shared_log(), self.topology().clone())))
     }
 
-    /// The placement reads use now, and whether a move in progress makes every read narrowed
-    /// to the shards it asks of a node index.
-    pub fn read_placement(&self) -> (Arc<Placement>, bool) {
-        self.topology_changes().read_view()
+    /// The placement reads of an index in `layout` use now, and whether a move in progress
+    /// makes every read narrowed to the shards it asks of a node index.
+    pub fn read_placement(&self, layout: Option<u32>) -> (Arc<Placement>, bool) {
+        self.topology_changes().read_view(layout)
     }
 
     /// Turns the `network` feature on on every node some topology names, now and whenever a

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use miroir_clients::log::{key_for_partition, partition_for_key, Topic, WriteLog};
 use miroir_schemas::envelope::{encode, ops_key, Op, OpEnvelope};
-use miroir_schemas::meta_log::topology_changes::{TopologyBook, TopologyChange};
+use miroir_schemas::meta_log::topology_changes::{Reshard, TopologyBook, TopologyChange};
 use miroir_schemas::meta_log::MetaEnvelope;
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{Node, ShardId, Topology};
@@ -23,6 +23,10 @@ use crate::error::GatewayError;
 use crate::meta_fold::{MetaFollower, MetaState};
 
 pub mod plan;
+pub mod reshard;
+mod routing;
+
+pub use routing::Routing;
 
 /// Routing key of topology records in `meta` (the topic has one partition).
 const META_KEY: &str = "topology";
@@ -105,17 +109,30 @@ impl TopologyService {
         self.meta.catch_up().await
     }
 
-    /// The placement reads use now, and whether every read must be narrowed to the shards it
-    /// asks (a move in progress).
-    pub fn read_view(&self) -> (Arc<Placement>, bool) {
-        self.read(|book| book.read_view(None))
+    /// The placement reads of an index in `layout` use now, and whether every read must be
+    /// narrowed to the shards it asks (a move in progress).
+    pub fn read_view(&self, layout: Option<u32>) -> (Arc<Placement>, bool) {
+        self.read(|book| book.read_view(layout))
     }
 
-    /// The nodes a task lists for `shard` of the index whose operations are keyed `index_uid`.
-    pub async fn write_targets(&self, index_uid: &str, shards: &[ShardId]) -> Result<Vec<Vec<String>>, GatewayError> {
+    /// The current layout of `index_uid` (docs/resharding.md): what its reads use.
+    pub fn layout(&self, index_uid: &str) -> Option<u32> {
+        self.read(|book| book.layouts().layout(index_uid))
+    }
+
+    /// How the writes of `index_uid` are routed now (after catching up with `meta` once, at
+    /// the first write, like [`TopologyService::write_targets`]).
+    pub async fn routing(&self, index_uid: &str) -> Result<Routing, GatewayError> {
+        self.first_catch_up.get_or_try_init(|| self.meta.catch_up()).await?;
+        Ok(self.read(|book| Routing::of(book, index_uid)))
+    }
+
+    /// The nodes a task lists for each shard of `shards` of layout `layout` of the index whose
+    /// operations are keyed `index_uid`.
+    pub async fn write_targets(&self, index_uid: &str, layout: Option<u32>, shards: &[ShardId]) -> Result<Vec<Vec<String>>, GatewayError> {
         self.first_catch_up.get_or_try_init(|| self.meta.catch_up()).await?;
         let partition = partition_for_key(&ops_key(index_uid), self.ops_partitions);
-        Ok(self.read(|book| shards.iter().map(|&shard| book.write_targets(partition, shard, None)).collect()))
+        Ok(self.read(|book| shards.iter().map(|&shard| book.write_targets(partition, shard, layout)).collect()))
     }
 
     /// Records `topology` as proposed; `Ok(true)` when this gateway's fold took it as the next
@@ -149,6 +166,39 @@ impl TopologyService {
         Ok(())
     }
 
+    /// Records a reshard of `index` to `shards` as proposed; `Ok(Some(reshard))` when this
+    /// gateway's fold took it as the reshard in progress, `Ok(None)` when another record came
+    /// first (another reshard, a topology move).
+    pub async fn propose_reshard(&self, index: &str, shards: u32) -> Result<Option<Reshard>, GatewayError> {
+        let at = OffsetDateTime::now_utc();
+        let change = TopologyChange::ReshardProposed { index: index.to_owned(), shards, at };
+        self.meta.append_and_fold(META_KEY, change).await?;
+        let ours = |reshard: &&Reshard| reshard.index == index && reshard.to == shards && reshard.proposed_at == at;
+        Ok(self.read(|book| book.layouts().reshard().filter(ours).cloned()))
+    }
+
+    /// Appends the barrier of `reshard` to its index's `ops` partition. When the append keeps
+    /// failing it is retried in the background (same dedup id) and the error returned: the
+    /// proposal is recorded, so the reshard must still start.
+    pub async fn append_reshard_barrier(&self, log: Arc<dyn WriteLog>, reshard: &Reshard) -> Result<(), GatewayError> {
+        let barrier = OpEnvelope::reshard_barrier(&reshard.index, reshard.to);
+        let key = ops_key(&reshard.index);
+        let dedup_id = reshard::barrier_dedup_id(&reshard.index, reshard.to, reshard.proposed_at);
+        if let Err(error) = append_barrier(log.as_ref(), &barrier, &key, &dedup_id, BARRIER_ATTEMPTS).await {
+            tracing::error!(index = %reshard.index, shards = reshard.to, %error, "reshard barrier not appended yet; retrying in the background");
+            tokio::spawn(async move {
+                while let Err(error) = append_barrier(log.as_ref(), &barrier, &key, &dedup_id, 1).await {
+                    tracing::warn!(%dedup_id, %error, "reshard barrier still not appended");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                tracing::info!(%dedup_id, "reshard barrier appended after a log outage");
+            });
+            return Err(error);
+        }
+        tracing::info!(index = %reshard.index, shards = reshard.to, "reshard barrier appended");
+        Ok(())
+    }
+
     /// Calls `appeared` once for every node some topology names that this gateway has not
     /// seen yet (the launch nodes included), as long as the service runs.
     pub fn watch_nodes(service: &Arc<TopologyService>, appeared: impl Fn(Node) + Send + Sync + 'static) {
@@ -179,15 +229,20 @@ async fn append_copy_barrier(
     partitions: u32,
     attempts: usize,
 ) -> Result<(), GatewayError> {
-    let payload = encode(&OpEnvelope::topology_barrier(Op::CopyShards { version }));
+    let barrier = OpEnvelope::topology_barrier(Op::CopyShards { version });
     let key = key_for_partition(partition, partitions);
-    let dedup_id = copy_barrier_dedup_id(version, partition);
+    append_barrier(log, &barrier, &key, &copy_barrier_dedup_id(version, partition), attempts).await
+}
+
+/// Appends `barrier` to `ops` under `key`, tried `attempts` times (same dedup id each time).
+async fn append_barrier(log: &dyn WriteLog, barrier: &OpEnvelope, key: &str, dedup_id: &str, attempts: usize) -> Result<(), GatewayError> {
+    let payload = encode(barrier);
     let mut last = None;
     for attempt in 0..attempts.max(1) {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(200 << attempt.min(4))).await;
         }
-        match log.append(Topic::Ops, &key, &dedup_id, payload.clone().into()).await {
+        match log.append(Topic::Ops, key, dedup_id, payload.clone().into()).await {
             Ok(_) => return Ok(()),
             Err(error) => last = Some(error),
         }

@@ -270,7 +270,7 @@ fn shard_results(fixture: &Value) -> Vec<NodeResult> {
             let answer = NodeAnswer::parse(&shard["proxyFederated"]["response"]).unwrap();
             let shard = ShardId::parse(name).unwrap();
             let part = NodeIndexPart { rank: ReplicaRank(shard.0), shards: vec![shard], whole: true };
-            let origin = QueryOrigin::new(0, INDEX, &part);
+            let origin = QueryOrigin::new(0, INDEX, None, &part);
             NodeResult { origins: vec![origin], answer }
         })
         .collect()
@@ -279,7 +279,7 @@ fn shard_results(fixture: &Value) -> Vec<NodeResult> {
 /// Our node request asks each node for at least what the fixture's coordinator asked, with the
 /// same query parameters.
 fn check_node_request(plan: &SearchPlan, fixture: &Value, context: &str) {
-    let ours = plan.node_request(&[NodeIndexPart { rank: ReplicaRank(0), shards: vec![ShardId(0)], whole: true }]).body;
+    let ours = plan.node_request(None, &[NodeIndexPart { rank: ReplicaRank(0), shards: vec![ShardId(0)], whole: true }]).body;
     let theirs = &fixture["shards"][0]["proxyFederated"]["request"];
     let our_query = ours["queries"][0].as_object().unwrap();
     let their_query = theirs["queries"][0].as_object().unwrap();

@@ -10,7 +10,7 @@ use miroir_gateway::read::explain::ExplainMode;
 use miroir_gateway::read::hedging::TailLatencyConfig;
 use miroir_gateway::read::{NodeCall, NodeTransport, ReadConfig, ReadError, ReadExecutor};
 use miroir_schemas::error::{Code, ResponseError};
-use miroir_schemas::node_layout::{node_index_uid, parse_node_index_uid, SHARD_FIELD};
+use miroir_schemas::node_layout::{node_index_uid, parse_node_index_layout, SHARD_FIELD};
 use miroir_schemas::placement::Placement;
 use miroir_schemas::topology::{Node, ShardId, Topology};
 use serde_json::{json, Map, Value};
@@ -33,6 +33,8 @@ enum Behaviour {
 /// node index of the rank its node holds it at (as the placement says).
 struct FakeNodes {
     placement: Placement,
+    /// The placement of resharded node indexes (`movies__s12-rank-0`), when some index is.
+    resharded: Option<Placement>,
     behaviour: Mutex<Vec<Behaviour>>,
     calls: Mutex<Vec<(usize, NodeCall)>>,
 }
@@ -40,14 +42,15 @@ struct FakeNodes {
 impl FakeNodes {
     fn new(placement: Placement) -> FakeNodes {
         let count = placement.topology().nodes.len();
-        FakeNodes { placement, behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
+        FakeNodes { placement, resharded: None, behaviour: Mutex::new(vec![Behaviour::Up; count]), calls: Mutex::new(Vec::new()) }
     }
 
     /// The shards one query of a proxy search covers on `node`: those its node index holds,
     /// narrowed by a shard condition when the query carries one.
     fn covered(&self, node: usize, query: &Value) -> Vec<ShardId> {
-        let rank = parse_node_index_uid(query["indexUid"].as_str().unwrap()).unwrap().1;
-        let held = self.placement.shards_of_node_at(&format!("node-{node}"), rank);
+        let (_, layout, rank) = parse_node_index_layout(query["indexUid"].as_str().unwrap()).unwrap();
+        let placement = if layout.is_some() { self.resharded.as_ref().unwrap() } else { &self.placement };
+        let held = placement.shards_of_node_at(&format!("node-{node}"), rank);
         let condition = query["filter"].as_array().and_then(|parts| parts.last()).and_then(Value::as_str);
         match condition.filter(|c| c.starts_with(SHARD_FIELD)) {
             None => held,
@@ -590,4 +593,60 @@ async fn a_replica_without_the_index_is_passed_over() {
     fake.set(2, lacks_index());
     let error = executor.search("movies", &query(json!({"q": "x"}))).await.unwrap_err().response_error();
     assert_eq!((error.http_status, error.code.as_str(), error.message.as_str()), (404, "index_not_found", "Index `movies` not found."));
+}
+
+/// A resharded index is read in its layout once this gateway folded the switch: its node
+/// indexes are `movies__s12-rank-r`, each of its 12 shards answers once, and a document is
+/// fetched from the shard its id hashes to over 12 shards.
+#[tokio::test]
+async fn a_resharded_index_is_read_in_its_layout() {
+    use miroir_clients::log::{LogConfig, MemoryLog, Topic, WriteLog};
+    use miroir_gateway::topology_changes::TopologyService;
+    use miroir_schemas::envelope::encode;
+    use miroir_schemas::meta_log::topology_changes::TopologyChange;
+    use miroir_schemas::meta_log::MetaEnvelope;
+
+    let launch = topology(3, 1);
+    let log = std::sync::Arc::new(MemoryLog::new(LogConfig::for_tests("reads")).unwrap());
+    let changes = [
+        TopologyChange::ReshardProposed { index: "movies".into(), shards: 12, at: time::OffsetDateTime::now_utc() },
+        TopologyChange::ReshardSwitched { index: "movies".into(), shards: 12, position: 0 },
+    ];
+    for (i, change) in changes.into_iter().enumerate() {
+        log.append(Topic::Meta, "topology", &format!("change-{i}"), encode(&MetaEnvelope::new(change)).into()).await.unwrap();
+    }
+    let service = std::sync::Arc::new(TopologyService::start(log, launch.clone()));
+    service.catch_up().await.unwrap();
+    let resharded = Placement::new(Topology { shard_count: 12, ..launch.clone() });
+    let fake = FakeNodes { resharded: Some(resharded.clone()), ..FakeNodes::new(Placement::new(launch.clone())) };
+    let fake = std::sync::Arc::new(fake);
+    let executor = ReadExecutor::with_transport(launch, fake.clone(), ReadConfig::default());
+    executor.follow_topology(service);
+
+    let answer = executor.search("movies", &Map::new()).await.unwrap();
+    assert_eq!(hit_ids(&answer.body), (0..12).map(|k| format!("doc-{k}")).collect::<Vec<_>>());
+    let node_indexes: BTreeSet<String> = fake
+        .take_calls()
+        .into_iter()
+        .flat_map(|(_, call)| match call {
+            NodeCall::ProxySearch { body } => body["queries"].as_array().unwrap().iter().map(|q| q["indexUid"].to_string()).collect(),
+            NodeCall::Index { node_index } | NodeCall::Settings { node_index } => vec![node_index],
+            other => panic!("unexpected call {other:?}"),
+        })
+        .collect();
+    assert!(node_indexes.iter().all(|uid| uid.trim_matches('"') == "movies__s12-rank-0"), "{node_indexes:?}");
+
+    executor.get_document("movies", "abc", &[]).await.unwrap();
+    let holder = resharded.replicas(resharded.shard_of("abc"))[0].id.clone();
+    let calls = fake.take_calls();
+    let [(node, NodeCall::GetDocument { node_index, .. })] = calls.as_slice() else { panic!("one document call: {calls:?}") };
+    assert_eq!((format!("node-{node}"), node_index.as_str()), (holder, "movies__s12-rank-0"));
+
+    // A federated search over it and an index of the launch layout: each index in its own
+    // layout, every shard of each once, one merged answer.
+    let body = query(json!({"federation": {"limit": 50}, "queries": [{"indexUid": "movies"}, {"indexUid": "books"}]}));
+    let answer = executor.multi_search(&body).await.unwrap();
+    let from = |index: &str| answer.body["hits"].as_array().unwrap().iter().filter(|hit| hit["_federation"]["indexUid"] == index).count();
+    assert_eq!((from("movies"), from("books")), (12, SHARDS as usize), "{}", answer.body);
+    assert_eq!(answer.body["estimatedTotalHits"], 12 + SHARDS, "{}", answer.body);
 }

@@ -3,7 +3,8 @@
 //! done the indexers' lag is zero and every `ops` partition has an owner; nodes that stop show
 //! as unreachable, and the cluster as not ready once some shard has no replica left; the table
 //! output names every node. A second indexer joining splits the partitions, and the status
-//! names which indexer owns which.
+//! names which indexer owns which. A reshard's dry run prints its plan from the index's
+//! stats.
 //!
 //! Needs the binaries of the same profile: `cargo build --workspace --bins`.
 
@@ -92,6 +93,24 @@ async fn miroirctl_reports_what_the_admin_api_says() {
         .expect("running miroirctl");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && stderr.contains("404") && stderr.contains("topology_node_not_found"), "{stderr}");
+
+    // A reshard's plan (docs/resharding.md): the index's documents and size from its stats on
+    // the nodes; a dry run records nothing.
+    let plan = json_of(&cluster, &["reshard", "movies", "--shards", "6", "--dry-run"]);
+    let replicas = status["replicaGroups"].as_array().unwrap().len() as u64 * 2;
+    assert_eq!(
+        (plan["fromShards"].clone(), plan["toShards"].clone(), plan["documentsToCopy"].clone(), plan["replicasPerDocument"].clone()),
+        (json!(3), json!(6), json!(60), json!(replicas)),
+        "{plan}"
+    );
+    let response =
+        http_client().get(format!("{}/indexes/movies/stats", cluster.gateway_url())).bearer_auth(MASTER_KEY).send().await.unwrap();
+    assert_eq!(response.headers()["miroir-shard-count"], "3", "the index's shard count, in a header");
+    let stats: Value = response.json().await.unwrap();
+    assert_eq!(plan["extraDiskBytes"], json!(stats["rawDocumentDbSize"].as_u64().unwrap() * replicas), "{plan} {stats}");
+    assert!(cluster.miroirctl(&["reshard", "movies", "--shards", "6", "--dry-run"]).contains("would be resharded from 3 to 6 shards"));
+    let reshard = get(&cluster, "/_miroir/indexes/movies/reshard").await;
+    assert_eq!(reshard, json!({"index": "movies", "shardCount": 3, "reshard": null}));
 
     cluster.nodes.kill(0);
     let status = json_of(&cluster, &["status"]);

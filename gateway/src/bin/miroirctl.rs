@@ -13,6 +13,9 @@ mod import_dump;
 #[path = "miroirctl/nodes.rs"]
 mod nodes;
 
+#[path = "miroirctl/reshard.rs"]
+mod reshard;
+
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -58,6 +61,18 @@ enum Command {
     Rebalance {
         #[command(subcommand)]
         command: nodes::RebalanceCommand,
+    },
+    /// Reshards an index online to another shard count (docs/resharding.md): prints the plan
+    /// (documents copied, extra disk until the old layout is released).
+    Reshard {
+        /// The index.
+        index: String,
+        /// The new shard count.
+        #[arg(long)]
+        shards: u32,
+        /// Print the plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Tasks, newest first, filtered as `GET /tasks` filters them.
     Tasks {
@@ -163,6 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 nodes::RebalanceCommand::Run { change } => (change, nodes::Mode::Run),
             };
             return nodes::run(&cli.url, cli.master_key.as_deref(), cli.json, change, mode).await;
+        }
+        Command::Reshard { index, shards, dry_run } => {
+            return reshard::run(&cli.url, cli.master_key.as_deref(), cli.json, index, *shards, *dry_run).await
         }
         Command::Verify { index, repair, indexer_group, page_pause_ms } => {
             let mut query: Vec<(&str, String)> = index.iter().map(|i| ("index", i.clone())).collect();

@@ -1,7 +1,7 @@
 //! `POST /indexes/{uid}/search` and `POST /multi-search` (plain and federated) over the cluster.
 
 use super::error::ReadError;
-use super::executor::{Inner, ReadAnswer, ReadExecutor};
+use super::executor::{Inner, ReadAnswer, ReadExecutor, ReadView};
 use super::fanout::{Failure, Gathered};
 use super::index_meta::IndexMeta;
 use super::rewrite::{client_error, ClientRequest};
@@ -15,6 +15,7 @@ use miroir_schemas::placement::NodeIndexPart;
 use miroir_schemas::topology::ShardId;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Splits a single-index search's time into the wait for the nodes' answers (every fan-out
@@ -33,13 +34,18 @@ impl ReadExecutor {
         let mut waited_for_nodes = Duration::ZERO;
         let meta = self.index_meta(index_uid).await?;
         let mut plan = SearchPlan::new(index_uid, request, meta.settings.clone())?;
-        let shards = self.narrowed_shards(request, &meta);
+        let shards = self.narrowed_shards(index_uid, request, &meta);
+        // One view for every round: a reshard switching meanwhile cannot mix two layouts.
+        let view = self.inner().view(index_uid);
         loop {
             let asked = Instant::now();
             super::explain::note_round(plan.node_fetch());
             let turn = search_turn(&[(index_uid, request)]);
-            let gathered =
-                self.gather_search(index_uid, &shards, turn, ClientRequest::SingleIndex, |parts| plan.node_request(parts)).await?;
+            let gathered = self
+                .gather_search(&view, index_uid, &shards, turn, ClientRequest::SingleIndex, |layout, parts| {
+                    plan.node_request(layout, parts)
+                })
+                .await?;
             waited_for_nodes += asked.elapsed();
             let results: Vec<NodeResult> = gathered.values().cloned().collect();
             match settle(&plan, &results)? {
@@ -69,22 +75,42 @@ impl ReadExecutor {
         let settings_of = |uid: &str| metas.get(uid).map(|meta| meta.settings.clone()).unwrap_or_default();
         if body.get("federation").is_some_and(|federation| !federation.is_null()) {
             let mut plan = FederatedPlan::new(body, settings_of)?;
-            let shards = self.all_shards();
             let label = federated_label(&queries);
             let searched: Vec<(&str, &Map<String, Value>)> =
                 queries.iter().filter_map(|query| Some((query.get("indexUid")?.as_str()?, query.as_object()?))).collect();
+            // A node query names node indexes of one layout: the queries of indexes in different
+            // layouts (one was resharded) are asked in one gather per layout, and the merge
+            // takes every answer alike (each names its query and shard).
+            let layout_of = federated_layouts(&plan, |uid| self.inner().layout_of(uid));
+            let mut layouts: BTreeSet<Option<u32>> = layout_of.values().copied().collect();
+            if layouts.is_empty() {
+                // No query: one (empty) gather as before, Meilisearch's answer to it.
+                layouts.insert(None);
+            }
+            let views: Vec<Arc<ReadView>> = layouts.into_iter().map(|layout| self.inner().layout_view(layout)).collect();
             let turn = search_turn(&searched);
             loop {
-                let gathered =
-                    self.gather_search(&label, &shards, turn, ClientRequest::FederatedSearch, |parts| plan.node_request(parts)).await?;
-                let results: Vec<NodeResult> = gathered.values().cloned().collect();
+                let gathers = views.iter().map(|view| {
+                    let shards: Vec<ShardId> = view.placement.shards().collect();
+                    let (plan, label, layout_of) = (&plan, &label, &layout_of);
+                    let in_layout = move |index: &str| layout_of.get(index) == Some(&view.layout);
+                    async move {
+                        self.gather_search(view, label, &shards, turn, ClientRequest::FederatedSearch, |layout, parts| {
+                            plan.node_request_of(layout, parts, &in_layout)
+                        })
+                        .await
+                    }
+                });
+                let gathered = futures::future::try_join_all(gathers).await?;
+                let results: Vec<NodeResult> = gathered.iter().flat_map(|gathered| gathered.values().cloned()).collect();
+                let missing: BTreeSet<ShardId> = gathered.iter().flat_map(|gathered| gathered.missing.iter().copied()).collect();
                 let merged = plan.merge(&results)?;
                 if let Some(fetch) = plan.distinct_refill(&results, &merged) {
                     plan = plan.widened(fetch);
                     continue;
                 }
                 let body = plan.response_from(&results, &merged, Some(&request_uid()))?;
-                return Ok(ReadAnswer { body, missing_shards: gathered.missing });
+                return Ok(ReadAnswer { body, missing_shards: missing.into_iter().collect() });
             }
         }
         let plan = MultiSearchPlan::new(&queries, settings_of).map_err(|error| in_query(error, None))?;
@@ -92,14 +118,16 @@ impl ReadExecutor {
             let request = query.as_object().cloned().unwrap_or_default();
             let meta = metas.get(&search.merge.index_uid).cloned();
             async move {
-                let shards = meta.map_or_else(|| self.all_shards(), |meta| self.narrowed_shards(&request, &meta));
+                let index_uid = search.merge.index_uid.as_str();
+                let shards = meta.map_or_else(|| self.all_shards(index_uid), |meta| self.narrowed_shards(index_uid, &request, &meta));
+                let view = self.inner().view(index_uid);
                 let mode = ClientRequest::MultiSearch;
                 let mut search = search.clone();
                 let turn = search_turn(&[(search.merge.index_uid.as_str(), &request)]);
                 loop {
                     let gathered = self
-                        .gather_search(&search.merge.index_uid, &shards, turn, mode, |parts| {
-                            let mut request = search.node_request(parts);
+                        .gather_search(&view, &search.merge.index_uid, &shards, turn, mode, |layout, parts| {
+                            let mut request = search.node_request(layout, parts);
                             // the node sees one query; its errors must name the client's position
                             request.origins.iter_mut().for_each(|origin| origin.query = position);
                             request
@@ -168,9 +196,10 @@ impl ReadExecutor {
 
     /// The shards a search must ask: all of them, or those owning the primary-key values the
     /// filter pins (at least one, so the filter is still checked by a node).
-    pub(crate) fn narrowed_shards(&self, request: &Map<String, Value>, meta: &IndexMeta) -> Vec<ShardId> {
-        let Some(ids) = self.pinned_ids(request, meta) else { return self.all_shards() };
-        let shards: BTreeSet<ShardId> = ids.iter().map(|id| self.placement().shard_of(id)).collect();
+    pub(crate) fn narrowed_shards(&self, index_uid: &str, request: &Map<String, Value>, meta: &IndexMeta) -> Vec<ShardId> {
+        let Some(ids) = self.pinned_ids(request, meta) else { return self.all_shards(index_uid) };
+        let placement = self.placement(index_uid);
+        let shards: BTreeSet<ShardId> = ids.iter().map(|id| placement.shard_of(id)).collect();
         if shards.is_empty() {
             return vec![ShardId(0)];
         }
@@ -183,22 +212,22 @@ impl ReadExecutor {
         primary_key_candidates(&filter, meta.primary_key.as_deref()?, self.config().max_pinned_ids)
     }
 
-    /// Sends every chosen node the proxy search `node_request(its node index parts)` and parses
-    /// the answers.
+    /// Sends every chosen node of `view` the proxy search `node_request(the view's layout, its
+    /// node index parts)` and parses the answers.
     async fn gather_search(
         &self,
+        view: &ReadView,
         index_label: &str,
         shards: &[ShardId],
         turn: usize,
         mode: ClientRequest,
-        node_request: impl Fn(&[NodeIndexPart]) -> NodeRequest,
+        node_request: impl Fn(Option<u32>, &[NodeIndexPart]) -> NodeRequest,
     ) -> Result<Gathered<NodeResult>, ReadError> {
         let inner: &Inner = self.inner();
-        let view = inner.view();
         inner
-            .gather_from_group(&view, index_label, shards, turn, |node, shards| {
+            .gather_from_group(view, index_label, shards, turn, |node, shards| {
                 let parts = view.node_index_parts(node, &shards);
-                let request = node_request(&parts);
+                let request = node_request(view.layout, &parts);
                 let watch = super::explain::CallWatch::start(view.node_id(node), &shards);
                 async move {
                     let NodeRequest { body, origins } = request;
@@ -234,6 +263,17 @@ pub(crate) fn search_turn(searched: &[(&str, &Map<String, Value>)]) -> usize {
 /// A UUIDv7 per request, as Meilisearch's `requestUid`.
 pub(crate) fn request_uid() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// The layout each index of a federated search is asked in: its own for the queried indexes; an
+/// index only named in `facetsByIndex` goes with the first query's.
+fn federated_layouts(plan: &FederatedPlan, layout_of: impl Fn(&str) -> Option<u32>) -> BTreeMap<String, Option<u32>> {
+    let mut layouts: BTreeMap<String, Option<u32>> = plan.query_indexes().map(|uid| (uid.to_owned(), layout_of(uid))).collect();
+    let first = plan.query_indexes().next().and_then(&layout_of);
+    for index in plan.facet_indexes() {
+        layouts.entry(index.to_owned()).or_insert(first);
+    }
+    layouts
 }
 
 /// The index named in a federated search's unavailability error.

@@ -134,7 +134,7 @@ impl ReadExecutor {
         query: &[(String, String)],
         expired_at: Option<i64>,
     ) -> Result<ReadAnswer, ReadError> {
-        let shard = self.placement().shard_of(document_id);
+        let shard = self.placement(index_uid).shard_of(document_id);
         let query = match expired_at {
             Some(_) => with_expiry_in_fields(query),
             None => query.to_vec(),
@@ -160,7 +160,7 @@ impl ReadExecutor {
     pub async fn fetch_documents(&self, index_uid: &str, request: &Map<String, Value>) -> Result<ReadAnswer, ReadError> {
         let request = &*request_for_node(request);
         let meta = self.index_meta(index_uid).await?;
-        let shards = self.document_shards(request, &meta);
+        let shards = self.document_shards(index_uid, request, &meta);
         let offset = optional_usize(request, "offset", 0);
         let limit = optional_usize(request, "limit", DEFAULT_DOCUMENTS_LIMIT);
         let sort = request.get("sort").filter(|sort| !sort.is_null());
@@ -271,7 +271,8 @@ impl ReadExecutor {
 
     /// The shards a document fetch must ask: those owning `ids` when given, else those the
     /// filter pins, else all.
-    fn document_shards(&self, request: &Map<String, Value>, meta: &IndexMeta) -> Vec<ShardId> {
+    fn document_shards(&self, index_uid: &str, request: &Map<String, Value>, meta: &IndexMeta) -> Vec<ShardId> {
+        let placement = self.placement(index_uid);
         if let Some(ids) = request.get("ids").and_then(Value::as_array) {
             let shards: BTreeSet<ShardId> = ids
                 .iter()
@@ -280,12 +281,12 @@ impl ReadExecutor {
                     Value::Number(id) => Some(id.to_string()),
                     _ => None,
                 })
-                .map(|id| self.placement().shard_of(&id))
+                .map(|id| placement.shard_of(&id))
                 .collect();
             // an empty `ids` list still gets an answer (and its checks) from one shard
             return if shards.is_empty() { vec![ShardId(0)] } else { shards.into_iter().collect() };
         }
-        self.narrowed_shards(request, meta)
+        self.narrowed_shards(index_uid, request, meta)
     }
 }
 

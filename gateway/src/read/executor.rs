@@ -11,11 +11,11 @@ use super::transport::{HttpTransport, NodeCall, NodeTransport};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use miroir_clients::node::NodeError;
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{narrowed_to_shards, ReplicaRank};
 use miroir_schemas::placement::{NodeIndexPart, Placement};
 use miroir_schemas::topology::{Node, ShardId, Topology};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -96,8 +96,9 @@ impl IntoResponse for ReadAnswer {
 pub struct ReadExecutor(Arc<Inner>);
 
 pub(crate) struct Inner {
-    /// The view reads take (see [`ReadView`]), rebuilt when the topology book's read view changes.
-    view: RwLock<Arc<ReadView>>,
+    /// The view reads of each index layout take (see [`ReadView`]; the launch layout's from the
+    /// start), rebuilt when the topology book's read view of the layout changes.
+    views: RwLock<BTreeMap<Option<u32>, Arc<ReadView>>>,
     /// Every node known so far, by position (the launch topology's first, then nodes added by
     /// topology changes); the transport, bench and stats address nodes by these positions.
     known_nodes: Mutex<Vec<Node>>,
@@ -126,10 +127,10 @@ impl ReadExecutor {
         let nodes = topology.nodes.clone();
         let bench = Mutex::new(Bench::new(nodes.len()));
         let tail = TailState::new(nodes.len(), config.tail.hedge_budget_percent);
-        let view = ReadView::new(Arc::new(Placement::new(topology)), false, nodes.clone());
+        let view = ReadView::new(None, Arc::new(Placement::new(topology)), false, nodes.clone());
         ReadExecutor(Arc::new(Inner {
             tail,
-            view: RwLock::new(Arc::new(view)),
+            views: RwLock::new(BTreeMap::from([(None, Arc::new(view))])),
             known_nodes: Mutex::new(nodes),
             topology: std::sync::OnceLock::new(),
             transport,
@@ -159,9 +160,9 @@ impl ReadExecutor {
         let _ = self.0.topology.set(service);
     }
 
-    /// The placement reads use now.
-    pub fn placement(&self) -> Arc<Placement> {
-        self.0.view().placement.clone()
+    /// The placement reads of `index_uid` use now (its layout's).
+    pub fn placement(&self, index_uid: &str) -> Arc<Placement> {
+        self.0.view(index_uid).placement.clone()
     }
 
     pub fn config(&self) -> &ReadConfig {
@@ -172,9 +173,9 @@ impl ReadExecutor {
         &self.0
     }
 
-    /// Every shard, ascending.
-    pub fn all_shards(&self) -> Vec<ShardId> {
-        self.0.view().placement.shards().collect()
+    /// Every shard of `index_uid`'s layout, ascending.
+    pub fn all_shards(&self, index_uid: &str) -> Vec<ShardId> {
+        self.0.view(index_uid).placement.shards().collect()
     }
 
     /// Whether node `node` (position: launch topology order, then nodes added later) is
@@ -193,7 +194,7 @@ impl ReadExecutor {
 impl ReadExecutor {
     /// The node index of `index_uid` that node `node` (position) keeps `shard` in.
     pub(crate) fn node_index_of(view: &ReadView, index_uid: &str, node: usize, shard: ShardId) -> String {
-        node_index_uid(index_uid, view.rank_of(shard, node).unwrap_or(ReplicaRank(0)))
+        view.node_index(index_uid, view.rank_of(shard, node).unwrap_or(ReplicaRank(0)))
     }
 
     /// One node call per shard of `shards` (`call_of(shard, node index holding it)`; `None`
@@ -209,7 +210,7 @@ impl ReadExecutor {
         parse: impl Fn(Value) -> Result<T, String> + Copy,
     ) -> Result<Gathered<Vec<(ShardId, T)>>, ReadError> {
         let inner = self.inner();
-        let view = inner.view();
+        let view = inner.view(index_uid);
         inner
             .gather(&view, index_uid, shards, |node, shards| {
                 let calls = shards
@@ -231,12 +232,12 @@ impl ReadExecutor {
         parse: impl Fn(Value) -> Result<T, String> + Copy,
     ) -> Result<Gathered<Vec<(NodeIndexPart, T)>>, ReadError> {
         let inner = self.inner();
-        let view = inner.view();
+        let view = inner.view(index_uid);
         inner
             .gather(&view, index_uid, shards, |node, shards| {
                 let parts = view.node_index_parts(node, &shards);
                 let calls = parts.into_iter().filter_map(|part| {
-                    let call = call_of(&part, node_index_uid(index_uid, part.rank))?;
+                    let call = call_of(&part, view.node_index(index_uid, part.rank))?;
                     Some((part, call))
                 });
                 inner.call_all(node, calls.collect(), parse)
@@ -254,7 +255,7 @@ impl ReadExecutor {
     ) -> Result<(Option<Value>, Vec<ShardId>), ReadError> {
         let inner = self.inner();
         let call_of = &call_of;
-        let view = inner.view();
+        let view = inner.view(index_uid);
         let view = &view;
         let gathered = inner
             .gather(view, index_uid, &[shard], |node, _| async move {
@@ -298,19 +299,33 @@ impl Inner {
         futures::future::join_all(answers).await.into_iter().collect()
     }
 
-    /// The view a read takes now: the topology book's read view when this gateway follows it
-    /// (nodes it names for the first time get a position, a transport, a bench entry and
-    /// stats first), else the launch topology's.
-    pub(crate) fn view(&self) -> Arc<ReadView> {
-        let current = self.view.read().expect("read view lock").clone();
-        let Some(book) = self.topology.get() else { return current };
-        let (placement, narrowed) = book.read_view();
-        if Arc::ptr_eq(&current.placement, &placement) && current.narrowed == narrowed {
+    /// The view a read of `index_uid` takes now: its current layout's (see
+    /// [`Inner::layout_view`]).
+    pub(crate) fn view(&self, index_uid: &str) -> Arc<ReadView> {
+        self.layout_view(self.layout_of(index_uid))
+    }
+
+    /// The current layout of `index_uid` (`None` too while this gateway does not follow the
+    /// topology book).
+    pub(crate) fn layout_of(&self, index_uid: &str) -> Option<u32> {
+        self.topology.get().and_then(|book| book.layout(index_uid))
+    }
+
+    /// The view reads of index layout `layout` take now: the topology book's read view of it
+    /// when this gateway follows the book (nodes it names for the first time get a position,
+    /// a transport, a bench entry and stats first), else the launch topology's.
+    pub(crate) fn layout_view(&self, layout: Option<u32>) -> Arc<ReadView> {
+        let current = self.views.read().expect("read view lock").get(&layout).cloned();
+        let Some(book) = self.topology.get() else {
+            return current.unwrap_or_else(|| self.views.read().expect("read view lock")[&None].clone());
+        };
+        let (placement, narrowed) = book.read_view(layout);
+        if let Some(current) = current.filter(|view| Arc::ptr_eq(&view.placement, &placement) && view.narrowed == narrowed) {
             return current;
         }
         let nodes = self.register_nodes(&placement.topology().nodes);
-        let view = Arc::new(ReadView::new(placement, narrowed, nodes));
-        *self.view.write().expect("read view lock") = view.clone();
+        let view = Arc::new(ReadView::new(layout, placement, narrowed, nodes));
+        self.views.write().expect("read view lock").insert(layout, view.clone());
         view
     }
 

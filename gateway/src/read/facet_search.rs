@@ -63,7 +63,7 @@ impl ReadExecutor {
         };
         let order = meta.settings.sort_facet_values_by.order_of(facet_name);
         let max_values = meta.settings.max_values_per_facet;
-        let shards = self.narrowed_shards(request, &meta);
+        let shards = self.narrowed_shards(index_uid, request, &meta);
         let call_of = |part: &NodeIndexPart, node_index| Some(NodeCall::FacetSearch { node_index, body: narrowed_body(request, part) });
         let gathered = self.call_each_part(index_uid, &shards, call_of, |answer| parse_facet_hits(&answer)).await?;
         let per_shard: Vec<Vec<(String, u64)>> = gathered.values().flatten().map(|(_, (hits, _))| hits.clone()).collect();

@@ -48,7 +48,7 @@ impl ReadExecutor {
         let gathered = self
             .call_each_part(
                 index_uid,
-                &self.all_shards(),
+                &self.all_shards(index_uid),
                 |_, node_index| Some(NodeCall::IndexFields { node_index, body: body.clone() }),
                 parse,
             )

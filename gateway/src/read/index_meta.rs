@@ -38,7 +38,7 @@ impl ReadExecutor {
     /// node index of an index carries the same primary key and settings.
     async fn read_index_meta(&self, index_uid: &str) -> Result<IndexMeta, ReadError> {
         let mut unavailable = None;
-        for shard in self.all_shards() {
+        for shard in self.all_shards(index_uid) {
             match self.read_index_meta_from(index_uid, shard).await {
                 Err(error @ ReadError::ShardsUnavailable { .. }) => unavailable = Some(error),
                 other => return other,
@@ -49,7 +49,7 @@ impl ReadExecutor {
 
     async fn read_index_meta_from(&self, index_uid: &str, shard: ShardId) -> Result<IndexMeta, ReadError> {
         let inner = self.inner();
-        let view = inner.view();
+        let view = inner.view(index_uid);
         let gathered = inner
             .gather(&view, index_uid, &[shard], |node, _| {
                 let node_index = ReadExecutor::node_index_of(&view, index_uid, node, shard);

@@ -5,7 +5,7 @@ use super::executor::ReadExecutor;
 use super::fanout::Failure;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid};
+use miroir_schemas::node_layout::narrowed_to_shards;
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Value};
 
@@ -15,14 +15,14 @@ impl ReadExecutor {
     /// `None` when no replica answered (nodes down, or the index missing on them).
     pub async fn shard_documents(&self, index_uid: &str, shard: ShardId) -> Option<u64> {
         let inner = self.inner();
-        let view = inner.view();
+        let view = inner.view(index_uid);
         let user_failure = |error| Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None));
         let gathered = inner
             .gather(&view, index_uid, &[shard], |node, shards| {
-                let rank = view.node_index_parts(node, &shards).first().map(|part| part.rank);
+                let node_index = view.node_index_parts(node, &shards).first().map(|part| view.node_index(index_uid, part.rank));
                 async move {
-                    let rank = rank.ok_or_else(|| Failure::Node(format!("node {node} holds no replica of shard {}", shard.0)))?;
-                    let node_index = node_index_uid(index_uid, rank);
+                    let node_index =
+                        node_index.ok_or_else(|| Failure::Node(format!("node {node} holds no replica of shard {}", shard.0)))?;
                     let body = json!({"limit": 0, "filter": narrowed_to_shards(&Value::Null, &shards)});
                     let counted = inner.transport.call(node, &NodeCall::FetchDocuments { node_index, body }).await.map_err(user_failure)?;
                     Ok(counted.get("total").and_then(Value::as_u64))

@@ -33,7 +33,7 @@ impl ReadExecutor {
         let tenant_filter = tenant_filter.map(|filter| filter_for_node(&filter));
         let plan = SimilarPlan::new(request);
         // an id that cannot be routed is refused by whichever shard gets it
-        let target_shard = plan.id.as_deref().map_or(ShardId(0), |id| self.placement().shard_of(id));
+        let target_shard = plan.id.as_deref().map_or(ShardId(0), |id| self.placement(index_uid).shard_of(id));
         // The target's node index holds other shards too: its similar documents are narrowed to
         // the target's shard, the other shards answer below.
         let similar_request = match plan.target_request() {
@@ -70,7 +70,7 @@ impl ReadExecutor {
         };
 
         let vector = plan.embedder.as_deref().and_then(|embedder| target_vector(&target, embedder));
-        let others: Vec<ShardId> = self.all_shards().into_iter().filter(|shard| *shard != target_shard).collect();
+        let others: Vec<ShardId> = self.all_shards(index_uid).into_iter().filter(|shard| *shard != target_shard).collect();
         let request = match plan.other_shard_request(vector.as_ref()) {
             Value::Object(request) => request,
             _ => Map::new(),

@@ -6,10 +6,10 @@ use super::executor::{ReadAnswer, ReadExecutor};
 use super::fanout::Failure;
 use super::rewrite::{client_error, ClientRequest};
 use super::transport::NodeCall;
-use miroir_schemas::node_layout::{is_miroir_document_field, narrowed_to_shards, node_index_uid, parse_node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{is_miroir_document_field, narrowed_to_shards, parse_node_index_layout, ReplicaRank};
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -91,48 +91,59 @@ pub fn scaled_index_stats(stats: &Value, documents: u64) -> Value {
 }
 
 /// `/stats` from each node's `/stats` (`None` for a node that did not answer), with
-/// `holders(shard)` the `(node, rank)` holding each of the `shard_count` shards, in placement
-/// order, and `held_at(node, rank)` how many shards that node index holds. The cluster's
+/// `layout_of(index)` each index's current layout (node indexes of another layout, kept
+/// during a reshard, are left out), `shard_count(layout)` its shards, `holders(layout, shard)`
+/// the `(node, rank)` holding each shard, in placement order, and `held_at(layout, node,
+/// rank)` how many shards that node index holds. The cluster's
 /// database sizes are summed over the nodes that answered; each user index's stats over one
 /// answering replica per shard: the first listed, so while every node answers, the node
 /// indexes of one rank, each counted whole. A node index standing in for only some of its
 /// shards counts in proportion to them.
 pub fn cluster_stats(
     node_stats: &[Option<Value>],
-    shard_count: u32,
-    holders: impl Fn(ShardId) -> Vec<(usize, ReplicaRank)>,
-    held_at: impl Fn(usize, ReplicaRank) -> usize,
+    layout_of: impl Fn(&str) -> Option<u32>,
+    shard_count: impl Fn(Option<u32>) -> u32,
+    holders: impl Fn(Option<u32>, ShardId) -> Vec<(usize, ReplicaRank)>,
+    held_at: impl Fn(Option<u32>, usize, ReplicaRank) -> usize,
 ) -> (Value, Vec<ShardId>) {
     let mut database_size = 0u64;
     let mut used_size = 0u64;
     let mut last_update = Value::Null;
-    // (node, index, rank) → the node index's stats
-    let mut by_node_index: BTreeMap<(usize, String, ReplicaRank), Value> = BTreeMap::new();
+    // (node, index, layout, rank) → the node index's stats
+    let mut by_node_index: BTreeMap<(usize, String, Option<u32>, ReplicaRank), Value> = BTreeMap::new();
     for (node, stats) in node_stats.iter().enumerate() {
         let Some(stats) = stats else { continue };
         database_size += stats.get("databaseSize").and_then(Value::as_u64).unwrap_or(0);
         used_size += stats.get("usedDatabaseSize").and_then(Value::as_u64).unwrap_or(0);
         last_update = later(last_update, stats.get("lastUpdate").unwrap_or(&Value::Null));
         for (node_index, index_stats) in stats.get("indexes").and_then(Value::as_object).into_iter().flatten() {
-            if let Some((index, rank)) = parse_node_index_uid(node_index) {
-                by_node_index.insert((node, index.to_owned(), rank), index_stats.clone());
+            match parse_node_index_layout(node_index) {
+                Some((index, layout, rank)) if layout == layout_of(index) => {
+                    by_node_index.insert((node, index.to_owned(), layout, rank), index_stats.clone());
+                }
+                _ => {}
             }
         }
     }
     let answered = |node: usize| node_stats.get(node).is_some_and(Option::is_some);
-    // Per shard the first answering holder; per chosen node index, how many of its shards.
-    let mut chosen: BTreeMap<(usize, ReplicaRank), usize> = BTreeMap::new();
-    let mut unanswered = Vec::new();
-    for shard in (0..shard_count).map(ShardId) {
-        match holders(shard).into_iter().find(|(node, _)| answered(*node)) {
-            Some(holder) => *chosen.entry(holder).or_default() += 1,
-            None => unanswered.push(shard),
+    // Per layout read (the launch one always) and shard, the first answering holder; per
+    // chosen node index, how many of its shards.
+    let layouts: BTreeSet<Option<u32>> = std::iter::once(None).chain(by_node_index.keys().map(|(_, _, layout, _)| *layout)).collect();
+    let mut chosen: BTreeMap<(Option<u32>, usize, ReplicaRank), usize> = BTreeMap::new();
+    let mut unanswered = BTreeSet::new();
+    for layout in layouts {
+        for shard in (0..shard_count(layout)).map(ShardId) {
+            match holders(layout, shard).into_iter().find(|(node, _)| answered(*node)) {
+                Some((node, rank)) => *chosen.entry((layout, node, rank)).or_default() += 1,
+                None => _ = unanswered.insert(shard),
+            }
         }
     }
+    let unanswered: Vec<ShardId> = unanswered.into_iter().collect();
     let mut indexes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for ((node, index, rank), stats) in by_node_index {
-        let Some(&asked) = chosen.get(&(node, rank)) else { continue };
-        let held = held_at(node, rank).max(1);
+    for ((node, index, layout, rank), stats) in by_node_index {
+        let Some(&asked) = chosen.get(&(layout, node, rank)) else { continue };
+        let held = held_at(layout, node, rank).max(1);
         let stats = if asked >= held {
             stats
         } else {
@@ -157,7 +168,7 @@ impl ReadExecutor {
     /// filtered count) and the rest in proportion.
     pub async fn index_stats(&self, index_uid: &str) -> Result<ReadAnswer, ReadError> {
         let inner = self.inner();
-        let view = inner.view();
+        let view = inner.view(index_uid);
         let shards: Vec<ShardId> = view.placement.shards().collect();
         let user_failure = |error| Failure::from_node_error(error, |object| client_error(object, ClientRequest::SingleIndex, |_| None));
         let gathered = inner
@@ -165,8 +176,8 @@ impl ReadExecutor {
                 let parts = view.node_index_parts(node, &shards);
                 let calls: Vec<_> = parts
                     .into_iter()
-                    .map(|part| async move {
-                        let node_index = node_index_uid(index_uid, part.rank);
+                    .map(|part| (view.node_index(index_uid, part.rank), part))
+                    .map(|(node_index, part)| async move {
                         let stats = inner
                             .transport
                             .call(node, &NodeCall::IndexStats { node_index: node_index.clone() })
@@ -194,10 +205,10 @@ impl ReadExecutor {
     pub async fn stats(&self) -> Result<ReadAnswer, ReadError> {
         let inner = self.inner();
         let deadline = self.config().deadline;
-        let view = inner.view();
-        let placement = &view.placement;
-        // Every node of the placement read (a node removed by a topology change counts no more).
-        let nodes = &placement.topology().nodes;
+        let view = inner.layout_view(None);
+        // Every node of the placement read (a node removed by a topology change counts no more;
+        // every layout's placement has the topology's nodes).
+        let nodes = &view.placement.topology().nodes;
         let calls = nodes.iter().map(|node| async {
             let position = view.position_of(&node.id)?;
             match tokio::time::timeout(deadline, inner.transport.call(position, &NodeCall::Stats)).await {
@@ -206,7 +217,15 @@ impl ReadExecutor {
             }
         });
         let node_stats = futures::future::join_all(calls).await;
-        let holders = |shard: ShardId| {
+        // The placement of every layout a node index answered names (the launch one always).
+        let named = node_stats.iter().flatten().flat_map(|stats| stats.get("indexes").and_then(Value::as_object)).flat_map(|indexes| {
+            indexes.keys().filter_map(|uid| parse_node_index_layout(uid).map(|(_, layout, _)| layout)).collect::<Vec<_>>()
+        });
+        let placements: BTreeMap<Option<u32>, _> =
+            std::iter::once(None).chain(named).map(|layout| (layout, inner.layout_view(layout).placement.clone())).collect();
+        let placement = |layout: Option<u32>| placements.get(&layout).unwrap_or(&view.placement);
+        let holders = |layout: Option<u32>, shard: ShardId| {
+            let placement = placement(layout);
             placement
                 .replicas(shard)
                 .iter()
@@ -216,8 +235,9 @@ impl ReadExecutor {
                 })
                 .collect::<Vec<_>>()
         };
-        let held_at = |node: usize, rank| placement.shards_of_node_at(&nodes[node].id, rank).len();
-        let (body, unanswered) = cluster_stats(&node_stats, placement.topology().shard_count, holders, held_at);
+        let held_at = |layout, node: usize, rank| placement(layout).shards_of_node_at(&nodes[node].id, rank).len();
+        let shard_count = |layout| placement(layout).topology().shard_count;
+        let (body, unanswered) = cluster_stats(&node_stats, |index| inner.layout_of(index), shard_count, holders, held_at);
         if !unanswered.is_empty() && !self.config().allow_partial {
             return Err(ReadError::ShardsUnavailable { index: "*".into(), shards: unanswered });
         }
@@ -257,7 +277,10 @@ mod tests {
             node(200, "2026-02-01T00:00:00.5Z", json!({"m__rank-1": index_stats(4)})),
             node(50, "2026-01-01T00:00:00Z", json!({"m__rank-1": index_stats(6)})),
         ];
-        let (body, unanswered) = cluster_stats(&stats, 2, holders, held_at);
+        let holders = |_, shard| holders(shard);
+        let held_at = |_, node, rank| held_at(node, rank);
+        let (layout_of, shard_count) = (|_: &str| None, |_| 2);
+        let (body, unanswered) = cluster_stats(&stats, layout_of, shard_count, holders, held_at);
         assert!(unanswered.is_empty());
         assert_eq!(body["databaseSize"], 350);
         assert_eq!(body["usedDatabaseSize"], 175);
@@ -267,11 +290,28 @@ mod tests {
         assert_eq!(body["indexes"]["m"]["fieldDistribution"], json!({"id": 10}), "the shard field never shows");
 
         // Node 0 down: each shard from its rank-1 copy.
-        let (body, unanswered) = cluster_stats(&[None, stats[1].clone(), stats[2].clone()], 2, holders, held_at);
+        let (body, unanswered) = cluster_stats(&[None, stats[1].clone(), stats[2].clone()], layout_of, shard_count, holders, held_at);
         assert!(unanswered.is_empty());
         assert_eq!(body["indexes"]["m"]["numberOfDocuments"], 10);
-        let (_, unanswered) = cluster_stats(&[None, None, stats[2].clone()], 2, holders, held_at);
+        let (_, unanswered) = cluster_stats(&[None, None, stats[2].clone()], layout_of, shard_count, holders, held_at);
         assert_eq!(unanswered, [ShardId(0)]);
+    }
+
+    #[test]
+    fn cluster_stats_count_each_index_in_its_current_layout_only() {
+        let index_stats = |n: u64| json!({"numberOfDocuments": n, "fieldDistribution": {"id": n}});
+        // `m` was resharded from 1 shard to 2 (its old node index not released yet); `b` keeps
+        // the launch layout. One node holds everything at rank 0.
+        let stats = [Some(json!({"databaseSize": 1, "indexes": {
+            "m__rank-0": index_stats(7), "m__s2-rank-0": index_stats(8), "b__rank-0": index_stats(3)}}))];
+        let layout_of = |index: &str| (index == "m").then_some(2);
+        let shard_count = |layout: Option<u32>| layout.unwrap_or(1);
+        let holders = |_, _| vec![(0, ReplicaRank(0))];
+        let held_at = |layout: Option<u32>, _, _| shard_count(layout) as usize;
+        let (body, unanswered) = cluster_stats(&stats, layout_of, shard_count, holders, held_at);
+        assert!(unanswered.is_empty());
+        assert_eq!(body["indexes"]["m"]["numberOfDocuments"], 8, "the new layout only: {body}");
+        assert_eq!(body["indexes"]["b"]["numberOfDocuments"], 3);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::error::GatewayError;
 use crate::readiness::ReadinessProbe;
 use crate::state::AppState;
 use crate::topology_changes::plan::{move_view, PlanError};
+use crate::topology_changes::reshard::status_fields;
 
 /// `GET /_miroir/topology`: the newest topology (the one being moved to during a change), its
 /// shards, replicas, draining nodes and what the read path thinks of each node, and the move
@@ -109,6 +110,10 @@ pub async fn status(State(state): State<AppState>, Query(query): Query<StatusQue
     view["log"] = readiness.body["log"].clone();
     view["shardsWithoutReachableReplica"] = readiness.body["shardsWithoutReachableReplica"].clone();
     view["indexers"] = indexers;
+    let indexes: Vec<String> = state.catalog().read(|catalog| catalog.indexes().map(|(uid, _)| uid.clone()).collect());
+    let (reshard, shard_counts) = state.topology_changes().read(|book| status_fields(book, indexes));
+    view["reshard"] = reshard;
+    view["shardCounts"] = shard_counts;
     Ok(Json(view))
 }
 
@@ -129,13 +134,17 @@ pub struct VerifyQuery {
 
 /// `POST /_miroir/verify`: one verify pass over the replicas of every shard of the newest
 /// topology (`miroirctl verify`, docs/repair.md), answered with its report once it is done.
-/// Refused while a topology change moves replicas: copies not released yet would look like drift.
+/// Refused while a topology change moves replicas or a reshard runs: copies not released yet
+/// would look like drift.
 pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQuery>) -> Result<Json<VerifyReport>, GatewayError> {
     let service = state.topology_changes();
     service.catch_up().await?;
     let book = service.read(|book| book.clone());
     if let Some((epoch, _)) = book.moving() {
         return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::MoveInProgress { current: epoch.version() }).response_error()));
+    }
+    if let Some(reshard) = book.layouts().reshard() {
+        return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::ReshardInProgress { index: reshard.index.clone() }).response_error()));
     }
     let placement = book.newest().placement.clone();
     let nodes = drift::node_clients(placement.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;

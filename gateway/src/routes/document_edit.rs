@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::documents::edit_function_check::check_compiles;
 use crate::error::GatewayError;
-use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, on_every_shard, submit, Accepted};
+use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, submit, Accepted};
 use crate::settings::check::{coded, At};
 use crate::state::AppState;
 
@@ -88,7 +88,8 @@ pub async fn edit(
         function: function.clone(),
     };
     let entry = new_entry(TaskType::DocumentEdition, Some(&uid), details, &query);
-    submit(&state, entry, on_every_shard(&state, Op::EditDocuments { function, filter, context, wrapping })).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::EditDocuments { function, filter, context, wrapping })).await
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
 use crate::request_errors::{incorrect_type, missing_field, query_param_unexpected, Kind};
 use crate::routes::write::{
-    checked_query, created_first, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, submit_as_is, Accepted,
+    checked_query, created_first, current_catalog, json_request, new_entry, object_fields, submit, submit_as_is, Accepted,
 };
 use crate::state::AppState;
 
@@ -109,10 +109,11 @@ async fn add_or_update(
         // Meilisearch accepts the addition and fails its task, creating nothing, when the key
         // may not create the index it names.
         entry.record.error = Some(ResponseError::index_not_found(&uid));
-        return submit_as_is(&state, entry, Vec::new()).await;
+        return submit_as_is(&state, entry, None, Vec::new()).await;
     }
     let index_pk = index.as_ref().and_then(|index| index.primary_key.as_deref());
-    let ops = match route_documents(state.placement(), index_pk, query.get("primaryKey"), documents) {
+    let routing = state.topology_changes().routing(&uid).await?;
+    let ops = match route_documents(&routing.placement, index_pk, query.get("primaryKey"), documents) {
         Ok((primary_key, mut sharded)) => {
             // After the check that documents carry no Miroir field: this one is Miroir's.
             state.ttl().add_expiries(&uid, sharded.values_mut().flatten()).await?;
@@ -121,7 +122,7 @@ async fn add_or_update(
                 .map(|(shard, documents)| (shard, Op::Documents { method, primary_key: primary_key.clone(), documents }))
                 .collect();
             // A new index exists on every shard, also those this batch leaves empty.
-            let ops = created_first(&state, index.is_some(), Some(primary_key.clone()), documents);
+            let ops = created_first(&routing, index.is_some(), Some(primary_key.clone()), documents);
             entry.primary_key = Some(primary_key);
             ops
         }
@@ -129,11 +130,11 @@ async fn add_or_update(
             entry.record.error = Some(error);
             // Meilisearch creates the index of a document addition even when the addition
             // fails (missing or ambiguous primary key…): the nodes get the same empty index.
-            let creation = created_first(&state, index.is_some(), None, Vec::new());
-            return submit_as_is(&state, entry, creation).await;
+            let creation = created_first(&routing, index.is_some(), None, Vec::new());
+            return submit_as_is(&state, entry, routing.layout, creation).await;
         }
     };
-    submit(&state, entry, ops).await
+    submit(&state, entry, routing.layout, ops).await
 }
 
 /// `POST /indexes/{uid}/documents`: add or replace documents.
@@ -169,12 +170,13 @@ async fn delete_ids(state: &AppState, uid: &str, ids: Vec<String>, query: &Query
     current_catalog(state, |_| ()).await?;
     let details = TaskDetails::DocumentDeletion { provided_ids: ids.len() as u64, deleted_documents: None };
     let entry = new_entry(TaskType::DocumentDeletion, Some(uid), details, query);
+    let routing = state.topology_changes().routing(uid).await?;
     let mut by_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
     for id in ids {
-        by_shard.entry(state.placement().shard_of(&id)).or_default().push(id);
+        by_shard.entry(routing.shard_of(&id)).or_default().push(id);
     }
     let ops = by_shard.into_iter().map(|(shard, ids)| (shard, Op::DeleteDocuments { ids })).collect();
-    submit(state, entry, ops).await
+    submit(state, entry, routing.layout, ops).await
 }
 
 /// `DELETE /indexes/{uid}/documents/{id}`.
@@ -225,7 +227,8 @@ pub async fn delete_by_filter(
     current_catalog(&state, |_| ()).await?;
     let details = TaskDetails::DocumentDeletionByFilter { original_filter: filter.to_string(), deleted_documents: None };
     let entry = new_entry(TaskType::DocumentDeletion, Some(&uid), details, &query);
-    submit(&state, entry, on_every_shard(&state, Op::DeleteByFilter { filter: filter.clone() })).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::DeleteByFilter { filter: filter.clone() })).await
 }
 
 /// `DELETE /indexes/{uid}/documents`: remove every document.
@@ -237,7 +240,8 @@ pub async fn clear(
     let query = checked_query(&state, &uid, query)?;
     current_catalog(&state, |_| ()).await?;
     let entry: TaskLogEntry = new_entry(TaskType::DocumentDeletion, Some(&uid), TaskDetails::ClearAll { deleted_documents: None }, &query);
-    submit(&state, entry, on_every_shard(&state, Op::ClearDocuments)).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::ClearDocuments)).await
 }
 
 #[cfg(test)]

@@ -15,8 +15,9 @@ use crate::catalog::IndexInfo;
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, path_index_uid, QueryParams};
 use crate::request_errors::{incorrect_type, missing_field, Kind, Step};
-use crate::routes::write::{checked_query, current_catalog, json_request, new_entry, object_fields, on_every_shard, submit, Accepted};
+use crate::routes::write::{checked_query, current_catalog, doomed, json_request, new_entry, object_fields, submit, Accepted};
 use crate::state::AppState;
+use crate::topology_changes::reshard::same_layouts;
 
 const DEFAULT_LIMIT: u64 = 20;
 
@@ -107,7 +108,8 @@ pub async fn create(
     current_catalog(&state, |_| ()).await?;
     let details = TaskDetails::IndexInfo { primary_key: primary_key.clone(), old_index_uid: None, new_index_uid: None };
     let entry = new_entry(TaskType::IndexCreation, Some(&uid), details, &query);
-    submit(&state, entry, on_every_shard(&state, Op::CreateIndex { primary_key })).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::CreateIndex { primary_key })).await
 }
 
 /// `PATCH /indexes/{uid}` `{primaryKey, uid}` (a new `uid` renames the index).
@@ -139,7 +141,15 @@ pub async fn update(
     };
     let details = TaskDetails::IndexInfo { primary_key: primary_key.clone(), old_index_uid, new_index_uid };
     let entry = new_entry(TaskType::IndexUpdate, Some(&uid), details, &query);
-    submit(&state, entry, on_every_shard(&state, Op::UpdateIndex { primary_key, new_index_uid: new_uid })).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    // A rename keeps the node indexes' layout: the new name must have it too. (A rename
+    // Meilisearch fails, of a missing index, fails as there.)
+    if let Some(new_uid) = new_uid.as_ref().filter(|_| !doomed(&state, &entry)) {
+        let new_layout = state.topology_changes().layout(new_uid);
+        let indexes = [(uid.as_str(), routing.layout), (new_uid.as_str(), new_layout)];
+        same_layouts(state.topology().shard_count, indexes)?;
+    }
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::UpdateIndex { primary_key, new_index_uid: new_uid })).await
 }
 
 /// `POST /indexes/{uid}/compact`: every node index of the index is compacted, through the log
@@ -150,7 +160,8 @@ pub async fn compact(State(state): State<AppState>, Path(uid): Path<String>) -> 
     current_catalog(&state, |_| ()).await?;
     let details = TaskDetails::IndexCompaction { pre_compaction_size: None, post_compaction_size: None };
     let entry = new_entry(TaskType::IndexCompaction, Some(&uid), details, &QueryParams(Vec::new()));
-    submit(&state, entry, on_every_shard(&state, Op::CompactIndex)).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::CompactIndex)).await
 }
 
 /// `DELETE /indexes/{uid}`.
@@ -162,5 +173,6 @@ pub async fn delete(
     let query = checked_query(&state, &uid, query)?;
     current_catalog(&state, |_| ()).await?;
     let entry = new_entry(TaskType::IndexDeletion, Some(&uid), TaskDetails::ClearAll { deleted_documents: None }, &query);
-    submit(&state, entry, on_every_shard(&state, Op::DeleteIndex)).await
+    let routing = state.topology_changes().routing(&uid).await?;
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::DeleteIndex)).await
 }

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod network;
 pub mod reads;
 pub mod render;
+pub mod reshard;
 pub mod settings;
 pub mod swap;
 pub mod task_queue;

@@ -2,7 +2,8 @@
 //! executor plans, fans out and merges; these handlers only read the request.
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use miroir_schemas::error::{Code, ResponseError};
 use miroir_schemas::node_layout::{now_millis, with_unexpired};
 use serde_json::{Map, Value};
@@ -206,10 +207,18 @@ pub async fn fetch_documents(
     Ok(state.reads().fetch_documents(&uid, &request).await?)
 }
 
-/// `GET /indexes/{uid}/stats`.
-pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>) -> Result<ReadAnswer, GatewayError> {
+/// Response header of `GET /indexes/{uid}/stats`: how many shards the index has now (its
+/// layout's, docs/resharding.md). A header, so the body stays Meilisearch's.
+pub const SHARD_COUNT_HEADER: &str = "miroir-shard-count";
+
+/// `GET /indexes/{uid}/stats`, with the `Miroir-Shard-Count` header.
+pub async fn index_stats(State(state): State<AppState>, Path(uid): Path<String>) -> Result<Response, GatewayError> {
     path_index_uid(&uid, state.topology().replication_factor)?;
-    Ok(state.reads().index_stats(&uid).await?)
+    let answer = state.reads().index_stats(&uid).await?;
+    let shards = state.topology_changes().read(|book| book.layouts().shard_count(book.layouts().layout(&uid)));
+    let mut response = answer.into_response();
+    response.headers_mut().insert(HeaderName::from_static(SHARD_COUNT_HEADER), HeaderValue::from(shards));
+    Ok(response)
 }
 
 /// `GET /stats`. A key restricted to some indexes sees only those (the database sizes still

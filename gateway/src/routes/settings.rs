@@ -13,7 +13,7 @@ use miroir_clients::node::{NodeClient, NodeClientConfig};
 use miroir_schemas::details::TaskDetails;
 use miroir_schemas::envelope::Op;
 use miroir_schemas::error::ResponseError;
-use miroir_schemas::node_layout::{node_index_uid, without_shard_rule, ReplicaRank};
+use miroir_schemas::node_layout::{layout_node_index_uid, without_shard_rule, ReplicaRank};
 use miroir_schemas::task_log::TaskType;
 use miroir_schemas::topology::ShardId;
 use reqwest::Method as NodeMethod;
@@ -25,7 +25,7 @@ use crate::params::{path_index_uid, QueryParams};
 use crate::read::fanout::Failure;
 use crate::read::rewrite::{client_error, ClientRequest};
 use crate::read::ReadError;
-use crate::routes::write::{created_first, current_catalog, json_request, new_entry, on_every_shard, submit, submit_as_is, Accepted};
+use crate::routes::write::{created_first, current_catalog, json_request, new_entry, submit, submit_as_is, Accepted};
 use crate::state::AppState;
 
 use crate::settings::fields::{self, SettingField, UpdateVerb};
@@ -43,10 +43,11 @@ async fn enqueue(state: &AppState, caller: &Caller, uid: &str, update: SettingsU
         // As with documents, Meilisearch accepts the update and fails its task, creating
         // nothing, when the key may not create the index it names.
         entry.record.error = Some(ResponseError::index_not_found(uid));
-        return submit_as_is(state, entry, Vec::new()).await;
+        return submit_as_is(state, entry, None, Vec::new()).await;
     }
     let op = if reset_all { Op::ResetSettings } else { Op::UpdateSettings { settings: update } };
-    submit(state, entry, created_first(state, exists, None, on_every_shard(state, op))).await
+    let routing = state.topology_changes().routing(uid).await?;
+    submit(state, entry, routing.layout, created_first(&routing, exists, None, routing.on_every_shard(op))).await
 }
 
 /// `PATCH /indexes/{uid}/settings`.
@@ -136,10 +137,11 @@ pub(crate) async fn read_settings(state: &AppState, uid: &str, field: Option<&Se
     // the index is gone.
     let mut index_missing = None;
     // The placement reads use: during a topology change the new holders are read once copied.
-    let (placement, _) = state.read_placement();
+    let layout = state.topology_changes().layout(uid);
+    let (placement, _) = state.read_placement(layout);
     for node in placement.replicas(ShardId(0)) {
         let rank = placement.rank_of(ShardId(0), &node.id).unwrap_or(ReplicaRank(0));
-        let node_index = node_index_uid(uid, rank);
+        let node_index = layout_node_index_uid(uid, layout, rank);
         let path = match field {
             None => format!("/indexes/{node_index}/settings"),
             Some(field) => format!("/indexes/{node_index}/settings/{}", field.route),

@@ -13,8 +13,9 @@ use serde_json::Value;
 use crate::error::GatewayError;
 use crate::params::{body_index_uid, QueryParams};
 use crate::request_errors::{incorrect_type, missing_field, unknown_field, Kind, Step};
-use crate::routes::write::{current_catalog, json_request, new_entry, on_every_shard, submit, Accepted};
+use crate::routes::write::{current_catalog, doomed, json_request, new_entry, submit, Accepted};
 use crate::state::AppState;
+use crate::topology_changes::reshard::same_layouts;
 
 /// Reads the body `[{indexes: [a, b], rename?}]` with Meilisearch's checks and messages.
 pub fn parse_swaps(body: &Value, replication_factor: u32) -> Result<Vec<IndexSwap>, ResponseError> {
@@ -94,8 +95,17 @@ pub async fn swap_indexes(
     // Meilisearch refuses a swap naming any index the key may not use.
     auth.check_indexes(swaps.iter().flat_map(|swap| swap.indexes.iter().map(String::as_str)))?;
     current_catalog(&state, |_| ()).await?;
+    // One operation swaps on every node index of one layout: every index named must have it.
+    let uids: Vec<&str> = swaps.iter().flat_map(|swap| swap.indexes.iter().map(String::as_str)).collect();
+    let service = state.topology_changes();
+    let routing = service.routing(uids.first().copied().unwrap_or_default()).await?;
     let entry = new_entry(TaskType::IndexSwap, None, TaskDetails::IndexSwap { swaps: swaps.clone() }, &query);
-    submit(&state, entry, on_every_shard(&state, Op::SwapIndexes { swaps })).await
+    // (A swap Meilisearch fails, naming a missing index, fails as there.)
+    if !doomed(&state, &entry) {
+        let layouts: Vec<(&str, Option<u32>)> = service.read(|book| uids.iter().map(|uid| (*uid, book.layouts().layout(uid))).collect());
+        same_layouts(state.topology().shard_count, layouts)?;
+    }
+    submit(&state, entry, routing.layout, routing.on_every_shard(Op::SwapIndexes { swaps })).await
 }
 
 #[cfg(test)]

@@ -306,7 +306,7 @@ async fn register(
     };
     let record = TaskRecord::new(task_type, None, Some(details), OffsetDateTime::now_utc());
     let entry = TaskLogEntry { deletes, ..TaskLogEntry::new(record) };
-    let body = enqueue(state, Write { entry, ops: Vec::new(), cancels }).await?;
+    let body = enqueue(state, Write { entry, layout: None, ops: Vec::new(), cancels }).await?;
     Ok((StatusCode::OK, Json(body)))
 }
 

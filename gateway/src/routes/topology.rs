@@ -54,13 +54,17 @@ fn refused(error: PlanError) -> GatewayError {
     GatewayError::Meili(error.response_error())
 }
 
-/// `?dryRun=true|false` (absent: false).
-fn dry_run(query: &BTreeMap<String, String>) -> Result<bool, GatewayError> {
+/// `?dryRun=true|false` (absent: false) of an admin route; the message says why not.
+pub fn dry_run_flag(query: &BTreeMap<String, String>) -> Result<bool, String> {
     match query.get("dryRun").map(String::as_str) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(other) => Err(refused(PlanError::Body(format!("`dryRun` must be `true` or `false`, not `{other}`")))),
+        Some(other) => Err(format!("`dryRun` must be `true` or `false`, not `{other}`")),
     }
+}
+
+fn dry_run(query: &BTreeMap<String, String>) -> Result<bool, GatewayError> {
+    dry_run_flag(query).map_err(|message| refused(PlanError::Body(message)))
 }
 
 async fn change(

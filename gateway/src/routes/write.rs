@@ -22,6 +22,7 @@ use crate::error::GatewayError;
 use crate::params::{path_index_uid, QueryParams};
 use crate::request_errors::{incorrect_type, unknown_field, Kind};
 use crate::state::AppState;
+use crate::topology_changes::Routing;
 
 /// How long a write waits for this gateway's catalog to reach the end of `tasks`.
 const CATCH_UP: Duration = Duration::from_secs(10);
@@ -41,36 +42,42 @@ pub fn new_entry(task_type: TaskType, index_uid: Option<&str>, details: TaskDeta
     TaskLogEntry::new(record)
 }
 
-/// Every shard of the cluster with the same operation.
-pub fn on_every_shard(state: &AppState, op: Op) -> Vec<(ShardId, Op)> {
-    state.placement().shards().map(|shard| (shard, op.clone())).collect()
-}
-
 /// `ops` preceded, when the index does not exist yet, by its creation on every shard: the nodes
 /// create a node index with Miroir's filterable rule for the shard field (which an index a
 /// document or settings write creates implicitly would lack), and every node index gets the
 /// primary key the gateway decided.
-pub fn created_first(state: &AppState, exists: bool, primary_key: Option<String>, ops: Vec<(ShardId, Op)>) -> Vec<(ShardId, Op)> {
+pub fn created_first(routing: &Routing, exists: bool, primary_key: Option<String>, ops: Vec<(ShardId, Op)>) -> Vec<(ShardId, Op)> {
     if exists {
         return ops;
     }
-    let mut with_creation = on_every_shard(state, Op::CreateIndex { primary_key });
+    let mut with_creation = routing.on_every_shard(Op::CreateIndex { primary_key });
     with_creation.extend(ops);
     with_creation
 }
 
+/// Whether the fold will fail `entry` (judged on the catalog as it stands: catch up first), as
+/// Meilisearch fails its task; then nothing is sent to the nodes.
+pub fn doomed(state: &AppState, entry: &TaskLogEntry) -> bool {
+    state.catalog().read(|catalog| catalog.dry_run(entry)).is_err()
+}
+
 /// Enqueues the task; when the fold will fail it (judged on the caught-up catalog), nothing
-/// is sent to the nodes and the task reads as failed with Meilisearch's error.
-pub async fn submit(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
-    let doomed = state.catalog().read(|catalog| catalog.dry_run(&entry)).is_err();
-    let ops = if doomed { Vec::new() } else { ops };
-    submit_as_is(state, entry, ops).await
+/// is sent to the nodes and the task reads as failed with Meilisearch's error. `layout` is the
+/// index layout that routed `ops` (see [`Routing`]).
+pub async fn submit(state: &AppState, entry: TaskLogEntry, layout: Option<u32>, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
+    let ops = if doomed(state, &entry) { Vec::new() } else { ops };
+    submit_as_is(state, entry, layout, ops).await
 }
 
 /// Enqueues the task with exactly these ops, even when the task is already failed: for the
 /// one side effect Meilisearch keeps from a failed task (a document addition creates its index).
-pub async fn submit_as_is(state: &AppState, entry: TaskLogEntry, ops: Vec<(ShardId, Op)>) -> Result<Accepted, GatewayError> {
-    let body = enqueue(state, Write { entry, ops, cancels: None }).await?;
+pub async fn submit_as_is(
+    state: &AppState,
+    entry: TaskLogEntry,
+    layout: Option<u32>,
+    ops: Vec<(ShardId, Op)>,
+) -> Result<Accepted, GatewayError> {
+    let body = enqueue(state, Write { entry, layout, ops, cancels: None }).await?;
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
 

@@ -150,26 +150,42 @@ impl FederatedPlan {
         refill(self.pagination, self.max_hits(), self.node_fetch(), results, &merged.page)
     }
 
+    /// The indexes the queries search, in query order (repeated when several queries search one).
+    pub fn query_indexes(&self) -> impl Iterator<Item = &str> {
+        self.queries.iter().map(|query| query.index_uid.as_str())
+    }
+
+    /// The indexes `facetsByIndex` names.
+    pub fn facet_indexes(&self) -> impl Iterator<Item = &str> {
+        self.facets_by_index.keys().map(String::as_str)
+    }
+
     /// The body a node answering through `parts` gets: every client query once per part (one
-    /// node index each).
-    pub fn node_request(&self, parts: &[NodeIndexPart]) -> NodeRequest {
+    /// node index each, of index layout `layout`).
+    pub fn node_request(&self, layout: Option<u32>, parts: &[NodeIndexPart]) -> NodeRequest {
+        self.node_request_of(layout, parts, &|_| true)
+    }
+
+    /// [`FederatedPlan::node_request`] with only the queries (and `facetsByIndex` entries) of
+    /// the indexes `in_layout` accepts: those whose node indexes are in `layout`.
+    pub fn node_request_of(&self, layout: Option<u32>, parts: &[NodeIndexPart], in_layout: &dyn Fn(&str) -> bool) -> NodeRequest {
         let mut origins = Vec::new();
         let mut queries = Vec::new();
-        for (position, query) in self.queries.iter().enumerate() {
+        for (position, query) in self.queries.iter().enumerate().filter(|(_, query)| in_layout(&query.index_uid)) {
             for part in parts {
-                let origin = QueryOrigin::new(position, &query.index_uid, part);
+                let origin = QueryOrigin::new(position, &query.index_uid, layout, part);
                 queries.push(node_query(&query.body, &origin));
                 origins.push(origin);
             }
         }
         let mut federation = self.pagination.node_federation_fetching(self.max_hits(), self.node_fetch_floor);
-        if !self.facets_by_index.is_empty() {
-            let mut by_index = Map::new();
-            for (index, facets) in &self.facets_by_index {
-                for part in parts {
-                    by_index.insert(node_index_of(&QueryOrigin::new(0, index, part)), facets.clone());
-                }
+        let mut by_index = Map::new();
+        for (index, facets) in self.facets_by_index.iter().filter(|(index, _)| in_layout(index)) {
+            for part in parts {
+                by_index.insert(node_index_of(&QueryOrigin::new(0, index, layout, part)), facets.clone());
             }
+        }
+        if !by_index.is_empty() {
             federation.insert("facetsByIndex".into(), Value::Object(by_index));
         }
         if let Some(distinct) = &self.distinct {

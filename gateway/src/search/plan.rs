@@ -4,7 +4,7 @@
 use super::error::MergeError;
 use super::facets::{FacetOrderRules, DEFAULT_MAX_VALUES_PER_FACET};
 use miroir_schemas::error::Code;
-use miroir_schemas::node_layout::{narrowed_to_shards, node_index_uid, ReplicaRank};
+use miroir_schemas::node_layout::{layout_node_index_uid, narrowed_to_shards, ReplicaRank};
 use miroir_schemas::placement::NodeIndexPart;
 use miroir_schemas::topology::ShardId;
 use serde_json::{json, Map, Value};
@@ -151,18 +151,22 @@ pub struct QueryOrigin {
     pub shard: ShardId,
     /// The replica rank of the node index asked.
     pub rank: ReplicaRank,
+    /// The index layout of the node index asked (docs/resharding.md).
+    pub layout: Option<u32>,
     /// The shards to narrow the query to, when the node index holds others too.
     pub narrowed_to: Option<Vec<ShardId>>,
 }
 
 impl QueryOrigin {
-    /// Client query `query` on `index_uid`, asked of the node index `part` names.
-    pub fn new(query: usize, index_uid: &str, part: &NodeIndexPart) -> QueryOrigin {
+    /// Client query `query` on `index_uid`, asked of the node index `part` of layout `layout`
+    /// names.
+    pub fn new(query: usize, index_uid: &str, layout: Option<u32>, part: &NodeIndexPart) -> QueryOrigin {
         QueryOrigin {
             query,
             index_uid: index_uid.to_owned(),
             shard: part.shards[0],
             rank: part.rank,
+            layout,
             narrowed_to: (!part.whole).then(|| part.shards.clone()),
         }
     }
@@ -266,8 +270,8 @@ impl SearchPlan {
 
     /// The federated `/multi-search` body for a node answering through `parts` (one query per
     /// node index). Send it with the header `Meili-Proxy-Search: true`.
-    pub fn node_request(&self, parts: &[NodeIndexPart]) -> NodeRequest {
-        let origins: Vec<QueryOrigin> = parts.iter().map(|part| QueryOrigin::new(0, &self.merge.index_uid, part)).collect();
+    pub fn node_request(&self, layout: Option<u32>, parts: &[NodeIndexPart]) -> NodeRequest {
+        let origins: Vec<QueryOrigin> = parts.iter().map(|part| QueryOrigin::new(0, &self.merge.index_uid, layout, part)).collect();
         let queries: Vec<Value> = origins.iter().map(|origin| node_query(&self.node_query, origin)).collect();
         let mut federation = self.merge.pagination.node_federation_fetching(self.merge.settings.max_total_hits, self.node_fetch_floor);
         if let Some(facets) = &self.merge.facets {
@@ -294,7 +298,7 @@ pub(crate) fn node_query(query: &Map<String, Value>, origin: &QueryOrigin) -> Va
 }
 
 pub(crate) fn node_index_of(origin: &QueryOrigin) -> String {
-    node_index_uid(&origin.index_uid, origin.rank)
+    layout_node_index_uid(&origin.index_uid, origin.layout, origin.rank)
 }
 
 fn optional_usize(request: &Map<String, Value>, name: &str, code: Code) -> Result<Option<usize>, MergeError> {

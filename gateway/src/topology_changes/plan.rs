@@ -60,6 +60,9 @@ impl PlanError {
             PlanError::Proposal(ProposalError::MoveInProgress { .. }) => {
                 miroir_error(IN_PROGRESS_CODE, ErrorType::InvalidRequest, 409, message)
             }
+            PlanError::Proposal(ProposalError::ReshardInProgress { .. }) => {
+                miroir_error(super::reshard::IN_PROGRESS_CODE, ErrorType::InvalidRequest, 409, message)
+            }
             _ => miroir_error(INVALID_CODE, ErrorType::InvalidRequest, 400, message),
         }
     }

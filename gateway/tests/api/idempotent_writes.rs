@@ -181,7 +181,7 @@ async fn a_record_that_lost_the_race_appends_nothing_and_answers_with_the_winner
     let claim = |digest: &str| IdempotencyClaim { key: "*/k".into(), request_digest: digest.into(), window_seconds: 3600 };
     let write = || {
         let record = TaskRecord::new(TaskType::DocumentAdditionOrUpdate, Some("movies".into()), None, time::OffsetDateTime::now_utc());
-        Write { entry: TaskLogEntry::new(record), ops: vec![(ShardId(0), Op::ClearDocuments)], cancels: None }
+        Write { entry: TaskLogEntry::new(record), layout: None, ops: vec![(ShardId(0), Op::ClearDocuments)], cancels: None }
     };
     let mut winner = write().entry;
     winner.record.idempotency = Some(claim("d"));

@@ -15,6 +15,7 @@ mod idempotent_writes;
 mod index_fields;
 mod ops_listener;
 mod read_after_task;
+mod resharding;
 mod session;
 mod settings_transcript;
 mod tasks_routes;

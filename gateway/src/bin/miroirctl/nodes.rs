@@ -102,6 +102,18 @@ pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command:
     if let Some(body) = &body {
         request = request.json(body);
     }
+    let answer = admin_answer(request, &endpoint, url, master_key).await?;
+    print_answer(&answer, print_json, render_plan)
+}
+
+/// Sends an admin request (with the master key when given) and returns its JSON answer; an
+/// answer that is not a success is an error naming its code and message.
+pub async fn admin_answer(
+    mut request: reqwest::RequestBuilder,
+    endpoint: &reqwest::Url,
+    url: &str,
+    master_key: Option<&str>,
+) -> anyhow::Result<Value> {
     if let Some(key) = master_key {
         request = request.bearer_auth(key);
     }
@@ -116,10 +128,15 @@ pub async fn run(url: &str, master_key: Option<&str>, print_json: bool, command:
             answer["message"].as_str().unwrap_or("(no message)")
         );
     }
+    Ok(answer)
+}
+
+/// Prints `answer` as JSON (`--json`) or as `render` shows it to people.
+pub fn print_answer(answer: &Value, print_json: bool, render: fn(&Value) -> String) -> anyhow::Result<()> {
     if print_json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        println!("{}", serde_json::to_string_pretty(answer)?);
     } else {
-        print!("{}", render_plan(&answer));
+        print!("{}", render(answer));
     }
     Ok(())
 }

@@ -39,8 +39,8 @@ impl ReadExecutor {
     async fn narrowing(&self, index_uid: &str, request: &Map<String, Value>) -> Result<Narrowing, ReadError> {
         let meta = self.index_meta(index_uid).await?;
         Ok(Narrowing {
-            shard_count: self.all_shards().len() as u32,
-            asked: self.narrowed_shards(request, &meta).iter().map(|shard| shard.0).collect(),
+            shard_count: self.all_shards(index_uid).len() as u32,
+            asked: self.narrowed_shards(index_uid, request, &meta).iter().map(|shard| shard.0).collect(),
             primary_key: meta.primary_key.clone(),
             pinned_ids: self.pinned_ids(request, &meta).map(|ids| ids.into_iter().collect()),
         })
@@ -56,7 +56,7 @@ impl ReadExecutor {
         let shards: Vec<ShardId> = narrowing.asked.iter().map(|&shard| ShardId(shard)).collect();
         let turn = search_turn(&[(index_uid, request)]);
         let inner: &Inner = self.inner();
-        let view = inner.view();
+        let view = inner.view(index_uid);
         let placement = &view.placement;
         let nodes = view.nodes();
         let benched = inner.avoided(&view, index_uid, Instant::now());
@@ -86,7 +86,7 @@ impl ReadExecutor {
                 NodePlan {
                     node_id: nodes[node].id.clone(),
                     shards: held.iter().map(|shard| shard.0).collect(),
-                    body: plan.node_request(&parts).body,
+                    body: plan.node_request(view.layout, &parts).body,
                 }
             })
             .collect();

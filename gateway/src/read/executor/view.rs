@@ -1,4 +1,5 @@
-//! The shape one read runs against: the placement reads use (the topology book's read view),
+//! The shape one read runs against: the index layout it reads (docs/resharding.md), the
+//! placement reads of that layout use (the topology book's read view),
 //! whether a move in progress makes every node query narrowed to the shards asked of it, and
 //! each shard's replicas as node positions. A read takes one view at its start and keeps it,
 //! so a switch during the read cannot mix two placements.
@@ -7,13 +8,15 @@
 //! the order nodes first appear (launch topology first, then nodes added by changes) and never
 //! reused, so a position stays valid across views.
 
-use miroir_schemas::node_layout::ReplicaRank;
+use miroir_schemas::node_layout::{layout_node_index_uid, ReplicaRank};
 use miroir_schemas::placement::{NodeIndexPart, Placement};
 use miroir_schemas::topology::{Node, ShardId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) struct ReadView {
+    /// The index layout read (`None`: the launch layout): it names the node indexes.
+    pub layout: Option<u32>,
     pub placement: Arc<Placement>,
     /// Node indexes may hold shards this placement does not give them (a move is in progress):
     /// every node query is narrowed to the shards asked.
@@ -25,9 +28,10 @@ pub(crate) struct ReadView {
 }
 
 impl ReadView {
-    /// The view of `placement` over the nodes at positions `nodes` (a node of the placement
-    /// that has no position, because no transport could be made for it, holds nothing here).
-    pub fn new(placement: Arc<Placement>, narrowed: bool, nodes: Vec<Node>) -> ReadView {
+    /// The view of `placement` (of index layout `layout`) over the nodes at positions `nodes`
+    /// (a node of the placement that has no position, because no transport could be made for
+    /// it, holds nothing here).
+    pub fn new(layout: Option<u32>, placement: Arc<Placement>, narrowed: bool, nodes: Vec<Node>) -> ReadView {
         let position: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
         let replicas = placement
             .shards()
@@ -38,7 +42,12 @@ impl ReadView {
                 placement.replica_groups().iter().map(in_group).collect()
             })
             .collect();
-        ReadView { placement, narrowed, nodes, replicas }
+        ReadView { layout, placement, narrowed, nodes, replicas }
+    }
+
+    /// The node index of `index_uid` at replica rank `rank` in this view's layout.
+    pub fn node_index(&self, index_uid: &str, rank: ReplicaRank) -> String {
+        layout_node_index_uid(index_uid, self.layout, rank)
     }
 
     pub fn node_id(&self, position: usize) -> &str {
@@ -94,7 +103,7 @@ mod tests {
         let after = Arc::new(Placement::after(&launch, Topology::new(2, 4, 1, vec![node("b"), node("c")]).unwrap()));
         // `a` keeps position 0 though the newer placement no longer names it.
         let known = vec![node("a"), node("b"), node("c")];
-        let moving = ReadView::new(after.clone(), true, known.clone());
+        let moving = ReadView::new(None, after.clone(), true, known.clone());
         for shard in after.shards() {
             let holders = moving.preference(shard, 0);
             assert_eq!(holders.len(), 1);
@@ -102,7 +111,7 @@ mod tests {
             let parts = moving.node_index_parts(holders[0], &[shard]);
             assert!(parts.iter().all(|part| !part.whole), "{parts:?}");
         }
-        let settled = ReadView::new(after.clone(), false, known);
+        let settled = ReadView::new(None, after.clone(), false, known);
         let c = settled.position_of("c").unwrap();
         let held = after.shards_of_node("c");
         assert!(settled.node_index_parts(c, &held).iter().all(|part| part.whole));

@@ -22,7 +22,14 @@ fn hit(id: usize, score: f64, shard: u32, position: usize, extra: Value) -> Rank
             pinned_position: None,
             federation_key_position: 1,
         },
-        origin: QueryOrigin { query: 0, index_uid: "movies".into(), shard: ShardId(shard), rank: ReplicaRank(shard), narrowed_to: None },
+        origin: QueryOrigin {
+            query: 0,
+            index_uid: "movies".into(),
+            shard: ShardId(shard),
+            rank: ReplicaRank(shard),
+            layout: None,
+            narrowed_to: None,
+        },
         position,
     }
 }

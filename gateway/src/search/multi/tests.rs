@@ -21,7 +21,7 @@ fn federated_request() -> Map<String, Value> {
 #[test]
 fn a_federated_node_request_holds_every_query_once_per_shard_with_its_weight() {
     let plan = FederatedPlan::new(&federated_request(), |_| IndexSearchSettings::default()).unwrap();
-    let node = plan.node_request(&test_parts(&[0, 1]));
+    let node = plan.node_request(None, &test_parts(&[0, 1]));
     assert_eq!(
         node.body,
         json!({"federation": {"limit": 3, "offset": 0, "facetsByIndex": {"packages__rank-0": ["section"], "packages__rank-1": ["section"]}},
@@ -37,8 +37,8 @@ fn a_federated_node_request_holds_every_query_once_per_shard_with_its_weight() {
 #[test]
 fn federated_answers_merge_into_one_list_with_client_index_names_and_query_positions() {
     let plan = FederatedPlan::new(&federated_request(), |_| IndexSearchSettings::default()).unwrap();
-    let node_a = plan.node_request(&test_parts(&[0, 1]));
-    let node_b = plan.node_request(&test_parts(&[2]));
+    let node_a = plan.node_request(None, &test_parts(&[0, 1]));
+    let node_b = plan.node_request(None, &test_parts(&[2]));
     let answer_a = NodeAnswer::parse(&json!({
         "hits": [node_hit(json!(1), "numeric__rank-1", 3, 2.0), node_hit(json!("libfoo"), "packages__rank-0", 0, 0.87)],
         "processingTimeMs": 3, "limit": 3, "offset": 0, "estimatedTotalHits": 60,
@@ -76,7 +76,7 @@ fn merge_facets_sums_across_indexes_and_refuses_inconsistent_orders() {
         .unwrap()
     };
     let plan = FederatedPlan::new(&request, |_| IndexSearchSettings::default()).unwrap();
-    let origins = plan.node_request(&test_parts(&[0])).origins;
+    let origins = plan.node_request(None, &test_parts(&[0])).origins;
     let results = [
         NodeResult { origins: origins.clone(), answer: facets("a", json!({"x": 1, "y": 2})) },
         NodeResult { origins: origins.clone(), answer: facets("b", json!({"w": 5, "y": 1})) },
@@ -102,7 +102,7 @@ fn plain_multi_search_answers_each_query_on_its_own() {
         .searches
         .iter()
         .map(|search| {
-            let node = search.node_request(&test_parts(&[0]));
+            let node = search.node_request(None, &test_parts(&[0]));
             let index = &search.merge.index_uid;
             let answer =
                 NodeAnswer::parse(&json!({"hits": [node_hit(json!(index), &format!("{index}__rank-0"), 0, 0.5)], "estimatedTotalHits": 1}))
@@ -137,7 +137,7 @@ fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more(
     let answer = |node_index: &str, hits: Vec<Value>| {
         NodeAnswer::parse(&json!({"hits": hits, "processingTimeMs": 1, "limit": 2, "offset": 0, "estimatedTotalHits": 9})).map(|answer| {
             let shard = miroir_schemas::node_layout::parse_node_index_uid(node_index).unwrap().1;
-            NodeResult { origins: plan.node_request(&test_parts(&[shard.0])).origins, answer }
+            NodeResult { origins: plan.node_request(None, &test_parts(&[shard.0])).origins, answer }
         })
     };
     // both shards' first hits are dramas: after the cross-shard distinct one hit is left
@@ -151,7 +151,7 @@ fn a_federated_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more(
     assert_eq!(plan.distinct_refill(&results, &merged), Some(8));
     let wider = plan.widened(8);
     assert_eq!(wider.node_fetch(), 8);
-    assert_eq!(wider.node_request(&test_parts(&[0])).body["federation"]["limit"], json!(8));
+    assert_eq!(wider.node_request(None, &test_parts(&[0])).body["federation"]["limit"], json!(8));
     // the node answers are exhausted (fewer hits than asked): settled
     assert_eq!(wider.distinct_refill(&results, &wider.merge(&results).unwrap()), None);
     // no distinct anywhere: never a refill

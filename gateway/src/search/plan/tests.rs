@@ -11,7 +11,7 @@ fn request(body: Value) -> Map<String, Value> {
 fn offset_limit_becomes_one_federated_query_per_node_index() {
     let body = request(json!({"q": "star", "offset": 40, "limit": 20, "filter": "year > 2000", "showPerformanceDetails": true}));
     let plan = SearchPlan::new("movies", &body, IndexSearchSettings::default()).unwrap();
-    let node = plan.node_request(&test_parts(&[0, 2]));
+    let node = plan.node_request(None, &test_parts(&[0, 2]));
     assert_eq!(
         node.body,
         json!({"federation": {"limit": 60, "offset": 0}, "queries": [
@@ -20,7 +20,7 @@ fn offset_limit_becomes_one_federated_query_per_node_index() {
     );
     assert_eq!(
         node.origins[1],
-        QueryOrigin { query: 0, index_uid: "movies".into(), shard: ShardId(2), rank: ReplicaRank(2), narrowed_to: None }
+        QueryOrigin { query: 0, index_uid: "movies".into(), shard: ShardId(2), rank: ReplicaRank(2), layout: None, narrowed_to: None }
     );
     assert_eq!(plan.merge.pagination.window(), (40, 20));
 }
@@ -28,10 +28,10 @@ fn offset_limit_becomes_one_federated_query_per_node_index() {
 #[test]
 fn pages_ask_for_page_one_of_all_preceding_hits_so_nodes_count_exhaustively() {
     let plan = SearchPlan::new("movies", &request(json!({"page": 3, "hitsPerPage": 7})), IndexSearchSettings::default()).unwrap();
-    assert_eq!(plan.node_request(&test_parts(&[0])).body["federation"], json!({"page": 1, "hitsPerPage": 21}));
+    assert_eq!(plan.node_request(None, &test_parts(&[0])).body["federation"], json!({"page": 1, "hitsPerPage": 21}));
     assert_eq!(plan.merge.pagination.window(), (14, 7));
     let page_zero = SearchPlan::new("movies", &request(json!({"page": 0})), IndexSearchSettings::default()).unwrap();
-    assert_eq!(page_zero.node_request(&test_parts(&[0])).body["federation"], json!({"page": 0, "hitsPerPage": 20}));
+    assert_eq!(page_zero.node_request(None, &test_parts(&[0])).body["federation"], json!({"page": 0, "hitsPerPage": 20}));
     assert_eq!(page_zero.merge.pagination.window(), (0, 0));
 }
 
@@ -39,14 +39,14 @@ fn pages_ask_for_page_one_of_all_preceding_hits_so_nodes_count_exhaustively() {
 fn node_requests_never_ask_past_max_total_hits() {
     let settings = IndexSearchSettings { max_total_hits: 50, ..IndexSearchSettings::default() };
     let plan = SearchPlan::new("movies", &request(json!({"offset": 40, "limit": 20})), settings).unwrap();
-    assert_eq!(plan.node_request(&test_parts(&[0])).body["federation"]["limit"], 50);
+    assert_eq!(plan.node_request(None, &test_parts(&[0])).body["federation"]["limit"], 50);
 }
 
 #[test]
 fn facets_go_by_node_index_and_distinct_to_the_federation() {
     let settings = IndexSearchSettings { distinct_attribute: Some("sku".into()), ..IndexSearchSettings::default() };
     let plan = SearchPlan::new("movies", &request(json!({"facets": ["genre"], "showRankingScore": true})), settings).unwrap();
-    let body = plan.node_request(&test_parts(&[1])).body;
+    let body = plan.node_request(None, &test_parts(&[1])).body;
     assert_eq!(body["federation"]["facetsByIndex"], json!({"movies__rank-1": ["genre"]}));
     assert_eq!(body["federation"]["distinct"], "sku", "the index's distinctAttribute applies across shards too");
     assert_eq!(body["queries"][0], json!({"showRankingScore": true, "indexUid": "movies__rank-1"}));

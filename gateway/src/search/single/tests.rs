@@ -22,6 +22,7 @@ fn result(shard: u32, hits: Vec<Value>, total: usize) -> NodeResult {
             index_uid: "movies".into(),
             shard: ShardId(shard),
             rank: ReplicaRank(shard),
+            layout: None,
             narrowed_to: None,
         }],
         answer,
@@ -83,7 +84,7 @@ fn a_page_cut_short_by_cross_shard_duplicates_asks_the_nodes_for_more() {
     assert_eq!(distinct_refill(&plan.merge, plan.node_fetch(), &results, &merged), Some(8));
     let wider = plan.widened(8);
     assert_eq!(wider.node_fetch(), 8);
-    assert_eq!(wider.node_request(&test_parts(&[0])).body["federation"]["limit"], json!(8));
+    assert_eq!(wider.node_request(None, &test_parts(&[0])).body["federation"]["limit"], json!(8));
 
     // a full page is still unsettled when a cut node's last hit ranks before the page's last
     let full_but_deep = [
@@ -122,7 +123,7 @@ fn widening_a_paged_search_keeps_page_one_for_exhaustive_totals() {
         IndexSearchSettings::default(),
     )
     .unwrap();
-    let federation = plan.widened(40).node_request(&test_parts(&[0])).body["federation"].clone();
+    let federation = plan.widened(40).node_request(None, &test_parts(&[0])).body["federation"].clone();
     assert_eq!((federation["page"].clone(), federation["hitsPerPage"].clone()), (json!(1), json!(40)));
 }
 
