@@ -71,6 +71,7 @@ impl PartitionHandle {
             checkpoints: HashMap::new(),
             events: EventAssembler::default(),
             catch_ups: HashMap::new(),
+            meta_caught_up: false,
         };
         let task = tokio::spawn(state.run(receiver));
         PartitionHandle { batches, progress, task }
@@ -116,6 +117,10 @@ struct PartitionState {
     checkpoints: HashMap<(String, String), (Option<u64>, u64)>,
     events: EventAssembler,
     catch_ups: HashMap<String, JoinHandle<()>>,
+    /// Whether this task has folded `meta` as far as it was when it first applied records:
+    /// which layout and topology an operation is applied in depends on the reshards and
+    /// topology changes recorded before it, so a new owner must know them first.
+    meta_caught_up: bool,
 }
 
 impl Drop for PartitionState {
@@ -166,6 +171,10 @@ impl PartitionState {
         tracing::debug!(partition = self.partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
         let decoded = decode_ops(records);
         let cancels = &self.shared.cancels;
+        if !self.meta_caught_up {
+            retry_while_unavailable("folding meta", || cancels.caught_up()).await?;
+            self.meta_caught_up = true;
+        }
         let ops = retry_while_unavailable("reading task cancelations", || cancels.admit(decoded.clone())).await?;
         let events = self.process(&ops).await;
         let log = self.shared.log.as_ref();
@@ -215,6 +224,9 @@ impl PartitionState {
             };
             let source = segment;
             let routed = shared.route(source);
+            // Some operation was routed by another layout (its pieces, if any, are in `routed`;
+            // a copy for a shard other than 0 of an operation for every shard has none).
+            let rerouted = matches!(routed, std::borrow::Cow::Owned(_));
             let segment: &[PositionedOp] = &routed;
             let targets: Vec<_> = segment.iter().map(|op| shared.apply_targets(op)).collect();
             let jobs = plan_jobs(
@@ -235,7 +247,7 @@ impl PartitionState {
                 events.extend(result.record_outcomes(segment, &mut self.events));
             }
             events.extend(report_proxied(segment, &targets, &results, &mut self.events));
-            if segment.iter().any(|op| op.piece) {
+            if rerouted {
                 let retried = apply_missing_pieces(&shared, partition, segment, &targets, &results).await;
                 let words: Vec<&JobResult> = results.iter().chain(&retried).collect();
                 events.extend(crate::rerouted_events::report(&shared, source, segment, &targets, &words, &mut self.events));

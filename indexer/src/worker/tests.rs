@@ -460,3 +460,109 @@ async fn a_clear_removes_only_its_shards_and_settings_keep_the_shard_rule() {
         }
     }
 }
+
+/// After a reshard switched (here: the new layout built by hand, as the barrier would, and the
+/// switch recorded), writes a gateway routed by the old layout are applied in the new one: each
+/// document on its new shard's replicas, a clear sent to every old shard applied once per new
+/// shard (its copies for shards other than 0 arriving in polls of their own), and every task
+/// reported for exactly the replicas it listed.
+#[tokio::test]
+async fn writes_routed_by_the_old_layout_after_a_switch_are_applied_in_the_new_one() {
+    use miroir_schemas::meta_log::{topology_changes::TopologyChange, MetaEnvelope};
+    use miroir_schemas::node_layout::layout_node_index_uid;
+    let mut c = Cluster::new();
+    c.create_index().await;
+    c.write(DocumentMethod::Replace, docs(0..30, "before")).await;
+    let mut indexer = c.indexer("g", 1);
+    let mut consumer = c.log.join_group(Topic::Ops, "g", "m1").await.unwrap();
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| !events_of(e, 1).is_empty() && e.len() >= 8 + events_of(e, 1).len()).await;
+
+    // The build the barrier would make: every replica of the 6-shard layout, checkpointed at
+    // the last position so far, then the switch.
+    let partition = partition_for_key("movies", 2);
+    let switched_at = c.log.end_offset(Topic::Ops, partition).await.unwrap() - 1;
+    let new = Placement::new(Topology { shard_count: 6, ..c.placement.topology().clone() });
+    let marker = crate::checkpoint::Marker::single(partition, switched_at).encode();
+    for node in new.topology().nodes.clone() {
+        for rank in (0..2).map(ReplicaRank) {
+            let uid = layout_node_index_uid("movies", Some(6), rank);
+            let fake = c.nodes[&node.id].clone();
+            let created =
+                fake.send(&uid, &crate::request::NodeRequest::CreateIndex { primary_key: Some("id".into()) }, None).await.unwrap();
+            fake.wait(created).await.unwrap();
+            let mut ndjson = Vec::new();
+            for shard in new.shards_of_node_at(&node.id, rank) {
+                for doc in docs(0..30, "before").into_iter().filter(|d| new.shard_of(&d["id"].to_string()) == shard) {
+                    let mut doc = doc.as_object().unwrap().clone();
+                    doc.insert(SHARD_FIELD.into(), json!(shard.field_value()));
+                    ndjson.extend(serde_json::to_vec(&doc).unwrap());
+                    ndjson.push(b'\n');
+                }
+            }
+            let request = crate::request::NodeRequest::Documents {
+                method: DocumentMethod::Replace,
+                primary_key: "id".into(),
+                ndjson: ndjson.into(),
+                count: 0,
+            };
+            let task = fake.send(&uid, &request, Some(&marker)).await.unwrap();
+            fake.wait(task).await.unwrap();
+        }
+    }
+    let at = time::OffsetDateTime::now_utc();
+    for change in [
+        TopologyChange::ReshardProposed { index: "movies".into(), shards: 6, at },
+        TopologyChange::ReshardSwitched { index: "movies".into(), shards: 6, position: switched_at },
+    ] {
+        let payload = Bytes::from(encode(&MetaEnvelope::new(change)));
+        c.log.append(Topic::Meta, "topology", &uuid::Uuid::new_v4().to_string(), payload).await.unwrap();
+    }
+
+    // Routed by the 4-shard layout, as a gateway that had not seen the switch would.
+    let (later, _) = c.write(DocumentMethod::Replace, docs(30..50, "later")).await;
+    let clear = c.next_task;
+    c.next_task += 1;
+    for shard in c.placement.shards() {
+        c.append(OpEnvelope::new(clear, Some("movies".into()), shard, Op::ClearDocuments)).await;
+    }
+    let (last, _) = c.write(DocumentMethod::Replace, docs(100..110, "last")).await;
+    let listed = |task: u64| -> BTreeSet<(ShardId, String)> {
+        let shards: Vec<ShardId> = match task {
+            t if t == clear => c.placement.shards().collect(),
+            t if t == later => docs(30..50, "").iter().map(|d| c.placement.shard_of(&d["id"].to_string())).collect(),
+            _ => docs(100..110, "").iter().map(|d| c.placement.shard_of(&d["id"].to_string())).collect(),
+        };
+        shards.into_iter().flat_map(|s| c.placement.replicas(s).into_iter().map(move |n| (s, n.id.clone()))).collect()
+    };
+    let reported = |events: &[TaskEvent], task: u64| -> BTreeSet<(ShardId, String)> {
+        events_of(events, task).iter().map(|e| (e.shard, e.replica.clone())).collect()
+    };
+    run_until(&c, &mut indexer, consumer.as_mut(), |e| [later, clear, last].iter().all(|&t| reported(e, t) == listed(t))).await;
+    let events = c.events().await;
+    for task in [later, clear, last] {
+        assert!(events_of(&events, task).iter().all(|e| e.status == ReplicaStatus::Succeeded), "task {task}: {events:#?}");
+        assert_eq!(reported(&events, task), listed(task), "task {task} is reported for exactly what it listed");
+    }
+    let indexed: u64 = {
+        // The sum over the first listed replica of each shard, as the gateway counts.
+        let mut per_shard: BTreeMap<ShardId, u64> = BTreeMap::new();
+        for e in events_of(&events, last) {
+            if c.placement.replicas(e.shard)[0].id == e.replica {
+                per_shard.insert(e.shard, e.counts.indexed_documents.unwrap_or(0));
+            }
+        }
+        per_shard.values().sum()
+    };
+    assert_eq!(indexed, 10, "the pieces' counts add up to the task's documents");
+
+    // Only the last task's documents are left, each on the replicas of its 6-shard shard.
+    for node in new.topology().nodes.clone() {
+        for rank in (0..2).map(ReplicaRank) {
+            let uid = layout_node_index_uid("movies", Some(6), rank);
+            let held: BTreeSet<String> = c.nodes[&node.id].documents(&uid).unwrap_or_default().keys().cloned().collect();
+            let shards = new.shards_of_node_at(&node.id, rank);
+            let expected: BTreeSet<String> = (100..110u64).map(|i| i.to_string()).filter(|id| shards.contains(&new.shard_of(id))).collect();
+            assert_eq!(held, expected, "{} {uid}", node.id);
+        }
+    }
+}
