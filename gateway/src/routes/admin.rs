@@ -144,7 +144,9 @@ pub async fn verify(State(state): State<AppState>, Query(query): Query<VerifyQue
         return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::MoveInProgress { current: epoch.version() }).response_error()));
     }
     if let Some(reshard) = book.layouts().reshard() {
-        return Err(GatewayError::Meili(PlanError::Proposal(ProposalError::ReshardInProgress { index: reshard.index.clone() }).response_error()));
+        return Err(GatewayError::Meili(
+            PlanError::Proposal(ProposalError::ReshardInProgress { index: reshard.index.clone() }).response_error(),
+        ));
     }
     let placement = book.newest().placement.clone();
     let nodes = drift::node_clients(placement.topology()).map_err(|error| GatewayError::Internal(error.to_string()))?;
