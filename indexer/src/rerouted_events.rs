@@ -20,37 +20,51 @@ use crate::worker::Shared;
 use miroir_schemas::details::DetailCounts;
 use miroir_schemas::meta_log::topology_changes::{ApplyTargets, Holder};
 use miroir_schemas::task_log::{ReplicaStatus, TaskEvent};
+use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
 
-/// What a result says of piece `i` on `holder`: `None` when it has no word of it, `Some(None)`
-/// when the replica already had it (no outcome read), `Some(Some(outcome))` otherwise.
-fn result_of<'a>(results: &[&'a JobResult], routed: &[PositionedOp], i: usize, holder: &Holder) -> Option<Option<&'a OpOutcome>> {
-    let index = routed[i].envelope.index_uid.as_deref()?;
-    let node_index = routed[i].node_index_uid(index, holder.1);
-    results
-        .iter()
-        .filter(|r| r.replica == holder.0 && r.node_index == node_index)
-        .flat_map(|r| r.applied.iter().chain(&r.skipped))
-        .find(|(j, _)| *j == i)
-        .map(|(_, outcome)| outcome.as_ref())
-}
+/// What the results say of each operation of the segment, by op index, gathered in one pass
+/// (a segment of re-routed operations holds thousands of pieces).
+struct Words<'a>(HashMap<usize, Vec<(&'a JobResult, Option<&'a OpOutcome>)>>);
 
-/// The first holder's word of piece `i` that has one: `None` when no holder has any.
-fn first_word<'a>(results: &[&'a JobResult], routed: &[PositionedOp], targets: &[ApplyTargets], i: usize) -> Option<Option<&'a OpOutcome>> {
-    let words = targets[i].holders.iter().filter_map(|holder| result_of(results, routed, i, holder));
-    let mut first_known = None;
-    for word in words {
-        if word.is_some() {
-            return Some(word);
+impl<'a> Words<'a> {
+    fn of(results: &[&'a JobResult]) -> Words<'a> {
+        let mut words: HashMap<usize, Vec<(&'a JobResult, Option<&'a OpOutcome>)>> = HashMap::new();
+        for &result in results {
+            for (i, outcome) in result.applied.iter().chain(&result.skipped) {
+                words.entry(*i).or_default().push((result, outcome.as_ref()));
+            }
         }
-        first_known.get_or_insert(word);
+        Words(words)
     }
-    first_known
+
+    /// What a result says of piece `i` on `holder`: `None` when it has no word of it,
+    /// `Some(None)` when the replica already had it (no outcome read), `Some(Some(outcome))`
+    /// otherwise.
+    fn of_holder(&self, routed: &[PositionedOp], i: usize, holder: &Holder) -> Option<Option<&'a OpOutcome>> {
+        let index = routed[i].envelope.index_uid.as_deref()?;
+        let node_index = routed[i].node_index_uid(index, holder.1);
+        let words = self.0.get(&i)?;
+        words.iter().find(|(result, _)| result.replica == holder.0 && result.node_index == node_index).map(|(_, outcome)| *outcome)
+    }
+
+    /// The first holder's word of piece `i` that has one: `None` when no holder has any.
+    fn first(&self, routed: &[PositionedOp], targets: &[ApplyTargets], i: usize) -> Option<Option<&'a OpOutcome>> {
+        let mut first_known = None;
+        for word in targets[i].holders.iter().filter_map(|holder| self.of_holder(routed, i, holder)) {
+            if word.is_some() {
+                return Some(word);
+            }
+            first_known.get_or_insert(word);
+        }
+        first_known
+    }
 }
 
 /// The pieces of `routed` no holder applied or had yet.
 pub fn missing_pieces(routed: &[PositionedOp], targets: &[ApplyTargets], results: &[&JobResult]) -> Vec<usize> {
-    (0..routed.len()).filter(|&i| routed[i].piece && first_word(results, routed, targets, i).is_none()).collect()
+    let words = Words::of(results);
+    (0..routed.len()).filter(|&i| routed[i].piece && words.first(routed, targets, i).is_none()).collect()
 }
 
 /// The pieces' outcomes combined (`None` when every piece was already applied: reported then).
@@ -79,9 +93,14 @@ pub fn report(
     results: &[&JobResult],
     events: &mut EventAssembler,
 ) -> Vec<TaskEvent> {
+    let words = Words::of(results);
+    let mut pieces_of: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for i in (0..routed.len()).filter(|&i| routed[i].piece) {
+        pieces_of.entry(routed[i].position).or_default().push(i);
+    }
     let mut reported = Vec::new();
     for source in segment.iter().filter(|op| !op.is_barrier() && shared.layout_of(op) != op.envelope.layout) {
-        let pieces: Vec<usize> = (0..routed.len()).filter(|&i| routed[i].piece && routed[i].position == source.position).collect();
+        let pieces = pieces_of.get(&source.position).map_or(&[][..], Vec::as_slice);
         let outcome = if pieces.is_empty() {
             let now = OffsetDateTime::now_utc();
             Some(OpOutcome {
@@ -92,8 +111,8 @@ pub fn report(
                 finished_at: now,
             })
         } else {
-            let words: Vec<Option<&OpOutcome>> = pieces.iter().map(|&i| first_word(results, routed, targets, i).flatten()).collect();
-            combined(&words)
+            let outcomes: Vec<Option<&OpOutcome>> = pieces.iter().map(|&i| words.first(routed, targets, i).flatten()).collect();
+            combined(&outcomes)
         };
         let listed = shared.apply_targets(source);
         let mut replicas: Vec<String> = Vec::new();

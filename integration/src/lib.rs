@@ -21,6 +21,7 @@ pub mod brokers;
 pub mod cluster;
 pub mod corpus;
 pub mod delay_proxy;
+pub mod disk;
 pub mod indexer_cluster;
 pub mod locate;
 pub mod master_calls;

@@ -10,6 +10,7 @@ use anyhow::Result;
 use miroir_clients::log::{partition_for_key, LogConfig, NatsLog, Topic, WriteLog};
 use miroir_integration::brokers::LogKind;
 use miroir_integration::cluster::Cluster;
+use miroir_integration::disk::dir_bytes;
 use miroir_integration::master_calls::{all_documents, send, wait_task};
 use miroir_integration::recorded::MASTER_KEY;
 use miroir_integration::wait::{wait_until, Deadline, Progress};
@@ -39,21 +40,6 @@ fn stream_bytes(store: &Path, prefix: &str) -> (u64, u64) {
         }
     }
     bytes
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
-                    Ok(meta) => meta.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,6 @@
 //!     cargo build --release --workspace --bins
 //!     target/release/bench_reshard --write-docs docs/benchmarks.md
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use miroir_integration::bench_support::{
     binaries, corpus_batches, engine_name, gateway_target, load_average, percentile, start_cluster, write_section, BenchPaths, Target,
     INDEX,
 };
+use miroir_integration::disk::dir_bytes;
 use miroir_integration::nodes::find_meilisearch;
 use serde_json::{json, Value};
 
@@ -46,19 +46,6 @@ struct Args {
 fn queries() -> Vec<Value> {
     let words = ["python", "library", "game", "server", "kernel", "gtk theme", "documentation", "pyhton", "libr", "xml parser", ""];
     words.iter().map(|q| json!({"q": q, "limit": 20, "attributesToRetrieve": ["id"]})).collect()
-}
-
-/// Bytes under `path`.
-fn dir_bytes(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// What the search loop saw.
