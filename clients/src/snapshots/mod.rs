@@ -11,6 +11,7 @@
 //! same positions give the same bytes and the same name; a put replaces an object whole), and
 //! pruning keeps the newest names whoever wrote them.
 
+mod header;
 mod kafka;
 mod kafka_layout;
 mod memory;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use header::{SnapshotCovers, SnapshotError, SnapshotHeader, SNAPSHOT_FORMAT, SNAPSHOT_VERSION};
 pub use kafka::KafkaSnapshotStore;
 pub use memory::MemorySnapshotStore;
 pub use name::{newest_first, SnapshotName};
@@ -41,6 +43,12 @@ pub trait SnapshotStore: Send + Sync + 'static {
 
     /// The bytes stored under `name`; `None` when there are none (deleted meanwhile).
     async fn get(&self, name: &SnapshotName) -> Result<Option<Bytes>, LogError>;
+
+    /// At most the first `max_bytes` stored under `name` (enough for its header line), without
+    /// reading the rest where the store allows; `None` when there are none.
+    async fn head(&self, name: &SnapshotName, max_bytes: usize) -> Result<Option<Bytes>, LogError> {
+        Ok(self.get(name).await?.map(|bytes| bytes.slice(..bytes.len().min(max_bytes))))
+    }
 
     /// Removes `name`; removing a name that is not there succeeds.
     async fn delete(&self, name: &SnapshotName) -> Result<(), LogError>;
@@ -67,6 +75,15 @@ pub async fn put_and_prune(
 /// The snapshot store of the configured log backend, `None` where it could not outlive the
 /// process anyway (the in-memory log). Not retried: snapshots
 /// only speed up a start, so a caller goes on without them rather than wait.
+/// The header of the snapshot stored under `name`: `Ok(None)` when it is gone, `Ok(Some(Err))`
+/// when its first line is no header this build reads.
+pub async fn read_header(store: &dyn SnapshotStore, name: &SnapshotName) -> Result<Option<Result<SnapshotHeader, SnapshotError>>, LogError> {
+    Ok(store.head(name, HEADER_MAX_BYTES).await?.map(|bytes| SnapshotHeader::read(&bytes).map(|(header, _)| header)))
+}
+
+/// A header line is a few hundred bytes (one position per `task-events` partition).
+const HEADER_MAX_BYTES: usize = 64 * 1024;
+
 pub async fn open_snapshot_store(args: &LogArgs, config: &LogConfig) -> Result<Option<Arc<dyn SnapshotStore>>, LogError> {
     match (args.log_backend, args.log_url.as_deref()) {
         (LogBackend::Nats, Some(url)) => Ok(Some(Arc::new(NatsSnapshotStore::connect(url, config).await?))),

@@ -61,6 +61,22 @@ impl SnapshotStore for NatsSnapshotStore {
         Ok(Some(bytes.into()))
     }
 
+    async fn head(&self, name: &SnapshotName, max_bytes: usize) -> Result<Option<Bytes>, LogError> {
+        let object = match self.bucket.get(name.to_string()).await {
+            Ok(object) => object,
+            Err(error) if error.kind() == GetErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(unavailable(error)),
+        };
+        let mut bytes = Vec::new();
+        // Reads whole chunks only until `max_bytes` are in, not the whole object.
+        object
+            .take(max_bytes as u64)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|error| LogError::Broker(format!("reading snapshot {name}: {error}")))?;
+        Ok(Some(bytes.into()))
+    }
+
     async fn delete(&self, name: &SnapshotName) -> Result<(), LogError> {
         match self.bucket.delete(name.to_string()).await {
             Ok(()) => Ok(()),
