@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .with_dump_dir(config.dump_dir.clone());
     state.catalog().set_task_limit(config.task_limit);
     let mut snapshots = config.snapshots.restore(&config.cluster.log, state.log(), state.catalog(), config.task_limit).await;
+    miroir_gateway::watch::check_the_log_holds_what_follows(state.log(), state.catalog()).await.context("cannot start")?;
     let options = KeysOptions { payload_limit: config.payload_limit, ..KeysOptions::default() };
     let restored_keys = snapshots.as_mut().and_then(|snapshots| snapshots.take_keys());
     let keys = KeysService::start_from(log, config.master_key.clone(), options, restored_keys)

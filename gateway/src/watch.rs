@@ -125,6 +125,36 @@ impl CatalogHandle {
     }
 }
 
+/// Why the log cannot bring a catalog up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum FoldStartError {
+    #[error(
+        "the log no longer holds {topic} partition {partition} from position {needed} (retention trimmed it; it starts at {first_kept}), \
+         and no usable snapshot covers what was trimmed: the task store cannot be rebuilt"
+    )]
+    Trimmed { topic: &'static str, partition: u32, needed: u64, first_kept: u64 },
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// Checks, before the tailers start, that the log still holds every record after what the
+/// catalog has folded (a gateway without a usable snapshot on a trimmed log would otherwise
+/// wait for ever on records that are gone).
+pub async fn check_the_log_holds_what_follows(log: &dyn WriteLog, handle: &CatalogHandle) -> Result<(), FoldStartError> {
+    let mut needed =
+        handle.read(|catalog| vec![(Topic::Tasks, 0, catalog.next_task_uid()), (Topic::Meta, 0, catalog.next_meta_position())]);
+    for partition in 0..log.config().partitions(Topic::TaskEvents) {
+        needed.push((Topic::TaskEvents, partition, handle.read(|catalog| catalog.next_event_position(partition))));
+    }
+    for (topic, partition, needed) in needed {
+        let first_kept = log.first_offset(topic, partition).await?;
+        if needed < first_kept {
+            return Err(FoldStartError::Trimmed { topic: topic.name(), partition, needed, first_kept });
+        }
+    }
+    Ok(())
+}
+
 /// Starts the tailers; they run until the returned tasks are aborted.
 /// Every tailer starts where the catalog says it has folded (0 for a new catalog).
 pub fn spawn_watchers(log: Arc<dyn WriteLog>, handle: Arc<CatalogHandle>) -> Vec<JoinHandle<()>> {

@@ -95,7 +95,7 @@ async fn nats_ops_are_trimmed_behind_every_consumer_keeping_the_window() -> Resu
     assert_eq!(documents.len(), ID_SPACE, "every id written is there");
     assert!(documents.iter().all(|d| d["round"] == json!(ROUNDS - 1) || d["round"] == json!(ROUNDS - 2)));
     let reconciler = cluster.process_output("reconciler");
-    assert!(reconciler.contains("ops records trimmed"), "{reconciler}");
+    assert!(reconciler.contains("log records trimmed"), "{reconciler}");
     println!("after each round: (ops end offset, (bytes of the ops streams, bytes of every other stream)): {store_sizes:?}");
     // JetStream frees a file block once every message in it is purged, so the ops streams'
     // size is a sawtooth bounded by the window plus a block, not a line.

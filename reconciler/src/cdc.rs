@@ -72,7 +72,10 @@ pub async fn run_cdc(
 ) -> Result<(), LogError> {
     tokio::pin!(stop);
     let outcomes = Arc::new(Mutex::new(TaskOutcomes::new()));
-    let _followers = follow::follow(log.clone(), outcomes.clone());
+    let _followers = tokio::select! {
+        () = &mut stop => return Ok(()),
+        followers = follow::follow(log.clone(), outcomes.clone()) => followers?,
+    };
     let mut consumer = tokio::select! {
         () = &mut stop => return Ok(()),
         joined = retry_while_unavailable("joining the ops consumer group", || log.join_group(Topic::Ops, group, member)) => joined?,

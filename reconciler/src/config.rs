@@ -10,6 +10,8 @@ use miroir_schemas::placement::Placement;
 
 use crate::cdc::CdcOptions;
 use crate::retention::policy::RetentionWindow;
+use crate::retention::task_log_policy::TaskLogWindow;
+use crate::retention::task_logs::TaskLogRetentionOptions;
 use crate::retention::RetentionOptions;
 use crate::ttl_sweep::SweepOptions;
 
@@ -52,6 +54,19 @@ pub struct RetentionArgs {
     /// Seconds between retention passes.
     #[arg(long, env = "MIROIR_OPS_RETENTION_INTERVAL_SECS", default_value_t = 60)]
     pub ops_retention_interval_secs: u64,
+    /// Trim `tasks` and `task-events`, keeping at least the newest this many `tasks` records,
+    /// below what every kept catalog snapshot, the webhook caller and CDC have passed. Off when
+    /// unset. Needs the gateways' snapshots (NATS or Kafka).
+    #[arg(long, env = "MIROIR_TASK_LOG_RETENTION_RECORDS")]
+    pub task_log_retention_records: Option<u64>,
+    /// How long after its `tasks` record a task's operations may still reach `ops` (a gateway
+    /// keeps appending them for about an hour after a log outage): `tasks` is trimmed only to a
+    /// point CDC had released everything by this long after.
+    #[arg(long, env = "MIROIR_TASK_LOG_RETENTION_GRACE_SECS", default_value_t = 7200)]
+    pub task_log_retention_grace_secs: u64,
+    /// Seconds between `tasks` / `task-events` retention passes.
+    #[arg(long, env = "MIROIR_TASK_LOG_RETENTION_INTERVAL_SECS", default_value_t = 60)]
+    pub task_log_retention_interval_secs: u64,
 }
 
 /// The TTL sweeper (docs/ttl.md): off unless `--ttl-sweep-interval-secs` is set, and then it
@@ -149,6 +164,16 @@ impl ReconcilerArgs {
             window,
             interval: std::time::Duration::from_secs(args.ops_retention_interval_secs.max(1)),
             groups: vec![self.verify.indexer_group.clone(), self.group.clone()],
+        })
+    }
+
+    /// `tasks` / `task-events` retention's window and timer, when it is on.
+    pub fn task_log_retention_plan(&self) -> Option<TaskLogRetentionOptions> {
+        let args = &self.retention;
+        args.task_log_retention_records.map(|records| TaskLogRetentionOptions {
+            window: TaskLogWindow { records, grace: std::time::Duration::from_secs(args.task_log_retention_grace_secs) },
+            interval: std::time::Duration::from_secs(args.task_log_retention_interval_secs.max(1)),
+            cdc_group: self.group.clone(),
         })
     }
 

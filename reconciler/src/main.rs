@@ -36,6 +36,18 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(window = ?options.window, interval = ?options.interval, groups = ?options.groups, "trimming ops periodically");
         tokio::spawn(miroir_reconciler::retention::run_retention(log.clone(), options, stop(stopped.clone())))
     });
+    let task_log_retention = match args.task_log_retention_plan() {
+        Some(options) => match miroir_clients::snapshots::open_snapshot_store(&args.log, log.config()).await? {
+            Some(snapshots) => {
+                tracing::info!(window = ?options.window, interval = ?options.interval, "trimming tasks and task-events periodically");
+                let run =
+                    miroir_reconciler::retention::task_logs::run_task_log_retention(log.clone(), snapshots, options, stop(stopped.clone()));
+                Some(tokio::spawn(run))
+            }
+            None => anyhow::bail!("--task-log-retention-records needs a log with snapshots (NATS or Kafka)"),
+        },
+        None => None,
+    };
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
@@ -52,6 +64,9 @@ async fn main() -> anyhow::Result<()> {
         sweeper.await??;
     }
     if let Some(retention) = retention {
+        retention.await?;
+    }
+    if let Some(retention) = task_log_retention {
         retention.await?;
     }
     Ok(())

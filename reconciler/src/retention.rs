@@ -8,6 +8,8 @@
 //! below the first kept record removes nothing.
 
 pub mod policy;
+pub mod task_log_policy;
+pub mod task_logs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,18 +61,28 @@ pub async fn trim_pass(log: &dyn WriteLog, options: &RetentionOptions, samples: 
         let end_age_ago = options.window.age.and_then(|age| samples.end_before(now, age));
         let view = PartitionView { first_kept, end, committed, end_age_ago };
         let kept = match trim_point(&view, &options.window) {
-            Some(before) => {
-                let kept = log.trim(Topic::Ops, partition, before).await?;
-                tracing::info!(partition, before, removed = kept - first_kept, "ops records trimmed");
-                metrics::counter!("miroir_log_trimmed_records_total", "topic" => Topic::Ops.name()).increment(kept - first_kept);
-                kept
-            }
+            Some(before) => trim_recorded(log, Topic::Ops, partition, before).await?,
             None => first_kept,
         };
         metrics::gauge!("miroir_log_first_kept_offset", "topic" => Topic::Ops.name(), "partition" => partition.to_string())
             .set(kept as f64);
     }
     Ok(())
+}
+
+/// Trims `topic`/`partition` below `before`, logging and counting what went; returns the first
+/// kept offset.
+pub(crate) async fn trim_recorded(log: &dyn WriteLog, topic: Topic, partition: u32, before: u64) -> Result<u64, LogError> {
+    let first_kept = log.first_offset(topic, partition).await?;
+    if before <= first_kept {
+        return Ok(first_kept);
+    }
+    let kept = log.trim(topic, partition, before).await?;
+    let removed = kept.saturating_sub(first_kept);
+    tracing::info!(topic = topic.name(), partition, before, removed, "log records trimmed");
+    metrics::counter!("miroir_log_trimmed_records_total", "topic" => topic.name()).increment(removed);
+    metrics::gauge!("miroir_log_first_kept_offset", "topic" => topic.name(), "partition" => partition.to_string()).set(kept as f64);
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@ pub(crate) const ENVELOPE_RESERVE_BYTES: usize = 4 * 1024;
 /// The broker message size Miroir configures (Kafka `message.max.bytes`; NATS' default `max_payload`).
 pub(crate) const BROKER_MESSAGE_BYTES: usize = 1024 * 1024;
 
+/// The consumer group on `tasks` whose owner calls the webhooks (gateways join it). Its commit
+/// is where `tasks` retention may trim to at most: every task before it was delivered.
+pub const WEBHOOK_CALLS_GROUP: &str = "webhook-calls";
+
 /// Miroir's topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Topic {

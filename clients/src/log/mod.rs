@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use assignment::assign_partitions;
-pub use config::{key_for_partition, partition_for_key, LogConfig, Topic, TopicRetention};
+pub use config::{key_for_partition, partition_for_key, LogConfig, Topic, TopicRetention, WEBHOOK_CALLS_GROUP};
 pub(crate) use config::{BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 pub use error::LogError;
 pub use kafka::KafkaLog;

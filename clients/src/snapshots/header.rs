@@ -67,4 +67,3 @@ impl SnapshotHeader {
         Ok((header, &bytes[end + 1..]))
     }
 }
-

@@ -77,7 +77,10 @@ pub async fn put_and_prune(
 /// only speed up a start, so a caller goes on without them rather than wait.
 /// The header of the snapshot stored under `name`: `Ok(None)` when it is gone, `Ok(Some(Err))`
 /// when its first line is no header this build reads.
-pub async fn read_header(store: &dyn SnapshotStore, name: &SnapshotName) -> Result<Option<Result<SnapshotHeader, SnapshotError>>, LogError> {
+pub async fn read_header(
+    store: &dyn SnapshotStore,
+    name: &SnapshotName,
+) -> Result<Option<Result<SnapshotHeader, SnapshotError>>, LogError> {
     Ok(store.head(name, HEADER_MAX_BYTES).await?.map(|bytes| SnapshotHeader::read(&bytes).map(|(header, _)| header)))
 }
 

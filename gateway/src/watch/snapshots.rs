@@ -74,6 +74,8 @@ enum Refusal {
     Mislabeled(SnapshotName),
     #[error("it covers {topic} up to {covered}, past the log's end {end} (a log that was reset?)")]
     BeyondTheLog { topic: &'static str, covered: u64, end: u64 },
+    #[error("it covers {topic} up to {covered}, but the log was trimmed to {first_kept}: what lies between is gone")]
+    BeforeTheLog { topic: &'static str, covered: u64, first_kept: u64 },
     #[error("the log's end cannot be read to check it: {0}")]
     LogUnavailable(LogError),
 }
@@ -128,6 +130,10 @@ async fn load(
         let end = log.end_offset(topic, partition).await.map_err(Refusal::LogUnavailable)?;
         if covered > end {
             return Err(Refusal::BeyondTheLog { topic: topic.name(), covered, end });
+        }
+        let first_kept = log.first_offset(topic, partition).await.map_err(Refusal::LogUnavailable)?;
+        if covered < first_kept {
+            return Err(Refusal::BeforeTheLog { topic: topic.name(), covered, first_kept });
         }
     }
     Ok((catalog, keys))

@@ -20,7 +20,7 @@ use super::delivery::{gzip, Window};
 use crate::state::AppState;
 
 /// The consumer group whose owner of `tasks` calls the webhooks.
-pub const GROUP: &str = "webhook-calls";
+pub const GROUP: &str = miroir_clients::log::WEBHOOK_CALLS_GROUP;
 const BATCH: usize = 1000;
 /// How often pending tasks are looked at again when no new task arrives.
 const WAIT: Duration = Duration::from_millis(200);

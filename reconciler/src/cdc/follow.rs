@@ -1,8 +1,11 @@
 //! Keeps [`TaskOutcomes`] current: tails `tasks`, every `task-events` partition and `meta` from
-//! their beginning, as a gateway does for its task views.
+//! their first kept record, as a gateway does for its task views. Retention trims `tasks` and
+//! `task-events` together, at a cut below every operation CDC has still to release
+//! (`crate::retention::task_log_policy`), so the tasks whose records are gone are tasks CDC
+//! will not be asked about again.
 
 use super::outcomes::TaskOutcomes;
-use miroir_clients::log::{tail_partition, Record, Topic, WriteLog};
+use miroir_clients::log::{retry_while_unavailable, tail_partition, LogError, Record, Topic, WriteLog};
 use miroir_schemas::envelope::decode;
 use miroir_schemas::meta_log::MetaEnvelope;
 use miroir_schemas::task_log::{TaskEvent, TaskRecord};
@@ -18,8 +21,14 @@ impl Drop for Followers {
     }
 }
 
-/// Starts the tailers. Call inside a Tokio runtime.
-pub fn follow(log: Arc<dyn WriteLog>, outcomes: Arc<Mutex<TaskOutcomes>>) -> Followers {
+/// Starts the tailers at each partition's first kept record.
+pub async fn follow(log: Arc<dyn WriteLog>, outcomes: Arc<Mutex<TaskOutcomes>>) -> Result<Followers, LogError> {
+    let first = |topic: Topic, partition: u32| {
+        let log = log.clone();
+        async move { retry_while_unavailable("reading where a log starts", || log.first_offset(topic, partition)).await }
+    };
+    let tasks_from = first(Topic::Tasks, 0).await?;
+    outcomes.lock().expect("task outcomes lock").start_at(tasks_from);
     let fold = |outcomes: &Arc<Mutex<TaskOutcomes>>, apply: fn(&mut TaskOutcomes, &Record)| {
         let outcomes = outcomes.clone();
         move |records: Vec<Record>| {
@@ -28,13 +37,14 @@ pub fn follow(log: Arc<dyn WriteLog>, outcomes: Arc<Mutex<TaskOutcomes>>) -> Fol
         }
     };
     let mut tailers = vec![
-        tokio::spawn(tail_partition(log.clone(), Topic::Tasks, 0, 0, fold(&outcomes, fold_task_record))),
-        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, 0, fold(&outcomes, fold_meta_record))),
+        tokio::spawn(tail_partition(log.clone(), Topic::Tasks, 0, tasks_from, fold(&outcomes, fold_task_record))),
+        tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, first(Topic::Meta, 0).await?, fold(&outcomes, fold_meta_record))),
     ];
     for partition in 0..log.config().partitions(Topic::TaskEvents) {
-        tailers.push(tokio::spawn(tail_partition(log.clone(), Topic::TaskEvents, partition, 0, fold(&outcomes, fold_event_record))));
+        let from = first(Topic::TaskEvents, partition).await?;
+        tailers.push(tokio::spawn(tail_partition(log.clone(), Topic::TaskEvents, partition, from, fold(&outcomes, fold_event_record))));
     }
-    Followers(tailers)
+    Ok(Followers(tailers))
 }
 
 /// A `tasks` record; its offset is its task uid. Gateways write more fields than a

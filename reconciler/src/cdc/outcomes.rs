@@ -67,6 +67,12 @@ impl TaskOutcomes {
         Self::default()
     }
 
+    /// Starts the fold at `tasks` record `uid`, the first the log kept: events of older tasks
+    /// are dropped rather than held for a record that will never come.
+    pub fn start_at(&mut self, uid: u64) {
+        self.next_task = self.next_task.max(uid);
+    }
+
     /// Folds `tasks` record `uid` (records come in uid order; a repeat changes nothing).
     pub fn apply_task(&mut self, uid: u64, record: TaskRecord) {
         if uid < self.next_task {

@@ -128,6 +128,26 @@ async fn a_snapshot_past_the_end_of_the_log_is_refused() {
 }
 
 #[tokio::test]
+async fn a_snapshot_older_than_the_trimmed_log_is_refused_and_nothing_else_can_start() {
+    let Snapshotted { log, store, writer, written: older, .. } = snapshotted_first_half().await;
+    append(log.as_ref(), &whole(), &first_half()).await;
+    writer.catch_up_everywhere(log.as_ref(), BOUND).await.unwrap();
+    let newest = write_if_due(&store, &writer, None, &every(1), &mut Some(older.clone())).await.unwrap().unwrap();
+    // Retention trimmed `tasks` past the older snapshot, up to the newest one.
+    log.trim(Topic::Tasks, 0, older.tasks + 1).await.unwrap();
+    assert_eq!(load_newest(&store, log.as_ref(), LIMIT).await.map(|loaded| loaded.name), Some(newest.clone()));
+    store.delete(&newest).await.unwrap();
+    assert_eq!(load_newest(&store, log.as_ref(), LIMIT).await.map(|loaded| loaded.name), None, "the older one misses a trimmed record");
+    let empty = CatalogHandle::new();
+    let refused = crate::watch::check_the_log_holds_what_follows(log.as_ref(), &empty).await;
+    assert!(matches!(refused, Err(crate::watch::FoldStartError::Trimmed { topic: "tasks", needed: 0, .. })), "{refused:?}");
+    let restored = CatalogHandle::new();
+    restored.restore(Catalog::from_snapshot(&store.get(&older).await.unwrap().unwrap(), LIMIT).unwrap());
+    assert!(crate::watch::check_the_log_holds_what_follows(log.as_ref(), &restored).await.is_err());
+    assert!(crate::watch::check_the_log_holds_what_follows(log.as_ref(), &writer).await.is_ok());
+}
+
+#[tokio::test]
 async fn the_writer_waits_for_enough_tasks_or_a_quiet_interval() {
     let (log, store) = (memory_log(), MemorySnapshotStore::new());
     let handle = Arc::new(CatalogHandle::new());
