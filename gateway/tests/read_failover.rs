@@ -547,7 +547,7 @@ async fn a_lagging_replica_is_read_only_when_no_other_can_answer() {
 
     let log: Arc<dyn WriteLog> = Arc::new(MemoryLog::new(LogConfig::for_tests("lag")).unwrap());
     let partition = partition_for_key("movies", log.config().partitions(Topic::Ops));
-    let change = ReplicaLagChange::ReplicaLagging { node: "node-1".into(), partition, at: time::OffsetDateTime::now_utc() };
+    let change = ReplicaLagChange::ReplicaLagging { node: "node-1".into(), partition, at: time::OffsetDateTime::now_utc(), from: None };
     let payload = bytes::Bytes::from(miroir_schemas::envelope::encode(&MetaEnvelope::new(change)));
     log.append(Topic::Meta, "replica-lag", "lag-1", payload).await.unwrap();
     let lag = Arc::new(ReplicaLagService::start(log.clone()));

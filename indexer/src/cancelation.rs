@@ -9,6 +9,7 @@ use bytes::Bytes;
 use miroir_clients::log::{tail_partition, LogError, Record, Topic, WriteLog};
 use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::envelope::{decode, encode};
+use miroir_schemas::meta_log::replica_lag::ReplicaLagPositions;
 use miroir_schemas::meta_log::topology_changes::{TopologyBook, TopologyChange};
 use miroir_schemas::meta_log::{MetaChange, MetaEnvelope, TaskChange};
 use std::collections::BTreeSet;
@@ -30,6 +31,9 @@ pub struct CancelGate {
 struct Folded {
     book: Mutex<CancelationBook>,
     topology: Mutex<TopologyBook>,
+    /// Where the replicas announced lagging miss writes from: a partition's new owner catches
+    /// them up from there.
+    lag_positions: Mutex<ReplicaLagPositions>,
     /// Offset of the next `meta` record to fold.
     next: watch::Sender<u64>,
 }
@@ -44,7 +48,12 @@ impl CancelGate {
     /// Starts tailing `meta` from its beginning, with `topology` the cluster's launch topology
     /// book. Call inside a Tokio runtime.
     pub fn start(log: Arc<dyn WriteLog>, topology: TopologyBook) -> CancelGate {
-        let folded = Arc::new(Folded { book: Mutex::default(), topology: Mutex::new(topology), next: watch::Sender::new(0) });
+        let folded = Arc::new(Folded {
+            book: Mutex::default(),
+            topology: Mutex::new(topology),
+            lag_positions: Mutex::default(),
+            next: watch::Sender::new(0),
+        });
         let (folding, from) = (folded.clone(), *folded.next.borrow());
         let tailer = tokio::spawn(tail_partition(log.clone(), Topic::Meta, 0, from, move |records| fold(&folding, &records)));
         CancelGate { log, folded, tailer }
@@ -58,6 +67,12 @@ impl CancelGate {
     /// Runs `f` on the topology book as folded so far.
     pub fn with_topology<R>(&self, f: impl FnOnce(&TopologyBook) -> R) -> R {
         f(&self.folded.topology.lock().expect("topology book lock"))
+    }
+
+    /// The replicas of `partition` announced lagging (by this indexer or an earlier owner) and
+    /// not since caught up, with the first position each may miss, as folded so far.
+    pub fn lagging_replicas(&self, partition: u32) -> Vec<(String, u64)> {
+        self.folded.lag_positions.lock().expect("lag positions lock").lagging(partition)
     }
 
     /// Appends `change` to `meta` (key `key`) and waits until the fold has passed it.
@@ -120,10 +135,12 @@ fn fold(folded: &Folded, records: &[Record]) {
     {
         let mut book = folded.book.lock().expect("cancelation book lock");
         let mut topology = folded.topology.lock().expect("topology book lock");
+        let mut lag_positions = folded.lag_positions.lock().expect("lag positions lock");
         for record in records {
             match decode::<MetaEnvelope>(&record.payload) {
                 Ok(MetaEnvelope { change: MetaChange::Task(change), .. }) => book.apply(&change),
                 Ok(MetaEnvelope { change: MetaChange::Topology(change), .. }) => apply_topology(&mut topology, &change),
+                Ok(MetaEnvelope { change: MetaChange::ReplicaLag(change), .. }) => lag_positions.apply(&change),
                 Ok(_) => {}
                 Err(error) => tracing::error!(offset = record.position.offset, %error, "unreadable meta record skipped"),
             }

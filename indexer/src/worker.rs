@@ -77,6 +77,11 @@ pub struct Shared {
 
 impl Shared {
     /// The client of node `id`: one given at start, or made when a topology change named it.
+    /// Whether `id` is a node this member has a client for or a folded topology names.
+    pub fn knows_node(&self, id: &str) -> bool {
+        self.nodes.read().expect("nodes lock").contains_key(id) || self.cancels.with_topology(|book| book.node(id).is_some())
+    }
+
     pub fn node(&self, id: &str) -> Arc<dyn ReplicaNode> {
         if let Some(node) = self.nodes.read().expect("nodes lock").get(id) {
             return node.clone();
@@ -265,7 +270,10 @@ impl Indexer {
         let commits: Vec<Position> = self
             .partitions
             .iter()
-            .filter_map(|(&partition, p)| p.progress.committable().map(|offset| Position { partition, offset }))
+            .filter_map(|(&partition, p)| {
+                let stored_from = |replica: &str| self.shared.lag_announcer.stored_from(partition, replica);
+                p.progress.committable(stored_from).map(|offset| Position { partition, offset })
+            })
             .collect();
         if !commits.is_empty() {
             consumer.commit(&commits).await?;

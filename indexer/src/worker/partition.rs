@@ -14,7 +14,7 @@ use miroir_clients::log::{retry_while_unavailable, FailurePause, Record};
 use miroir_schemas::envelope::Op;
 use miroir_schemas::meta_log::topology_changes::ApplyTargets;
 use miroir_schemas::task_log::TaskEvent;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,10 +48,18 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    /// Highest offset every replica and every pending event is past.
-    pub(super) fn committable(&self) -> Option<u64> {
+    /// Highest offset every replica and every pending event is past. A lagging replica whose
+    /// mark is stored in `meta` (`stored_from(replica)` at or before its mark) does not hold the
+    /// commit back: the partition's next owner reads the mark there and catches it up (so `ops`
+    /// retention is not held back by a replica that is down; one left behind the window is
+    /// rebuilt from a peer).
+    pub(super) fn committable(&self, stored_from: impl Fn(&str) -> Option<u64>) -> Option<u64> {
         let (head, oldest_open) = *self.applied.lock().expect("progress lock");
-        let lagging: Vec<u64> = self.board.lock().expect("lag board lock").lagging.values().copied().collect();
+        let lagging: Vec<u64> = {
+            let board = self.board.lock().expect("lag board lock");
+            let unrecorded = board.lagging.iter().filter(|(replica, mark)| stored_from(replica).is_none_or(|stored| stored > **mark));
+            unrecorded.map(|(_, mark)| *mark).collect()
+        };
         let mut upto = head?;
         for bound in lagging.into_iter().chain(oldest_open) {
             upto = upto.min(bound.checked_sub(1)?);
@@ -170,11 +178,13 @@ impl PartitionState {
         let head = records.last().map(|r| r.position.offset);
         tracing::debug!(partition = self.partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
         let decoded = decode_ops(records);
-        let cancels = &self.shared.cancels;
         if !self.meta_caught_up {
+            let cancels = &self.shared.cancels;
             retry_while_unavailable("folding meta", || cancels.caught_up()).await?;
             self.meta_caught_up = true;
+            self.adopt_announced_lag();
         }
+        let cancels = &self.shared.cancels;
         let ops = retry_while_unavailable("reading task cancelations", || cancels.admit(decoded.clone())).await?;
         let events = self.process(&ops).await;
         let log = self.shared.log.as_ref();
@@ -185,12 +195,26 @@ impl PartitionState {
         Ok(())
     }
 
+    /// Marks lagging, from where they were announced, the replicas an earlier owner of the
+    /// partition announced lagging and never caught up: the committed position this member
+    /// starts from may be past what they miss.
+    fn adopt_announced_lag(&mut self) {
+        for (replica, from) in self.shared.cancels.lagging_replicas(self.partition) {
+            if !self.shared.knows_node(&replica) {
+                continue;
+            }
+            tracing::info!(node = %replica, partition = self.partition, from, "replica announced lagging by an earlier owner; catching it up");
+            mark_lagging(&self.progress.board, &replica, from);
+        }
+        self.ensure_catch_ups();
+    }
+
     /// Starts a catch-up task for every lagging replica that has none running.
     fn ensure_catch_ups(&mut self) {
-        let lagging: BTreeSet<String> = self.progress.board.lock().expect("lag board lock").lagging.keys().cloned().collect();
+        let lagging: BTreeMap<String, u64> = self.progress.board.lock().expect("lag board lock").lagging.clone();
         self.progress.lagging.store(lagging.len(), Ordering::SeqCst);
         self.shared.lag_announcer.update(self.partition, &lagging);
-        for replica in lagging {
+        for replica in lagging.into_keys() {
             let running = self.catch_ups.get(&replica).is_some_and(|h| !h.is_finished());
             if !running {
                 let task = catch_up(self.shared.clone(), self.partition, replica.clone(), self.progress.board.clone());

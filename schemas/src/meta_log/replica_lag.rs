@@ -26,6 +26,10 @@ pub enum ReplicaLagChange {
         partition: u32,
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
+        /// The first `ops` position the replica may miss, so the partition's next owner catches
+        /// it up from there (absent in announcements written before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<u64>,
     },
     /// They have every write the indexer applied to the other replicas.
     ReplicaCaughtUp {
@@ -47,7 +51,7 @@ impl ReplicaLagBook {
     /// time, but a new owner's may overtake an old one's: the latest time wins.
     pub fn apply(&mut self, change: &ReplicaLagChange) {
         match change {
-            ReplicaLagChange::ReplicaLagging { node, partition, at } => {
+            ReplicaLagChange::ReplicaLagging { node, partition, at, .. } => {
                 let mark = self.marks.entry((node.clone(), *partition)).or_insert(*at);
                 *mark = (*mark).max(*at);
             }
@@ -71,6 +75,43 @@ impl ReplicaLagBook {
     }
 }
 
+/// Where each lagging replica's misses start, as the indexers announced it: what a partition's
+/// next owner catches up, since the indexers' committed position may be past it (the commit
+/// does not wait for a replica whose mark is announced; `ops` retention then keeps only its
+/// window, and a replica behind it is rebuilt from a peer). Unlike [`ReplicaLagBook`], a mark
+/// never expires: a replica lags until an indexer says it caught up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplicaLagPositions {
+    /// (node, partition) → (first position it may miss, when last announced lagging).
+    marks: BTreeMap<(String, u32), (u64, OffsetDateTime)>,
+}
+
+impl ReplicaLagPositions {
+    /// Folds one announcement: the earliest position announced since the replica last caught
+    /// up wins; a caught-up announcement older than the latest lagging one is stale (an old
+    /// owner's, overtaken by a new owner's).
+    pub fn apply(&mut self, change: &ReplicaLagChange) {
+        match change {
+            ReplicaLagChange::ReplicaLagging { node, partition, at, from: Some(from) } => {
+                let mark = self.marks.entry((node.clone(), *partition)).or_insert((*from, *at));
+                *mark = (mark.0.min(*from), mark.1.max(*at));
+            }
+            ReplicaLagChange::ReplicaLagging { from: None, .. } => {}
+            ReplicaLagChange::ReplicaCaughtUp { node, partition, at } => {
+                let key = (node.clone(), *partition);
+                if self.marks.get(&key).is_some_and(|(_, marked)| marked <= at) {
+                    self.marks.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The lagging replicas of `partition` and where their misses start.
+    pub fn lagging(&self, partition: u32) -> Vec<(String, u64)> {
+        self.marks.iter().filter(|((_, p), _)| *p == partition).map(|((node, _), (from, _))| (node.clone(), *from)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,7 +122,39 @@ mod tests {
     }
 
     fn lagging(node: &str, partition: u32, seconds: i64) -> ReplicaLagChange {
-        ReplicaLagChange::ReplicaLagging { node: node.into(), partition, at: at(seconds) }
+        ReplicaLagChange::ReplicaLagging { node: node.into(), partition, at: at(seconds), from: None }
+    }
+
+    fn lagging_from(node: &str, partition: u32, seconds: i64, from: u64) -> ReplicaLagChange {
+        ReplicaLagChange::ReplicaLagging { node: node.into(), partition, at: at(seconds), from: Some(from) }
+    }
+
+    #[test]
+    fn positions_hold_the_earliest_miss_until_a_newer_catch_up() {
+        let mut positions = ReplicaLagPositions::default();
+        positions.apply(&lagging("n1", 2, 0));
+        assert_eq!(positions.lagging(2), vec![], "an announcement without a position says nothing");
+        positions.apply(&lagging_from("n1", 2, 10, 40));
+        positions.apply(&lagging_from("n1", 2, 70, 55));
+        positions.apply(&lagging_from("n2", 3, 70, 9));
+        assert_eq!(positions.lagging(2), vec![("n1".to_owned(), 40)]);
+        positions.apply(&caught_up("n1", 2, 60));
+        assert_eq!(positions.lagging(2), vec![("n1".to_owned(), 40)], "older than the latest lagging announcement");
+        positions.apply(&caught_up("n1", 2, 70));
+        assert_eq!(positions.lagging(2), vec![]);
+        assert_eq!(positions.lagging(3), vec![("n2".to_owned(), 9)]);
+        positions.apply(&lagging_from("n1", 2, 80, 90));
+        assert_eq!(positions.lagging(2), vec![("n1".to_owned(), 90)], "lagging again, later");
+    }
+
+    #[test]
+    fn a_position_round_trips_and_old_records_still_read() {
+        let change = lagging_from("n1", 4, 0, 17);
+        let json = serde_json::to_value(&change).unwrap();
+        assert_eq!(json["from"], 17);
+        assert_eq!(serde_json::from_value::<ReplicaLagChange>(json).unwrap(), change);
+        let old = serde_json::json!({"type": "replicaLagging", "node": "n1", "partition": 4, "at": "2026-12-07T00:00:00Z"});
+        assert!(matches!(serde_json::from_value::<ReplicaLagChange>(old).unwrap(), ReplicaLagChange::ReplicaLagging { from: None, .. }));
     }
 
     fn caught_up(node: &str, partition: u32, seconds: i64) -> ReplicaLagChange {
