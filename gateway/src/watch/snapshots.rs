@@ -121,13 +121,17 @@ async fn load(
     task_limit: u64,
 ) -> Result<(Catalog, Option<KeysSnapshot>), Refusal> {
     let reader = store.open(name).await.map_err(Refusal::Unreadable)?.ok_or(Refusal::Missing)?;
-    // Decoded as it arrives, on a blocking thread (a large catalog takes a while): the snapshot
-    // is never held whole.
+    // Decoded as it arrives (the snapshot is never held whole), off the async workers (a large
+    // catalog takes a while), on a thread that ends with the decode: the allocator keeps what
+    // an idle pooled thread freed resident, and gives it back when the thread ends.
     let reader = SyncIoBridge::new(reader);
+    let (decoded, decoding) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("snapshot-decode".into())
+        .spawn(move || decoded.send(Catalog::read_snapshot(reader, task_limit)))
+        .map_err(|error| Refusal::Unreadable(LogError::Broker(format!("cannot start the snapshot decoding: {error}"))))?;
     let ReadSnapshot { header, catalog, keys } =
-        tokio::task::spawn_blocking(move || Catalog::read_snapshot(reader, task_limit))
-            .await
-            .map_err(|error| Refusal::Unreadable(LogError::Broker(format!("the snapshot decoding stopped: {error}"))))??;
+        decoding.await.map_err(|_| Refusal::Unreadable(LogError::Broker("the snapshot decoding stopped".into())))??;
     let labeled = name_of_header(&header)?;
     if labeled != *name {
         return Err(Refusal::Mislabeled(labeled));
