@@ -36,7 +36,7 @@ use deletion::BookForgets;
 pub use deletion::{RetiredRename, TaskDeletionPlan};
 use finished::FinishedTask;
 use index_names::IndexNames;
-pub use snapshot::{SnapshotCovers, SnapshotError, SnapshotHeader};
+pub use snapshot::{ReadSnapshot, SnapshotCovers, SnapshotError, SnapshotHeader};
 use task_table::{KeptTask, TaskTable};
 pub use uid_runs::UidRuns;
 

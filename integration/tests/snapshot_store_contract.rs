@@ -1,5 +1,6 @@
-//! The snapshot store's contract on each real broker (`SnapshotStore`: put, list, get, delete,
-//! put_and_prune), with a snapshot several times the broker's message limit so it is chunked.
+//! The snapshot store's contract on each real broker (`SnapshotStore`: put, put_reader, list,
+//! get, open, head, delete, put_and_prune), with a snapshot several times the broker's message
+//! limit so it is chunked.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use bytes::Bytes;
 use miroir_clients::log::LogConfig;
 use miroir_clients::snapshots::{put_and_prune, KafkaSnapshotStore, NatsSnapshotStore, SnapshotName, SnapshotStore};
 use miroir_integration::brokers::{Broker, LogKind};
+use tokio::io::AsyncReadExt;
 
 fn name(tasks: u64, digest: &str) -> SnapshotName {
     SnapshotName::new(tasks, tasks * 2, tasks / 2, digest).unwrap()
@@ -52,6 +54,17 @@ async fn the_contract_holds(kind: LogKind) {
     store.delete(&name(5, "bb")).await.unwrap();
     assert_eq!(other.list().await.unwrap(), vec![name(1, "aa")]);
     assert_eq!(other.get(&name(5, "bb")).await.unwrap(), None);
+
+    // Streamed in from a reader that gives uneven pieces, streamed out through `open`.
+    let (front, back) = big.split_at(1_234_567);
+    let mut pieces = std::io::Cursor::new(front).chain(std::io::Cursor::new(back));
+    store.put_reader(&name(6, "dd"), &mut pieces).await.unwrap();
+    let mut streamed = Vec::new();
+    other.open(&name(6, "dd")).await.unwrap().expect("stored").read_to_end(&mut streamed).await.unwrap();
+    assert!(streamed == big, "a snapshot streamed in reads back whole, streamed out");
+    assert_eq!(other.head(&name(6, "dd"), 100).await.unwrap(), Some(big.slice(..100)));
+    assert!(other.open(&name(5, "bb")).await.unwrap().is_none());
+    store.delete(&name(6, "dd")).await.unwrap();
 
     for tasks in [3, 4] {
         put_and_prune(other.as_ref(), &name(tasks, "cc"), Bytes::from(tasks.to_string()), 2).await.unwrap();

@@ -5,6 +5,7 @@
 //! (`gateway/src/catalog/snapshot.rs`).
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, Read};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,18 +53,58 @@ pub enum SnapshotError {
     Malformed(String),
 }
 
+/// A header line is a few hundred bytes (one position per `task-events` partition); a longer
+/// first line is no header.
+pub const HEADER_MAX_BYTES: usize = 64 * 1024;
+
 impl SnapshotHeader {
     /// Splits a snapshot into its header and body and checks the header (not the body).
     pub fn read(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), SnapshotError> {
         let end = bytes.iter().position(|&byte| byte == b'\n').ok_or_else(|| SnapshotError::NotASnapshot("no header line".into()))?;
-        let header: SnapshotHeader =
-            serde_json::from_slice(&bytes[..end]).map_err(|error| SnapshotError::NotASnapshot(error.to_string()))?;
+        Ok((SnapshotHeader::parse(&bytes[..end])?, &bytes[end + 1..]))
+    }
+
+    /// Reads the header line from `reader` and checks it, leaving `reader` at the body's first byte.
+    pub fn read_from(reader: &mut impl BufRead) -> Result<SnapshotHeader, SnapshotError> {
+        let mut line = Vec::new();
+        reader
+            .take(HEADER_MAX_BYTES as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(|error| SnapshotError::NotASnapshot(format!("reading the header line: {error}")))?;
+        if line.pop() != Some(b'\n') {
+            return Err(SnapshotError::NotASnapshot("no header line".into()));
+        }
+        SnapshotHeader::parse(&line)
+    }
+
+    /// The header line as written: JSON, then a newline.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("the header serializes");
+        line.push(b'\n');
+        line
+    }
+
+    /// Whether `found_bytes` bytes hashing to `found_sha256` (hex) are the body this header
+    /// describes: length first (a cut body), then digest.
+    pub fn check_body(&self, found_bytes: u64, found_sha256: &str) -> Result<(), SnapshotError> {
+        if found_bytes != self.body_bytes {
+            return Err(SnapshotError::Truncated { expected: self.body_bytes, found: found_bytes });
+        }
+        if found_sha256 != self.sha256 {
+            return Err(SnapshotError::ChecksumMismatch);
+        }
+        Ok(())
+    }
+
+    /// The header line without its newline, checked.
+    fn parse(line: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
+        let header: SnapshotHeader = serde_json::from_slice(line).map_err(|error| SnapshotError::NotASnapshot(error.to_string()))?;
         if header.format != SNAPSHOT_FORMAT {
             return Err(SnapshotError::NotASnapshot(format!("format `{}`", header.format)));
         }
         if header.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::UnsupportedVersion { found: header.version });
         }
-        Ok((header, &bytes[end + 1..]))
+        Ok(header)
     }
 }

@@ -20,9 +20,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::kafka_layout::{chunks, live_manifests, Manifest, ManifestRecord};
-use super::{SnapshotName, SnapshotStore};
+use super::kafka_layout::{chunk_key, live_manifests, Manifest, ManifestRecord, Summing};
+use super::{SnapshotName, SnapshotReader, SnapshotStore};
 use crate::log::{kafka_client_config, kafka_error, LogConfig, LogError, BROKER_MESSAGE_BYTES, ENVELOPE_RESERVE_BYTES};
 
 /// Largest chunk: the log's own payload limit, so a chunk fits wherever a log record fits.
@@ -162,16 +163,31 @@ async fn create_topic(admin: &AdminClient<DefaultClientContext>, topic: &str, co
 
 #[async_trait]
 impl SnapshotStore for KafkaSnapshotStore {
-    async fn put(&self, name: &SnapshotName, bytes: Bytes) -> Result<(), LogError> {
+    async fn put_reader(&self, name: &SnapshotName, body: &mut (dyn AsyncRead + Send + Unpin)) -> Result<(), LogError> {
         let replaced = self.manifests().await?.remove(name);
         let write = uuid::Uuid::new_v4().simple().to_string();
-        let pieces = chunks(&bytes, CHUNK_BYTES);
-        let mut offsets = Vec::with_capacity(pieces.len());
-        for (index, piece) in pieces.iter().enumerate() {
-            offsets.push(self.send(&self.chunks, &super::kafka_layout::chunk_key(&write, index as u32), Some(piece)).await?);
+        let mut summing = Summing::default();
+        let mut offsets = Vec::new();
+        // One chunk in memory at a time: full chunks until a shorter one (an empty snapshot is
+        // one empty chunk; an empty read after a full chunk is no chunk).
+        loop {
+            let mut piece = Vec::with_capacity(CHUNK_BYTES);
+            (&mut *body)
+                .take(CHUNK_BYTES as u64)
+                .read_to_end(&mut piece)
+                .await
+                .map_err(|error| LogError::Broker(format!("reading snapshot {name} to store: {error}")))?;
+            if piece.is_empty() && !offsets.is_empty() {
+                break;
+            }
+            summing.update(&piece);
+            offsets.push(self.send(&self.chunks, &chunk_key(&write, offsets.len() as u32), Some(&piece)).await?);
+            if piece.len() < CHUNK_BYTES {
+                break;
+            }
         }
         let (first, last) = (offsets.first().copied().unwrap_or(0), offsets.last().copied().unwrap_or(0));
-        let manifest = Manifest::of(&bytes, &write, pieces.len() as u32, first, last);
+        let manifest = Manifest::of(&summing, &write, offsets.len() as u32, first, last);
         self.send(&self.manifests, &name.to_string(), Some(&manifest.to_bytes())).await?;
         if let Some(replaced) = replaced {
             self.forget_chunks(&replaced).await?;
@@ -188,6 +204,11 @@ impl SnapshotStore for KafkaSnapshotStore {
         let records = self.read(&self.chunks, manifest.first_offset, manifest.last_offset + 1).await?;
         let chunks: BTreeMap<String, Vec<u8>> = records.into_iter().filter_map(|record| Some((record.key, record.payload?))).collect();
         Ok(Some(manifest.assemble(name, &chunks)?.into()))
+    }
+
+    /// Kafka's snapshots are read whole (then verified against their manifest), not streamed.
+    async fn open(&self, name: &SnapshotName) -> Result<Option<SnapshotReader>, LogError> {
+        Ok(self.get(name).await?.map(|bytes| Box::new(std::io::Cursor::new(bytes)) as SnapshotReader))
     }
 
     async fn delete(&self, name: &SnapshotName) -> Result<(), LogError> {

@@ -42,16 +42,17 @@ pub struct ManifestRecord<'r> {
 }
 
 impl Manifest {
-    /// The manifest of `snapshot`, written as `write` at `first_offset..=last_offset`.
-    pub fn of(snapshot: &[u8], write: &str, chunks: u32, first_offset: u64, last_offset: u64) -> Manifest {
+    /// The manifest of the snapshot `summed` saw, written as `write` at
+    /// `first_offset..=last_offset`.
+    pub fn of(summed: &Summing, write: &str, chunks: u32, first_offset: u64, last_offset: u64) -> Manifest {
         Manifest {
             version: MANIFEST_VERSION,
             write: write.to_owned(),
             chunks,
             first_offset,
             last_offset,
-            bytes: snapshot.len() as u64,
-            xxh3: checksum(snapshot),
+            bytes: summed.bytes,
+            xxh3: summed.checksum(),
         }
     }
 
@@ -76,7 +77,7 @@ impl Manifest {
         if whole.len() as u64 != self.bytes {
             return Err(corrupt(format!("{} bytes where its manifest says {}", whole.len(), self.bytes)));
         }
-        if checksum(&whole) != self.xxh3 {
+        if Summing::of(&whole).checksum() != self.xxh3 {
             return Err(corrupt("its checksum differs from its manifest's".into()));
         }
         Ok(whole)
@@ -87,17 +88,29 @@ pub fn chunk_key(write: &str, index: u32) -> String {
     format!("{write}/{index}")
 }
 
-fn checksum(bytes: &[u8]) -> String {
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+/// The length and XXH3-64 of a snapshot, taken a piece at a time as it is written.
+#[derive(Default)]
+pub struct Summing {
+    hasher: xxhash_rust::xxh3::Xxh3,
+    bytes: u64,
 }
 
-/// `snapshot` cut into pieces of at most `limit` bytes (one empty piece for an empty snapshot).
-pub fn chunks(snapshot: &[u8], limit: usize) -> Vec<&[u8]> {
-    assert!(limit > 0, "a chunk holds at least one byte");
-    if snapshot.is_empty() {
-        return vec![snapshot];
+impl Summing {
+    pub fn of(snapshot: &[u8]) -> Summing {
+        let mut summing = Summing::default();
+        summing.update(snapshot);
+        summing
     }
-    snapshot.chunks(limit).collect()
+
+    pub fn update(&mut self, piece: &[u8]) {
+        self.hasher.update(piece);
+        self.bytes += piece.len() as u64;
+    }
+
+    /// 16 lowercase hex digits, as a manifest holds it.
+    fn checksum(&self) -> String {
+        format!("{:016x}", self.hasher.digest())
+    }
 }
 
 /// The snapshots the manifest topic holds, read in log order: the last record of each name wins
@@ -128,6 +141,24 @@ mod tests {
         SnapshotName::new(tasks, 0, 0, "ab").unwrap()
     }
 
+    /// `snapshot` cut as a put cuts it: pieces of `limit` bytes until a shorter one (which may
+    /// be empty only as the first).
+    fn chunks(snapshot: &[u8], limit: usize) -> Vec<&[u8]> {
+        let mut pieces = Vec::new();
+        let mut rest = snapshot;
+        loop {
+            let piece = &rest[..rest.len().min(limit)];
+            rest = &rest[piece.len()..];
+            if piece.is_empty() && !pieces.is_empty() {
+                return pieces;
+            }
+            pieces.push(piece);
+            if piece.len() < limit {
+                return pieces;
+            }
+        }
+    }
+
     fn stored(manifest: &Manifest, snapshot: &[u8], limit: usize) -> BTreeMap<String, Vec<u8>> {
         chunks(snapshot, limit).into_iter().enumerate().map(|(index, chunk)| (manifest.chunk_key(index as u32), chunk.to_vec())).collect()
     }
@@ -137,7 +168,7 @@ mod tests {
         fn chunks_reassemble_to_the_snapshot(snapshot in proptest::collection::vec(any::<u8>(), 0..2000), limit in 1usize..300) {
             let pieces = chunks(&snapshot, limit);
             prop_assert!(pieces.iter().all(|piece| piece.len() <= limit));
-            let manifest = Manifest::of(&snapshot, "w1", pieces.len() as u32, 10, 20);
+            let manifest = Manifest::of(&Summing::of(&snapshot), "w1", pieces.len() as u32, 10, 20);
             prop_assert_eq!(manifest.assemble(&name(1), &stored(&manifest, &snapshot, limit)).unwrap(), snapshot);
         }
 
@@ -145,7 +176,7 @@ mod tests {
         #[test]
         fn damaged_chunks_are_refused(snapshot in proptest::collection::vec(any::<u8>(), 1..2000), limit in 1usize..300, at in any::<prop::sample::Index>()) {
             let pieces = chunks(&snapshot, limit);
-            let manifest = Manifest::of(&snapshot, "w1", pieces.len() as u32, 0, 0);
+            let manifest = Manifest::of(&Summing::of(&snapshot), "w1", pieces.len() as u32, 0, 0);
             let mut flipped = stored(&manifest, &snapshot, limit);
             let key = manifest.chunk_key(at.index(pieces.len()) as u32);
             flipped.get_mut(&key).unwrap()[0] ^= 0x20;
@@ -160,7 +191,7 @@ mod tests {
 
     #[test]
     fn the_last_record_of_a_name_wins() {
-        let (one, two) = (Manifest::of(b"one", "w1", 1, 0, 0), Manifest::of(b"two", "w2", 1, 1, 1));
+        let (one, two) = (Manifest::of(&Summing::of(b"one"), "w1", 1, 0, 0), Manifest::of(&Summing::of(b"two"), "w2", 1, 1, 1));
         let (one_bytes, two_bytes) = (one.to_bytes(), two.to_bytes());
         let (first, second) = (name(1).to_string(), name(2).to_string());
         let records = vec![
@@ -175,7 +206,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_manifest_hides_its_name() {
-        let good = Manifest::of(b"one", "w1", 1, 0, 0).to_bytes();
+        let good = Manifest::of(&Summing::of(b"one"), "w1", 1, 0, 0).to_bytes();
         let future = br#"{"version":2,"write":"w","chunks":1,"firstOffset":0,"lastOffset":0,"bytes":3,"xxh3":"0"}"#;
         let key = name(1).to_string();
         let records = vec![ManifestRecord { key: &key, payload: Some(&good) }, ManifestRecord { key: &key, payload: Some(future) }];

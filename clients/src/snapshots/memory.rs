@@ -5,8 +5,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{SnapshotName, SnapshotStore};
+use super::{SnapshotName, SnapshotReader, SnapshotStore};
 use crate::log::LogError;
 
 #[derive(Default)]
@@ -26,8 +27,10 @@ impl MemorySnapshotStore {
 
 #[async_trait]
 impl SnapshotStore for MemorySnapshotStore {
-    async fn put(&self, name: &SnapshotName, bytes: Bytes) -> Result<(), LogError> {
-        self.objects().insert(name.clone(), bytes);
+    async fn put_reader(&self, name: &SnapshotName, body: &mut (dyn AsyncRead + Send + Unpin)) -> Result<(), LogError> {
+        let mut bytes = Vec::new();
+        body.read_to_end(&mut bytes).await.map_err(|error| LogError::Broker(format!("reading snapshot {name} to store: {error}")))?;
+        self.objects().insert(name.clone(), bytes.into());
         Ok(())
     }
 
@@ -35,8 +38,8 @@ impl SnapshotStore for MemorySnapshotStore {
         Ok(self.objects().keys().cloned().collect())
     }
 
-    async fn get(&self, name: &SnapshotName) -> Result<Option<Bytes>, LogError> {
-        Ok(self.objects().get(name).cloned())
+    async fn open(&self, name: &SnapshotName) -> Result<Option<SnapshotReader>, LogError> {
+        Ok(self.objects().get(name).cloned().map(|bytes| Box::new(std::io::Cursor::new(bytes)) as SnapshotReader))
     }
 
     async fn delete(&self, name: &SnapshotName) -> Result<(), LogError> {

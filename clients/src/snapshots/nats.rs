@@ -5,11 +5,10 @@
 use async_nats::jetstream::object_store::{Config as BucketConfig, DeleteErrorKind, GetErrorKind, ObjectStore};
 use async_nats::jetstream::stream::StorageType;
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::TryStreamExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::AsyncRead;
 
-use super::{SnapshotName, SnapshotStore};
+use super::{SnapshotName, SnapshotReader, SnapshotStore};
 use crate::log::{connect_jetstream, unavailable, LogConfig, LogError};
 
 pub struct NatsSnapshotStore {
@@ -39,9 +38,9 @@ impl NatsSnapshotStore {
 
 #[async_trait]
 impl SnapshotStore for NatsSnapshotStore {
-    async fn put(&self, name: &SnapshotName, bytes: Bytes) -> Result<(), LogError> {
-        let mut reader = bytes.as_ref();
-        self.bucket.put(name.to_string().as_str(), &mut reader).await.map_err(unavailable)?;
+    async fn put_reader(&self, name: &SnapshotName, body: &mut (dyn AsyncRead + Send + Unpin)) -> Result<(), LogError> {
+        // The object store reads `body` one chunk at a time and publishes each.
+        self.bucket.put(name.to_string().as_str(), &mut { body }).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -50,31 +49,13 @@ impl SnapshotStore for NatsSnapshotStore {
         Ok(objects.iter().filter_map(|object| object.name.parse().ok()).collect())
     }
 
-    async fn get(&self, name: &SnapshotName) -> Result<Option<Bytes>, LogError> {
-        let mut object = match self.bucket.get(name.to_string()).await {
-            Ok(object) => object,
-            Err(error) if error.kind() == GetErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(unavailable(error)),
-        };
-        let mut bytes = Vec::with_capacity(object.info().size);
-        object.read_to_end(&mut bytes).await.map_err(|error| LogError::Broker(format!("reading snapshot {name}: {error}")))?;
-        Ok(Some(bytes.into()))
-    }
-
-    async fn head(&self, name: &SnapshotName, max_bytes: usize) -> Result<Option<Bytes>, LogError> {
-        let object = match self.bucket.get(name.to_string()).await {
-            Ok(object) => object,
-            Err(error) if error.kind() == GetErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(unavailable(error)),
-        };
-        let mut bytes = Vec::new();
-        // Reads whole chunks only until `max_bytes` are in, not the whole object.
-        object
-            .take(max_bytes as u64)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|error| LogError::Broker(format!("reading snapshot {name}: {error}")))?;
-        Ok(Some(bytes.into()))
+    async fn open(&self, name: &SnapshotName) -> Result<Option<SnapshotReader>, LogError> {
+        // The object fetches its chunks as it is read (NATS checks the object's digest at its end).
+        match self.bucket.get(name.to_string()).await {
+            Ok(object) => Ok(Some(Box::new(object))),
+            Err(error) if error.kind() == GetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(unavailable(error)),
+        }
     }
 
     async fn delete(&self, name: &SnapshotName) -> Result<(), LogError> {

@@ -4,18 +4,22 @@
 //!
 //! Bytes: one header line of JSON (format, version, positions covered, body length, SHA-256 of
 //! the body), then the body, JSON. Every collection is written in key order, so the same state
-//! always gives the same bytes. Reading verifies format, version, length and checksum before
-//! decoding, and reports what is wrong as a [`SnapshotError`] (a corrupt snapshot is skipped,
+//! always gives the same bytes. Both ways stream: the body is written a piece at a time (a
+//! running gateway writes it to a temporary file, then the store), and read as it arrives,
+//! decoded while it is hashed; the decoded state is kept only when format, version, length and
+//! checksum all verify, and what is wrong is a [`SnapshotError`] (a corrupt snapshot is skipped,
 //! never trusted).
 
 use std::collections::BTreeMap;
+use std::io::{self, BufReader, BufWriter, Read, Write};
 
 use miroir_schemas::cancelation::CancelationBook;
 use miroir_schemas::idempotency::IdempotencyBook;
 use miroir_schemas::task_log::TaskEvent;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use serde::{Deserialize, Serialize};
+
+use self::digest::{DigestingReader, DigestingWriter};
 use super::cleanup::CleanupTrigger;
 use super::deletion::{BookForgets, RetiredRename};
 use super::finished::{FinishedTask, FinishedWire};
@@ -142,8 +146,20 @@ impl Catalog {
         self.snapshot_with_keys(None)
     }
 
-    /// The snapshot of this catalog and of the key set `keys` (verified with the rest).
+    /// The snapshot of this catalog and of the key set `keys` (verified with the rest), whole in
+    /// memory (a running gateway streams it instead: [`Catalog::write_snapshot_body`]).
     pub fn snapshot_with_keys(&self, keys: Option<&KeysSnapshot>) -> Vec<u8> {
+        let mut body = Vec::new();
+        let header = self.write_snapshot_body(keys, &mut body).expect("writing to memory cannot fail");
+        let mut bytes = header.to_line();
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    /// Writes the body of this catalog's snapshot (with the key set `keys`) to `out`, a piece at
+    /// a time, and returns the header line that goes before it (its length and digest are known
+    /// only once the body is written).
+    pub fn write_snapshot_body(&self, keys: Option<&KeysSnapshot>, out: impl Write) -> io::Result<SnapshotHeader> {
         let body = BodyRef {
             indexes: &self.indexes,
             tasks: TasksRef { tasks: &self.tasks, names: &self.index_names },
@@ -155,18 +171,10 @@ impl Catalog {
             idempotency: &self.idempotency,
             keys,
         };
-        let body = serde_json::to_vec(&body).expect("the catalog serializes");
-        let header = SnapshotHeader {
-            format: SNAPSHOT_FORMAT.into(),
-            version: SNAPSHOT_VERSION,
-            covers: self.covers(),
-            body_bytes: body.len() as u64,
-            sha256: hex::encode(Sha256::digest(&body)),
-        };
-        let mut bytes = serde_json::to_vec(&header).expect("the header serializes");
-        bytes.push(b'\n');
-        bytes.extend_from_slice(&body);
-        bytes
+        let mut out = BufWriter::with_capacity(IO_BUFFER_BYTES, DigestingWriter::new(out));
+        serde_json::to_writer(&mut out, &body)?;
+        let (body_bytes, sha256) = out.into_inner().map_err(io::IntoInnerError::into_error)?.finish();
+        Ok(SnapshotHeader { format: SNAPSHOT_FORMAT.into(), version: SNAPSHOT_VERSION, covers: self.covers(), body_bytes, sha256 })
     }
 
     /// The catalog a snapshot holds, verified, keeping at most `task_limit` tasks from now on;
@@ -177,15 +185,27 @@ impl Catalog {
 
     /// [`Catalog::from_snapshot`], with the key set the snapshot holds, if it holds one.
     pub fn from_snapshot_with_keys(bytes: &[u8], task_limit: u64) -> Result<(Catalog, Option<KeysSnapshot>), SnapshotError> {
-        let (header, body) = SnapshotHeader::read(bytes)?;
-        if body.len() as u64 != header.body_bytes {
-            return Err(SnapshotError::Truncated { expected: header.body_bytes, found: body.len() as u64 });
-        }
-        if hex::encode(Sha256::digest(body)) != header.sha256 {
-            return Err(SnapshotError::ChecksumMismatch);
-        }
-        let body: Body = serde_json::from_slice(body).map_err(|error| SnapshotError::Malformed(error.to_string()))?;
-        let SnapshotCovers { tasks, meta, task_events } = header.covers;
+        Catalog::read_snapshot(bytes, task_limit).map(|read| (read.catalog, read.keys))
+    }
+
+    /// Reads a snapshot from `reader` as it arrives (blocking: run it off the async workers),
+    /// decoding the body while hashing it. The decoded state is returned only when the body's
+    /// length and digest match the header at its end; otherwise it is dropped and the error is
+    /// the one a whole read gives: a cut or overlong body is [`SnapshotError::Truncated`], other
+    /// bytes are [`SnapshotError::ChecksumMismatch`], and only a body that verifies but does not
+    /// decode is [`SnapshotError::Malformed`]. A reader that fails midway reads as a cut body.
+    pub fn read_snapshot(reader: impl Read, task_limit: u64) -> Result<ReadSnapshot, SnapshotError> {
+        let mut reader = BufReader::with_capacity(IO_BUFFER_BYTES, reader);
+        let header = SnapshotHeader::read_from(&mut reader)?;
+        let mut body = BufReader::with_capacity(IO_BUFFER_BYTES, DigestingReader::new(reader));
+        let decoded: Result<Body, _> = serde_json::from_reader(&mut body);
+        // What the decoder left unread (it stops at an error) still counts towards the length
+        // and digest; a reader that fails here has nothing more to give.
+        let _ = io::copy(&mut body, &mut io::sink());
+        let (found_bytes, found_sha256) = body.into_inner().finish();
+        header.check_body(found_bytes, &found_sha256)?;
+        let body = decoded.map_err(|error| SnapshotError::Malformed(error.to_string()))?;
+        let SnapshotCovers { tasks, meta, task_events } = header.covers.clone();
         let catalog = Catalog {
             indexes: body.indexes,
             tasks: body.tasks.tasks,
@@ -203,9 +223,22 @@ impl Catalog {
             #[cfg(test)]
             keep_open: false,
         };
-        Ok((catalog, body.keys))
+        Ok(ReadSnapshot { header, catalog, keys: body.keys })
     }
 }
+
+/// A snapshot read and verified: its header, the catalog and the key set it holds (if any).
+pub struct ReadSnapshot {
+    pub header: SnapshotHeader,
+    pub catalog: Catalog,
+    pub keys: Option<KeysSnapshot>,
+}
+
+/// Buffer between the JSON codec and the file or store: large enough that hashing and I/O see
+/// big pieces, small beside the catalog.
+const IO_BUFFER_BYTES: usize = 256 * 1024;
+
+mod digest;
 
 #[cfg(test)]
 mod tests;

@@ -5,19 +5,21 @@
 //! folded `--snapshot-every-tasks` records past the newest stored one, or anything at all when
 //! no gateway stored one for a whole `--snapshot-interval-ms`.
 
+use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::Args;
 use miroir_clients::cluster_config::LogArgs;
 use miroir_clients::log::{LogError, Topic, WriteLog};
-use miroir_clients::snapshots::{newest_first, open_snapshot_store, put_and_prune, SnapshotName, SnapshotStore};
+use miroir_clients::snapshots::{newest_first, open_snapshot_store, prune, SnapshotName, SnapshotStore};
+use tokio::io::AsyncReadExt;
 use tokio::task::JoinHandle;
+use tokio_util::io::SyncIoBridge;
 
 use super::CatalogHandle;
 use crate::auth::{KeysService, KeysSnapshot};
-use crate::catalog::{Catalog, SnapshotCovers, SnapshotError, SnapshotHeader};
+use crate::catalog::{Catalog, ReadSnapshot, SnapshotCovers, SnapshotError, SnapshotHeader};
 
 /// Hex digits of the body's SHA-256 a snapshot's name carries.
 const NAME_DIGEST_CHARS: usize = 16;
@@ -55,7 +57,11 @@ impl Default for SnapshotArgs {
 /// The name a snapshot is stored under: the positions its header says it covers and a prefix
 /// of its body's digest.
 pub fn name_of(snapshot: &[u8]) -> Result<SnapshotName, SnapshotError> {
-    let (header, _) = SnapshotHeader::read(snapshot)?;
+    name_of_header(&SnapshotHeader::read(snapshot)?.0)
+}
+
+/// [`name_of`] a snapshot whose header is `header`.
+fn name_of_header(header: &SnapshotHeader) -> Result<SnapshotName, SnapshotError> {
     let SnapshotCovers { tasks, meta, task_events } = &header.covers;
     let digest = header.sha256.get(..NAME_DIGEST_CHARS).unwrap_or(&header.sha256);
     SnapshotName::new(*tasks, task_events.values().sum(), *meta, digest).map_err(|error| SnapshotError::NotASnapshot(error.to_string()))
@@ -116,9 +122,19 @@ async fn load(
     name: &SnapshotName,
     task_limit: u64,
 ) -> Result<(Catalog, Option<KeysSnapshot>), Refusal> {
-    let bytes = store.get(name).await.map_err(Refusal::Unreadable)?.ok_or(Refusal::Missing)?;
-    let (catalog, keys) = Catalog::from_snapshot_with_keys(&bytes, task_limit)?;
-    let labeled = name_of(&bytes)?;
+    let reader = store.open(name).await.map_err(Refusal::Unreadable)?.ok_or(Refusal::Missing)?;
+    // Decoded as it arrives (the snapshot is never held whole), off the async workers (a large
+    // catalog takes a while), on a thread that ends with the decode: the allocator keeps what
+    // an idle pooled thread freed resident, and gives it back when the thread ends.
+    let reader = SyncIoBridge::new(reader);
+    let (decoded, decoding) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("snapshot-decode".into())
+        .spawn(move || decoded.send(Catalog::read_snapshot(reader, task_limit)))
+        .map_err(|error| Refusal::Unreadable(LogError::Broker(format!("cannot start the snapshot decoding: {error}"))))?;
+    let ReadSnapshot { header, catalog, keys } =
+        decoding.await.map_err(|_| Refusal::Unreadable(LogError::Broker("the snapshot decoding stopped".into())))??;
+    let labeled = name_of_header(&header)?;
     if labeled != *name {
         return Err(Refusal::Mislabeled(labeled));
     }
@@ -270,13 +286,23 @@ async fn write_if_due(
     }
     // The key set at its own `meta` position (a copy of its records: keys are few).
     let keys = keys.map(|keys| KeysSnapshot::of(keys.ring()));
-    // Serializing a large catalog takes a while: off the async workers.
+    // Serializing a large catalog takes a while: off the async workers, into a temporary file
+    // (unlinked already: it goes away when closed, also on error), so the bytes are never held
+    // whole; then the header line and the file into the store, a piece at a time.
     let reader = handle.clone();
-    let bytes = tokio::task::spawn_blocking(move || reader.read(|catalog| catalog.snapshot_with_keys(keys.as_ref())))
-        .await
-        .map_err(|error| LogError::Broker(format!("the snapshot serialization stopped: {error}")))?;
-    let name = name_of(&bytes).expect("a snapshot this build wrote has a readable header");
-    put_and_prune(store, &name, Bytes::from(bytes), args.snapshots_kept).await?;
+    let (file, header) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut file = tempfile::tempfile()?;
+        let header = reader.read(|catalog| catalog.write_snapshot_body(keys.as_ref(), &mut file))?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok((file, header))
+    })
+    .await
+    .map_err(|error| LogError::Broker(format!("the snapshot serialization stopped: {error}")))?
+    .map_err(|error| LogError::Broker(format!("cannot write the snapshot to a temporary file: {error}")))?;
+    let name = name_of_header(&header).expect("a snapshot this build wrote has a readable header");
+    let mut snapshot = std::io::Cursor::new(header.to_line()).chain(tokio::fs::File::from_std(file));
+    store.put_reader(&name, &mut snapshot).await?;
+    prune(store, &name, args.snapshots_kept).await?;
     *last_seen = Some(name.clone());
     Ok(Some(name))
 }

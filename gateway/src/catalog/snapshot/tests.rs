@@ -2,6 +2,7 @@ use super::*;
 use crate::catalog::test_history::*;
 use crate::catalog::DEFAULT_TASK_LIMIT;
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 
 /// A history with a bit of everything: writes finished and not, a cancelation, a deletion
 /// naming a swap, events and `meta` records still to be folded.
@@ -132,4 +133,97 @@ fn tasks_out_of_uid_order_are_refused() {
     reordered.extend_from_slice(&body);
     let refused = Catalog::from_snapshot(&reordered, DEFAULT_TASK_LIMIT).err();
     assert!(matches!(&refused, Some(SnapshotError::Malformed(reason)) if reason.contains("out of uid order")), "{refused:?}");
+}
+
+/// Gives at most `piece` bytes per read, then fails with an I/O error once `fail_after` bytes
+/// were given (a connection lost midway).
+struct Trickle<'b> {
+    bytes: &'b [u8],
+    piece: usize,
+    fail_after: usize,
+    given: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.given >= self.fail_after {
+            return Err(io::Error::new(io::ErrorKind::ConnectionReset, "the store went away"));
+        }
+        let end = (self.given + self.piece.min(buf.len())).min(self.bytes.len()).min(self.fail_after);
+        let given = end - self.given;
+        buf[..given].copy_from_slice(&self.bytes[self.given..end]);
+        self.given = end;
+        Ok(given)
+    }
+}
+
+fn trickle(bytes: &[u8], piece: usize) -> Trickle<'_> {
+    Trickle { bytes, piece, fail_after: usize::MAX, given: 0 }
+}
+
+/// Takes at most `piece` bytes per write.
+struct Sip {
+    written: Vec<u8>,
+    piece: usize,
+}
+
+impl Write for Sip {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let taken = buf.len().min(self.piece);
+        self.written.extend_from_slice(&buf[..taken]);
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+proptest! {
+    /// Written and read a few bytes at a time, a snapshot is byte for byte the one made whole
+    /// in memory, and reads back to the same state.
+    #[test]
+    fn a_streamed_snapshot_is_the_whole_one(piece in 1usize..4096) {
+        let catalog = busy_history().decider;
+        let whole = catalog.snapshot();
+        let mut sip = Sip { written: Vec::new(), piece };
+        let header = catalog.write_snapshot_body(None, &mut sip).unwrap();
+        let mut streamed = header.to_line();
+        streamed.extend_from_slice(&sip.written);
+        prop_assert_eq!(&streamed, &whole);
+        let read = Catalog::read_snapshot(trickle(&whole, piece), DEFAULT_TASK_LIMIT).unwrap();
+        prop_assert_eq!(&read.header, &SnapshotHeader::read(&whole).unwrap().0);
+        prop_assert_eq!(read.catalog.snapshot(), whole);
+    }
+
+    /// A stream that fails anywhere in the body is refused as a cut body, never decoded.
+    #[test]
+    fn a_stream_failing_midway_is_refused_as_cut(piece in 1usize..4096, at in any::<prop::sample::Index>()) {
+        let whole = busy_history().decider.snapshot();
+        let body_start = whole.iter().position(|&byte| byte == b'\n').unwrap() + 1;
+        let body_bytes = (whole.len() - body_start) as u64;
+        let fail_after = body_start + at.index(whole.len() - body_start);
+        let cut = Trickle { fail_after, ..trickle(&whole, piece) };
+        let refused = Catalog::read_snapshot(cut, DEFAULT_TASK_LIMIT).err();
+        prop_assert_eq!(refused, Some(SnapshotError::Truncated { expected: body_bytes, found: (fail_after - body_start) as u64 }));
+    }
+}
+
+#[test]
+fn a_body_longer_than_its_header_says_is_refused() {
+    let whole = busy_history().decider.snapshot();
+    let (header, _) = SnapshotHeader::read(&whole).unwrap();
+    for extra in [&b"  "[..], b"{}", b"\n\n\n\n\n\n\n\n\n\n"] {
+        let mut longer = whole.clone();
+        longer.extend_from_slice(extra);
+        let refused = Catalog::read_snapshot(trickle(&longer, 100), DEFAULT_TASK_LIMIT).err();
+        assert_eq!(refused, Some(SnapshotError::Truncated { expected: header.body_bytes, found: header.body_bytes + extra.len() as u64 }));
+    }
+}
+
+#[test]
+fn a_header_line_longer_than_a_header_is_refused() {
+    let mut long = vec![b' '; miroir_clients::snapshots::HEADER_MAX_BYTES];
+    long.extend_from_slice(&busy_history().decider.snapshot());
+    assert!(matches!(Catalog::read_snapshot(long.as_slice(), DEFAULT_TASK_LIMIT).err(), Some(SnapshotError::NotASnapshot(_))));
 }

@@ -118,6 +118,72 @@ async fn a_corrupt_newest_snapshot_is_skipped_for_an_older_one_then_for_the_whol
 }
 
 #[tokio::test]
+async fn the_stored_snapshot_is_the_in_memory_one_byte_for_byte() {
+    let Snapshotted { store, writer, written, .. } = snapshotted_first_half().await;
+    let stored = store.get(&written).await.unwrap().unwrap();
+    assert_eq!(stored.as_ref(), writer.read(Catalog::snapshot).as_slice(), "written through a file, piece by piece");
+    assert_eq!(name_of(&stored).unwrap(), written);
+}
+
+/// A store whose readers fail after `fail_after` bytes (a connection lost while reading).
+struct FailingStore {
+    inner: MemorySnapshotStore,
+    fail_after: usize,
+}
+
+#[async_trait::async_trait]
+impl SnapshotStore for FailingStore {
+    async fn put_reader(&self, name: &SnapshotName, body: &mut (dyn tokio::io::AsyncRead + Send + Unpin)) -> Result<(), LogError> {
+        self.inner.put_reader(name, body).await
+    }
+
+    async fn list(&self) -> Result<Vec<SnapshotName>, LogError> {
+        self.inner.list().await
+    }
+
+    async fn open(&self, name: &SnapshotName) -> Result<Option<miroir_clients::snapshots::SnapshotReader>, LogError> {
+        let Some(bytes) = self.inner.get(name).await? else { return Ok(None) };
+        if self.fail_after >= bytes.len() {
+            return Ok(Some(Box::new(std::io::Cursor::new(bytes))));
+        }
+        Ok(Some(Box::new(std::io::Cursor::new(bytes.slice(..self.fail_after)).chain(lost_connection()))))
+    }
+
+    async fn delete(&self, name: &SnapshotName) -> Result<(), LogError> {
+        self.inner.delete(name).await
+    }
+}
+
+/// A reader that fails at once.
+fn lost_connection() -> impl tokio::io::AsyncRead + Send + Unpin {
+    struct Lost;
+    impl tokio::io::AsyncRead for Lost {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the store went away")))
+        }
+    }
+    Lost
+}
+
+#[tokio::test]
+async fn a_snapshot_whose_stream_breaks_is_refused() {
+    let Snapshotted { log, store, written, .. } = snapshotted_first_half().await;
+    let stored = store.get(&written).await.unwrap().unwrap();
+    let broken = FailingStore { inner: store, fail_after: stored.len() - 3 };
+    assert!(matches!(
+        load(&broken, log.as_ref(), &written, LIMIT).await.err(),
+        Some(Refusal::Invalid(SnapshotError::Truncated { expected, found })) if found + 3 == expected
+    ));
+    assert!(load_newest(&broken, log.as_ref(), LIMIT).await.is_none(), "no usable snapshot: the whole history is folded");
+    let whole = FailingStore { fail_after: usize::MAX, ..broken };
+    assert_eq!(load_newest(&whole, log.as_ref(), LIMIT).await.map(|loaded| loaded.name), Some(written));
+}
+
+#[tokio::test]
 async fn a_snapshot_past_the_end_of_the_log_is_refused() {
     let Snapshotted { log, store, .. } = snapshotted_first_half().await;
     // The same snapshots, but a log that was reset and holds less.
