@@ -244,6 +244,12 @@ impl Indexer {
             self.owned = owned.clone();
         }
         self.partitions.retain(|p, _| owned.contains(p));
+        // Every owned partition gets its task at once, not with its first records: replicas an
+        // earlier owner left lagging are caught up even if nothing more is written.
+        for &partition in &owned {
+            let shared = &self.shared;
+            self.partitions.entry(partition).or_insert_with(|| PartitionHandle::start(shared.clone(), partition));
+        }
         self.releases_appended.retain(|p, _| owned.contains(p));
         self.committed.retain(|p, _| owned.contains(p));
         let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();

@@ -10,7 +10,7 @@ use crate::request::PositionedOp;
 use crate::worker::{publish, IndexerError, Shared};
 use futures::future::join_all;
 use futures::FutureExt;
-use miroir_clients::log::{retry_while_unavailable, FailurePause, Record};
+use miroir_clients::log::{retry_while_unavailable, FailurePause, LogError, Record, Topic};
 use miroir_schemas::envelope::Op;
 use miroir_schemas::meta_log::topology_changes::ApplyTargets;
 use miroir_schemas::task_log::TaskEvent;
@@ -140,6 +140,9 @@ impl Drop for PartitionState {
 
 impl PartitionState {
     async fn run(mut self, mut batches: mpsc::UnboundedReceiver<Vec<Record>>) {
+        // At once, not at the first records: the replicas an earlier owner left lagging must be
+        // caught up even if nothing more is written.
+        self.adopt_announced_lag().await;
         loop {
             let mut records = match tokio::time::timeout(IDLE_CHECK, batches.recv()).await {
                 Ok(Some(records)) => records,
@@ -178,13 +181,11 @@ impl PartitionState {
         let head = records.last().map(|r| r.position.offset);
         tracing::debug!(partition = self.partition, records = records.len(), first = records[0].position.offset, ?head, "polled");
         let decoded = decode_ops(records);
+        let cancels = &self.shared.cancels;
         if !self.meta_caught_up {
-            let cancels = &self.shared.cancels;
             retry_while_unavailable("folding meta", || cancels.caught_up()).await?;
             self.meta_caught_up = true;
-            self.adopt_announced_lag();
         }
-        let cancels = &self.shared.cancels;
         let ops = retry_while_unavailable("reading task cancelations", || cancels.admit(decoded.clone())).await?;
         let events = self.process(&ops).await;
         let log = self.shared.log.as_ref();
@@ -198,12 +199,46 @@ impl PartitionState {
     /// Marks lagging, from where they were announced, the replicas an earlier owner of the
     /// partition announced lagging and never caught up: the committed position this member
     /// starts from may be past what they miss.
-    fn adopt_announced_lag(&mut self) {
-        for (replica, from) in self.shared.cancels.lagging_replicas(self.partition) {
-            if !self.shared.knows_node(&replica) {
-                continue;
+    async fn adopt_announced_lag(&mut self) {
+        // Nothing may reach a replica before its announced lag is known: wait for `meta`.
+        let cancels = &self.shared.cancels;
+        let mut pause = FailurePause::default();
+        while let Err(error) = retry_while_unavailable("folding meta", || cancels.caught_up()).await {
+            let delay = pause.next_delay();
+            tracing::warn!(partition = self.partition, %error, ?delay, "folding meta failed; the partition waits");
+            tokio::time::sleep(delay).await;
+        }
+        let adopted: Vec<(String, u64)> =
+            cancels.lagging_replicas(self.partition).into_iter().filter(|(replica, _)| self.shared.knows_node(replica)).collect();
+        if adopted.is_empty() {
+            return;
+        }
+        // Earlier owners dispatched everything before the group's commit (where this member
+        // starts) to the other replicas: the catch-up replays at least that far, and as far as
+        // the log's end now (a broker may report its end short; the commit is exact), while
+        // the main loop leaves these replicas out.
+        let (log, partition, group) = (self.shared.log.clone(), self.partition, self.shared.settings.group.clone());
+        let reach = || async {
+            let end = log.end_offset(Topic::Ops, partition).await?;
+            let committed = log.group_status(Topic::Ops, &group).await?.into_iter().find(|s| s.partition == partition);
+            Ok::<u64, LogError>(end.max(committed.map_or(0, |s| s.next_offset)))
+        };
+        let end = loop {
+            match retry_while_unavailable("reading the end of ops", reach).await {
+                Ok(end) => break end,
+                Err(error) => {
+                    let delay = pause.next_delay();
+                    tracing::warn!(partition, %error, ?delay, "the end of ops cannot be read; the partition waits");
+                    tokio::time::sleep(delay).await;
+                }
             }
-            tracing::info!(node = %replica, partition = self.partition, from, "replica announced lagging by an earlier owner; catching it up");
+        };
+        {
+            let mut board = self.progress.board.lock().expect("lag board lock");
+            board.dispatched = board.dispatched.max(end.checked_sub(1));
+        }
+        for (replica, from) in adopted {
+            tracing::info!(node = %replica, partition, from, "replica announced lagging by an earlier owner; catching it up");
             mark_lagging(&self.progress.board, &replica, from);
         }
         self.ensure_catch_ups();
